@@ -1,0 +1,36 @@
+//! The wire contract of the IRONFORGE performance monitor.
+//!
+//! - [`monitor::v1`]: the monitor's own protobuf API — [`Violation`](monitor::v1::Violation),
+//!   [`TraceVerdict`](monitor::v1::TraceVerdict) and the `MonitorService` gRPC client and server.
+//! - [`otlp`]: the OTLP types of `opentelemetry-proto`, re-exported so the whole workspace uses one version.
+//! - [`semconv`]: every attribute name, span kind, stage, event type and edge intent the instrumentation emits
+//!   and the processor reads. No other crate spells these strings.
+//!
+//! ```
+//! use ironforge_proto::semconv::{attr, SpanKind, Stage};
+//!
+//! assert_eq!(attr::SPAN_KIND, "ironforge.span.kind");
+//! assert_eq!("session".parse::<SpanKind>(), Ok(SpanKind::Session));
+//! assert_eq!(Stage::Discovery.as_str(), "discovery");
+//! ```
+
+pub mod semconv;
+
+/// The monitor's own protobuf messages and services.
+pub mod monitor {
+    /// Version 1 of the `ironforge.monitor` API.
+    pub mod v1 {
+        #![allow(missing_docs, unused_qualifications, clippy::all, clippy::pedantic)]
+        tonic::include_proto!("ironforge.monitor.v1");
+    }
+}
+
+/// OTLP types, re-exported from `opentelemetry-proto`.
+pub mod otlp {
+    pub use opentelemetry_proto::tonic::collector::logs::v1 as logs_service;
+    pub use opentelemetry_proto::tonic::collector::trace::v1 as trace_service;
+    pub use opentelemetry_proto::tonic::common::v1 as common;
+    pub use opentelemetry_proto::tonic::logs::v1 as logs;
+    pub use opentelemetry_proto::tonic::resource::v1 as resource;
+    pub use opentelemetry_proto::tonic::trace::v1 as trace;
+}
