@@ -1,3 +1,5 @@
 //! The IRONFORGE contract processor: OTLP in, verdicts and violation events out.
 
+pub mod ingest;
 pub mod model;
+pub mod verdict;

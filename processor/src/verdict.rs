@@ -1,0 +1,94 @@
+//! Verdicts and violations as plain data: what the engine decides, before any transport sees it.
+//!
+//! They serialize to JSON for the HTTP API and console, and convert to the `ironforge.monitor.v1` protobuf
+//! messages for gRPC and OTLP logs.
+
+use serde::Serialize;
+
+use crate::model::{SpanId, TraceId};
+
+/// What a contract measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Timing,
+    Memory,
+    Quality,
+    System,
+    Invariant,
+}
+
+/// How bad a violation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+/// One broken contract on one span (or a whole trace, when `span_id` is `None`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    #[serde(serialize_with = "display")]
+    pub trace_id: TraceId,
+    #[serde(serialize_with = "display_opt")]
+    pub span_id: Option<SpanId>,
+    pub contract_id: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub blocks_production: bool,
+    pub observed: f64,
+    pub threshold: f64,
+    pub unit: String,
+    pub stage: Option<String>,
+    pub session_id: Option<String>,
+    pub message: String,
+    pub time_unix_nano: u64,
+}
+
+/// The outcome of a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictStatus {
+    Pass,
+    Warn,
+    Fail,
+    Incomplete,
+}
+
+/// Wall time of one stage within a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageDuration {
+    pub stage: String,
+    pub seconds: f64,
+}
+
+/// The decision on one completed trace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceVerdict {
+    #[serde(serialize_with = "display")]
+    pub trace_id: TraceId,
+    pub status: VerdictStatus,
+    pub production_ready: bool,
+    pub violations: Vec<Violation>,
+    pub stage_durations: Vec<StageDuration>,
+    pub span_count: u32,
+    /// Set when `status` is `Incomplete`: what was missing.
+    pub incomplete_reason: Option<String>,
+    pub decided_unix_nano: u64,
+    pub service_name: Option<String>,
+}
+
+fn display<T: std::fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+fn display_opt<T: std::fmt::Display, S: serde::Serializer>(
+    value: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => s.collect_str(value),
+        None => s.serialize_none(),
+    }
+}
