@@ -1,5 +1,6 @@
 //! The IRONFORGE contract processor: OTLP in, verdicts and violation events out.
 
+pub mod config;
 pub mod ingest;
 pub mod model;
 pub mod verdict;

@@ -3,12 +3,25 @@
 //! They serialize to JSON for the HTTP API and console, and convert to the `ironforge.monitor.v1` protobuf
 //! messages for gRPC and OTLP logs.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::model::{SpanId, TraceId};
 
 /// What a contract measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Timing,
@@ -19,7 +32,19 @@ pub enum Category {
 }
 
 /// How bad a violation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Warning,

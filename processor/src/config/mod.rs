@@ -1,0 +1,152 @@
+//! The contract file: what it may say, how it is read, and how its errors are reported.
+//!
+//! These are plain configuration structs; [`crate::engine::ContractSet`] is the runtime form built from them.
+
+mod contract;
+mod error;
+mod validate;
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+pub use contract::{
+    Comparison, ContractConfig, MeasureConfig, NumericAttribute, ScopeConfig, SetAttribute, SetRule,
+};
+pub use error::ConfigError;
+
+/// The contract file embedded in the binary: the DESIGN.md thresholds.
+pub const DEFAULT_CONTRACTS_YAML: &str = include_str!("../../contracts/default.yaml");
+
+/// Name used in errors for the embedded default file.
+pub const DEFAULT_CONTRACTS_NAME: &str = "<embedded default contracts>";
+
+/// A whole contract file.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContractFile {
+    /// Format version; only `1` exists.
+    pub version: u32,
+    /// `production` (strict) or `development` (tolerant: violations are reported as warnings and block nothing).
+    #[serde(default)]
+    pub profile: Profile,
+    /// When a trace counts as complete.
+    #[serde(default)]
+    pub completion: CompletionConfig,
+    /// Bounds on the state the processor keeps.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Aggregation and rate limits of violation events.
+    #[serde(default)]
+    pub events: EventsConfig,
+    /// The contracts themselves.
+    pub contracts: Vec<ContractConfig>,
+}
+
+/// How strictly contracts are enforced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Severities and `blocks_production` as written.
+    #[default]
+    Production,
+    /// Every violation is a warning and none blocks production: for pipelines under development.
+    Development,
+}
+
+/// When a trace is decided.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompletionConfig {
+    /// Seconds to wait after the root span arrives for the remaining spans.
+    pub grace_seconds: f64,
+    /// Seconds without a new span after which a trace is decided as incomplete.
+    pub idle_timeout_seconds: f64,
+}
+
+impl Default for CompletionConfig {
+    fn default() -> Self {
+        Self {
+            grace_seconds: 5.0,
+            idle_timeout_seconds: 300.0,
+        }
+    }
+}
+
+/// Bounds on the processor's state; each overflow is counted in the metrics.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Traces being assembled at once. Beyond it, new traces are refused with UNAVAILABLE / 503 so the
+    /// client retries; nothing already accepted is evicted.
+    pub max_traces_in_flight: usize,
+    /// Spans kept per trace. Spans beyond it are still checked against span-scoped contracts, counted, and
+    /// the verdict says the trace was truncated.
+    pub max_spans_per_trace: usize,
+    /// Approximate bytes of span state kept per trace; the same overflow rule as `max_spans_per_trace`.
+    pub max_bytes_per_trace: usize,
+    /// Verdicts of decided traces kept for the API and for spans that arrive late.
+    pub decided_traces_kept: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_traces_in_flight: 10_000,
+            max_spans_per_trace: 50_000,
+            max_bytes_per_trace: 16 * 1024 * 1024,
+            decided_traces_kept: 10_000,
+        }
+    }
+}
+
+/// How violation events (console, OTLP logs, the gRPC stream) are aggregated and rate-limited. Metrics and
+/// verdicts always count every violation.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Violations of one contract on one stage within this many seconds are folded into one event that
+    /// carries the count of the others.
+    pub aggregation_window_seconds: f64,
+    /// Events allowed per hour across all contracts; the excess is counted as suppressed.
+    pub max_events_per_hour: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            aggregation_window_seconds: 10.0,
+            max_events_per_hour: 3600,
+        }
+    }
+}
+
+impl ContractFile {
+    /// Parses and validates a contract file. `source_name` names it in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, ConfigError> {
+        let file: ContractFile =
+            serde_yaml::from_str(text).map_err(|err| ConfigError::from_yaml(source_name, &err))?;
+        validate::validate(&file, text, source_name)?;
+        Ok(file)
+    }
+
+    /// Reads, parses and validates the contract file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The embedded default contracts.
+    pub fn embedded_default() -> Result<Self, ConfigError> {
+        Self::parse(DEFAULT_CONTRACTS_YAML, DEFAULT_CONTRACTS_NAME)
+    }
+
+    /// JSON Schema of the contract file, for editors.
+    pub fn json_schema() -> schemars::Schema {
+        schemars::schema_for!(ContractFile)
+    }
+}

@@ -1,0 +1,183 @@
+//! Checks serde cannot express: unique ids, finite thresholds, set rules that name their members.
+
+use std::collections::HashSet;
+
+use super::error::{ConfigError, Located};
+use super::{ContractFile, MeasureConfig};
+
+pub(super) fn validate(
+    file: &ContractFile,
+    text: &str,
+    source_name: &str,
+) -> Result<(), ConfigError> {
+    let fail = |field: String, key: &str, occurrence: usize, message: String| {
+        Err(ConfigError::Invalid(Located {
+            file: source_name.to_owned(),
+            line: line_of_key(text, key, occurrence),
+            column: None,
+            field: Some(field),
+            message,
+        }))
+    };
+
+    if file.version != 1 {
+        return fail(
+            "version".into(),
+            "version",
+            0,
+            format!("unsupported version {}; expected 1", file.version),
+        );
+    }
+    let completion = &file.completion;
+    if !(completion.grace_seconds.is_finite() && completion.grace_seconds >= 0.0) {
+        return fail(
+            "completion.grace_seconds".into(),
+            "grace_seconds",
+            0,
+            "must be a finite number of seconds, 0 or more".into(),
+        );
+    }
+    if !(completion.idle_timeout_seconds.is_finite()
+        && completion.idle_timeout_seconds > completion.grace_seconds)
+    {
+        return fail(
+            "completion.idle_timeout_seconds".into(),
+            "idle_timeout_seconds",
+            0,
+            "must be a finite number of seconds greater than grace_seconds".into(),
+        );
+    }
+    let limits = [
+        ("max_traces_in_flight", file.limits.max_traces_in_flight),
+        ("max_spans_per_trace", file.limits.max_spans_per_trace),
+        ("max_bytes_per_trace", file.limits.max_bytes_per_trace),
+        ("decided_traces_kept", file.limits.decided_traces_kept),
+    ];
+    for (key, value) in limits {
+        if value == 0 {
+            return fail(format!("limits.{key}"), key, 0, "must be at least 1".into());
+        }
+    }
+    let window = file.events.aggregation_window_seconds;
+    if !(window.is_finite() && window >= 0.0) {
+        return fail(
+            "events.aggregation_window_seconds".into(),
+            "aggregation_window_seconds",
+            0,
+            "must be a finite number of seconds, 0 or more".into(),
+        );
+    }
+
+    let mut seen = HashSet::new();
+    for (index, contract) in file.contracts.iter().enumerate() {
+        let at = |field: &str| format!("contracts[{index}].{field}");
+        let occurrence = file.contracts[..index]
+            .iter()
+            .filter(|c| c.id == contract.id)
+            .count();
+        let id_ok = !contract.id.is_empty()
+            && contract
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !id_ok {
+            return fail(
+                at("id"),
+                "id",
+                index,
+                "must be non-empty and use only a-z, 0-9 and _".into(),
+            );
+        }
+        if !seen.insert(contract.id.as_str()) {
+            return fail(
+                at("id"),
+                "id",
+                index,
+                format!("duplicate contract id `{}`", contract.id),
+            );
+        }
+        let key_in_contract = |key: &str| nth_key_after(text, &contract.id, occurrence, key);
+        if !contract.threshold.is_finite() {
+            return located(
+                source_name,
+                key_in_contract("threshold"),
+                at("threshold"),
+                "must be a finite number",
+            );
+        }
+        if contract.scope.kind.is_some() && !contract.scope.kinds.is_empty() {
+            return located(
+                source_name,
+                key_in_contract("kinds"),
+                at("scope"),
+                "give `kind` or `kinds`, not both",
+            );
+        }
+        let set_problem = match &contract.measure {
+            MeasureConfig::ValuesOutside(rule)
+                if rule.allowed.is_empty() || !rule.required.is_empty() =>
+            {
+                Some("values_outside takes a non-empty `allowed` list and no `required`")
+            }
+            MeasureConfig::ValuesMissing(rule)
+                if rule.required.is_empty() || !rule.allowed.is_empty() =>
+            {
+                Some("values_missing takes a non-empty `required` list and no `allowed`")
+            }
+            _ => None,
+        };
+        if let Some(message) = set_problem {
+            return located(
+                source_name,
+                key_in_contract("measure"),
+                at("measure"),
+                message,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn located(
+    file: &str,
+    line: Option<usize>,
+    field: String,
+    message: &str,
+) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid(Located {
+        file: file.to_owned(),
+        line,
+        column: None,
+        field: Some(field),
+        message: message.to_owned(),
+    }))
+}
+
+/// 1-based line of the `occurrence`-th (0-based) line whose first key is `key`.
+fn line_of_key(text: &str, key: &str, occurrence: usize) -> Option<usize> {
+    key_lines(text, key).nth(occurrence)
+}
+
+/// 1-based line of the first `key` after the `occurrence`-th contract with id `id`.
+fn nth_key_after(text: &str, id: &str, occurrence: usize, key: &str) -> Option<usize> {
+    let start = key_lines(text, "id")
+        .filter(|&line| {
+            text.lines()
+                .nth(line - 1)
+                .and_then(|l| l.split_once(':'))
+                .is_some_and(|(_, value)| value.trim().trim_matches(['"', '\'']) == id)
+        })
+        .nth(occurrence)?;
+    key_lines(text, key).find(|&line| line >= start)
+}
+
+fn key_lines<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = usize> + 'a {
+    text.lines().enumerate().filter_map(move |(index, line)| {
+        let trimmed = line.trim_start().trim_start_matches("- ").trim_start();
+        let found = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with(':'))
+            || trimmed.starts_with('{') && trimmed.contains(&format!("{key}:"));
+        found.then_some(index + 1)
+    })
+}
