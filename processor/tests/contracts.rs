@@ -465,8 +465,10 @@ fn trace_completes_after_the_grace_and_late_spans_revise_it() {
         ..start
     };
     let events = engine.tick(after_grace);
+    // The missing session leaves the reporting stage one short of the declared count.
     assert!(
-        matches!(&events[..], [EngineEvent::Verdict(v)] if v.status == VerdictStatus::Pass),
+        matches!(&events[..], [EngineEvent::Verdict(v)] if v.status == VerdictStatus::Warn
+            && v.violations[0].contract_id == "sessions_complete"),
         "{events:?}"
     );
 
