@@ -1,1 +1,199 @@
-fn main() {}
+//! `ironforge-processor`: serves OTLP with the contract engine, or checks contract files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
+use ironforge_processor::otlp::ReceiverLimits;
+use ironforge_processor::server::{Server, ServerOptions};
+use tracing_subscriber::EnvFilter;
+
+/// Receives OTLP traces from IRONFORGE pipelines, checks them against performance contracts and golden
+/// invariants, and reports violations and verdicts.
+#[derive(Debug, Parser)]
+#[command(version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve OTLP and the monitor's APIs (the default).
+    Serve(ServeArgs),
+    /// Work with contract files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a contract file; errors name the file, line and field.
+    Validate { file: PathBuf },
+    /// Print the embedded default contract file.
+    PrintDefault,
+    /// Print the JSON Schema of contract files, for editors.
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Contract file; without it the embedded defaults apply. Reloaded on SIGHUP and when it changes.
+    #[arg(long, env = "IRONFORGE_CONTRACTS", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override the contract file's profile.
+    #[arg(long, value_enum)]
+    profile: Option<Profile>,
+    /// OTLP/gRPC listen address (also serves the monitor's own gRPC API).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:4317",
+        env = "IRONFORGE_OTLP_GRPC_ADDR"
+    )]
+    otlp_grpc_addr: SocketAddr,
+    /// OTLP/HTTP listen address (`POST /v1/traces`).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:4318",
+        env = "IRONFORGE_OTLP_HTTP_ADDR"
+    )]
+    otlp_http_addr: SocketAddr,
+    /// Admin listen address: /metrics, /healthz, /readyz and /api/v1/*.
+    #[arg(long, default_value = "127.0.0.1:9464", env = "IRONFORGE_ADMIN_ADDR")]
+    admin_addr: SocketAddr,
+    /// Send violation events as OTLP logs to this OTLP/gRPC endpoint (e.g. http://localhost:4317 of a
+    /// Collector).
+    #[arg(long, env = "IRONFORGE_LOGS_ENDPOINT", value_name = "URL")]
+    logs_endpoint: Option<String>,
+    /// Largest OTLP request accepted, in bytes after decompression.
+    #[arg(long, default_value_t = ReceiverLimits::DEFAULT_MAX_REQUEST_BYTES)]
+    max_request_bytes: usize,
+    /// Console log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Config(ConfigCommand::Validate { file })) => {
+            match ContractFile::load(&file) {
+                Ok(contracts) => {
+                    println!(
+                        "{}: ok, {} contracts",
+                        file.display(),
+                        contracts.contracts.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("{err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Config(ConfigCommand::PrintDefault)) => {
+            print!("{DEFAULT_CONTRACTS_YAML}");
+            ExitCode::SUCCESS
+        }
+        Some(Command::Config(ConfigCommand::Schema)) => {
+            match serde_json::to_string_pretty(&ContractFile::json_schema()) {
+                Ok(schema) => {
+                    println!("{schema}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("cannot encode the schema: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
+    match args.log_format {
+        LogFormat::Text => subscriber.init(),
+        LogFormat::Json => subscriber.json().init(),
+    }
+    let options = ServerOptions {
+        contracts_path: args.config,
+        profile: args.profile,
+        otlp_grpc_addr: args.otlp_grpc_addr,
+        otlp_http_addr: args.otlp_http_addr,
+        admin_addr: args.admin_addr,
+        logs_endpoint: args.logs_endpoint,
+        receiver_limits: ReceiverLimits {
+            max_request_bytes: args.max_request_bytes,
+        },
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let server = Server::start(options).await?;
+        let contracts = server.monitor.contracts();
+        tracing::info!(
+            otlp_grpc = %server.addrs.otlp_grpc,
+            otlp_http = %server.addrs.otlp_http,
+            admin = %server.addrs.admin,
+            contracts = contracts.contracts().len(),
+            "ironforge-processor listening: OTLP/gRPC {}, OTLP/HTTP {}, admin http://{}/metrics",
+            server.addrs.otlp_grpc,
+            server.addrs.otlp_http,
+            server.addrs.admin,
+        );
+        server.run_until(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("ironforge-processor: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}

@@ -81,6 +81,18 @@ pub enum VerdictStatus {
     Incomplete,
 }
 
+impl VerdictStatus {
+    /// The lowercase name used in the API, metrics labels and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictStatus::Pass => "pass",
+            VerdictStatus::Warn => "warn",
+            VerdictStatus::Fail => "fail",
+            VerdictStatus::Incomplete => "incomplete",
+        }
+    }
+}
+
 /// Wall time of one stage within a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StageDuration {

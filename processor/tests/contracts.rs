@@ -477,7 +477,9 @@ fn trace_completes_after_the_grace_and_late_spans_revise_it() {
     let events = engine.ingest(vec![late], after_grace).unwrap();
     assert!(matches!(&events[0], EngineEvent::Violation(v) if v.contract_id == "session_duration"));
     match &events[1] {
-        EngineEvent::VerdictRevised(verdict) => assert_eq!(verdict.status, VerdictStatus::Fail),
+        EngineEvent::VerdictRevised { verdict, added: 1 } => {
+            assert_eq!(verdict.status, VerdictStatus::Fail)
+        }
         other => panic!("expected a revised verdict, got {other:?}"),
     }
     assert_eq!(engine.stats().late_spans, 1);

@@ -49,8 +49,8 @@ pub enum EngineEvent {
     Violation(Violation),
     /// A trace completed (or timed out) and was decided.
     Verdict(TraceVerdict),
-    /// A decided trace changed because spans arrived after its verdict.
-    VerdictRevised(TraceVerdict),
+    /// A decided trace changed because spans arrived after its verdict; `added` violations were appended.
+    VerdictRevised { verdict: TraceVerdict, added: usize },
 }
 
 /// Running counts of what the engine did, for the processor's own metrics.
@@ -115,14 +115,11 @@ impl Engine {
         self.decided.iter()
     }
 
-    /// Takes a batch of spans. Refuses the whole batch, keeping nothing, when it would start more traces than
-    /// `max_traces_in_flight` allows, so the client's retry loses nothing.
-    pub fn ingest(
-        &mut self,
-        spans: Vec<SpanRecord>,
-        now: Now,
-    ) -> Result<Vec<EngineEvent>, Overloaded> {
-        let limits = &self.contracts.file().limits;
+    /// Whether a batch would be accepted: refused when it would start more traces than
+    /// `max_traces_in_flight` allows. Counts the refusal.
+    pub fn admit(&mut self, spans: &[SpanRecord]) -> Result<(), Overloaded> {
+        let completion_grace = self.contracts.file().completion.grace_seconds;
+        let max_traces = self.contracts.file().limits.max_traces_in_flight;
         let mut new_traces: Vec<TraceId> = spans
             .iter()
             .map(|span| span.trace_id)
@@ -130,13 +127,24 @@ impl Engine {
             .collect();
         new_traces.sort_unstable();
         new_traces.dedup();
-        if self.traces.len() + new_traces.len() > limits.max_traces_in_flight {
+        if self.traces.len() + new_traces.len() > max_traces {
             self.stats.batches_refused += 1;
-            let grace = self.contracts.file().completion.grace_seconds;
+            // Traces leave the state when decided, at the earliest a grace after their root arrives.
             return Err(Overloaded {
-                retry_after: Duration::from_secs_f64(grace.max(1.0)),
+                retry_after: Duration::from_secs_f64(completion_grace.max(1.0)),
             });
         }
+        Ok(())
+    }
+
+    /// Takes a batch of spans. Refuses the whole batch, keeping nothing, when [`Engine::admit`] refuses it,
+    /// so the client's retry loses nothing.
+    pub fn ingest(
+        &mut self,
+        spans: Vec<SpanRecord>,
+        now: Now,
+    ) -> Result<Vec<EngineEvent>, Overloaded> {
+        self.admit(&spans)?;
         let mut events = Vec::new();
         for span in spans {
             self.ingest_span(span, now, &mut events);
@@ -152,11 +160,15 @@ impl Engine {
         if let Some(verdict) = self.decided.get_mut(&span.trace_id) {
             self.stats.late_spans += 1;
             if !violations.is_empty() {
+                let added = violations.len();
                 verdict.violations.extend(violations);
                 let incomplete = verdict.status == VerdictStatus::Incomplete;
                 (verdict.status, verdict.production_ready) =
                     status_of(&verdict.violations, incomplete);
-                events.push(EngineEvent::VerdictRevised(verdict.clone()));
+                events.push(EngineEvent::VerdictRevised {
+                    verdict: verdict.clone(),
+                    added,
+                });
             }
             return;
         }

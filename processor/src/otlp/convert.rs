@@ -115,7 +115,11 @@ fn service_name(attributes: Option<Vec<KeyValue>>) -> (Option<Arc<str>>, Option<
         Some(Value::StringValue(name)) => (Some(Arc::from(name)), None),
         Some(other) => (
             None,
-            Some(attributes::type_error(attr::SERVICE_NAME, "string", Some(&other))),
+            Some(attributes::type_error(
+                attr::SERVICE_NAME,
+                "string",
+                Some(&other),
+            )),
         ),
     }
 }

@@ -130,7 +130,9 @@ fn describe(value: Option<&Value>) -> String {
         Some(Value::IntValue(int)) => format!("int {int}"),
         Some(Value::DoubleValue(double)) => format!("double {double}"),
         Some(Value::ArrayValue(array)) => format!("array of {} value(s)", array.values.len()),
-        Some(Value::KvlistValue(list)) => format!("key-value list of {} entries", list.values.len()),
+        Some(Value::KvlistValue(list)) => {
+            format!("key-value list of {} entries", list.values.len())
+        }
         Some(Value::BytesValue(bytes)) => format!("bytes ({} bytes)", bytes.len()),
         Some(Value::StringValueStrindex(index)) => format!("string-table index {index}"),
     }

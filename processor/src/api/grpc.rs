@@ -1,0 +1,171 @@
+//! The processor's own gRPC API (`ironforge.monitor.v1.MonitorService`): a thin layer that converts requests
+//! to domain calls on the [`Monitor`] and maps every domain error to a `Status` in [`status`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use ironforge_proto::monitor::v1 as pb;
+use ironforge_proto::monitor::v1::monitor_service_server::{MonitorService, MonitorServiceServer};
+use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use crate::model::TraceId;
+use crate::monitor::Monitor;
+use crate::otlp::convert_request;
+use crate::verdict::{Severity, Violation};
+
+/// What a `MonitorService` call can fail with, before it becomes a `Status`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("trace_id must be 16 bytes and not all zero")]
+    InvalidTraceId,
+    #[error(
+        "no verdict for trace {0}: it is still being assembled, was never seen, or was forgotten"
+    )]
+    VerdictNotFound(TraceId),
+    #[error("{0}")]
+    InvalidFilter(String),
+}
+
+/// The single mapping from domain errors to gRPC status codes.
+pub fn status(error: ApiError) -> Status {
+    match error {
+        ApiError::InvalidTraceId | ApiError::InvalidFilter(_) => {
+            Status::invalid_argument(error.to_string())
+        }
+        ApiError::VerdictNotFound(_) => Status::not_found(error.to_string()),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MonitorApi {
+    monitor: Arc<Monitor>,
+}
+
+/// The `MonitorService` server over a monitor.
+pub fn monitor_service(monitor: Arc<Monitor>) -> MonitorServiceServer<MonitorApi> {
+    MonitorServiceServer::new(MonitorApi { monitor })
+}
+
+/// Which violations a `WatchViolations` subscriber asked for.
+#[derive(Debug, Clone)]
+struct Filter {
+    min_severity: Option<Severity>,
+    categories: Vec<i32>,
+    contract_ids: Vec<String>,
+    stage: String,
+    blocking_only: bool,
+}
+
+impl Filter {
+    fn new(request: pb::WatchViolationsRequest) -> Result<Self, ApiError> {
+        let min_severity = match pb::Severity::try_from(request.min_severity) {
+            Ok(pb::Severity::Unspecified) => None,
+            Ok(pb::Severity::Warning) => Some(Severity::Warning),
+            Ok(pb::Severity::Critical) => Some(Severity::Critical),
+            Err(_) => {
+                return Err(ApiError::InvalidFilter(format!(
+                    "unknown severity {}",
+                    request.min_severity
+                )));
+            }
+        };
+        if let Some(bad) = request
+            .categories
+            .iter()
+            .find(|c| pb::Category::try_from(**c).is_err())
+        {
+            return Err(ApiError::InvalidFilter(format!("unknown category {bad}")));
+        }
+        Ok(Self {
+            min_severity,
+            categories: request.categories,
+            contract_ids: request.contract_ids,
+            stage: request.stage,
+            blocking_only: request.blocking_only,
+        })
+    }
+
+    fn matches(&self, v: &Violation) -> bool {
+        self.min_severity.is_none_or(|min| v.severity >= min)
+            && (self.categories.is_empty()
+                || self
+                    .categories
+                    .contains(&i32::from(convert::category(v.category))))
+            && (self.contract_ids.is_empty() || self.contract_ids.contains(&v.contract_id))
+            && (self.stage.is_empty() || v.stage.as_deref() == Some(self.stage.as_str()))
+            && (!self.blocking_only || v.blocks_production)
+    }
+}
+
+type ViolationStream = Pin<Box<dyn Stream<Item = Result<pb::Violation, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl MonitorService for MonitorApi {
+    type WatchViolationsStream = ViolationStream;
+
+    async fn watch_violations(
+        &self,
+        request: Request<pb::WatchViolationsRequest>,
+    ) -> Result<Response<Self::WatchViolationsStream>, Status> {
+        let filter = Filter::new(request.into_inner()).map_err(status)?;
+        let metrics = Arc::clone(self.monitor.outputs().metrics());
+        let stream =
+            BroadcastStream::new(self.monitor.outputs().subscribe()).filter_map(move |item| {
+                let out = match item {
+                    Ok(violation) => filter
+                        .matches(&violation)
+                        .then(|| Ok(convert::violation(&violation))),
+                    // A subscriber that reads too slowly skips ahead; the skipped events are counted.
+                    Err(BroadcastStreamRecvError::Lagged(skipped)) => {
+                        metrics.output_dropped("watch_stream", skipped);
+                        None
+                    }
+                };
+                std::future::ready(out)
+            });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn get_verdict(
+        &self,
+        request: Request<pb::GetVerdictRequest>,
+    ) -> Result<Response<pb::TraceVerdict>, Status> {
+        let trace_id = TraceId::from_bytes(&request.get_ref().trace_id)
+            .ok_or(ApiError::InvalidTraceId)
+            .map_err(status)?;
+        let verdict = self
+            .monitor
+            .verdict(&trace_id)
+            .ok_or(ApiError::VerdictNotFound(trace_id))
+            .map_err(status)?;
+        Ok(Response::new(convert::verdict(&verdict)))
+    }
+
+    async fn get_compliance(
+        &self,
+        _request: Request<pb::GetComplianceRequest>,
+    ) -> Result<Response<pb::ComplianceReport>, Status> {
+        Ok(Response::new(convert::compliance(
+            &self.monitor.compliance(),
+        )))
+    }
+
+    async fn evaluate(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<pb::EvaluateResponse>, Status> {
+        let decoded = convert_request(request.into_inner());
+        let error_message = decoded.error_message();
+        let verdicts = self.monitor.evaluate(decoded.spans);
+        Ok(Response::new(pb::EvaluateResponse {
+            verdicts: verdicts.iter().map(convert::verdict).collect(),
+            rejected_spans: decoded.rejected,
+            error_message,
+        }))
+    }
+}

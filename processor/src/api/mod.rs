@@ -1,0 +1,6 @@
+//! The processor's own APIs: gRPC `MonitorService` and the admin HTTP endpoints. Both only translate between
+//! their wire formats and the [`Monitor`](crate::monitor::Monitor).
+
+mod convert;
+pub mod grpc;
+pub mod http;

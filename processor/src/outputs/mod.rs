@@ -1,0 +1,120 @@
+//! Where decisions go: metrics, the console, the `WatchViolations` stream, OTLP logs downstream, and the
+//! bounded memory the HTTP API reads.
+//!
+//! Metrics and verdicts count every violation; the event outputs (console, stream, logs) pass through the
+//! [`EventGate`](gate::EventGate) so floods are folded and counted instead of drowning them.
+
+pub mod gate;
+pub mod otlp_logs;
+mod recent;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::broadcast;
+
+use crate::config::EventsConfig;
+use crate::internal_events::{EventsSuppressed, TraceDecided, ViolationDecided};
+use crate::telemetry::Metrics;
+use crate::verdict::{TraceVerdict, Violation};
+use gate::{EventGate, GateDecision};
+use otlp_logs::OtlpLogsExporter;
+use recent::RecentViolations;
+
+/// Violations kept for the HTTP API.
+const RECENT_VIOLATIONS_KEPT: usize = 10_000;
+/// Violations buffered per `WatchViolations` subscriber before it lags.
+const WATCH_BUFFER: usize = 4096;
+
+#[derive(Debug)]
+pub struct Outputs {
+    metrics: Arc<Metrics>,
+    watch: broadcast::Sender<Arc<Violation>>,
+    logs: Option<OtlpLogsExporter>,
+    gate: Mutex<EventGate>,
+    recent: Mutex<RecentViolations>,
+}
+
+impl Outputs {
+    pub fn new(
+        metrics: Arc<Metrics>,
+        events: &EventsConfig,
+        logs: Option<OtlpLogsExporter>,
+    ) -> Self {
+        Self {
+            metrics,
+            watch: broadcast::channel(WATCH_BUFFER).0,
+            logs,
+            gate: Mutex::new(EventGate::new(events, Instant::now())),
+            recent: Mutex::new(RecentViolations::new(RECENT_VIOLATIONS_KEPT)),
+        }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn reconfigure(&self, events: &EventsConfig) {
+        self.gate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reconfigure(events);
+    }
+
+    /// A stream of the violation events that pass the gate.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Violation>> {
+        self.watch.subscribe()
+    }
+
+    pub fn violations_since(&self, since_unix_nano: u64, limit: usize) -> Vec<Violation> {
+        self.recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .since(since_unix_nano, limit)
+    }
+
+    pub fn violation(&self, mut violation: Violation, now: Instant) {
+        self.metrics.violation(&violation);
+        self.recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(violation.clone());
+        let decision = self
+            .gate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .admit(&violation.contract_id, violation.stage.as_deref(), now);
+        let folded = match decision {
+            GateDecision::Emit { folded } => folded,
+            GateDecision::Aggregated | GateDecision::OverBudget => {
+                EventsSuppressed {
+                    contract_id: &violation.contract_id,
+                    decision,
+                }
+                .emit(&self.metrics);
+                return;
+            }
+        };
+        if folded > 0 {
+            violation.message.push_str(&format!(
+                " (+{folded} similar on this contract and stage suppressed since the last event)"
+            ));
+        }
+        ViolationDecided {
+            violation: &violation,
+        }
+        .emit();
+        if let Some(logs) = &self.logs {
+            logs.send(&violation);
+        }
+        // No subscriber is not an error: the stream is optional.
+        let _ = self.watch.send(Arc::new(violation));
+    }
+
+    pub fn verdict(&self, verdict: &TraceVerdict, revised: bool) {
+        if !revised {
+            self.metrics.verdict(verdict);
+        }
+        TraceDecided { verdict, revised }.emit();
+    }
+}

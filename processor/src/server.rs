@@ -1,0 +1,300 @@
+//! Runs the processor: binds the OTLP receivers, the processor's gRPC API and the admin HTTP API, ticks the
+//! engine, reloads contracts, and shuts down cleanly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::{ConfigError, ContractFile, Profile};
+use crate::engine::{ContractSet, Now};
+use crate::internal_events::ContractsReloaded;
+use crate::monitor::Monitor;
+use crate::otlp::ReceiverLimits;
+use crate::outputs::Outputs;
+use crate::outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter};
+use crate::telemetry::Metrics;
+use crate::{api, otlp};
+
+/// How often due traces are decided.
+const TICK: Duration = Duration::from_millis(250);
+/// How often the contract file is checked for changes.
+const RELOAD_POLL: Duration = Duration::from_secs(2);
+
+/// Everything the `serve` command needs, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Contract file; `None` uses the embedded defaults.
+    pub contracts_path: Option<PathBuf>,
+    /// Overrides the file's profile.
+    pub profile: Option<Profile>,
+    pub otlp_grpc_addr: SocketAddr,
+    pub otlp_http_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    /// Downstream OTLP/gRPC endpoint for violation log records.
+    pub logs_endpoint: Option<String>,
+    pub receiver_limits: ReceiverLimits,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("OTLP logs output: {0}")]
+    Logs(#[from] OtlpLogsError),
+    #[error("{what} server failed: {message}")]
+    Serve { what: &'static str, message: String },
+}
+
+/// Addresses actually bound (port 0 resolved), for tests and the start-up line.
+#[derive(Debug, Clone, Copy)]
+pub struct BoundAddrs {
+    pub otlp_grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+/// A running processor.
+#[derive(Debug)]
+pub struct Server {
+    pub addrs: BoundAddrs,
+    pub monitor: Arc<Monitor>,
+    tasks: JoinSet<Result<(), ServerError>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    logs: Option<OtlpLogsExporter>,
+}
+
+fn load_contracts(options: &ServerOptions) -> Result<ContractSet, ConfigError> {
+    let file = match &options.contracts_path {
+        Some(path) => ContractFile::load(path)?,
+        None => ContractFile::embedded_default()?,
+    };
+    Ok(ContractSet::new(file, options.profile))
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { what, addr, source })
+}
+
+impl Server {
+    /// Binds every listener and starts serving; returns once all of them listen.
+    pub async fn start(options: ServerOptions) -> Result<Self, ServerError> {
+        let contracts = Arc::new(load_contracts(&options)?);
+        let metrics = Arc::new(Metrics::new());
+        let logs = match &options.logs_endpoint {
+            Some(endpoint) => {
+                let config = OtlpLogsConfig {
+                    endpoint: endpoint.clone(),
+                    ..OtlpLogsConfig::default()
+                };
+                Some(OtlpLogsExporter::spawn(config, Arc::clone(&metrics))?.0)
+            }
+            None => None,
+        };
+        let outputs = Outputs::new(metrics, &contracts.file().events, logs.clone());
+        let monitor = Arc::new(Monitor::new(contracts, outputs));
+
+        let grpc_listener = bind("OTLP/gRPC", options.otlp_grpc_addr).await?;
+        let http_listener = bind("OTLP/HTTP", options.otlp_http_addr).await?;
+        let admin_listener = bind("admin HTTP", options.admin_addr).await?;
+        let addrs = BoundAddrs {
+            otlp_grpc: local_addr(&grpc_listener, options.otlp_grpc_addr),
+            otlp_http: local_addr(&http_listener, options.otlp_http_addr),
+            admin: local_addr(&admin_listener, options.admin_addr),
+        };
+
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let ready = Arc::new(AtomicBool::new(false));
+        let mut tasks = JoinSet::new();
+        let sink: Arc<dyn crate::ingest::SpanSink> = monitor.clone();
+
+        let grpc = tonic::transport::Server::builder()
+            .add_service(otlp::trace_service(
+                Arc::clone(&sink),
+                &options.receiver_limits,
+            ))
+            .add_service(api::grpc::monitor_service(Arc::clone(&monitor)));
+        let stop = stopped(shutdown_rx.clone());
+        tasks.spawn(async move {
+            grpc.serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), stop)
+                .await
+                .map_err(|err| ServerError::Serve {
+                    what: "OTLP/gRPC",
+                    message: err.to_string(),
+                })
+        });
+        let http = otlp::router(Arc::clone(&sink), &options.receiver_limits);
+        tasks.spawn(serve_axum(
+            "OTLP/HTTP",
+            http_listener,
+            http,
+            stopped(shutdown_rx.clone()),
+        ));
+        let admin = api::http::router(Arc::clone(&monitor), Arc::clone(&ready));
+        tasks.spawn(serve_axum(
+            "admin HTTP",
+            admin_listener,
+            admin,
+            stopped(shutdown_rx.clone()),
+        ));
+
+        let ticking = Arc::clone(&monitor);
+        let mut stop_ticking = shutdown_rx.clone();
+        tasks.spawn(async move {
+            let mut interval = tokio::time::interval(TICK);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => ticking.tick(Now::system()),
+                    _ = stop_ticking.changed() => return Ok(()),
+                }
+            }
+        });
+        if let Some(path) = options.contracts_path.clone() {
+            tasks.spawn(watch_contracts(
+                path,
+                options.profile,
+                Arc::clone(&monitor),
+                shutdown_rx,
+            ));
+        }
+        ready.store(true, Ordering::Release);
+        Ok(Self {
+            addrs,
+            monitor,
+            tasks,
+            shutdown,
+            logs,
+        })
+    }
+
+    /// Serves until a task fails or `signal` resolves, then stops every task and flushes outputs.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let result = tokio::select! {
+            () = signal => Ok(()),
+            Some(joined) = self.tasks.join_next() => match joined {
+                Ok(result) => result,
+                Err(err) => Err(ServerError::Serve { what: "processor task", message: err.to_string() }),
+            },
+        };
+        self.stop().await;
+        result
+    }
+
+    /// Stops serving: receivers first, then the remaining decisions are flushed to the outputs.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        if let Some(logs) = self.logs.take() {
+            logs.shutdown().await;
+        }
+    }
+}
+
+fn local_addr(listener: &TcpListener, asked: SocketAddr) -> SocketAddr {
+    listener.local_addr().unwrap_or(asked)
+}
+
+async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    // Either the flag flips or the sender is gone: both mean stop.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+async fn serve_axum(
+    what: &'static str,
+    listener: TcpListener,
+    router: axum::Router,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stop)
+        .await
+        .map_err(|err| ServerError::Serve {
+            what,
+            message: err.to_string(),
+        })
+}
+
+/// Reloads the contract file on SIGHUP and whenever its modification time changes. An invalid new file keeps
+/// the contracts in force and says why.
+async fn watch_contracts(
+    path: PathBuf,
+    profile: Option<Profile>,
+    monitor: Arc<Monitor>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), ServerError> {
+    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut last_seen: Option<SystemTime> = modified(&path);
+    let mut hangup = hangup_signal();
+    let mut poll = tokio::time::interval(RELOAD_POLL);
+    loop {
+        let source = tokio::select! {
+            _ = shutdown.changed() => return Ok(()),
+            _ = recv_hangup(&mut hangup) => "SIGHUP",
+            _ = poll.tick() => {
+                let now = modified(&path);
+                if now == last_seen { continue; }
+                last_seen = now;
+                "file change"
+            }
+        };
+        let source = format!("{} ({source})", path.display());
+        match ContractFile::load(&path) {
+            Ok(file) => {
+                monitor.set_contracts(Arc::new(ContractSet::new(file, profile)));
+                ContractsReloaded {
+                    source: &source,
+                    error: None,
+                }
+                .emit(monitor.outputs().metrics());
+            }
+            Err(err) => {
+                let error = err.to_string();
+                ContractsReloaded {
+                    source: &source,
+                    error: Some(&error),
+                }
+                .emit(monitor.outputs().metrics());
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> Option<()> {
+    None
+}
+
+#[cfg(unix)]
+async fn recv_hangup(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn recv_hangup(_: &mut Option<()>) {
+    std::future::pending().await
+}

@@ -1,0 +1,497 @@
+//! The processor's Prometheus metrics.
+//!
+//! Served as OpenMetrics text so that counters and histograms carry the trace id of the latest trace that
+//! moved them as an exemplar: a dashboard panel links straight to the trace in Tempo. Every name comes from
+//! [`names`](super::names).
+
+use std::borrow::Cow;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ironforge_proto::semconv::SpanKind;
+use prometheus_client::encoding::{prometheus_text, text};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::exemplar::{CounterWithExemplar, HistogramWithExemplars};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Metric, Registry, Unit};
+
+pub use super::labels::{RequestOutcome, Transport};
+use super::names::{exemplar, label, metric, value};
+use crate::engine::EngineStats;
+use crate::model::{SpanRecord, TraceId};
+use crate::verdict::{TraceVerdict, Violation};
+
+/// `Content-Type` of [`Metrics::encode`].
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `Content-Type` of [`Metrics::encode_prometheus_text`].
+pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// Stage durations; 180 s is the default full-discovery contract.
+const STAGE_BUCKETS: &[f64] = &[
+    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0,
+];
+/// Session durations; 3 s is the default single-session contract.
+const SESSION_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 10.0, 30.0,
+];
+/// Run durations; 180 s is the default full-discovery contract.
+const RUN_BUCKETS: &[f64] = &[
+    5.0, 10.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0, 240.0, 300.0, 600.0, 1800.0,
+];
+/// Authenticity scores in 0..1; 0.87 is the default production threshold.
+const AUTHENTICITY_BUCKETS: &[f64] = &[
+    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.87, 0.9, 0.95, 0.99, 1.0,
+];
+/// OTLP request latencies.
+const REQUEST_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+type Labels<const N: usize> = [(&'static str, Cow<'static, str>); N];
+type TraceExemplar = [(&'static str, String); 1];
+type ExemplarHistograms<const N: usize> = Family<
+    Labels<N>,
+    HistogramWithExemplars<TraceExemplar>,
+    fn() -> HistogramWithExemplars<TraceExemplar>,
+>;
+type Histograms<const N: usize> = Family<Labels<N>, Histogram, fn() -> Histogram>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The processor's metrics. Every method takes `&self` and touches only atomics and short-held locks, so one
+/// instance in an `Arc` serves every task.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    violations: Family<Labels<3>, CounterWithExemplar<TraceExemplar>>,
+    traces: Family<Labels<2>, CounterWithExemplar<TraceExemplar>>,
+    stage_duration: ExemplarHistograms<1>,
+    session_duration: ExemplarHistograms<1>,
+    run_duration: HistogramWithExemplars<TraceExemplar>,
+    memory_peak: Family<Labels<1>, FloatGauge>,
+    authenticity: ExemplarHistograms<1>,
+    spans_received: Family<Labels<2>, Counter>,
+    requests: Family<Labels<2>, Counter>,
+    request_duration: Histograms<1>,
+    late_spans: Counter,
+    spans_over_limit: Counter,
+    batches_refused: Counter,
+    verdicts_forgotten: Counter,
+    /// The engine's counts at the previous [`Metrics::engine_stats`] call, to turn running totals into deltas.
+    last_engine_stats: Mutex<EngineStats>,
+    traces_in_flight: Gauge,
+    events_suppressed: Family<Labels<1>, Counter>,
+    output_exported: Family<Labels<1>, Counter>,
+    output_dropped: Family<Labels<1>, Counter>,
+    queue_depth: Family<Labels<1>, Gauge>,
+    config_reloads: Family<Labels<1>, Counter>,
+    health: FloatGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric. Families start empty: a series appears once it is first touched.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let violations = Family::default();
+        registry.register(
+            metric::VIOLATIONS,
+            "Contract violations, by contract, category and severity",
+            Family::clone(&violations),
+        );
+        let traces = Family::default();
+        registry.register(
+            metric::TRACES,
+            "Decided traces, by verdict status and whether the run may go to production",
+            Family::clone(&traces),
+        );
+        let stage_duration = exemplar_histograms(|| exemplar_histogram(STAGE_BUCKETS));
+        register_unit(
+            &mut registry,
+            metric::STAGE_DURATION,
+            "Wall time of each pipeline stage within a decided trace",
+            Unit::Seconds,
+            stage_duration.clone(),
+        );
+        let session_duration = exemplar_histograms(|| exemplar_histogram(SESSION_BUCKETS));
+        register_unit(
+            &mut registry,
+            metric::SESSION_DURATION,
+            "Duration of each session span",
+            Unit::Seconds,
+            session_duration.clone(),
+        );
+        let run_duration = exemplar_histogram(RUN_BUCKETS);
+        register_unit(
+            &mut registry,
+            metric::RUN_DURATION,
+            "Duration of each run span",
+            Unit::Seconds,
+            run_duration.clone(),
+        );
+        let memory_peak = Family::default();
+        register_unit(
+            &mut registry,
+            metric::MEMORY_PEAK,
+            "Peak memory reported by the latest span of each kind",
+            Unit::Bytes,
+            Family::clone(&memory_peak),
+        );
+        let authenticity = exemplar_histograms(|| exemplar_histogram(AUTHENTICITY_BUCKETS));
+        registry.register(
+            metric::PATTERN_AUTHENTICITY,
+            "Authenticity scores reported by pattern and session spans",
+            authenticity.clone(),
+        );
+        let spans_received = Family::default();
+        registry.register(
+            metric::SPANS_RECEIVED,
+            "Spans received by the OTLP receivers, accepted or rejected",
+            Family::clone(&spans_received),
+        );
+        let requests = Family::default();
+        registry.register(
+            metric::REQUESTS,
+            "OTLP export requests answered, by transport and outcome",
+            Family::clone(&requests),
+        );
+        let request_duration: Histograms<1> =
+            Family::new_with_constructor(|| Histogram::new(REQUEST_BUCKETS.iter().copied()));
+        register_unit(
+            &mut registry,
+            metric::REQUEST_DURATION,
+            "Time to answer an OTLP export request",
+            Unit::Seconds,
+            request_duration.clone(),
+        );
+        let late_spans = Counter::default();
+        registry.register(
+            metric::LATE_SPANS,
+            "Spans that arrived for a trace already decided",
+            late_spans.clone(),
+        );
+        let spans_over_limit = Counter::default();
+        registry.register(
+            metric::SPANS_OVER_LIMIT,
+            "Spans left out of trace-scoped contracts because their trace was over its limits",
+            spans_over_limit.clone(),
+        );
+        let batches_refused = Counter::default();
+        registry.register(
+            metric::BATCHES_REFUSED,
+            "Span batches refused because too many traces were in flight",
+            batches_refused.clone(),
+        );
+        let verdicts_forgotten = Counter::default();
+        registry.register(
+            metric::VERDICTS_FORGOTTEN,
+            "Decided verdicts forgotten to keep the verdict store bounded",
+            verdicts_forgotten.clone(),
+        );
+        let traces_in_flight = Gauge::default();
+        registry.register(
+            metric::TRACES_IN_FLIGHT,
+            "Traces assembled but not yet decided",
+            traces_in_flight.clone(),
+        );
+        let events_suppressed = Family::default();
+        registry.register(
+            metric::EVENTS_SUPPRESSED,
+            "Violation events not emitted because of rate limiting or deduplication",
+            Family::clone(&events_suppressed),
+        );
+        let output_exported = Family::default();
+        registry.register(
+            metric::OUTPUT_EXPORTED,
+            "Records an output delivered downstream",
+            Family::clone(&output_exported),
+        );
+        let output_dropped = Family::default();
+        registry.register(
+            metric::OUTPUT_DROPPED,
+            "Records an output lost: queue full, export failed after retries, or refused downstream",
+            Family::clone(&output_dropped),
+        );
+        let queue_depth = Family::default();
+        registry.register(
+            metric::QUEUE_DEPTH,
+            "Records waiting in an output's queue",
+            Family::clone(&queue_depth),
+        );
+        let config_reloads = Family::default();
+        registry.register(
+            metric::CONFIG_RELOADS,
+            "Contract file reloads, by outcome",
+            Family::clone(&config_reloads),
+        );
+        let health = FloatGauge::default();
+        registry.register(
+            metric::HEALTH_SCORE,
+            "Health score of the monitored pipeline, 0 to 100",
+            health.clone(),
+        );
+        Self {
+            registry,
+            violations,
+            traces,
+            stage_duration,
+            session_duration,
+            run_duration,
+            memory_peak,
+            authenticity,
+            spans_received,
+            requests,
+            request_duration,
+            late_spans,
+            spans_over_limit,
+            batches_refused,
+            verdicts_forgotten,
+            last_engine_stats: Mutex::new(EngineStats::default()),
+            traces_in_flight,
+            events_suppressed,
+            output_exported,
+            output_dropped,
+            queue_depth,
+            config_reloads,
+            health,
+        }
+    }
+
+    /// Counts a violation under its contract, category and severity, with its trace id as the exemplar.
+    pub fn violation(&self, violation: &Violation) {
+        let labels = [
+            (label::CONTRACT, Cow::Owned(violation.contract_id.clone())),
+            (
+                label::CATEGORY,
+                Cow::Borrowed(value::category(violation.category)),
+            ),
+            (
+                label::SEVERITY,
+                Cow::Borrowed(value::severity(violation.severity)),
+            ),
+        ];
+        self.violations.get_or_create(&labels).inc_by(
+            1,
+            Some(trace_exemplar(violation.trace_id)),
+            timestamp(violation.time_unix_nano),
+        );
+    }
+
+    /// Counts a decided trace by status and production readiness, and observes its stage durations.
+    ///
+    /// Production readiness is a label of the trace counter rather than a metric of its own, so that the share
+    /// of production-ready runs is one query over one metric.
+    pub fn verdict(&self, verdict: &TraceVerdict) {
+        let at = timestamp(verdict.decided_unix_nano);
+        let labels = [
+            (label::STATUS, Cow::Borrowed(value::status(verdict.status))),
+            (
+                label::PRODUCTION_READY,
+                Cow::Borrowed(value::boolean(verdict.production_ready)),
+            ),
+        ];
+        self.traces
+            .get_or_create(&labels)
+            .inc_by(1, Some(trace_exemplar(verdict.trace_id)), at);
+        for stage in &verdict.stage_durations {
+            if !stage.seconds.is_finite() {
+                continue;
+            }
+            let labels = [(label::STAGE, Cow::Owned(stage.stage.clone()))];
+            self.stage_duration.get_or_create(&labels).observe(
+                stage.seconds,
+                Some(trace_exemplar(verdict.trace_id)),
+                at,
+            );
+        }
+    }
+
+    /// Records the facts of a monitored span: session and run durations, peak memory and authenticity.
+    /// Spans without an `ironforge.span.kind` are not monitored and leave no trace here.
+    pub fn span(&self, span: &SpanRecord) {
+        let Some(kind) = span.kind else { return };
+        let at = Some(SystemTime::now());
+        let seconds = span.duration_seconds();
+        match kind {
+            SpanKind::Session => {
+                let stage = span.stage.map_or(value::UNKNOWN, |stage| stage.as_str());
+                self.session_duration
+                    .get_or_create(&[(label::STAGE, Cow::Borrowed(stage))])
+                    .observe(seconds, Some(trace_exemplar(span.trace_id)), at);
+            }
+            SpanKind::Run => {
+                self.run_duration
+                    .observe(seconds, Some(trace_exemplar(span.trace_id)), at);
+            }
+            SpanKind::Init | SpanKind::Stage | SpanKind::Pattern => {}
+        }
+        let kind_label = [(label::SPAN_KIND, Cow::Borrowed(kind.as_str()))];
+        if let Some(peak) = span.facts.memory_peak_bytes.filter(|peak| peak.is_finite()) {
+            self.memory_peak.get_or_create(&kind_label).set(peak);
+        }
+        if let Some(score) = span.facts.authenticity.filter(|score| score.is_finite()) {
+            self.authenticity.get_or_create(&kind_label).observe(
+                score,
+                Some(trace_exemplar(span.trace_id)),
+                at,
+            );
+        }
+    }
+
+    /// Counts the spans of one request, accepted and rejected.
+    pub fn spans_received(&self, transport: Transport, accepted: u64, rejected: u64) {
+        for (outcome, count) in [(value::ACCEPTED, accepted), (value::REJECTED, rejected)] {
+            if count > 0 {
+                let labels = [
+                    (label::TRANSPORT, Cow::Borrowed(transport.as_str())),
+                    (label::OUTCOME, Cow::Borrowed(outcome)),
+                ];
+                self.spans_received.get_or_create(&labels).inc_by(count);
+            }
+        }
+    }
+
+    /// Counts one answered OTLP request and observes how long answering took.
+    pub fn request(&self, transport: Transport, outcome: RequestOutcome, seconds: f64) {
+        let labels = [
+            (label::TRANSPORT, Cow::Borrowed(transport.as_str())),
+            (label::OUTCOME, Cow::Borrowed(outcome.as_str())),
+        ];
+        self.requests.get_or_create(&labels).inc();
+        if seconds.is_finite() && seconds >= 0.0 {
+            self.request_duration
+                .get_or_create(&[(label::TRANSPORT, Cow::Borrowed(transport.as_str()))])
+                .observe(seconds);
+        }
+    }
+
+    /// Brings the engine counters up to the engine's running totals, and sets the in-flight gauge.
+    ///
+    /// A total lower than the last one seen means the engine was replaced; its whole total is then new.
+    pub fn engine_stats(&self, stats: &EngineStats, traces_in_flight: usize) {
+        let mut last = self
+            .last_engine_stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let delta = |now: u64, before: u64| if now >= before { now - before } else { now };
+        self.late_spans
+            .inc_by(delta(stats.late_spans, last.late_spans));
+        self.spans_over_limit
+            .inc_by(delta(stats.spans_over_limit, last.spans_over_limit));
+        self.batches_refused
+            .inc_by(delta(stats.batches_refused, last.batches_refused));
+        self.verdicts_forgotten
+            .inc_by(delta(stats.verdicts_forgotten, last.verdicts_forgotten));
+        *last = stats.clone();
+        self.traces_in_flight
+            .set(i64::try_from(traces_in_flight).unwrap_or(i64::MAX));
+    }
+
+    /// Counts violation events of a contract that were not emitted.
+    pub fn events_suppressed(&self, contract: &str, count: u64) {
+        self.events_suppressed
+            .get_or_create(&[(label::CONTRACT, Cow::Owned(contract.to_owned()))])
+            .inc_by(count);
+    }
+
+    /// Counts records an output delivered downstream.
+    pub fn output_exported(&self, output: &str, count: u64) {
+        self.output_exported
+            .get_or_create(&[(label::OUTPUT, Cow::Owned(output.to_owned()))])
+            .inc_by(count);
+    }
+
+    /// Counts records an output lost.
+    pub fn output_dropped(&self, output: &str, count: u64) {
+        self.output_dropped
+            .get_or_create(&[(label::OUTPUT, Cow::Owned(output.to_owned()))])
+            .inc_by(count);
+    }
+
+    /// Sets the number of records waiting in an output's queue.
+    pub fn queue_depth(&self, output: &str, depth: usize) {
+        self.queue_depth
+            .get_or_create(&[(label::OUTPUT, Cow::Owned(output.to_owned()))])
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a contract file reload.
+    pub fn config_reload(&self, success: bool) {
+        let outcome = if success {
+            value::SUCCESS
+        } else {
+            value::FAILURE
+        };
+        self.config_reloads
+            .get_or_create(&[(label::OUTCOME, Cow::Borrowed(outcome))])
+            .inc();
+    }
+
+    /// Sets the pipeline health score, clamped to 0..100; a NaN score is ignored.
+    pub fn health(&self, score: f64) {
+        if !score.is_nan() {
+            self.health.set(score.clamp(0.0, 100.0));
+        }
+    }
+
+    /// The OpenMetrics text exposition, exemplars included, ending with `# EOF`.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+
+    /// The same metrics in the Prometheus text format 0.0.4, which has no exemplars: for scrapers that do not
+    /// ask for OpenMetrics, and for linters such as `promtool check metrics`.
+    pub fn encode_prometheus_text(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+fn exemplar_histogram(buckets: &[f64]) -> HistogramWithExemplars<TraceExemplar> {
+    HistogramWithExemplars::new(buckets.iter().copied())
+}
+
+fn exemplar_histograms<const N: usize>(
+    constructor: fn() -> HistogramWithExemplars<TraceExemplar>,
+) -> ExemplarHistograms<N> {
+    Family::new_with_constructor(constructor)
+}
+
+/// Registers a metric whose name ends in its unit, so the exposition carries a `# UNIT` line. The library
+/// appends the unit itself, so it is given the name without it.
+fn register_unit(
+    registry: &mut Registry,
+    name: &'static str,
+    help: &str,
+    unit: Unit,
+    metric: impl Metric,
+) {
+    let stem = name
+        .strip_suffix(unit.as_str())
+        .and_then(|stem| stem.strip_suffix('_'))
+        .unwrap_or(name);
+    registry.register_with_unit(stem, help, unit, metric);
+}
+
+fn trace_exemplar(trace_id: TraceId) -> TraceExemplar {
+    [(exemplar::TRACE_ID, trace_id.to_hex())]
+}
+
+/// The exemplar timestamp; none for a zero (unknown) time.
+fn timestamp(unix_nano: u64) -> Option<SystemTime> {
+    (unix_nano > 0)
+        .then(|| UNIX_EPOCH.checked_add(Duration::from_nanos(unix_nano)))
+        .flatten()
+}

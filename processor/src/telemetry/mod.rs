@@ -1,0 +1,11 @@
+//! The processor's own telemetry: Prometheus metrics in OpenMetrics text, with trace ids as exemplars, and the
+//! names of everything it publishes.
+
+mod labels;
+pub mod metrics;
+pub mod names;
+pub(crate) mod rate_limit;
+
+pub use metrics::{
+    Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE, RequestOutcome, Transport,
+};

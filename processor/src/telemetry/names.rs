@@ -1,0 +1,179 @@
+//! Every metric name, label name, label value set and log attribute name the processor publishes.
+//!
+//! These names are a public contract: dashboards, alert rules and log queries are written against them, so each
+//! is spelled here once and nowhere else. Metric names follow Prometheus conventions: base units (seconds,
+//! bytes) in the name, and low-cardinality labels only. Trace and session ids never become labels; they travel
+//! in exemplars and log attributes.
+
+use crate::verdict::{Category, Severity, VerdictStatus};
+
+/// Metric family names, as the `# TYPE` line of the OpenMetrics exposition spells them.
+///
+/// Counters are exposed with a `_total` suffix appended to the family name (`ironforge_violations` is queried
+/// as `ironforge_violations_total`); histograms as `_bucket`, `_sum` and `_count` series.
+pub mod metric {
+    /// Counter: contract violations. Labels: [`CONTRACT`](super::label::CONTRACT),
+    /// [`CATEGORY`](super::label::CATEGORY), [`SEVERITY`](super::label::SEVERITY). Exemplar: the trace id of
+    /// the latest violation.
+    pub const VIOLATIONS: &str = "ironforge_violations";
+    /// Counter: decided traces. Labels: [`STATUS`](super::label::STATUS) and
+    /// [`PRODUCTION_READY`](super::label::PRODUCTION_READY). Exemplar: the trace id of the latest verdict.
+    pub const TRACES: &str = "ironforge_traces";
+    /// Histogram, seconds: wall time of each pipeline stage within a decided trace. Label:
+    /// [`STAGE`](super::label::STAGE). Exemplar per bucket: the trace id.
+    pub const STAGE_DURATION: &str = "ironforge_stage_duration_seconds";
+    /// Histogram, seconds: duration of each session span. Label: [`STAGE`](super::label::STAGE). Bucket
+    /// edges include 3, the default session contract.
+    pub const SESSION_DURATION: &str = "ironforge_session_duration_seconds";
+    /// Histogram, seconds: duration of each run span. Bucket edges include 180, the default run contract.
+    pub const RUN_DURATION: &str = "ironforge_run_duration_seconds";
+    /// Gauge, bytes: the peak memory reported by the latest span of each kind. Label:
+    /// [`SPAN_KIND`](super::label::SPAN_KIND).
+    pub const MEMORY_PEAK: &str = "ironforge_memory_peak_bytes";
+    /// Histogram, score in 0..1: authenticity reported by pattern and session spans. Label:
+    /// [`SPAN_KIND`](super::label::SPAN_KIND). Bucket edges include 0.87, the default production threshold.
+    pub const PATTERN_AUTHENTICITY: &str = "ironforge_pattern_authenticity";
+    /// Counter: spans received by the OTLP receivers. Labels: [`TRANSPORT`](super::label::TRANSPORT),
+    /// [`OUTCOME`](super::label::OUTCOME) (`accepted` or `rejected`).
+    pub const SPANS_RECEIVED: &str = "ironforge_processor_spans_received";
+    /// Counter: OTLP export requests answered. Labels: [`TRANSPORT`](super::label::TRANSPORT),
+    /// [`OUTCOME`](super::label::OUTCOME) (a [`RequestOutcome`](crate::telemetry::RequestOutcome)).
+    pub const REQUESTS: &str = "ironforge_processor_requests";
+    /// Histogram, seconds: time to answer an OTLP export request. Label: [`TRANSPORT`](super::label::TRANSPORT).
+    pub const REQUEST_DURATION: &str = "ironforge_processor_request_duration_seconds";
+    /// Counter: spans that arrived for a trace already decided.
+    pub const LATE_SPANS: &str = "ironforge_processor_late_spans";
+    /// Counter: spans checked but left out of trace-scoped contracts because their trace was over its limits.
+    pub const SPANS_OVER_LIMIT: &str = "ironforge_processor_spans_over_limit";
+    /// Counter: span batches refused because too many traces were in flight.
+    pub const BATCHES_REFUSED: &str = "ironforge_processor_batches_refused";
+    /// Counter: decided verdicts forgotten to keep the verdict store bounded.
+    pub const VERDICTS_FORGOTTEN: &str = "ironforge_processor_verdicts_forgotten";
+    /// Gauge: traces assembled but not yet decided.
+    pub const TRACES_IN_FLIGHT: &str = "ironforge_processor_traces_in_flight";
+    /// Counter: violation events not emitted because of rate limiting or deduplication. Label:
+    /// [`CONTRACT`](super::label::CONTRACT).
+    pub const EVENTS_SUPPRESSED: &str = "ironforge_processor_events_suppressed";
+    /// Counter: records an output delivered downstream. Label: [`OUTPUT`](super::label::OUTPUT).
+    pub const OUTPUT_EXPORTED: &str = "ironforge_processor_output_exported";
+    /// Counter: records an output lost (queue full, export failed after retries, refused downstream). Label:
+    /// [`OUTPUT`](super::label::OUTPUT).
+    pub const OUTPUT_DROPPED: &str = "ironforge_processor_output_dropped";
+    /// Gauge: records waiting in an output's queue. Label: [`OUTPUT`](super::label::OUTPUT).
+    pub const QUEUE_DEPTH: &str = "ironforge_processor_queue_depth";
+    /// Counter: contract file reloads. Label: [`OUTCOME`](super::label::OUTCOME) (`success` or `failure`).
+    pub const CONFIG_RELOADS: &str = "ironforge_processor_config_reloads";
+    /// Gauge, 0..100: the pipeline's health score.
+    pub const HEALTH_SCORE: &str = "ironforge_pipeline_health_score";
+}
+
+/// Metric label names.
+pub mod label {
+    /// A contract id from the contract file; bounded by that file.
+    pub const CONTRACT: &str = "contract";
+    /// A contract category: `timing`, `memory`, `quality`, `system`, `invariant`.
+    pub const CATEGORY: &str = "category";
+    /// `warning` or `critical`.
+    pub const SEVERITY: &str = "severity";
+    /// A verdict status: `pass`, `warn`, `fail`, `incomplete`.
+    pub const STATUS: &str = "status";
+    /// `true` or `false`: whether the verdict allows the run into production.
+    pub const PRODUCTION_READY: &str = "production_ready";
+    /// A pipeline stage (`discovery`, `confluence`, `validation`, `reporting`), or
+    /// [`UNKNOWN`](super::value::UNKNOWN) for a span that carries none.
+    pub const STAGE: &str = "stage";
+    /// The `ironforge.span.kind` of the span: `run`, `init`, `stage`, `session`, `pattern`.
+    pub const SPAN_KIND: &str = "kind";
+    /// `grpc` or `http`.
+    pub const TRANSPORT: &str = "transport";
+    /// What happened; each metric documents its own set of values.
+    pub const OUTCOME: &str = "outcome";
+    /// An output of the processor, e.g. [`OTLP_LOGS`](super::value::OTLP_LOGS).
+    pub const OUTPUT: &str = "output";
+}
+
+/// Exemplar label names.
+pub mod exemplar {
+    /// Lowercase hex trace id: the name Grafana looks for to link an exemplar to its trace.
+    pub const TRACE_ID: &str = "trace_id";
+}
+
+/// Label values shared by more than one metric, and the spelling of the verdict enums.
+pub mod value {
+    use super::{Category, Severity, VerdictStatus};
+
+    /// Stage label of a span that names no stage.
+    pub const UNKNOWN: &str = "unknown";
+    /// Spans-received outcome: kept by the processor.
+    pub const ACCEPTED: &str = "accepted";
+    /// Spans-received outcome: refused by the processor.
+    pub const REJECTED: &str = "rejected";
+    /// Config-reload outcome.
+    pub const SUCCESS: &str = "success";
+    /// Config-reload outcome.
+    pub const FAILURE: &str = "failure";
+    /// Output label of the OTLP logs exporter.
+    pub const OTLP_LOGS: &str = "otlp_logs";
+    /// Output label of the gRPC watch stream.
+    pub const WATCH_STREAM: &str = "watch_stream";
+
+    /// The spelling of a category, the same as its JSON form.
+    pub const fn category(category: Category) -> &'static str {
+        match category {
+            Category::Timing => "timing",
+            Category::Memory => "memory",
+            Category::Quality => "quality",
+            Category::System => "system",
+            Category::Invariant => "invariant",
+        }
+    }
+
+    /// The spelling of a severity, the same as its JSON form.
+    pub const fn severity(severity: Severity) -> &'static str {
+        match severity {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// The spelling of a verdict status, the same as its JSON form.
+    pub fn status(status: VerdictStatus) -> &'static str {
+        status.as_str()
+    }
+
+    /// `"true"` or `"false"`.
+    pub const fn boolean(value: bool) -> &'static str {
+        if value { "true" } else { "false" }
+    }
+}
+
+/// Attribute names of the OTLP log record each violation becomes.
+pub mod log_attr {
+    use ironforge_proto::semconv::attr;
+
+    /// The `event_name` of every violation log record.
+    pub const EVENT_NAME: &str = "ironforge.violation";
+    /// String: the id of the broken contract.
+    pub const CONTRACT_ID: &str = "ironforge.violation.contract_id";
+    /// String: the contract's category, as [`value::category`](super::value::category) spells it.
+    pub const CATEGORY: &str = "ironforge.violation.category";
+    /// String: `warning` or `critical`.
+    pub const SEVERITY: &str = "ironforge.violation.severity";
+    /// Bool: whether the violation keeps the run out of production.
+    pub const BLOCKS_PRODUCTION: &str = "ironforge.violation.blocks_production";
+    /// Double: the value measured.
+    pub const OBSERVED: &str = "ironforge.violation.observed";
+    /// Double: the contract's threshold.
+    pub const THRESHOLD: &str = "ironforge.violation.threshold";
+    /// String: the unit of `observed` and `threshold`, as the contract file names it.
+    pub const UNIT: &str = "ironforge.violation.unit";
+    /// String: the stage of the violating span; the span attribute's own name, so one query spans both.
+    pub const STAGE: &str = attr::STAGE;
+    /// String: the session of the violating span; the span attribute's own name.
+    pub const SESSION_ID: &str = attr::SESSION_ID;
+    /// Resource attribute naming the processor.
+    pub const SERVICE_NAME: &str = attr::SERVICE_NAME;
+}
+
+/// The processor's `service.name` and instrumentation scope name on what it emits.
+pub const PROCESSOR_SERVICE_NAME: &str = "ironforge-processor";
