@@ -1,0 +1,423 @@
+//! The OTLP/gRPC receiver on a real loopback port, driven by tonic's `TraceServiceClient`, a raw gRPC client
+//! for bytes no well-behaved client sends, and the OpenTelemetry SDK's own exporter.
+
+// Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod otlp_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ironforge_processor::otlp::{ReceiverLimits, trace_service};
+use ironforge_proto::otlp::common::any_value::Value;
+use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
+use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use ironforge_proto::semconv::{SpanKind, Stage, attr};
+use otlp_support::{
+    TestSink, assert_one_session, kv, loopback_listener, padded_request, request, session_span,
+    text,
+};
+use prost::Message;
+use prost::bytes::BufMut;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::{Channel, Server};
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+struct Receiver {
+    endpoint: String,
+    sink: Arc<TestSink>,
+}
+
+impl Receiver {
+    async fn start(limits: ReceiverLimits) -> Self {
+        let sink = Arc::new(TestSink::default());
+        let listener = loopback_listener().await;
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let service = trace_service(sink.clone(), &limits);
+        tokio::spawn(
+            Server::builder()
+                .add_service(service)
+                .serve_with_incoming(TcpListenerStream::new(listener)),
+        );
+        Self { endpoint, sink }
+    }
+
+    async fn client(&self) -> TraceServiceClient<Channel> {
+        TraceServiceClient::connect(self.endpoint.clone())
+            .await
+            .unwrap()
+    }
+
+    async fn export(
+        &self,
+        request: ExportTraceServiceRequest,
+    ) -> Result<ExportTraceServiceResponse, Status> {
+        self.client()
+            .await
+            .export(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// After a refused request: a good one is still accepted and decoded.
+    async fn assert_still_serves(&self) {
+        let response = self.export(request(vec![session_span(42)])).await.unwrap();
+        assert_eq!(response.partial_success, None);
+        assert_one_session(&self.sink, 42);
+    }
+
+    /// Sends `body` as the request message, whatever it is.
+    async fn export_raw(&self, body: Vec<u8>) -> Result<ExportTraceServiceResponse, Status> {
+        let channel = Channel::from_shared(self.endpoint.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.unwrap();
+        grpc.unary(
+            tonic::Request::new(body),
+            PathAndQuery::from_static(EXPORT_PATH),
+            RawCodec,
+        )
+        .await
+        .map(tonic::Response::into_inner)
+    }
+}
+
+fn small_limits() -> ReceiverLimits {
+    ReceiverLimits {
+        max_request_bytes: 64 * 1024,
+    }
+}
+
+#[tokio::test]
+async fn spans_arrive_with_their_facts_and_no_partial_success() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let mut run = session_span(1);
+    run.parent_span_id.clear();
+    run.attributes = vec![
+        kv(attr::SPAN_KIND, text("run")),
+        kv(attr::RUN_SESSION_COUNT, Value::IntValue(57)),
+    ];
+
+    let response = receiver
+        .export(request(vec![run, session_span(2)]))
+        .await
+        .unwrap();
+
+    assert_eq!(response.partial_success, None);
+    let spans = receiver.sink.take();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[0].kind, Some(SpanKind::Run));
+    assert_eq!(spans[0].parent_span_id, None);
+    assert_eq!(spans[0].facts.run_session_count, Some(57));
+    assert_eq!(spans[1].kind, Some(SpanKind::Session));
+    assert_eq!(spans[1].stage, Some(Stage::Discovery));
+    assert_eq!(spans[1].session_id.as_deref(), Some("NY_AM_2025-08-04"));
+    assert_eq!(spans[1].parent_span_id.map(|id| id.0), Some([0xee; 8]));
+    assert_eq!(
+        spans[1].facts.event_types,
+        Some(vec!["Expansion".to_owned(), "Reversal".to_owned()])
+    );
+    assert_eq!(spans[1].duration_seconds(), 1.5);
+}
+
+#[tokio::test]
+async fn invalid_spans_are_refused_in_partial_success_and_the_rest_kept() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let mut short_trace = session_span(3);
+    short_trace.trace_id.truncate(15);
+    let mut zero_span = session_span(4);
+    zero_span.span_id = vec![0; 8];
+    let mut zero_parent = session_span(5);
+    zero_parent.parent_span_id = vec![0; 8];
+    let mut backwards = session_span(6);
+    backwards.end_time_unix_nano = backwards.start_time_unix_nano - 1;
+
+    let response = receiver
+        .export(request(vec![
+            short_trace,
+            zero_span,
+            session_span(7),
+            zero_parent,
+            backwards,
+        ]))
+        .await
+        .unwrap();
+
+    let partial = response.partial_success.unwrap();
+    assert_eq!(partial.rejected_spans, 4);
+    for expected in [
+        "span \"session-3\": trace_id has 15 bytes; expected 16",
+        "span \"session-4\": span_id is all zeros",
+        "span \"session-5\": parent_span_id is all zeros",
+        "span \"session-6\" (span_id 0606060606060606): end_time_unix_nano",
+    ] {
+        assert!(
+            partial.error_message.contains(expected),
+            "{expected} not in {}",
+            partial.error_message
+        );
+    }
+    assert_one_session(&receiver.sink, 7);
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn attributes_of_the_wrong_type_arrive_as_attribute_errors_on_a_kept_span() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let mut span = session_span(1);
+    span.attributes = vec![
+        kv(attr::SPAN_KIND, text("session")),
+        kv(attr::GRAPH_NODE_FEATURE_DIM, text("51")),
+        kv(attr::STAGE, text("discover")),
+    ];
+
+    let response = receiver.export(request(vec![span])).await.unwrap();
+
+    assert_eq!(response.partial_success, None);
+    let spans = receiver.sink.take();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].kind, Some(SpanKind::Session));
+    assert_eq!(spans[0].facts.node_feature_dim, None);
+    assert_eq!(
+        spans[0].facts.attribute_errors,
+        vec![
+            "attribute `ironforge.graph.node_feature_dim`: expected int, received string \"51\"",
+            "attribute `ironforge.stage`: expected one of discovery, confluence, validation, reporting, \
+             received string \"discover\"",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_empty_request_succeeds() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let response = receiver
+        .export(ExportTraceServiceRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(response.partial_success, None);
+    assert!(receiver.sink.take().is_empty());
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn an_overloaded_sink_answers_unavailable_with_the_retry_delay() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    receiver.sink.overload(Some(Duration::from_millis(1500)));
+
+    let status = receiver
+        .export(request(vec![session_span(1)]))
+        .await
+        .unwrap_err();
+
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let retry = status
+        .get_details_retry_info()
+        .expect("RetryInfo in the status details");
+    assert_eq!(retry.retry_delay, Some(Duration::from_millis(1500)));
+    assert!(receiver.sink.take().is_empty());
+
+    receiver.sink.overload(None);
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn an_oversized_request_is_resource_exhausted() {
+    let receiver = Receiver::start(small_limits()).await;
+    let status = receiver
+        .export(padded_request(100 * 1024))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(receiver.sink.take().is_empty());
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn gzip_is_accepted_and_a_gzip_bomb_is_resource_exhausted() {
+    let receiver = Receiver::start(small_limits()).await;
+    let mut client = receiver
+        .client()
+        .await
+        .send_compressed(CompressionEncoding::Gzip);
+
+    // About 1 KiB on the wire, 1 MiB once inflated.
+    let status = client
+        .export(padded_request(1024 * 1024))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(receiver.sink.take().is_empty());
+
+    let response = client
+        .export(request(vec![session_span(8)]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.partial_success, None);
+    assert_one_session(&receiver.sink, 8);
+}
+
+#[tokio::test]
+async fn garbage_and_truncated_protobuf_are_invalid_argument() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let good = request(vec![session_span(1)]).encode_to_vec();
+    let truncated = good[..good.len() - 7].to_vec();
+
+    for body in [vec![0xff; 64], truncated] {
+        let status = receiver.export_raw(body).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(
+            status.message().starts_with("undecodable request: "),
+            "{status:?}"
+        );
+    }
+    assert!(receiver.sink.take().is_empty());
+
+    // The raw client itself works: the same bytes, whole, are accepted.
+    let response = receiver.export_raw(good).await.unwrap();
+    assert_eq!(response.partial_success, None);
+    assert_one_session(&receiver.sink, 1);
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stock_opentelemetry_exporter_is_accepted() {
+    use opentelemetry::trace::{Span as _, TraceContextExt, Tracer, TracerProvider as _};
+    use opentelemetry::{Array, Context, KeyValue};
+    use opentelemetry_otlp::{Compression, WithExportConfig, WithTonicConfig};
+    use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(receiver.endpoint.clone())
+        .with_compression(Compression::Gzip)
+        .build()
+        .unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            Resource::builder()
+                .with_service_name("ironforge-pipeline")
+                .build(),
+        )
+        .build();
+
+    // The SDK's batch processor exports from its own thread and flushing blocks until it has.
+    tokio::task::spawn_blocking(move || {
+        let tracer = provider.tracer("ironforge");
+        let run = tracer
+            .span_builder("run")
+            .with_attributes([
+                KeyValue::new(attr::SPAN_KIND, "run"),
+                KeyValue::new(attr::RUN_SESSION_COUNT, 57),
+            ])
+            .start(&tracer);
+        let cx = Context::current_with_span(run);
+        let mut session = tracer
+            .span_builder("process_session")
+            .with_attributes([
+                KeyValue::new(attr::SPAN_KIND, "session"),
+                KeyValue::new(attr::STAGE, "discovery"),
+                KeyValue::new(attr::SESSION_ID, "NY_AM_2025-08-04"),
+                KeyValue::new(attr::GRAPH_NODE_FEATURE_DIM, 51),
+                KeyValue::new(attr::PATTERN_AUTHENTICITY, 0.91),
+                KeyValue::new(attr::PROCESS_MEMORY_USAGE, 52_428_800),
+                KeyValue::new(
+                    attr::GRAPH_EDGE_INTENTS,
+                    opentelemetry::Value::Array(Array::String(vec![
+                        "CONTEXT".into(),
+                        "LIQ_LINK".into(),
+                    ])),
+                ),
+            ])
+            .start_with_context(&tracer, &cx);
+        session.end();
+        cx.span().end();
+        provider.force_flush().unwrap();
+        provider.shutdown().unwrap();
+    })
+    .await
+    .unwrap();
+
+    let spans = receiver.sink.take();
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    let run = spans.iter().find(|span| span.name == "run").unwrap();
+    let session = spans
+        .iter()
+        .find(|span| span.name == "process_session")
+        .unwrap();
+    assert_eq!(session.trace_id, run.trace_id);
+    assert_eq!(session.parent_span_id, Some(run.span_id));
+    assert_eq!(run.parent_span_id, None);
+    assert_eq!(session.service_name.as_deref(), Some("ironforge-pipeline"));
+    assert_eq!(run.kind, Some(SpanKind::Run));
+    assert_eq!(run.facts.run_session_count, Some(57));
+    assert_eq!(session.kind, Some(SpanKind::Session));
+    assert_eq!(session.stage, Some(Stage::Discovery));
+    assert_eq!(session.session_id.as_deref(), Some("NY_AM_2025-08-04"));
+    assert_eq!(session.facts.node_feature_dim, Some(51));
+    assert_eq!(session.facts.authenticity, Some(0.91));
+    assert_eq!(session.facts.memory_usage_bytes, Some(52_428_800.0));
+    assert_eq!(
+        session.facts.edge_intents,
+        Some(vec!["CONTEXT".to_owned(), "LIQ_LINK".to_owned()])
+    );
+    assert!(
+        session.facts.attribute_errors.is_empty(),
+        "{:?}",
+        session.facts.attribute_errors
+    );
+    assert!(session.end_unix_nano >= session.start_unix_nano);
+}
+
+/// Sends a request message as given bytes and reads the response as an `ExportTraceServiceResponse`.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+        Message::decode(src)
+            .map(Some)
+            .map_err(|error| Status::internal(error.to_string()))
+    }
+}

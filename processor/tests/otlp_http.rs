@@ -1,0 +1,602 @@
+//! The OTLP/HTTP receiver on a real loopback port, driven by an HTTP client and by the OpenTelemetry SDK's
+//! own HTTP exporters (protobuf and JSON).
+
+// Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod otlp_support;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use ironforge_processor::otlp::{ReceiverLimits, router};
+use ironforge_proto::otlp::common::{AnyValue, ArrayValue, any_value::Value};
+use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use ironforge_proto::semconv::{SpanKind, Stage, attr};
+use otlp_support::{
+    TRACE_ID, TestSink, assert_one_session, kv, loopback_listener, padded_request, request,
+    session_span,
+};
+use prost::Message;
+use tonic_types::pb::{RetryInfo, Status as RpcStatus};
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+struct Receiver {
+    url: String,
+    sink: Arc<TestSink>,
+    client: reqwest::Client,
+}
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    retry_after: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn protobuf_status(&self) -> RpcStatus {
+        assert_eq!(self.content_type, PROTOBUF);
+        RpcStatus::decode(self.body.as_slice()).unwrap()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        assert_eq!(self.content_type, JSON);
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+impl Receiver {
+    async fn start(limits: ReceiverLimits) -> Self {
+        let sink = Arc::new(TestSink::default());
+        let listener = loopback_listener().await;
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let app = router(sink.clone(), &limits);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            sink,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(
+        &self,
+        content_type: Option<&str>,
+        encoding: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut post = self.client.post(&self.url).body(body);
+        if let Some(content_type) = content_type {
+            post = post.header("content-type", content_type);
+        }
+        if let Some(encoding) = encoding {
+            post = post.header("content-encoding", encoding);
+        }
+        let response = post.send().await.unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|value| value.to_str().unwrap().to_owned())
+        };
+        Answer {
+            status: response.status().as_u16(),
+            content_type: header("content-type").unwrap_or_default(),
+            retry_after: header("retry-after"),
+            body: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    async fn post_protobuf(&self, request: &ExportTraceServiceRequest) -> Answer {
+        self.post(Some(PROTOBUF), None, request.encode_to_vec())
+            .await
+    }
+
+    async fn post_json(&self, json: &str) -> Answer {
+        self.post(Some(JSON), None, json.as_bytes().to_vec()).await
+    }
+
+    /// After a refused request: a good one is still accepted and decoded.
+    async fn assert_still_serves(&self) {
+        let answer = self.post_protobuf(&request(vec![session_span(42)])).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.content_type, PROTOBUF);
+        let response = ExportTraceServiceResponse::decode(answer.body.as_slice()).unwrap();
+        assert_eq!(response.partial_success, None);
+        assert_one_session(&self.sink, 42);
+    }
+}
+
+fn small_limits() -> ReceiverLimits {
+    ReceiverLimits {
+        max_request_bytes: 64 * 1024,
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A trace as the OpenTelemetry JavaScript SDK's OTLP/JSON exporter writes it: hex ids, integer enums,
+/// timestamps as strings, whole numbers as JSON numbers, a root span without `parentSpanId`.
+const JS_SDK_JSON: &str = r#"{"resourceSpans":[{"resource":{"attributes":[
+  {"key":"service.name","value":{"stringValue":"ironforge"}},
+  {"key":"telemetry.sdk.language","value":{"stringValue":"nodejs"}}],"droppedAttributesCount":0},
+ "scopeSpans":[{"scope":{"name":"ironforge","version":"1.0.0"},"spans":[
+  {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"run","kind":1,
+   "startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000060000000000",
+   "attributes":[{"key":"ironforge.span.kind","value":{"stringValue":"run"}},
+                 {"key":"ironforge.run.session_count","value":{"intValue":57}},
+                 {"key":"ironforge.instrument.overhead","value":{"doubleValue":0.012}}],
+   "droppedAttributesCount":0,"events":[],"droppedEventsCount":0,"status":{"code":0},"links":[],
+   "droppedLinksCount":0,"flags":257},
+  {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b175",
+   "parentSpanId":"eee19b7ec3c1b174","name":"process_session","kind":1,
+   "startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000001500000000",
+   "attributes":[{"key":"ironforge.span.kind","value":{"stringValue":"session"}},
+                 {"key":"ironforge.stage","value":{"stringValue":"discovery"}},
+                 {"key":"ironforge.session.id","value":{"stringValue":"NY_AM_2025-08-04"}},
+                 {"key":"ironforge.graph.node_feature_dim","value":{"intValue":51}},
+                 {"key":"ironforge.pattern.authenticity","value":{"intValue":1}},
+                 {"key":"process.memory.usage","value":{"doubleValue":52428800.5}},
+                 {"key":"ironforge.graph.event_types","value":{"arrayValue":{"values":[
+                    {"stringValue":"Expansion"},{"stringValue":"Liquidity Taken"}]}}}],
+   "droppedAttributesCount":0,
+   "events":[{"timeUnixNano":"1700000001000000000","name":"checkpoint","attributes":[],"droppedAttributesCount":0}],
+   "droppedEventsCount":0,"status":{"code":1},"links":[],"droppedLinksCount":0,"flags":257}]}]}]}"#;
+
+#[tokio::test]
+async fn protobuf_is_answered_in_protobuf() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let answer = receiver
+        .post_protobuf(&request(vec![session_span(1)]))
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.content_type, PROTOBUF);
+    // An empty `ExportTraceServiceResponse`: partial_success unset.
+    assert!(answer.body.is_empty(), "{:?}", answer.body);
+    assert_one_session(&receiver.sink, 1);
+}
+
+#[tokio::test]
+async fn json_as_the_javascript_sdk_writes_it_is_decoded() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let answer = receiver.post_json(JS_SDK_JSON).await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json(), serde_json::json!({}));
+
+    let spans = receiver.sink.take();
+    assert_eq!(spans.len(), 2);
+    let (run, session) = (&spans[0], &spans[1]);
+    assert_eq!(run.trace_id.0, TRACE_ID);
+    assert_eq!(run.span_id.to_hex(), "eee19b7ec3c1b174");
+    assert_eq!(run.parent_span_id, None);
+    assert_eq!(run.kind, Some(SpanKind::Run));
+    assert_eq!(run.facts.run_session_count, Some(57));
+    assert_eq!(run.facts.instrument_overhead_seconds, Some(0.012));
+    assert_eq!(run.duration_seconds(), 60.0);
+    assert_eq!(session.parent_span_id, Some(run.span_id));
+    assert_eq!(session.service_name.as_deref(), Some("ironforge"));
+    assert_eq!(session.kind, Some(SpanKind::Session));
+    assert_eq!(session.stage, Some(Stage::Discovery));
+    assert_eq!(session.session_id.as_deref(), Some("NY_AM_2025-08-04"));
+    assert_eq!(session.facts.node_feature_dim, Some(51));
+    assert_eq!(session.facts.authenticity, Some(1.0));
+    assert_eq!(session.facts.memory_usage_bytes, Some(52_428_800.5));
+    assert_eq!(
+        session.facts.event_types,
+        Some(vec!["Expansion".to_owned(), "Liquidity Taken".to_owned()])
+    );
+    assert!(
+        session.facts.attribute_errors.is_empty(),
+        "{:?}",
+        session.facts.attribute_errors
+    );
+}
+
+#[tokio::test]
+async fn json_int64_may_be_strings_or_numbers_and_hex_any_case() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let json = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
+        "traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"0909090909090909",
+        "name":"s","kind":1,"startTimeUnixNano":1700000000000000000,"endTimeUnixNano":"1700000002000000000",
+        "attributes":[{"key":"ironforge.graph.node_feature_dim","value":{"intValue":"51"}},
+                      {"key":"ironforge.graph.edge_feature_dim","value":{"intValue":20}}]}]}]}]}"#;
+    let answer = receiver.post_json(json).await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let spans = receiver.sink.take();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].trace_id.0, TRACE_ID);
+    assert_eq!(spans[0].service_name, None);
+    assert_eq!(spans[0].duration_seconds(), 2.0);
+    assert_eq!(spans[0].facts.node_feature_dim, Some(51));
+    assert_eq!(spans[0].facts.edge_feature_dim, Some(20));
+}
+
+#[tokio::test]
+async fn json_refusals_and_attribute_errors_are_reported() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let json = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[
+        {"traceId":"00000000000000000000000000000000","spanId":"0101010101010101","name":"zero",
+         "startTimeUnixNano":"1","endTimeUnixNano":"2"},
+        {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"0202020202020202","name":"kept",
+         "startTimeUnixNano":"1","endTimeUnixNano":"2",
+         "attributes":[{"key":"ironforge.graph.node_feature_dim","value":{"stringValue":"51"}}]}]}]}]}"#;
+    let answer = receiver.post_json(json).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"partialSuccess": {
+            "rejectedSpans": "1",
+            "errorMessage": "span \"zero\": trace_id is all zeros",
+        }})
+    );
+    let spans = receiver.sink.take();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "kept");
+    assert_eq!(
+        spans[0].facts.attribute_errors,
+        vec!["attribute `ironforge.graph.node_feature_dim`: expected int, received string \"51\""]
+    );
+}
+
+#[tokio::test]
+async fn protobuf_refusals_are_a_partial_success() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let mut long_span_id = session_span(2);
+    long_span_id.span_id.push(2);
+    let answer = receiver
+        .post_protobuf(&request(vec![long_span_id, session_span(3)]))
+        .await;
+    assert_eq!(answer.status, 200);
+    let response = ExportTraceServiceResponse::decode(answer.body.as_slice()).unwrap();
+    let partial = response.partial_success.unwrap();
+    assert_eq!(partial.rejected_spans, 1);
+    assert_eq!(
+        partial.error_message,
+        "span \"session-2\": span_id has 9 bytes; expected 8"
+    );
+    assert_one_session(&receiver.sink, 3);
+}
+
+#[tokio::test]
+async fn base64_ids_in_json_are_a_bad_request() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let json = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
+        "traceId":"W47/95gDgQPSabYzgT/GDA==","spanId":"7uGbfsPBsXQ=","name":"s",
+        "startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
+    let answer = receiver.post_json(json).await;
+    assert_eq!(answer.status, 400);
+    let status = answer.json();
+    assert_eq!(status["code"], 3);
+    let message = status["message"].as_str().unwrap();
+    assert!(message.starts_with("invalid OTLP/JSON body: "), "{message}");
+    assert!(receiver.sink.take().is_empty());
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn garbage_truncated_and_too_deep_bodies_are_a_bad_request() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let good = request(vec![session_span(1)]).encode_to_vec();
+    let mut nested = AnyValue {
+        value: Some(Value::IntValue(1)),
+    };
+    for _ in 0..200 {
+        nested = AnyValue {
+            value: Some(Value::ArrayValue(ArrayValue {
+                values: vec![nested],
+            })),
+        };
+    }
+    let mut deep = session_span(1);
+    deep.attributes = vec![kv("deep", nested.value.unwrap())];
+
+    for body in [
+        vec![0xff; 64],
+        good[..good.len() - 7].to_vec(),
+        request(vec![deep]).encode_to_vec(),
+    ] {
+        let answer = receiver.post(Some(PROTOBUF), None, body).await;
+        assert_eq!(answer.status, 400);
+        let status = answer.protobuf_status();
+        assert_eq!(status.code, 3);
+        assert!(
+            status.message.starts_with("invalid protobuf body: "),
+            "{}",
+            status.message
+        );
+        receiver.assert_still_serves().await;
+    }
+
+    let deep_json = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"attributes":[{{"key":"deep","value":{}1{}}}]}}]}}]}}]}}"#,
+        r#"{"arrayValue":{"values":["#.repeat(200),
+        "]}}".repeat(200)
+    );
+    for body in ["{not json", "", &deep_json] {
+        let answer = receiver.post_json(body).await;
+        assert_eq!(answer.status, 400, "{body}");
+        assert_eq!(answer.json()["code"], 3);
+        receiver.assert_still_serves().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unsupported_content_type_or_encoding_is_415() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let body = request(vec![session_span(1)]).encode_to_vec();
+    // The client's encoding is unknown, so the error is in JSON.
+    for content_type in [Some("text/plain"), None, Some("application/protobuf")] {
+        let answer = receiver.post(content_type, None, body.clone()).await;
+        assert_eq!(answer.status, 415, "{content_type:?}");
+        let status = answer.json();
+        assert_eq!(status["code"], 3);
+        assert!(
+            status["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("unsupported Content-Type"),
+            "{status}"
+        );
+    }
+    // A known content type with an unknown content coding: the error is in the request's encoding.
+    let answer = receiver.post(Some(PROTOBUF), Some("br"), body).await;
+    assert_eq!(answer.status, 415);
+    let status = answer.protobuf_status();
+    assert_eq!(status.code, 3);
+    assert_eq!(
+        status.message,
+        "unsupported Content-Encoding \"br\"; expected gzip or identity"
+    );
+    assert!(receiver.sink.take().is_empty());
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn only_post_is_allowed() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let response = receiver
+            .client
+            .request(method.clone(), &receiver.url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{method}");
+        assert_eq!(response.headers()["allow"], "POST");
+    }
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413() {
+    let receiver = Receiver::start(small_limits()).await;
+    let answer = receiver.post_protobuf(&padded_request(100 * 1024)).await;
+    assert_eq!(answer.status, 413);
+    let status = answer.protobuf_status();
+    assert_eq!(status.code, 8);
+    assert!(
+        status.message.contains("exceeds the limit of 65536 bytes"),
+        "{}",
+        status.message
+    );
+    assert!(receiver.sink.take().is_empty());
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn a_body_past_axums_default_limit_but_within_ours_is_accepted() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let answer = receiver
+        .post_protobuf(&padded_request(3 * 1024 * 1024))
+        .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let spans = receiver.sink.take();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].span_id.0, [9; 8]);
+}
+
+#[tokio::test]
+async fn gzip_is_accepted_and_a_gzip_bomb_is_413() {
+    let receiver = Receiver::start(small_limits()).await;
+
+    let bomb = gzip(&padded_request(1024 * 1024).encode_to_vec());
+    assert!(
+        bomb.len() < 16 * 1024,
+        "the bomb is small on the wire: {}",
+        bomb.len()
+    );
+    let answer = receiver.post(Some(PROTOBUF), Some("gzip"), bomb).await;
+    assert_eq!(answer.status, 413);
+    assert!(
+        answer
+            .protobuf_status()
+            .message
+            .contains("inflates past the limit of 65536 bytes")
+    );
+    assert!(receiver.sink.take().is_empty());
+
+    let answer = receiver
+        .post(Some(PROTOBUF), Some("gzip"), b"not gzip at all".to_vec())
+        .await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer
+            .protobuf_status()
+            .message
+            .starts_with("invalid gzip body: ")
+    );
+
+    let good = gzip(&request(vec![session_span(5)]).encode_to_vec());
+    let answer = receiver.post(Some(PROTOBUF), Some("GZIP"), good).await;
+    assert_eq!(answer.status, 200);
+    assert_one_session(&receiver.sink, 5);
+
+    let answer = receiver
+        .post(Some(JSON), Some("gzip"), gzip(JS_SDK_JSON.as_bytes()))
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(receiver.sink.take().len(), 2);
+}
+
+#[tokio::test]
+async fn empty_requests_succeed() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let answer = receiver.post(Some(PROTOBUF), None, Vec::new()).await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.is_empty());
+    let answer = receiver.post_json("{}").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json(), serde_json::json!({}));
+    assert!(receiver.sink.take().is_empty());
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn an_overloaded_sink_is_503_with_retry_after() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    receiver.sink.overload(Some(Duration::from_millis(1500)));
+
+    let answer = receiver
+        .post_protobuf(&request(vec![session_span(1)]))
+        .await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.retry_after.as_deref(), Some("2"));
+    let status = answer.protobuf_status();
+    assert_eq!(status.code, 14);
+    assert_eq!(status.details.len(), 1);
+    assert_eq!(
+        status.details[0].type_url,
+        "type.googleapis.com/google.rpc.RetryInfo"
+    );
+    let retry = RetryInfo::decode(status.details[0].value.as_slice()).unwrap();
+    let delay = retry.retry_delay.unwrap();
+    assert_eq!((delay.seconds, delay.nanos), (1, 500_000_000));
+
+    let answer = receiver.post_json(JS_SDK_JSON).await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.retry_after.as_deref(), Some("2"));
+    assert_eq!(answer.json()["details"][0]["retryDelay"], "1.500000000s");
+    assert!(receiver.sink.take().is_empty());
+
+    receiver.sink.overload(None);
+    receiver.assert_still_serves().await;
+}
+
+/// Exports two spans through the OpenTelemetry SDK's own OTLP/HTTP exporter and returns what arrived.
+fn export_with_sdk(url: String, protocol: opentelemetry_otlp::Protocol) {
+    use opentelemetry::trace::{Span as _, TraceContextExt, Tracer, TracerProvider as _};
+    use opentelemetry::{Context, KeyValue};
+    use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+    use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(protocol)
+        .with_endpoint(url)
+        .with_compression(opentelemetry_otlp::Compression::Gzip)
+        .build()
+        .unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            Resource::builder()
+                .with_service_name("ironforge-pipeline")
+                .build(),
+        )
+        .build();
+    let tracer = provider.tracer("ironforge");
+    let run = tracer
+        .span_builder("run")
+        .with_attributes([
+            KeyValue::new(attr::SPAN_KIND, "run"),
+            KeyValue::new(attr::INSTRUMENT_OPERATIONS, 4000),
+        ])
+        .start(&tracer);
+    let cx = Context::current_with_span(run);
+    let mut session = tracer
+        .span_builder("process_session")
+        .with_attributes([
+            KeyValue::new(attr::SPAN_KIND, "session"),
+            KeyValue::new(attr::STAGE, "validation"),
+            KeyValue::new(attr::GRAPH_EDGE_FEATURE_DIM, 20),
+            KeyValue::new(attr::MEMORY_PEAK, 9.5e7),
+            KeyValue::new(attr::GRAPH_NODE_FEATURE_DIM, "51"),
+        ])
+        .start_with_context(&tracer, &cx);
+    session.end();
+    cx.span().end();
+    provider.force_flush().unwrap();
+    provider.shutdown().unwrap();
+}
+
+async fn assert_sdk_export_arrives(protocol: opentelemetry_otlp::Protocol) {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let url = receiver.url.clone();
+    // The blocking HTTP client and the SDK's batch thread stay off the async workers.
+    tokio::task::spawn_blocking(move || export_with_sdk(url, protocol))
+        .await
+        .unwrap();
+
+    let spans = receiver.sink.take();
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    let run = spans.iter().find(|span| span.name == "run").unwrap();
+    let session = spans
+        .iter()
+        .find(|span| span.name == "process_session")
+        .unwrap();
+    assert_eq!(session.trace_id, run.trace_id);
+    assert_eq!(session.parent_span_id, Some(run.span_id));
+    assert_eq!(run.parent_span_id, None);
+    assert_eq!(run.service_name.as_deref(), Some("ironforge-pipeline"));
+    assert_eq!(run.kind, Some(SpanKind::Run));
+    assert_eq!(run.facts.instrument_operations, Some(4000));
+    assert_eq!(session.kind, Some(SpanKind::Session));
+    assert_eq!(session.stage, Some(Stage::Validation));
+    assert_eq!(session.facts.edge_feature_dim, Some(20));
+    assert_eq!(session.facts.memory_peak_bytes, Some(9.5e7));
+    assert_eq!(session.facts.node_feature_dim, None);
+    assert_eq!(
+        session.facts.attribute_errors,
+        vec!["attribute `ironforge.graph.node_feature_dim`: expected int, received string \"51\""]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_http_protobuf_exporter_is_accepted() {
+    assert_sdk_export_arrives(opentelemetry_otlp::Protocol::HttpBinary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_http_json_exporter_is_accepted() {
+    assert_sdk_export_arrives(opentelemetry_otlp::Protocol::HttpJson).await;
+}
