@@ -212,7 +212,7 @@ impl Engine {
             })
             .collect();
         due.into_iter()
-            .filter_map(|(id, complete)| self.decide(id, complete, now))
+            .flat_map(|(id, complete)| self.decide(id, complete, now))
             .collect()
     }
 
@@ -224,21 +224,25 @@ impl Engine {
             .map(|(id, trace)| (*id, trace.root_seen_at.is_some()))
             .collect();
         ids.into_iter()
-            .filter_map(|(id, complete)| self.decide(id, complete, now))
+            .flat_map(|(id, complete)| self.decide(id, complete, now))
             .collect()
     }
 
-    fn decide(&mut self, trace_id: TraceId, complete: bool, now: Now) -> Option<EngineEvent> {
-        let trace = self.traces.remove(&trace_id)?;
+    /// Decides one trace: its trace-scoped violations (each an event of its own), then its verdict.
+    fn decide(&mut self, trace_id: TraceId, complete: bool, now: Now) -> Vec<EngineEvent> {
+        let Some(trace) = self.traces.remove(&trace_id) else {
+            return Vec::new();
+        };
+        let mut events = Vec::new();
         let mut violations = trace.violations;
         let incomplete_reason = if complete {
             for contract in self.contracts.contracts() {
-                violations.extend(trace_violation(
-                    contract,
-                    trace_id,
-                    &trace.spans,
-                    now.unix_nano,
-                ));
+                if let Some(violation) =
+                    trace_violation(contract, trace_id, &trace.spans, now.unix_nano)
+                {
+                    events.push(EngineEvent::Violation(violation.clone()));
+                    violations.push(violation);
+                }
             }
             None
         } else {
@@ -271,7 +275,8 @@ impl Engine {
                 .find_map(|span| span.service_name.as_deref().map(str::to_owned)),
         };
         self.stats.verdicts_forgotten += self.decided.insert(verdict.clone());
-        Some(EngineEvent::Verdict(verdict))
+        events.push(EngineEvent::Verdict(verdict));
+        events
     }
 }
 
