@@ -1,0 +1,351 @@
+//! Init, export and shutdown against real sockets on 127.0.0.1: a collector that is down, one that
+//! is up, and exporters that fail or hang.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ironforge_instrument::semconv::{attr, metric};
+use ironforge_instrument::{Config, Instrumentation, Sampling, ShutdownError, init};
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, Temporality};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use support::{GrpcSink, closed_port, metric, sum_u64};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Generous bounds: they catch hangs and blocking, not slowness of a loaded machine.
+const INIT_BOUND: Duration = Duration::from_secs(2);
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The guard promises export timeout + 1 s; the rest is slack for a busy machine.
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(6);
+
+fn config(endpoint: String) -> Config {
+    Config::builder()
+        .service_name("lifecycle-test")
+        .endpoint(endpoint)
+        .header("x-tenant", "ironforge")
+        .timeout(EXPORT_TIMEOUT)
+        .metrics_interval(Duration::from_secs(3600))
+        .build()
+}
+
+#[tracing::instrument(skip_all, fields(ironforge.span.kind = "session", ironforge.stage = "discovery", ironforge.session.id = %id))]
+fn session(id: usize) {
+    ironforge_instrument::record_authenticity(0.9);
+}
+
+#[tracing::instrument(skip_all, fields(ironforge.span.kind = "run"))]
+fn run(sessions: usize) {
+    for i in 0..sessions {
+        session(i);
+    }
+}
+
+fn traced<R>(instrumentation: &Instrumentation, f: impl FnOnce() -> R) -> R {
+    let subscriber = tracing_subscriber::registry().with(instrumentation.layer());
+    tracing::subscriber::with_default(subscriber, f)
+}
+
+fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
+    let start = Instant::now();
+    let r = f();
+    (r, start.elapsed())
+}
+
+#[test]
+fn a_collector_that_is_down_costs_the_pipeline_nothing_and_is_counted() {
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let (instrumentation, took) = timed(|| init(config(endpoint)).unwrap());
+    println!("init against a closed port took {took:?}");
+    assert!(took < INIT_BOUND, "init took {took:?}");
+
+    let ((), took) = timed(|| traced(&instrumentation, || run(50)));
+    assert!(took < Duration::from_secs(1), "spans took {took:?}");
+    assert_eq!(instrumentation.export_failures(), 0, "nothing exported yet");
+
+    let (flushed, took) = timed(|| instrumentation.force_flush());
+    assert!(
+        flushed.is_err(),
+        "nothing listens, so the flush cannot succeed"
+    );
+    assert!(took < SHUTDOWN_BOUND, "flush took {took:?}");
+    let failures = instrumentation.export_failures();
+    assert!(failures >= 2, "spans and metrics both failed: {failures}");
+
+    let ((), took) = timed(|| drop(instrumentation));
+    assert!(took < SHUTDOWN_BOUND, "drop took {took:?}");
+}
+
+#[test]
+fn shutdown_reports_what_could_not_be_delivered() {
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let instrumentation = init(config(endpoint)).unwrap();
+    traced(&instrumentation, || run(3));
+    let (result, took) = timed(|| instrumentation.shutdown());
+    assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
+    match result {
+        Err(ShutdownError::Both { .. }) => {}
+        other => panic!("expected both signals to fail, got {other:?}"),
+    }
+}
+
+/// Spans, their facts and the metrics reach a real gRPC collector, with the resource and headers.
+fn assert_delivered(sink: &GrpcSink, sessions: usize) {
+    sink.with_received(|r| {
+        let spans: Vec<_> = r
+            .traces
+            .iter()
+            .flat_map(|t| &t.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .collect();
+        assert_eq!(spans.len(), sessions + 1);
+        let with_score = spans
+            .iter()
+            .filter(|s| {
+                s.attributes.iter().any(|kv| {
+                    kv.key == attr::PATTERN_AUTHENTICITY
+                        && kv.value.as_ref().and_then(|v| v.value.as_ref())
+                            == Some(&any_value::Value::DoubleValue(0.9))
+                })
+            })
+            .count();
+        assert_eq!(with_score, sessions);
+
+        let service_names: Vec<_> = r
+            .traces
+            .iter()
+            .flat_map(|t| &t.resource_spans)
+            .filter_map(|rs| rs.resource.as_ref())
+            .flat_map(|res| &res.attributes)
+            .filter(|kv| kv.key == attr::SERVICE_NAME)
+            .filter_map(|kv| kv.value.as_ref()?.value.clone())
+            .collect();
+        assert!(!service_names.is_empty());
+        assert!(
+            service_names
+                .iter()
+                .all(|v| *v == any_value::Value::StringValue("lifecycle-test".into()))
+        );
+        assert!(
+            r.metadata
+                .iter()
+                .all(|m| m.get("x-tenant").is_some_and(|v| v == "ironforge"))
+        );
+
+        let metric_names: Vec<_> = r
+            .metrics
+            .iter()
+            .flat_map(|m| &m.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .map(|m| m.name.as_str())
+            .collect();
+        for name in [
+            metric::SESSION_DURATION,
+            metric::SESSIONS_PROCESSED,
+            metric::PATTERN_AUTHENTICITY,
+        ] {
+            assert!(metric_names.contains(&name), "{name} in {metric_names:?}");
+        }
+    });
+}
+
+#[test]
+fn spans_and_metrics_reach_a_grpc_collector() {
+    let sink = GrpcSink::start();
+    let instrumentation = init(config(sink.endpoint())).unwrap();
+    traced(&instrumentation, || run(4));
+    instrumentation.force_flush().unwrap();
+    assert_eq!(instrumentation.export_failures(), 0);
+    instrumentation.shutdown().unwrap();
+    assert_delivered(&sink, 4);
+}
+
+// The known deadlock: the SDK's blocking shutdown on the only thread of a current-thread runtime
+// that the gRPC exporter needs. Here the runtime is the test's, and the guard is dropped on it.
+#[tokio::test(flavor = "current_thread")]
+async fn dropping_the_guard_on_a_current_thread_runtime_does_not_deadlock() {
+    let sink = GrpcSink::start();
+    let instrumentation = init(config(sink.endpoint())).unwrap();
+    traced(&instrumentation, || run(3));
+    tokio::task::yield_now().await;
+    let ((), took) = timed(|| drop(instrumentation));
+    assert!(took < SHUTDOWN_BOUND, "drop took {took:?}");
+    assert_delivered(&sink, 3);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn shutdown_on_a_current_thread_runtime_with_the_collector_down_is_bounded() {
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let instrumentation = init(config(endpoint)).unwrap();
+    traced(&instrumentation, || run(3));
+    let (result, took) = timed(|| instrumentation.shutdown());
+    assert!(result.is_err());
+    assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_guard_on_a_multi_thread_runtime_delivers_and_returns() {
+    let sink = GrpcSink::start();
+    let instrumentation = init(config(sink.endpoint())).unwrap();
+    let handle = tokio::spawn(async {});
+    traced(&instrumentation, || run(5));
+    handle.await.unwrap();
+    let ((), took) = timed(|| drop(instrumentation));
+    assert!(took < SHUTDOWN_BOUND, "drop took {took:?}");
+    assert_delivered(&sink, 5);
+}
+
+/// An exporter that fails every export, or blocks in it until released.
+#[derive(Debug, Clone)]
+struct Faulty {
+    hang: Option<Arc<AtomicBool>>,
+}
+
+impl SpanExporter for Faulty {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        if let Some(release) = &self.hang {
+            let start = Instant::now();
+            while !release.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return Ok(());
+        }
+        Err(OTelSdkError::InternalFailure("collector refused".into()))
+    }
+}
+
+fn in_memory_config(timeout: Duration) -> Config {
+    Config::builder()
+        .sampling(Sampling::Always)
+        .timeout(timeout)
+        .metrics_interval(Duration::from_secs(3600))
+        .build()
+}
+
+#[test]
+fn failed_exports_are_counted_and_exported_as_a_metric() {
+    let metrics = InMemoryMetricExporter::default();
+    let instrumentation = Instrumentation::with_exporters(
+        in_memory_config(EXPORT_TIMEOUT),
+        Faulty { hang: None },
+        metrics.clone(),
+    )
+    .unwrap();
+    traced(&instrumentation, || run(2));
+    assert!(instrumentation.force_flush().is_err());
+    assert_eq!(instrumentation.export_failures(), 1);
+
+    traced(&instrumentation, || run(1));
+    assert!(instrumentation.force_flush().is_err());
+    assert_eq!(instrumentation.export_failures(), 2);
+
+    let snapshot = metrics.get_finished_metrics().unwrap().pop().unwrap();
+    let points = sum_u64(metric(&snapshot, metric::EXPORT_FAILURES).unwrap());
+    assert_eq!(points, vec![(vec![], 2)]);
+}
+
+#[test]
+fn a_hanging_span_exporter_is_reported_within_the_bound() {
+    let release = Arc::new(AtomicBool::new(false));
+    let instrumentation = Instrumentation::with_exporters(
+        in_memory_config(Duration::from_secs(1)),
+        Faulty {
+            hang: Some(Arc::clone(&release)),
+        },
+        InMemoryMetricExporter::default(),
+    )
+    .unwrap();
+    traced(&instrumentation, || run(1));
+    let (result, took) = timed(|| instrumentation.shutdown());
+    release.store(true, Ordering::Relaxed);
+    assert!(
+        matches!(result, Err(ShutdownError::Traces(_))),
+        "{result:?}"
+    );
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+/// A metric exporter that blocks every export until released. The meter provider's own shutdown
+/// waits 5 s for it, longer than the guard's bound.
+#[derive(Debug, Clone)]
+struct HangingMetrics(Arc<AtomicBool>);
+
+impl PushMetricExporter for HangingMetrics {
+    async fn export(&self, _metrics: &ResourceMetrics) -> OTelSdkResult {
+        let start = Instant::now();
+        while !self.0.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+    fn temporality(&self) -> Temporality {
+        Temporality::Cumulative
+    }
+}
+
+#[test]
+fn shutdown_gives_up_at_its_bound_when_an_exporter_never_returns() {
+    let release = Arc::new(AtomicBool::new(false));
+    let instrumentation = Instrumentation::with_exporters(
+        in_memory_config(Duration::from_secs(1)),
+        opentelemetry_sdk::trace::InMemorySpanExporter::default(),
+        HangingMetrics(Arc::clone(&release)),
+    )
+    .unwrap();
+    traced(&instrumentation, || run(1));
+    let (result, took) = timed(|| instrumentation.shutdown());
+    release.store(true, Ordering::Relaxed);
+    // The bound is the export timeout plus one second.
+    assert!(
+        matches!(result, Err(ShutdownError::TimedOut(bound)) if bound == Duration::from_secs(2)),
+        "{result:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "took {took:?}"
+    );
+}
+
+#[test]
+fn init_refuses_unusable_settings() {
+    let err = init(Config::builder().sampling(Sampling::Ratio(-0.1)).build()).unwrap_err();
+    assert!(
+        matches!(&err, ironforge_instrument::InitError::InvalidSetting { setting, .. } if setting == "sampling"),
+        "{err:?}"
+    );
+    let err = init(
+        Config::builder()
+            .endpoint(format!("http://127.0.0.1:{}", closed_port()))
+            .header("bad header", "x")
+            .build(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, ironforge_instrument::InitError::InvalidSetting { .. }),
+        "{err:?}"
+    );
+    let err = init(Config::builder().endpoint("not a url").build()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ironforge_instrument::InitError::Exporter {
+                signal: "traces",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
