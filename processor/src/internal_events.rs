@@ -1,8 +1,9 @@
 //! The processor's own events: each one writes its log line and moves its counter in one place, so the two
 //! never drift apart.
 
+use crate::ingest::RequestReport;
 use crate::outputs::gate::GateDecision;
-use crate::telemetry::{Metrics, Transport};
+use crate::telemetry::{Metrics, RequestOutcome};
 use crate::verdict::{Severity, TraceVerdict, Violation};
 
 /// Log target of violation lines, so they can be filtered (`RUST_LOG=ironforge::violation=warn`).
@@ -100,23 +101,29 @@ impl EventsSuppressed<'_> {
     }
 }
 
-/// A request whose spans were (partly) refused.
+/// An OTLP request was answered.
 #[derive(Debug)]
-pub struct SpansReceived {
-    pub transport: Transport,
-    pub accepted: u64,
-    pub rejected: u64,
+pub struct RequestAnswered {
+    pub report: RequestReport,
 }
 
-impl SpansReceived {
+impl RequestAnswered {
     pub fn emit(&self, metrics: &Metrics) {
-        metrics.spans_received(self.transport, self.accepted, self.rejected);
-        if self.rejected > 0 {
-            tracing::warn!(
-                transport = self.transport.as_str(),
-                accepted = self.accepted,
-                rejected = self.rejected,
-                "spans refused"
+        let r = &self.report;
+        metrics.request(r.transport, r.outcome, r.seconds);
+        metrics.spans_received(r.transport, r.accepted, r.rejected);
+        if r.rejected > 0
+            || !matches!(
+                r.outcome,
+                RequestOutcome::Ok | RequestOutcome::PartialSuccess
+            )
+        {
+            tracing::debug!(
+                transport = r.transport.as_str(),
+                outcome = r.outcome.as_str(),
+                accepted = r.accepted,
+                rejected = r.rejected,
+                "OTLP request not fully accepted"
             );
         }
     }

@@ -23,6 +23,8 @@ use crate::{api, otlp};
 
 /// How often due traces are decided.
 const TICK: Duration = Duration::from_millis(250);
+/// How long a shutdown waits for open requests to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How often the contract file is checked for changes.
 const RELOAD_POLL: Duration = Duration::from_secs(2);
 
@@ -128,7 +130,14 @@ impl Server {
                 Arc::clone(&sink),
                 &options.receiver_limits,
             ))
-            .add_service(api::grpc::monitor_service(Arc::clone(&monitor)));
+            .add_service(otlp::metrics_service(
+                Arc::clone(&sink),
+                &options.receiver_limits,
+            ))
+            .add_service(api::grpc::monitor_service(
+                Arc::clone(&monitor),
+                shutdown_rx.clone(),
+            ));
         let stop = stopped(shutdown_rx.clone());
         tasks.spawn(async move {
             grpc.serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), stop)
@@ -198,7 +207,16 @@ impl Server {
     /// Stops serving: receivers first, then the remaining decisions are flushed to the outputs.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        // Graceful shutdown waits for open requests; a client that never finishes one must not hold the
+        // process forever.
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; closing them");
+            self.tasks.shutdown().await;
+        }
         if let Some(logs) = self.logs.take() {
             logs.shutdown().await;
         }

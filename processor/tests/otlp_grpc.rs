@@ -9,25 +9,19 @@ mod otlp_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ironforge_processor::otlp::{ReceiverLimits, trace_service};
+use ironforge_processor::otlp::ReceiverLimits;
+use ironforge_processor::telemetry::{RequestOutcome, Transport};
 use ironforge_proto::otlp::common::any_value::Value;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
 use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
-use otlp_support::{
-    TestSink, assert_one_session, kv, loopback_listener, padded_request, request, session_span,
-    text,
-};
+use otlp_support::grpc::{TRACES_EXPORT_PATH, call_raw, serve_grpc};
+use otlp_support::{TestSink, assert_one_session, kv, padded_request, request, session_span, text};
 use prost::Message;
-use prost::bytes::BufMut;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::codegen::http::uri::PathAndQuery;
-use tonic::transport::{Channel, Server};
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
-
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 struct Receiver {
     endpoint: String,
@@ -37,14 +31,7 @@ struct Receiver {
 impl Receiver {
     async fn start(limits: ReceiverLimits) -> Self {
         let sink = Arc::new(TestSink::default());
-        let listener = loopback_listener().await;
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let service = trace_service(sink.clone(), &limits);
-        tokio::spawn(
-            Server::builder()
-                .add_service(service)
-                .serve_with_incoming(TcpListenerStream::new(listener)),
-        );
+        let endpoint = serve_grpc(sink.clone(), &limits).await;
         Self { endpoint, sink }
     }
 
@@ -74,20 +61,7 @@ impl Receiver {
 
     /// Sends `body` as the request message, whatever it is.
     async fn export_raw(&self, body: Vec<u8>) -> Result<ExportTraceServiceResponse, Status> {
-        let channel = Channel::from_shared(self.endpoint.clone())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready().await.unwrap();
-        grpc.unary(
-            tonic::Request::new(body),
-            PathAndQuery::from_static(EXPORT_PATH),
-            RawCodec,
-        )
-        .await
-        .map(tonic::Response::into_inner)
+        call_raw(&self.endpoint, TRACES_EXPORT_PATH, body).await
     }
 }
 
@@ -113,6 +87,9 @@ async fn spans_arrive_with_their_facts_and_no_partial_success() {
         .unwrap();
 
     assert_eq!(response.partial_success, None);
+    receiver
+        .sink
+        .assert_report(Transport::Grpc, RequestOutcome::Ok, 2, 0);
     let spans = receiver.sink.take();
     assert_eq!(spans.len(), 2);
     assert_eq!(spans[0].kind, Some(SpanKind::Run));
@@ -167,6 +144,9 @@ async fn invalid_spans_are_refused_in_partial_success_and_the_rest_kept() {
         );
     }
     assert_one_session(&receiver.sink, 7);
+    receiver
+        .sink
+        .assert_report(Transport::Grpc, RequestOutcome::PartialSuccess, 1, 4);
     receiver.assert_still_serves().await;
 }
 
@@ -206,6 +186,9 @@ async fn an_empty_request_succeeds() {
         .unwrap();
     assert_eq!(response.partial_success, None);
     assert!(receiver.sink.take().is_empty());
+    receiver
+        .sink
+        .assert_report(Transport::Grpc, RequestOutcome::Ok, 0, 0);
     receiver.assert_still_serves().await;
 }
 
@@ -224,7 +207,9 @@ async fn an_overloaded_sink_answers_unavailable_with_the_retry_delay() {
         .get_details_retry_info()
         .expect("RetryInfo in the status details");
     assert_eq!(retry.retry_delay, Some(Duration::from_millis(1500)));
-    assert!(receiver.sink.take().is_empty());
+    receiver
+        .sink
+        .assert_refused(Transport::Grpc, RequestOutcome::Overloaded);
 
     receiver.sink.overload(None);
     receiver.assert_still_serves().await;
@@ -238,7 +223,9 @@ async fn an_oversized_request_is_resource_exhausted() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    assert!(receiver.sink.take().is_empty());
+    receiver
+        .sink
+        .assert_refused(Transport::Grpc, RequestOutcome::TooLarge);
     receiver.assert_still_serves().await;
 }
 
@@ -256,7 +243,9 @@ async fn gzip_is_accepted_and_a_gzip_bomb_is_resource_exhausted() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    assert!(receiver.sink.take().is_empty());
+    receiver
+        .sink
+        .assert_refused(Transport::Grpc, RequestOutcome::TooLarge);
 
     let response = client
         .export(request(vec![session_span(8)]))
@@ -280,6 +269,9 @@ async fn garbage_and_truncated_protobuf_are_invalid_argument() {
             status.message().starts_with("undecodable request: "),
             "{status:?}"
         );
+        receiver
+            .sink
+            .assert_report(Transport::Grpc, RequestOutcome::BadRequest, 0, 0);
     }
     assert!(receiver.sink.take().is_empty());
 
@@ -288,6 +280,52 @@ async fn garbage_and_truncated_protobuf_are_invalid_argument() {
     assert_eq!(response.partial_success, None);
     assert_one_session(&receiver.sink, 1);
     receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
+async fn an_unsupported_grpc_encoding_is_unimplemented_and_reported_as_such() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let mut request = tonic::Request::new(request(vec![session_span(1)]));
+    request
+        .metadata_mut()
+        .insert("grpc-encoding", "br".parse().unwrap());
+
+    let status = receiver.client().await.export(request).await.unwrap_err();
+
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    receiver
+        .sink
+        .assert_refused(Transport::Grpc, RequestOutcome::UnsupportedMediaType);
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_times_the_request_to_its_answer() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    receiver.sink.slow_down(Duration::from_millis(300));
+
+    receiver
+        .export(request(vec![session_span(1)]))
+        .await
+        .unwrap();
+
+    receiver
+        .sink
+        .assert_one_accepted_after(Transport::Grpc, Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn a_call_to_another_method_is_not_an_export_request() {
+    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let status = call_raw::<ExportTraceServiceResponse>(
+        &receiver.endpoint,
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Other",
+        Vec::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert!(receiver.sink.take_reports().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,44 +418,4 @@ async fn a_stock_opentelemetry_exporter_is_accepted() {
         session.facts.attribute_errors
     );
     assert!(session.end_unix_nano >= session.start_unix_nano);
-}
-
-/// Sends a request message as given bytes and reads the response as an `ExportTraceServiceResponse`.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = ExportTraceServiceResponse;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = ExportTraceServiceResponse;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
-        Message::decode(src)
-            .map(Some)
-            .map_err(|error| Status::internal(error.to_string()))
-    }
 }

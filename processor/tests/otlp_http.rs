@@ -6,123 +6,23 @@
 
 mod otlp_support;
 
-use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
-use ironforge_processor::otlp::{ReceiverLimits, router};
+use ironforge_processor::otlp::{ReceiverLimits, TRACES_PATH};
+use ironforge_processor::telemetry::{RequestOutcome, Transport};
 use ironforge_proto::otlp::common::{AnyValue, ArrayValue, any_value::Value};
-use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use ironforge_proto::otlp::trace_service::ExportTraceServiceResponse;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
-use otlp_support::{
-    TRACE_ID, TestSink, assert_one_session, kv, loopback_listener, padded_request, request,
-    session_span,
-};
+use otlp_support::http::{HttpReceiver as Receiver, JSON, PROTOBUF, gzip};
+use otlp_support::{TRACE_ID, assert_one_session, kv, padded_request, request, session_span};
 use prost::Message;
-use tonic_types::pb::{RetryInfo, Status as RpcStatus};
-
-const PROTOBUF: &str = "application/x-protobuf";
-const JSON: &str = "application/json";
-
-struct Receiver {
-    url: String,
-    sink: Arc<TestSink>,
-    client: reqwest::Client,
-}
-
-struct Answer {
-    status: u16,
-    content_type: String,
-    retry_after: Option<String>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn protobuf_status(&self) -> RpcStatus {
-        assert_eq!(self.content_type, PROTOBUF);
-        RpcStatus::decode(self.body.as_slice()).unwrap()
-    }
-
-    fn json(&self) -> serde_json::Value {
-        assert_eq!(self.content_type, JSON);
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-impl Receiver {
-    async fn start(limits: ReceiverLimits) -> Self {
-        let sink = Arc::new(TestSink::default());
-        let listener = loopback_listener().await;
-        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
-        let app = router(sink.clone(), &limits);
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self {
-            url,
-            sink,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn post(
-        &self,
-        content_type: Option<&str>,
-        encoding: Option<&str>,
-        body: Vec<u8>,
-    ) -> Answer {
-        let mut post = self.client.post(&self.url).body(body);
-        if let Some(content_type) = content_type {
-            post = post.header("content-type", content_type);
-        }
-        if let Some(encoding) = encoding {
-            post = post.header("content-encoding", encoding);
-        }
-        let response = post.send().await.unwrap();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|value| value.to_str().unwrap().to_owned())
-        };
-        Answer {
-            status: response.status().as_u16(),
-            content_type: header("content-type").unwrap_or_default(),
-            retry_after: header("retry-after"),
-            body: response.bytes().await.unwrap().to_vec(),
-        }
-    }
-
-    async fn post_protobuf(&self, request: &ExportTraceServiceRequest) -> Answer {
-        self.post(Some(PROTOBUF), None, request.encode_to_vec())
-            .await
-    }
-
-    async fn post_json(&self, json: &str) -> Answer {
-        self.post(Some(JSON), None, json.as_bytes().to_vec()).await
-    }
-
-    /// After a refused request: a good one is still accepted and decoded.
-    async fn assert_still_serves(&self) {
-        let answer = self.post_protobuf(&request(vec![session_span(42)])).await;
-        assert_eq!(answer.status, 200);
-        assert_eq!(answer.content_type, PROTOBUF);
-        let response = ExportTraceServiceResponse::decode(answer.body.as_slice()).unwrap();
-        assert_eq!(response.partial_success, None);
-        assert_one_session(&self.sink, 42);
-    }
-}
+use tonic::Code;
+use tonic_types::pb::RetryInfo;
 
 fn small_limits() -> ReceiverLimits {
     ReceiverLimits {
         max_request_bytes: 64 * 1024,
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
 }
 
 /// A trace as the OpenTelemetry JavaScript SDK's OTLP/JSON exporter writes it: hex ids, integer enums,
@@ -155,7 +55,7 @@ const JS_SDK_JSON: &str = r#"{"resourceSpans":[{"resource":{"attributes":[
 
 #[tokio::test]
 async fn protobuf_is_answered_in_protobuf() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let answer = receiver
         .post_protobuf(&request(vec![session_span(1)]))
         .await;
@@ -164,18 +64,16 @@ async fn protobuf_is_answered_in_protobuf() {
     // An empty `ExportTraceServiceResponse`: partial_success unset.
     assert!(answer.body.is_empty(), "{:?}", answer.body);
     assert_one_session(&receiver.sink, 1);
+    receiver
+        .sink
+        .assert_report(Transport::Http, RequestOutcome::Ok, 1, 0);
 }
 
 #[tokio::test]
 async fn json_as_the_javascript_sdk_writes_it_is_decoded() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let answer = receiver.post_json(JS_SDK_JSON).await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.assert_status(200);
     assert_eq!(answer.json(), serde_json::json!({}));
 
     let spans = receiver.sink.take();
@@ -209,19 +107,14 @@ async fn json_as_the_javascript_sdk_writes_it_is_decoded() {
 
 #[tokio::test]
 async fn json_int64_may_be_strings_or_numbers_and_hex_any_case() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let json = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
         "traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"0909090909090909",
         "name":"s","kind":1,"startTimeUnixNano":1700000000000000000,"endTimeUnixNano":"1700000002000000000",
         "attributes":[{"key":"ironforge.graph.node_feature_dim","value":{"intValue":"51"}},
                       {"key":"ironforge.graph.edge_feature_dim","value":{"intValue":20}}]}]}]}]}"#;
     let answer = receiver.post_json(json).await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.assert_status(200);
     let spans = receiver.sink.take();
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].trace_id.0, TRACE_ID);
@@ -233,7 +126,7 @@ async fn json_int64_may_be_strings_or_numbers_and_hex_any_case() {
 
 #[tokio::test]
 async fn json_refusals_and_attribute_errors_are_reported() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let json = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[
         {"traceId":"00000000000000000000000000000000","spanId":"0101010101010101","name":"zero",
          "startTimeUnixNano":"1","endTimeUnixNano":"2"},
@@ -260,7 +153,7 @@ async fn json_refusals_and_attribute_errors_are_reported() {
 
 #[tokio::test]
 async fn protobuf_refusals_are_a_partial_success() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let mut long_span_id = session_span(2);
     long_span_id.span_id.push(2);
     let answer = receiver
@@ -275,11 +168,14 @@ async fn protobuf_refusals_are_a_partial_success() {
         "span \"session-2\": span_id has 9 bytes; expected 8"
     );
     assert_one_session(&receiver.sink, 3);
+    receiver
+        .sink
+        .assert_report(Transport::Http, RequestOutcome::PartialSuccess, 1, 1);
 }
 
 #[tokio::test]
 async fn base64_ids_in_json_are_a_bad_request() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let json = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
         "traceId":"W47/95gDgQPSabYzgT/GDA==","spanId":"7uGbfsPBsXQ=","name":"s",
         "startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
@@ -289,13 +185,15 @@ async fn base64_ids_in_json_are_a_bad_request() {
     assert_eq!(status["code"], 3);
     let message = status["message"].as_str().unwrap();
     assert!(message.starts_with("invalid OTLP/JSON body: "), "{message}");
-    assert!(receiver.sink.take().is_empty());
+    receiver
+        .sink
+        .assert_refused(Transport::Http, RequestOutcome::BadRequest);
     receiver.assert_still_serves().await;
 }
 
 #[tokio::test]
 async fn garbage_truncated_and_too_deep_bodies_are_a_bad_request() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let good = request(vec![session_span(1)]).encode_to_vec();
     let mut nested = AnyValue {
         value: Some(Value::IntValue(1)),
@@ -342,7 +240,7 @@ async fn garbage_truncated_and_too_deep_bodies_are_a_bad_request() {
 
 #[tokio::test]
 async fn an_unsupported_content_type_or_encoding_is_415() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let body = request(vec![session_span(1)]).encode_to_vec();
     // The client's encoding is unknown, so the error is in JSON.
     for content_type in [Some("text/plain"), None, Some("application/protobuf")] {
@@ -357,6 +255,9 @@ async fn an_unsupported_content_type_or_encoding_is_415() {
                 .starts_with("unsupported Content-Type"),
             "{status}"
         );
+        receiver
+            .sink
+            .assert_report(Transport::Http, RequestOutcome::UnsupportedMediaType, 0, 0);
     }
     // A known content type with an unknown content coding: the error is in the request's encoding.
     let answer = receiver.post(Some(PROTOBUF), Some("br"), body).await;
@@ -367,13 +268,15 @@ async fn an_unsupported_content_type_or_encoding_is_415() {
         status.message,
         "unsupported Content-Encoding \"br\"; expected gzip or identity"
     );
-    assert!(receiver.sink.take().is_empty());
+    receiver
+        .sink
+        .assert_refused(Transport::Http, RequestOutcome::UnsupportedMediaType);
     receiver.assert_still_serves().await;
 }
 
 #[tokio::test]
 async fn only_post_is_allowed() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     for method in [
         reqwest::Method::GET,
         reqwest::Method::PUT,
@@ -388,37 +291,34 @@ async fn only_post_is_allowed() {
         assert_eq!(response.status().as_u16(), 405, "{method}");
         assert_eq!(response.headers()["allow"], "POST");
     }
+    // Refused by the router before any export handling: not an export request.
+    assert!(receiver.sink.take_reports().is_empty());
     receiver.assert_still_serves().await;
 }
 
 #[tokio::test]
 async fn an_oversized_body_is_413() {
-    let receiver = Receiver::start(small_limits()).await;
+    let receiver = Receiver::start(TRACES_PATH, small_limits()).await;
     let answer = receiver.post_protobuf(&padded_request(100 * 1024)).await;
-    assert_eq!(answer.status, 413);
-    let status = answer.protobuf_status();
-    assert_eq!(status.code, 8);
-    assert!(
-        status.message.contains("exceeds the limit of 65536 bytes"),
-        "{}",
-        status.message
+    assert_eq!(answer.content_type, PROTOBUF);
+    answer.assert_error(
+        413,
+        Code::ResourceExhausted,
+        "exceeds the limit of 65536 bytes",
     );
-    assert!(receiver.sink.take().is_empty());
+    receiver
+        .sink
+        .assert_refused(Transport::Http, RequestOutcome::TooLarge);
     receiver.assert_still_serves().await;
 }
 
 #[tokio::test]
 async fn a_body_past_axums_default_limit_but_within_ours_is_accepted() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let answer = receiver
         .post_protobuf(&padded_request(3 * 1024 * 1024))
         .await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.assert_status(200);
     let spans = receiver.sink.take();
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].span_id.0, [9; 8]);
@@ -426,7 +326,7 @@ async fn a_body_past_axums_default_limit_but_within_ours_is_accepted() {
 
 #[tokio::test]
 async fn gzip_is_accepted_and_a_gzip_bomb_is_413() {
-    let receiver = Receiver::start(small_limits()).await;
+    let receiver = Receiver::start(TRACES_PATH, small_limits()).await;
 
     let bomb = gzip(&padded_request(1024 * 1024).encode_to_vec());
     assert!(
@@ -435,14 +335,14 @@ async fn gzip_is_accepted_and_a_gzip_bomb_is_413() {
         bomb.len()
     );
     let answer = receiver.post(Some(PROTOBUF), Some("gzip"), bomb).await;
-    assert_eq!(answer.status, 413);
-    assert!(
-        answer
-            .protobuf_status()
-            .message
-            .contains("inflates past the limit of 65536 bytes")
+    answer.assert_error(
+        413,
+        Code::ResourceExhausted,
+        "inflates past the limit of 65536 bytes",
     );
-    assert!(receiver.sink.take().is_empty());
+    receiver
+        .sink
+        .assert_refused(Transport::Http, RequestOutcome::TooLarge);
 
     let answer = receiver
         .post(Some(PROTOBUF), Some("gzip"), b"not gzip at all".to_vec())
@@ -454,6 +354,9 @@ async fn gzip_is_accepted_and_a_gzip_bomb_is_413() {
             .message
             .starts_with("invalid gzip body: ")
     );
+    receiver
+        .sink
+        .assert_report(Transport::Http, RequestOutcome::BadRequest, 0, 0);
 
     let good = gzip(&request(vec![session_span(5)]).encode_to_vec());
     let answer = receiver.post(Some(PROTOBUF), Some("GZIP"), good).await;
@@ -468,8 +371,38 @@ async fn gzip_is_accepted_and_a_gzip_bomb_is_413() {
 }
 
 #[tokio::test]
+async fn a_report_times_the_request_from_its_arrival() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
+    let body = request(vec![session_span(1)]).encode_to_vec();
+    let authority = receiver
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1/traces");
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: {authority}\r\ncontent-type: {PROTOBUF}\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The body lags its headers, as on a slow link: the time spent reading it counts.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream.write_all(&body).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_one_session(&receiver.sink, 1);
+    receiver
+        .sink
+        .assert_one_accepted_after(Transport::Http, Duration::from_millis(300));
+}
+
+#[tokio::test]
 async fn empty_requests_succeed() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let answer = receiver.post(Some(PROTOBUF), None, Vec::new()).await;
     assert_eq!(answer.status, 200);
     assert!(answer.body.is_empty());
@@ -482,7 +415,7 @@ async fn empty_requests_succeed() {
 
 #[tokio::test]
 async fn an_overloaded_sink_is_503_with_retry_after() {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     receiver.sink.overload(Some(Duration::from_millis(1500)));
 
     let answer = receiver
@@ -500,6 +433,9 @@ async fn an_overloaded_sink_is_503_with_retry_after() {
     let retry = RetryInfo::decode(status.details[0].value.as_slice()).unwrap();
     let delay = retry.retry_delay.unwrap();
     assert_eq!((delay.seconds, delay.nanos), (1, 500_000_000));
+    receiver
+        .sink
+        .assert_report(Transport::Http, RequestOutcome::Overloaded, 0, 0);
 
     let answer = receiver.post_json(JS_SDK_JSON).await;
     assert_eq!(answer.status, 503);
@@ -560,7 +496,7 @@ fn export_with_sdk(url: String, protocol: opentelemetry_otlp::Protocol) {
 }
 
 async fn assert_sdk_export_arrives(protocol: opentelemetry_otlp::Protocol) {
-    let receiver = Receiver::start(ReceiverLimits::default()).await;
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let url = receiver.url.clone();
     // The blocking HTTP client and the SDK's batch thread stay off the async workers.
     tokio::task::spawn_blocking(move || export_with_sdk(url, protocol))

@@ -8,6 +8,7 @@ use futures::{Stream, StreamExt};
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::monitor::v1::monitor_service_server::{MonitorService, MonitorServiceServer};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use tokio::sync::watch;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tonic::{Request, Response, Status};
@@ -44,11 +45,16 @@ pub fn status(error: ApiError) -> Status {
 #[derive(Debug, Clone)]
 pub struct MonitorApi {
     monitor: Arc<Monitor>,
+    shutdown: watch::Receiver<bool>,
 }
 
-/// The `MonitorService` server over a monitor.
-pub fn monitor_service(monitor: Arc<Monitor>) -> MonitorServiceServer<MonitorApi> {
-    MonitorServiceServer::new(MonitorApi { monitor })
+/// The `MonitorService` server over a monitor. `WatchViolations` streams end when `shutdown` turns true, so
+/// a graceful shutdown does not wait for subscribers that would otherwise listen forever.
+pub fn monitor_service(
+    monitor: Arc<Monitor>,
+    shutdown: watch::Receiver<bool>,
+) -> MonitorServiceServer<MonitorApi> {
+    MonitorServiceServer::new(MonitorApi { monitor, shutdown })
 }
 
 /// Which violations a `WatchViolations` subscriber asked for.

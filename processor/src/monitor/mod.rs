@@ -4,9 +4,11 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::engine::{ContractSet, Engine, EngineEvent, Now, evaluate_batch};
-use crate::ingest::{Overloaded, SpanSink};
+use crate::ingest::{Overloaded, RequestReport, SpanSink};
+use crate::internal_events::RequestAnswered;
 use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;
+use crate::telemetry::Transport;
 use crate::verdict::{TraceVerdict, Violation};
 
 mod compliance;
@@ -121,5 +123,15 @@ impl SpanSink for Monitor {
         };
         self.dispatch(events, now);
         Ok(())
+    }
+
+    fn record_request(&self, report: RequestReport) {
+        RequestAnswered { report }.emit(self.outputs.metrics());
+    }
+
+    fn record_metric_points(&self, transport: Transport, points: u64) {
+        self.outputs
+            .metrics()
+            .metric_points_received(transport, points);
     }
 }

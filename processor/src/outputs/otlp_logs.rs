@@ -29,6 +29,10 @@ use crate::verdict::{Severity, Violation};
 const WARN_INTERVAL: Duration = Duration::from_secs(30);
 /// Longest wait between two attempts at one batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Upper bound of `flush_interval` and `timeout`, far beyond any useful value, so deadlines never overflow.
+const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Upper bound of `queue_capacity`, far beyond any useful value and within what the channel supports.
+const MAX_QUEUE_CAPACITY: usize = 10_000_000;
 
 /// Where and how violation logs are exported.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,7 +120,10 @@ impl OtlpLogsExporter {
             stop: Arc::new(stop),
             done,
             // An attempt under way when the stop arrives, then the final flush: each bounded by `timeout`.
-            shutdown_wait: config.timeout.saturating_mul(2) + Duration::from_millis(250),
+            shutdown_wait: config
+                .timeout
+                .saturating_mul(2)
+                .saturating_add(Duration::from_millis(250)),
             drop_warning: Arc::new(RateLimit::new(WARN_INTERVAL)),
         };
         Ok((exporter, task))
@@ -156,14 +163,15 @@ fn validate(config: &OtlpLogsConfig) -> Result<Endpoint, OtlpLogsError> {
             "batch_size must be at least 1",
         ));
     }
-    if config.queue_capacity == 0 {
+    if config.queue_capacity == 0 || config.queue_capacity > MAX_QUEUE_CAPACITY {
         return Err(OtlpLogsError::InvalidConfig(
-            "queue_capacity must be at least 1",
+            "queue_capacity must be between 1 and 10000000",
         ));
     }
-    if config.flush_interval.is_zero() || config.timeout.is_zero() {
+    let intervals = [config.flush_interval, config.timeout];
+    if intervals.iter().any(|d| d.is_zero() || *d > MAX_INTERVAL) {
         return Err(OtlpLogsError::InvalidConfig(
-            "flush_interval and timeout must be above zero",
+            "flush_interval and timeout must be above zero and at most a day",
         ));
     }
     let endpoint =
@@ -199,9 +207,11 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self) {
-        let mut ticker = tokio::time::interval(self.config.flush_interval);
+        // The first tick a full interval from now: a record queued at start waits like any other.
+        let flush = self.config.flush_interval;
+        let mut ticker = tokio::time::interval_at(Instant::now() + flush, flush);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut batch = Vec::with_capacity(self.config.batch_size);
+        let mut batch = Vec::new();
         loop {
             tokio::select! {
                 // A stop wins over more records: the queue is then drained under a deadline.
@@ -277,7 +287,9 @@ impl Worker {
                 .saturating_mul(2u32.saturating_pow(retries))
                 .min(MAX_BACKOFF);
             retries += 1;
-            self.pause(backoff).await;
+            if !self.pause(backoff).await {
+                return self.dropped(count, "shutdown deadline left no time to retry");
+            }
         }
     }
 
@@ -292,11 +304,15 @@ impl Worker {
         }
     }
 
-    /// Waits before a retry. A stop cuts the wait short so the retry runs under the shutdown deadline.
-    async fn pause(&mut self, backoff: Duration) {
-        if self.stopping_at.is_some() {
+    /// Waits before a retry; `false` when the retry would fall past the shutdown deadline. A stop cuts the wait
+    /// short so the retry runs at once, under the deadline.
+    async fn pause(&mut self, backoff: Duration) -> bool {
+        if let Some(deadline) = self.stopping_at {
+            if deadline.saturating_duration_since(Instant::now()) <= backoff {
+                return false;
+            }
             tokio::time::sleep(backoff).await;
-            return;
+            return true;
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
@@ -304,6 +320,7 @@ impl Worker {
                 self.stopping_at = Some(Instant::now() + self.config.timeout);
             }
         }
+        true
     }
 
     fn exported(&self, count: u64, rejected: Option<(i64, String)>) {

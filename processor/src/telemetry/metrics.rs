@@ -77,6 +77,7 @@ pub struct Metrics {
     spans_received: Family<Labels<2>, Counter>,
     requests: Family<Labels<2>, Counter>,
     request_duration: Histograms<1>,
+    metric_points_received: Family<Labels<1>, Counter>,
     late_spans: Counter,
     spans_over_limit: Counter,
     batches_refused: Counter,
@@ -173,6 +174,12 @@ impl Metrics {
             Unit::Seconds,
             request_duration.clone(),
         );
+        let metric_points_received = Family::default();
+        registry.register(
+            metric::METRIC_POINTS_RECEIVED,
+            "Metric data points in the OTLP metrics requests accepted, by transport",
+            Family::clone(&metric_points_received),
+        );
         let late_spans = Counter::default();
         registry.register(
             metric::LATE_SPANS,
@@ -251,6 +258,7 @@ impl Metrics {
             spans_received,
             requests,
             request_duration,
+            metric_points_received,
             late_spans,
             spans_over_limit,
             batches_refused,
@@ -372,6 +380,13 @@ impl Metrics {
                 .get_or_create(&[(label::TRANSPORT, Cow::Borrowed(transport.as_str()))])
                 .observe(seconds);
         }
+    }
+
+    /// Counts the metric data points of one accepted OTLP metrics request.
+    pub fn metric_points_received(&self, transport: Transport, points: u64) {
+        self.metric_points_received
+            .get_or_create(&[(label::TRANSPORT, Cow::Borrowed(transport.as_str()))])
+            .inc_by(points);
     }
 
     /// Brings the engine counters up to the engine's running totals, and sets the in-flight gauge.

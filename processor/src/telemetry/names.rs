@@ -41,6 +41,9 @@ pub mod metric {
     pub const REQUESTS: &str = "ironforge_processor_requests";
     /// Histogram, seconds: time to answer an OTLP export request. Label: [`TRANSPORT`](super::label::TRANSPORT).
     pub const REQUEST_DURATION: &str = "ironforge_processor_request_duration_seconds";
+    /// Counter: metric data points in the OTLP metrics requests the receivers accepted (acknowledged, not
+    /// judged). Label: [`TRANSPORT`](super::label::TRANSPORT).
+    pub const METRIC_POINTS_RECEIVED: &str = "ironforge_processor_metric_points_received";
     /// Counter: spans that arrived for a trace already decided.
     pub const LATE_SPANS: &str = "ironforge_processor_late_spans";
     /// Counter: spans checked but left out of trace-scoped contracts because their trace was over its limits.

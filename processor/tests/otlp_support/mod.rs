@@ -2,11 +2,15 @@
 
 #![allow(dead_code)]
 
+pub mod grpc;
+pub mod http;
+
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ironforge_processor::ingest::{Overloaded, SpanSink};
+use ironforge_processor::ingest::{Overloaded, RequestReport, SpanSink};
 use ironforge_processor::model::SpanRecord;
+use ironforge_processor::telemetry::{RequestOutcome, Transport};
 use ironforge_proto::otlp::common::{AnyValue, ArrayValue, KeyValue, any_value::Value};
 use ironforge_proto::otlp::resource::Resource;
 use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
@@ -17,11 +21,15 @@ pub const TRACE_ID: [u8; 16] = [
     0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c,
 ];
 
-/// Collects every batch; while `overloaded` holds a delay, refuses instead.
+/// Collects every batch, request report and metric point count; while `overloaded` holds a delay, refuses
+/// batches instead.
 #[derive(Debug, Default)]
 pub struct TestSink {
     spans: Mutex<Vec<SpanRecord>>,
     overloaded: Mutex<Option<Duration>>,
+    submit_delay: Mutex<Duration>,
+    reports: Mutex<Vec<RequestReport>>,
+    metric_points: Mutex<Vec<(Transport, u64)>>,
 }
 
 impl TestSink {
@@ -29,19 +37,82 @@ impl TestSink {
         *self.overloaded.lock().unwrap() = retry_after;
     }
 
+    /// Makes each later batch take this long to submit.
+    pub fn slow_down(&self, delay: Duration) {
+        *self.submit_delay.lock().unwrap() = delay;
+    }
+
     /// The spans received since the last call.
     pub fn take(&self) -> Vec<SpanRecord> {
         std::mem::take(&mut *self.spans.lock().unwrap())
+    }
+
+    /// The request reports received since the last call.
+    pub fn take_reports(&self) -> Vec<RequestReport> {
+        std::mem::take(&mut *self.reports.lock().unwrap())
+    }
+
+    /// The metric point counts received since the last call, one per accepted metrics request.
+    pub fn take_metric_points(&self) -> Vec<(Transport, u64)> {
+        std::mem::take(&mut *self.metric_points.lock().unwrap())
+    }
+
+    /// Asserts that exactly one request was reported since the last call, as given, and returns its report.
+    pub fn assert_report(
+        &self,
+        transport: Transport,
+        outcome: RequestOutcome,
+        accepted: u64,
+        rejected: u64,
+    ) -> RequestReport {
+        let reports = self.take_reports();
+        let [report] = reports.as_slice() else {
+            panic!("expected one report, got {reports:?}");
+        };
+        assert_eq!(
+            (
+                report.transport,
+                report.outcome,
+                report.accepted,
+                report.rejected
+            ),
+            (transport, outcome, accepted, rejected),
+            "{report:?}"
+        );
+        // A loopback request is answered well within this; anything else is a clock read wrong.
+        assert!((0.0..10.0).contains(&report.seconds), "{report:?}");
+        *report
+    }
+
+    /// Asserts that no span arrived and that exactly one request was reported, refused whole as `outcome`.
+    pub fn assert_refused(&self, transport: Transport, outcome: RequestOutcome) {
+        assert!(self.take().is_empty());
+        self.assert_report(transport, outcome, 0, 0);
+    }
+
+    /// Asserts that exactly one request was reported, with one span accepted, `at_least` after it arrived.
+    pub fn assert_one_accepted_after(&self, transport: Transport, at_least: Duration) {
+        let report = self.assert_report(transport, RequestOutcome::Ok, 1, 0);
+        assert!(report.seconds >= at_least.as_secs_f64(), "{report:?}");
     }
 }
 
 impl SpanSink for TestSink {
     fn submit(&self, spans: Vec<SpanRecord>) -> Result<(), Overloaded> {
+        std::thread::sleep(*self.submit_delay.lock().unwrap());
         if let Some(retry_after) = *self.overloaded.lock().unwrap() {
             return Err(Overloaded { retry_after });
         }
         self.spans.lock().unwrap().extend(spans);
         Ok(())
+    }
+
+    fn record_request(&self, report: RequestReport) {
+        self.reports.lock().unwrap().push(report);
+    }
+
+    fn record_metric_points(&self, transport: Transport, points: u64) {
+        self.metric_points.lock().unwrap().push((transport, points));
     }
 }
 

@@ -1,0 +1,172 @@
+//! OTLP/HTTP: `POST /v1/traces` and `POST /v1/metrics` with a protobuf or OTLP/JSON body, optionally
+//! gzip-compressed.
+//!
+//! Answers follow the OTLP/HTTP specification: 200 with the export response in the request's encoding (for
+//! traces, its `partial_success` naming refused spans), 400 for an undecodable body, 413 for a body past the
+//! size limit, 415 for an unsupported content type or encoding, 503 with `Retry-After` when the sink sheds
+//! load. Error bodies are a `google.rpc.Status`, in protobuf or JSON as the request was. Both paths read,
+//! refuse and answer alike; only what is done with the decoded request differs ([`Signal`]).
+//!
+//! OTLP/JSON is read by `opentelemetry-proto`'s serde support, which follows the OTLP rules where plain
+//! protobuf JSON differs: trace and span ids are hex (base64 ids are refused as undecodable), enums are
+//! integers, and 64-bit integers may be numbers or strings.
+
+mod answer;
+mod read;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use ironforge_proto::otlp::metrics_service::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use prost::Message;
+use serde::de::DeserializeOwned;
+
+use self::read::Encoding;
+use super::refusal::Refusal;
+use super::traces::{self, SpanCounts};
+use super::{ReceiverLimits, metrics};
+use crate::ingest::SpanSink;
+use crate::telemetry::{RequestOutcome, Transport};
+
+/// The OTLP/HTTP path for traces.
+pub const TRACES_PATH: &str = "/v1/traces";
+
+/// The OTLP/HTTP path for metrics.
+pub const METRICS_PATH: &str = "/v1/metrics";
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+/// `POST /v1/traces` and `POST /v1/metrics`; other methods on them get 405 with an `Allow` header.
+pub fn router(sink: Arc<dyn SpanSink>, limits: &ReceiverLimits) -> Router {
+    Router::new()
+        .route(TRACES_PATH, post(export::<Traces>))
+        .route(METRICS_PATH, post(export::<Metrics>))
+        .with_state(Receiver {
+            sink,
+            max_request_bytes: limits.max_request_bytes,
+        })
+}
+
+#[derive(Clone)]
+struct Receiver {
+    sink: Arc<dyn SpanSink>,
+    max_request_bytes: usize,
+}
+
+/// What differs between the signals a path serves: the messages, what is done with a decoded request, and
+/// whether answered requests are reported.
+trait Signal: 'static {
+    type Request: Message + Default + DeserializeOwned + Send;
+    type Response: Message;
+    /// What accepting a request learned, for its report.
+    type Tally: Send;
+
+    fn accept(
+        sink: &dyn SpanSink,
+        request: Self::Request,
+    ) -> Result<(Self::Response, Self::Tally), Refusal>;
+
+    /// Told once the request is answered: accepted with its tally, or refused whole with this outcome.
+    fn report(sink: &dyn SpanSink, answered: Result<Self::Tally, RequestOutcome>, arrived: Instant);
+
+    /// The response in the protobuf JSON mapping.
+    fn response_json(response: &Self::Response) -> serde_json::Value;
+}
+
+struct Traces;
+
+impl Signal for Traces {
+    type Request = ExportTraceServiceRequest;
+    type Response = ExportTraceServiceResponse;
+    type Tally = SpanCounts;
+
+    fn accept(
+        sink: &dyn SpanSink,
+        request: ExportTraceServiceRequest,
+    ) -> Result<(ExportTraceServiceResponse, SpanCounts), Refusal> {
+        traces::accept(sink, request).map_err(Refusal::Overloaded)
+    }
+
+    fn report(sink: &dyn SpanSink, answered: Result<SpanCounts, RequestOutcome>, arrived: Instant) {
+        traces::report(sink, Transport::Http, answered, arrived);
+    }
+
+    fn response_json(response: &ExportTraceServiceResponse) -> serde_json::Value {
+        let partial = response.partial_success.as_ref();
+        answer::response_json(
+            "rejectedSpans",
+            partial.map(|partial| (partial.rejected_spans, partial.error_message.as_str())),
+        )
+    }
+}
+
+struct Metrics;
+
+impl Signal for Metrics {
+    type Request = ExportMetricsServiceRequest;
+    type Response = ExportMetricsServiceResponse;
+    type Tally = ();
+
+    fn accept(
+        sink: &dyn SpanSink,
+        request: ExportMetricsServiceRequest,
+    ) -> Result<(ExportMetricsServiceResponse, ()), Refusal> {
+        Ok((metrics::accept(sink, Transport::Http, &request), ()))
+    }
+
+    /// Metrics requests are not request reports, which count spans; their points were counted on accepting.
+    fn report(_: &dyn SpanSink, _: Result<(), RequestOutcome>, _: Instant) {}
+
+    fn response_json(response: &ExportMetricsServiceResponse) -> serde_json::Value {
+        let partial = response.partial_success.as_ref();
+        answer::response_json(
+            "rejectedDataPoints",
+            partial.map(|partial| (partial.rejected_data_points, partial.error_message.as_str())),
+        )
+    }
+}
+
+async fn export<S: Signal>(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let arrived = Instant::now();
+    let (encoding, handled) = match read::encoding(&headers) {
+        // The client's encoding is unknown, so the error is spelled in the readable one.
+        Err(refusal) => (Encoding::Json, Err(refusal)),
+        Ok(encoding) => (
+            encoding,
+            handle::<S>(&receiver, encoding, &headers, body).await,
+        ),
+    };
+    let (response, answered) = match handled {
+        Ok((message, tally)) => (answer::success::<S>(encoding, &message), Ok(tally)),
+        Err(refusal) => {
+            let outcome = refusal.outcome();
+            (answer::refusal(refusal, encoding), Err(outcome))
+        }
+    };
+    S::report(&*receiver.sink, answered, arrived);
+    response
+}
+
+async fn handle<S: Signal>(
+    receiver: &Receiver,
+    encoding: Encoding,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(S::Response, S::Tally), Refusal> {
+    let request = read::message(body, headers, encoding, receiver.max_request_bytes).await?;
+    S::accept(&*receiver.sink, request)
+}

@@ -1,0 +1,242 @@
+//! A real processor on loopback ports, with a real OTLP logs receiver downstream and real clients: what the
+//! end-to-end tests drive.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ironforge_processor::config::DEFAULT_CONTRACTS_YAML;
+use ironforge_processor::otlp::ReceiverLimits;
+use ironforge_processor::server::{Server, ServerOptions};
+use ironforge_proto::monitor::v1 as pb;
+use ironforge_proto::monitor::v1::monitor_service_client::MonitorServiceClient;
+use ironforge_proto::otlp::logs::LogRecord;
+use ironforge_proto::otlp::logs_service::logs_service_server::{LogsService, LogsServiceServer};
+use ironforge_proto::otlp::logs_service::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status};
+
+/// The default contracts with the timing made for tests: traces complete half a second after their root,
+/// traces without root time out after three seconds, and events are not folded.
+pub fn test_contracts() -> String {
+    DEFAULT_CONTRACTS_YAML
+        .replace("grace_seconds: 5", "grace_seconds: 0.5")
+        .replace("idle_timeout_seconds: 300", "idle_timeout_seconds: 3")
+        .replace(
+            "aggregation_window_seconds: 10",
+            "aggregation_window_seconds: 0",
+        )
+}
+
+/// Collects the log records a processor sends downstream.
+#[derive(Debug, Clone, Default)]
+pub struct LogsReceiver {
+    records: Arc<Mutex<Vec<LogRecord>>>,
+}
+
+#[tonic::async_trait]
+impl LogsService for LogsReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let records = request
+            .into_inner()
+            .resource_logs
+            .into_iter()
+            .flat_map(|r| r.scope_logs)
+            .flat_map(|s| s.log_records);
+        self.records.lock().unwrap().extend(records);
+        Ok(Response::new(ExportLogsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+impl LogsReceiver {
+    pub async fn start() -> (Self, String) {
+        let receiver = Self::default();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let service = LogsServiceServer::new(receiver.clone());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(TcpListenerStream::new(listener)),
+        );
+        (receiver, endpoint)
+    }
+
+    pub fn records(&self) -> Vec<LogRecord> {
+        self.records.lock().unwrap().clone()
+    }
+}
+
+/// A processor serving on free loopback ports, its downstream logs receiver, and a `WatchViolations`
+/// subscriber that was listening from the start.
+pub struct TestProcessor {
+    pub server: Option<Server>,
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub admin: SocketAddr,
+    pub logs: LogsReceiver,
+    pub watched: Arc<Mutex<Vec<pb::Violation>>>,
+    contracts_file: PathBuf,
+}
+
+impl TestProcessor {
+    pub async fn start() -> Self {
+        Self::start_with(&test_contracts(), ReceiverLimits::default()).await
+    }
+
+    pub async fn start_with(contracts_yaml: &str, receiver_limits: ReceiverLimits) -> Self {
+        let (logs, logs_endpoint) = LogsReceiver::start().await;
+        let contracts_file = std::env::temp_dir().join(format!(
+            "ironforge-e2e-{}-{}.yaml",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::write(&contracts_file, contracts_yaml).unwrap();
+        let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let server = Server::start(ServerOptions {
+            contracts_path: Some(contracts_file.clone()),
+            profile: None,
+            otlp_grpc_addr: loopback,
+            otlp_http_addr: loopback,
+            admin_addr: loopback,
+            logs_endpoint: Some(logs_endpoint),
+            receiver_limits,
+        })
+        .await
+        .unwrap();
+        let addrs = server.addrs;
+        let processor = Self {
+            server: Some(server),
+            grpc: addrs.otlp_grpc,
+            http: addrs.otlp_http,
+            admin: addrs.admin,
+            logs,
+            watched: Arc::default(),
+            contracts_file,
+        };
+        let mut stream = processor
+            .client()
+            .await
+            .watch_violations(pb::WatchViolationsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        let watched = Arc::clone(&processor.watched);
+        tokio::spawn(async move {
+            while let Ok(Some(violation)) = stream.message().await {
+                watched.lock().unwrap().push(violation);
+            }
+        });
+        processor
+    }
+
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.grpc)
+    }
+
+    pub fn http_endpoint(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    pub async fn client(&self) -> MonitorServiceClient<tonic::transport::Channel> {
+        MonitorServiceClient::connect(self.grpc_endpoint())
+            .await
+            .unwrap()
+    }
+
+    /// Waits for the verdict of a trace (hex id), as a gRPC client would.
+    pub async fn verdict(&self, trace_id_hex: &str) -> pb::TraceVerdict {
+        let trace_id = hex::decode(trace_id_hex).unwrap();
+        let mut client = self.client().await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match client
+                .get_verdict(pb::GetVerdictRequest {
+                    trace_id: trace_id.clone(),
+                })
+                .await
+            {
+                Ok(response) => return response.into_inner(),
+                Err(status)
+                    if status.code() == tonic::Code::NotFound && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(status) => panic!("no verdict for {trace_id_hex}: {status}"),
+            }
+        }
+    }
+
+    /// Waits until `check` holds for what the `WatchViolations` stream delivered.
+    pub async fn watched_until(
+        &self,
+        check: impl Fn(&[pb::Violation]) -> bool,
+    ) -> Vec<pb::Violation> {
+        wait_until(|| {
+            let watched = self.watched.lock().unwrap().clone();
+            check(&watched).then_some(watched)
+        })
+        .await
+    }
+
+    /// Waits until `check` holds for the log records received downstream.
+    pub async fn logs_until(&self, check: impl Fn(&[LogRecord]) -> bool) -> Vec<LogRecord> {
+        wait_until(|| {
+            let records = self.logs.records();
+            check(&records).then_some(records)
+        })
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("http://{}{path}", self.admin))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+impl Drop for TestProcessor {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.contracts_file);
+    }
+}
+
+/// Polls `probe` every 50 ms for up to 30 s.
+pub async fn wait_until<T>(mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "condition not met within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Contract ids of a verdict's violations, sorted and deduplicated.
+pub fn contract_ids(violations: &[pb::Violation]) -> Vec<String> {
+    let mut ids: Vec<String> = violations.iter().map(|v| v.contract_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
