@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use alerting_support::{
-    Alertmanager, Delivered, Prometheus, TempDir, Tools, WebhookSink, read_repo_file, repo_root,
-    run_ok, wait_for,
+    Alertmanager, Delivered, Prometheus, TempDir, Tools, WAIT, WebhookSink, read_repo_file,
+    repo_root, run_ok, wait_for,
 };
 use e2e_support::TestProcessor;
 use ironforge_instrument::{Config, Protocol, Sampling};
@@ -446,7 +446,6 @@ fn label<'a>(alert: &'a Json, name: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     let Some(tools) = Tools::find() else { return };
-    eprintln!("STEP line 449");
     // Declared first, so dropped last: the children are killed before their directory and logs go.
     let dir = TempDir::new("ironforge-alerting");
     let processor = TestProcessor::start().await;
@@ -465,7 +464,6 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     .await;
     let (prom, am, hook) = (&prometheus, &alertmanager, &webhook);
 
-    eprintln!("STEP line 467");
     // Prometheus must have scraped the processor before the run: a counter born between two scrapes of a
     // watched target is what the rules recognise as new.
     wait_for("Prometheus to scrape the processor", || async move {
@@ -473,7 +471,6 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         (!up.is_empty()).then_some(())
     })
     .await;
-    eprintln!("STEP line 474");
     // A processor that has decided nothing alerts on nothing, although its health gauge reads 0 until then.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let alerts = prometheus.api("alerts").await;
@@ -487,7 +484,6 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     let verdict = processor.verdict(&trace).await;
     assert!(!verdict.production_ready);
 
-    eprintln!("STEP line 487");
     // Prometheus sees the not-production-ready trace, and keeps its trace id as the exemplar.
     let counted = wait_for("the failing trace in Prometheus", || async move {
         let result = prom
@@ -512,7 +508,6 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         .collect();
     assert!(trace_ids.contains(&trace.as_str()), "{exemplars}");
 
-    eprintln!("STEP line 511");
     // The alert reaches Alertmanager...
     let held = wait_for(
         "IronforgeRunNotProductionReady in Alertmanager",
@@ -534,7 +529,6 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         "{held}"
     );
 
-    eprintln!("STEP line 532");
     // ...and the webhook, through the route for its severity, along with one alert per broken contract:
     // exactly the contracts of the verdict, whatever this machine's run broke.
     let contracts_of = |severity: pb::Severity| -> BTreeSet<String> {
@@ -599,7 +593,6 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         "{delivered:?}"
     );
 
-    eprintln!("STEP line 596");
     // Health is now RED (score 0): pending for its 30 s, not yet firing.
     let alerts = prometheus.api("alerts").await;
     assert!(
@@ -611,7 +604,6 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         "{alerts}"
     );
 
-    eprintln!("STEP line 607");
     // Every rule evaluates cleanly against the real metrics.
     let rules = prometheus.api("rules").await;
     for group in rules["groups"].as_array().unwrap() {
@@ -620,7 +612,6 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         }
     }
 
-    eprintln!("STEP line 615");
     // Every dashboard query is valid PromQL, with Grafana's variables as the dashboard sets them by default;
     // the panels over what this run produced have data.
     let dashboard: Json = serde_json::from_str(&read_repo_file(DASHBOARD)).unwrap();
@@ -630,10 +621,7 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
             .replace("$instance", ".*")
             .replace("$window", "5m")
             .replace("$__rate_interval", "4s");
-        eprintln!("QUERY {title}: {expr}");
-        let r = prometheus.query(&expr).await;
-        eprintln!("ANSWER {}", r.len());
-        if !r.is_empty() {
+        if !prometheus.query(&expr).await.is_empty() {
             with_data.insert(title);
         }
     }
@@ -659,13 +647,11 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         );
     }
 
-    eprintln!("END1");
     prometheus.assert_running();
     alertmanager.assert_running();
     drop(prometheus);
-    eprintln!("END2");
     drop(alertmanager);
-    eprintln!("END3");
-    processor.stop().await;
-    eprintln!("END4");
+    tokio::time::timeout(WAIT, processor.stop())
+        .await
+        .expect("the processor stops");
 }

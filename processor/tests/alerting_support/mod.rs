@@ -204,9 +204,17 @@ where
     }
 }
 
+/// An HTTP client whose every request gives up after ten seconds, so no request outlives the test's bounds.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
 /// GET a JSON document; `None` while the server is not answering or answers an error.
 pub async fn get_json(url: &str) -> Option<Value> {
-    let response = reqwest::get(url).await.ok()?;
+    let response = http().get(url).send().await.ok()?;
     if !response.status().is_success() {
         return None;
     }
@@ -248,7 +256,11 @@ impl Prometheus {
             [("query", promql)],
         )
         .unwrap();
-        let response = reqwest::get(url).await.unwrap();
+        let response = http()
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("query {promql}: {err}"));
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["status"], "success", "query {promql}: {body}");
         body["data"]["result"]
@@ -316,7 +328,7 @@ async fn wait_ready(process: &mut Process, url: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
         process.assert_running();
-        if let Ok(response) = reqwest::get(&ready).await
+        if let Ok(response) = http().get(&ready).send().await
             && response.status().is_success()
         {
             return;

@@ -85,7 +85,7 @@ pub struct TestProcessor {
     pub admin: SocketAddr,
     pub logs: LogsReceiver,
     pub watched: Arc<Mutex<Vec<pb::Violation>>>,
-    contracts_file: PathBuf,
+    pub contracts_file: PathBuf,
 }
 
 impl TestProcessor {
