@@ -1,5 +1,8 @@
 //! The contract file: the embedded default, and errors that name file, line and field.
 
+// Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use ironforge_processor::config::{ConfigError, ContractFile, Profile};
 
 fn invalid(text: &str) -> String {

@@ -1,5 +1,8 @@
 //! Every default contract and invariant: a run that passes and a run that fails, at the boundary.
 
+// Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
