@@ -43,7 +43,10 @@ fn shipped_configs_pass_promtool_and_amtool() {
         &tools.promtool,
         &["check", "config", &path("prometheus/prometheus.yml")],
     );
-    assert!(out.contains("1 rule files found"), "{out}");
+    assert!(
+        out.contains("rule files found") && !out.contains(" 0 rule files found"),
+        "{out}"
+    );
     run_ok(&tools.promtool, &["check", "rules", &path(RULES)]);
     // Each alert firing and not firing, and the recording rules' values.
     let out = run_ok(
@@ -201,6 +204,50 @@ fn dashboard_and_rules_use_only_published_metric_names() {
         let grid = &panel["gridPos"];
         let right = grid["x"].as_u64().unwrap() + grid["w"].as_u64().unwrap();
         assert!(right <= 24, "{} overflows the grid", panel["title"]);
+    }
+}
+
+/// Alert names of the rules file, and the unit tests of each: `(alertname, expects firing)`.
+fn alert_names_and_unit_tests() -> (BTreeSet<String>, Vec<(String, bool)>) {
+    let rules = yaml(RULES);
+    let alerts = rules["groups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|group| group["rules"].as_sequence().unwrap())
+        .filter_map(|rule| rule["alert"].as_str().map(str::to_owned))
+        .collect();
+    let tests = yaml("prometheus/rules/ironforge_test.yml");
+    let cases = tests["tests"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|test| test["alert_rule_test"].as_sequence().into_iter().flatten())
+        .map(|case| {
+            let fires = case["exp_alerts"]
+                .as_sequence()
+                .is_some_and(|alerts| !alerts.is_empty());
+            (str_of(&case["alertname"]).to_owned(), fires)
+        })
+        .collect();
+    (alerts, cases)
+}
+
+#[test]
+fn every_alert_has_unit_tests_firing_and_not_firing() {
+    let (alerts, cases) = alert_names_and_unit_tests();
+    assert!(alerts.len() >= 6, "{alerts:?}");
+    for alert in &alerts {
+        for fires in [true, false] {
+            assert!(
+                cases.contains(&(alert.clone(), fires)),
+                "ironforge_test.yml has no case where {alert} {}",
+                if fires { "fires" } else { "stays silent" }
+            );
+        }
+    }
+    for (alert, _) in &cases {
+        assert!(alerts.contains(alert), "unit test of unknown alert {alert}");
     }
 }
 
@@ -443,6 +490,13 @@ fn label<'a>(alert: &'a Json, name: &str) -> &'a str {
     alert["labels"][name].as_str().unwrap_or_default()
 }
 
+fn now_unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     let Some(tools) = Tools::find() else { return };
@@ -462,7 +516,7 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         &prometheus_config(processor.admin, alertmanager.addr),
     )
     .await;
-    let (prom, am, hook) = (&prometheus, &alertmanager, &webhook);
+    let (prom, am) = (&prometheus, &alertmanager);
 
     // Prometheus must have scraped the processor before the run: a counter born between two scrapes of a
     // watched target is what the rules recognise as new.
@@ -476,10 +530,7 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     let alerts = prometheus.api("alerts").await;
     assert_eq!(alerts["alerts"], serde_json::json!([]), "{alerts}");
 
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let started = now_unix_seconds();
     let trace = replay_failing_run(processor.grpc_endpoint()).await;
     let verdict = processor.verdict(&trace).await;
     assert!(!verdict.production_ready);
@@ -493,20 +544,7 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     })
     .await;
     assert_eq!(counted[0]["metric"]["status"], "fail");
-    let exemplars = prometheus
-        .api(&format!(
-            "query_exemplars?query=ironforge_traces_total&start={started}&end={}",
-            started + 3600.0
-        ))
-        .await;
-    let trace_ids: Vec<&str> = exemplars
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|series| series["exemplars"].as_array().unwrap())
-        .filter_map(|e| e["labels"][exemplar::TRACE_ID].as_str())
-        .collect();
-    assert!(trace_ids.contains(&trace.as_str()), "{exemplars}");
+    assert_exemplar(&prometheus, started, &trace).await;
 
     // The alert reaches Alertmanager...
     let held = wait_for(
@@ -521,16 +559,65 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     .await;
     assert_eq!(label(&held, "severity"), "critical");
     assert_eq!(label(&held, "instance"), processor.admin.to_string());
+    let description = held["annotations"]["description"].as_str().unwrap();
     assert!(
-        held["annotations"]["description"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("http://{}/api/v1/traces/", processor.admin)),
+        description.contains(&format!("http://{}/api/v1/traces/", processor.admin)),
         "{held}"
     );
+    // ...and the webhook, with the alerts of each broken contract.
+    assert_webhook_received(&webhook, &verdict).await;
 
-    // ...and the webhook, through the route for its severity, along with one alert per broken contract:
-    // exactly the contracts of the verdict, whatever this machine's run broke.
+    // Health is now RED (score 0): pending for its 30 s, not yet firing.
+    let alerts = prometheus.api("alerts").await;
+    let pending: Vec<&str> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| label(a, "alertname"))
+        .collect();
+    assert!(pending.contains(&"IronforgePipelineHealthRed"), "{alerts}");
+
+    // Every rule evaluates cleanly against the real metrics.
+    let rules = prometheus.api("rules").await;
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            assert_eq!(rule["health"], "ok", "{rule}");
+        }
+    }
+    assert_dashboard_queries(&prometheus).await;
+
+    prometheus.assert_running();
+    alertmanager.assert_running();
+    drop(prometheus);
+    drop(alertmanager);
+    tokio::time::timeout(WAIT, processor.stop())
+        .await
+        .expect("the processor stops");
+}
+
+/// Prometheus stored the trace id of the run as an exemplar of the trace counter: the link Grafana follows
+/// to Tempo.
+async fn assert_exemplar(prometheus: &Prometheus, since: f64, trace: &str) {
+    let exemplars = prometheus
+        .api(&format!(
+            "query_exemplars?query={}_total&start={since}&end={}",
+            metric::TRACES,
+            now_unix_seconds() + 60.0
+        ))
+        .await;
+    let trace_ids: Vec<&str> = exemplars
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|series| series["exemplars"].as_array().unwrap())
+        .filter_map(|e| e["labels"][exemplar::TRACE_ID].as_str())
+        .collect();
+    assert!(trace_ids.contains(&trace), "{exemplars}");
+}
+
+/// The webhook got the run's alert and one alert per broken contract, each through the route for its
+/// severity: exactly the contracts of the verdict, whatever this machine's run broke.
+async fn assert_webhook_received(webhook: &WebhookSink, verdict: &pb::TraceVerdict) {
     let contracts_of = |severity: pb::Severity| -> BTreeSet<String> {
         verdict
             .violations
@@ -551,12 +638,13 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
             contracts_of(pb::Severity::Warning),
         ),
     ];
+    // The real sessions' own defects, at both severities.
     assert!(expected[0].2.contains("unique_session_ids"), "{expected:?}");
     assert!(
         expected[1].2.contains("edge_intents_complete"),
         "{expected:?}"
     );
-    let delivered_contracts = |delivered: &[Delivered], receiver: &str, alertname: &str| {
+    let contracts = |delivered: &[Delivered], receiver: &str, alertname: &str| {
         delivered
             .iter()
             .filter(|d| d.receiver == receiver && d.status == "firing")
@@ -564,56 +652,32 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
             .filter_map(|d| d.labels["contract"].as_str().map(str::to_owned))
             .collect::<BTreeSet<String>>()
     };
-    let delivered = wait_for("the alerts at the webhook", || {
-        let expected = &expected;
-        async move {
-            let delivered = hook.delivered();
-            let run_alerted = delivered.iter().any(|d| {
-                d.receiver == "ironforge-critical"
-                    && d.status == "firing"
-                    && d.labels["alertname"] == "IronforgeRunNotProductionReady"
-            });
-            let all_contracts = expected.iter().all(|(receiver, alertname, contracts)| {
-                delivered_contracts(&delivered, receiver, alertname).is_superset(contracts)
-            });
-            (run_alerted && all_contracts).then_some(delivered)
-        }
+    let expected = &expected;
+    let delivered = wait_for("the alerts at the webhook", || async move {
+        let delivered = webhook.delivered();
+        let run_alerted = delivered.iter().any(|d| {
+            d.receiver == "ironforge-critical"
+                && d.status == "firing"
+                && d.labels["alertname"] == "IronforgeRunNotProductionReady"
+        });
+        let all_contracts = expected.iter().all(|(receiver, alertname, wanted)| {
+            contracts(&delivered, receiver, alertname).is_superset(wanted)
+        });
+        (run_alerted && all_contracts).then_some(delivered)
     })
     .await;
-    for (receiver, alertname, contracts) in &expected {
-        assert_eq!(
-            &delivered_contracts(&delivered, receiver, alertname),
-            contracts
-        );
+    for (receiver, alertname, wanted) in expected {
+        assert_eq!(&contracts(&delivered, receiver, alertname), wanted);
     }
-    assert!(
-        delivered
-            .iter()
-            .all(|d| (d.receiver == "ironforge-critical") == (d.labels["severity"] == "critical")),
-        "{delivered:?}"
-    );
+    let routed_by_severity = delivered
+        .iter()
+        .all(|d| (d.receiver == "ironforge-critical") == (d.labels["severity"] == "critical"));
+    assert!(routed_by_severity, "{delivered:?}");
+}
 
-    // Health is now RED (score 0): pending for its 30 s, not yet firing.
-    let alerts = prometheus.api("alerts").await;
-    assert!(
-        alerts["alerts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| label(a, "alertname") == "IronforgePipelineHealthRed"),
-        "{alerts}"
-    );
-
-    // Every rule evaluates cleanly against the real metrics.
-    let rules = prometheus.api("rules").await;
-    for group in rules["groups"].as_array().unwrap() {
-        for rule in group["rules"].as_array().unwrap() {
-            assert_eq!(rule["health"], "ok", "{rule}");
-        }
-    }
-
-    // Every dashboard query is valid PromQL, with Grafana's variables as the dashboard sets them by default;
-    // the panels over what this run produced have data.
+/// Every dashboard query is valid PromQL, with Grafana's variables at the dashboard's defaults, and the
+/// panels over what a failing run produces have data.
+async fn assert_dashboard_queries(prometheus: &Prometheus) {
     let dashboard: Json = serde_json::from_str(&read_repo_file(DASHBOARD)).unwrap();
     let mut with_data = BTreeSet::new();
     for (title, expr) in dashboard_queries(&dashboard) {
@@ -646,12 +710,4 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
             "no data for {title}: {with_data:?}"
         );
     }
-
-    prometheus.assert_running();
-    alertmanager.assert_running();
-    drop(prometheus);
-    drop(alertmanager);
-    tokio::time::timeout(WAIT, processor.stop())
-        .await
-        .expect("the processor stops");
 }

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# The IRONFORGE processor as a container image: docker build -t ironforge-processor .
+
+# Build stage: the workspace's minimum Rust, on the same Debian release as the runtime so glibc matches.
+FROM rust:1.88-bookworm AS builder
+WORKDIR /src
+COPY . .
+# Cache mounts keep the registry and compiled dependencies between builds; the binary is copied out in the
+# same step because the target directory is not part of the image layer.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p ironforge-processor \
+    && install -D target/release/ironforge-processor /out/ironforge-processor
+
+# Runtime stage: only the binary, run as an unprivileged user.
+FROM debian:bookworm-slim
+# CA certificates for an https:// --logs-endpoint.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home ironforge
+COPY --from=builder /out/ironforge-processor /usr/local/bin/ironforge-processor
+USER 10001
+# Outside a container the processor binds loopback only; here it must listen on every interface for other
+# containers (and published ports) to reach it. Each address can still be overridden at `docker run`.
+ENV IRONFORGE_OTLP_GRPC_ADDR=0.0.0.0:4317 \
+    IRONFORGE_OTLP_HTTP_ADDR=0.0.0.0:4318 \
+    IRONFORGE_ADMIN_ADDR=0.0.0.0:9464
+# OTLP/gRPC (and the monitor's gRPC API), OTLP/HTTP, admin (/metrics, /api/v1/*).
+EXPOSE 4317 4318 9464
+ENTRYPOINT ["/usr/local/bin/ironforge-processor"]
