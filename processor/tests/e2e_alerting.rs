@@ -18,14 +18,13 @@ use alerting_support::{
     Alertmanager, Delivered, Prometheus, TempDir, Tools, WAIT, WebhookSink, read_repo_file,
     repo_root, run_ok, wait_for,
 };
-use e2e_support::TestProcessor;
-use ironforge_instrument::{Config, Protocol, Sampling};
+use e2e_support::{TestProcessor, replay, trace_hex};
+use ironforge_instrument::Protocol;
 use ironforge_processor::telemetry::names::{exemplar, metric};
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_replay::ReplayOptions;
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
-use tracing_subscriber::layer::SubscriberExt;
 
 const RULES: &str = "prometheus/rules/ironforge.yml";
 const DASHBOARD: &str = "grafana/dashboards/ironforge.json";
@@ -464,28 +463,6 @@ fn alertmanager_config(webhook: SocketAddr) -> String {
     serde_yaml::to_string(&config).unwrap()
 }
 
-/// Replays the 57 real sessions, which fail several blocking contracts, to `endpoint`; returns the trace id.
-async fn replay_failing_run(endpoint: String) -> String {
-    tokio::task::spawn_blocking(move || {
-        let config = Config::builder()
-            .service_name("ironforge-alerting-e2e")
-            .endpoint(endpoint)
-            .protocol(Protocol::Grpc)
-            .sampling(Sampling::Always)
-            .build();
-        let instrumentation = ironforge_instrument::init(config).unwrap();
-        let subscriber = tracing_subscriber::registry().with(instrumentation.layer());
-        let summary = tracing::subscriber::with_default(subscriber, || {
-            ironforge_replay::run(&ReplayOptions::default())
-        })
-        .unwrap();
-        instrumentation.shutdown().unwrap();
-        summary.trace_id.expect("the run has a trace id")
-    })
-    .await
-    .unwrap()
-}
-
 fn label<'a>(alert: &'a Json, name: &str) -> &'a str {
     alert["labels"][name].as_str().unwrap_or_default()
 }
@@ -531,7 +508,14 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     assert_eq!(alerts["alerts"], serde_json::json!([]), "{alerts}");
 
     let started = now_unix_seconds();
-    let trace = replay_failing_run(processor.grpc_endpoint()).await;
+    // The 57 real sessions fail several blocking contracts.
+    let summary = replay(
+        processor.grpc_endpoint(),
+        Protocol::Grpc,
+        ReplayOptions::default(),
+    )
+    .await;
+    let trace = trace_hex(&summary);
     let verdict = processor.verdict(&trace).await;
     assert!(!verdict.production_ready);
 

@@ -5,40 +5,23 @@
 
 mod e2e_support;
 
-use e2e_support::{TestProcessor, contract_ids};
-use ironforge_instrument::{Config, Protocol, Sampling};
+use e2e_support::{TestProcessor, contract_ids, replay, trace_hex};
+use ironforge_instrument::Protocol;
 use ironforge_replay::{Faults, ReplayOptions};
-use tracing_subscriber::layer::SubscriberExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_growth_past_100_mb_fails_the_run() {
     let processor = TestProcessor::start().await;
-    let endpoint = processor.grpc_endpoint();
-    let summary = tokio::task::spawn_blocking(move || {
-        let config = Config::builder()
-            .endpoint(endpoint)
-            .protocol(Protocol::Grpc)
-            .sampling(Sampling::Always)
-            .build();
-        let instrumentation = ironforge_instrument::init(config).unwrap();
-        let subscriber = tracing_subscriber::registry().with(instrumentation.layer());
-        let options = ReplayOptions {
-            sessions_limit: Some(4),
-            faults: Faults {
-                memory_growth_mb: Some(160),
-                ..Faults::default()
-            },
-            ..ReplayOptions::default()
-        };
-        let summary =
-            tracing::subscriber::with_default(subscriber, || ironforge_replay::run(&options))
-                .unwrap();
-        instrumentation.shutdown().unwrap();
-        summary
-    })
-    .await
-    .unwrap();
-    let verdict = processor.verdict(&summary.trace_id.unwrap()).await;
+    let options = ReplayOptions {
+        sessions_limit: Some(4),
+        faults: Faults {
+            memory_growth_mb: Some(160),
+            ..Faults::default()
+        },
+        ..ReplayOptions::default()
+    };
+    let summary = replay(processor.grpc_endpoint(), Protocol::Grpc, options).await;
+    let verdict = processor.verdict(&trace_hex(&summary)).await;
     let broken = contract_ids(&verdict.violations);
     assert!(broken.contains(&"run_memory_peak".to_owned()), "{broken:?}");
     assert!(

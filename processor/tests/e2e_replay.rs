@@ -10,12 +10,11 @@ mod e2e_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use e2e_support::{TestProcessor, contract_ids, test_contracts};
-use ironforge_instrument::{Config, Protocol, Sampling};
+use e2e_support::{TestProcessor, contract_ids, replay, test_contracts, trace_hex};
+use ironforge_instrument::Protocol;
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_proto::monitor::v1 as pb;
-use ironforge_replay::{Faults, ReplayOptions, RunSummary, SessionSelector};
-use tracing_subscriber::layer::SubscriberExt;
+use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
 
 /// What the real session data breaks, whatever the transport: IRONFORGE's naming collapses NY_AM and NY_PM
 /// into `NY` (five colliding ids, so every stage is five distinct sessions short of 57), the data never
@@ -35,32 +34,6 @@ const COLLIDING_IDS: [&str; 5] = [
     "NY_2025-08-04",
     "NY_2025-08-05",
 ];
-
-/// Runs the replay in its own thread with instrumentation pointed at `endpoint`, and flushes it.
-async fn replay(endpoint: String, protocol: Protocol, options: ReplayOptions) -> RunSummary {
-    tokio::task::spawn_blocking(move || {
-        let config = Config::builder()
-            .service_name("ironforge-replay-e2e")
-            .endpoint(endpoint)
-            .protocol(protocol)
-            .sampling(Sampling::Always)
-            .build();
-        let instrumentation = ironforge_instrument::init(config).unwrap();
-        let subscriber = tracing_subscriber::registry().with(instrumentation.layer());
-        let summary =
-            tracing::subscriber::with_default(subscriber, || ironforge_replay::run(&options))
-                .unwrap();
-        // Shutting down flushes every span and metric; a failed export fails the test.
-        instrumentation.shutdown().unwrap();
-        summary
-    })
-    .await
-    .unwrap()
-}
-
-fn trace_hex(summary: &RunSummary) -> String {
-    summary.trace_id.clone().expect("the run has a trace id")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_defects_of_the_sessions_arrive_on_every_output_over_grpc() {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ironforge_instrument::{Config, Protocol, Sampling};
 use ironforge_processor::config::DEFAULT_CONTRACTS_YAML;
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::server::{Server, ServerOptions};
@@ -16,9 +17,11 @@ use ironforge_proto::monitor::v1::monitor_service_client::MonitorServiceClient;
 use ironforge_proto::otlp::logs::LogRecord;
 use ironforge_proto::otlp::logs_service::logs_service_server::{LogsService, LogsServiceServer};
 use ironforge_proto::otlp::logs_service::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use ironforge_replay::{ReplayOptions, RunSummary};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
+use tracing_subscriber::layer::SubscriberExt;
 
 /// The default contracts with the timing made for tests: traces complete half a second after their root,
 /// traces without root time out after three seconds, and events are not folded.
@@ -219,6 +222,33 @@ impl Drop for TestProcessor {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.contracts_file);
     }
+}
+
+/// Runs the reference replay in its own thread, instrumented with `ironforge-instrument` exporting to
+/// `endpoint`, and flushes it. A failed export fails the test.
+pub async fn replay(endpoint: String, protocol: Protocol, options: ReplayOptions) -> RunSummary {
+    tokio::task::spawn_blocking(move || {
+        let config = Config::builder()
+            .service_name("ironforge-replay-e2e")
+            .endpoint(endpoint)
+            .protocol(protocol)
+            .sampling(Sampling::Always)
+            .build();
+        let instrumentation = ironforge_instrument::init(config).unwrap();
+        let subscriber = tracing_subscriber::registry().with(instrumentation.layer());
+        let summary =
+            tracing::subscriber::with_default(subscriber, || ironforge_replay::run(&options))
+                .unwrap();
+        instrumentation.shutdown().unwrap();
+        summary
+    })
+    .await
+    .unwrap()
+}
+
+/// The run's trace id, hex.
+pub fn trace_hex(summary: &RunSummary) -> String {
+    summary.trace_id.clone().expect("the run has a trace id")
 }
 
 /// Polls `probe` every 50 ms for up to 30 s.
