@@ -44,6 +44,28 @@ pub mod attr {
     pub const SERVICE_NAME: &str = "service.name";
 }
 
+/// Attributes of the OTLP log records the processor emits, one per violation. The record's trace and span
+/// ids link it to the violating span; its stage and session use the span attributes' own names
+/// ([`attr::STAGE`], [`attr::SESSION_ID`]), so one query covers both.
+pub mod violation_attr {
+    /// The `event_name` of every violation log record.
+    pub const EVENT_NAME: &str = "ironforge.violation";
+    /// String: the id of the broken contract.
+    pub const CONTRACT_ID: &str = "ironforge.violation.contract_id";
+    /// String: the contract's category (`timing`, `memory`, `quality`, `system`, `invariant`).
+    pub const CATEGORY: &str = "ironforge.violation.category";
+    /// String: `warning` or `critical`.
+    pub const SEVERITY: &str = "ironforge.violation.severity";
+    /// Bool: whether the violation keeps the run out of production.
+    pub const BLOCKS_PRODUCTION: &str = "ironforge.violation.blocks_production";
+    /// Double: the value measured.
+    pub const OBSERVED: &str = "ironforge.violation.observed";
+    /// Double: the contract's threshold.
+    pub const THRESHOLD: &str = "ironforge.violation.threshold";
+    /// String: the unit of `observed` and `threshold`, as the contract file names it.
+    pub const UNIT: &str = "ironforge.violation.unit";
+}
+
 /// Names of the metrics the instrumentation exports beside its spans (OpenTelemetry naming).
 pub mod metric {
     /// Histogram, seconds: duration of each stage span. Attribute: [`attr::STAGE`](super::attr::STAGE).

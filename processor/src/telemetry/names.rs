@@ -150,29 +150,15 @@ pub mod value {
     }
 }
 
-/// Attribute names of the OTLP log record each violation becomes.
+/// Attribute names of the OTLP log record each violation becomes: the wire contract's
+/// [`violation_attr`](ironforge_proto::semconv::violation_attr), plus the span attributes it shares.
 pub mod log_attr {
     use ironforge_proto::semconv::attr;
+    pub use ironforge_proto::semconv::violation_attr::*;
 
-    /// The `event_name` of every violation log record.
-    pub const EVENT_NAME: &str = "ironforge.violation";
-    /// String: the id of the broken contract.
-    pub const CONTRACT_ID: &str = "ironforge.violation.contract_id";
-    /// String: the contract's category, as [`value::category`](super::value::category) spells it.
-    pub const CATEGORY: &str = "ironforge.violation.category";
-    /// String: `warning` or `critical`.
-    pub const SEVERITY: &str = "ironforge.violation.severity";
-    /// Bool: whether the violation keeps the run out of production.
-    pub const BLOCKS_PRODUCTION: &str = "ironforge.violation.blocks_production";
-    /// Double: the value measured.
-    pub const OBSERVED: &str = "ironforge.violation.observed";
-    /// Double: the contract's threshold.
-    pub const THRESHOLD: &str = "ironforge.violation.threshold";
-    /// String: the unit of `observed` and `threshold`, as the contract file names it.
-    pub const UNIT: &str = "ironforge.violation.unit";
-    /// String: the stage of the violating span; the span attribute's own name, so one query spans both.
+    /// String: the stage of the violating span.
     pub const STAGE: &str = attr::STAGE;
-    /// String: the session of the violating span; the span attribute's own name.
+    /// String: the session of the violating span.
     pub const SESSION_ID: &str = attr::SESSION_ID;
     /// Resource attribute naming the processor.
     pub const SERVICE_NAME: &str = attr::SERVICE_NAME;
