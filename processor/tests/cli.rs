@@ -2,7 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod e2e_support;
+
 use std::process::{Command, Output};
+
+use e2e_support::run_with_session;
+use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
 
 fn processor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
@@ -81,4 +86,72 @@ fn schema_is_json_for_editors() {
     let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(schema["title"], "ContractFile");
     assert!(schema["properties"]["contracts"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_console_lines_carry_the_violation_as_fields() {
+    use std::io::BufRead;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
+        .args([
+            "--log-format",
+            "json",
+            "--otlp-grpc-addr",
+            "127.0.0.1:0",
+            "--otlp-http-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--admin-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let parsed =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if lines_tx.send(parsed).is_err() {
+                break;
+            }
+        }
+    });
+    let started = next_line(&mut lines).await;
+    let grpc = started["fields"]["otlp_grpc"].as_str().unwrap().to_owned();
+    let mut client = TraceServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap();
+    client.export(run_with_session(42, 5)).await.unwrap();
+    let violation = loop {
+        let line = next_line(&mut lines).await;
+        if line["target"] == "ironforge::violation" {
+            break line;
+        }
+    };
+    child.kill().unwrap();
+    let _ = child.wait();
+    let fields = &violation["fields"];
+    assert_eq!(violation["level"], "ERROR");
+    assert_eq!(fields["contract"], "session_duration");
+    assert_eq!(fields["trace_id"], hex::encode([42u8; 16]));
+    assert_eq!(fields["observed"], 5.0);
+    assert_eq!(fields["threshold"], 3.0);
+    assert_eq!(fields["blocks_production"], true);
+    assert!(
+        fields["message"].as_str().unwrap().contains("took 5 s"),
+        "{violation}"
+    );
+}
+
+async fn next_line(
+    lines: &mut tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+) -> serde_json::Value {
+    tokio::time::timeout(std::time::Duration::from_secs(30), lines.recv())
+        .await
+        .unwrap()
+        .unwrap()
 }

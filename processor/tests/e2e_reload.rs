@@ -5,53 +5,15 @@
 
 mod e2e_support;
 
-use e2e_support::{TestProcessor, test_contracts};
+use e2e_support::{TestProcessor, run_with_session, test_contracts};
 use ironforge_proto::monitor::v1 as pb;
-use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
-use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
-use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
-use ironforge_proto::semconv::attr;
-
-/// A run whose only session takes 2 s: within the default 3 s contract.
-fn run_with_two_second_session(trace: u8) -> ExportTraceServiceRequest {
-    let t0 = 1_754_300_000_000_000_000_u64;
-    let kind = |value: &str| KeyValue {
-        key: attr::SPAN_KIND.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..KeyValue::default()
-    };
-    let span = |id: u8, parent: Option<u8>, kind_value: &str, seconds: u64| Span {
-        trace_id: vec![trace; 16],
-        span_id: vec![id; 8],
-        parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
-        name: kind_value.to_owned(),
-        start_time_unix_nano: t0,
-        end_time_unix_nano: t0 + seconds * 1_000_000_000,
-        attributes: vec![kind(kind_value)],
-        ..Span::default()
-    };
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: vec![span(1, None, "run", 3), span(2, Some(1), "session", 2)],
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
-    }
-}
 
 async fn session_contract_broken(processor: &TestProcessor, trace: u8) -> bool {
     let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
         .await
         .unwrap();
-    client
-        .export(run_with_two_second_session(trace))
-        .await
-        .unwrap();
+    client.export(run_with_session(trace, 2)).await.unwrap();
     let verdict = processor.verdict(&hex::encode([trace; 16])).await;
     verdict
         .violations

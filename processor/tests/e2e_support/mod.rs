@@ -14,9 +14,13 @@ use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::server::{Server, ServerOptions};
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::monitor::v1::monitor_service_client::MonitorServiceClient;
+use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
 use ironforge_proto::otlp::logs::LogRecord;
 use ironforge_proto::otlp::logs_service::logs_service_server::{LogsService, LogsServiceServer};
 use ironforge_proto::otlp::logs_service::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
+use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use ironforge_proto::semconv::attr;
 use ironforge_replay::{ReplayOptions, RunSummary};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -249,6 +253,40 @@ pub async fn replay(endpoint: String, protocol: Protocol, options: ReplayOptions
 /// The run's trace id, hex.
 pub fn trace_hex(summary: &RunSummary) -> String {
     summary.trace_id.clone().expect("the run has a trace id")
+}
+
+/// A run (3 s longer than its session) whose only session span takes `session_seconds`.
+pub fn run_with_session(trace: u8, session_seconds: u64) -> ExportTraceServiceRequest {
+    let t0 = 1_754_300_000_000_000_000_u64;
+    let kind = |value: &str| KeyValue {
+        key: attr::SPAN_KIND.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
+        ..KeyValue::default()
+    };
+    let span = |id: u8, parent: Option<u8>, kind_value: &str, seconds: u64| Span {
+        trace_id: vec![trace; 16],
+        span_id: vec![id; 8],
+        parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+        name: kind_value.to_owned(),
+        start_time_unix_nano: t0,
+        end_time_unix_nano: t0 + seconds * 1_000_000_000,
+        attributes: vec![kind(kind_value)],
+        ..Span::default()
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![
+                    span(1, None, "run", session_seconds + 1),
+                    span(2, Some(1), "session", session_seconds),
+                ],
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    }
 }
 
 /// Polls `probe` every 50 ms for up to 30 s.
