@@ -13,13 +13,14 @@ use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
 use ironforge_proto::otlp::resource::Resource;
 use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
-use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
+use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use ironforge_proto::semconv::attr;
 use prost::Message;
 
 const T0: u64 = 1_754_300_000_000_000_000;
 const MS: u64 = 1_000_000;
+const PROTOBUF: &str = "application/x-protobuf";
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
@@ -89,7 +90,8 @@ fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
     }
 }
 
-async fn post(processor: &TestProcessor, content_type: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+/// POSTs `body` to the OTLP/HTTP traces path and returns the status, once the whole answer is read.
+async fn post(processor: &TestProcessor, content_type: &str, body: Vec<u8>) -> u16 {
     let response = reqwest::Client::new()
         .post(format!("{}/v1/traces", processor.http_endpoint()))
         .header("content-type", content_type)
@@ -97,10 +99,14 @@ async fn post(processor: &TestProcessor, content_type: &str, body: Vec<u8>) -> (
         .send()
         .await
         .unwrap();
-    (
-        response.status().as_u16(),
-        response.bytes().await.unwrap().to_vec(),
-    )
+    let status = response.status().as_u16();
+    response.bytes().await.unwrap();
+    status
+}
+
+/// POSTs `spans` as OTLP/HTTP protobuf and returns the status.
+async fn post_spans(processor: &TestProcessor, spans: Vec<Span>) -> u16 {
+    post(processor, PROTOBUF, request(spans).encode_to_vec()).await
 }
 
 async fn grpc(processor: &TestProcessor) -> TraceServiceClient<tonic::transport::Channel> {
@@ -109,25 +115,48 @@ async fn grpc(processor: &TestProcessor) -> TraceServiceClient<tonic::transport:
         .unwrap()
 }
 
+/// Exports `spans` over gRPC, which must accept the request.
+async fn export(processor: &TestProcessor, spans: Vec<Span>) -> ExportTraceServiceResponse {
+    grpc(processor)
+        .await
+        .export(request(spans))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 fn hex_trace(trace: u8) -> String {
     hex::encode([trace; 16])
 }
 
-/// A good trace sent after the bad input is still decided correctly.
-async fn still_serves(processor: &TestProcessor, trace: u8) {
-    grpc(processor)
-        .await
-        .export(request(clean_run(trace)))
-        .await
-        .unwrap();
+/// Asserts the trace is decided a pass over the three spans of [`clean_run`].
+async fn assert_clean_pass(processor: &TestProcessor, trace: u8) {
     let verdict = processor.verdict(&hex_trace(trace)).await;
+    assert_eq!(verdict.span_count, 3);
     assert_eq!(
         verdict.status,
         pb::VerdictStatus::Pass as i32,
         "{:?}",
         verdict.violations
     );
-    assert_eq!(verdict.span_count, 3);
+}
+
+/// Asserts the processor has no verdict for the trace, as it stands now.
+async fn assert_no_verdict(processor: &TestProcessor, trace: u8, why: &str) {
+    let missing = processor
+        .client()
+        .await
+        .get_verdict(pb::GetVerdictRequest {
+            trace_id: vec![trace; 16],
+        })
+        .await;
+    assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound, "{why}");
+}
+
+/// A good trace sent after the bad input is still decided correctly.
+async fn still_serves(processor: &TestProcessor, trace: u8) {
+    export(processor, clean_run(trace)).await;
+    assert_clean_pass(processor, trace).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,55 +166,34 @@ async fn undecodable_and_mistyped_requests_are_refused_with_the_right_status() {
     };
     let processor = TestProcessor::start_with(&test_contracts(), limits).await;
 
-    let (status, _) = post(
-        &processor,
-        "application/x-protobuf",
-        b"\xff\xfe garbage \x00\x01".to_vec(),
-    )
-    .await;
-    assert_eq!(status, 400);
     let mut truncated = request(clean_run(9)).encode_to_vec();
     truncated.truncate(truncated.len() / 2);
-    let (status, _) = post(&processor, "application/x-protobuf", truncated).await;
-    assert_eq!(status, 400);
-    let (status, _) = post(
-        &processor,
-        "text/plain",
-        request(clean_run(9)).encode_to_vec(),
-    )
-    .await;
-    assert_eq!(status, 415);
-    let (status, _) = post(
-        &processor,
-        "application/json",
-        b"{\"resourceSpans\": [".to_vec(),
-    )
-    .await;
-    assert_eq!(status, 400);
+    for (content_type, body, status) in [
+        (PROTOBUF, b"\xff\xfe garbage \x00\x01".to_vec(), 400),
+        (PROTOBUF, truncated, 400),
+        ("text/plain", request(clean_run(9)).encode_to_vec(), 415),
+        ("application/json", b"{\"resourceSpans\": [".to_vec(), 400),
+    ] {
+        assert_eq!(
+            post(&processor, content_type, body).await,
+            status,
+            "{content_type}"
+        );
+    }
 
     // Oversized, over both transports.
     let padding = string("padding", &"x".repeat(100 * 1024));
     let oversized = request(vec![span(9, 1, None, "run", vec![padding])]);
-    let (status, _) = post(
-        &processor,
-        "application/x-protobuf",
-        oversized.encode_to_vec(),
-    )
-    .await;
-    assert_eq!(status, 413);
+    assert_eq!(
+        post(&processor, PROTOBUF, oversized.encode_to_vec()).await,
+        413
+    );
     let refused = grpc(&processor).await.export(oversized).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
 
     // Nothing of trace 9 was taken in: it has no verdict and nothing in flight.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let missing = processor
-        .client()
-        .await
-        .get_verdict(pb::GetVerdictRequest {
-            trace_id: vec![9; 16],
-        })
-        .await;
-    assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound);
+    assert_no_verdict(&processor, 9, "trace 9 was refused whole").await;
 
     still_serves(&processor, 10).await;
     processor.stop().await;
@@ -203,12 +211,7 @@ async fn invalid_spans_are_refused_one_by_one_and_the_rest_kept() {
     backwards.end_time_unix_nano = backwards.start_time_unix_nano - MS;
     spans.extend([short_id, zero_trace, backwards]);
 
-    let response = grpc(&processor)
-        .await
-        .export(request(spans))
-        .await
-        .unwrap()
-        .into_inner();
+    let response = export(&processor, spans).await;
     let partial = response.partial_success.unwrap();
     assert_eq!(partial.rejected_spans, 3);
     assert!(
@@ -237,13 +240,7 @@ async fn attributes_of_the_wrong_type_fail_the_run_and_say_why() {
         attr::PATTERN_AUTHENTICITY,
         any_value::Value::BoolValue(true),
     ));
-    let (status, _) = post(
-        &processor,
-        "application/x-protobuf",
-        request(spans).encode_to_vec(),
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(post_spans(&processor, spans).await, 200);
     let verdict = processor.verdict(&hex_trace(12)).await;
     assert_eq!(contract_ids(&verdict.violations), ["attribute_types"]);
     let message = &verdict.violations[0].message;
@@ -260,11 +257,7 @@ async fn attributes_of_the_wrong_type_fail_the_run_and_say_why() {
 async fn a_trace_without_root_is_decided_incomplete_and_says_what_is_missing() {
     let processor = TestProcessor::start().await;
     let orphans: Vec<Span> = clean_run(13).into_iter().skip(1).collect();
-    grpc(&processor)
-        .await
-        .export(request(orphans))
-        .await
-        .unwrap();
+    export(&processor, orphans).await;
     still_serves(&processor, 14).await;
     let verdict = processor.verdict(&hex_trace(13)).await;
     assert_eq!(verdict.status, pb::VerdictStatus::Incomplete as i32);
@@ -296,38 +289,10 @@ async fn one_trace_split_over_requests_far_apart_is_assembled_whole() {
         span.start_time_unix_nano -= 86_400 * 1_000 * MS;
         span.end_time_unix_nano -= 86_400 * 1_000 * MS;
     }
-    let (status, _) = post(
-        &processor,
-        "application/x-protobuf",
-        request(spans).encode_to_vec(),
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(post_spans(&processor, spans).await, 200);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let early = processor
-        .client()
-        .await
-        .get_verdict(pb::GetVerdictRequest {
-            trace_id: vec![15; 16],
-        })
-        .await;
-    assert_eq!(
-        early.unwrap_err().code(),
-        tonic::Code::NotFound,
-        "no verdict before the root arrives"
-    );
-    grpc(&processor)
-        .await
-        .export(request(vec![root]))
-        .await
-        .unwrap();
-    let verdict = processor.verdict(&hex_trace(15)).await;
-    assert_eq!(verdict.span_count, 3);
-    assert_eq!(
-        verdict.status,
-        pb::VerdictStatus::Pass as i32,
-        "{:?}",
-        verdict.violations
-    );
+    assert_no_verdict(&processor, 15, "no verdict before the root arrives").await;
+    export(&processor, vec![root]).await;
+    assert_clean_pass(&processor, 15).await;
     processor.stop().await;
 }

@@ -4,6 +4,8 @@
 // Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod violation_support;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -15,6 +17,7 @@ use ironforge_processor::verdict::{
     Category, Severity, StageDuration, TraceVerdict, VerdictStatus, Violation,
 };
 use ironforge_proto::semconv::{SpanKind, Stage};
+use violation_support::slow_session;
 
 const TRACE: TraceId = TraceId([0x4b; 16]);
 const OTHER_TRACE: TraceId = TraceId([
@@ -24,21 +27,7 @@ const OTHER_TRACE: TraceId = TraceId([
 const DECIDED_AT: u64 = 1_754_300_000_500_000_000;
 
 fn violation(trace_id: TraceId) -> Violation {
-    Violation {
-        trace_id,
-        span_id: Some(SpanId([7; 8])),
-        contract_id: "single_session_processing".to_owned(),
-        category: Category::Timing,
-        severity: Severity::Critical,
-        blocks_production: true,
-        observed: 3.4,
-        threshold: 3.0,
-        unit: "s".to_owned(),
-        stage: Some("discovery".to_owned()),
-        session_id: Some("NY_AM_2025-08-04".to_owned()),
-        message: "session NY_AM_2025-08-04 (discovery) took 3.4 s".to_owned(),
-        time_unix_nano: DECIDED_AT,
-    }
+    slow_session(trace_id, SpanId([7; 8]), DECIDED_AT)
 }
 
 /// A span lasting `tenths` tenths of a second.
@@ -56,6 +45,21 @@ fn span(kind: Option<SpanKind>, stage: Option<Stage>, tenths: u64, facts: Facts)
         session_id: Some("NY_AM_2025-08-04".to_owned()),
         facts,
     }
+}
+
+/// A session span in `stage` with a memory peak and an authenticity.
+fn session_span(
+    stage: Stage,
+    tenths: u64,
+    memory_peak_bytes: f64,
+    authenticity: f64,
+) -> SpanRecord {
+    let facts = Facts {
+        memory_peak_bytes: Some(memory_peak_bytes),
+        authenticity: Some(authenticity),
+        ..Facts::default()
+    };
+    span(Some(SpanKind::Session), Some(stage), tenths, facts)
 }
 
 fn encoded(metrics: &Metrics) -> String {
@@ -160,18 +164,8 @@ fn verdicts_are_counted_by_status_and_readiness_and_time_their_stages() {
 #[test]
 fn monitored_spans_feed_durations_memory_and_authenticity() {
     let metrics = Metrics::new();
-    let session_facts = Facts {
-        memory_peak_bytes: Some(52_428_800.0),
-        authenticity: Some(0.86),
-        ..Facts::default()
-    };
     // 2.5 s: on the bucket edge, which counts as inside it.
-    metrics.span(&span(
-        Some(SpanKind::Session),
-        Some(Stage::Discovery),
-        25,
-        session_facts,
-    ));
+    metrics.span(&session_span(Stage::Discovery, 25, 52_428_800.0, 0.86));
     metrics.span(&span(Some(SpanKind::Session), None, 5, Facts::default()));
     metrics.span(&span(Some(SpanKind::Run), None, 2000, Facts::default()));
     let pattern_facts = Facts {
@@ -398,17 +392,7 @@ fn fully_fed() -> Metrics {
         decided_unix_nano: DECIDED_AT,
         service_name: None,
     });
-    let facts = Facts {
-        memory_peak_bytes: Some(1e8),
-        authenticity: Some(0.9),
-        ..Facts::default()
-    };
-    metrics.span(&span(
-        Some(SpanKind::Session),
-        Some(Stage::Validation),
-        12,
-        facts,
-    ));
+    metrics.span(&session_span(Stage::Validation, 12, 1e8, 0.9));
     metrics.span(&span(Some(SpanKind::Run), None, 1000, Facts::default()));
     metrics.spans_received(Transport::Grpc, 5, 1);
     metrics.request(Transport::Grpc, RequestOutcome::PartialSuccess, 0.01);

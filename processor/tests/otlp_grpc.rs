@@ -15,8 +15,12 @@ use ironforge_proto::otlp::common::any_value::Value;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
 use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
-use otlp_support::grpc::{TRACES_EXPORT_PATH, call_raw, serve_grpc};
-use otlp_support::{TestSink, assert_one_session, kv, padded_request, request, session_span, text};
+use otlp_support::grpc::{TRACES_EXPORT_PATH, assert_undecodable, call_raw, serve_grpc};
+use otlp_support::sdk::{SDK_SERVICE, export_run_and_session, take_run_and_session};
+use otlp_support::{
+    TestSink, assert_discovery_session, assert_one_session, kv, padded_request, request,
+    session_span, small_limits, text,
+};
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Channel;
@@ -52,6 +56,23 @@ impl Receiver {
             .map(tonic::Response::into_inner)
     }
 
+    /// Asserts that exactly one request was reported since the last call, as given.
+    fn assert_report(&self, outcome: RequestOutcome, accepted: u64, rejected: u64) {
+        self.sink
+            .assert_report(Transport::Grpc, outcome, accepted, rejected);
+    }
+
+    /// Asserts that no span arrived and that exactly one request was reported, refused whole as `outcome`.
+    fn assert_refused(&self, outcome: RequestOutcome) {
+        self.sink.assert_refused(Transport::Grpc, outcome);
+    }
+
+    /// Asserts the request answered with `status` was refused whole as too large, and reported as such.
+    fn assert_too_large(&self, status: &Status) {
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        self.assert_refused(RequestOutcome::TooLarge);
+    }
+
     /// After a refused request: a good one is still accepted and decoded.
     async fn assert_still_serves(&self) {
         let response = self.export(request(vec![session_span(42)])).await.unwrap();
@@ -62,12 +83,6 @@ impl Receiver {
     /// Sends `body` as the request message, whatever it is.
     async fn export_raw(&self, body: Vec<u8>) -> Result<ExportTraceServiceResponse, Status> {
         call_raw(&self.endpoint, TRACES_EXPORT_PATH, body).await
-    }
-}
-
-fn small_limits() -> ReceiverLimits {
-    ReceiverLimits {
-        max_request_bytes: 64 * 1024,
     }
 }
 
@@ -87,9 +102,7 @@ async fn spans_arrive_with_their_facts_and_no_partial_success() {
         .unwrap();
 
     assert_eq!(response.partial_success, None);
-    receiver
-        .sink
-        .assert_report(Transport::Grpc, RequestOutcome::Ok, 2, 0);
+    receiver.assert_report(RequestOutcome::Ok, 2, 0);
     let spans = receiver.sink.take();
     assert_eq!(spans.len(), 2);
     assert_eq!(spans[0].kind, Some(SpanKind::Run));
@@ -144,9 +157,7 @@ async fn invalid_spans_are_refused_in_partial_success_and_the_rest_kept() {
         );
     }
     assert_one_session(&receiver.sink, 7);
-    receiver
-        .sink
-        .assert_report(Transport::Grpc, RequestOutcome::PartialSuccess, 1, 4);
+    receiver.assert_report(RequestOutcome::PartialSuccess, 1, 4);
     receiver.assert_still_serves().await;
 }
 
@@ -186,9 +197,7 @@ async fn an_empty_request_succeeds() {
         .unwrap();
     assert_eq!(response.partial_success, None);
     assert!(receiver.sink.take().is_empty());
-    receiver
-        .sink
-        .assert_report(Transport::Grpc, RequestOutcome::Ok, 0, 0);
+    receiver.assert_report(RequestOutcome::Ok, 0, 0);
     receiver.assert_still_serves().await;
 }
 
@@ -207,9 +216,7 @@ async fn an_overloaded_sink_answers_unavailable_with_the_retry_delay() {
         .get_details_retry_info()
         .expect("RetryInfo in the status details");
     assert_eq!(retry.retry_delay, Some(Duration::from_millis(1500)));
-    receiver
-        .sink
-        .assert_refused(Transport::Grpc, RequestOutcome::Overloaded);
+    receiver.assert_refused(RequestOutcome::Overloaded);
 
     receiver.sink.overload(None);
     receiver.assert_still_serves().await;
@@ -222,10 +229,7 @@ async fn an_oversized_request_is_resource_exhausted() {
         .export(padded_request(100 * 1024))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    receiver
-        .sink
-        .assert_refused(Transport::Grpc, RequestOutcome::TooLarge);
+    receiver.assert_too_large(&status);
     receiver.assert_still_serves().await;
 }
 
@@ -242,10 +246,7 @@ async fn gzip_is_accepted_and_a_gzip_bomb_is_resource_exhausted() {
         .export(padded_request(1024 * 1024))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    receiver
-        .sink
-        .assert_refused(Transport::Grpc, RequestOutcome::TooLarge);
+    receiver.assert_too_large(&status);
 
     let response = client
         .export(request(vec![session_span(8)]))
@@ -263,15 +264,8 @@ async fn garbage_and_truncated_protobuf_are_invalid_argument() {
     let truncated = good[..good.len() - 7].to_vec();
 
     for body in [vec![0xff; 64], truncated] {
-        let status = receiver.export_raw(body).await.unwrap_err();
-        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-        assert!(
-            status.message().starts_with("undecodable request: "),
-            "{status:?}"
-        );
-        receiver
-            .sink
-            .assert_report(Transport::Grpc, RequestOutcome::BadRequest, 0, 0);
+        assert_undecodable(&receiver.export_raw(body).await.unwrap_err());
+        receiver.assert_report(RequestOutcome::BadRequest, 0, 0);
     }
     assert!(receiver.sink.take().is_empty());
 
@@ -293,9 +287,7 @@ async fn an_unsupported_grpc_encoding_is_unimplemented_and_reported_as_such() {
     let status = receiver.client().await.export(request).await.unwrap_err();
 
     assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
-    receiver
-        .sink
-        .assert_refused(Transport::Grpc, RequestOutcome::UnsupportedMediaType);
+    receiver.assert_refused(RequestOutcome::UnsupportedMediaType);
     receiver.assert_still_serves().await;
 }
 
@@ -330,11 +322,8 @@ async fn a_call_to_another_method_is_not_an_export_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stock_opentelemetry_exporter_is_accepted() {
-    use opentelemetry::trace::{Span as _, TraceContextExt, Tracer, TracerProvider as _};
-    use opentelemetry::{Array, Context, KeyValue};
+    use opentelemetry::{Array, KeyValue};
     use opentelemetry_otlp::{Compression, WithExportConfig, WithTonicConfig};
-    use opentelemetry_sdk::Resource;
-    use opentelemetry_sdk::trace::SdkTracerProvider;
 
     let receiver = Receiver::start(ReceiverLimits::default()).await;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -343,79 +332,40 @@ async fn a_stock_opentelemetry_exporter_is_accepted() {
         .with_compression(Compression::Gzip)
         .build()
         .unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(
-            Resource::builder()
-                .with_service_name("ironforge-pipeline")
-                .build(),
-        )
-        .build();
+    export_run_and_session(
+        move || exporter,
+        vec![
+            KeyValue::new(attr::SPAN_KIND, "run"),
+            KeyValue::new(attr::RUN_SESSION_COUNT, 57),
+        ],
+        vec![
+            KeyValue::new(attr::SPAN_KIND, "session"),
+            KeyValue::new(attr::STAGE, "discovery"),
+            KeyValue::new(attr::SESSION_ID, "NY_AM_2025-08-04"),
+            KeyValue::new(attr::GRAPH_NODE_FEATURE_DIM, 51),
+            KeyValue::new(attr::PATTERN_AUTHENTICITY, 0.91),
+            KeyValue::new(attr::PROCESS_MEMORY_USAGE, 52_428_800),
+            KeyValue::new(
+                attr::GRAPH_EDGE_INTENTS,
+                opentelemetry::Value::Array(Array::String(vec![
+                    "CONTEXT".into(),
+                    "LIQ_LINK".into(),
+                ])),
+            ),
+        ],
+    )
+    .await;
 
-    // The SDK's batch processor exports from its own thread and flushing blocks until it has.
-    tokio::task::spawn_blocking(move || {
-        let tracer = provider.tracer("ironforge");
-        let run = tracer
-            .span_builder("run")
-            .with_attributes([
-                KeyValue::new(attr::SPAN_KIND, "run"),
-                KeyValue::new(attr::RUN_SESSION_COUNT, 57),
-            ])
-            .start(&tracer);
-        let cx = Context::current_with_span(run);
-        let mut session = tracer
-            .span_builder("process_session")
-            .with_attributes([
-                KeyValue::new(attr::SPAN_KIND, "session"),
-                KeyValue::new(attr::STAGE, "discovery"),
-                KeyValue::new(attr::SESSION_ID, "NY_AM_2025-08-04"),
-                KeyValue::new(attr::GRAPH_NODE_FEATURE_DIM, 51),
-                KeyValue::new(attr::PATTERN_AUTHENTICITY, 0.91),
-                KeyValue::new(attr::PROCESS_MEMORY_USAGE, 52_428_800),
-                KeyValue::new(
-                    attr::GRAPH_EDGE_INTENTS,
-                    opentelemetry::Value::Array(Array::String(vec![
-                        "CONTEXT".into(),
-                        "LIQ_LINK".into(),
-                    ])),
-                ),
-            ])
-            .start_with_context(&tracer, &cx);
-        session.end();
-        cx.span().end();
-        provider.force_flush().unwrap();
-        provider.shutdown().unwrap();
-    })
-    .await
-    .unwrap();
-
-    let spans = receiver.sink.take();
-    assert_eq!(spans.len(), 2, "{spans:?}");
-    let run = spans.iter().find(|span| span.name == "run").unwrap();
-    let session = spans
-        .iter()
-        .find(|span| span.name == "process_session")
-        .unwrap();
-    assert_eq!(session.trace_id, run.trace_id);
-    assert_eq!(session.parent_span_id, Some(run.span_id));
-    assert_eq!(run.parent_span_id, None);
-    assert_eq!(session.service_name.as_deref(), Some("ironforge-pipeline"));
+    let (run, session) = take_run_and_session(&receiver.sink);
+    assert_eq!(session.service_name.as_deref(), Some(SDK_SERVICE));
     assert_eq!(run.kind, Some(SpanKind::Run));
     assert_eq!(run.facts.run_session_count, Some(57));
-    assert_eq!(session.kind, Some(SpanKind::Session));
-    assert_eq!(session.stage, Some(Stage::Discovery));
-    assert_eq!(session.session_id.as_deref(), Some("NY_AM_2025-08-04"));
-    assert_eq!(session.facts.node_feature_dim, Some(51));
+    assert_discovery_session(&session);
     assert_eq!(session.facts.authenticity, Some(0.91));
     assert_eq!(session.facts.memory_usage_bytes, Some(52_428_800.0));
     assert_eq!(
         session.facts.edge_intents,
         Some(vec!["CONTEXT".to_owned(), "LIQ_LINK".to_owned()])
-    );
-    assert!(
-        session.facts.attribute_errors.is_empty(),
-        "{:?}",
-        session.facts.attribute_errors
     );
     assert!(session.end_unix_nano >= session.start_unix_nano);
 }

@@ -14,16 +14,14 @@ use ironforge_proto::otlp::common::{AnyValue, ArrayValue, any_value::Value};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceResponse;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 use otlp_support::http::{HttpReceiver as Receiver, JSON, PROTOBUF, gzip};
-use otlp_support::{TRACE_ID, assert_one_session, kv, padded_request, request, session_span};
+use otlp_support::sdk::{SDK_SERVICE, export_run_and_session, take_run_and_session};
+use otlp_support::{
+    TRACE_ID, assert_discovery_session, assert_one_session, kv, padded_request, request,
+    session_span, small_limits,
+};
 use prost::Message;
 use tonic::Code;
 use tonic_types::pb::RetryInfo;
-
-fn small_limits() -> ReceiverLimits {
-    ReceiverLimits {
-        max_request_bytes: 64 * 1024,
-    }
-}
 
 /// A trace as the OpenTelemetry JavaScript SDK's OTLP/JSON exporter writes it: hex ids, integer enums,
 /// timestamps as strings, whole numbers as JSON numbers, a root span without `parentSpanId`.
@@ -64,9 +62,7 @@ async fn protobuf_is_answered_in_protobuf() {
     // An empty `ExportTraceServiceResponse`: partial_success unset.
     assert!(answer.body.is_empty(), "{:?}", answer.body);
     assert_one_session(&receiver.sink, 1);
-    receiver
-        .sink
-        .assert_report(Transport::Http, RequestOutcome::Ok, 1, 0);
+    receiver.assert_report(RequestOutcome::Ok, 1, 0);
 }
 
 #[tokio::test]
@@ -88,20 +84,12 @@ async fn json_as_the_javascript_sdk_writes_it_is_decoded() {
     assert_eq!(run.duration_seconds(), 60.0);
     assert_eq!(session.parent_span_id, Some(run.span_id));
     assert_eq!(session.service_name.as_deref(), Some("ironforge"));
-    assert_eq!(session.kind, Some(SpanKind::Session));
-    assert_eq!(session.stage, Some(Stage::Discovery));
-    assert_eq!(session.session_id.as_deref(), Some("NY_AM_2025-08-04"));
-    assert_eq!(session.facts.node_feature_dim, Some(51));
+    assert_discovery_session(session);
     assert_eq!(session.facts.authenticity, Some(1.0));
     assert_eq!(session.facts.memory_usage_bytes, Some(52_428_800.5));
     assert_eq!(
         session.facts.event_types,
         Some(vec!["Expansion".to_owned(), "Liquidity Taken".to_owned()])
-    );
-    assert!(
-        session.facts.attribute_errors.is_empty(),
-        "{:?}",
-        session.facts.attribute_errors
     );
 }
 
@@ -168,9 +156,7 @@ async fn protobuf_refusals_are_a_partial_success() {
         "span \"session-2\": span_id has 9 bytes; expected 8"
     );
     assert_one_session(&receiver.sink, 3);
-    receiver
-        .sink
-        .assert_report(Transport::Http, RequestOutcome::PartialSuccess, 1, 1);
+    receiver.assert_report(RequestOutcome::PartialSuccess, 1, 1);
 }
 
 #[tokio::test]
@@ -185,9 +171,7 @@ async fn base64_ids_in_json_are_a_bad_request() {
     assert_eq!(status["code"], 3);
     let message = status["message"].as_str().unwrap();
     assert!(message.starts_with("invalid OTLP/JSON body: "), "{message}");
-    receiver
-        .sink
-        .assert_refused(Transport::Http, RequestOutcome::BadRequest);
+    receiver.assert_refused(RequestOutcome::BadRequest);
     receiver.assert_still_serves().await;
 }
 
@@ -255,9 +239,7 @@ async fn an_unsupported_content_type_or_encoding_is_415() {
                 .starts_with("unsupported Content-Type"),
             "{status}"
         );
-        receiver
-            .sink
-            .assert_report(Transport::Http, RequestOutcome::UnsupportedMediaType, 0, 0);
+        receiver.assert_report(RequestOutcome::UnsupportedMediaType, 0, 0);
     }
     // A known content type with an unknown content coding: the error is in the request's encoding.
     let answer = receiver.post(Some(PROTOBUF), Some("br"), body).await;
@@ -268,9 +250,7 @@ async fn an_unsupported_content_type_or_encoding_is_415() {
         status.message,
         "unsupported Content-Encoding \"br\"; expected gzip or identity"
     );
-    receiver
-        .sink
-        .assert_refused(Transport::Http, RequestOutcome::UnsupportedMediaType);
+    receiver.assert_refused(RequestOutcome::UnsupportedMediaType);
     receiver.assert_still_serves().await;
 }
 
@@ -306,9 +286,7 @@ async fn an_oversized_body_is_413() {
         Code::ResourceExhausted,
         "exceeds the limit of 65536 bytes",
     );
-    receiver
-        .sink
-        .assert_refused(Transport::Http, RequestOutcome::TooLarge);
+    receiver.assert_refused(RequestOutcome::TooLarge);
     receiver.assert_still_serves().await;
 }
 
@@ -340,9 +318,7 @@ async fn gzip_is_accepted_and_a_gzip_bomb_is_413() {
         Code::ResourceExhausted,
         "inflates past the limit of 65536 bytes",
     );
-    receiver
-        .sink
-        .assert_refused(Transport::Http, RequestOutcome::TooLarge);
+    receiver.assert_refused(RequestOutcome::TooLarge);
 
     let answer = receiver
         .post(Some(PROTOBUF), Some("gzip"), b"not gzip at all".to_vec())
@@ -354,9 +330,7 @@ async fn gzip_is_accepted_and_a_gzip_bomb_is_413() {
             .message
             .starts_with("invalid gzip body: ")
     );
-    receiver
-        .sink
-        .assert_report(Transport::Http, RequestOutcome::BadRequest, 0, 0);
+    receiver.assert_report(RequestOutcome::BadRequest, 0, 0);
 
     let good = gzip(&request(vec![session_span(5)]).encode_to_vec());
     let answer = receiver.post(Some(PROTOBUF), Some("GZIP"), good).await;
@@ -433,9 +407,7 @@ async fn an_overloaded_sink_is_503_with_retry_after() {
     let retry = RetryInfo::decode(status.details[0].value.as_slice()).unwrap();
     let delay = retry.retry_delay.unwrap();
     assert_eq!((delay.seconds, delay.nanos), (1, 500_000_000));
-    receiver
-        .sink
-        .assert_report(Transport::Http, RequestOutcome::Overloaded, 0, 0);
+    receiver.assert_report(RequestOutcome::Overloaded, 0, 0);
 
     let answer = receiver.post_json(JS_SDK_JSON).await;
     assert_eq!(answer.status, 503);
@@ -447,73 +419,39 @@ async fn an_overloaded_sink_is_503_with_retry_after() {
     receiver.assert_still_serves().await;
 }
 
-/// Exports two spans through the OpenTelemetry SDK's own OTLP/HTTP exporter and returns what arrived.
-fn export_with_sdk(url: String, protocol: opentelemetry_otlp::Protocol) {
-    use opentelemetry::trace::{Span as _, TraceContextExt, Tracer, TracerProvider as _};
-    use opentelemetry::{Context, KeyValue};
+async fn assert_sdk_export_arrives(protocol: opentelemetry_otlp::Protocol) {
+    use opentelemetry::KeyValue;
     use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
-    use opentelemetry_sdk::Resource;
-    use opentelemetry_sdk::trace::SdkTracerProvider;
 
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(protocol)
-        .with_endpoint(url)
-        .with_compression(opentelemetry_otlp::Compression::Gzip)
-        .build()
-        .unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(
-            Resource::builder()
-                .with_service_name("ironforge-pipeline")
-                .build(),
-        )
-        .build();
-    let tracer = provider.tracer("ironforge");
-    let run = tracer
-        .span_builder("run")
-        .with_attributes([
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
+    let url = receiver.url.clone();
+    let build_exporter = move || {
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(protocol)
+            .with_endpoint(url)
+            .with_compression(opentelemetry_otlp::Compression::Gzip)
+            .build()
+            .unwrap()
+    };
+    export_run_and_session(
+        build_exporter,
+        vec![
             KeyValue::new(attr::SPAN_KIND, "run"),
             KeyValue::new(attr::INSTRUMENT_OPERATIONS, 4000),
-        ])
-        .start(&tracer);
-    let cx = Context::current_with_span(run);
-    let mut session = tracer
-        .span_builder("process_session")
-        .with_attributes([
+        ],
+        vec![
             KeyValue::new(attr::SPAN_KIND, "session"),
             KeyValue::new(attr::STAGE, "validation"),
             KeyValue::new(attr::GRAPH_EDGE_FEATURE_DIM, 20),
             KeyValue::new(attr::MEMORY_PEAK, 9.5e7),
             KeyValue::new(attr::GRAPH_NODE_FEATURE_DIM, "51"),
-        ])
-        .start_with_context(&tracer, &cx);
-    session.end();
-    cx.span().end();
-    provider.force_flush().unwrap();
-    provider.shutdown().unwrap();
-}
+        ],
+    )
+    .await;
 
-async fn assert_sdk_export_arrives(protocol: opentelemetry_otlp::Protocol) {
-    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
-    let url = receiver.url.clone();
-    // The blocking HTTP client and the SDK's batch thread stay off the async workers.
-    tokio::task::spawn_blocking(move || export_with_sdk(url, protocol))
-        .await
-        .unwrap();
-
-    let spans = receiver.sink.take();
-    assert_eq!(spans.len(), 2, "{spans:?}");
-    let run = spans.iter().find(|span| span.name == "run").unwrap();
-    let session = spans
-        .iter()
-        .find(|span| span.name == "process_session")
-        .unwrap();
-    assert_eq!(session.trace_id, run.trace_id);
-    assert_eq!(session.parent_span_id, Some(run.span_id));
-    assert_eq!(run.parent_span_id, None);
-    assert_eq!(run.service_name.as_deref(), Some("ironforge-pipeline"));
+    let (run, session) = take_run_and_session(&receiver.sink);
+    assert_eq!(run.service_name.as_deref(), Some(SDK_SERVICE));
     assert_eq!(run.kind, Some(SpanKind::Run));
     assert_eq!(run.facts.instrument_operations, Some(4000));
     assert_eq!(session.kind, Some(SpanKind::Session));

@@ -4,6 +4,8 @@
 // Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod violation_support;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,8 +22,10 @@ use ironforge_proto::otlp::logs_service::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Code, Request, Response, Status};
+use violation_support::slow_session;
 
 const TRACE: [u8; 16] = [
     0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c,
@@ -128,21 +132,7 @@ fn config(endpoint: String) -> OtlpLogsConfig {
 }
 
 fn critical() -> Violation {
-    Violation {
-        trace_id: TraceId(TRACE),
-        span_id: Some(SpanId(SPAN)),
-        contract_id: "single_session_processing".to_owned(),
-        category: Category::Timing,
-        severity: Severity::Critical,
-        blocks_production: true,
-        observed: 3.4,
-        threshold: 3.0,
-        unit: "s".to_owned(),
-        stage: Some("discovery".to_owned()),
-        session_id: Some("NY_AM_2025-08-04".to_owned()),
-        message: "session NY_AM_2025-08-04 (discovery) took 3.4 s".to_owned(),
-        time_unix_nano: AT,
-    }
+    slow_session(TraceId(TRACE), SpanId(SPAN), AT)
 }
 
 fn trace_warning() -> Violation {
@@ -160,6 +150,25 @@ fn trace_warning() -> Violation {
         message: "run saw 3 of 4 edge intents".to_owned(),
         ..critical()
     }
+}
+
+/// Spawns the exporter with `config`, counting into metrics of its own.
+fn spawn(config: OtlpLogsConfig) -> (OtlpLogsExporter, JoinHandle<()>, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::new());
+    let (exporter, task) = OtlpLogsExporter::spawn(config, metrics.clone()).unwrap();
+    (exporter, task, metrics)
+}
+
+/// Sends `count` copies of [`critical`]: however the downstream fares, a send never waits for it.
+fn send_without_waiting(exporter: &OtlpLogsExporter, count: usize) {
+    let started = Instant::now();
+    for _ in 0..count {
+        exporter.send(&critical());
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "send waited"
+    );
 }
 
 /// The value of an `output="otlp_logs"` counter, 0 before its first increment.
@@ -209,8 +218,7 @@ fn text(value: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn violations_arrive_as_log_records_linked_to_their_traces() {
     let (collector, endpoint) = Collector::start(&[]).await;
-    let metrics = Arc::new(Metrics::new());
-    let (exporter, _task) = OtlpLogsExporter::spawn(config(endpoint), metrics.clone()).unwrap();
+    let (exporter, _task, metrics) = spawn(config(endpoint));
     exporter.send(&critical());
     exporter.send(&trace_warning());
     eventually("one batch of two", || collector.records().len() == 2).await;
@@ -287,8 +295,7 @@ async fn violations_arrive_as_log_records_linked_to_their_traces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_batches_go_at_once_and_shutdown_flushes_the_rest() {
     let (collector, endpoint) = Collector::start(&[]).await;
-    let metrics = Arc::new(Metrics::new());
-    let (exporter, _task) = OtlpLogsExporter::spawn(config(endpoint), metrics.clone()).unwrap();
+    let (exporter, _task, metrics) = spawn(config(endpoint));
     for _ in 0..5 {
         exporter.send(&critical());
     }
@@ -311,13 +318,12 @@ async fn full_batches_go_at_once_and_shutdown_flushes_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_batch_goes_after_the_flush_interval() {
     let (collector, endpoint) = Collector::start(&[]).await;
-    let metrics = Arc::new(Metrics::new());
     let config = OtlpLogsConfig {
         batch_size: 512,
         flush_interval: Duration::from_millis(100),
         ..config(endpoint)
     };
-    let (exporter, _task) = OtlpLogsExporter::spawn(config, metrics.clone()).unwrap();
+    let (exporter, _task, metrics) = spawn(config);
     exporter.send(&critical());
     eventually("the flush", || collector.records().len() == 1).await;
     eventually("the export counted", || exported(&metrics) == 1).await;
@@ -333,12 +339,11 @@ async fn retryable_failures_are_retried_and_permanent_ones_are_not() {
         // Then the second batch meets a permanent refusal.
     ];
     let (collector, endpoint) = Collector::start(&script).await;
-    let metrics = Arc::new(Metrics::new());
     let config = OtlpLogsConfig {
         batch_size: 1,
         ..config(endpoint)
     };
-    let (exporter, _task) = OtlpLogsExporter::spawn(config, metrics.clone()).unwrap();
+    let (exporter, _task, metrics) = spawn(config);
     exporter.send(&critical());
     eventually("delivery after two retries", || exported(&metrics) == 1).await;
     assert_eq!(collector.calls(), 3);
@@ -359,8 +364,7 @@ async fn retryable_failures_are_retried_and_permanent_ones_are_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_the_downstream_rejects_are_counted_as_dropped() {
     let (_collector, endpoint) = Collector::start(&[Reply::Reject(1)]).await;
-    let metrics = Arc::new(Metrics::new());
-    let (exporter, _task) = OtlpLogsExporter::spawn(config(endpoint), metrics.clone()).unwrap();
+    let (exporter, _task, metrics) = spawn(config(endpoint));
     exporter.send(&critical());
     exporter.send(&critical());
     eventually("the partial success counted", || dropped(&metrics) == 1).await;
@@ -370,21 +374,13 @@ async fn records_the_downstream_rejects_are_counted_as_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_endpoint_neither_blocks_senders_nor_start_up() {
-    let metrics = Arc::new(Metrics::new());
     let config = OtlpLogsConfig {
         batch_size: 1,
         max_retries: 2,
         ..config(dead_endpoint().await)
     };
-    let (exporter, _task) = OtlpLogsExporter::spawn(config, metrics.clone()).unwrap();
-    let started = Instant::now();
-    for _ in 0..5 {
-        exporter.send(&critical());
-    }
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "send waited"
-    );
+    let (exporter, _task, metrics) = spawn(config);
+    send_without_waiting(&exporter, 5);
     eventually("every record dropped after its retries", || {
         dropped(&metrics) == 5
     })
@@ -395,7 +391,6 @@ async fn an_unreachable_endpoint_neither_blocks_senders_nor_start_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_drops_and_shutdown_stays_bounded() {
-    let metrics = Arc::new(Metrics::new());
     let config = OtlpLogsConfig {
         batch_size: 1,
         queue_capacity: 2,
@@ -405,18 +400,11 @@ async fn a_full_queue_drops_and_shutdown_stays_bounded() {
         retry_backoff: Duration::from_secs(60),
         ..config(dead_endpoint().await)
     };
-    let (exporter, _task) = OtlpLogsExporter::spawn(config, metrics.clone()).unwrap();
+    let (exporter, _task, metrics) = spawn(config);
     exporter.send(&critical());
     // The idle worker takes the first record at once and sits in its backoff; then exactly two more fit.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
-    for _ in 0..9 {
-        exporter.send(&critical());
-    }
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "send waited"
-    );
+    send_without_waiting(&exporter, 9);
     assert_eq!(
         dropped(&metrics),
         7,

@@ -21,11 +21,11 @@ use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_otlp::{
     Compression, Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig,
 };
-use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use otlp_support::TestSink;
-use otlp_support::grpc::{METRICS_EXPORT_PATH, call_raw, serve_grpc};
+use otlp_support::grpc::{METRICS_EXPORT_PATH, assert_undecodable, call_raw, serve_grpc};
 use otlp_support::http::{HttpReceiver, JSON, PROTOBUF, gzip, serve_http};
+use otlp_support::sdk::sdk_resource;
+use otlp_support::{TestSink, small_limits};
 use prost::Message;
 use tonic::Code;
 
@@ -33,33 +33,39 @@ use tonic::Code;
 /// a gauge.
 const POINTS_PER_EXPORT: u64 = 4;
 
-/// Records [`POINTS_PER_EXPORT`] data points and exports them twice: on a flush, which fails unless the
-/// export succeeded, and again (the totals are cumulative) on shutdown.
-fn record_and_flush(exporter: opentelemetry_otlp::MetricExporter) {
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter).build())
-        .with_resource(
-            Resource::builder()
-                .with_service_name("ironforge-pipeline")
-                .build(),
-        )
-        .build();
-    let meter = provider.meter("ironforge");
-    let sessions = meter.u64_counter("ironforge.sessions").build();
-    sessions.add(1, &[KeyValue::new("stage", "discovery")]);
-    sessions.add(2, &[KeyValue::new("stage", "validation")]);
-    meter
-        .f64_histogram("ironforge.session.duration")
-        .with_unit("s")
-        .build()
-        .record(1.5, &[]);
-    meter
-        .u64_gauge("process.memory.usage")
-        .with_unit("By")
-        .build()
-        .record(52_428_800, &[]);
-    provider.force_flush().unwrap();
-    provider.shutdown().unwrap();
+/// Records [`POINTS_PER_EXPORT`] data points and exports them twice through the exporter `build_exporter`
+/// makes: on a flush, which fails unless the export succeeded, and again (the totals are cumulative) on
+/// shutdown.
+///
+/// Everything runs on a blocking thread: the SDK's reader exports from its own thread, flushing blocks until
+/// it has, and a blocking HTTP client must stay off the async workers.
+async fn record_and_flush(
+    build_exporter: impl FnOnce() -> opentelemetry_otlp::MetricExporter + Send + 'static,
+) {
+    tokio::task::spawn_blocking(move || {
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(build_exporter()).build())
+            .with_resource(sdk_resource())
+            .build();
+        let meter = provider.meter("ironforge");
+        let sessions = meter.u64_counter("ironforge.sessions").build();
+        sessions.add(1, &[KeyValue::new("stage", "discovery")]);
+        sessions.add(2, &[KeyValue::new("stage", "validation")]);
+        meter
+            .f64_histogram("ironforge.session.duration")
+            .with_unit("s")
+            .build()
+            .record(1.5, &[]);
+        meter
+            .u64_gauge("process.memory.usage")
+            .with_unit("By")
+            .build()
+            .record(52_428_800, &[]);
+        provider.force_flush().unwrap();
+        provider.shutdown().unwrap();
+    })
+    .await
+    .unwrap();
 }
 
 /// Asserts the sink was told of the two exports of [`record_and_flush`], and of nothing else: metrics are
@@ -83,11 +89,7 @@ async fn the_sdk_grpc_metrics_exporter_is_acknowledged_and_its_points_counted() 
         .with_compression(Compression::Gzip)
         .build()
         .unwrap();
-
-    // The SDK's reader exports from its own thread and flushing blocks until it has.
-    tokio::task::spawn_blocking(move || record_and_flush(exporter))
-        .await
-        .unwrap();
+    record_and_flush(move || exporter).await;
 
     assert_two_exports_counted(&sink, Transport::Grpc);
 }
@@ -98,19 +100,16 @@ async fn assert_sdk_http_export_counted(protocol: Protocol) {
         "{}{METRICS_PATH}",
         serve_http(sink.clone(), &ReceiverLimits::default()).await
     );
-    // The blocking HTTP client and the SDK's reader thread stay off the async workers.
-    tokio::task::spawn_blocking(move || {
-        let exporter = opentelemetry_otlp::MetricExporter::builder()
+    record_and_flush(move || {
+        opentelemetry_otlp::MetricExporter::builder()
             .with_http()
             .with_protocol(protocol)
             .with_endpoint(url)
             .with_compression(Compression::Gzip)
             .build()
-            .unwrap();
-        record_and_flush(exporter);
+            .unwrap()
     })
-    .await
-    .unwrap();
+    .await;
 
     assert_two_exports_counted(&sink, Transport::Http);
 }
@@ -244,11 +243,7 @@ async fn malformed_grpc_metrics_are_invalid_argument() {
         let status = call_raw::<ExportMetricsServiceResponse>(&endpoint, METRICS_EXPORT_PATH, body)
             .await
             .unwrap_err();
-        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-        assert!(
-            status.message().starts_with("undecodable request: "),
-            "{status:?}"
-        );
+        assert_undecodable(&status);
     }
     assert!(sink.take_metric_points().is_empty());
 
@@ -285,12 +280,6 @@ async fn oversized_grpc_metrics_are_resource_exhausted() {
 
     client.export(request_with_description(0)).await.unwrap();
     assert_eq!(sink.take_metric_points(), [(Transport::Grpc, 1)]);
-}
-
-fn small_limits() -> ReceiverLimits {
-    ReceiverLimits {
-        max_request_bytes: 64 * 1024,
-    }
 }
 
 /// One gauge with one data point, its description `padding` bytes long: compresses to almost nothing.

@@ -8,10 +8,10 @@ use ironforge_processor::otlp::{ReceiverLimits, metrics_service, trace_service};
 use prost::Message;
 use prost::bytes::BufMut;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Server};
+use tonic::{Code, Status};
 
 use super::loopback_listener;
 
@@ -51,6 +51,15 @@ where
     )
     .await
     .map(tonic::Response::into_inner)
+}
+
+/// Asserts the status the services answer to a request message they cannot decode.
+pub fn assert_undecodable(status: &Status) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().starts_with("undecodable request: "),
+        "{status:?}"
+    );
 }
 
 /// Sends a request message as given bytes and decodes the response as an `R`.

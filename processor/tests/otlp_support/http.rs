@@ -7,6 +7,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use ironforge_processor::ingest::SpanSink;
 use ironforge_processor::otlp::{ReceiverLimits, router};
+use ironforge_processor::telemetry::{RequestOutcome, Transport};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceResponse;
 use prost::Message;
 use tonic::Code;
@@ -127,6 +128,17 @@ impl HttpReceiver {
 
     pub async fn post_json(&self, json: &str) -> Answer {
         self.post(Some(JSON), None, json.as_bytes().to_vec()).await
+    }
+
+    /// Asserts that exactly one request was reported since the last call, as given.
+    pub fn assert_report(&self, outcome: RequestOutcome, accepted: u64, rejected: u64) {
+        self.sink
+            .assert_report(Transport::Http, outcome, accepted, rejected);
+    }
+
+    /// Asserts that no span arrived and that exactly one request was reported, refused whole as `outcome`.
+    pub fn assert_refused(&self, outcome: RequestOutcome) {
+        self.sink.assert_refused(Transport::Http, outcome);
     }
 
     /// After a refused trace request: a good one is still accepted and decoded.

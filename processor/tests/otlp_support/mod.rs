@@ -4,18 +4,20 @@
 
 pub mod grpc;
 pub mod http;
+pub mod sdk;
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use ironforge_processor::ingest::{Overloaded, RequestReport, SpanSink};
 use ironforge_processor::model::SpanRecord;
+use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::telemetry::{RequestOutcome, Transport};
 use ironforge_proto::otlp::common::{AnyValue, ArrayValue, KeyValue, any_value::Value};
 use ironforge_proto::otlp::resource::Resource;
 use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
-use ironforge_proto::semconv::attr;
+use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 pub const TRACE_ID: [u8; 16] = [
     0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c,
@@ -116,6 +118,13 @@ impl SpanSink for TestSink {
     }
 }
 
+/// A request limit of 64 KiB, so that an oversized request is cheap to build.
+pub fn small_limits() -> ReceiverLimits {
+    ReceiverLimits {
+        max_request_bytes: 64 * 1024,
+    }
+}
+
 pub fn kv(key: &str, value: Value) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
@@ -192,6 +201,20 @@ pub fn assert_one_session(sink: &TestSink, id: u8) {
     assert_eq!(span.span_id.0, [id; 8]);
     assert_eq!(span.name, format!("session-{id}"));
     assert_eq!(span.service_name.as_deref(), Some("ironforge"));
+    assert_clean_graph_facts(span);
+}
+
+/// Asserts `span` decoded as the discovery session NY_AM_2025-08-04 of a 51-feature graph, every attribute
+/// of the expected type.
+pub fn assert_discovery_session(span: &SpanRecord) {
+    assert_eq!(span.kind, Some(SpanKind::Session));
+    assert_eq!(span.stage, Some(Stage::Discovery));
+    assert_eq!(span.session_id.as_deref(), Some("NY_AM_2025-08-04"));
+    assert_clean_graph_facts(span);
+}
+
+/// Asserts the 51-feature graph of a session decoded, and every attribute with it.
+fn assert_clean_graph_facts(span: &SpanRecord) {
     assert_eq!(span.facts.node_feature_dim, Some(51));
     assert!(
         span.facts.attribute_errors.is_empty(),
