@@ -117,28 +117,69 @@ fn span_cost(c: &mut Criterion) {
     let _ = provider.shutdown();
 }
 
+/// CPU time of the calling thread: unlike wall time, it leaves out the time the thread waits while
+/// other processes hold the (shared, two-core) machine.
+#[cfg(target_os = "linux")]
+fn thread_cpu() -> Duration {
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID) {
+        Ok(t) => Duration::from(t),
+        Err(e) => panic!("thread CPU clock: {e}"),
+    }
+}
+
+/// Elsewhere the CPU-time figures read zero; the wall-time ones stand.
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu() -> Duration {
+    Duration::ZERO
+}
+
+/// One round's cost per span of (b) and of (c): wall time and the caller's CPU time.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    b_wall: Duration,
+    c_wall: Duration,
+    b_cpu: Duration,
+    c_cpu: Duration,
+}
+
 /// The machine is shared, so its load drifts between criterion's runs of (b) and (c). Alternating
 /// short rounds of both and taking the median of the per-round ratios cancels most of that drift.
+/// The ratio is given over wall time and over the calling thread's CPU time; the latter is also
+/// immune to the thread being descheduled, which is most of the noise on a loaded machine.
+/// `SPAN_COST_ROUNDS` and `SPAN_COST_ITERS` (spans per variant and round) change the defaults of
+/// 41 rounds of 20 000; more, shorter rounds spread a burst of load over both variants.
 fn interleaved_ratio(plain: &Dispatch, ours: &Dispatch) {
-    const ROUNDS: usize = 41;
-    const ITERS: u32 = 20_000;
+    let env = |name: &str, default: u32| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds_n = env("SPAN_COST_ROUNDS", 41) as usize;
+    let iters = env("SPAN_COST_ITERS", 20_000);
     let time = |dispatch: &Dispatch, f: fn(Stage, &str)| {
         tracing::dispatcher::with_default(dispatch, || {
-            let start = Instant::now();
-            for _ in 0..ITERS {
+            let (wall, cpu) = (Instant::now(), thread_cpu());
+            for _ in 0..iters {
                 f(Stage::Discovery, black_box("NY_AM_2025-08-04"));
             }
-            start.elapsed() / ITERS
+            (wall.elapsed() / iters, (thread_cpu() - cpu) / iters)
         })
     };
-    let mut rounds: Vec<(Duration, Duration)> = (0..ROUNDS)
+    let rounds: Vec<Round> = (0..rounds_n)
         .map(|round| {
-            if round % 2 == 0 {
+            let (b, c) = if round % 2 == 0 {
                 let b = time(plain, session_with_set_attribute);
                 (b, time(ours, session_with_helper))
             } else {
                 let c = time(ours, session_with_helper);
                 (time(plain, session_with_set_attribute), c)
+            };
+            Round {
+                b_wall: b.0,
+                c_wall: c.0,
+                b_cpu: b.1,
+                c_cpu: c.1,
             }
         })
         .collect();
@@ -146,18 +187,25 @@ fn interleaved_ratio(plain: &Dispatch, ours: &Dispatch) {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let ratio = median(
-        rounds
-            .iter()
-            .map(|(b, c)| c.as_secs_f64() / b.as_secs_f64())
-            .collect(),
-    );
-    rounds.sort_by_key(|(b, _)| *b);
-    let b = rounds[ROUNDS / 2].0;
-    rounds.sort_by_key(|(_, c)| *c);
-    let c = rounds[ROUNDS / 2].1;
+    let ns = |pick: fn(&Round) -> Duration| {
+        median(rounds.iter().map(|r| pick(r).as_secs_f64() * 1e9).collect())
+    };
+    let ratio = |num: fn(&Round) -> Duration, den: fn(&Round) -> Duration| {
+        median(
+            rounds
+                .iter()
+                .map(|r| num(r).as_secs_f64() / den(r).as_secs_f64())
+                .collect(),
+        )
+    };
     println!(
-        "interleaved ({ROUNDS} rounds x {ITERS} spans): median (b) {b:?}, median (c) {c:?}, median per-round ratio (c)/(b) = {ratio:.3}"
+        "interleaved ({rounds_n} rounds x {iters} spans), medians: wall (b) {:.0} ns, (c) {:.0} ns, per-round ratio (c)/(b) = {:.3}; thread CPU (b) {:.0} ns, (c) {:.0} ns, per-round ratio (c)/(b) = {:.3}",
+        ns(|r| r.b_wall),
+        ns(|r| r.c_wall),
+        ratio(|r| r.c_wall, |r| r.b_wall),
+        ns(|r| r.b_cpu),
+        ns(|r| r.c_cpu),
+        ratio(|r| r.c_cpu, |r| r.b_cpu),
     );
 }
 
@@ -172,9 +220,41 @@ fn memory_cost(c: &mut Criterion) {
         let _entered = span.enter();
         // Attributes accumulate on the one span; the SDK caps them at 128 and drops the rest,
         // which keeps the measurement on the steady-state path.
-        group.bench_function("record_memory", |b| b.iter(record_memory));
+        let mut ran = false;
+        group.bench_function("record_memory", |b| {
+            ran = true;
+            b.iter(record_memory)
+        });
+        if ran {
+            while_growing();
+        }
     });
     group.finish();
+}
+
+/// `record_memory` in a process that is growing to a new peak, its least favourable case: each
+/// call follows a page fault, so where the peak comes from `VmHWM` it must be read again every
+/// time. Each step touches one new page of a fresh region and then times the call alone (page
+/// faults on this virtual machine cost several microseconds and vary too much to subtract); the
+/// two clock reads add about 40 ns to the figure.
+fn while_growing() {
+    const PAGES: usize = 16_384;
+    const PAGE: usize = 4096;
+    let mut region: Vec<u8> = Vec::with_capacity(PAGES * PAGE);
+    let mut calls = Duration::ZERO;
+    for page in region.spare_capacity_mut().chunks_mut(PAGE) {
+        if let Some(byte) = page.first_mut() {
+            byte.write(1);
+        }
+        let start = Instant::now();
+        record_memory();
+        calls += start.elapsed();
+    }
+    println!(
+        "memory/record_memory while growing: {:?} per call (mean of {PAGES}, each after a new page fault)",
+        calls / PAGES as u32
+    );
+    drop(region);
 }
 
 fn short() -> Criterion {

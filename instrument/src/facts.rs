@@ -2,8 +2,8 @@
 //!
 //! They act through the subscriber that carries [`Instrumentation::layer`]: with no such subscriber
 //! (no instrumentation initialised, or a test without one) they do nothing and cost a thread-local
-//! lookup. Values go through [`OpenTelemetrySpanExt::set_attribute`] because tracing fields cannot
-//! hold arrays, and all facts take the same path for consistency.
+//! lookup or two. Values go through [`OpenTelemetrySpanExt::set_attribute`] because tracing fields
+//! cannot hold arrays, and all facts take the same path for consistency.
 //!
 //! [`Instrumentation::layer`]: crate::Instrumentation::layer
 
@@ -36,14 +36,31 @@ pub struct GraphFacts {
     pub htf_open_candle_reads: u64,
 }
 
-/// The state of the instrumentation behind the current dispatcher, if it carries this crate's
-/// layer. Looked up before touching the span: a nested `get_default` would see no dispatcher.
-fn current_shared() -> Option<Arc<Shared>> {
-    tracing::dispatcher::get_default(|dispatch| {
-        dispatch
-            .downcast_ref::<MetricsLayer>()
-            .map(|layer| Arc::clone(&layer.shared))
-    })
+/// Runs `f` with the current span and the instrumentation behind it, if the subscriber carries
+/// this crate's layer.
+///
+/// The instrumentation is found through the span's own subscriber, which for the current span is
+/// the current one: that avoids a second dispatcher lookup and a reference count per call. With no
+/// span entered, `f` still runs (its span attributes go nowhere, its metrics are recorded); the
+/// dispatcher is looked up first then, because a nested lookup inside `get_default` would see no
+/// dispatcher.
+fn with_current(f: impl FnOnce(&Span, &Shared)) {
+    let span = Span::current();
+    if span.is_none() {
+        if let Some(shared) = tracing::dispatcher::get_default(|dispatch| {
+            dispatch
+                .downcast_ref::<MetricsLayer>()
+                .map(|layer| Arc::clone(&layer.shared))
+        }) {
+            f(&span, &shared);
+        }
+        return;
+    }
+    span.with_subscriber(|(_, dispatch)| {
+        if let Some(layer) = dispatch.downcast_ref::<MetricsLayer>() {
+            f(&span, &layer.shared);
+        }
+    });
 }
 
 fn int(n: u64) -> i64 {
@@ -62,16 +79,14 @@ fn strings(values: &[String]) -> Value {
 /// Does nothing where memory cannot be read (see [`process_memory`]).
 pub fn record_memory() {
     let start = sample_start();
-    let Some(shared) = current_shared() else {
-        return;
-    };
-    if let Some(memory) = process_memory() {
-        let span = Span::current();
-        span.set_attribute(attr::PROCESS_MEMORY_USAGE, int(memory.current));
-        span.set_attribute(attr::MEMORY_PEAK, int(memory.peak));
-        shared.memory.record(memory.current, &[]);
-    }
-    shared.overhead.add_sample(start);
+    with_current(|span, shared| {
+        if let Some(memory) = process_memory() {
+            span.set_attribute(attr::PROCESS_MEMORY_USAGE, int(memory.current));
+            span.set_attribute(attr::MEMORY_PEAK, int(memory.peak));
+            shared.memory.record(memory.current, &[]);
+        }
+        shared.overhead.add_sample(start);
+    });
 }
 
 /// Records an authenticity score (`0..=1`) as [`attr::PATTERN_AUTHENTICITY`] on the current span
@@ -79,12 +94,11 @@ pub fn record_memory() {
 /// job.
 pub fn record_authenticity(score: f64) {
     let start = sample_start();
-    let Some(shared) = current_shared() else {
-        return;
-    };
-    Span::current().set_attribute(attr::PATTERN_AUTHENTICITY, score);
-    shared.authenticity.record(score, &[]);
-    shared.overhead.add_sample(start);
+    with_current(|span, shared| {
+        span.set_attribute(attr::PATTERN_AUTHENTICITY, score);
+        shared.authenticity.record(score);
+        shared.overhead.add_sample(start);
+    });
 }
 
 /// Records a session graph's facts on the current span: [`attr::GRAPH_EVENT_TYPES`] and
@@ -93,29 +107,27 @@ pub fn record_authenticity(score: f64) {
 /// [`attr::HTF_OPEN_CANDLE_READS`] as integers.
 pub fn record_graph(facts: &GraphFacts) {
     let start = sample_start();
-    let Some(shared) = current_shared() else {
-        return;
-    };
-    let span = Span::current();
-    span.set_attribute(attr::GRAPH_EVENT_TYPES, strings(&facts.event_types));
-    span.set_attribute(attr::GRAPH_EDGE_INTENTS, strings(&facts.edge_intents));
-    span.set_attribute(
-        attr::GRAPH_NODE_FEATURE_DIM,
-        i64::from(facts.node_feature_dim),
-    );
-    span.set_attribute(
-        attr::GRAPH_EDGE_FEATURE_DIM,
-        i64::from(facts.edge_feature_dim),
-    );
-    span.set_attribute(
-        attr::GRAPH_CROSS_SESSION_EDGES,
-        int(facts.cross_session_edges),
-    );
-    span.set_attribute(
-        attr::HTF_OPEN_CANDLE_READS,
-        int(facts.htf_open_candle_reads),
-    );
-    shared.overhead.add_sample(start);
+    with_current(|span, shared| {
+        span.set_attribute(attr::GRAPH_EVENT_TYPES, strings(&facts.event_types));
+        span.set_attribute(attr::GRAPH_EDGE_INTENTS, strings(&facts.edge_intents));
+        span.set_attribute(
+            attr::GRAPH_NODE_FEATURE_DIM,
+            i64::from(facts.node_feature_dim),
+        );
+        span.set_attribute(
+            attr::GRAPH_EDGE_FEATURE_DIM,
+            i64::from(facts.edge_feature_dim),
+        );
+        span.set_attribute(
+            attr::GRAPH_CROSS_SESSION_EDGES,
+            int(facts.cross_session_edges),
+        );
+        span.set_attribute(
+            attr::HTF_OPEN_CANDLE_READS,
+            int(facts.htf_open_candle_reads),
+        );
+        shared.overhead.add_sample(start);
+    });
 }
 
 /// Records what the instrumentation has cost so far on the current span:
@@ -124,12 +136,10 @@ pub fn record_graph(facts: &GraphFacts) {
 /// just before it ends, so the monitor can judge the overhead per operation.
 pub fn record_overhead() {
     let start = sample_start();
-    let Some(shared) = current_shared() else {
-        return;
-    };
-    let overhead = shared.overhead.snapshot();
-    let span = Span::current();
-    span.set_attribute(attr::INSTRUMENT_OVERHEAD, overhead.total.as_secs_f64());
-    span.set_attribute(attr::INSTRUMENT_OPERATIONS, int(overhead.operations));
-    shared.overhead.add_sample(start);
+    with_current(|span, shared| {
+        let overhead = shared.overhead.snapshot();
+        span.set_attribute(attr::INSTRUMENT_OVERHEAD, overhead.total.as_secs_f64());
+        span.set_attribute(attr::INSTRUMENT_OPERATIONS, int(overhead.operations));
+        shared.overhead.add_sample(start);
+    });
 }

@@ -16,6 +16,7 @@ use crate::error::InitError;
 use crate::export::{CountingMetricExporter, CountingSpanExporter, FailureLog};
 use crate::guard::{Instrumentation, Lifecycle};
 use crate::overhead::OverheadStats;
+use crate::processor::MetricsProcessor;
 use crate::sampler::{IronforgeSampler, SamplerState};
 use crate::state::Shared;
 
@@ -170,34 +171,37 @@ where
         ))
         .build();
 
-    let tracer_provider = SdkTracerProvider::builder()
-        .with_span_processor(
-            BatchSpanProcessor::builder(CountingSpanExporter::new(spans, Arc::clone(&failures)))
-                .build(),
-        )
-        .with_sampler(IronforgeSampler::new(Arc::clone(&sampler)))
-        .with_resource(resource.clone())
-        .build();
     let reader =
         PeriodicReader::builder(CountingMetricExporter::new(metrics, Arc::clone(&failures)))
             .with_interval(config.metrics_interval)
             .build();
     let meter_provider = SdkMeterProvider::builder()
         .with_reader(reader)
-        .with_resource(resource)
+        .with_resource(resource.clone())
         .build();
-
     let scope = InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
-    let tracer = tracer_provider.tracer_with_scope(scope.clone());
-    let meter = opentelemetry::metrics::MeterProvider::meter_with_scope(&meter_provider, scope);
+    let meter =
+        opentelemetry::metrics::MeterProvider::meter_with_scope(&meter_provider, scope.clone());
     let shared = Arc::new(Shared::new(
         &meter,
-        overhead,
-        sampler,
+        Arc::clone(&overhead),
+        Arc::clone(&sampler),
         Arc::clone(&failures),
     ));
+
+    // One processor, wrapping the batch one: with two, the SDK would clone every span's data for
+    // each of them.
+    let batch =
+        BatchSpanProcessor::builder(CountingSpanExporter::new(spans, Arc::clone(&failures)))
+            .build();
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_span_processor(MetricsProcessor::new(batch, Arc::clone(&shared)))
+        .with_sampler(IronforgeSampler::new(sampler, overhead))
+        .with_resource(resource)
+        .build();
+    let tracer = tracer_provider.tracer_with_scope(scope);
 
     Instrumentation {
         tracer,

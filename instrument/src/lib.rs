@@ -121,6 +121,7 @@ mod io;
 mod layer;
 mod memory;
 mod overhead;
+mod processor;
 mod sampler;
 mod state;
 

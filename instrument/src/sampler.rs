@@ -10,13 +10,14 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ironforge_proto::semconv::{SpanKind as IfSpanKind, attr};
+use ironforge_proto::semconv::SpanKind as IfSpanKind;
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
-use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
 use crate::config::Sampling;
 use crate::overhead::OverheadStats;
+use crate::processor::kind_of;
 
 thread_local! {
     static EXPORT_THREAD: Cell<bool> = const { Cell::new(false) };
@@ -156,26 +157,27 @@ impl SamplerState {
 }
 
 /// The `ShouldSample` the tracer provider is built with.
+///
+/// Monitored operations are counted as their spans end (`processor.rs`); a span this sampler drops
+/// never ends in the SDK, so the sampler counts those itself, when it drops them.
 #[derive(Debug, Clone)]
 pub(crate) struct IronforgeSampler {
     state: Arc<SamplerState>,
+    overhead: Arc<OverheadStats>,
 }
 
 impl IronforgeSampler {
-    pub(crate) fn new(state: Arc<SamplerState>) -> Self {
-        IronforgeSampler { state }
+    pub(crate) fn new(state: Arc<SamplerState>, overhead: Arc<OverheadStats>) -> Self {
+        IronforgeSampler { state, overhead }
     }
 }
 
-/// Whether the attributes mark a span the monitor's contracts read: run, init, stage, session.
-pub(crate) fn is_always_sampled(attributes: &[KeyValue]) -> bool {
-    attributes.iter().any(|kv| {
-        kv.key.as_str() == attr::SPAN_KIND
-            && matches!(&kv.value, Value::String(s) if matches!(
-                s.as_str().parse::<IfSpanKind>(),
-                Ok(IfSpanKind::Run | IfSpanKind::Init | IfSpanKind::Stage | IfSpanKind::Session)
-            ))
-    })
+/// Whether the kind marks a span the monitor's contracts read: run, init, stage, session.
+fn is_always_sampled(kind: Option<IfSpanKind>) -> bool {
+    matches!(
+        kind,
+        Some(IfSpanKind::Run | IfSpanKind::Init | IfSpanKind::Stage | IfSpanKind::Session)
+    )
 }
 
 impl ShouldSample for IronforgeSampler {
@@ -198,14 +200,25 @@ impl ShouldSample for IronforgeSampler {
             .unwrap_or_default();
 
         let sampled = if on_export_thread() {
+            // Neither sampled nor counted: the export path is not the pipeline's work.
             false
-        } else if self.state.mode == Mode::Always || is_always_sampled(attributes) {
+        } else if self.state.mode == Mode::Always {
             true
-        } else if parent.as_ref().is_some_and(|sc| !sc.is_sampled()) {
-            // Keeps the exported part of an unmonitored subtree connected to its root.
-            false
         } else {
-            self.state.by_ratio()
+            let kind = kind_of(attributes);
+            let sampled = if is_always_sampled(kind) {
+                true
+            } else if parent.as_ref().is_some_and(|sc| !sc.is_sampled()) {
+                // Keeps the exported part of an unmonitored subtree connected to its root.
+                false
+            } else {
+                self.state.by_ratio()
+            };
+            if !sampled && kind.is_some() {
+                self.overhead.count_operation();
+                self.state.observe(&self.overhead);
+            }
+            sampled
         };
         SamplingResult {
             decision: if sampled {
@@ -222,8 +235,16 @@ impl ShouldSample for IronforgeSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ironforge_proto::semconv::attr;
     use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
     use std::time::Duration;
+
+    fn sampler(sampling: Sampling) -> IronforgeSampler {
+        IronforgeSampler::new(
+            Arc::new(SamplerState::new(sampling)),
+            Arc::new(OverheadStats::default()),
+        )
+    }
 
     fn decide(sampler: &IronforgeSampler, attrs: &[KeyValue], parent: Option<&Context>) -> bool {
         let result = sampler.should_sample(
@@ -259,7 +280,7 @@ mod tests {
 
     #[test]
     fn monitored_kinds_are_always_sampled_even_at_ratio_zero() {
-        let s = IronforgeSampler::new(Arc::new(SamplerState::new(Sampling::Ratio(0.0))));
+        let s = sampler(Sampling::Ratio(0.0));
         for k in ["run", "init", "stage", "session"] {
             assert!(decide(&s, &kind(k), None), "{k}");
             assert!(
@@ -273,22 +294,37 @@ mod tests {
     }
 
     #[test]
+    fn dropped_spans_with_a_kind_are_counted_as_operations() {
+        let s = sampler(Sampling::Ratio(0.0));
+        assert!(!decide(&s, &kind("pattern"), None));
+        assert!(!decide(&s, &kind("unknown"), None));
+        assert!(!decide(&s, &[], None));
+        // Sampled spans are counted when they end, by the span processor.
+        assert!(decide(&s, &kind("session"), None));
+        {
+            let _marked = mark_export_thread();
+            assert!(!decide(&s, &kind("pattern"), None));
+        }
+        assert_eq!(s.overhead.operations(), 1);
+    }
+
+    #[test]
     fn ratio_samples_exactly_that_fraction() {
-        let s = IronforgeSampler::new(Arc::new(SamplerState::new(Sampling::Ratio(0.25))));
+        let s = sampler(Sampling::Ratio(0.25));
         let sampled = (0..1000).filter(|_| decide(&s, &[], None)).count();
         assert_eq!(sampled, 250);
     }
 
     #[test]
     fn unmonitored_children_follow_a_dropped_parent() {
-        let s = IronforgeSampler::new(Arc::new(SamplerState::new(Sampling::Ratio(1.0))));
+        let s = sampler(Sampling::Ratio(1.0));
         assert!(!decide(&s, &[], Some(&parent(false))));
         assert!(decide(&s, &[], Some(&parent(true))));
     }
 
     #[test]
     fn nothing_started_on_the_export_path_is_sampled() {
-        let s = IronforgeSampler::new(Arc::new(SamplerState::new(Sampling::Always)));
+        let s = sampler(Sampling::Always);
         {
             let _marked = mark_export_thread();
             assert!(!decide(&s, &kind("session"), None));
@@ -298,7 +334,7 @@ mod tests {
 
     #[test]
     fn always_samples_everything() {
-        let s = IronforgeSampler::new(Arc::new(SamplerState::new(Sampling::Always)));
+        let s = sampler(Sampling::Always);
         assert!(decide(&s, &[], Some(&parent(false))));
     }
 

@@ -1,12 +1,12 @@
 //! The metric instruments and counters one [`Instrumentation`](crate::Instrumentation) shares with
-//! its layers and the `record_*` helpers.
+//! its layers, its span processor and the `record_*` helpers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ironforge_proto::semconv::{Stage, attr, metric};
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Gauge, Histogram, Meter, ObservableCounter};
+use opentelemetry::metrics::{BoundHistogram, Gauge, Histogram, Meter, ObservableCounter};
 
 use crate::export::FailureLog;
 use crate::overhead::OverheadStats;
@@ -90,11 +90,54 @@ impl SessionCounts {
     }
 }
 
+/// A duration histogram whose points are labelled by stage.
+///
+/// A record with an attribute makes the SDK hash the attribute set and look it up in a map behind
+/// a lock (about 40 ns of the ~85 ns a record costs). Each of the four known stages gets a handle
+/// bound to its attribute set instead, so recording goes straight to the stage's buckets. A handle
+/// is bound when its stage is first recorded, not up front: the SDK exports a bound series even
+/// before anything is recorded in it, and a stage the pipeline never ran must not appear as an
+/// empty series. Other labels and spans without a stage take the ordinary path.
+pub(crate) struct StageHistogram {
+    histogram: Histogram<f64>,
+    bound: [OnceLock<BoundHistogram<f64>>; 4],
+}
+
+impl StageHistogram {
+    /// A histogram of durations in seconds, with bucket edges at the default contract limits.
+    fn durations(meter: &Meter, name: &'static str, description: &'static str) -> Self {
+        StageHistogram {
+            histogram: meter
+                .f64_histogram(name)
+                .with_unit("s")
+                .with_description(description)
+                .with_boundaries(DURATION_BOUNDS.to_vec())
+                .build(),
+            bound: Default::default(),
+        }
+    }
+
+    pub(crate) fn record(&self, seconds: f64, stage: Option<&StageLabel>) {
+        let bound = match stage {
+            Some(StageLabel::Known(known)) => self.bound.get(*known as usize),
+            _ => None,
+        };
+        match (bound, stage) {
+            (Some(bound), Some(label)) => bound
+                .get_or_init(|| self.histogram.bind(&[label.key_value()]))
+                .record(seconds),
+            (_, Some(label)) => self.histogram.record(seconds, &[label.key_value()]),
+            (_, None) => self.histogram.record(seconds, &[]),
+        }
+    }
+}
+
 pub(crate) struct Shared {
-    pub(crate) stage_duration: Histogram<f64>,
-    pub(crate) session_duration: Histogram<f64>,
+    pub(crate) stage_duration: StageHistogram,
+    pub(crate) session_duration: StageHistogram,
     pub(crate) sessions: Arc<SessionCounts>,
-    pub(crate) authenticity: Histogram<f64>,
+    /// Bound to the empty attribute set, which the SDK exports only once something is recorded.
+    pub(crate) authenticity: BoundHistogram<f64>,
     pub(crate) memory: Gauge<u64>,
     pub(crate) overhead: Arc<OverheadStats>,
     pub(crate) sampler: Arc<SamplerState>,
@@ -147,25 +190,24 @@ impl Shared {
             })
             .build();
         Shared {
-            stage_duration: meter
-                .f64_histogram(metric::STAGE_DURATION)
-                .with_unit("s")
-                .with_description("Duration of each stage span.")
-                .with_boundaries(DURATION_BOUNDS.to_vec())
-                .build(),
-            session_duration: meter
-                .f64_histogram(metric::SESSION_DURATION)
-                .with_unit("s")
-                .with_description("Duration of each session span.")
-                .with_boundaries(DURATION_BOUNDS.to_vec())
-                .build(),
+            stage_duration: StageHistogram::durations(
+                meter,
+                metric::STAGE_DURATION,
+                "Duration of each stage span.",
+            ),
+            session_duration: StageHistogram::durations(
+                meter,
+                metric::SESSION_DURATION,
+                "Duration of each session span.",
+            ),
             sessions,
             authenticity: meter
                 .f64_histogram(metric::PATTERN_AUTHENTICITY)
                 .with_unit("1")
                 .with_description("Authenticity scores recorded.")
                 .with_boundaries(AUTHENTICITY_BOUNDS.to_vec())
-                .build(),
+                .build()
+                .bind(&[]),
             memory: meter
                 .u64_gauge(metric::PROCESS_MEMORY_USAGE)
                 .with_unit("By")
