@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use ironforge_proto::semconv::{EdgeIntent, SpanKind, Stage, attr};
 use opentelemetry::trace::TraceContextExt;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::authenticity::{self, Authenticity};
@@ -539,7 +539,8 @@ fn discover_session(state: &mut RunState<'_>, position: usize, id: &str) {
 
     let facts = graph.facts();
     ironforge_instrument::record_graph(&facts);
-    info!(
+    // Per-session detail: the graph's facts are on the span already; the console stays readable.
+    debug!(
         variant = variant.as_str(),
         nodes = int(graph.nodes.len()),
         edges = int(graph.edges.len()),
@@ -617,7 +618,7 @@ fn confluence(state: &mut RunState<'_>) {
 )]
 fn confluence_session(index: &ConfluenceIndex, position: usize, id: &str) -> Confluence {
     let c = index.score(position);
-    info!(
+    debug!(
         score = c.score,
         levels = int(c.levels),
         matched = int(c.matched),
