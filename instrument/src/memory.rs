@@ -206,12 +206,10 @@ mod imp {
 
         /// Tests that grow and shrink the resident set take turns: resident memory is the whole
         /// process's, so one test's 64 MiB block would show up in, or vanish from, another's readings.
-        static RESIDENT_SET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        static RESIDENT_SET: Mutex<()> = Mutex::new(());
 
         fn alone() -> std::sync::MutexGuard<'static, ()> {
-            RESIDENT_SET
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
+            RESIDENT_SET.lock().unwrap_or_else(PoisonError::into_inner)
         }
 
         #[test]
