@@ -28,8 +28,8 @@ impl ViolationDecided<'_> {
                 tracing::$level!(
                     target: VIOLATION_TARGET,
                     contract = %v.contract_id,
-                    category = ?v.category,
-                    severity = ?v.severity,
+                    category = v.category.as_str(),
+                    severity = v.severity.as_str(),
                     blocks_production = v.blocks_production,
                     observed = v.observed,
                     threshold = v.threshold,

@@ -31,6 +31,19 @@ pub enum Category {
     Invariant,
 }
 
+impl Category {
+    /// The lowercase name used in the API, metrics labels, logs and the contract file.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Category::Timing => "timing",
+            Category::Memory => "memory",
+            Category::Quality => "quality",
+            Category::System => "system",
+            Category::Invariant => "invariant",
+        }
+    }
+}
+
 /// How bad a violation is.
 #[derive(
     Debug,
@@ -49,6 +62,16 @@ pub enum Category {
 pub enum Severity {
     Warning,
     Critical,
+}
+
+impl Severity {
+    /// The lowercase name used in the API, metrics labels, logs and the contract file.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
 }
 
 /// One broken contract on one span (or a whole trace, when `span_id` is `None`).

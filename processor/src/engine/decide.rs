@@ -5,7 +5,9 @@ use ironforge_proto::semconv::SpanKind;
 
 use super::contracts::{Contract, ContractSet};
 use super::trace_measures;
-use crate::model::{SpanRecord, TraceId};
+use std::collections::HashSet;
+
+use crate::model::{SpanId, SpanRecord, TraceId};
 use crate::verdict::{Severity, StageDuration, VerdictStatus, Violation};
 
 pub(super) fn span_violations(
@@ -112,11 +114,13 @@ pub(super) fn status_of(violations: &[Violation], incomplete: bool) -> (VerdictS
 }
 
 pub(super) fn incomplete_reason(spans: &[SpanRecord]) -> String {
+    // A set, not a scan per span: a trace may hold up to `max_spans_per_trace` spans.
+    let ids: HashSet<SpanId> = spans.iter().map(|span| span.span_id).collect();
     let orphans = spans
         .iter()
         .filter(|span| {
             span.parent_span_id
-                .is_some_and(|parent| !spans.iter().any(|other| other.span_id == parent))
+                .is_some_and(|parent| !ids.contains(&parent))
         })
         .count();
     format!(

@@ -117,7 +117,7 @@ impl Engine {
 
     /// Whether a batch would be accepted: refused when it would start more traces than
     /// `max_traces_in_flight` allows. Counts the refusal.
-    pub fn admit(&mut self, spans: &[SpanRecord]) -> Result<(), Overloaded> {
+    fn admit(&mut self, spans: &[SpanRecord]) -> Result<(), Overloaded> {
         let completion_grace = self.contracts.file().completion.grace_seconds;
         let max_traces = self.contracts.file().limits.max_traces_in_flight;
         let mut new_traces: Vec<TraceId> = spans
@@ -144,9 +144,21 @@ impl Engine {
         spans: Vec<SpanRecord>,
         now: Now,
     ) -> Result<Vec<EngineEvent>, Overloaded> {
+        self.ingest_observed(spans, now, |_| {})
+    }
+
+    /// [`Engine::ingest`], showing each accepted span to `observe` first (the live processor feeds its
+    /// span metrics from it), so a refused batch is seen by no one.
+    pub fn ingest_observed(
+        &mut self,
+        spans: Vec<SpanRecord>,
+        now: Now,
+        mut observe: impl FnMut(&SpanRecord),
+    ) -> Result<Vec<EngineEvent>, Overloaded> {
         self.admit(&spans)?;
         let mut events = Vec::new();
         for span in spans {
+            observe(&span);
             self.ingest_span(span, now, &mut events);
         }
         Ok(events)

@@ -115,14 +115,10 @@ impl Monitor {
 impl SpanSink for Monitor {
     fn submit(&self, spans: Vec<SpanRecord>) -> Result<(), Overloaded> {
         let now = Now::system();
-        let events = {
-            let mut engine = self.engine();
-            engine.admit(&spans)?;
-            for span in &spans {
-                self.outputs.metrics().span(span);
-            }
-            engine.ingest(spans, now)?
-        };
+        let metrics = self.outputs.metrics();
+        let events = self
+            .engine()
+            .ingest_observed(spans, now, |span| metrics.span(span))?;
         self.dispatch(events, now);
         Ok(())
     }

@@ -122,21 +122,12 @@ pub mod value {
 
     /// The spelling of a category, the same as its JSON form.
     pub const fn category(category: Category) -> &'static str {
-        match category {
-            Category::Timing => "timing",
-            Category::Memory => "memory",
-            Category::Quality => "quality",
-            Category::System => "system",
-            Category::Invariant => "invariant",
-        }
+        category.as_str()
     }
 
     /// The spelling of a severity, the same as its JSON form.
     pub const fn severity(severity: Severity) -> &'static str {
-        match severity {
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
+        severity.as_str()
     }
 
     /// The spelling of a verdict status, the same as its JSON form.
