@@ -227,8 +227,8 @@ fn local_addr(listener: &TcpListener, asked: SocketAddr) -> SocketAddr {
     listener.local_addr().unwrap_or(asked)
 }
 
-async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    // Either the flag flips or the sender is gone: both mean stop.
+/// Resolves once shutdown is requested. Either the flag flips or the sender is gone: both mean stop.
+pub(crate) async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 

@@ -134,11 +134,7 @@ impl MonitorService for MonitorApi {
                 };
                 std::future::ready(out)
             });
-        let mut shutdown = self.shutdown.clone();
-        let stream = stream.take_until(async move {
-            // A dropped sender means the server is gone: end the stream too.
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        });
+        let stream = stream.take_until(crate::server::stopped(self.shutdown.clone()));
         Ok(Response::new(Box::pin(stream)))
     }
 
