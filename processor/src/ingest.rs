@@ -1,6 +1,6 @@
 //! The seam between the receivers and the engine.
 
-use std::time::Duration;
+pub use ironforge_engine::Overloaded;
 
 use crate::model::SpanRecord;
 use crate::telemetry::{RequestOutcome, Transport};
@@ -34,11 +34,4 @@ pub struct RequestReport {
     pub rejected: u64,
     /// Time from receiving the request to answering it.
     pub seconds: f64,
-}
-
-/// The processor is over its in-flight bounds; the client should retry after the delay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("processor overloaded; retry after {retry_after:?}")]
-pub struct Overloaded {
-    pub retry_after: Duration,
 }

@@ -40,6 +40,22 @@ enum ConfigCommand {
     Schema,
 }
 
+/// The contract profiles, as the command line spells them.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    Production,
+    Development,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(arg: ProfileArg) -> Self {
+        match arg {
+            ProfileArg::Production => Profile::Production,
+            ProfileArg::Development => Profile::Development,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 enum LogFormat {
     #[default]
@@ -54,7 +70,7 @@ struct ServeArgs {
     config: Option<PathBuf>,
     /// Override the contract file's profile.
     #[arg(long, value_enum)]
-    profile: Option<Profile>,
+    profile: Option<ProfileArg>,
     /// OTLP/gRPC listen address (also serves the monitor's own gRPC API).
     #[arg(
         long,
@@ -133,7 +149,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     }
     let options = ServerOptions {
         contracts_path: args.config,
-        profile: args.profile,
+        profile: args.profile.map(Profile::from),
         otlp_grpc_addr: args.otlp_grpc_addr,
         otlp_http_addr: args.otlp_http_addr,
         admin_addr: args.admin_addr,

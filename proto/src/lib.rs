@@ -1,8 +1,9 @@
 //! The wire contract of the IRONFORGE performance monitor.
 //!
-//! - [`monitor::v1`]: the monitor's own protobuf API — [`Violation`](monitor::v1::Violation),
-//!   [`TraceVerdict`](monitor::v1::TraceVerdict) and the `MonitorService` gRPC client and server.
-//! - [`otlp`]: the OTLP types of `opentelemetry-proto`, re-exported so the whole workspace uses one version.
+//! - `monitor::v1` (feature `grpc`, on by default): the monitor's own protobuf API — `Violation`,
+//!   `TraceVerdict` and the `MonitorService` gRPC client and server.
+//! - `otlp` (feature `grpc`): the OTLP types of `opentelemetry-proto`, re-exported so the whole workspace
+//!   uses one version.
 //! - [`semconv`]: every attribute name, span kind, stage, event type and edge intent the instrumentation emits
 //!   and the processor reads. No other crate spells these strings.
 //!
@@ -17,6 +18,7 @@
 pub mod semconv;
 
 /// The monitor's own protobuf messages and services.
+#[cfg(feature = "grpc")]
 pub mod monitor {
     /// Version 1 of the `ironforge.monitor` API.
     pub mod v1 {
@@ -26,6 +28,7 @@ pub mod monitor {
 }
 
 /// OTLP types, re-exported from `opentelemetry-proto`.
+#[cfg(feature = "grpc")]
 pub mod otlp {
     pub use opentelemetry_proto::tonic::collector::logs::v1 as logs_service;
     pub use opentelemetry_proto::tonic::collector::metrics::v1 as metrics_service;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 pub use contracts::{Contract, ContractSet};
 
-use crate::ingest::Overloaded;
+use crate::Overloaded;
 use crate::model::{SpanRecord, TraceId};
 use crate::verdict::{TraceVerdict, VerdictStatus, Violation};
 use decide::{incomplete_reason, span_violations, stage_durations, status_of, trace_violation};

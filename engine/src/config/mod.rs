@@ -1,6 +1,6 @@
 //! The contract file: what it may say, how it is read, and how its errors are reported.
 //!
-//! These are plain configuration structs; [`crate::engine::ContractSet`] is the runtime form built from them.
+//! These are plain configuration structs; [`crate::ContractSet`] is the runtime form built from them.
 
 mod contract;
 mod error;
@@ -45,7 +45,7 @@ pub struct ContractFile {
 }
 
 /// How strictly contracts are enforced.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Profile {
     /// Severities and `blocks_production` as written.
