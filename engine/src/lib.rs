@@ -19,6 +19,7 @@ pub mod config;
 pub mod evaluate;
 pub mod model;
 pub mod verdict;
+pub mod wire;
 
 pub use evaluate::{Contract, ContractSet, Engine, EngineEvent, EngineStats, Now, evaluate_batch};
 

@@ -1,0 +1,1 @@
+//! A decoder of OTLP `ExportTraceServiceRequest` protobuf bytes that reads only what the contracts need.
