@@ -16,12 +16,17 @@
 //! ```
 
 pub mod config;
+pub mod decode;
 pub mod evaluate;
+mod intern;
 pub mod model;
+pub mod plan;
 pub mod verdict;
 pub mod wire;
 
-pub use evaluate::{Contract, ContractSet, Engine, EngineEvent, EngineStats, Now, evaluate_batch};
+pub use evaluate::{
+    Capacity, Contract, ContractSet, Engine, EngineEvent, EngineStats, Now, evaluate_batch,
+};
 
 use std::time::Duration;
 

@@ -54,14 +54,14 @@ macro_rules! hex_id {
 hex_id!(TraceId, 16);
 hex_id!(SpanId, 8);
 
-/// One span, reduced to what the engine reads.
+/// One span, reduced to what the engine reads: what receivers hand the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanRecord {
     pub trace_id: TraceId,
     pub span_id: SpanId,
     /// `None` for a root span.
     pub parent_span_id: Option<SpanId>,
-    pub name: String,
+    pub name: Arc<str>,
     /// `service.name` of the span's resource.
     pub service_name: Option<Arc<str>>,
     pub start_unix_nano: u64,
@@ -71,33 +71,143 @@ pub struct SpanRecord {
     /// but no span-kind contract applies to them.
     pub kind: Option<SpanKind>,
     pub stage: Option<Stage>,
-    pub session_id: Option<String>,
+    pub session_id: Option<Arc<str>>,
     pub facts: Facts,
 }
 
 impl SpanRecord {
+    /// A span with no facts; fill them with [`Facts::set`].
+    pub fn new(trace_id: TraceId, span_id: SpanId, name: &str) -> Self {
+        Self {
+            trace_id,
+            span_id,
+            parent_span_id: None,
+            name: Arc::from(name),
+            service_name: None,
+            start_unix_nano: 0,
+            end_unix_nano: 0,
+            kind: None,
+            stage: None,
+            session_id: None,
+            facts: Facts::default(),
+        }
+    }
+
     /// Duration in seconds.
     pub fn duration_seconds(&self) -> f64 {
         self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1e9
     }
 }
 
-/// The fact attributes of DESIGN.md, each `None` when the span does not carry it.
+/// The value of a fact attribute, already checked against the type the read plan expects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactValue {
+    Int(i64),
+    Double(f64),
+    String(Arc<str>),
+    Strings(Box<[Arc<str>]>),
+}
+
+impl From<i64> for FactValue {
+    fn from(value: i64) -> Self {
+        FactValue::Int(value)
+    }
+}
+
+/// Integer literals in code default to `i32`.
+impl From<i32> for FactValue {
+    fn from(value: i32) -> Self {
+        FactValue::Int(i64::from(value))
+    }
+}
+
+impl From<f64> for FactValue {
+    fn from(value: f64) -> Self {
+        FactValue::Double(value)
+    }
+}
+
+impl From<&str> for FactValue {
+    fn from(value: &str) -> Self {
+        FactValue::String(Arc::from(value))
+    }
+}
+
+impl<S: AsRef<str>> From<&[S]> for FactValue {
+    fn from(values: &[S]) -> Self {
+        FactValue::Strings(values.iter().map(|v| Arc::from(v.as_ref())).collect())
+    }
+}
+
+impl<S: AsRef<str>> From<Vec<S>> for FactValue {
+    fn from(values: Vec<S>) -> Self {
+        FactValue::from(values.as_slice())
+    }
+}
+
+/// The fact attributes a span carries that the read plan reads, by key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    pub memory_usage_bytes: Option<f64>,
-    pub memory_peak_bytes: Option<f64>,
-    pub authenticity: Option<f64>,
-    pub event_types: Option<Vec<String>>,
-    pub edge_intents: Option<Vec<String>>,
-    pub node_feature_dim: Option<i64>,
-    pub edge_feature_dim: Option<i64>,
-    pub cross_session_edges: Option<i64>,
-    pub htf_open_candle_reads: Option<i64>,
-    pub run_session_count: Option<i64>,
-    pub instrument_overhead_seconds: Option<f64>,
-    pub instrument_operations: Option<i64>,
-    /// Monitored attributes that were present but unusable (wrong type, unknown kind or stage), each a
+    values: Vec<(Arc<str>, FactValue)>,
+    /// Read attributes that were present but unusable (wrong type, unknown kind or stage), each a
     /// readable explanation naming the attribute. The engine reports them instead of dropping them.
     pub attribute_errors: Vec<String>,
+}
+
+impl Facts {
+    /// Sets a fact, replacing an earlier value of the same key (the last occurrence wins, as in OTLP).
+    pub fn set(&mut self, key: impl Into<Arc<str>>, value: impl Into<FactValue>) {
+        let key = key.into();
+        let value = value.into();
+        match self.values.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.values.push((key, value)),
+        }
+    }
+
+    /// Removes a fact (an earlier occurrence of a key whose last occurrence was unusable).
+    pub fn remove(&mut self, key: &str) {
+        self.values.retain(|(k, _)| &**k != key);
+    }
+
+    pub fn get(&self, key: &str) -> Option<&FactValue> {
+        self.values
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, value)| value)
+    }
+
+    /// A numeric fact as f64 (ints convert).
+    pub fn number(&self, key: &str) -> Option<f64> {
+        match self.get(key)? {
+            FactValue::Int(value) => Some(*value as f64),
+            FactValue::Double(value) => Some(*value),
+            FactValue::String(_) | FactValue::Strings(_) => None,
+        }
+    }
+
+    pub fn int(&self, key: &str) -> Option<i64> {
+        match self.get(key)? {
+            FactValue::Int(value) => Some(*value),
+            _ => None,
+        }
+    }
+
+    /// A set fact: a string array, or a string as a set of one.
+    pub fn strings(&self, key: &str) -> Option<&[Arc<str>]> {
+        match self.get(key)? {
+            FactValue::Strings(values) => Some(values),
+            FactValue::String(value) => Some(std::slice::from_ref(value)),
+            FactValue::Int(_) | FactValue::Double(_) => None,
+        }
+    }
+
+    /// Every fact, in the order first set.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &FactValue)> {
+        self.values.iter().map(|(key, value)| (&**key, value))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
 }

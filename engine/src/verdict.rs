@@ -131,6 +131,9 @@ pub struct TraceVerdict {
     pub status: VerdictStatus,
     pub production_ready: bool,
     pub violations: Vec<Violation>,
+    /// Violations decided on this trace beyond `limits.max_violations_per_trace`: emitted and counted, left
+    /// out of `violations`. `status` and `production_ready` account for them.
+    pub violations_over_limit: u64,
     pub stage_durations: Vec<StageDuration>,
     pub span_count: u32,
     /// Set when `status` is `Incomplete`: what was missing.

@@ -1,6 +1,9 @@
 //! The seam between the receivers and the engine.
 
+use std::sync::{Arc, LazyLock};
+
 pub use ironforge_engine::Overloaded;
+use ironforge_engine::plan::ReadPlan;
 
 use crate::model::SpanRecord;
 use crate::telemetry::{RequestOutcome, Transport};
@@ -10,6 +13,11 @@ pub trait SpanSink: Send + Sync + 'static {
     /// Accepts a batch of spans, all decoded and validated. Fails only when the processor is shedding load;
     /// the receiver then answers UNAVAILABLE (gRPC) or 503 (HTTP) with the retry delay.
     fn submit(&self, spans: Vec<SpanRecord>) -> Result<(), Overloaded>;
+
+    /// The attributes the contracts in force read: receivers decode those and skip the rest.
+    fn read_plan(&self) -> Arc<ReadPlan> {
+        default_plan()
+    }
 
     /// Told once per answered request, whatever its outcome, for the processor's own metrics.
     fn record_request(&self, report: RequestReport) {
@@ -34,4 +42,10 @@ pub struct RequestReport {
     pub rejected: u64,
     /// Time from receiving the request to answering it.
     pub seconds: f64,
+}
+
+/// The read plan of every IRONFORGE convention attribute, for sinks that hold no contracts of their own.
+pub fn default_plan() -> Arc<ReadPlan> {
+    static PLAN: LazyLock<Arc<ReadPlan>> = LazyLock::new(|| Arc::new(ReadPlan::conventions()));
+    Arc::clone(&PLAN)
 }

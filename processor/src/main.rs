@@ -98,6 +98,9 @@ struct ServeArgs {
     /// Console log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Engine worker threads, each owning the traces whose ids fall to it [default: one per core].
+    #[arg(long, env = "IRONFORGE_SHARDS", value_parser = clap::value_parser!(u16).range(1..))]
+    shards: Option<u16>,
 }
 
 fn main() -> ExitCode {
@@ -157,6 +160,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         receiver_limits: ReceiverLimits {
             max_request_bytes: args.max_request_bytes,
         },
+        shards: args.shards.map(usize::from),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

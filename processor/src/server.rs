@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::{ConfigError, ContractFile, Profile};
-use crate::engine::{ContractSet, Now};
+use crate::engine::ContractSet;
 use crate::internal_events::ContractsReloaded;
 use crate::monitor::Monitor;
 use crate::otlp::ReceiverLimits;
@@ -21,8 +21,6 @@ use crate::outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter}
 use crate::telemetry::Metrics;
 use crate::{api, otlp};
 
-/// How often due traces are decided.
-const TICK: Duration = Duration::from_millis(250);
 /// How long a shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How often the contract file is checked for changes.
@@ -41,6 +39,8 @@ pub struct ServerOptions {
     /// Downstream OTLP/gRPC endpoint for violation log records.
     pub logs_endpoint: Option<String>,
     pub receiver_limits: ReceiverLimits,
+    /// Engine shards (worker threads); `None` for one per available core.
+    pub shards: Option<usize>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -109,7 +109,16 @@ impl Server {
             None => None,
         };
         let outputs = Outputs::new(metrics, &contracts.file().events, logs.clone());
-        let monitor = Arc::new(Monitor::new(contracts, outputs));
+        let monitor = Arc::new(
+            match options.shards {
+                Some(shards) => Monitor::with_shards(contracts, outputs, shards),
+                None => Monitor::new(contracts, outputs),
+            }
+            .map_err(|err| ServerError::Serve {
+                what: "engine shards",
+                message: err.to_string(),
+            })?,
+        );
 
         let grpc_listener = bind("OTLP/gRPC", options.otlp_grpc_addr).await?;
         let http_listener = bind("OTLP/HTTP", options.otlp_http_addr).await?;
@@ -162,17 +171,6 @@ impl Server {
             stopped(shutdown_rx.clone()),
         ));
 
-        let ticking = Arc::clone(&monitor);
-        let mut stop_ticking = shutdown_rx.clone();
-        tasks.spawn(async move {
-            let mut interval = tokio::time::interval(TICK);
-            loop {
-                tokio::select! {
-                    _ = interval.tick() => ticking.tick(Now::system()),
-                    _ = stop_ticking.changed() => return Ok(()),
-                }
-            }
-        });
         if let Some(path) = options.contracts_path.clone() {
             tasks.spawn(watch_contracts(
                 path,
@@ -217,6 +215,9 @@ impl Server {
             tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; closing them");
             self.tasks.shutdown().await;
         }
+        // Spans acknowledged before the receivers closed are evaluated before the outputs close.
+        let monitor = Arc::clone(&self.monitor);
+        let _ = tokio::task::spawn_blocking(move || monitor.flush()).await;
         if let Some(logs) = self.logs.take() {
             logs.shutdown().await;
         }

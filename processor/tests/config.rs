@@ -88,10 +88,62 @@ fn unknown_attribute_in_measure_is_refused() {
         "measure: { attribute: ironforge.memory.peek }",
     ));
     assert!(message.contains("contracts.yaml:6"), "{message}");
+    assert!(message.contains("contracts[0].measure"), "{message}");
     assert!(
-        message.contains("unknown attribute `ironforge.memory.peek`"),
+        message.contains("`ironforge.memory.peek` is not an IRONFORGE attribute"),
         "{message}"
     );
+}
+
+#[test]
+fn a_declared_attribute_can_be_measured() {
+    let text = MINIMAL
+        .replace(
+            "measure: duration",
+            "measure: { attribute: ironforge.tgat.loss }",
+        )
+        .replace(
+            "contracts:\n",
+            "attributes:\n  ironforge.tgat.loss: double\ncontracts:\n",
+        );
+    let file = ContractFile::parse(&text, "contracts.yaml").unwrap();
+    assert_eq!(
+        file.attributes
+            .get("ironforge.tgat.loss")
+            .map(|ty| ty.as_str()),
+        Some("double")
+    );
+}
+
+#[test]
+fn an_attribute_of_the_wrong_type_for_its_measure_is_refused() {
+    let message = invalid(
+        &MINIMAL
+            .replace("measure: duration", "measure: { attribute: team.label }")
+            .replace(
+                "contracts:\n",
+                "attributes:\n  team.label: string\ncontracts:\n",
+            ),
+    );
+    assert!(message.contains("contracts[0].measure"), "{message}");
+    assert!(
+        message.contains("`team.label` is declared string; this measure reads int or double"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_convention_attribute_cannot_change_type() {
+    let message = invalid(&MINIMAL.replace(
+        "contracts:\n",
+        "attributes:\n  ironforge.graph.node_feature_dim: string\ncontracts:\n",
+    ));
+    assert!(message.contains("contracts.yaml:3"), "{message}");
+    assert!(
+        message.contains("attributes.ironforge.graph.node_feature_dim"),
+        "{message}"
+    );
+    assert!(message.contains("of type int"), "{message}");
 }
 
 #[test]

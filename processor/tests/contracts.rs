@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use ironforge_processor::config::{ContractFile, Profile};
 use ironforge_processor::engine::{ContractSet, Engine, EngineEvent, Now, evaluate_batch};
-use ironforge_processor::model::{Facts, SpanId, SpanRecord, TraceId};
+use ironforge_processor::model::{SpanId, SpanRecord, TraceId};
 use ironforge_processor::verdict::{Severity, TraceVerdict, VerdictStatus};
-use ironforge_proto::semconv::{EdgeIntent, EventType, SpanKind, Stage};
+use ironforge_proto::semconv::{EdgeIntent, EventType, SpanKind, Stage, attr};
 
 const SECOND: u64 = 1_000_000_000;
 const SESSIONS: usize = 3;
@@ -27,6 +27,19 @@ fn now() -> Now {
         instant: Instant::now(),
         unix_nano: 1_700_000_000 * SECOND,
     }
+}
+
+/// Edits a set attribute of a span in place.
+fn edit_set(span: &mut SpanRecord, key: &str, edit: impl FnOnce(&mut Vec<String>)) {
+    let mut set: Vec<String> = span
+        .facts
+        .strings(key)
+        .unwrap()
+        .iter()
+        .map(|value| value.to_string())
+        .collect();
+    edit(&mut set);
+    span.facts.set(key, set);
 }
 
 struct RunBuilder {
@@ -48,14 +61,14 @@ impl RunBuilder {
             trace_id: self.trace_id,
             span_id: SpanId(self.next_id.to_be_bytes()),
             parent_span_id: parent,
-            name: kind.as_str().to_owned(),
+            name: kind.as_str().into(),
             service_name: Some("test-pipeline".into()),
             start_unix_nano: start,
             end_unix_nano: start + (seconds * 1e9) as u64,
             kind: Some(kind),
             stage: None,
             session_id: None,
-            facts: Facts::default(),
+            facts: Default::default(),
         }
     }
 
@@ -68,10 +81,10 @@ impl RunBuilder {
         };
         let t0 = 1_700_000_000 * SECOND;
         let mut run = builder.span(None, SpanKind::Run, t0, 60.0);
-        run.facts.run_session_count = Some(SESSIONS as i64);
-        run.facts.instrument_overhead_seconds = Some(0.01);
-        run.facts.instrument_operations = Some(100);
-        run.facts.memory_peak_bytes = Some(50e6);
+        run.facts.set(attr::RUN_SESSION_COUNT, SESSIONS as i64);
+        run.facts.set(attr::INSTRUMENT_OVERHEAD, 0.01);
+        run.facts.set(attr::INSTRUMENT_OPERATIONS, 100);
+        run.facts.set(attr::MEMORY_PEAK, 50e6);
         let run_id = run.span_id;
         let init = builder.span(Some(run_id), SpanKind::Init, t0, 0.5);
         builder.spans.extend([run, init]);
@@ -84,28 +97,18 @@ impl RunBuilder {
             for session in 0..SESSIONS {
                 let mut span = builder.span(Some(stage_id), SpanKind::Session, stage_start, 1.0);
                 span.stage = Some(*stage);
-                span.session_id = Some(format!("S{session}_2025-08-0{session}"));
-                span.facts = Facts {
-                    memory_peak_bytes: Some(60e6),
-                    authenticity: Some(0.95),
-                    event_types: Some(
-                        EventType::ALL
-                            .iter()
-                            .map(|e| e.as_str().to_owned())
-                            .collect(),
-                    ),
-                    edge_intents: Some(
-                        EdgeIntent::ALL
-                            .iter()
-                            .map(|e| e.as_str().to_owned())
-                            .collect(),
-                    ),
-                    node_feature_dim: Some(51),
-                    edge_feature_dim: Some(20),
-                    cross_session_edges: Some(0),
-                    htf_open_candle_reads: Some(0),
-                    ..Facts::default()
-                };
+                span.session_id = Some(format!("S{session}_2025-08-0{session}").into());
+                let facts = &mut span.facts;
+                facts.set(attr::MEMORY_PEAK, 60e6);
+                facts.set(attr::PATTERN_AUTHENTICITY, 0.95);
+                let events: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
+                facts.set(attr::GRAPH_EVENT_TYPES, events);
+                let intents: Vec<&str> = EdgeIntent::ALL.iter().map(|e| e.as_str()).collect();
+                facts.set(attr::GRAPH_EDGE_INTENTS, intents);
+                facts.set(attr::GRAPH_NODE_FEATURE_DIM, 51);
+                facts.set(attr::GRAPH_EDGE_FEATURE_DIM, 20);
+                facts.set(attr::GRAPH_CROSS_SESSION_EDGES, 0);
+                facts.set(attr::HTF_OPEN_CANDLE_READS, 0);
                 builder.spans.push(span);
             }
         }
@@ -231,11 +234,17 @@ fn init_duration_boundary() {
 fn memory_boundary_per_span_and_per_run() {
     let limit = 104_857_600.0;
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Session).facts.memory_peak_bytes = Some(limit - 1.0)),
+        broken_by(|r| r
+            .first(SpanKind::Session)
+            .facts
+            .set(attr::MEMORY_PEAK, limit - 1.0)),
         Vec::<String>::new()
     );
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Session).facts.memory_peak_bytes = Some(limit)),
+        broken_by(|r| r
+            .first(SpanKind::Session)
+            .facts
+            .set(attr::MEMORY_PEAK, limit)),
         ["run_memory_peak", "span_memory_peak"]
     );
 }
@@ -243,14 +252,23 @@ fn memory_boundary_per_span_and_per_run() {
 #[test]
 fn authenticity_boundary_per_session_and_mean() {
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Session).facts.authenticity = Some(0.8701)),
+        broken_by(|r| r
+            .first(SpanKind::Session)
+            .facts
+            .set(attr::PATTERN_AUTHENTICITY, 0.8701)),
         Vec::<String>::new()
     );
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Session).facts.authenticity = Some(0.87)),
+        broken_by(|r| r
+            .first(SpanKind::Session)
+            .facts
+            .set(attr::PATTERN_AUTHENTICITY, 0.87)),
         ["pattern_authenticity"]
     );
-    let low_mean = broken_by(|r| r.sessions().for_each(|s| s.facts.authenticity = Some(0.87)));
+    let low_mean = broken_by(|r| {
+        r.sessions()
+            .for_each(|s| s.facts.set(attr::PATTERN_AUTHENTICITY, 0.87))
+    });
     assert_eq!(low_mean, ["pattern_authenticity", "run_mean_authenticity"]);
 }
 
@@ -258,11 +276,17 @@ fn authenticity_boundary_per_session_and_mean() {
 fn instrument_overhead_boundary() {
     // 100 operations: 0.0999 s is 0.999 ms each; 0.1 s is exactly 1 ms.
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Run).facts.instrument_overhead_seconds = Some(0.0999)),
+        broken_by(|r| r
+            .first(SpanKind::Run)
+            .facts
+            .set(attr::INSTRUMENT_OVERHEAD, 0.0999)),
         Vec::<String>::new()
     );
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Run).facts.instrument_overhead_seconds = Some(0.1)),
+        broken_by(|r| r
+            .first(SpanKind::Run)
+            .facts
+            .set(attr::INSTRUMENT_OVERHEAD, 0.1)),
         ["instrument_overhead"]
     );
 }
@@ -270,21 +294,17 @@ fn instrument_overhead_boundary() {
 #[test]
 fn unknown_event_type_and_edge_intent() {
     let event = broken_by(|r| {
-        r.first(SpanKind::Session)
-            .facts
-            .event_types
-            .as_mut()
-            .unwrap()
-            .push("Breakout".into())
+        edit_set(r.first(SpanKind::Session), attr::GRAPH_EVENT_TYPES, |set| {
+            set.push("Breakout".into())
+        })
     });
     assert_eq!(event, ["event_types_known"]);
     let intent = broken_by(|r| {
-        r.first(SpanKind::Session)
-            .facts
-            .edge_intents
-            .as_mut()
-            .unwrap()
-            .push("SIMILARITY".into())
+        edit_set(
+            r.first(SpanKind::Session),
+            attr::GRAPH_EDGE_INTENTS,
+            |set| set.push("SIMILARITY".into()),
+        )
     });
     assert_eq!(intent, ["edge_intents_known"]);
 }
@@ -293,11 +313,9 @@ fn unknown_event_type_and_edge_intent() {
 fn run_that_never_sees_a_member_is_warned() {
     let mut run = RunBuilder::clean(9);
     run.sessions().for_each(|s| {
-        s.facts
-            .edge_intents
-            .as_mut()
-            .unwrap()
-            .retain(|i| i != "CONTEXT")
+        edit_set(s, attr::GRAPH_EDGE_INTENTS, |set| {
+            set.retain(|i| i != "CONTEXT")
+        })
     });
     let verdict = run.verdict(None);
     assert_eq!(violated(&verdict), ["edge_intents_complete"]);
@@ -314,11 +332,9 @@ fn run_that_never_sees_a_member_is_warned() {
 
     let events = broken_by(|r| {
         r.sessions().for_each(|s| {
-            s.facts
-                .event_types
-                .as_mut()
-                .unwrap()
-                .retain(|e| e != "Redelivery")
+            edit_set(s, attr::GRAPH_EVENT_TYPES, |set| {
+                set.retain(|e| e != "Redelivery")
+            })
         })
     });
     assert_eq!(events, ["event_types_complete"]);
@@ -327,15 +343,24 @@ fn run_that_never_sees_a_member_is_warned() {
 #[test]
 fn feature_dimensions_are_exact() {
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Session).facts.node_feature_dim = Some(45)),
+        broken_by(|r| r
+            .first(SpanKind::Session)
+            .facts
+            .set(attr::GRAPH_NODE_FEATURE_DIM, 45)),
         ["node_feature_dim"]
     );
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Session).facts.node_feature_dim = Some(52)),
+        broken_by(|r| r
+            .first(SpanKind::Session)
+            .facts
+            .set(attr::GRAPH_NODE_FEATURE_DIM, 52)),
         ["node_feature_dim"]
     );
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Session).facts.edge_feature_dim = Some(19)),
+        broken_by(|r| r
+            .first(SpanKind::Session)
+            .facts
+            .set(attr::GRAPH_EDGE_FEATURE_DIM, 19)),
         ["edge_feature_dim"]
     );
 }
@@ -343,11 +368,17 @@ fn feature_dimensions_are_exact() {
 #[test]
 fn open_candle_reads_and_cross_session_edges() {
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Session).facts.htf_open_candle_reads = Some(1)),
+        broken_by(|r| r
+            .first(SpanKind::Session)
+            .facts
+            .set(attr::HTF_OPEN_CANDLE_READS, 1)),
         ["htf_closed_candles"]
     );
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Session).facts.cross_session_edges = Some(1)),
+        broken_by(|r| r
+            .first(SpanKind::Session)
+            .facts
+            .set(attr::GRAPH_CROSS_SESSION_EDGES, 1)),
         ["no_cross_session_edges"]
     );
 }
@@ -355,7 +386,7 @@ fn open_candle_reads_and_cross_session_edges() {
 #[test]
 fn duplicate_session_ids_within_a_stage() {
     let broken = broken_by(|r| {
-        let ids: Vec<String> = r
+        let ids: Vec<std::sync::Arc<str>> = r
             .sessions()
             .take(2)
             .map(|s| s.session_id.clone().unwrap())
@@ -368,11 +399,17 @@ fn duplicate_session_ids_within_a_stage() {
 #[test]
 fn missing_sessions_against_the_declared_count() {
     assert_eq!(
-        broken_by(|r| r.first(SpanKind::Run).facts.run_session_count = Some(SESSIONS as i64)),
+        broken_by(|r| r
+            .first(SpanKind::Run)
+            .facts
+            .set(attr::RUN_SESSION_COUNT, SESSIONS as i64)),
         Vec::<String>::new()
     );
-    let broken =
-        broken_by(|r| r.first(SpanKind::Run).facts.run_session_count = Some(SESSIONS as i64 + 1));
+    let broken = broken_by(|r| {
+        r.first(SpanKind::Run)
+            .facts
+            .set(attr::RUN_SESSION_COUNT, SESSIONS as i64 + 1)
+    });
     assert_eq!(broken, ["sessions_complete"]);
 }
 

@@ -1,5 +1,5 @@
 //! The processor's own APIs against a running processor: `Evaluate`, `GetVerdict` errors, `WatchViolations`
-//! filters, and the HTTP API's answers to bad requests.
+//! filters, health and compliance per pipeline, and the HTTP API's answers to bad requests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,7 +7,64 @@ mod e2e_support;
 
 use e2e_support::{TestProcessor, run_with_session};
 use ironforge_proto::monitor::v1 as pb;
+use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
+use ironforge_proto::otlp::resource::Resource;
+use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
+use ironforge_proto::semconv::attr;
+use serde_json::Value;
+
+fn string_attr(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
+        ..KeyValue::default()
+    }
+}
+
+/// [`run_with_session`] with its session in `stage`, from the pipeline `service` (none when `None`).
+fn staged_run(
+    trace: u8,
+    service: Option<&str>,
+    stage: &str,
+    session_seconds: u64,
+) -> ExportTraceServiceRequest {
+    let mut request = run_with_session(trace, session_seconds);
+    let resource_spans = &mut request.resource_spans[0];
+    resource_spans.resource = service.map(|name| Resource {
+        attributes: vec![string_attr(attr::SERVICE_NAME, name)],
+        ..Resource::default()
+    });
+    for span in &mut resource_spans.scope_spans[0].spans {
+        if span.parent_span_id.is_empty() {
+            continue;
+        }
+        span.attributes.push(string_attr(attr::STAGE, stage));
+    }
+    request
+}
+
+/// Exports `requests` and waits for each trace's verdict.
+async fn decided(processor: &TestProcessor, requests: Vec<ExportTraceServiceRequest>) {
+    let mut otlp = TraceServiceClient::connect(processor.grpc_endpoint())
+        .await
+        .unwrap();
+    for request in requests {
+        let trace_id = request.resource_spans[0].scope_spans[0].spans[0]
+            .trace_id
+            .clone();
+        otlp.export(request).await.unwrap();
+        processor.verdict(&hex::encode(trace_id)).await;
+    }
+}
+
+async fn get_json(processor: &TestProcessor, path: &str) -> (u16, Value) {
+    let (status, body) = processor.get(path).await;
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
+    (status, json)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluate_decides_at_once_and_keeps_the_spans_out_of_the_live_state() {
@@ -33,7 +90,7 @@ async fn evaluate_decides_at_once_and_keeps_the_spans_out_of_the_live_state() {
         .await;
     assert_eq!(fetched.unwrap_err().code(), tonic::Code::NotFound);
     let compliance = client
-        .get_compliance(pb::GetComplianceRequest {})
+        .get_compliance(pb::GetComplianceRequest::default())
         .await
         .unwrap()
         .into_inner();
@@ -122,5 +179,169 @@ async fn http_api_answers_bad_requests_with_a_reason() {
     assert_eq!(status, 400);
     let (status, body) = processor.get("/api/v1/violations?since=0&limit=5").await;
     assert_eq!((status, body.as_str()), (200, "[]"));
+    processor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_stage_filter_delivers_only_that_stages_violations() {
+    let processor = TestProcessor::start().await;
+    let mut client = processor.client().await;
+    let validation_only = pb::WatchViolationsRequest {
+        stage: "validation".to_owned(),
+        ..pb::WatchViolationsRequest::default()
+    };
+    let mut validation = client
+        .watch_violations(validation_only)
+        .await
+        .unwrap()
+        .into_inner();
+    // Two runs whose only session is slow: one in discovery, then one in validation.
+    decided(
+        &processor,
+        vec![
+            staged_run(41, None, "discovery", 4),
+            staged_run(42, None, "validation", 4),
+        ],
+    )
+    .await;
+    // The unfiltered subscriber saw both stages, so both were broadcast.
+    processor
+        .watched_until(|watched| {
+            ["discovery", "validation"]
+                .iter()
+                .all(|stage| watched.iter().any(|v| v.stage == *stage))
+        })
+        .await;
+    let mut delivered = Vec::new();
+    while let Ok(message) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), validation.message()).await
+    {
+        delivered.push(message.unwrap().unwrap());
+    }
+    assert!(!delivered.is_empty(), "nothing delivered");
+    for violation in &delivered {
+        assert_eq!(violation.stage, "validation", "{violation:?}");
+        assert_eq!(violation.trace_id, vec![42; 16]);
+    }
+    processor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_compliance_answer_per_pipeline_over_http_and_grpc() {
+    let processor = TestProcessor::start().await;
+    decided(
+        &processor,
+        vec![
+            staged_run(51, Some("alpha"), "discovery", 1),
+            staged_run(52, Some("beta"), "discovery", 4),
+            staged_run(53, None, "discovery", 1),
+        ],
+    )
+    .await;
+
+    let (status, health) = get_json(&processor, "/api/v1/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["traces_total"], 3);
+    assert!(
+        health["rule"]
+            .as_str()
+            .unwrap()
+            .contains("production-ready")
+    );
+    let pipelines: Vec<(&str, &str, u64)> = health["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["pipeline"].as_str().unwrap(),
+                p["health"].as_str().unwrap(),
+                p["traces_total"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pipelines,
+        [
+            ("alpha", "GREEN", 1),
+            ("beta", "RED", 1),
+            ("unknown_service", "GREEN", 1)
+        ]
+    );
+
+    let (status, beta) = get_json(&processor, "/api/v1/health?pipeline=beta").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&beta["pipeline"], &beta["health"], &beta["health_score"]),
+        (&Value::from("beta"), &Value::from("RED"), &Value::from(0.0))
+    );
+    assert!(beta.get("pipelines").is_none(), "{beta}");
+
+    let (status, compliance) = get_json(&processor, "/api/v1/compliance").await;
+    assert_eq!(status, 200);
+    assert_eq!(compliance["pipelines"].as_array().unwrap().len(), 3);
+    assert!(!compliance["contracts"].as_array().unwrap().is_empty());
+    let (status, alpha) = get_json(&processor, "/api/v1/compliance?pipeline=alpha").await;
+    assert_eq!(status, 200);
+    assert_eq!(alpha["pipeline"], "alpha");
+    assert_eq!(
+        (&alpha["traces_passed"], &alpha["traces_failed"]),
+        (&Value::from(1), &Value::from(0))
+    );
+
+    for path in [
+        "/api/v1/health?pipeline=gamma",
+        "/api/v1/compliance?pipeline=gamma",
+    ] {
+        let (status, body) = get_json(&processor, path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("no pipeline \"gamma\""),
+            "{path}: {body}"
+        );
+    }
+
+    let mut client = processor.client().await;
+    let all = client
+        .get_compliance(pb::GetComplianceRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = all.pipelines.iter().map(|p| p.pipeline.as_str()).collect();
+    assert_eq!(names, ["alpha", "beta", "unknown_service"]);
+    let beta = client
+        .get_compliance(pb::GetComplianceRequest {
+            pipeline: "beta".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((beta.traces_total, beta.traces_failed), (1, 1));
+    assert_eq!(beta.health, pb::HealthStatus::Red as i32);
+    assert_eq!(beta.pipelines.len(), 1);
+    assert_eq!(beta.pipelines[0].pipeline, "beta");
+    assert!(beta.contracts.is_empty());
+    let unknown = client
+        .get_compliance(pb::GetComplianceRequest {
+            pipeline: "gamma".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    assert!(
+        unknown.message().contains("no pipeline \"gamma\""),
+        "{unknown:?}"
+    );
+
+    let (_, metrics) = processor.get("/metrics").await;
+    assert!(
+        metrics.lines().any(
+            |line| line == "ironforge_pipeline_health_score_by_pipeline{pipeline=\"beta\"} 0.0"
+        ),
+        "{metrics}"
+    );
     processor.stop().await;
 }

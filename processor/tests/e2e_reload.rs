@@ -90,7 +90,7 @@ async fn a_changed_file_applies_an_invalid_one_is_refused_and_sighup_reloads() {
     let compliance = processor
         .client()
         .await
-        .get_compliance(pb::GetComplianceRequest {})
+        .get_compliance(pb::GetComplianceRequest::default())
         .await
         .unwrap()
         .into_inner();

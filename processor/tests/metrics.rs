@@ -16,6 +16,7 @@ use ironforge_processor::telemetry::{Metrics, RequestOutcome, Transport};
 use ironforge_processor::verdict::{
     Category, Severity, StageDuration, TraceVerdict, VerdictStatus, Violation,
 };
+use ironforge_proto::semconv::attr;
 use ironforge_proto::semconv::{SpanKind, Stage};
 use violation_support::slow_session;
 
@@ -36,13 +37,13 @@ fn span(kind: Option<SpanKind>, stage: Option<Stage>, tenths: u64, facts: Facts)
         trace_id: TRACE,
         span_id: SpanId([9; 8]),
         parent_span_id: None,
-        name: "span".to_owned(),
+        name: "span".into(),
         service_name: None,
         start_unix_nano: DECIDED_AT,
         end_unix_nano: DECIDED_AT + tenths * 100_000_000,
         kind,
         stage,
-        session_id: Some("NY_AM_2025-08-04".to_owned()),
+        session_id: Some("NY_AM_2025-08-04".into()),
         facts,
     }
 }
@@ -54,11 +55,9 @@ fn session_span(
     memory_peak_bytes: f64,
     authenticity: f64,
 ) -> SpanRecord {
-    let facts = Facts {
-        memory_peak_bytes: Some(memory_peak_bytes),
-        authenticity: Some(authenticity),
-        ..Facts::default()
-    };
+    let mut facts = Facts::default();
+    facts.set(attr::MEMORY_PEAK, memory_peak_bytes);
+    facts.set(attr::PATTERN_AUTHENTICITY, authenticity);
     span(Some(SpanKind::Session), Some(stage), tenths, facts)
 }
 
@@ -110,6 +109,7 @@ fn verdicts_are_counted_by_status_and_readiness_and_time_their_stages() {
         status: VerdictStatus::Fail,
         production_ready: false,
         violations: vec![violation(TRACE)],
+        violations_over_limit: 0,
         stage_durations: vec![
             StageDuration {
                 stage: "discovery".to_owned(),
@@ -168,10 +168,8 @@ fn monitored_spans_feed_durations_memory_and_authenticity() {
     metrics.span(&session_span(Stage::Discovery, 25, 52_428_800.0, 0.86));
     metrics.span(&span(Some(SpanKind::Session), None, 5, Facts::default()));
     metrics.span(&span(Some(SpanKind::Run), None, 2000, Facts::default()));
-    let pattern_facts = Facts {
-        authenticity: Some(0.95),
-        ..Facts::default()
-    };
+    let mut pattern_facts = Facts::default();
+    pattern_facts.set(attr::PATTERN_AUTHENTICITY, 0.95);
     metrics.span(&span(Some(SpanKind::Pattern), None, 1, pattern_facts));
     let text = encoded(&metrics);
     let exemplar = "# {trace_id=\"4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b\"}";
@@ -227,11 +225,9 @@ fn monitored_spans_feed_durations_memory_and_authenticity() {
 #[test]
 fn unmonitored_spans_and_unusable_facts_leave_no_samples() {
     let metrics = Metrics::new();
-    let facts = Facts {
-        memory_peak_bytes: Some(f64::INFINITY),
-        authenticity: Some(f64::NAN),
-        ..Facts::default()
-    };
+    let mut facts = Facts::default();
+    facts.set(attr::MEMORY_PEAK, f64::INFINITY);
+    facts.set(attr::PATTERN_AUTHENTICITY, f64::NAN);
     metrics.span(&span(None, Some(Stage::Discovery), 10, facts.clone()));
     metrics.span(&span(Some(SpanKind::Init), None, 10, facts));
     let text = encoded(&metrics);
@@ -302,27 +298,23 @@ fn request_outcomes_are_distinct_snake_case_labels() {
 }
 
 #[test]
-fn engine_counters_advance_by_the_delta_of_the_running_totals() {
+fn engine_counters_add_what_each_shard_reports() {
     let metrics = Metrics::new();
-    let stats = |late_spans, spans_over_limit| EngineStats {
+    let delta = |late_spans, spans_over_limit| EngineStats {
         spans_accepted: 100,
         late_spans,
         spans_over_limit,
         batches_refused: 1,
-        verdicts_forgotten: 0,
+        ..EngineStats::default()
     };
-    metrics.engine_stats(&stats(3, 1), 12);
-    metrics.engine_stats(&stats(5, 1), 4);
+    metrics.engine_stats(&delta(3, 1), 12);
+    metrics.engine_stats(&delta(5, 0), 4);
     let text = encoded(&metrics);
-    assert_line(&text, "ironforge_processor_late_spans_total 5");
+    assert_line(&text, "ironforge_processor_late_spans_total 8");
     assert_line(&text, "ironforge_processor_spans_over_limit_total 1");
-    assert_line(&text, "ironforge_processor_batches_refused_total 1");
+    assert_line(&text, "ironforge_processor_batches_refused_total 2");
     assert_line(&text, "ironforge_processor_verdicts_forgotten_total 0");
     assert_line(&text, "ironforge_processor_traces_in_flight 4");
-
-    // A lower total means a new engine: its whole count is new.
-    metrics.engine_stats(&stats(2, 0), 0);
-    assert_line(&encoded(&metrics), "ironforge_processor_late_spans_total 7");
 }
 
 #[test]
@@ -374,6 +366,52 @@ fn output_reload_and_health_metrics_carry_their_labels() {
     assert_line(&encoded(&metrics), "ironforge_pipeline_health_score 42.5");
 }
 
+#[test]
+fn pipeline_health_is_its_own_family_and_forgotten_pipelines_leave_it() {
+    let metrics = Metrics::new();
+    metrics.health(80.0);
+    metrics.pipeline_health("alpha", 70.0);
+    metrics.pipeline_health("beta", -5.0);
+    metrics.pipeline_health("beta", f64::NAN);
+    let text = encoded(&metrics);
+    assert_line(&text, "# TYPE ironforge_pipeline_health_score gauge");
+    assert_line(&text, "ironforge_pipeline_health_score 80.0");
+    assert_line(
+        &text,
+        "# TYPE ironforge_pipeline_health_score_by_pipeline gauge",
+    );
+    assert_line(
+        &text,
+        "ironforge_pipeline_health_score_by_pipeline{pipeline=\"alpha\"} 70.0",
+    );
+    // Clamped to the documented 0..100; NaN ignored.
+    assert_line(
+        &text,
+        "ironforge_pipeline_health_score_by_pipeline{pipeline=\"beta\"} 0.0",
+    );
+    metrics.pipeline_forgotten("alpha");
+    let text = encoded(&metrics);
+    assert!(!text.contains("pipeline=\"alpha\""), "{text}");
+    assert_line(&text, "ironforge_processor_pipelines_forgotten_total 1");
+}
+
+#[test]
+fn traces_dropped_without_a_run_root_are_counted() {
+    let metrics = Metrics::new();
+    let text = encoded(&metrics);
+    assert_line(
+        &text,
+        "# TYPE ironforge_processor_traces_unmonitored counter",
+    );
+    assert_line(&text, "ironforge_processor_traces_unmonitored_total 0");
+    metrics.trace_unmonitored();
+    metrics.trace_unmonitored();
+    assert_line(
+        &encoded(&metrics),
+        "ironforge_processor_traces_unmonitored_total 2",
+    );
+}
+
 /// Feeds every method, so the exposition holds a sample of every metric.
 fn fully_fed() -> Metrics {
     let metrics = Metrics::new();
@@ -383,6 +421,7 @@ fn fully_fed() -> Metrics {
         status: VerdictStatus::Pass,
         production_ready: true,
         violations: Vec::new(),
+        violations_over_limit: 0,
         stage_durations: vec![StageDuration {
             stage: "discovery".to_owned(),
             seconds: 90.0,
@@ -409,6 +448,9 @@ fn fully_fed() -> Metrics {
     metrics.queue_depth(value::OTLP_LOGS, 1);
     metrics.config_reload(true);
     metrics.health(99.0);
+    metrics.pipeline_health("ironforge-replay", 99.0);
+    metrics.pipeline_forgotten("an-old-pipeline");
+    metrics.trace_unmonitored();
     metrics
 }
 
@@ -438,6 +480,9 @@ fn every_documented_name_is_exposed_and_the_exposition_ends_with_eof() {
         (metric::QUEUE_DEPTH, "gauge"),
         (metric::CONFIG_RELOADS, "counter"),
         (metric::HEALTH_SCORE, "gauge"),
+        (metric::PIPELINE_HEALTH_SCORE, "gauge"),
+        (metric::PIPELINES_FORGOTTEN, "counter"),
+        (metric::TRACES_UNMONITORED, "counter"),
     ];
     let type_lines = text
         .lines()

@@ -107,14 +107,14 @@ async fn spans_arrive_with_their_facts_and_no_partial_success() {
     assert_eq!(spans.len(), 2);
     assert_eq!(spans[0].kind, Some(SpanKind::Run));
     assert_eq!(spans[0].parent_span_id, None);
-    assert_eq!(spans[0].facts.run_session_count, Some(57));
+    assert_eq!(spans[0].facts.int(attr::RUN_SESSION_COUNT), Some(57));
     assert_eq!(spans[1].kind, Some(SpanKind::Session));
     assert_eq!(spans[1].stage, Some(Stage::Discovery));
     assert_eq!(spans[1].session_id.as_deref(), Some("NY_AM_2025-08-04"));
     assert_eq!(spans[1].parent_span_id.map(|id| id.0), Some([0xee; 8]));
     assert_eq!(
-        spans[1].facts.event_types,
-        Some(vec!["Expansion".to_owned(), "Reversal".to_owned()])
+        spans[1].facts.strings(attr::GRAPH_EVENT_TYPES),
+        Some(&[Arc::from("Expansion"), Arc::from("Reversal")][..])
     );
     assert_eq!(spans[1].duration_seconds(), 1.5);
 }
@@ -177,7 +177,7 @@ async fn attributes_of_the_wrong_type_arrive_as_attribute_errors_on_a_kept_span(
     let spans = receiver.sink.take();
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].kind, Some(SpanKind::Session));
-    assert_eq!(spans[0].facts.node_feature_dim, None);
+    assert_eq!(spans[0].facts.int(attr::GRAPH_NODE_FEATURE_DIM), None);
     assert_eq!(
         spans[0].facts.attribute_errors,
         vec![
@@ -359,13 +359,16 @@ async fn a_stock_opentelemetry_exporter_is_accepted() {
     let (run, session) = take_run_and_session(&receiver.sink);
     assert_eq!(session.service_name.as_deref(), Some(SDK_SERVICE));
     assert_eq!(run.kind, Some(SpanKind::Run));
-    assert_eq!(run.facts.run_session_count, Some(57));
+    assert_eq!(run.facts.int(attr::RUN_SESSION_COUNT), Some(57));
     assert_discovery_session(&session);
-    assert_eq!(session.facts.authenticity, Some(0.91));
-    assert_eq!(session.facts.memory_usage_bytes, Some(52_428_800.0));
+    assert_eq!(session.facts.number(attr::PATTERN_AUTHENTICITY), Some(0.91));
     assert_eq!(
-        session.facts.edge_intents,
-        Some(vec!["CONTEXT".to_owned(), "LIQ_LINK".to_owned()])
+        session.facts.number(attr::PROCESS_MEMORY_USAGE),
+        Some(52_428_800.0)
+    );
+    assert_eq!(
+        session.facts.strings(attr::GRAPH_EDGE_INTENTS),
+        Some(&[Arc::from("CONTEXT"), Arc::from("LIQ_LINK")][..])
     );
     assert!(session.end_unix_nano >= session.start_unix_nano);
 }

@@ -6,6 +6,7 @@
 
 mod otlp_support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ironforge_processor::otlp::{ReceiverLimits, TRACES_PATH};
@@ -79,17 +80,20 @@ async fn json_as_the_javascript_sdk_writes_it_is_decoded() {
     assert_eq!(run.span_id.to_hex(), "eee19b7ec3c1b174");
     assert_eq!(run.parent_span_id, None);
     assert_eq!(run.kind, Some(SpanKind::Run));
-    assert_eq!(run.facts.run_session_count, Some(57));
-    assert_eq!(run.facts.instrument_overhead_seconds, Some(0.012));
+    assert_eq!(run.facts.int(attr::RUN_SESSION_COUNT), Some(57));
+    assert_eq!(run.facts.number(attr::INSTRUMENT_OVERHEAD), Some(0.012));
     assert_eq!(run.duration_seconds(), 60.0);
     assert_eq!(session.parent_span_id, Some(run.span_id));
     assert_eq!(session.service_name.as_deref(), Some("ironforge"));
     assert_discovery_session(session);
-    assert_eq!(session.facts.authenticity, Some(1.0));
-    assert_eq!(session.facts.memory_usage_bytes, Some(52_428_800.5));
+    assert_eq!(session.facts.number(attr::PATTERN_AUTHENTICITY), Some(1.0));
     assert_eq!(
-        session.facts.event_types,
-        Some(vec!["Expansion".to_owned(), "Liquidity Taken".to_owned()])
+        session.facts.number(attr::PROCESS_MEMORY_USAGE),
+        Some(52_428_800.5)
+    );
+    assert_eq!(
+        session.facts.strings(attr::GRAPH_EVENT_TYPES),
+        Some(&[Arc::from("Expansion"), Arc::from("Liquidity Taken")][..])
     );
 }
 
@@ -108,8 +112,8 @@ async fn json_int64_may_be_strings_or_numbers_and_hex_any_case() {
     assert_eq!(spans[0].trace_id.0, TRACE_ID);
     assert_eq!(spans[0].service_name, None);
     assert_eq!(spans[0].duration_seconds(), 2.0);
-    assert_eq!(spans[0].facts.node_feature_dim, Some(51));
-    assert_eq!(spans[0].facts.edge_feature_dim, Some(20));
+    assert_eq!(spans[0].facts.int(attr::GRAPH_NODE_FEATURE_DIM), Some(51));
+    assert_eq!(spans[0].facts.int(attr::GRAPH_EDGE_FEATURE_DIM), Some(20));
 }
 
 #[tokio::test]
@@ -132,7 +136,7 @@ async fn json_refusals_and_attribute_errors_are_reported() {
     );
     let spans = receiver.sink.take();
     assert_eq!(spans.len(), 1);
-    assert_eq!(spans[0].name, "kept");
+    assert_eq!(&*spans[0].name, "kept");
     assert_eq!(
         spans[0].facts.attribute_errors,
         vec!["attribute `ironforge.graph.node_feature_dim`: expected int, received string \"51\""]
@@ -455,12 +459,12 @@ async fn assert_sdk_export_arrives(protocol: opentelemetry_otlp::Protocol) {
     let (run, session) = take_run_and_session(&receiver.sink);
     assert_eq!(run.service_name.as_deref(), Some(SDK_SERVICE));
     assert_eq!(run.kind, Some(SpanKind::Run));
-    assert_eq!(run.facts.instrument_operations, Some(4000));
+    assert_eq!(run.facts.int(attr::INSTRUMENT_OPERATIONS), Some(4000));
     assert_eq!(session.kind, Some(SpanKind::Session));
     assert_eq!(session.stage, Some(Stage::Validation));
-    assert_eq!(session.facts.edge_feature_dim, Some(20));
-    assert_eq!(session.facts.memory_peak_bytes, Some(9.5e7));
-    assert_eq!(session.facts.node_feature_dim, None);
+    assert_eq!(session.facts.int(attr::GRAPH_EDGE_FEATURE_DIM), Some(20));
+    assert_eq!(session.facts.number(attr::MEMORY_PEAK), Some(9.5e7));
+    assert_eq!(session.facts.int(attr::GRAPH_NODE_FEATURE_DIM), None);
     assert_eq!(
         session.facts.attribute_errors,
         vec!["attribute `ironforge.graph.node_feature_dim`: expected int, received string \"51\""]

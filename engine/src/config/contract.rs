@@ -1,6 +1,6 @@
 //! One contract as written in the contract file.
 
-use ironforge_proto::semconv::{SpanKind, Stage, attr};
+use ironforge_proto::semconv::{SpanKind, Stage};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
@@ -59,6 +59,9 @@ pub struct ScopeConfig {
     /// Only spans with exactly this name.
     #[serde(default)]
     pub name: Option<String>,
+    /// Only spans whose resource's `service.name` is exactly this: one pipeline among several.
+    #[serde(default)]
+    pub service: Option<String>,
 }
 
 /// How a contract compares what it observed with its threshold.
@@ -106,12 +109,12 @@ impl Comparison {
 pub enum MeasureConfig {
     /// Span duration in seconds (span-scoped).
     Duration,
-    /// A numeric fact attribute of each span in scope (span-scoped).
-    Attribute(NumericAttribute),
+    /// A numeric attribute of each span in scope (span-scoped).
+    Attribute(String),
     /// The largest value of a numeric attribute over the trace (trace-scoped).
-    AttributeMax(NumericAttribute),
+    AttributeMax(String),
     /// The mean of a numeric attribute over the trace (trace-scoped).
-    AttributeMean(NumericAttribute),
+    AttributeMean(String),
     /// How many values of a set attribute lie outside the allowed set (span-scoped).
     ValuesOutside(SetRule),
     /// How many required values never appear in the trace (trace-scoped).
@@ -212,88 +215,14 @@ impl<'de> serde::de::Visitor<'de> for MeasureVisitor {
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRule {
-    /// `ironforge.graph.event_types` or `ironforge.graph.edge_intents`.
-    pub attribute: SetAttribute,
+    /// A string-array attribute, e.g. `ironforge.graph.event_types`; a string attribute counts as a set of one.
+    pub attribute: String,
     /// For `values_outside`: the members a span may report.
     #[serde(default)]
     pub allowed: Vec<String>,
     /// For `values_missing`: the members a run must see.
     #[serde(default)]
     pub required: Vec<String>,
-}
-
-macro_rules! attribute_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $attr:path),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($variant),+
-        }
-
-        impl $name {
-            /// Every member, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The attribute name on the wire.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $attr),+
-                }
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|member| member.as_str() == text)
-                    .ok_or_else(|| {
-                        let expected: Vec<&str> = $name::ALL.iter().map(|m| m.as_str()).collect();
-                        serde::de::Error::custom(format_args!(
-                            "unknown attribute `{text}`; expected one of: {}",
-                            expected.join(", ")
-                        ))
-                    })
-            }
-        }
-
-        impl JsonSchema for $name {
-            fn schema_name() -> std::borrow::Cow<'static, str> {
-                stringify!($name).into()
-            }
-
-            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                let names: Vec<&str> = $name::ALL.iter().map(|m| m.as_str()).collect();
-                schemars::json_schema!({ "type": "string", "enum": names })
-            }
-        }
-    };
-}
-
-attribute_enum! {
-    /// A numeric fact attribute a contract can measure.
-    NumericAttribute {
-        MemoryUsage => attr::PROCESS_MEMORY_USAGE,
-        MemoryPeak => attr::MEMORY_PEAK,
-        Authenticity => attr::PATTERN_AUTHENTICITY,
-        NodeFeatureDim => attr::GRAPH_NODE_FEATURE_DIM,
-        EdgeFeatureDim => attr::GRAPH_EDGE_FEATURE_DIM,
-        CrossSessionEdges => attr::GRAPH_CROSS_SESSION_EDGES,
-        HtfOpenCandleReads => attr::HTF_OPEN_CANDLE_READS,
-        RunSessionCount => attr::RUN_SESSION_COUNT,
-        InstrumentOverhead => attr::INSTRUMENT_OVERHEAD,
-        InstrumentOperations => attr::INSTRUMENT_OPERATIONS,
-    }
-}
-
-attribute_enum! {
-    /// A string-array fact attribute a set contract can check.
-    SetAttribute {
-        EventTypes => attr::GRAPH_EVENT_TYPES,
-        EdgeIntents => attr::GRAPH_EDGE_INTENTS,
-    }
 }
 
 fn opt_from_str<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>

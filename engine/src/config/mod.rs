@@ -11,9 +11,8 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub use contract::{
-    Comparison, ContractConfig, MeasureConfig, NumericAttribute, ScopeConfig, SetAttribute, SetRule,
-};
+pub use crate::plan::AttributeType;
+pub use contract::{Comparison, ContractConfig, MeasureConfig, ScopeConfig, SetRule};
 pub use error::ConfigError;
 
 /// The contract file embedded in the binary: the DESIGN.md thresholds.
@@ -40,6 +39,10 @@ pub struct ContractFile {
     /// Aggregation and rate limits of violation events.
     #[serde(default)]
     pub events: EventsConfig,
+    /// Types of attributes the contracts read beyond the IRONFORGE conventions, e.g.
+    /// `ironforge.tgat.loss: double`. A value of another type is reported by `attribute_errors` contracts.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, AttributeType>,
     /// The contracts themselves.
     pub contracts: Vec<ContractConfig>,
 }
@@ -88,6 +91,12 @@ pub struct LimitsConfig {
     pub max_bytes_per_trace: usize,
     /// Verdicts of decided traces kept for the API and for spans that arrive late.
     pub decided_traces_kept: usize,
+    /// Violations kept per trace (in its verdict); beyond it they are still emitted and counted, and the
+    /// verdict says how many it left out.
+    pub max_violations_per_trace: usize,
+    /// Bytes of engine state (spans in flight, their violations, kept verdicts) across all shards. A batch
+    /// that would take the engine over it is refused with UNAVAILABLE / 503 so the client retries.
+    pub max_memory_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -97,6 +106,8 @@ impl Default for LimitsConfig {
             max_spans_per_trace: 50_000,
             max_bytes_per_trace: 16 * 1024 * 1024,
             decided_traces_kept: 10_000,
+            max_violations_per_trace: 1_000,
+            max_memory_bytes: 256 * 1024 * 1024,
         }
     }
 }

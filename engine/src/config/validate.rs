@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use super::error::{ConfigError, Located};
 use super::{ContractFile, MeasureConfig};
+use crate::plan::{AttributeType, attribute_type, builtin_type};
 
 pub(super) fn validate(
     file: &ContractFile,
@@ -52,6 +53,11 @@ pub(super) fn validate(
         ("max_spans_per_trace", file.limits.max_spans_per_trace),
         ("max_bytes_per_trace", file.limits.max_bytes_per_trace),
         ("decided_traces_kept", file.limits.decided_traces_kept),
+        (
+            "max_violations_per_trace",
+            file.limits.max_violations_per_trace,
+        ),
+        ("max_memory_bytes", file.limits.max_memory_bytes),
     ];
     for (key, value) in limits {
         if value == 0 {
@@ -126,16 +132,55 @@ pub(super) fn validate(
             }
             _ => None,
         };
-        if let Some(message) = set_problem {
+        if let Some(message) = set_problem
+            .map(str::to_owned)
+            .or_else(|| attribute_problem(file, &contract.measure))
+        {
             return located(
                 source_name,
                 key_in_contract("measure"),
                 at("measure"),
-                message,
+                &message,
+            );
+        }
+    }
+    for (key, declared) in &file.attributes {
+        if let Some(builtin) = builtin_type(key).filter(|builtin| builtin != declared) {
+            return fail(
+                format!("attributes.{key}"),
+                key,
+                0,
+                format!(
+                    "`{key}` is an IRONFORGE attribute of type {builtin}; it cannot be declared {declared}"
+                ),
             );
         }
     }
     Ok(())
+}
+
+/// Why a measure cannot read its attribute: not declared, or of a type the measure cannot use.
+fn attribute_problem(file: &ContractFile, measure: &MeasureConfig) -> Option<String> {
+    let (key, wanted, accepts): (&str, &str, fn(AttributeType) -> bool) = match measure {
+        MeasureConfig::Attribute(key)
+        | MeasureConfig::AttributeMax(key)
+        | MeasureConfig::AttributeMean(key) => (key, "int or double", AttributeType::is_numeric),
+        MeasureConfig::ValuesOutside(rule) | MeasureConfig::ValuesMissing(rule) => (
+            &rule.attribute,
+            "string or string_array",
+            AttributeType::is_set,
+        ),
+        _ => return None,
+    };
+    match attribute_type(file, key) {
+        None => Some(format!(
+            "attribute `{key}` is not an IRONFORGE attribute; declare its type under `attributes:` (e.g. `{key}: double`)"
+        )),
+        Some(found) if !accepts(found) => Some(format!(
+            "attribute `{key}` is declared {found}; this measure reads {wanted}"
+        )),
+        Some(_) => None,
+    }
 }
 
 fn located(

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::config::{
-    ContractConfig, ContractFile, MeasureConfig, NumericAttribute, Profile, SetAttribute,
-};
-use crate::model::{Facts, SpanRecord};
+use ironforge_proto::semconv::{SpanKind, Stage, attr};
+
+use crate::config::{ContractConfig, ContractFile, MeasureConfig, Profile};
+use crate::model::SpanRecord;
+use crate::plan::ReadPlan;
 use crate::verdict::{Category, Severity};
 
 /// Contracts ready to evaluate, built from a validated [`ContractFile`].
@@ -13,6 +14,7 @@ use crate::verdict::{Category, Severity};
 pub struct ContractSet {
     pub(crate) contracts: Vec<Contract>,
     pub(crate) file: ContractFile,
+    plan: Arc<ReadPlan>,
 }
 
 /// One contract with its profile applied.
@@ -46,7 +48,12 @@ impl ContractSet {
                 }
             })
             .collect();
-        Self { contracts, file }
+        let plan = Arc::new(ReadPlan::new(&file));
+        Self {
+            contracts,
+            file,
+            plan,
+        }
     }
 
     /// The contract file this set was built from.
@@ -58,6 +65,31 @@ impl ContractSet {
     pub fn contracts(&self) -> &[Contract] {
         &self.contracts
     }
+
+    /// The attributes these contracts read; decoders keep these and skip the rest.
+    pub fn plan(&self) -> &Arc<ReadPlan> {
+        &self.plan
+    }
+}
+
+/// What scope matching reads of a span, whether it just arrived or is kept in a trace.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanView<'a> {
+    pub kind: Option<SpanKind>,
+    pub stage: Option<Stage>,
+    pub name: &'a str,
+    pub service: Option<&'a str>,
+}
+
+impl<'a> From<&'a SpanRecord> for SpanView<'a> {
+    fn from(span: &'a SpanRecord) -> Self {
+        Self {
+            kind: span.kind,
+            stage: span.stage,
+            name: &span.name,
+            service: span.service_name.as_deref(),
+        }
+    }
 }
 
 impl Contract {
@@ -66,7 +98,7 @@ impl Contract {
     }
 
     /// Whether the contract reads this span.
-    pub fn applies_to(&self, span: &SpanRecord) -> bool {
+    pub fn applies_to(&self, span: SpanView<'_>) -> bool {
         let scope = &self.config.scope;
         let kind_ok = match (scope.kind, scope.kinds.as_slice()) {
             (Some(kind), _) => span.kind == Some(kind),
@@ -76,6 +108,10 @@ impl Contract {
         kind_ok
             && scope.stage.is_none_or(|stage| span.stage == Some(stage))
             && scope.name.as_deref().is_none_or(|name| span.name == name)
+            && scope
+                .service
+                .as_deref()
+                .is_none_or(|service| span.service == Some(service))
     }
 
     pub fn holds(&self, observed: f64) -> bool {
@@ -97,57 +133,26 @@ impl Contract {
         )
     }
 
-    /// What a span-scoped contract observes on `span`, with a description of it; `None` when the contract is
-    /// trace-scoped or the span does not carry what it measures.
-    pub fn observe_span(&self, span: &SpanRecord) -> Option<(f64, String)> {
+    /// What a span-scoped contract observes on `span`; `None` when the contract is trace-scoped or the span
+    /// does not carry what it measures. Allocates nothing, so a contract that holds costs a comparison.
+    pub fn observe_span(&self, span: &SpanRecord) -> Option<f64> {
+        let facts = &span.facts;
         match &self.config.measure {
-            MeasureConfig::Duration => {
-                let seconds = span.duration_seconds();
-                Some((seconds, format!("took {} s", format_number(seconds))))
-            }
-            MeasureConfig::Attribute(attribute) => {
-                let value = numeric(&span.facts, *attribute)?;
-                Some((
-                    value,
-                    format!("has {} = {}", attribute.as_str(), format_number(value)),
-                ))
-            }
+            MeasureConfig::Duration => Some(span.duration_seconds()),
+            MeasureConfig::Attribute(key) => facts.number(key),
             MeasureConfig::ValuesOutside(rule) => {
-                let values = set(&span.facts, rule.attribute)?;
-                let outside: Vec<&str> = values
+                let values = facts.strings(&rule.attribute)?;
+                let outside = values
                     .iter()
-                    .filter(|value| !rule.allowed.contains(value))
-                    .map(String::as_str)
-                    .collect();
-                Some((
-                    outside.len() as f64,
-                    format!(
-                        "has {} outside the allowed set: [{}]",
-                        rule.attribute.as_str(),
-                        outside.join(", ")
-                    ),
-                ))
+                    .filter(|value| !rule.allowed.iter().any(|a| a.as_str() == &***value))
+                    .count();
+                Some(outside as f64)
             }
             MeasureConfig::OverheadPerOperation => {
-                let overhead = span.facts.instrument_overhead_seconds?;
-                let operations = span.facts.instrument_operations.filter(|&n| n > 0)?;
-                let per_operation = overhead / operations as f64;
-                Some((
-                    per_operation,
-                    format!(
-                        "spent {} s in instrumentation over {operations} operations ({} s each)",
-                        format_number(overhead),
-                        format_number(per_operation)
-                    ),
-                ))
+                let (overhead, operations) = overhead(span)?;
+                Some(overhead / operations as f64)
             }
-            MeasureConfig::AttributeErrors => {
-                let errors = &span.facts.attribute_errors;
-                Some((
-                    errors.len() as f64,
-                    format!("has unusable attributes: {}", errors.join("; ")),
-                ))
-            }
+            MeasureConfig::AttributeErrors => Some(facts.attribute_errors.len() as f64),
             MeasureConfig::AttributeMax(_)
             | MeasureConfig::AttributeMean(_)
             | MeasureConfig::ValuesMissing(_)
@@ -155,31 +160,87 @@ impl Contract {
             | MeasureConfig::MissingSessions => None,
         }
     }
-}
 
-/// The value of a numeric fact attribute, when the span carries it.
-pub(crate) fn numeric(facts: &Facts, attribute: NumericAttribute) -> Option<f64> {
-    let int = |value: Option<i64>| value.map(|v| v as f64);
-    match attribute {
-        NumericAttribute::MemoryUsage => facts.memory_usage_bytes,
-        NumericAttribute::MemoryPeak => facts.memory_peak_bytes,
-        NumericAttribute::Authenticity => facts.authenticity,
-        NumericAttribute::NodeFeatureDim => int(facts.node_feature_dim),
-        NumericAttribute::EdgeFeatureDim => int(facts.edge_feature_dim),
-        NumericAttribute::CrossSessionEdges => int(facts.cross_session_edges),
-        NumericAttribute::HtfOpenCandleReads => int(facts.htf_open_candle_reads),
-        NumericAttribute::RunSessionCount => int(facts.run_session_count),
-        NumericAttribute::InstrumentOverhead => facts.instrument_overhead_seconds,
-        NumericAttribute::InstrumentOperations => int(facts.instrument_operations),
+    /// What the span showed, in words: built only for a violation.
+    pub fn describe_span(&self, span: &SpanRecord, observed: f64) -> String {
+        let facts = &span.facts;
+        match &self.config.measure {
+            MeasureConfig::Attribute(key) => format!("has {key} = {}", format_number(observed)),
+            MeasureConfig::ValuesOutside(rule) => {
+                let outside: Vec<&str> = facts
+                    .strings(&rule.attribute)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|value| &**value)
+                    .filter(|value| !rule.allowed.iter().any(|a| a == value))
+                    .collect();
+                format!(
+                    "has {} outside the allowed set: [{}]",
+                    rule.attribute,
+                    quote_list(&outside)
+                )
+            }
+            MeasureConfig::OverheadPerOperation => {
+                let (overhead, operations) = overhead(span).unwrap_or_default();
+                format!(
+                    "spent {} s in instrumentation over {operations} operations ({} s each)",
+                    format_number(overhead),
+                    format_number(observed)
+                )
+            }
+            MeasureConfig::AttributeErrors => format!(
+                "has unusable attributes: {}",
+                facts.attribute_errors.join("; ")
+            ),
+            MeasureConfig::Duration
+            | MeasureConfig::AttributeMax(_)
+            | MeasureConfig::AttributeMean(_)
+            | MeasureConfig::ValuesMissing(_)
+            | MeasureConfig::DuplicateSessionIds
+            | MeasureConfig::MissingSessions => format!("took {} s", format_number(observed)),
+        }
     }
 }
 
-/// The values of a set fact attribute, when the span carries it.
-pub(crate) fn set(facts: &Facts, attribute: SetAttribute) -> Option<&[String]> {
-    match attribute {
-        SetAttribute::EventTypes => facts.event_types.as_deref(),
-        SetAttribute::EdgeIntents => facts.edge_intents.as_deref(),
+/// The run span's instrumentation overhead in seconds and its operation count, when both are usable.
+fn overhead(span: &SpanRecord) -> Option<(f64, i64)> {
+    let overhead = span.facts.number(attr::INSTRUMENT_OVERHEAD)?;
+    let operations = span
+        .facts
+        .int(attr::INSTRUMENT_OPERATIONS)
+        .filter(|&n| n > 0)?;
+    Some((overhead, operations))
+}
+
+/// Items listed in a message at most, and the longest item quoted, so that a span carrying a million
+/// members or one huge value yields a message of bounded size.
+const MAX_LISTED: usize = 20;
+const MAX_ITEM_BYTES: usize = 64;
+
+/// `a, b, c` of at most [`MAX_LISTED`] items, each cut at [`MAX_ITEM_BYTES`], saying how many were left out.
+pub(crate) fn quote_list(items: &[&str]) -> String {
+    let mut text = items
+        .iter()
+        .take(MAX_LISTED)
+        .map(|item| truncate(item, MAX_ITEM_BYTES))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > MAX_LISTED {
+        text.push_str(&format!(", … and {} more", items.len() - MAX_LISTED));
     }
+    text
+}
+
+/// `text` cut at `max` bytes on a character boundary, marked when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
 }
 
 /// Numbers in messages: integers without a fraction, others with up to 6 significant decimals.
@@ -215,5 +276,15 @@ mod tests {
         assert_eq!(format_number(3.4217), "3.422");
         assert_eq!(format_number(0.87), "0.87");
         assert_eq!(format_number(0.0000331), "0.000033");
+    }
+
+    #[test]
+    fn long_lists_and_values_are_cut() {
+        let items: Vec<String> = (0..25).map(|i| format!("m{i}")).collect();
+        let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+        let text = quote_list(&refs);
+        assert!(text.ends_with("m19, … and 5 more"), "{text}");
+        let long = "x".repeat(1000);
+        assert_eq!(truncate(&long, 4), "xxxx… (1000 bytes)");
     }
 }

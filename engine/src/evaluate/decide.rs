@@ -1,55 +1,68 @@
 //! What a decision is made of: the violations a span or a trace yields, and the verdict's status, reason
 //! and per-stage times.
 
-use ironforge_proto::semconv::SpanKind;
-
-use super::contracts::{Contract, ContractSet};
-use super::trace_measures;
 use std::collections::HashSet;
 
+use ironforge_proto::semconv::SpanKind;
+
+use super::contracts::{Contract, ContractSet, SpanView, truncate};
+use super::state::{KeptSpan, TraceState};
+use super::trace_measures::TraceObservation;
 use crate::model::{SpanId, SpanRecord, TraceId};
 use crate::verdict::{Severity, StageDuration, VerdictStatus, Violation};
 
+/// Longest session id or span name quoted in a violation: a pipeline sending a megabyte-long id must not
+/// make every violation of its span a megabyte.
+const MAX_QUOTED_BYTES: usize = 128;
+
+/// The span-scoped violations of one span. Contracts that hold allocate nothing.
 pub(super) fn span_violations(
     contracts: &ContractSet,
     span: &SpanRecord,
     now_unix_nano: u64,
-) -> Vec<Violation> {
-    contracts
-        .contracts()
-        .iter()
-        .filter(|contract| contract.applies_to(span))
-        .filter_map(|contract| {
-            let (observed, description) = contract.observe_span(span)?;
-            (!contract.holds(observed)).then(|| {
-                let subject = describe_span(span);
-                violation(
-                    contract,
-                    span.trace_id,
-                    Some(span),
-                    observed,
-                    &format!("{subject} {description}"),
-                    now_unix_nano,
-                )
-            })
-        })
-        .collect()
+    mut emit: impl FnMut(Violation),
+) {
+    let view = SpanView::from(span);
+    for contract in contracts.contracts() {
+        if !contract.applies_to(view) {
+            continue;
+        }
+        let Some(observed) = contract.observe_span(span) else {
+            continue;
+        };
+        if contract.holds(observed) {
+            continue;
+        }
+        let what = format!(
+            "{} {}",
+            describe_span(span),
+            contract.describe_span(span, observed)
+        );
+        emit(violation(
+            contract,
+            span.trace_id,
+            Some(span),
+            observed,
+            &what,
+            now_unix_nano,
+        ));
+    }
 }
 
 pub(super) fn trace_violation(
     contract: &Contract,
     trace_id: TraceId,
-    spans: &[SpanRecord],
+    observation: &TraceObservation,
     now_unix_nano: u64,
 ) -> Option<Violation> {
-    let (observed, description) = trace_measures::observe_trace(contract, spans)?;
+    let observed = observation.value();
     (!contract.holds(observed)).then(|| {
         violation(
             contract,
             trace_id,
             None,
             observed,
-            &format!("run {description}"),
+            &format!("run {}", observation.describe(contract)),
             now_unix_nano,
         )
     })
@@ -76,7 +89,9 @@ fn violation(
         stage: span
             .and_then(|span| span.stage)
             .map(|stage| stage.as_str().to_owned()),
-        session_id: span.and_then(|span| span.session_id.clone()),
+        session_id: span
+            .and_then(|span| span.session_id.as_deref())
+            .map(|session| truncate(session, MAX_QUOTED_BYTES)),
         message: format!(
             "{what_happened}; {} requires {}",
             contract.id,
@@ -90,8 +105,8 @@ fn violation(
 fn describe_span(span: &SpanRecord) -> String {
     let kind = span.kind.map_or("span", |kind| kind.as_str());
     let mut text = match &span.session_id {
-        Some(session) => format!("{kind} {session}"),
-        None => format!("{kind} \"{}\"", span.name),
+        Some(session) => format!("{kind} {}", truncate(session, MAX_QUOTED_BYTES)),
+        None => format!("{kind} \"{}\"", truncate(&span.name, MAX_QUOTED_BYTES)),
     };
     if let Some(stage) = span.stage {
         text.push_str(&format!(" ({stage})"));
@@ -99,24 +114,40 @@ fn describe_span(span: &SpanRecord) -> String {
     text
 }
 
-pub(super) fn status_of(violations: &[Violation], incomplete: bool) -> (VerdictStatus, bool) {
-    let blocked = violations.iter().any(|v| v.blocks_production);
-    let status = if incomplete {
-        VerdictStatus::Incomplete
-    } else if violations.iter().any(|v| v.severity == Severity::Critical) {
-        VerdictStatus::Fail
-    } else if violations.is_empty() {
-        VerdictStatus::Pass
-    } else {
-        VerdictStatus::Warn
-    };
-    (status, !incomplete && !blocked)
+/// What the violations of a trace add up to, counting those left out of the verdict by the per-trace bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Tally {
+    pub any: bool,
+    pub critical: bool,
+    pub blocking: bool,
 }
 
-pub(super) fn incomplete_reason(spans: &[SpanRecord]) -> String {
+impl Tally {
+    pub fn add(&mut self, violation: &Violation) {
+        self.any = true;
+        self.critical |= violation.severity == Severity::Critical;
+        self.blocking |= violation.blocks_production;
+    }
+
+    pub fn status(self, incomplete: bool) -> (VerdictStatus, bool) {
+        let status = if incomplete {
+            VerdictStatus::Incomplete
+        } else if self.critical {
+            VerdictStatus::Fail
+        } else if self.any {
+            VerdictStatus::Warn
+        } else {
+            VerdictStatus::Pass
+        };
+        (status, !incomplete && !self.blocking)
+    }
+}
+
+pub(super) fn incomplete_reason(trace: &TraceState) -> String {
     // A set, not a scan per span: a trace may hold up to `max_spans_per_trace` spans.
-    let ids: HashSet<SpanId> = spans.iter().map(|span| span.span_id).collect();
-    let orphans = spans
+    let ids: HashSet<SpanId> = trace.spans.iter().map(|span| span.span_id).collect();
+    let orphans = trace
+        .spans
         .iter()
         .filter(|span| {
             span.parent_span_id
@@ -125,11 +156,11 @@ pub(super) fn incomplete_reason(spans: &[SpanRecord]) -> String {
         .count();
     format!(
         "no root span arrived before the idle timeout ({} spans received, {orphans} whose parent never arrived)",
-        spans.len()
+        trace.spans.len()
     )
 }
 
-pub(super) fn stage_durations(spans: &[SpanRecord]) -> Vec<StageDuration> {
+pub(super) fn stage_durations(spans: &[KeptSpan]) -> Vec<StageDuration> {
     let mut durations: Vec<StageDuration> = Vec::new();
     for span in spans
         .iter()

@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use super::decide::Tally;
+use super::state::violation_bytes;
 use crate::model::TraceId;
 use crate::verdict::TraceVerdict;
 
@@ -10,7 +12,7 @@ use crate::verdict::TraceVerdict;
 pub(crate) struct DecidedTraces {
     capacity: usize,
     order: VecDeque<TraceId>,
-    verdicts: HashMap<TraceId, TraceVerdict>,
+    verdicts: HashMap<TraceId, (TraceVerdict, Tally)>,
 }
 
 impl DecidedTraces {
@@ -22,31 +24,34 @@ impl DecidedTraces {
         }
     }
 
-    /// Stores a verdict; returns how many old verdicts were forgotten to stay within capacity.
-    pub fn insert(&mut self, verdict: TraceVerdict) -> u64 {
-        let mut forgotten = 0;
-        if self
-            .verdicts
-            .insert(verdict.trace_id, verdict.clone())
-            .is_none()
-        {
-            self.order.push_back(verdict.trace_id);
+    /// Stores a verdict and the tally of all its violations (kept or not). Returns how many old verdicts
+    /// were forgotten to stay within capacity, and the bytes that freed.
+    pub fn insert(&mut self, verdict: TraceVerdict, tally: Tally) -> (u64, usize) {
+        let (mut forgotten, mut freed) = (0, 0);
+        let trace_id = verdict.trace_id;
+        match self.verdicts.insert(trace_id, (verdict, tally)) {
+            Some((old, _)) => freed += verdict_bytes(&old),
+            None => self.order.push_back(trace_id),
         }
         while self.order.len() > self.capacity {
-            if let Some(oldest) = self.order.pop_front() {
-                self.verdicts.remove(&oldest);
+            if let Some(oldest) = self.order.pop_front()
+                && let Some((old, _)) = self.verdicts.remove(&oldest)
+            {
+                freed += verdict_bytes(&old);
                 forgotten += 1;
             }
         }
-        forgotten
+        (forgotten, freed)
     }
 
     pub fn get(&self, trace_id: &TraceId) -> Option<&TraceVerdict> {
-        self.verdicts.get(trace_id)
+        self.verdicts.get(trace_id).map(|(verdict, _)| verdict)
     }
 
-    pub fn get_mut(&mut self, trace_id: &TraceId) -> Option<&mut TraceVerdict> {
-        self.verdicts.get_mut(trace_id)
+    pub fn get_mut(&mut self, trace_id: &TraceId) -> Option<(&mut TraceVerdict, &mut Tally)> {
+        self.verdicts
+            .get_mut(trace_id)
+            .map(|(verdict, tally)| (verdict, tally))
     }
 
     pub fn contains(&self, trace_id: &TraceId) -> bool {
@@ -55,10 +60,37 @@ impl DecidedTraces {
 
     /// Verdicts, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &TraceVerdict> {
-        self.order.iter().filter_map(|id| self.verdicts.get(id))
+        self.order
+            .iter()
+            .filter_map(|id| self.verdicts.get(id).map(|(verdict, _)| verdict))
     }
 
-    pub fn set_capacity(&mut self, capacity: usize) {
+    /// Changes the capacity; returns the verdicts forgotten and bytes freed when it shrank.
+    pub fn set_capacity(&mut self, capacity: usize) -> (u64, usize) {
         self.capacity = capacity.max(1);
+        let (mut forgotten, mut freed) = (0, 0);
+        while self.order.len() > self.capacity {
+            if let Some(oldest) = self.order.pop_front()
+                && let Some((old, _)) = self.verdicts.remove(&oldest)
+            {
+                freed += verdict_bytes(&old);
+                forgotten += 1;
+            }
+        }
+        (forgotten, freed)
     }
+}
+
+/// Approximate bytes a kept verdict holds, for the memory budget.
+pub(crate) fn verdict_bytes(verdict: &TraceVerdict) -> usize {
+    size_of::<TraceVerdict>()
+        + size_of::<TraceId>() * 2
+        + verdict
+            .violations
+            .iter()
+            .map(violation_bytes)
+            .sum::<usize>()
+        + verdict.stage_durations.len() * 48
+        + verdict.incomplete_reason.as_ref().map_or(0, String::len)
+        + verdict.service_name.as_ref().map_or(0, String::len)
 }

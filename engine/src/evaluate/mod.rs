@@ -2,9 +2,12 @@
 //! trace-scoped ones when a trace completes, and produces verdicts.
 //!
 //! It is synchronous and knows nothing of transports or clocks: callers pass the time in, so the same engine
-//! serves the live processor and batch evaluation of recorded spans.
+//! serves the live processor and batch evaluation of recorded spans. Its state is a function of the spans
+//! it accepted, in order, and the times it was given: replaying them rebuilds it.
 
+mod capacity;
 mod contracts;
+mod deadlines;
 mod decide;
 mod decided;
 mod state;
@@ -14,14 +17,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use contracts::{Contract, ContractSet};
+pub use capacity::Capacity;
+pub use contracts::{Contract, ContractSet, SpanView, truncate};
+pub use state::KeptSpan;
 
 use crate::Overloaded;
 use crate::model::{SpanRecord, TraceId};
 use crate::verdict::{TraceVerdict, VerdictStatus, Violation};
-use decide::{incomplete_reason, span_violations, stage_durations, status_of, trace_violation};
-use decided::DecidedTraces;
-use state::{TraceState, span_bytes};
+use deadlines::Deadlines;
+use decide::{incomplete_reason, span_violations, stage_durations, trace_violation};
+use decided::{DecidedTraces, verdict_bytes};
+use state::{TraceState, span_bytes_estimate};
 
 /// The time of an engine call: monotonic for completion, wall clock for the timestamps it reports.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +57,9 @@ pub enum EngineEvent {
     Verdict(TraceVerdict),
     /// A decided trace changed because spans arrived after its verdict; `added` violations were appended.
     VerdictRevised { verdict: TraceVerdict, added: usize },
+    /// A trace without any IRONFORGE span kind completed: it is not a pipeline run (a web request sent here
+    /// by mistake, say), gets no verdict and counts in neither health nor compliance.
+    Unmonitored { trace_id: TraceId, spans: u32 },
 }
 
 /// Running counts of what the engine did, for the processor's own metrics.
@@ -61,37 +70,59 @@ pub struct EngineStats {
     pub late_spans: u64,
     /// Spans checked but not kept because their trace was over `max_spans_per_trace` or `max_bytes_per_trace`.
     pub spans_over_limit: u64,
-    /// Batches refused because `max_traces_in_flight` was reached.
+    /// Batches refused because `max_traces_in_flight` or `max_memory_bytes` was reached.
     pub batches_refused: u64,
+    /// Traces dropped without a verdict because no span carried an IRONFORGE span kind.
+    pub traces_unmonitored: u64,
+    /// Violations emitted but left out of their verdicts by `max_violations_per_trace`.
+    pub violations_over_limit: u64,
     /// Decided verdicts forgotten to stay within `decided_traces_kept`.
     pub verdicts_forgotten: u64,
 }
 
-/// The contract engine.
+/// The contract engine: one shard's traces, or all of them when run alone.
 #[derive(Debug)]
 pub struct Engine {
     contracts: Arc<ContractSet>,
     traces: HashMap<TraceId, TraceState>,
+    deadlines: Deadlines,
     decided: DecidedTraces,
+    capacity: Arc<Capacity>,
     stats: EngineStats,
 }
 
 impl Engine {
     pub fn new(contracts: Arc<ContractSet>) -> Self {
+        Self::with_capacity(contracts, Arc::new(Capacity::new()))
+    }
+
+    /// An engine that counts its state in `capacity`, shared with the other shards of one processor.
+    pub fn with_capacity(contracts: Arc<ContractSet>, capacity: Arc<Capacity>) -> Self {
         let kept = contracts.file().limits.decided_traces_kept;
         Self {
             contracts,
             traces: HashMap::new(),
+            deadlines: Deadlines::default(),
             decided: DecidedTraces::new(kept),
+            capacity,
             stats: EngineStats::default(),
         }
     }
 
-    /// Replaces the contracts; traces in flight are decided under the new ones.
+    /// Replaces the contracts. Traces in flight are decided under the contracts they began with, whose
+    /// accumulators they hold; their completion times follow the new file from the next tick.
     pub fn set_contracts(&mut self, contracts: Arc<ContractSet>) {
-        self.decided
+        let (forgotten, freed) = self
+            .decided
             .set_capacity(contracts.file().limits.decided_traces_kept);
+        self.stats.verdicts_forgotten += forgotten;
+        self.capacity.release_bytes(freed);
         self.contracts = contracts;
+        // Deadlines were computed with the old grace and idle timeout: look at every trace again.
+        self.deadlines.clear();
+        for (id, trace) in &self.traces {
+            self.deadlines.push(trace.last_seen_at, *id);
+        }
     }
 
     pub fn contracts(&self) -> &Arc<ContractSet> {
@@ -102,8 +133,17 @@ impl Engine {
         &self.stats
     }
 
+    pub fn capacity(&self) -> &Arc<Capacity> {
+        &self.capacity
+    }
+
     pub fn traces_in_flight(&self) -> usize {
         self.traces.len()
+    }
+
+    /// When [`Engine::tick`] next has something to look at.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.next()
     }
 
     pub fn verdict(&self, trace_id: &TraceId) -> Option<&TraceVerdict> {
@@ -116,10 +156,11 @@ impl Engine {
     }
 
     /// Whether a batch would be accepted: refused when it would start more traces than
-    /// `max_traces_in_flight` allows. Counts the refusal.
+    /// `max_traces_in_flight` allows, or take the engine's state over `max_memory_bytes`. Counts the
+    /// refusal. The one place where a policy that frees room under pressure plugs in.
     fn admit(&mut self, spans: &[SpanRecord]) -> Result<(), Overloaded> {
-        let completion_grace = self.contracts.file().completion.grace_seconds;
-        let max_traces = self.contracts.file().limits.max_traces_in_flight;
+        let file = self.contracts.file();
+        let limits = &file.limits;
         let mut new_traces: Vec<TraceId> = spans
             .iter()
             .map(|span| span.trace_id)
@@ -127,11 +168,16 @@ impl Engine {
             .collect();
         new_traces.sort_unstable();
         new_traces.dedup();
-        if self.traces.len() + new_traces.len() > max_traces {
+        let bytes: usize = spans.iter().map(span_bytes_estimate).sum::<usize>()
+            + new_traces.len() * size_of::<TraceState>();
+        let over_traces = !new_traces.is_empty()
+            && self.capacity.traces() + new_traces.len() > limits.max_traces_in_flight;
+        let over_bytes = self.capacity.bytes().saturating_add(bytes) > limits.max_memory_bytes;
+        if over_traces || over_bytes {
             self.stats.batches_refused += 1;
             // Traces leave the state when decided, at the earliest a grace after their root arrives.
             return Err(Overloaded {
-                retry_after: Duration::from_secs_f64(completion_grace.max(1.0)),
+                retry_after: Duration::from_secs_f64(file.completion.grace_seconds.max(1.0)),
             });
         }
         Ok(())
@@ -153,58 +199,112 @@ impl Engine {
         &mut self,
         spans: Vec<SpanRecord>,
         now: Now,
-        mut observe: impl FnMut(&SpanRecord),
+        observe: impl FnMut(&SpanRecord),
     ) -> Result<Vec<EngineEvent>, Overloaded> {
         self.admit(&spans)?;
-        let mut events = Vec::new();
-        for span in spans {
-            observe(&span);
-            self.ingest_span(span, now, &mut events);
-        }
-        Ok(events)
+        Ok(self.ingest_admitted(spans, now, observe))
     }
 
-    fn ingest_span(&mut self, span: SpanRecord, now: Now, events: &mut Vec<EngineEvent>) {
-        self.stats.spans_accepted += 1;
-        let violations = span_violations(&self.contracts, &span, now.unix_nano);
-        events.extend(violations.iter().cloned().map(EngineEvent::Violation));
+    /// [`Engine::ingest_observed`] for a batch its owner already admitted against the shared
+    /// [`Capacity`]: the live processor admits a batch whole before splitting it across shards.
+    pub fn ingest_admitted(
+        &mut self,
+        spans: Vec<SpanRecord>,
+        now: Now,
+        mut observe: impl FnMut(&SpanRecord),
+    ) -> Vec<EngineEvent> {
+        let mut events = Vec::new();
+        for span in &spans {
+            observe(span);
+            self.ingest_span(span, now, &mut events);
+        }
+        events
+    }
 
-        if let Some(verdict) = self.decided.get_mut(&span.trace_id) {
-            self.stats.late_spans += 1;
-            if !violations.is_empty() {
-                let added = violations.len();
-                verdict.violations.extend(violations);
-                let incomplete = verdict.status == VerdictStatus::Incomplete;
-                (verdict.status, verdict.production_ready) =
-                    status_of(&verdict.violations, incomplete);
-                events.push(EngineEvent::VerdictRevised {
-                    verdict: verdict.clone(),
-                    added,
-                });
-            }
+    fn ingest_span(&mut self, span: &SpanRecord, now: Now, events: &mut Vec<EngineEvent>) {
+        self.stats.spans_accepted += 1;
+        let max_violations = self.contracts.file().limits.max_violations_per_trace;
+        if self.decided.contains(&span.trace_id) {
+            self.ingest_late(span, now, max_violations, events);
             return;
         }
 
-        let limits = &self.contracts.file().limits;
-        let trace = self
-            .traces
-            .entry(span.trace_id)
-            .or_insert_with(|| TraceState::new(now.instant));
+        let trace = match self.traces.entry(span.trace_id) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let trace = TraceState::new(Arc::clone(&self.contracts), now.instant);
+                self.capacity.add_trace();
+                self.capacity.add_bytes(trace.bytes);
+                let idle = self.contracts.file().completion.idle_timeout_seconds;
+                self.deadlines
+                    .push(now.instant + Duration::from_secs_f64(idle), span.trace_id);
+                entry.insert(trace)
+            }
+        };
         trace.last_seen_at = now.instant;
-        trace.violations.extend(violations);
-        let bytes = span_bytes(&span);
+        trace.accumulate(span);
+        let mut added = 0;
+        let contracts = Arc::clone(&trace.contracts);
+        span_violations(&contracts, span, now.unix_nano, |violation| {
+            events.push(EngineEvent::Violation(violation.clone()));
+            trace.tally.add(&violation);
+            added += trace.keep_violation(violation, max_violations);
+        });
+        if span.parent_span_id.is_none() && trace.root_seen_at.is_none() {
+            trace.root_seen_at = Some(now.instant);
+            let grace = trace.contracts.file().completion.grace_seconds;
+            self.deadlines
+                .push(now.instant + Duration::from_secs_f64(grace), span.trace_id);
+        }
+        let limits = &trace.contracts.file().limits;
         if trace.spans.len() >= limits.max_spans_per_trace
-            || trace.bytes + bytes > limits.max_bytes_per_trace
+            || trace.bytes + span_bytes_estimate(span) > limits.max_bytes_per_trace
         {
             trace.spans_over_limit += 1;
             self.stats.spans_over_limit += 1;
+        } else {
+            added += trace.keep(span);
+        }
+        self.capacity.add_bytes(added);
+    }
+
+    /// A span for a decided trace: checked, and its violations revise the stored verdict, within the
+    /// per-trace bound.
+    fn ingest_late(
+        &mut self,
+        span: &SpanRecord,
+        now: Now,
+        max_violations: usize,
+        events: &mut Vec<EngineEvent>,
+    ) {
+        self.stats.late_spans += 1;
+        let Some((verdict, tally)) = self.decided.get_mut(&span.trace_id) else {
+            return;
+        };
+        let before = verdict_bytes(verdict);
+        let mut added = 0;
+        span_violations(&self.contracts, span, now.unix_nano, |violation| {
+            events.push(EngineEvent::Violation(violation.clone()));
+            tally.add(&violation);
+            if verdict.violations.len() < max_violations {
+                verdict.violations.push(violation);
+                added += 1;
+            } else {
+                verdict.violations_over_limit += 1;
+                self.stats.violations_over_limit += 1;
+            }
+        });
+        if !tally.any || (added == 0 && verdict.violations_over_limit == 0) {
             return;
         }
-        if span.parent_span_id.is_none() && trace.root_seen_at.is_none() {
-            trace.root_seen_at = Some(now.instant);
-        }
-        trace.bytes += bytes;
-        trace.spans.push(span);
+        let incomplete = verdict.status == VerdictStatus::Incomplete;
+        (verdict.status, verdict.production_ready) = tally.status(incomplete);
+        self.capacity
+            .add_bytes(verdict_bytes(verdict).saturating_sub(before));
+        events.push(EngineEvent::VerdictRevised {
+            verdict: verdict.clone(),
+            added,
+        });
     }
 
     /// Decides every trace whose root arrived more than the grace ago, or that has been idle too long.
@@ -212,20 +312,23 @@ impl Engine {
         let completion = &self.contracts.file().completion;
         let grace = Duration::from_secs_f64(completion.grace_seconds);
         let idle = Duration::from_secs_f64(completion.idle_timeout_seconds);
-        let due: Vec<(TraceId, bool)> = self
-            .traces
-            .iter()
-            .filter_map(|(id, trace)| {
-                let complete = trace
-                    .root_seen_at
-                    .is_some_and(|at| now.instant.duration_since(at) >= grace);
-                let idle_out = now.instant.duration_since(trace.last_seen_at) >= idle;
-                (complete || idle_out).then_some((*id, complete))
-            })
-            .collect();
-        due.into_iter()
-            .flat_map(|(id, complete)| self.decide(id, complete, now))
-            .collect()
+        let mut events = Vec::new();
+        while let Some(id) = self.deadlines.pop_due(now.instant) {
+            let Some(trace) = self.traces.get(&id) else {
+                continue;
+            };
+            let complete_at = trace.root_seen_at.map(|at| at + grace);
+            let idle_at = trace.last_seen_at + idle;
+            if complete_at.is_some_and(|at| at <= now.instant) {
+                self.decide(id, true, now, &mut events);
+            } else if idle_at <= now.instant {
+                self.decide(id, false, now, &mut events);
+            } else {
+                let next = complete_at.map_or(idle_at, |at| at.min(idle_at));
+                self.deadlines.push(next, id);
+            }
+        }
+        events
     }
 
     /// Decides every trace now: those with a root as complete, the rest as incomplete. For batch evaluation.
@@ -235,33 +338,60 @@ impl Engine {
             .iter()
             .map(|(id, trace)| (*id, trace.root_seen_at.is_some()))
             .collect();
-        ids.into_iter()
-            .flat_map(|(id, complete)| self.decide(id, complete, now))
-            .collect()
+        let mut events = Vec::new();
+        for (id, complete) in ids {
+            self.decide(id, complete, now, &mut events);
+        }
+        self.deadlines.clear();
+        events
     }
 
     /// Decides one trace: its trace-scoped violations (each an event of its own), then its verdict.
-    fn decide(&mut self, trace_id: TraceId, complete: bool, now: Now) -> Vec<EngineEvent> {
-        let Some(trace) = self.traces.remove(&trace_id) else {
-            return Vec::new();
+    fn decide(
+        &mut self,
+        trace_id: TraceId,
+        complete: bool,
+        now: Now,
+        events: &mut Vec<EngineEvent>,
+    ) {
+        let Some(mut trace) = self.traces.remove(&trace_id) else {
+            return;
         };
-        let mut events = Vec::new();
-        let mut violations = trace.violations;
-        let incomplete_reason = if complete {
-            for contract in self.contracts.contracts() {
+        self.capacity.release_trace();
+        self.capacity.release_bytes(trace.bytes);
+        if !trace.monitored {
+            self.stats.traces_unmonitored += 1;
+            events.push(EngineEvent::Unmonitored {
+                trace_id,
+                spans: u32::try_from(trace.spans.len()).unwrap_or(u32::MAX),
+            });
+            return;
+        }
+        let max_violations = trace.contracts.file().limits.max_violations_per_trace;
+        let mut incomplete_reason = if complete {
+            let contracts = Arc::clone(&trace.contracts);
+            for (index, contract) in contracts.contracts().iter().enumerate() {
+                if !contract.config.measure.is_trace_scoped() {
+                    continue;
+                }
+                let Some(observation) = trace.accumulators.get(index).and_then(|accumulator| {
+                    trace_measures::observe_trace(contract, accumulator, &trace)
+                }) else {
+                    continue;
+                };
                 if let Some(violation) =
-                    trace_violation(contract, trace_id, &trace.spans, now.unix_nano)
+                    trace_violation(contract, trace_id, &observation, now.unix_nano)
                 {
                     events.push(EngineEvent::Violation(violation.clone()));
-                    violations.push(violation);
+                    trace.tally.add(&violation);
+                    trace.keep_violation(violation, max_violations);
                 }
             }
             None
         } else {
-            Some(incomplete_reason(&trace.spans))
+            Some(incomplete_reason(&trace))
         };
-        let (status, production_ready) = status_of(&violations, incomplete_reason.is_some());
-        let mut incomplete_reason = incomplete_reason;
+        let (status, production_ready) = trace.tally.status(incomplete_reason.is_some());
         if trace.spans_over_limit > 0 {
             let note = format!(
                 "{} spans over the per-trace limits were checked span by span but left out of trace-scoped contracts",
@@ -272,23 +402,36 @@ impl Engine {
                 None => note,
             });
         }
+        self.stats.violations_over_limit += trace.violations_over_limit;
         let verdict = TraceVerdict {
             trace_id,
             status,
             production_ready,
-            violations,
+            violations: trace.violations,
+            violations_over_limit: trace.violations_over_limit,
             stage_durations: stage_durations(&trace.spans),
             span_count: u32::try_from(trace.spans.len()).unwrap_or(u32::MAX),
             incomplete_reason,
             decided_unix_nano: now.unix_nano,
-            service_name: trace
-                .spans
-                .iter()
-                .find_map(|span| span.service_name.as_deref().map(str::to_owned)),
+            service_name: trace.service_name.as_deref().map(str::to_owned),
         };
-        self.stats.verdicts_forgotten += self.decided.insert(verdict.clone());
+        self.capacity.add_bytes(verdict_bytes(&verdict));
+        let (forgotten, freed) = self.decided.insert(verdict.clone(), trace.tally);
+        self.stats.verdicts_forgotten += forgotten;
+        self.capacity.release_bytes(freed);
         events.push(EngineEvent::Verdict(verdict));
-        events
+    }
+}
+
+impl Drop for Engine {
+    /// Gives back what this engine counted, so shards that are replaced leave the shared budget exact.
+    fn drop(&mut self) {
+        let held: usize = self.traces.values().map(|trace| trace.bytes).sum::<usize>()
+            + self.decided.iter().map(verdict_bytes).sum::<usize>();
+        self.capacity.release_bytes(held);
+        for _ in 0..self.traces.len() {
+            self.capacity.release_trace();
+        }
     }
 }
 
@@ -299,10 +442,11 @@ pub fn evaluate_batch(
     spans: Vec<SpanRecord>,
     now: Now,
 ) -> Vec<TraceVerdict> {
-    let mut contracts_unbounded = (*contracts).clone();
-    contracts_unbounded.file.limits.max_traces_in_flight = usize::MAX;
-    let mut engine = Engine::new(Arc::new(contracts_unbounded));
-    // Cannot be refused: the in-flight bound was lifted above.
+    let mut unbounded = (*contracts).clone();
+    unbounded.file.limits.max_traces_in_flight = usize::MAX;
+    unbounded.file.limits.max_memory_bytes = usize::MAX;
+    let mut engine = Engine::new(Arc::new(unbounded));
+    // Cannot be refused: the in-flight bounds were lifted above.
     let _ = engine.ingest(spans, now);
     engine
         .finish_all(now)

@@ -1,54 +1,249 @@
 //! What the engine keeps for one trace while it is being assembled.
+//!
+//! Span-scoped contracts are decided as each span arrives, so a trace keeps of its spans only what the
+//! trace-scoped measures and the verdict read later: ids, times, kind, stage, and the name and session as
+//! indexes into a per-trace string table. Attribute values feed running accumulators and are dropped.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::model::SpanRecord;
+use ironforge_proto::semconv::{SpanKind, Stage, attr};
+
+use super::contracts::{ContractSet, SpanView};
+use super::decide::Tally;
+use crate::config::MeasureConfig;
+use crate::model::{SpanId, SpanRecord};
 use crate::verdict::Violation;
 
-/// A trace in flight: its spans (up to the limits), when it was last fed, and what was already decided.
+/// A span as a trace in flight keeps it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeptSpan {
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    /// Index into the trace's string table.
+    name: u32,
+    /// Index into the trace's string table, [`NO_STRING`] when the span has no session.
+    session: u32,
+    pub kind: Option<SpanKind>,
+    pub stage: Option<Stage>,
+}
+
+const NO_STRING: u32 = u32::MAX;
+
+impl KeptSpan {
+    pub fn duration_seconds(&self) -> f64 {
+        self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1e9
+    }
+}
+
+/// A running measure of one trace-scoped contract.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Accumulator {
+    /// The contract is span-scoped or reads the kept spans at decision time.
+    None,
+    Max(Option<f64>),
+    Mean {
+        sum: f64,
+        count: u64,
+    },
+    /// Which required members were seen; `None` until a span in scope carried the attribute.
+    Seen(Option<Vec<bool>>),
+}
+
+/// A trace in flight.
 #[derive(Debug)]
 pub(crate) struct TraceState {
-    pub spans: Vec<SpanRecord>,
+    /// The contracts the trace began under: its accumulators follow their layout, so a reload decides the
+    /// traces in flight under the contracts that measured them.
+    pub contracts: Arc<ContractSet>,
+    pub spans: Vec<KeptSpan>,
+    strings: Vec<Arc<str>>,
+    /// Table index of each string, keyed by its address: decoders intern strings, so one address is one
+    /// string; the same text at a second address merely takes a second entry.
+    string_index: HashMap<usize, u32>,
+    pub accumulators: Vec<Accumulator>,
+    /// `ironforge.run.session_count` of the trace's run span.
+    pub declared_sessions: Option<i64>,
+    pub service_name: Option<Arc<str>>,
+    /// Whether any span carried an IRONFORGE span kind: traces with none are not monitored.
+    pub monitored: bool,
     /// When the root span (a span without parent) arrived.
     pub root_seen_at: Option<Instant>,
     pub last_seen_at: Instant,
-    /// Approximate bytes held in `spans`.
+    /// Approximate bytes this trace holds, as counted against the engine's memory budget.
     pub bytes: usize,
     /// Spans checked against span-scoped contracts but not kept, because the trace was over its limits.
     pub spans_over_limit: u64,
-    /// Span-scoped violations already emitted.
+    /// Span-scoped violations already emitted, up to `max_violations_per_trace`.
     pub violations: Vec<Violation>,
+    /// Violations emitted but left out of `violations` by the per-trace bound.
+    pub violations_over_limit: u64,
+    /// What all the trace's violations add up to, those left out included.
+    pub tally: Tally,
 }
 
 impl TraceState {
-    pub fn new(now: Instant) -> Self {
+    pub fn new(contracts: Arc<ContractSet>, now: Instant) -> Self {
+        let accumulators = contracts
+            .contracts()
+            .iter()
+            .map(|contract| match &contract.config.measure {
+                MeasureConfig::AttributeMax(_) => Accumulator::Max(None),
+                MeasureConfig::AttributeMean(_) => Accumulator::Mean { sum: 0.0, count: 0 },
+                MeasureConfig::ValuesMissing(_) => Accumulator::Seen(None),
+                _ => Accumulator::None,
+            })
+            .collect::<Vec<_>>();
+        let bytes = size_of::<Self>() + accumulators.len() * size_of::<Accumulator>();
         Self {
+            contracts,
             spans: Vec::new(),
+            strings: Vec::new(),
+            string_index: HashMap::new(),
+            accumulators,
+            declared_sessions: None,
+            service_name: None,
+            monitored: false,
             root_seen_at: None,
             last_seen_at: now,
-            bytes: 0,
+            bytes,
             spans_over_limit: 0,
             violations: Vec::new(),
+            violations_over_limit: 0,
+            tally: Tally::default(),
+        }
+    }
+
+    /// Folds a span's facts into the trace-scoped accumulators. Every span counts, kept or over the limits.
+    pub fn accumulate(&mut self, span: &SpanRecord) {
+        self.monitored |= span.kind.is_some();
+        if span.kind == Some(SpanKind::Run)
+            && let Some(count) = span.facts.int(attr::RUN_SESSION_COUNT)
+        {
+            self.declared_sessions = Some(count);
+        }
+        if self.service_name.is_none() {
+            self.service_name.clone_from(&span.service_name);
+        }
+        let view = SpanView::from(span);
+        for (contract, accumulator) in self
+            .contracts
+            .contracts()
+            .iter()
+            .zip(&mut self.accumulators)
+        {
+            if matches!(accumulator, Accumulator::None) || !contract.applies_to(view) {
+                continue;
+            }
+            match (&contract.config.measure, accumulator) {
+                (MeasureConfig::AttributeMax(key), Accumulator::Max(max)) => {
+                    if let Some(value) = span.facts.number(key) {
+                        *max = Some(max.map_or(value, |m| m.max(value)));
+                    }
+                }
+                (MeasureConfig::AttributeMean(key), Accumulator::Mean { sum, count }) => {
+                    if let Some(value) = span.facts.number(key) {
+                        *sum += value;
+                        *count += 1;
+                    }
+                }
+                (MeasureConfig::ValuesMissing(rule), Accumulator::Seen(seen)) => {
+                    if let Some(values) = span.facts.strings(&rule.attribute) {
+                        let seen = seen.get_or_insert_with(|| vec![false; rule.required.len()]);
+                        for value in values {
+                            if let Some(index) = rule.required.iter().position(|r| **r == **value) {
+                                seen[index] = true;
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Keeps the span's place in the trace. Returns the bytes it added.
+    pub fn keep(&mut self, span: &SpanRecord) -> usize {
+        let before = self.strings.len();
+        let name = self.intern(&span.name);
+        let session = span
+            .session_id
+            .as_ref()
+            .map_or(NO_STRING, |session| self.intern(session));
+        self.spans.push(KeptSpan {
+            span_id: span.span_id,
+            parent_span_id: span.parent_span_id,
+            start_unix_nano: span.start_unix_nano,
+            end_unix_nano: span.end_unix_nano,
+            name,
+            session,
+            kind: span.kind,
+            stage: span.stage,
+        });
+        let added_strings = self.strings.len() - before;
+        let added = size_of::<KeptSpan>()
+            + added_strings * (size_of::<Arc<str>>() + 2 * size_of::<usize>())
+            + self.strings[before..]
+                .iter()
+                .map(|s| s.len())
+                .sum::<usize>();
+        self.bytes += added;
+        added
+    }
+
+    /// Counts a violation's bytes and keeps it while under `max`. Returns the bytes added.
+    pub fn keep_violation(&mut self, violation: Violation, max: usize) -> usize {
+        if self.violations.len() >= max {
+            self.violations_over_limit += 1;
+            return 0;
+        }
+        let bytes = violation_bytes(&violation);
+        self.violations.push(violation);
+        self.bytes += bytes;
+        bytes
+    }
+
+    fn intern(&mut self, text: &Arc<str>) -> u32 {
+        let address = Arc::as_ptr(text).cast::<u8>() as usize;
+        let next = u32::try_from(self.strings.len()).unwrap_or(NO_STRING - 1);
+        *self.string_index.entry(address).or_insert_with(|| {
+            self.strings.push(Arc::clone(text));
+            next
+        })
+    }
+
+    pub fn name(&self, span: &KeptSpan) -> &str {
+        self.strings.get(span.name as usize).map_or("", |s| s)
+    }
+
+    pub fn session(&self, span: &KeptSpan) -> Option<&str> {
+        self.strings.get(span.session as usize).map(|s| &**s)
+    }
+
+    pub fn view<'a>(&'a self, span: &KeptSpan) -> SpanView<'a> {
+        SpanView {
+            kind: span.kind,
+            stage: span.stage,
+            name: self.name(span),
+            service: self.service_name.as_deref(),
         }
     }
 }
 
-/// Approximate heap and inline size of a span record, for the per-trace byte bound.
-pub(crate) fn span_bytes(span: &SpanRecord) -> usize {
-    let strings = |values: &Option<Vec<String>>| {
-        values
-            .as_ref()
-            .map_or(0, |v| v.iter().map(|s| s.len() + size_of::<String>()).sum())
-    };
-    size_of::<SpanRecord>()
-        + span.name.len()
-        + span.session_id.as_ref().map_or(0, String::len)
-        + strings(&span.facts.event_types)
-        + strings(&span.facts.edge_intents)
-        + span
-            .facts
-            .attribute_errors
-            .iter()
-            .map(String::len)
-            .sum::<usize>()
+/// Approximate heap and inline size of a violation, for the memory budget.
+pub(crate) fn violation_bytes(violation: &Violation) -> usize {
+    size_of::<Violation>()
+        + violation.contract_id.len()
+        + violation.unit.len()
+        + violation.message.len()
+        + violation.stage.as_ref().map_or(0, String::len)
+        + violation.session_id.as_ref().map_or(0, String::len)
+}
+
+/// Approximate bytes a span will take once kept, for admission before it is.
+pub(crate) fn span_bytes_estimate(span: &SpanRecord) -> usize {
+    size_of::<KeptSpan>() + span.name.len() + span.session_id.as_ref().map_or(0, |s| s.len())
 }

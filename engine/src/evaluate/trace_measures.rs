@@ -1,74 +1,120 @@
-//! Trace-scoped measures: decided once the whole trace is known.
+//! Trace-scoped measures: decided once the whole trace is known, from the running accumulators and the
+//! kept spans.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ironforge_proto::semconv::SpanKind;
-
-use super::contracts::{Contract, format_number, numeric, set};
+use super::contracts::{Contract, format_number, quote_list};
+use super::state::{Accumulator, TraceState};
 use crate::config::MeasureConfig;
-use crate::model::SpanRecord;
 
-/// What a trace-scoped contract observes over the trace's spans, with a description; `None` when the contract
-/// is span-scoped or no span in scope carries what it measures.
-pub(crate) fn observe_trace(contract: &Contract, spans: &[SpanRecord]) -> Option<(f64, String)> {
-    let in_scope = || spans.iter().filter(|span| contract.applies_to(span));
-    match &contract.config.measure {
-        MeasureConfig::AttributeMax(attribute) => {
-            let max = in_scope()
-                .filter_map(|span| numeric(&span.facts, *attribute))
-                .reduce(f64::max)?;
-            Some((
-                max,
-                format!("peaked at {} = {}", attribute.as_str(), format_number(max)),
-            ))
+/// What a trace-scoped contract observed, with what is needed to describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TraceObservation {
+    Max(f64),
+    Mean {
+        mean: f64,
+        count: u64,
+    },
+    Missing(Vec<String>),
+    Duplicated(Vec<String>),
+    Short {
+        declared: i64,
+        shortfalls: Vec<(String, i64)>,
+    },
+}
+
+impl TraceObservation {
+    pub fn value(&self) -> f64 {
+        match self {
+            TraceObservation::Max(value) => *value,
+            TraceObservation::Mean { mean, .. } => *mean,
+            TraceObservation::Missing(missing) => missing.len() as f64,
+            TraceObservation::Duplicated(duplicated) => duplicated.len() as f64,
+            TraceObservation::Short { shortfalls, .. } => shortfalls
+                .iter()
+                .map(|(_, short)| *short)
+                .max()
+                .unwrap_or(0) as f64,
         }
-        MeasureConfig::AttributeMean(attribute) => {
-            let values: Vec<f64> = in_scope()
-                .filter_map(|span| numeric(&span.facts, *attribute))
-                .collect();
-            if values.is_empty() {
-                return None;
+    }
+
+    /// What the run showed, in words: built only for a violation.
+    pub fn describe(&self, contract: &Contract) -> String {
+        let list = |items: &[String]| {
+            let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+            quote_list(&refs)
+        };
+        let attribute = match &contract.config.measure {
+            MeasureConfig::AttributeMax(key) | MeasureConfig::AttributeMean(key) => key.as_str(),
+            MeasureConfig::ValuesMissing(rule) => rule.attribute.as_str(),
+            _ => "",
+        };
+        match self {
+            TraceObservation::Max(max) => {
+                format!("peaked at {attribute} = {}", format_number(*max))
             }
-            let mean = values.iter().sum::<f64>() / values.len() as f64;
-            Some((
-                mean,
+            TraceObservation::Mean { mean, count } => format!(
+                "averaged {attribute} = {} over {count} spans",
+                format_number(*mean)
+            ),
+            TraceObservation::Missing(missing) => {
+                format!("never saw {attribute} [{}]", list(missing))
+            }
+            TraceObservation::Duplicated(duplicated) => format!(
+                "has session ids on more than one span of a stage: [{}]",
+                list(duplicated)
+            ),
+            TraceObservation::Short {
+                declared,
+                shortfalls,
+            } => {
+                let detail: Vec<String> = shortfalls
+                    .iter()
+                    .map(|(stage, short)| format!("{stage} short by {short}"))
+                    .collect();
                 format!(
-                    "averaged {} = {} over {} spans",
-                    attribute.as_str(),
-                    format_number(mean),
-                    values.len()
-                ),
-            ))
+                    "declared {declared} sessions; distinct sessions per stage: [{}]",
+                    detail.join(", ")
+                )
+            }
         }
-        MeasureConfig::ValuesMissing(rule) => {
-            let mut seen_any = false;
-            let mut seen = BTreeSet::new();
-            for values in in_scope().filter_map(|span| set(&span.facts, rule.attribute)) {
-                seen_any = true;
-                seen.extend(values.iter().map(String::as_str));
-            }
-            if !seen_any {
-                return None;
-            }
-            let missing: Vec<&str> = rule
+    }
+}
+
+/// What a trace-scoped contract observes over the trace; `None` when the contract is span-scoped or no span
+/// in scope carried what it measures.
+pub(crate) fn observe_trace(
+    contract: &Contract,
+    accumulator: &Accumulator,
+    trace: &TraceState,
+) -> Option<TraceObservation> {
+    match (&contract.config.measure, accumulator) {
+        (MeasureConfig::AttributeMax(_), Accumulator::Max(max)) => max.map(TraceObservation::Max),
+        (MeasureConfig::AttributeMean(_), Accumulator::Mean { sum, count }) => {
+            (*count > 0).then(|| TraceObservation::Mean {
+                mean: sum / *count as f64,
+                count: *count,
+            })
+        }
+        (MeasureConfig::ValuesMissing(rule), Accumulator::Seen(seen)) => {
+            let seen = seen.as_ref()?;
+            let missing = rule
                 .required
                 .iter()
-                .map(String::as_str)
-                .filter(|value| !seen.contains(value))
+                .zip(seen)
+                .filter(|(_, seen)| !**seen)
+                .map(|(member, _)| member.clone())
                 .collect();
-            Some((
-                missing.len() as f64,
-                format!(
-                    "never saw {} [{}]",
-                    rule.attribute.as_str(),
-                    missing.join(", ")
-                ),
-            ))
+            Some(TraceObservation::Missing(missing))
         }
-        MeasureConfig::DuplicateSessionIds => {
+        (MeasureConfig::DuplicateSessionIds, _) => {
             let mut per_stage: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-            for span in in_scope() {
-                if let Some(session) = span.session_id.as_deref() {
+            for span in trace
+                .spans
+                .iter()
+                .filter(|s| contract.applies_to(trace.view(s)))
+            {
+                if let Some(session) = trace.session(span) {
                     let stage = span.stage.map_or("", |stage| stage.as_str());
                     *per_stage.entry((stage, session)).or_default() += 1;
                 }
@@ -78,52 +124,44 @@ pub(crate) fn observe_trace(contract: &Contract, spans: &[SpanRecord]) -> Option
                 .filter(|(_, count)| **count > 1)
                 .map(|((_, session), _)| *session)
                 .collect();
-            let list: Vec<&str> = duplicated.iter().copied().collect();
-            Some((
-                duplicated.len() as f64,
-                format!(
-                    "has session ids on more than one span of a stage: [{}]",
-                    list.join(", ")
-                ),
+            Some(TraceObservation::Duplicated(
+                duplicated.into_iter().map(str::to_owned).collect(),
             ))
         }
-        MeasureConfig::MissingSessions => {
-            let declared = spans
+        (MeasureConfig::MissingSessions, _) => {
+            let declared = trace.declared_sessions?;
+            // Every stage the run reached starts at zero, so a stage span with no session under it is short
+            // by all the run declared rather than absent from the count.
+            let mut distinct: BTreeMap<&str, BTreeSet<&str>> = trace
+                .spans
                 .iter()
-                .filter(|span| span.kind == Some(SpanKind::Run))
-                .find_map(|span| span.facts.run_session_count)?;
-            let mut distinct: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-            for span in in_scope() {
-                if let (Some(stage), Some(session)) = (span.stage, span.session_id.as_deref()) {
+                .filter_map(|span| span.stage)
+                .filter(|stage| contract.config.scope.stage.is_none_or(|s| s == *stage))
+                .map(|stage| (stage.as_str(), BTreeSet::new()))
+                .collect();
+            for span in trace
+                .spans
+                .iter()
+                .filter(|s| contract.applies_to(trace.view(s)))
+            {
+                if let (Some(stage), Some(session)) = (span.stage, trace.session(span)) {
                     distinct.entry(stage.as_str()).or_default().insert(session);
                 }
             }
-            let shortfalls: Vec<(&str, i64)> = distinct
+            let mut shortfalls: Vec<(String, i64)> = distinct
                 .iter()
-                .map(|(stage, sessions)| (*stage, declared - sessions.len() as i64))
+                .map(|(stage, sessions)| ((*stage).to_owned(), declared - sessions.len() as i64))
                 .filter(|(_, short)| *short > 0)
                 .collect();
-            let worst = shortfalls
-                .iter()
-                .map(|(_, short)| *short)
-                .max()
-                .unwrap_or(0);
-            let detail: Vec<String> = shortfalls
-                .iter()
-                .map(|(stage, short)| format!("{stage} short by {short}"))
-                .collect();
-            Some((
-                worst as f64,
-                format!(
-                    "declared {declared} sessions; distinct sessions per stage: [{}]",
-                    detail.join(", ")
-                ),
-            ))
+            // A run that declared sessions but reached no stage at all processed none of them.
+            if distinct.is_empty() && declared > 0 {
+                shortfalls.push(("every stage".to_owned(), declared));
+            }
+            Some(TraceObservation::Short {
+                declared,
+                shortfalls,
+            })
         }
-        MeasureConfig::Duration
-        | MeasureConfig::Attribute(_)
-        | MeasureConfig::ValuesOutside(_)
-        | MeasureConfig::OverheadPerOperation
-        | MeasureConfig::AttributeErrors => None,
+        _ => None,
     }
 }

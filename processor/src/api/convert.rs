@@ -67,22 +67,42 @@ pub fn verdict(v: &TraceVerdict) -> pb::TraceVerdict {
     }
 }
 
-pub fn compliance(report: &HealthReport) -> pb::ComplianceReport {
-    let health = match report.health {
+fn health(health: Health) -> pb::HealthStatus {
+    match health {
         Health::Green => pb::HealthStatus::Green,
         Health::Yellow => pb::HealthStatus::Yellow,
         Health::Red => pb::HealthStatus::Red,
-    };
+    }
+}
+
+/// The report over every pipeline, or over the one [`HealthReport::pipeline`] scoped it to.
+pub fn compliance(report: &HealthReport) -> pb::ComplianceReport {
+    let counts = &report.counts;
     pb::ComplianceReport {
-        traces_total: report.traces_total,
-        traces_passed: report.traces_passed,
-        traces_warned: report.traces_warned,
-        traces_failed: report.traces_failed,
-        traces_incomplete: report.traces_incomplete,
+        traces_total: counts.traces_total,
+        traces_passed: counts.traces_passed,
+        traces_warned: counts.traces_warned,
+        traces_failed: counts.traces_failed,
+        traces_incomplete: counts.traces_incomplete,
         compliance_ratio: report.compliance_ratio,
         health_score: report.health_score,
-        health: health.into(),
+        health: health(report.health).into(),
         contracts: report.contracts.iter().map(contract).collect(),
+        pipelines: report
+            .pipelines
+            .iter()
+            .map(|p| pb::PipelineCompliance {
+                pipeline: p.pipeline.clone(),
+                traces_total: p.counts.traces_total,
+                traces_passed: p.counts.traces_passed,
+                traces_warned: p.counts.traces_warned,
+                traces_failed: p.counts.traces_failed,
+                traces_incomplete: p.counts.traces_incomplete,
+                compliance_ratio: p.compliance_ratio,
+                health_score: p.health_score,
+                health: health(p.health).into(),
+            })
+            .collect(),
     }
 }
 

@@ -30,6 +30,10 @@ pub enum ApiError {
     VerdictNotFound(TraceId),
     #[error("{0}")]
     InvalidFilter(String),
+    #[error(
+        "no pipeline {0:?}: no monitored trace with that service.name has been decided, or it was forgotten for newer pipelines"
+    )]
+    PipelineNotFound(String),
 }
 
 /// The single mapping from domain errors to gRPC status codes.
@@ -38,7 +42,9 @@ pub fn status(error: ApiError) -> Status {
         ApiError::InvalidTraceId | ApiError::InvalidFilter(_) => {
             Status::invalid_argument(error.to_string())
         }
-        ApiError::VerdictNotFound(_) => Status::not_found(error.to_string()),
+        ApiError::VerdictNotFound(_) | ApiError::PipelineNotFound(_) => {
+            Status::not_found(error.to_string())
+        }
     }
 }
 
@@ -155,18 +161,26 @@ impl MonitorService for MonitorApi {
 
     async fn get_compliance(
         &self,
-        _request: Request<pb::GetComplianceRequest>,
+        request: Request<pb::GetComplianceRequest>,
     ) -> Result<Response<pb::ComplianceReport>, Status> {
-        Ok(Response::new(convert::compliance(
-            &self.monitor.compliance(),
-        )))
+        let pipeline = request.into_inner().pipeline;
+        let mut report = self.monitor.compliance();
+        if !pipeline.is_empty() {
+            report = report
+                .pipeline(&pipeline)
+                .ok_or(ApiError::PipelineNotFound(pipeline))
+                .map_err(status)?;
+        }
+        Ok(Response::new(convert::compliance(&report)))
     }
 
     async fn evaluate(
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<pb::EvaluateResponse>, Status> {
-        let decoded = convert_request(request.into_inner());
+        let plan = self.monitor.contracts().plan().clone();
+        let decoded = convert_request(request.get_ref(), &plan)
+            .map_err(|error| Status::invalid_argument(format!("undecodable request: {error}")))?;
         let error_message = decoded.error_message();
         let verdicts = self.monitor.evaluate(decoded.spans);
         Ok(Response::new(pb::EvaluateResponse {

@@ -5,8 +5,8 @@
 //! | `GET /healthz` | 200 `ok` while the process serves |
 //! | `GET /readyz` | 200 once the receivers listen, 503 before |
 //! | `GET /metrics` | OpenMetrics text with exemplars |
-//! | `GET /api/v1/health` | `{"health": "GREEN", "health_score": 100.0, ...}` |
-//! | `GET /api/v1/compliance` | the full compliance report, per contract |
+//! | `GET /api/v1/health[?pipeline=NAME]` | `{"health": "GREEN", "health_score": 100.0, ...}`, overall and per pipeline, or for one |
+//! | `GET /api/v1/compliance[?pipeline=NAME]` | the full compliance report, per contract and per pipeline, or one pipeline's |
 //! | `GET /api/v1/violations?since=SECONDS&limit=N` | violations decided at or after a Unix time |
 //! | `GET /api/v1/traces/{trace_id}/verdict` | one trace's verdict; 404 until it is decided |
 
@@ -26,6 +26,12 @@ use crate::telemetry::OPENMETRICS_CONTENT_TYPE;
 
 /// Most violations one `/api/v1/violations` call returns.
 const MAX_VIOLATIONS_PER_CALL: usize = 10_000;
+
+/// The health rule, as `/api/v1/health` states it beside the answer.
+const HEALTH_RULE: &str = "only traces with an IRONFORGE `run` root get a verdict; \
+    score = 100 x mean points of the last 20 verdicts (pass 1, warn 0.75, incomplete 0.5, fail 0); \
+    RED if score < 60 or the latest verdict failed a blocking contract, \
+    GREEN if score >= 90 and the latest verdict is production-ready, else YELLOW";
 
 #[derive(Debug, Clone)]
 struct AdminState {
@@ -57,6 +63,10 @@ enum AdminError {
     VerdictNotFound(TraceId),
     #[error("`since` must be a Unix time in seconds, 0 or more")]
     InvalidSince,
+    #[error(
+        "no pipeline {0:?}: no monitored trace with that service.name has been decided, or it was forgotten for newer pipelines"
+    )]
+    PipelineNotFound(String),
     #[error("metrics could not be encoded")]
     Metrics,
 }
@@ -65,7 +75,9 @@ impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = match self {
             AdminError::InvalidTraceId | AdminError::InvalidSince => StatusCode::BAD_REQUEST,
-            AdminError::VerdictNotFound(_) => StatusCode::NOT_FOUND,
+            AdminError::VerdictNotFound(_) | AdminError::PipelineNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             AdminError::Metrics => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (
@@ -94,29 +106,95 @@ async fn metrics(State(state): State<AdminState>) -> Result<Response, AdminError
     Ok(([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response())
 }
 
+/// Health overall (with each pipeline's), or of the one pipeline asked for.
 #[derive(Debug, Serialize)]
 struct HealthBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipeline: Option<String>,
     health: Health,
     health_score: f64,
     compliance_ratio: f64,
     traces_total: u64,
-    rule: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipelines: Option<Vec<HealthBody>>,
 }
 
-async fn health(State(state): State<AdminState>) -> Json<HealthBody> {
+impl HealthBody {
+    fn new(health: Health, health_score: f64, compliance_ratio: f64, traces_total: u64) -> Self {
+        Self {
+            pipeline: None,
+            health,
+            health_score,
+            compliance_ratio,
+            traces_total,
+            rule: None,
+            pipelines: None,
+        }
+    }
+}
+
+/// `?pipeline=NAME`; absent or empty means every pipeline.
+#[derive(Debug, Deserialize)]
+struct PipelineQuery {
+    pipeline: Option<String>,
+}
+
+impl PipelineQuery {
+    fn name(self) -> Option<String> {
+        self.pipeline.filter(|name| !name.is_empty())
+    }
+}
+
+async fn health(
+    State(state): State<AdminState>,
+    Query(query): Query<PipelineQuery>,
+) -> Result<Json<HealthBody>, AdminError> {
     let report = state.monitor.compliance();
-    Json(HealthBody {
-        health: report.health,
-        health_score: report.health_score,
-        compliance_ratio: report.compliance_ratio,
-        traces_total: report.traces_total,
-        rule: "score = 100 x mean points of the last 20 verdicts (pass 1, warn 0.75, incomplete 0.5, fail 0); \
-               RED if score < 60 or the latest verdict failed a blocking contract, GREEN if score >= 90, else YELLOW",
-    })
+    let mut pipelines = report.pipelines.iter().map(|p| HealthBody {
+        pipeline: Some(p.pipeline.clone()),
+        ..HealthBody::new(
+            p.health,
+            p.health_score,
+            p.compliance_ratio,
+            p.counts.traces_total,
+        )
+    });
+    let body = match query.name() {
+        None => HealthBody {
+            pipelines: Some(pipelines.collect()),
+            ..HealthBody::new(
+                report.health,
+                report.health_score,
+                report.compliance_ratio,
+                report.counts.traces_total,
+            )
+        },
+        Some(name) => pipelines
+            .find(|p| p.pipeline.as_deref() == Some(name.as_str()))
+            .ok_or(AdminError::PipelineNotFound(name))?,
+    };
+    Ok(Json(HealthBody {
+        rule: Some(HEALTH_RULE),
+        ..body
+    }))
 }
 
-async fn compliance(State(state): State<AdminState>) -> impl IntoResponse {
-    Json(state.monitor.compliance())
+async fn compliance(
+    State(state): State<AdminState>,
+    Query(query): Query<PipelineQuery>,
+) -> Result<Response, AdminError> {
+    let report = state.monitor.compliance();
+    let Some(name) = query.name() else {
+        return Ok(Json(report).into_response());
+    };
+    let one = report
+        .pipelines
+        .into_iter()
+        .find(|p| p.pipeline == name)
+        .ok_or(AdminError::PipelineNotFound(name))?;
+    Ok(Json(one).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,9 +1,12 @@
-//! The live processor: the engine behind a lock, fed by the receivers, ticked by a timer, its decisions
-//! handed to the outputs.
+//! The live processor: the engine sharded by trace id across worker threads, fed by the receivers, its
+//! decisions handed to compliance and the outputs.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use crate::engine::{ContractSet, Engine, EngineEvent, Now, evaluate_batch};
+use ironforge_engine::plan::ReadPlan;
+use ironforge_engine::{Capacity, EngineStats};
+
+use crate::engine::{ContractSet, EngineEvent, Now, evaluate_batch};
 use crate::ingest::{Overloaded, RequestReport, SpanSink};
 use crate::internal_events::RequestAnswered;
 use crate::model::{SpanRecord, TraceId};
@@ -15,66 +18,105 @@ mod compliance;
 
 pub use compliance::{Compliance, ContractCompliance, Health, HealthReport};
 
-/// The engine and everything its decisions feed.
+mod shards;
+
+pub use shards::QUEUE_SPANS_PER_SHARD;
+use shards::{ShardOutput, Shards};
+
+/// The engine shards and everything their decisions feed.
 #[derive(Debug)]
 pub struct Monitor {
-    engine: Mutex<Engine>,
+    shards: Shards,
+    dispatch: Arc<Dispatch>,
+    contracts: RwLock<Arc<ContractSet>>,
+}
+
+/// Where the workers' decisions go: compliance and the outputs.
+#[derive(Debug)]
+struct Dispatch {
     compliance: Mutex<Compliance>,
     outputs: Outputs,
+    capacity: Arc<Capacity>,
 }
 
 impl Monitor {
-    pub fn new(contracts: Arc<ContractSet>, outputs: Outputs) -> Self {
-        let compliance = Compliance::new(&contracts);
-        // The score is defined before the first verdict too (100), so dashboards and alerts never read a gap.
-        outputs.metrics().health(compliance.report().health_score);
-        Self {
-            engine: Mutex::new(Engine::new(contracts)),
-            compliance: Mutex::new(compliance),
-            outputs,
-        }
+    /// A monitor with one shard per available core.
+    pub fn new(contracts: Arc<ContractSet>, outputs: Outputs) -> std::io::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::with_shards(contracts, outputs, cores)
     }
 
-    fn engine(&self) -> MutexGuard<'_, Engine> {
-        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    /// A monitor whose engine is split across `shards` worker threads (at least one).
+    pub fn with_shards(
+        contracts: Arc<ContractSet>,
+        outputs: Outputs,
+        shards: usize,
+    ) -> std::io::Result<Self> {
+        let compliance = Compliance::new(&contracts, Arc::clone(outputs.metrics()));
+        // The score is defined before the first verdict too (100), so dashboards and alerts never read a gap.
+        outputs.metrics().health(compliance.report().health_score);
+        let capacity = Arc::new(Capacity::new());
+        let dispatch = Arc::new(Dispatch {
+            compliance: Mutex::new(compliance),
+            outputs,
+            capacity: Arc::clone(&capacity),
+        });
+        let output: Arc<dyn ShardOutput> = dispatch.clone();
+        Ok(Self {
+            shards: Shards::start(shards, &contracts, capacity, output)?,
+            dispatch,
+            contracts: RwLock::new(contracts),
+        })
     }
 
     fn compliance_state(&self) -> MutexGuard<'_, Compliance> {
-        self.compliance
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.dispatch.compliance()
     }
 
     pub fn outputs(&self) -> &Outputs {
-        &self.outputs
+        &self.dispatch.outputs
     }
 
-    /// Decides the traces that are due. Called on a timer.
-    pub fn tick(&self, now: Now) {
-        let events = {
-            let mut engine = self.engine();
-            let events = engine.tick(now);
-            self.outputs
-                .metrics()
-                .engine_stats(engine.stats(), engine.traces_in_flight());
-            events
-        };
-        self.dispatch(events, now);
+    /// Waits until every span accepted before the call has been evaluated and its events dispatched:
+    /// for a graceful shutdown, and for tests.
+    pub fn flush(&self) {
+        self.shards.flush();
     }
 
-    /// Swaps in new contracts; traces in flight are decided under them.
+    /// Swaps in new contracts. Traces in flight finish under the contracts they began with.
     pub fn set_contracts(&self, contracts: Arc<ContractSet>) {
-        self.outputs.reconfigure(&contracts.file().events);
+        self.outputs().reconfigure(&contracts.file().events);
         self.compliance_state().set_contracts(&contracts);
-        self.engine().set_contracts(contracts);
+        self.shards.set_contracts(&contracts);
+        *self
+            .contracts
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = contracts;
     }
 
     pub fn contracts(&self) -> Arc<ContractSet> {
-        Arc::clone(self.engine().contracts())
+        Arc::clone(
+            &self
+                .contracts
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     pub fn verdict(&self, trace_id: &TraceId) -> Option<TraceVerdict> {
-        self.engine().verdict(trace_id).cloned()
+        self.shards.engine_of(trace_id).verdict(trace_id).cloned()
+    }
+
+    /// Bytes of engine state held across all shards, as counted against `limits.max_memory_bytes`.
+    pub fn state_bytes(&self) -> usize {
+        self.shards.capacity().bytes()
+    }
+
+    pub fn traces_in_flight(&self) -> usize {
+        self.shards
+            .engines()
+            .map(|engine| engine.traces_in_flight())
+            .sum()
     }
 
     pub fn compliance(&self) -> HealthReport {
@@ -82,22 +124,36 @@ impl Monitor {
     }
 
     pub fn violations_since(&self, since_unix_nano: u64, limit: usize) -> Vec<Violation> {
-        self.outputs.violations_since(since_unix_nano, limit)
+        self.outputs().violations_since(since_unix_nano, limit)
     }
 
     /// Verdicts for spans taken as complete traces, outside the live state.
     pub fn evaluate(&self, spans: Vec<SpanRecord>) -> Vec<TraceVerdict> {
         evaluate_batch(self.contracts(), spans, Now::system())
     }
+}
 
-    fn dispatch(&self, events: Vec<EngineEvent>, now: Now) {
+impl Dispatch {
+    fn compliance(&self) -> MutexGuard<'_, Compliance> {
+        self.compliance
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl ShardOutput for Dispatch {
+    fn span(&self, span: &SpanRecord) {
+        self.outputs.metrics().span(span);
+    }
+
+    fn events(&self, events: Vec<EngineEvent>, now: Now) {
         for event in events {
             match event {
                 EngineEvent::Violation(violation) => self.outputs.violation(violation, now.instant),
                 EngineEvent::Verdict(verdict) => {
                     self.outputs.verdict(&verdict, false);
                     let report = {
-                        let mut compliance = self.compliance_state();
+                        let mut compliance = self.compliance();
                         compliance.record(&verdict);
                         compliance.report()
                     };
@@ -105,30 +161,44 @@ impl Monitor {
                 }
                 EngineEvent::VerdictRevised { verdict, added } => {
                     self.outputs.verdict(&verdict, true);
-                    self.compliance_state().revise(&verdict, added);
+                    self.compliance().revise(&verdict, added);
                 }
+                EngineEvent::Unmonitored { .. } => self.outputs.metrics().trace_unmonitored(),
             }
         }
+    }
+
+    fn stats(&self, delta: &EngineStats) {
+        self.outputs
+            .metrics()
+            .engine_stats(delta, self.capacity.traces());
     }
 }
 
 impl SpanSink for Monitor {
     fn submit(&self, spans: Vec<SpanRecord>) -> Result<(), Overloaded> {
-        let now = Now::system();
-        let metrics = self.outputs.metrics();
-        let events = self
-            .engine()
-            .ingest_observed(spans, now, |span| metrics.span(span))?;
-        self.dispatch(events, now);
-        Ok(())
+        let contracts = self.contracts();
+        let refused = self.shards.submit(spans, &contracts);
+        if refused.is_err() {
+            let delta = EngineStats {
+                batches_refused: self.shards.take_refused(),
+                ..EngineStats::default()
+            };
+            self.dispatch.stats(&delta);
+        }
+        refused
+    }
+
+    fn read_plan(&self) -> Arc<ReadPlan> {
+        Arc::clone(self.contracts().plan())
     }
 
     fn record_request(&self, report: RequestReport) {
-        RequestAnswered { report }.emit(self.outputs.metrics());
+        RequestAnswered { report }.emit(self.outputs().metrics());
     }
 
     fn record_metric_points(&self, transport: Transport, points: u64) {
-        self.outputs
+        self.outputs()
             .metrics()
             .metric_points_received(transport, points);
     }

@@ -1,11 +1,12 @@
-//! What both transports do with a decoded trace request, and how they report it.
+//! What both transports do with a trace request's bytes, and how they report it.
 
 use std::time::Instant;
 
-use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use ironforge_proto::otlp::trace_service::ExportTraceServiceResponse;
 
-use super::convert::convert_request;
-use crate::ingest::{Overloaded, RequestReport, SpanSink};
+use super::convert::{decode_request, partial_success};
+use super::refusal::Refusal;
+use crate::ingest::{RequestReport, SpanSink};
 use crate::telemetry::{RequestOutcome, Transport};
 
 /// What became of the spans of a trace request answered with success.
@@ -25,20 +26,23 @@ impl SpanCounts {
     }
 }
 
-/// Converts the request and hands its valid spans to the sink. The response names the refused spans in its
-/// partial success; the whole request is refused only when the sink sheds load.
+/// Decodes the request with the sink's read plan and hands its valid spans to the sink. The response names
+/// the refused spans in its partial success; the whole request is refused when it is not valid protobuf or
+/// the sink sheds load.
 pub(crate) fn accept(
     sink: &dyn SpanSink,
-    request: ExportTraceServiceRequest,
-) -> Result<(ExportTraceServiceResponse, SpanCounts), Overloaded> {
-    let decoded = convert_request(request);
+    bytes: &[u8],
+) -> Result<(ExportTraceServiceResponse, SpanCounts), Refusal> {
+    let plan = sink.read_plan();
+    let decoded = decode_request(bytes, &plan)
+        .map_err(|error| Refusal::Undecodable(format!("invalid protobuf body: {error}")))?;
     let counts = SpanCounts {
         accepted: decoded.spans.len() as u64,
         rejected: decoded.rejected,
     };
-    let partial_success = decoded.partial_success();
+    let partial_success = partial_success(&decoded);
     if !decoded.spans.is_empty() {
-        sink.submit(decoded.spans)?;
+        sink.submit(decoded.spans).map_err(Refusal::Overloaded)?;
     }
     Ok((ExportTraceServiceResponse { partial_success }, counts))
 }

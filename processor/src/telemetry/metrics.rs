@@ -6,10 +6,9 @@
 
 use std::borrow::Cow;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ironforge_proto::semconv::SpanKind;
+use ironforge_proto::semconv::{SpanKind, attr};
 use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::exemplar::{CounterWithExemplar, HistogramWithExemplars};
@@ -83,7 +82,6 @@ pub struct Metrics {
     batches_refused: Counter,
     verdicts_forgotten: Counter,
     /// The engine's counts at the previous [`Metrics::engine_stats`] call, to turn running totals into deltas.
-    last_engine_stats: Mutex<EngineStats>,
     traces_in_flight: Gauge,
     events_suppressed: Family<Labels<1>, Counter>,
     output_exported: Family<Labels<1>, Counter>,
@@ -91,6 +89,9 @@ pub struct Metrics {
     queue_depth: Family<Labels<1>, Gauge>,
     config_reloads: Family<Labels<1>, Counter>,
     health: FloatGauge,
+    pipeline_health: Family<Labels<1>, FloatGauge>,
+    pipelines_forgotten: Counter,
+    traces_unmonitored: Counter,
 }
 
 impl Default for Metrics {
@@ -243,8 +244,26 @@ impl Metrics {
         let health = FloatGauge::default();
         registry.register(
             metric::HEALTH_SCORE,
-            "Health score of the monitored pipeline, 0 to 100",
+            "Health score over the verdicts of every monitored pipeline, 0 to 100",
             health.clone(),
+        );
+        let pipeline_health = Family::default();
+        registry.register(
+            metric::PIPELINE_HEALTH_SCORE,
+            "Health score of each monitored pipeline, 0 to 100",
+            Family::clone(&pipeline_health),
+        );
+        let pipelines_forgotten = Counter::default();
+        registry.register(
+            metric::PIPELINES_FORGOTTEN,
+            "Pipelines no longer tracked because more were seen than the processor keeps",
+            pipelines_forgotten.clone(),
+        );
+        let traces_unmonitored = Counter::default();
+        registry.register(
+            metric::TRACES_UNMONITORED,
+            "Traces without an IRONFORGE run root that were dropped without a verdict",
+            traces_unmonitored.clone(),
         );
         Self {
             registry,
@@ -263,7 +282,6 @@ impl Metrics {
             spans_over_limit,
             batches_refused,
             verdicts_forgotten,
-            last_engine_stats: Mutex::new(EngineStats::default()),
             traces_in_flight,
             events_suppressed,
             output_exported,
@@ -271,6 +289,9 @@ impl Metrics {
             queue_depth,
             config_reloads,
             health,
+            pipeline_health,
+            pipelines_forgotten,
+            traces_unmonitored,
         }
     }
 
@@ -343,10 +364,18 @@ impl Metrics {
             SpanKind::Init | SpanKind::Stage | SpanKind::Pattern => {}
         }
         let kind_label = [(label::SPAN_KIND, Cow::Borrowed(kind.as_str()))];
-        if let Some(peak) = span.facts.memory_peak_bytes.filter(|peak| peak.is_finite()) {
+        if let Some(peak) = span
+            .facts
+            .number(attr::MEMORY_PEAK)
+            .filter(|peak| peak.is_finite())
+        {
             self.memory_peak.get_or_create(&kind_label).set(peak);
         }
-        if let Some(score) = span.facts.authenticity.filter(|score| score.is_finite()) {
+        if let Some(score) = span
+            .facts
+            .number(attr::PATTERN_AUTHENTICITY)
+            .filter(|score| score.is_finite())
+        {
             self.authenticity.get_or_create(&kind_label).observe(
                 score,
                 Some(trace_exemplar(span.trace_id)),
@@ -389,24 +418,12 @@ impl Metrics {
             .inc_by(points);
     }
 
-    /// Brings the engine counters up to the engine's running totals, and sets the in-flight gauge.
-    ///
-    /// A total lower than the last one seen means the engine was replaced; its whole total is then new.
-    pub fn engine_stats(&self, stats: &EngineStats, traces_in_flight: usize) {
-        let mut last = self
-            .last_engine_stats
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let delta = |now: u64, before: u64| if now >= before { now - before } else { now };
-        self.late_spans
-            .inc_by(delta(stats.late_spans, last.late_spans));
-        self.spans_over_limit
-            .inc_by(delta(stats.spans_over_limit, last.spans_over_limit));
-        self.batches_refused
-            .inc_by(delta(stats.batches_refused, last.batches_refused));
-        self.verdicts_forgotten
-            .inc_by(delta(stats.verdicts_forgotten, last.verdicts_forgotten));
-        *last = stats.clone();
+    /// Adds what one engine shard did since it last reported, and sets the in-flight gauge.
+    pub fn engine_stats(&self, delta: &EngineStats, traces_in_flight: usize) {
+        self.late_spans.inc_by(delta.late_spans);
+        self.spans_over_limit.inc_by(delta.spans_over_limit);
+        self.batches_refused.inc_by(delta.batches_refused);
+        self.verdicts_forgotten.inc_by(delta.verdicts_forgotten);
         self.traces_in_flight
             .set(i64::try_from(traces_in_flight).unwrap_or(i64::MAX));
     }
@@ -451,11 +468,27 @@ impl Metrics {
             .inc();
     }
 
-    /// Sets the pipeline health score, clamped to 0..100; a NaN score is ignored.
+    /// Sets the health score over every pipeline, clamped to 0..100; a NaN score is ignored.
     pub fn health(&self, score: f64) {
-        if !score.is_nan() {
-            self.health.set(score.clamp(0.0, 100.0));
-        }
+        set_score(&self.health, score);
+    }
+
+    /// Sets one pipeline's health score, clamped to 0..100; a NaN score is ignored.
+    pub fn pipeline_health(&self, pipeline: &str, score: f64) {
+        let labels = [(label::PIPELINE, Cow::Owned(pipeline.to_owned()))];
+        set_score(&self.pipeline_health.get_or_create(&labels), score);
+    }
+
+    /// Counts a pipeline no longer tracked and removes its health series, so the label set stays bounded.
+    pub fn pipeline_forgotten(&self, pipeline: &str) {
+        self.pipeline_health
+            .remove(&[(label::PIPELINE, Cow::Owned(pipeline.to_owned()))]);
+        self.pipelines_forgotten.inc();
+    }
+
+    /// Counts a trace dropped without a verdict because it has no IRONFORGE `run` root.
+    pub fn trace_unmonitored(&self) {
+        self.traces_unmonitored.inc();
     }
 
     /// The OpenMetrics text exposition, exemplars included, ending with `# EOF`.
@@ -471,6 +504,12 @@ impl Metrics {
         let mut out = String::new();
         prometheus_text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+fn set_score(gauge: &FloatGauge, score: f64) {
+    if !score.is_nan() {
+        gauge.set(score.clamp(0.0, 100.0));
     }
 }
 

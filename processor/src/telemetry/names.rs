@@ -66,8 +66,16 @@ pub mod metric {
     pub const QUEUE_DEPTH: &str = "ironforge_processor_queue_depth";
     /// Counter: contract file reloads. Label: [`OUTCOME`](super::label::OUTCOME) (`success` or `failure`).
     pub const CONFIG_RELOADS: &str = "ironforge_processor_config_reloads";
-    /// Gauge, 0..100: the pipeline's health score.
+    /// Gauge, 0..100: the health score over every pipeline's verdicts.
     pub const HEALTH_SCORE: &str = "ironforge_pipeline_health_score";
+    /// Gauge, 0..100: the health score of one pipeline. Label: [`PIPELINE`](super::label::PIPELINE). A family
+    /// of its own beside [`HEALTH_SCORE`], so that neither has series with and without the label.
+    pub const PIPELINE_HEALTH_SCORE: &str = "ironforge_pipeline_health_score_by_pipeline";
+    /// Counter: pipelines no longer tracked because more were seen than the processor keeps; their
+    /// [`PIPELINE_HEALTH_SCORE`] series is removed.
+    pub const PIPELINES_FORGOTTEN: &str = "ironforge_processor_pipelines_forgotten";
+    /// Counter: traces without an IRONFORGE `run` root that were dropped without a verdict.
+    pub const TRACES_UNMONITORED: &str = "ironforge_processor_traces_unmonitored";
 }
 
 /// Metric label names.
@@ -93,6 +101,9 @@ pub mod label {
     pub const OUTCOME: &str = "outcome";
     /// An output of the processor, e.g. [`OTLP_LOGS`](super::value::OTLP_LOGS).
     pub const OUTPUT: &str = "output";
+    /// The `service.name` of a monitored pipeline, or [`UNKNOWN_SERVICE`](super::value::UNKNOWN_SERVICE).
+    /// Bounded: the processor tracks at most 100 pipelines at once.
+    pub const PIPELINE: &str = "pipeline";
 }
 
 /// Exemplar label names.
@@ -107,6 +118,8 @@ pub mod value {
 
     /// Stage label of a span that names no stage.
     pub const UNKNOWN: &str = "unknown";
+    /// Pipeline of a verdict whose spans carry no `service.name`: the name OpenTelemetry SDKs default to.
+    pub const UNKNOWN_SERVICE: &str = "unknown_service";
     /// Spans-received outcome: kept by the processor.
     pub const ACCEPTED: &str = "accepted";
     /// Spans-received outcome: refused by the processor.

@@ -120,6 +120,7 @@ impl TestProcessor {
             admin_addr: loopback,
             logs_endpoint: Some(logs_endpoint),
             receiver_limits,
+            shards: None,
         })
         .await
         .unwrap();

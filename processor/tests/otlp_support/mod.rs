@@ -199,7 +199,7 @@ pub fn assert_one_session(sink: &TestSink, id: u8) {
     let span = &spans[0];
     assert_eq!(span.trace_id.0, TRACE_ID);
     assert_eq!(span.span_id.0, [id; 8]);
-    assert_eq!(span.name, format!("session-{id}"));
+    assert_eq!(*span.name, *format!("session-{id}"));
     assert_eq!(span.service_name.as_deref(), Some("ironforge"));
     assert_clean_graph_facts(span);
 }
@@ -215,7 +215,7 @@ pub fn assert_discovery_session(span: &SpanRecord) {
 
 /// Asserts the 51-feature graph of a session decoded, and every attribute with it.
 fn assert_clean_graph_facts(span: &SpanRecord) {
-    assert_eq!(span.facts.node_feature_dim, Some(51));
+    assert_eq!(span.facts.int(attr::GRAPH_NODE_FEATURE_DIM), Some(51));
     assert!(
         span.facts.attribute_errors.is_empty(),
         "{:?}",

@@ -56,10 +56,10 @@ pub async fn export_run_and_session(
 pub fn take_run_and_session(sink: &TestSink) -> (SpanRecord, SpanRecord) {
     let spans = sink.take();
     assert_eq!(spans.len(), 2, "{spans:?}");
-    let run = spans.iter().find(|span| span.name == "run").unwrap();
+    let run = spans.iter().find(|span| &*span.name == "run").unwrap();
     let session = spans
         .iter()
-        .find(|span| span.name == "process_session")
+        .find(|span| &*span.name == "process_session")
         .unwrap();
     assert_eq!(session.trace_id, run.trace_id);
     assert_eq!(session.parent_span_id, Some(run.span_id));

@@ -6,10 +6,17 @@ use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
-use super::{MAX_ERROR_MESSAGES, convert_request};
+use ironforge_engine::decode::Decoded;
+use ironforge_engine::plan::ReadPlan;
+
+use super::{MAX_ERROR_MESSAGES, convert_request, partial_success};
 use crate::model::{SpanId, TraceId};
 
 const TRACE: [u8; 16] = [0xab; 16];
+
+fn convert(request: ExportTraceServiceRequest) -> Decoded {
+    convert_request(&request, &ReadPlan::conventions()).expect("a valid request")
+}
 
 fn kv(key: &str, value: Value) -> KeyValue {
     KeyValue {
@@ -101,11 +108,11 @@ fn a_session_span_keeps_its_ids_times_and_facts() {
         ],
     );
 
-    let decoded = convert_request(request(Some(text("ironforge")), vec![session, run]));
+    let decoded = convert(request(Some(text("ironforge")), vec![session, run]));
 
     assert_eq!(decoded.rejected, 0);
     assert!(decoded.errors.is_empty());
-    assert_eq!(decoded.partial_success(), None);
+    assert_eq!(partial_success(&decoded), None);
     let [session, run] = decoded.spans.as_slice() else {
         panic!("expected two spans, got {:?}", decoded.spans);
     };
@@ -113,7 +120,7 @@ fn a_session_span_keeps_its_ids_times_and_facts() {
     assert_eq!(session.span_id, SpanId([2; 8]));
     assert_eq!(session.parent_span_id, Some(SpanId([1; 8])));
     assert_eq!(run.parent_span_id, None);
-    assert_eq!(session.name, "process_session");
+    assert_eq!(&*session.name, "process_session");
     assert_eq!(
         (session.start_unix_nano, session.end_unix_nano),
         (1_000, 3_000)
@@ -132,32 +139,32 @@ fn a_session_span_keeps_its_ids_times_and_facts() {
     assert_eq!(session.session_id.as_deref(), Some("NY_AM_2025-08-04"));
     let facts = &session.facts;
     assert_eq!(facts.attribute_errors, Vec::<String>::new());
-    assert_eq!(facts.memory_usage_bytes, Some(5e7));
-    assert_eq!(facts.memory_peak_bytes, Some(6.5e7));
-    assert_eq!(facts.authenticity, Some(0.91));
+    assert_eq!(facts.number(attr::PROCESS_MEMORY_USAGE), Some(5e7));
+    assert_eq!(facts.number(attr::MEMORY_PEAK), Some(6.5e7));
+    assert_eq!(facts.number(attr::PATTERN_AUTHENTICITY), Some(0.91));
     assert_eq!(
-        facts.event_types.as_deref(),
-        Some(&["Expansion".to_owned(), "Reversal".to_owned()][..])
+        facts.strings(attr::GRAPH_EVENT_TYPES),
+        Some(&[Arc::from("Expansion"), Arc::from("Reversal")][..])
     );
     assert_eq!(
-        facts.edge_intents.as_deref(),
-        Some(&["CONTEXT".to_owned()][..])
+        facts.strings(attr::GRAPH_EDGE_INTENTS),
+        Some(&[Arc::from("CONTEXT")][..])
     );
-    assert_eq!(facts.node_feature_dim, Some(51));
-    assert_eq!(facts.edge_feature_dim, Some(20));
-    assert_eq!(facts.cross_session_edges, Some(0));
-    assert_eq!(facts.htf_open_candle_reads, Some(3));
+    assert_eq!(facts.int(attr::GRAPH_NODE_FEATURE_DIM), Some(51));
+    assert_eq!(facts.int(attr::GRAPH_EDGE_FEATURE_DIM), Some(20));
+    assert_eq!(facts.int(attr::GRAPH_CROSS_SESSION_EDGES), Some(0));
+    assert_eq!(facts.int(attr::HTF_OPEN_CANDLE_READS), Some(3));
 
     assert_eq!(run.kind, Some(SpanKind::Run));
-    assert_eq!(run.facts.run_session_count, Some(57));
-    assert_eq!(run.facts.instrument_overhead_seconds, Some(0.002));
-    assert_eq!(run.facts.instrument_operations, Some(4000));
-    assert_eq!(run.facts.authenticity, None);
+    assert_eq!(run.facts.int(attr::RUN_SESSION_COUNT), Some(57));
+    assert_eq!(run.facts.number(attr::INSTRUMENT_OVERHEAD), Some(0.002));
+    assert_eq!(run.facts.int(attr::INSTRUMENT_OPERATIONS), Some(4000));
+    assert_eq!(run.facts.number(attr::PATTERN_AUTHENTICITY), None);
 }
 
 #[test]
 fn an_int_authenticity_is_a_number() {
-    let decoded = convert_request(request(
+    let decoded = convert(request(
         None,
         vec![span(
             1,
@@ -165,14 +172,17 @@ fn an_int_authenticity_is_a_number() {
             vec![kv(attr::PATTERN_AUTHENTICITY, Value::IntValue(1))],
         )],
     ));
-    assert_eq!(decoded.spans[0].facts.authenticity, Some(1.0));
+    assert_eq!(
+        decoded.spans[0].facts.number(attr::PATTERN_AUTHENTICITY),
+        Some(1.0)
+    );
     assert!(decoded.spans[0].facts.attribute_errors.is_empty());
     assert_eq!(decoded.spans[0].service_name, None);
 }
 
 #[test]
 fn wrong_types_are_explained_and_the_span_is_kept() {
-    let decoded = convert_request(request(
+    let decoded = convert(request(
         Some(text("svc")),
         vec![span(
             1,
@@ -199,7 +209,7 @@ fn wrong_types_are_explained_and_the_span_is_kept() {
     assert_eq!(record.kind, None);
     assert_eq!(record.stage, None);
     assert_eq!(record.session_id, None);
-    assert_eq!(record.facts.node_feature_dim, None);
+    assert_eq!(record.facts.int(attr::GRAPH_NODE_FEATURE_DIM), None);
     assert_eq!(
         record.facts.attribute_errors,
         vec![
@@ -226,12 +236,12 @@ fn an_array_with_a_non_string_member_names_its_index() {
             value: Some(Value::IntValue(7)),
         });
     }
-    let decoded = convert_request(request(
+    let decoded = convert(request(
         None,
         vec![span(1, "s", vec![kv(attr::GRAPH_EDGE_INTENTS, array)])],
     ));
     let facts = &decoded.spans[0].facts;
-    assert_eq!(facts.edge_intents, None);
+    assert_eq!(facts.strings(attr::GRAPH_EDGE_INTENTS), None);
     assert_eq!(
         facts.attribute_errors,
         vec![
@@ -243,7 +253,7 @@ fn an_array_with_a_non_string_member_names_its_index() {
 
 #[test]
 fn a_service_name_of_the_wrong_type_is_reported_on_each_span() {
-    let decoded = convert_request(request(
+    let decoded = convert(request(
         Some(Value::IntValue(5)),
         vec![span(1, "a", vec![]), span(2, "b", vec![])],
     ));
@@ -276,7 +286,7 @@ fn invalid_ids_and_times_refuse_only_their_span() {
     let mut instant = span(8, "instant", vec![]);
     instant.end_time_unix_nano = instant.start_time_unix_nano;
 
-    let decoded = convert_request(request(
+    let decoded = convert(request(
         None,
         vec![
             short_trace,
@@ -291,7 +301,7 @@ fn invalid_ids_and_times_refuse_only_their_span() {
         ],
     ));
 
-    let names: Vec<&str> = decoded.spans.iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<&str> = decoded.spans.iter().map(|s| &*s.name).collect();
     assert_eq!(names, ["good", "instant"]);
     assert_eq!(decoded.rejected, 7);
     assert_eq!(
@@ -307,7 +317,7 @@ fn invalid_ids_and_times_refuse_only_their_span() {
              start_time_unix_nano 10",
         ]
     );
-    let partial = decoded.partial_success().unwrap();
+    let partial = partial_success(&decoded).unwrap();
     assert_eq!(partial.rejected_spans, 7);
     assert_eq!(partial.error_message, decoded.errors.join("; "));
 }
@@ -321,7 +331,7 @@ fn refusals_beyond_the_cap_are_counted_not_listed() {
             bad
         })
         .collect();
-    let decoded = convert_request(request(None, spans));
+    let decoded = convert(request(None, spans));
     assert_eq!(decoded.rejected, 100);
     assert_eq!(decoded.errors.len(), MAX_ERROR_MESSAGES);
     assert!(
@@ -336,7 +346,7 @@ fn refusals_beyond_the_cap_are_counted_not_listed() {
 #[test]
 fn long_values_are_cut_in_explanations() {
     let long = "é".repeat(1000);
-    let decoded = convert_request(request(
+    let decoded = convert(request(
         None,
         vec![span(
             1,
@@ -351,8 +361,8 @@ fn long_values_are_cut_in_explanations() {
 
 #[test]
 fn an_empty_request_has_nothing_to_refuse() {
-    let decoded = convert_request(ExportTraceServiceRequest::default());
+    let decoded = convert(ExportTraceServiceRequest::default());
     assert!(decoded.spans.is_empty());
     assert_eq!(decoded.rejected, 0);
-    assert_eq!(decoded.partial_success(), None);
+    assert_eq!(partial_success(&decoded), None);
 }

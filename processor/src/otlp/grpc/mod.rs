@@ -8,6 +8,7 @@
 //! - a request compressed with an unsupported encoding keeps tonic's UNIMPLEMENTED, as gRPC specifies;
 //! - a sink that sheds load is UNAVAILABLE with `google.rpc.RetryInfo` in the status details.
 
+mod export;
 mod receiver;
 
 use std::convert::Infallible;
@@ -17,12 +18,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use ironforge_proto::otlp::metrics_service::metrics_service_server::MetricsServiceServer;
-use ironforge_proto::otlp::trace_service::trace_service_server::TraceServiceServer;
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::{Body, BoxFuture, Bytes, Service, StdError, http};
 use tonic::server::NamedService;
 use tonic::{Code, Status};
 
+pub use self::export::TraceExportServer;
 pub use self::receiver::GrpcReceiver;
 use super::refusal::Refusal;
 use super::traces::{self, SpanCounts};
@@ -31,7 +32,7 @@ use crate::ingest::SpanSink;
 use crate::telemetry::{RequestOutcome, Transport};
 
 /// The trace service, as [`trace_service`] builds it.
-pub type GrpcTraceService = GrpcService<TraceServiceServer<GrpcReceiver>>;
+pub type GrpcTraceService = GrpcService<TraceExportServer>;
 
 /// The metrics service, as [`metrics_service`] builds it.
 pub type GrpcMetricsService = GrpcService<MetricsServiceServer<GrpcReceiver>>;
@@ -40,11 +41,8 @@ pub type GrpcMetricsService = GrpcService<MetricsServiceServer<GrpcReceiver>>;
 /// requests it could not read restated as OTLP expects, and every export request reported to the sink. Add it
 /// to a `tonic::transport::Server`.
 pub fn trace_service(sink: Arc<dyn SpanSink>, limits: &ReceiverLimits) -> GrpcTraceService {
-    let server = TraceServiceServer::new(GrpcReceiver::new(Arc::clone(&sink)))
-        .accept_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(limits.max_request_bytes);
     GrpcService {
-        inner: server,
+        inner: TraceExportServer::new(Arc::clone(&sink), limits.max_request_bytes),
         reports: Some(sink),
     }
 }

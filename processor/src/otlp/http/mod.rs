@@ -28,7 +28,6 @@ use ironforge_proto::otlp::metrics_service::{
 };
 use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message;
-use serde::de::DeserializeOwned;
 
 use self::read::Encoding;
 use super::refusal::Refusal;
@@ -66,10 +65,14 @@ struct Receiver {
 /// What differs between the signals a path serves: the messages, what is done with a decoded request, and
 /// whether answered requests are reported.
 trait Signal: 'static {
-    type Request: Message + Default + DeserializeOwned + Send;
+    /// The request as `accept` takes it.
+    type Request: Send;
     type Response: Message;
     /// What accepting a request learned, for its report.
     type Tally: Send;
+
+    /// Reads the (inflated) body in the given encoding.
+    fn decode(body: Vec<u8>, encoding: Encoding) -> Result<Self::Request, Refusal>;
 
     fn accept(
         sink: &dyn SpanSink,
@@ -86,15 +89,25 @@ trait Signal: 'static {
 struct Traces;
 
 impl Signal for Traces {
-    type Request = ExportTraceServiceRequest;
+    /// Protobuf bytes, read in place by the engine's decoder.
+    type Request = Vec<u8>;
     type Response = ExportTraceServiceResponse;
     type Tally = SpanCounts;
 
+    fn decode(body: Vec<u8>, encoding: Encoding) -> Result<Vec<u8>, Refusal> {
+        match encoding {
+            Encoding::Protobuf => Ok(body),
+            // JSON is parsed into the message and encoded, so both encodings meet one decoder.
+            Encoding::Json => read::message::<ExportTraceServiceRequest>(&body, encoding)
+                .map(|request| request.encode_to_vec()),
+        }
+    }
+
     fn accept(
         sink: &dyn SpanSink,
-        request: ExportTraceServiceRequest,
+        request: Vec<u8>,
     ) -> Result<(ExportTraceServiceResponse, SpanCounts), Refusal> {
-        traces::accept(sink, request).map_err(Refusal::Overloaded)
+        traces::accept(sink, &request)
     }
 
     fn report(sink: &dyn SpanSink, answered: Result<SpanCounts, RequestOutcome>, arrived: Instant) {
@@ -116,6 +129,10 @@ impl Signal for Metrics {
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
     type Tally = ();
+
+    fn decode(body: Vec<u8>, encoding: Encoding) -> Result<ExportMetricsServiceRequest, Refusal> {
+        read::message(&body, encoding)
+    }
 
     fn accept(
         sink: &dyn SpanSink,
@@ -167,6 +184,6 @@ async fn handle<S: Signal>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(S::Response, S::Tally), Refusal> {
-    let request = read::message(body, headers, encoding, receiver.max_request_bytes).await?;
-    S::accept(&*receiver.sink, request)
+    let body = read::body(body, headers, receiver.max_request_bytes).await?;
+    S::accept(&*receiver.sink, S::decode(body, encoding)?)
 }

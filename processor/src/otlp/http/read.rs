@@ -39,25 +39,30 @@ pub(super) fn encoding(headers: &HeaderMap) -> Result<Encoding, Refusal> {
     }
 }
 
-/// Reads, inflates and decodes the whole body as `M`, refusing it as soon as it is known to be too large.
-pub(super) async fn message<M>(
+/// Reads and inflates the whole body, refusing it as soon as it is known to be too large.
+pub(super) async fn body(
     body: Body,
     headers: &HeaderMap,
-    encoding: Encoding,
     limit: usize,
-) -> Result<M, Refusal>
+) -> Result<Vec<u8>, Refusal> {
+    let gzip = is_gzip(headers)?;
+    let bytes = read_body(body, headers, limit).await?;
+    if gzip {
+        gunzip(&bytes, limit)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Decodes a body as `M`.
+pub(super) fn message<M>(bytes: &[u8], encoding: Encoding) -> Result<M, Refusal>
 where
     M: Message + Default + DeserializeOwned,
 {
-    let gzip = is_gzip(headers)?;
-    let mut bytes = read_body(body, headers, limit).await?;
-    if gzip {
-        bytes = gunzip(&bytes, limit)?;
-    }
     match encoding {
-        Encoding::Protobuf => M::decode(bytes.as_slice())
+        Encoding::Protobuf => M::decode(bytes)
             .map_err(|error| Refusal::Undecodable(format!("invalid protobuf body: {error}"))),
-        Encoding::Json => serde_json::from_slice(&bytes)
+        Encoding::Json => serde_json::from_slice(bytes)
             .map_err(|error| Refusal::Undecodable(format!("invalid OTLP/JSON body: {error}"))),
     }
 }

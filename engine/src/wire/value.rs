@@ -1,0 +1,183 @@
+//! Attribute values: an `AnyValue` read in place, and arrays walked lazily.
+
+use super::reader::{Field, RECURSION_LIMIT, Reader};
+use super::schema::Msg;
+use super::{WireError, WireValue};
+
+/// The encoded pieces of one `AnyValue`.
+///
+/// Protobuf merges a singular message field that occurs more than once, so a `KeyValue` with two `value`
+/// fields holds one value whose fields are those of both pieces in order. The pieces are `first` (part of
+/// an `AnyValue` body) followed by the `value` fields (2) found in `rest` (part of a `KeyValue` body).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct AnyParts<'a> {
+    first: &'a [u8],
+    rest: &'a [u8],
+}
+
+impl<'a> AnyParts<'a> {
+    /// One `AnyValue` body.
+    pub(super) fn single(body: &'a [u8]) -> Self {
+        AnyParts {
+            first: body,
+            rest: &[],
+        }
+    }
+
+    /// The `value` fields of a `KeyValue` body, merged.
+    pub(super) fn merged(key_value: &'a [u8]) -> Self {
+        AnyParts {
+            first: &[],
+            rest: key_value,
+        }
+    }
+
+    fn next_part(&mut self) -> Option<&'a [u8]> {
+        if !self.first.is_empty() {
+            return Some(std::mem::take(&mut self.first));
+        }
+        next_len_field(&mut self.rest, Msg::KeyValue, 2)
+    }
+
+    /// The value these pieces hold, as prost's merge leaves it: a scalar field replaces the value; an
+    /// `array_value` (or `kvlist_value`) after another one of the same kind appends to it, after any other
+    /// kind replaces it. `budget` is the nesting budget of the `AnyValue`'s fields. With `validate`,
+    /// everything inside is checked as a full decode would; without, the bytes must already have been.
+    pub(super) fn value(mut self, budget: u32, validate: bool) -> Result<WireValue<'a>, WireError> {
+        let mut value = WireValue::Empty;
+        while let Some(part) = self.next_part() {
+            let mut any = Reader::new(Msg::AnyValue, part, budget);
+            loop {
+                let at = any.rest();
+                let Some((tag, field)) = any.next()? else {
+                    break;
+                };
+                value = match tag {
+                    1 => WireValue::String(any.string(tag, field)?),
+                    2 => WireValue::Bool(any.varint_field(tag, field)? != 0),
+                    3 => WireValue::Int(any.varint_field(tag, field)? as i64),
+                    4 => WireValue::Double(f64::from_bits(any.fixed64(tag, field)?)),
+                    5 => {
+                        let len = any.message(tag, field, Msg::ArrayValue)?.walk(validate)?;
+                        match value {
+                            WireValue::Array(array) => WireValue::Array(WireArray {
+                                len: array.len + len,
+                                ..array
+                            }),
+                            // The array starts at this field: the rest of this piece and the pieces after it
+                            // hold no other kind of value, or the array would not be the final value.
+                            _ => WireValue::Array(WireArray {
+                                parts: AnyParts {
+                                    first: at,
+                                    rest: self.rest,
+                                },
+                                len,
+                            }),
+                        }
+                    }
+                    6 => {
+                        let len = any.message(tag, field, Msg::KeyValueList)?.walk(validate)?;
+                        match value {
+                            WireValue::KvList { len: before } => {
+                                WireValue::KvList { len: before + len }
+                            }
+                            _ => WireValue::KvList { len },
+                        }
+                    }
+                    7 => WireValue::Bytes(any.bytes(tag, field)?),
+                    8 => {
+                        any.varint_field(tag, field)?;
+                        WireValue::Empty
+                    }
+                    _ => {
+                        if validate {
+                            any.other(tag, field)?;
+                        }
+                        continue;
+                    }
+                };
+            }
+        }
+        Ok(value)
+    }
+}
+
+/// The next length-delimited field `tag` in bytes of a `msg` already validated, skipping other fields;
+/// `None` (and nothing left) at the end.
+fn next_len_field<'a>(bytes: &mut &'a [u8], msg: Msg, tag: u32) -> Option<&'a [u8]> {
+    let mut reader = Reader::new(msg, bytes, RECURSION_LIMIT);
+    loop {
+        match reader.next() {
+            Ok(Some((found, Field::Len(body)))) if found == tag => {
+                *bytes = reader.rest();
+                return Some(body);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                *bytes = &[];
+                return None;
+            }
+        }
+    }
+}
+
+/// An `ArrayValue`, walked lazily.
+///
+/// It holds the encoded array (validated when the request was decoded) and its element count; the
+/// elements are read only when iterated. Arrays merged from repeated `array_value` fields are iterated
+/// as one, in wire order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WireArray<'a> {
+    /// From the first `array_value` field of the final value on.
+    parts: AnyParts<'a>,
+    len: usize,
+}
+
+impl<'a> WireArray<'a> {
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the array has no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The elements, in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = WireValue<'a>> + 'a {
+        Elements {
+            parts: self.parts,
+            any: &[],
+            array: &[],
+        }
+    }
+}
+
+/// The elements of a [`WireArray`]: those of each `array_value` field (`array`) of each piece of the
+/// `AnyValue` (`any`).
+#[derive(Debug)]
+struct Elements<'a> {
+    parts: AnyParts<'a>,
+    any: &'a [u8],
+    array: &'a [u8],
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = WireValue<'a>;
+
+    fn next(&mut self) -> Option<WireValue<'a>> {
+        loop {
+            if let Some(element) = next_len_field(&mut self.array, Msg::ArrayValue, 1) {
+                // Validated with the request, so this cannot fail; `Empty` keeps it panic-free regardless.
+                let value = AnyParts::single(element).value(RECURSION_LIMIT, false);
+                return Some(value.unwrap_or(WireValue::Empty));
+            }
+            if let Some(array) = next_len_field(&mut self.any, Msg::AnyValue, 5) {
+                self.array = array;
+                continue;
+            }
+            self.any = self.parts.next_part()?;
+        }
+    }
+}

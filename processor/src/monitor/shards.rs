@@ -1,0 +1,304 @@
+//! The engine split by trace id across worker threads, each owning its traces.
+//!
+//! Receivers hand each worker its share of a batch over a channel bounded in spans; a worker evaluates,
+//! decides its traces when their deadlines come (it sleeps until the next one, so a verdict is not held back
+//! by a polling interval), and hands what it decided to the monitor. A batch is admitted whole or refused
+//! whole before any worker sees it, so a client's retry never duplicates spans.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ironforge_engine::{Capacity, ContractSet, Engine, EngineEvent, EngineStats, Now, Overloaded};
+
+use crate::model::{SpanRecord, TraceId};
+
+/// Spans queued for one worker at most; beyond it receivers answer UNAVAILABLE / 503 with a retry delay.
+pub const QUEUE_SPANS_PER_SHARD: usize = 64 * 1024;
+
+/// A worker wakes at least this often, to report its counters even when idle.
+const MAX_SLEEP: Duration = Duration::from_millis(250);
+
+/// What a worker does with the engine's decisions and counters: the monitor's dispatch.
+pub(crate) trait ShardOutput: Send + Sync + 'static {
+    /// Called with each accepted span before it is evaluated.
+    fn span(&self, span: &SpanRecord);
+    fn events(&self, events: Vec<EngineEvent>, now: Now);
+    /// What the shard's engine did since its last report.
+    fn stats(&self, delta: &EngineStats);
+}
+
+enum Command {
+    Ingest(Vec<SpanRecord>),
+    Contracts(Arc<ContractSet>),
+    /// Answers once everything sent before it was handled.
+    Flush(mpsc::SyncSender<()>),
+}
+
+struct Shard {
+    engine: Arc<Mutex<Engine>>,
+    commands: Sender<Command>,
+    queued: Arc<AtomicUsize>,
+    worker: Option<JoinHandle<()>>,
+}
+
+/// The shards of one processor.
+pub(crate) struct Shards {
+    shards: Vec<Shard>,
+    capacity: Arc<Capacity>,
+    /// Refusals since the last report, counted where admission happens.
+    refused: AtomicUsize,
+}
+
+impl std::fmt::Debug for Shards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shards")
+            .field("shards", &self.shards.len())
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shards {
+    /// Starts `count` workers (at least one).
+    pub fn start(
+        count: usize,
+        contracts: &Arc<ContractSet>,
+        capacity: Arc<Capacity>,
+        output: Arc<dyn ShardOutput>,
+    ) -> std::io::Result<Self> {
+        let mut shards = Vec::new();
+        for index in 0..count.max(1) {
+            let engine = Arc::new(Mutex::new(Engine::with_capacity(
+                Arc::clone(contracts),
+                Arc::clone(&capacity),
+            )));
+            let (commands, inbox) = mpsc::channel();
+            let queued = Arc::new(AtomicUsize::new(0));
+            let worker = Worker {
+                engine: Arc::clone(&engine),
+                inbox,
+                queued: Arc::clone(&queued),
+                output: Arc::clone(&output),
+                reported: EngineStats::default(),
+            };
+            let worker = std::thread::Builder::new()
+                .name(format!("ironforge-shard-{index}"))
+                .spawn(move || worker.run())?;
+            shards.push(Shard {
+                engine,
+                commands,
+                queued,
+                worker: Some(worker),
+            });
+        }
+        Ok(Self {
+            shards,
+            capacity,
+            refused: AtomicUsize::new(0),
+        })
+    }
+
+    fn index(&self, trace_id: &TraceId) -> usize {
+        // Trace ids are random (W3C): their low bytes spread traces evenly without hashing.
+        let [.., a, b, c, d] = trace_id.0;
+        u32::from_le_bytes([a, b, c, d]) as usize % self.shards.len()
+    }
+
+    /// The engine that owns a trace, for reads.
+    pub fn engine_of(&self, trace_id: &TraceId) -> MutexGuard<'_, Engine> {
+        let shard = &self.shards[self.index(trace_id)];
+        shard.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every engine in turn, for reads across all traces.
+    pub fn engines(&self) -> impl Iterator<Item = MutexGuard<'_, Engine>> {
+        self.shards
+            .iter()
+            .map(|shard| shard.engine.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Admits the batch whole and hands each worker its share, or refuses it whole.
+    pub fn submit(
+        &self,
+        spans: Vec<SpanRecord>,
+        contracts: &ContractSet,
+    ) -> Result<(), Overloaded> {
+        let limits = &contracts.file().limits;
+        let retry = Overloaded {
+            retry_after: Duration::from_secs_f64(
+                contracts.file().completion.grace_seconds.max(1.0),
+            ),
+        };
+        let mut shares: Vec<Vec<SpanRecord>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
+        for span in spans {
+            let index = self.index(&span.trace_id);
+            shares[index].push(span);
+        }
+        let over_memory = self.capacity.bytes() >= limits.max_memory_bytes;
+        let over_traces = self.capacity.traces() >= limits.max_traces_in_flight;
+        let mut reserved = Vec::new();
+        let mut refused = over_memory || over_traces;
+        for (shard, share) in self.shards.iter().zip(&shares) {
+            if refused || share.is_empty() {
+                continue;
+            }
+            let fits = shard
+                .queued
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                    (queued + share.len() <= QUEUE_SPANS_PER_SHARD).then_some(queued + share.len())
+                })
+                .is_ok();
+            if fits {
+                reserved.push((shard, share.len()));
+            } else {
+                refused = true;
+            }
+        }
+        if refused {
+            for (shard, count) in reserved {
+                shard.queued.fetch_sub(count, Ordering::AcqRel);
+            }
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(retry);
+        }
+        for (shard, share) in self.shards.iter().zip(shares) {
+            if !share.is_empty() {
+                // A worker outlives every sender (it stops when they are dropped), so this cannot fail.
+                let _ = shard.commands.send(Command::Ingest(share));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refusals counted since the last call.
+    pub fn take_refused(&self) -> u64 {
+        self.refused.swap(0, Ordering::Relaxed) as u64
+    }
+
+    pub fn set_contracts(&self, contracts: &Arc<ContractSet>) {
+        for shard in &self.shards {
+            let _ = shard
+                .commands
+                .send(Command::Contracts(Arc::clone(contracts)));
+        }
+    }
+
+    /// Waits until every worker has handled everything submitted before the call.
+    pub fn flush(&self) {
+        let answers: Vec<_> = self
+            .shards
+            .iter()
+            .filter_map(|shard| {
+                let (done, wait) = mpsc::sync_channel(1);
+                shard
+                    .commands
+                    .send(Command::Flush(done))
+                    .ok()
+                    .map(|()| wait)
+            })
+            .collect();
+        for wait in answers {
+            let _ = wait.recv();
+        }
+    }
+
+    pub fn capacity(&self) -> &Arc<Capacity> {
+        &self.capacity
+    }
+}
+
+impl Drop for Shards {
+    /// Workers finish what was queued, then stop as their channel closes.
+    fn drop(&mut self) {
+        let workers: Vec<JoinHandle<()>> = self
+            .shards
+            .drain(..)
+            .filter_map(|mut shard| shard.worker.take())
+            .collect();
+        for worker in workers {
+            let _ = worker.join();
+        }
+    }
+}
+
+struct Worker {
+    engine: Arc<Mutex<Engine>>,
+    inbox: Receiver<Command>,
+    queued: Arc<AtomicUsize>,
+    output: Arc<dyn ShardOutput>,
+    reported: EngineStats,
+}
+
+impl Worker {
+    fn run(mut self) {
+        loop {
+            let sleep = self
+                .lock()
+                .next_deadline()
+                .map_or(MAX_SLEEP, |at| at.saturating_duration_since(Instant::now()))
+                .min(MAX_SLEEP);
+            match self.inbox.recv_timeout(sleep) {
+                Ok(command) => self.handle(command),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            self.tick();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Ingest(spans) => {
+                let count = spans.len();
+                let now = Now::system();
+                let output = Arc::clone(&self.output);
+                let events = {
+                    let mut engine = self.lock();
+                    // Admission happened in `Shards::submit`; the engine's own bounds were checked there
+                    // against the same shared capacity.
+                    engine.ingest_admitted(spans, now, |span| output.span(span))
+                };
+                self.queued.fetch_sub(count, Ordering::AcqRel);
+                self.output.events(events, now);
+            }
+            Command::Contracts(contracts) => self.lock().set_contracts(contracts),
+            Command::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Decides what is due and reports the counters.
+    fn tick(&mut self) {
+        let now = Now::system();
+        let (events, stats) = {
+            let mut engine = self.lock();
+            let events = engine.tick(now);
+            (events, engine.stats().clone())
+        };
+        if !events.is_empty() {
+            self.output.events(events, now);
+        }
+        let delta = EngineStats {
+            spans_accepted: stats.spans_accepted - self.reported.spans_accepted,
+            late_spans: stats.late_spans - self.reported.late_spans,
+            spans_over_limit: stats.spans_over_limit - self.reported.spans_over_limit,
+            batches_refused: stats.batches_refused - self.reported.batches_refused,
+            traces_unmonitored: stats.traces_unmonitored - self.reported.traces_unmonitored,
+            violations_over_limit: stats.violations_over_limit
+                - self.reported.violations_over_limit,
+            verdicts_forgotten: stats.verdicts_forgotten - self.reported.verdicts_forgotten,
+        };
+        if delta != EngineStats::default() {
+            self.output.stats(&delta);
+        }
+        self.reported = stats;
+    }
+}
