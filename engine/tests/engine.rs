@@ -33,7 +33,10 @@ fn contracts(attributes: &str, limits: &str, items: &str) -> Arc<ContractSet> {
 }
 
 fn defaults() -> Arc<ContractSet> {
-    Arc::new(ContractSet::new(ContractFile::embedded_default().unwrap(), None))
+    Arc::new(ContractSet::new(
+        ContractFile::embedded_default().unwrap(),
+        None,
+    ))
 }
 
 fn at(start: Instant, seconds: u64) -> Now {
@@ -121,7 +124,10 @@ fn a_contract_holds_an_attribute_the_project_has_never_seen() {
     };
     let decoded = decode_request(&request.encode_to_vec(), set.plan()).unwrap();
     assert_eq!(decoded.spans.len(), 2);
-    assert_eq!(decoded.spans[1].facts.number("ironforge.tgat.loss"), Some(0.74));
+    assert_eq!(
+        decoded.spans[1].facts.number("ironforge.tgat.loss"),
+        Some(0.74)
+    );
     assert_eq!(
         decoded.spans[1].facts.get("thread.name"),
         None,
@@ -182,9 +188,9 @@ fn a_declared_attribute_of_another_type_is_reported_not_measured() {
     assert_eq!(broken.len(), 1);
     assert_eq!(broken[0].contract_id, "attribute_types");
     assert!(
-        broken[0]
-            .message
-            .contains("attribute `ironforge.tgat.loss`: expected double or int, received string \"high\""),
+        broken[0].message.contains(
+            "attribute `ironforge.tgat.loss`: expected double or int, received string \"high\""
+        ),
         "{}",
         broken[0].message
     );
@@ -263,10 +269,16 @@ fn the_deadline_queue_decides_each_trace_when_due_and_not_before() {
     // A trace without root is decided incomplete once idle for 300 s, counted from its last span.
     let mut engine = Engine::new(defaults());
     engine
-        .ingest(vec![span(6, 2, Some(1), Some(SpanKind::Session))], at(start, 0))
+        .ingest(
+            vec![span(6, 2, Some(1), Some(SpanKind::Session))],
+            at(start, 0),
+        )
         .unwrap();
     engine
-        .ingest(vec![span(6, 3, Some(1), Some(SpanKind::Session))], at(start, 200))
+        .ingest(
+            vec![span(6, 3, Some(1), Some(SpanKind::Session))],
+            at(start, 200),
+        )
         .unwrap();
     assert!(verdicts(&engine.tick(at(start, 300))).is_empty());
     let late = engine.tick(at(start, 500));
@@ -295,7 +307,10 @@ fn violations_per_trace_are_bounded_and_still_decide_the_status() {
 
     // Late spans revise the verdict within the same bound.
     let late = engine
-        .ingest(vec![span(9, 20, Some(1), Some(SpanKind::Session))], at(start, 3))
+        .ingest(
+            vec![span(9, 20, Some(1), Some(SpanKind::Session))],
+            at(start, 3),
+        )
         .unwrap();
     let revised = late
         .iter()
@@ -336,7 +351,10 @@ fn a_root_with_a_huge_array_is_still_the_root() {
     events.extend(engine.tick(at(start, 6)));
     let verdict = verdicts(&events)[0];
     assert_ne!(verdict.status, VerdictStatus::Incomplete, "{verdict:?}");
-    assert!(engine.capacity().bytes() < 64 * 1024, "the array is not kept");
+    assert!(
+        engine.capacity().bytes() < 64 * 1024,
+        "the array is not kept"
+    );
 }
 
 #[test]
@@ -357,7 +375,11 @@ fn the_memory_budget_refuses_a_batch_whole() {
     let held = engine.capacity().bytes();
     let refused = engine.ingest(batch(13), at(start, 0)).unwrap_err();
     assert!(refused.retry_after >= Duration::from_secs(1));
-    assert_eq!(engine.capacity().bytes(), held, "a refused batch keeps nothing");
+    assert_eq!(
+        engine.capacity().bytes(),
+        held,
+        "a refused batch keeps nothing"
+    );
     assert_eq!(engine.traces_in_flight(), 1);
     assert_eq!(engine.stats().batches_refused, 1);
 }

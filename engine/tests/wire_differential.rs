@@ -545,30 +545,25 @@ fn parse(m: M, mut bytes: &[u8]) -> Vec<(u32, Node)> {
     fields
 }
 
-/// SplitMix64: the mutations draw from a seed that proptest chooses (and shrinks).
-struct Rng(u64);
+/// The mutations' random choices, from a seed proptest draws (and shrinks).
+type Rng = proptest::test_runner::TestRng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+fn rng(seed: [u8; 16]) -> Rng {
+    Rng::from_seed(proptest::test_runner::RngAlgorithm::XorShift, &seed)
+}
 
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
+/// A number below `n` (0 when `n` is 0).
+fn below(rng: &mut Rng, n: usize) -> usize {
+    rng.random_range(0..n.max(1))
 }
 
 /// A field no message of the schema declares (all stop at 16), of any wire type.
 fn unknown_field(rng: &mut Rng) -> (u32, Node) {
-    let tag = [17, 99, 1000, (1 << 29) - 1][rng.below(4)];
-    let node = match rng.below(5) {
-        0 => Node::Varint(rng.next()),
-        1 => Node::Fixed64(rng.next()),
-        2 => Node::Fixed32(rng.next() as u32),
+    let tag = [17, 99, 1000, (1 << 29) - 1][below(rng, 4)];
+    let node = match below(rng, 5) {
+        0 => Node::Varint(rng.random::<u64>()),
+        1 => Node::Fixed64(rng.random::<u64>()),
+        2 => Node::Fixed32(rng.random::<u32>()),
         3 => Node::Bytes(vec![0xff, 0xfe]),
         _ => Node::Group(vec![(1, Node::Varint(1)), (2, Node::Group(vec![]))]),
     };
@@ -577,11 +572,11 @@ fn unknown_field(rng: &mut Rng) -> (u32, Node) {
 
 /// One field of the `AnyValue` oneof, to interleave with the others.
 fn oneof_field(rng: &mut Rng) -> (u32, Node) {
-    match rng.below(6) {
+    match below(rng, 6) {
         0 => (1, Node::Bytes("interleaved".into())),
         1 => (2, Node::Varint(1)),
-        2 => (3, Node::Varint(rng.next())),
-        3 => (4, Node::Fixed64(rng.next())),
+        2 => (3, Node::Varint(rng.random::<u64>())),
+        3 => (4, Node::Fixed64(rng.random::<u64>())),
         4 => (7, Node::Bytes(vec![1, 2])),
         _ => (8, Node::Varint(3)),
     }
@@ -595,44 +590,44 @@ fn mutate(fields: &mut Vec<(u32, Node)>, m: M, rng: &mut Rng) {
             mutate(children, inner, rng);
         }
     }
-    for _ in 0..rng.below(3) {
+    for _ in 0..below(rng, 3) {
         mutate_once(fields, m, rng);
     }
 }
 
 fn mutate_once(fields: &mut Vec<(u32, Node)>, m: M, rng: &mut Rng) {
     let n = fields.len();
-    match rng.below(6) {
+    match below(rng, 6) {
         0 => {
             for i in (1..n).rev() {
-                fields.swap(i, rng.below(i + 1));
+                fields.swap(i, below(rng, i + 1));
             }
         }
         1 if n > 0 => {
-            let copy = fields[rng.below(n)].clone();
-            fields.insert(rng.below(n + 1), copy);
+            let copy = fields[below(rng, n)].clone();
+            fields.insert(below(rng, n + 1), copy);
         }
         2 if n > 0 => {
-            let at = rng.below(n);
+            let at = below(rng, n);
             if let (tag, Node::Message(children)) = &mut fields[at] {
-                let tail = children.split_off(rng.below(children.len() + 1));
+                let tail = children.split_off(below(rng, children.len() + 1));
                 let tag = *tag;
                 fields.insert(at + 1, (tag, Node::Message(tail)));
             }
         }
-        3 => fields.insert(rng.below(n + 1), unknown_field(rng)),
-        4 if m == M::AnyValue => fields.insert(rng.below(n + 1), oneof_field(rng)),
+        3 => fields.insert(below(rng, n + 1), unknown_field(rng)),
+        4 if m == M::AnyValue => fields.insert(below(rng, n + 1), oneof_field(rng)),
         5 if n > 0 => {
-            let moved = fields.remove(rng.below(n));
+            let moved = fields.remove(below(rng, n));
             fields.push(moved);
         }
         _ => {}
     }
 }
 
-fn mutated(request: &ExportTraceServiceRequest, seed: u64) -> Vec<u8> {
+fn mutated(request: &ExportTraceServiceRequest, seed: [u8; 16]) -> Vec<u8> {
     let mut tree = parse(M::Request, &request.encode_to_vec());
-    mutate(&mut tree, M::Request, &mut Rng(seed));
+    mutate(&mut tree, M::Request, &mut rng(seed));
     encode(&tree)
 }
 
@@ -679,7 +674,7 @@ proptest! {
     }
 
     #[test]
-    fn reordered_repeated_and_split_fields_decode_alike(request in arb_request(), seed in any::<u64>()) {
+    fn reordered_repeated_and_split_fields_decode_alike(request in arb_request(), seed in any::<[u8; 16]>()) {
         prop_assert!(same(&mutated(&request, seed))?, "a mutated request is still valid");
     }
 
@@ -720,7 +715,7 @@ proptest! {
     #![proptest_config(config(40))]
 
     #[test]
-    fn every_truncation_is_judged_alike(request in arb_request(), seed in any::<u64>()) {
+    fn every_truncation_is_judged_alike(request in arb_request(), seed in any::<[u8; 16]>()) {
         let bytes = mutated(&request, seed);
         for end in 0..bytes.len() {
             same(&bytes[..end])?;

@@ -386,7 +386,7 @@ fn open_candle_reads_and_cross_session_edges() {
 #[test]
 fn duplicate_session_ids_within_a_stage() {
     let broken = broken_by(|r| {
-        let ids: Vec<std::sync::Arc<str>> = r
+        let ids: Vec<Arc<str>> = r
             .sessions()
             .take(2)
             .map(|s| s.session_id.clone().unwrap())

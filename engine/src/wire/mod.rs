@@ -186,6 +186,14 @@ pub fn decode_trace_request<'a, V: SpanVisitor<'a>>(
     keys: &impl KeySelector,
     visitor: &mut V,
 ) -> Result<(), WireError> {
+    decode(bytes, keys, visitor).map_err(|error| *error)
+}
+
+fn decode<'a, V: SpanVisitor<'a>>(
+    bytes: &'a [u8],
+    keys: &impl KeySelector,
+    visitor: &mut V,
+) -> reader::Result<()> {
     let mut decoder = Decoder {
         keys,
         visitor,
@@ -213,7 +221,7 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
     /// The resource comes first for the visitor but may come anywhere in the bytes, more than once (the
     /// occurrences merge): a first pass reads the resources and checks every field but the scope spans
     /// (whose framing alone is read, at no cost), a second pass reads the scope spans.
-    fn resource_spans(&mut self, resource_spans: Reader<'a>) -> Result<(), WireError> {
+    fn resource_spans(&mut self, resource_spans: Reader<'a>) -> reader::Result<()> {
         self.attributes.clear();
         let mut first = resource_spans;
         while let Some((tag, field)) = first.next()? {
@@ -252,7 +260,7 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
         Ok(())
     }
 
-    fn span(&mut self, mut fields: Reader<'a>) -> Result<(), WireError> {
+    fn span(&mut self, mut fields: Reader<'a>) -> reader::Result<()> {
         self.attributes.clear();
         let mut span = WireSpan {
             trace_id: &[],
@@ -293,7 +301,7 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
     /// Reads one attribute, keeping it when the selector selects its key. The key is known only at the end
     /// (it may follow the value, or occur twice), so the value is read after the fields; it is checked
     /// whether kept or not.
-    fn key_value(&mut self, mut fields: Reader<'a>) -> Result<(), WireError> {
+    fn key_value(&mut self, mut fields: Reader<'a>) -> reader::Result<()> {
         let body = fields.rest();
         let mut key = "";
         let mut value: Option<Reader<'a>> = None;

@@ -1,15 +1,15 @@
 //! Attribute values: an `AnyValue` read in place, and arrays walked lazily.
 
-use super::reader::{Field, RECURSION_LIMIT, Reader};
+use super::WireValue;
+use super::reader::{Field, RECURSION_LIMIT, Reader, Result};
 use super::schema::Msg;
-use super::{WireError, WireValue};
 
 /// The encoded pieces of one `AnyValue`.
 ///
 /// Protobuf merges a singular message field that occurs more than once, so a `KeyValue` with two `value`
 /// fields holds one value whose fields are those of both pieces in order. The pieces are `first` (part of
 /// an `AnyValue` body) followed by the `value` fields (2) found in `rest` (part of a `KeyValue` body).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct AnyParts<'a> {
     first: &'a [u8],
     rest: &'a [u8],
@@ -36,6 +36,9 @@ impl<'a> AnyParts<'a> {
         if !self.first.is_empty() {
             return Some(std::mem::take(&mut self.first));
         }
+        if self.rest.is_empty() {
+            return None;
+        }
         next_len_field(&mut self.rest, Msg::KeyValue, 2)
     }
 
@@ -43,7 +46,7 @@ impl<'a> AnyParts<'a> {
     /// `array_value` (or `kvlist_value`) after another one of the same kind appends to it, after any other
     /// kind replaces it. `budget` is the nesting budget of the `AnyValue`'s fields. With `validate`,
     /// everything inside is checked as a full decode would; without, the bytes must already have been.
-    pub(super) fn value(mut self, budget: u32, validate: bool) -> Result<WireValue<'a>, WireError> {
+    pub(super) fn value(mut self, budget: u32, validate: bool) -> Result<WireValue<'a>> {
         let mut value = WireValue::Empty;
         while let Some(part) = self.next_part() {
             let mut any = Reader::new(Msg::AnyValue, part, budget);
@@ -58,7 +61,7 @@ impl<'a> AnyParts<'a> {
                     3 => WireValue::Int(any.varint_field(tag, field)? as i64),
                     4 => WireValue::Double(f64::from_bits(any.fixed64(tag, field)?)),
                     5 => {
-                        let len = any.message(tag, field, Msg::ArrayValue)?.walk(validate)?;
+                        let len = array_len(any.message(tag, field, Msg::ArrayValue)?, validate)?;
                         match value {
                             WireValue::Array(array) => WireValue::Array(WireArray {
                                 len: array.len + len,
@@ -100,6 +103,25 @@ impl<'a> AnyParts<'a> {
         }
         Ok(value)
     }
+}
+
+/// The number of elements of an `ArrayValue`. With `validate`, each element is checked by the code that
+/// reads attribute values, which is quicker than the schema-driven check of other fields.
+fn array_len(mut array: Reader<'_>, validate: bool) -> Result<usize> {
+    if !validate {
+        return array.walk(false);
+    }
+    let mut len = 0;
+    while let Some((tag, field)) = array.next()? {
+        if tag == 1 {
+            let element = array.message(tag, field, Msg::AnyValue)?;
+            AnyParts::single(element.rest()).value(element.budget(), true)?;
+            len += 1;
+        } else {
+            array.other(tag, field)?;
+        }
+    }
+    Ok(len)
 }
 
 /// The next length-delimited field `tag` in bytes of a `msg` already validated, skipping other fields;

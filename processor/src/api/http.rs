@@ -28,7 +28,7 @@ use crate::telemetry::OPENMETRICS_CONTENT_TYPE;
 const MAX_VIOLATIONS_PER_CALL: usize = 10_000;
 
 /// The health rule, as `/api/v1/health` states it beside the answer.
-const HEALTH_RULE: &str = "only traces with an IRONFORGE `run` root get a verdict; \
+const HEALTH_RULE: &str = "only traces with an IRONFORGE span (`ironforge.span.kind`) get a verdict; \
     score = 100 x mean points of the last 20 verdicts (pass 1, warn 0.75, incomplete 0.5, fail 0); \
     RED if score < 60 or the latest verdict failed a blocking contract, \
     GREEN if score >= 90 and the latest verdict is production-ready, else YELLOW";

@@ -16,7 +16,9 @@ use crate::verdict::{TraceVerdict, Violation};
 
 mod compliance;
 
-pub use compliance::{Compliance, ContractCompliance, Health, HealthReport};
+pub use compliance::{
+    Compliance, ContractCompliance, Health, HealthReport, PipelineCompliance, VerdictCounts,
+};
 
 mod shards;
 
@@ -152,12 +154,8 @@ impl ShardOutput for Dispatch {
                 EngineEvent::Violation(violation) => self.outputs.violation(violation, now.instant),
                 EngineEvent::Verdict(verdict) => {
                     self.outputs.verdict(&verdict, false);
-                    let report = {
-                        let mut compliance = self.compliance();
-                        compliance.record(&verdict);
-                        compliance.report()
-                    };
-                    self.outputs.metrics().health(report.health_score);
+                    // Compliance sets the health gauges itself.
+                    self.compliance().record(&verdict);
                 }
                 EngineEvent::VerdictRevised { verdict, added } => {
                     self.outputs.verdict(&verdict, true);

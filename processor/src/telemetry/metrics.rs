@@ -5,10 +5,11 @@
 //! [`names`](super::names).
 
 use std::borrow::Cow;
-use std::sync::atomic::AtomicU64;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ironforge_proto::semconv::{SpanKind, attr};
+use ironforge_proto::semconv::{SpanKind, Stage, attr};
 use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::exemplar::{CounterWithExemplar, HistogramWithExemplars};
@@ -72,6 +73,9 @@ pub struct Metrics {
     session_duration: ExemplarHistograms<1>,
     run_duration: HistogramWithExemplars<TraceExemplar>,
     memory_peak: Family<Labels<1>, FloatGauge>,
+    bound: BoundSeries,
+    /// Exemplar gates of the session-duration, run-duration and authenticity histograms.
+    span_exemplars: [SpanExemplars; 3],
     authenticity: ExemplarHistograms<1>,
     spans_received: Family<Labels<2>, Counter>,
     requests: Family<Labels<2>, Counter>,
@@ -262,7 +266,7 @@ impl Metrics {
         let traces_unmonitored = Counter::default();
         registry.register(
             metric::TRACES_UNMONITORED,
-            "Traces without an IRONFORGE run root that were dropped without a verdict",
+            "Traces with no IRONFORGE span kind, dropped without a verdict",
             traces_unmonitored.clone(),
         );
         Self {
@@ -273,6 +277,12 @@ impl Metrics {
             session_duration,
             run_duration,
             memory_peak,
+            bound: BoundSeries::default(),
+            span_exemplars: [
+                SpanExemplars::new(),
+                SpanExemplars::new(),
+                SpanExemplars::new(),
+            ],
             authenticity,
             spans_received,
             requests,
@@ -346,45 +356,57 @@ impl Metrics {
 
     /// Records the facts of a monitored span: session and run durations, peak memory and authenticity.
     /// Spans without an `ironforge.span.kind` are not monitored and leave no trace here.
+    ///
+    /// Called for every span, so it records through handles bound once per stage and kind, and attaches a
+    /// trace-id exemplar (a hex string to format) at most once per [`SpanExemplars::INTERVAL`].
     pub fn span(&self, span: &SpanRecord) {
         let Some(kind) = span.kind else { return };
-        let at = Some(SystemTime::now());
+        let observe = |histogram: &HistogramWithExemplars<TraceExemplar>,
+                       gate: &SpanExemplars,
+                       value: f64| {
+            let (label_set, at) = gate
+                .admit()
+                .then(|| (trace_exemplar(span.trace_id), SystemTime::now()))
+                .unzip();
+            histogram.observe(value, label_set, at);
+        };
+        let gates = &self.span_exemplars;
         let seconds = span.duration_seconds();
         match kind {
             SpanKind::Session => {
                 let stage = span.stage.map_or(value::UNKNOWN, |stage| stage.as_str());
-                self.session_duration
-                    .get_or_create(&[(label::STAGE, Cow::Borrowed(stage))])
-                    .observe(seconds, Some(trace_exemplar(span.trace_id)), at);
+                let index = span.stage.map_or(Stage::ALL.len(), |stage| stage as usize);
+                let histogram = self.bound.session_duration[index].get_or_init(|| {
+                    self.session_duration
+                        .get_or_create(&[(label::STAGE, Cow::Borrowed(stage))])
+                        .clone()
+                });
+                observe(histogram, &gates[0], seconds);
             }
-            SpanKind::Run => {
-                self.run_duration
-                    .observe(seconds, Some(trace_exemplar(span.trace_id)), at);
-            }
+            SpanKind::Run => observe(&self.run_duration, &gates[1], seconds),
             SpanKind::Init | SpanKind::Stage | SpanKind::Pattern => {}
         }
-        let kind_label = [(label::SPAN_KIND, Cow::Borrowed(kind.as_str()))];
+        let kind_label = || [(label::SPAN_KIND, Cow::Borrowed(kind.as_str()))];
         if let Some(peak) = span
             .facts
             .number(attr::MEMORY_PEAK)
             .filter(|peak| peak.is_finite())
         {
-            self.memory_peak.get_or_create(&kind_label).set(peak);
+            self.bound.memory_peak[kind as usize]
+                .get_or_init(|| self.memory_peak.get_or_create(&kind_label()).clone())
+                .set(peak);
         }
         if let Some(score) = span
             .facts
             .number(attr::PATTERN_AUTHENTICITY)
             .filter(|score| score.is_finite())
         {
-            self.authenticity.get_or_create(&kind_label).observe(
-                score,
-                Some(trace_exemplar(span.trace_id)),
-                at,
-            );
+            let histogram = self.bound.authenticity[kind as usize]
+                .get_or_init(|| self.authenticity.get_or_create(&kind_label()).clone());
+            observe(histogram, &gates[2], score);
         }
     }
 
-    /// Counts the spans of one request, accepted and rejected.
     pub fn spans_received(&self, transport: Transport, accepted: u64, rejected: u64) {
         for (outcome, count) in [(value::ACCEPTED, accepted), (value::REJECTED, rejected)] {
             if count > 0 {
@@ -486,7 +508,7 @@ impl Metrics {
         self.pipelines_forgotten.inc();
     }
 
-    /// Counts a trace dropped without a verdict because it has no IRONFORGE `run` root.
+    /// Counts a trace dropped without a verdict because none of its spans carries `ironforge.span.kind`.
     pub fn trace_unmonitored(&self) {
         self.traces_unmonitored.inc();
     }
@@ -541,6 +563,48 @@ fn register_unit(
 
 fn trace_exemplar(trace_id: TraceId) -> TraceExemplar {
     [(exemplar::TRACE_ID, trace_id.to_hex())]
+}
+
+/// Series handles bound on first use, so a span's record hashes no label set. Bound lazily, so a stage or
+/// kind that never occurs exports no empty series.
+#[derive(Debug, Default)]
+struct BoundSeries {
+    /// Per stage, in `Stage::ALL` order, then spans without a stage.
+    session_duration: [OnceLock<HistogramWithExemplars<TraceExemplar>>; Stage::ALL.len() + 1],
+    /// Per span kind, in `SpanKind::ALL` order.
+    memory_peak: [OnceLock<FloatGauge>; SpanKind::ALL.len()],
+    authenticity: [OnceLock<HistogramWithExemplars<TraceExemplar>>; SpanKind::ALL.len()],
+}
+
+/// How often span histograms take a new exemplar. Each exemplar is a formatted trace id; taking one per
+/// span cost more than the rest of the record, and a bucket's exemplar only needs to be recent.
+#[derive(Debug)]
+struct SpanExemplars {
+    start: Instant,
+    /// Milliseconds after `start` of the last exemplar taken; `u64::MAX` before the first.
+    last_ms: AtomicU64,
+}
+
+impl SpanExemplars {
+    const INTERVAL: Duration = Duration::from_secs(1);
+
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Whether this record takes an exemplar.
+    fn admit(&self) -> bool {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_ms.load(Ordering::Relaxed);
+        let due = last == u64::MAX || now.saturating_sub(last) >= Self::INTERVAL.as_millis() as u64;
+        due && self
+            .last_ms
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
 }
 
 /// The exemplar timestamp; none for a zero (unknown) time.

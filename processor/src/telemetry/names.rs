@@ -74,7 +74,7 @@ pub mod metric {
     /// Counter: pipelines no longer tracked because more were seen than the processor keeps; their
     /// [`PIPELINE_HEALTH_SCORE`] series is removed.
     pub const PIPELINES_FORGOTTEN: &str = "ironforge_processor_pipelines_forgotten";
-    /// Counter: traces without an IRONFORGE `run` root that were dropped without a verdict.
+    /// Counter: traces with no IRONFORGE span (no `ironforge.span.kind`), dropped without a verdict.
     pub const TRACES_UNMONITORED: &str = "ironforge_processor_traces_unmonitored";
 }
 
