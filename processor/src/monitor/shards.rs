@@ -296,9 +296,8 @@ impl Worker {
                 - self.reported.violations_over_limit,
             verdicts_forgotten: stats.verdicts_forgotten - self.reported.verdicts_forgotten,
         };
-        if delta != EngineStats::default() {
-            self.output.stats(&delta);
-        }
+        // Reported on every wake, changed or not, so the in-flight gauge follows traces leaving too.
+        self.output.stats(&delta);
         self.reported = stats;
     }
 }

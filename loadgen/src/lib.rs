@@ -1,0 +1,14 @@
+//! Load for the IRONFORGE monitor, and what it costs the receiver.
+//!
+//! - [`shape`]: IRONFORGE runs as OTLP traces (run, init, four stages, 57 sessions each), pre-encoded, and the
+//!   export requests built from them.
+//! - [`send`]: sends those requests over OTLP/gRPC or OTLP/HTTP, retrying while the receiver sheds load, and
+//!   reports what the receiver's process spent when given its pid.
+//! - [`baseline`]: a receiver that only decodes each request and drops it, the floor to compare against.
+//! - [`measure`]: another process's CPU time and resident memory, from `/proc`.
+
+pub mod baseline;
+mod export;
+pub mod measure;
+pub mod send;
+pub mod shape;

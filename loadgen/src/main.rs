@@ -1,0 +1,188 @@
+//! `ironforge-loadgen`: sends IRONFORGE-shaped OTLP load and measures the receiver, or serves a decode-only
+//! baseline receiver.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use ironforge_loadgen::baseline;
+use ironforge_loadgen::send::{self, Protocol, SendOptions};
+use ironforge_loadgen::shape::ShapeOptions;
+use tokio::net::TcpListener;
+
+/// Load generator for the IRONFORGE monitor.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Send IRONFORGE-shaped traces (234 spans each by default) and report what was sent and, with
+    /// --measure-pid, what the receiving process spent.
+    Send(SendArgs),
+    /// Serve a receiver that decodes each OTLP request and drops it.
+    Baseline(BaselineArgs),
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// OTLP transport.
+    #[arg(long, value_enum, default_value_t = Protocol::Grpc)]
+    protocol: Protocol,
+    /// Receiver: http://127.0.0.1:4317 for grpc, http://127.0.0.1:4318/v1/traces for http by default.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Independent connections, each sending on its own.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Spans per request, packed across traces as a batch span processor does.
+    #[arg(long, default_value_t = 512)]
+    batch_size: u64,
+    /// Traces to send (1,000 unless --duration is given).
+    #[arg(long)]
+    traces: Option<u64>,
+    /// Send for this many seconds (with --traces, whichever ends first).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Spans per second to aim at; 0 sends as fast as the receiver answers.
+    #[arg(long, value_name = "SPANS_PER_SEC", default_value_t = 0.0)]
+    rate: f64,
+    /// Compress requests with gzip.
+    #[arg(long)]
+    gzip: bool,
+    /// Pattern spans under each session span.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    patterns_per_session: u32,
+    /// Share of sessions (0 to 1) that break the 3 s session contract.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    violations: f64,
+    /// `service.name` of the traces.
+    #[arg(long, default_value = "ironforge-pipeline")]
+    service_name: String,
+    /// Retries of one refused request before it counts as failed.
+    #[arg(long, default_value_t = 20)]
+    max_retries: u32,
+    /// MiB of requests to build before sending starts; later ones are built while sending.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    prebuild_mib: usize,
+    /// Measure this process (the receiver): CPU time over the run, resident memory during it.
+    #[arg(long, value_name = "PID")]
+    measure_pid: Option<u32>,
+    /// With --measure-pid: seconds to wait after the last answer before reading the receiver's CPU time.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    settle: f64,
+    /// Print the report as one line of JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct BaselineArgs {
+    /// OTLP/gRPC listen address.
+    #[arg(long, default_value = "127.0.0.1:14317")]
+    grpc_addr: SocketAddr,
+    /// OTLP/HTTP listen address (`POST /v1/traces`).
+    #[arg(long, default_value = "127.0.0.1:14318")]
+    http_addr: SocketAddr,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Send(args) => run_send(args).await,
+        Command::Baseline(args) => run_baseline(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ironforge-loadgen: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_send(args: SendArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let seconds = |value: f64, what: &str| {
+        Duration::try_from_secs_f64(value)
+            .map_err(|_| format!("{what} must be a number of seconds, not {value}"))
+    };
+    let mut options = SendOptions::new(args.protocol);
+    if let Some(endpoint) = args.endpoint {
+        options.endpoint = endpoint;
+    }
+    options.connections = args.connections;
+    options.batch_size = args.batch_size;
+    options.duration = args
+        .duration
+        .map(|value| seconds(value, "--duration"))
+        .transpose()?;
+    options.traces = match (args.traces, options.duration) {
+        (Some(traces), _) => Some(traces),
+        (None, Some(_)) => None,
+        (None, None) => options.traces,
+    };
+    options.rate = args.rate;
+    options.gzip = args.gzip;
+    options.max_retries = args.max_retries;
+    options.prebuild_bytes = args.prebuild_mib.saturating_mul(1024 * 1024);
+    options.shape = ShapeOptions {
+        patterns_per_session: args.patterns_per_session,
+        slow_session_share: args.violations,
+        service_name: args.service_name,
+    };
+    options.measure_pid = args.measure_pid;
+    options.settle = seconds(args.settle, "--settle")?;
+    let report = send::run(options).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(if report.failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn run_baseline(args: BaselineArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let grpc = TcpListener::bind(args.grpc_addr).await?;
+    let http = TcpListener::bind(args.http_addr).await?;
+    let mut receiver = baseline::serve(grpc, http)?;
+    eprintln!(
+        "baseline: decoding OTLP/gRPC on {} and OTLP/HTTP on http://{}/v1/traces (pid {})",
+        receiver.grpc_addr(),
+        receiver.http_addr(),
+        std::process::id()
+    );
+    tokio::select! {
+        result = receiver.failed() => result?,
+        () = terminated() => {}
+    }
+    let tally = receiver.shutdown().await?;
+    eprintln!(
+        "baseline: decoded {} spans in {} requests",
+        tally.spans, tally.requests
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn terminated() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
