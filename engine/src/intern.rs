@@ -4,8 +4,8 @@
 //! through the `Arc`s; the table forgets strings no trace holds once it grows, so a flood of distinct
 //! values cannot grow it without bound.
 
+use foldhash::HashSet;
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Strings longer than this are not worth sharing (and would pin memory): they are allocated as they come.
@@ -15,7 +15,7 @@ const MAX_INTERNED_BYTES: usize = 256;
 const PRUNE_AT: usize = 16 * 1024;
 
 thread_local! {
-    static TABLE: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    static TABLE: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::default());
 }
 
 /// The shared copy of `text`.

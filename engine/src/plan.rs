@@ -115,32 +115,38 @@ const ALWAYS_READ: &[&str] = &[
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadPlan {
     keys: Vec<(Arc<str>, AttributeType)>,
+    /// Per key, its length and last (up to) 8 bytes: the lookup compares these before the key itself, since
+    /// most keys share the `ironforge.` prefix and many share a length.
+    fingerprints: Vec<(usize, u64)>,
+}
+
+/// A key's length and its last (up to) 8 bytes as one number.
+fn fingerprint(key: &str) -> (usize, u64) {
+    let bytes = key.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(8)..];
+    let mut word = [0u8; 8];
+    word[..tail.len()].copy_from_slice(tail);
+    (bytes.len(), u64::from_le_bytes(word))
 }
 
 impl ReadPlan {
     /// The plan of a validated contract file: the conventions' structural keys first (at the `SLOT_*`
     /// constants), then every attribute a contract measures.
     pub fn new(file: &ContractFile) -> Self {
-        let mut plan = Self { keys: Vec::new() };
+        let mut plan = Self {
+            keys: Vec::new(),
+            fingerprints: Vec::new(),
+        };
         for key in ALWAYS_READ {
             plan.add(file, key);
         }
         for contract in &file.contracts {
-            match &contract.measure {
-                MeasureConfig::Attribute(key)
-                | MeasureConfig::AttributeMax(key)
-                | MeasureConfig::AttributeMean(key) => plan.add(file, key),
-                MeasureConfig::ValuesOutside(rule) | MeasureConfig::ValuesMissing(rule) => {
-                    plan.add(file, &rule.attribute);
-                }
-                MeasureConfig::OverheadPerOperation => {
-                    plan.add(file, attr::INSTRUMENT_OVERHEAD);
-                    plan.add(file, attr::INSTRUMENT_OPERATIONS);
-                }
-                MeasureConfig::Duration
-                | MeasureConfig::AttributeErrors
-                | MeasureConfig::DuplicateSessionIds
-                | MeasureConfig::MissingSessions => {}
+            if let Some(key) = contract.measure.attribute() {
+                plan.add(file, key);
+            }
+            if contract.measure == MeasureConfig::OverheadPerOperation {
+                plan.add(file, attr::INSTRUMENT_OVERHEAD);
+                plan.add(file, attr::INSTRUMENT_OPERATIONS);
             }
         }
         plan
@@ -153,6 +159,7 @@ impl ReadPlan {
                 .iter()
                 .map(|(key, ty)| (Arc::from(*key), *ty))
                 .collect(),
+            fingerprints: BUILTIN.iter().map(|(key, _)| fingerprint(key)).collect(),
         }
     }
 
@@ -162,14 +169,17 @@ impl ReadPlan {
             && let Some(ty) = attribute_type(file, key)
         {
             self.keys.push((Arc::from(key), ty));
+            self.fingerprints.push(fingerprint(key));
         }
     }
 
     pub fn slot(&self, key: &str) -> Option<u16> {
-        // A linear scan beats hashing here: plans hold a few dozen keys, and lengths rarely match.
-        self.keys
+        // A linear scan over fingerprints beats hashing here: plans hold a few dozen keys.
+        let wanted = fingerprint(key);
+        self.fingerprints
             .iter()
-            .position(|(name, _)| name.len() == key.len() && **name == *key)
+            .zip(&self.keys)
+            .position(|(print, (name, _))| *print == wanted && **name == *key)
             .and_then(|index| u16::try_from(index).ok())
     }
 

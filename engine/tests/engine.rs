@@ -408,3 +408,32 @@ fn a_kept_span_costs_about_64_bytes_of_engine_state() {
     let per_span = engine.capacity().bytes() / count;
     assert!(per_span <= 64, "{per_span} bytes per span");
 }
+
+#[test]
+fn replaying_the_accepted_spans_in_order_rebuilds_the_same_decisions() {
+    let start = Instant::now();
+    let mut batches = Vec::new();
+    for trace in 20..24u8 {
+        let mut run = span(trace, 1, None, Some(SpanKind::Run));
+        run.facts.set(attr::RUN_SESSION_COUNT, 2);
+        let mut session = span(trace, 2, Some(1), Some(SpanKind::Session));
+        session
+            .facts
+            .set(attr::PATTERN_AUTHENTICITY, f64::from(trace) / 30.0);
+        batches.push((u64::from(trace - 20), vec![session]));
+        batches.push((u64::from(trace - 20) + 1, vec![run]));
+    }
+    let run_all = || {
+        let mut engine = Engine::new(defaults());
+        let mut events = Vec::new();
+        for (second, spans) in &batches {
+            events.extend(engine.ingest(spans.clone(), at(start, *second)).unwrap());
+            events.extend(engine.tick(at(start, *second)));
+        }
+        events.extend(engine.tick(at(start, 60)));
+        events
+    };
+    let first = run_all();
+    assert_eq!(verdicts(&first).len(), 4);
+    assert_eq!(first, run_all());
+}

@@ -10,6 +10,24 @@ use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::server::{Server, ServerOptions};
 use tracing_subscriber::EnvFilter;
 
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc returns freed pages as its arenas allocate again; a background thread returns them on a timer
+/// too, so a processor that goes quiet after a load gives its memory back.
+#[cfg(feature = "jemalloc")]
+fn return_memory_when_idle() {
+    if let Err(err) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(
+            "jemalloc background thread not started ({err}); memory returns only under load"
+        );
+    }
+}
+
+#[cfg(not(feature = "jemalloc"))]
+fn return_memory_when_idle() {}
+
 /// Receives OTLP traces from IRONFORGE pipelines, checks them against performance contracts and golden
 /// invariants, and reports violations and verdicts.
 #[derive(Debug, Parser)]
@@ -150,6 +168,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         LogFormat::Text => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),
     }
+    return_memory_when_idle();
     let options = ServerOptions {
         contracts_path: args.config,
         profile: args.profile.map(Profile::from),

@@ -130,6 +130,23 @@ pub enum MeasureConfig {
 }
 
 impl MeasureConfig {
+    /// The attribute the measure reads, if it reads one.
+    pub fn attribute(&self) -> Option<&str> {
+        match self {
+            MeasureConfig::Attribute(key)
+            | MeasureConfig::AttributeMax(key)
+            | MeasureConfig::AttributeMean(key) => Some(key),
+            MeasureConfig::ValuesOutside(rule) | MeasureConfig::ValuesMissing(rule) => {
+                Some(&rule.attribute)
+            }
+            MeasureConfig::Duration
+            | MeasureConfig::OverheadPerOperation
+            | MeasureConfig::AttributeErrors
+            | MeasureConfig::DuplicateSessionIds
+            | MeasureConfig::MissingSessions => None,
+        }
+    }
+
     /// Whether the measure can only be decided once the whole trace is known.
     pub fn is_trace_scoped(&self) -> bool {
         matches!(

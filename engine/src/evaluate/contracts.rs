@@ -26,12 +26,16 @@ pub struct Contract {
     pub severity: Severity,
     /// `blocks_production` after the profile: `development` blocks nothing.
     pub blocks_production: bool,
+    /// The attribute the measure reads, as the read plan spells it: decoders key facts with the plan's own
+    /// strings, so a lookup through this one matches by address before comparing text.
+    key: Option<Arc<str>>,
 }
 
 impl ContractSet {
     /// Builds the runtime contracts. `profile` overrides the file's own profile when given.
     pub fn new(file: ContractFile, profile: Option<Profile>) -> Self {
         let profile = profile.unwrap_or(file.profile);
+        let plan = Arc::new(ReadPlan::new(&file));
         let contracts = file
             .contracts
             .iter()
@@ -40,15 +44,21 @@ impl ContractSet {
                     Profile::Production => (config.severity, config.blocks_production),
                     Profile::Development => (Severity::Warning, false),
                 };
+                let key = config
+                    .measure
+                    .attribute()
+                    .and_then(|key| plan.slot(key))
+                    .and_then(|slot| plan.get(slot))
+                    .map(|(key, _)| Arc::clone(key));
                 Contract {
                     id: config.id.as_str().into(),
                     config: config.clone(),
                     severity,
                     blocks_production,
+                    key,
                 }
             })
             .collect();
-        let plan = Arc::new(ReadPlan::new(&file));
         Self {
             contracts,
             file,
@@ -97,6 +107,11 @@ impl Contract {
         self.config.category
     }
 
+    /// The attribute the measure reads, if it reads one.
+    pub(crate) fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or_default()
+    }
+
     /// Whether the contract reads this span.
     pub fn applies_to(&self, span: SpanView<'_>) -> bool {
         let scope = &self.config.scope;
@@ -139,9 +154,9 @@ impl Contract {
         let facts = &span.facts;
         match &self.config.measure {
             MeasureConfig::Duration => Some(span.duration_seconds()),
-            MeasureConfig::Attribute(key) => facts.number(key),
+            MeasureConfig::Attribute(_) => facts.number(self.key()),
             MeasureConfig::ValuesOutside(rule) => {
-                let values = facts.strings(&rule.attribute)?;
+                let values = facts.strings(self.key())?;
                 let outside = values
                     .iter()
                     .filter(|value| !rule.allowed.iter().any(|a| a.as_str() == &***value))

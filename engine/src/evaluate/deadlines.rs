@@ -37,4 +37,11 @@ impl Deadlines {
     pub fn clear(&mut self) {
         self.heap.clear();
     }
+
+    /// Gives back the room of a past peak.
+    pub fn shrink(&mut self) {
+        if self.heap.capacity() > 4 * self.heap.len() + 1024 {
+            self.heap.shrink_to(2 * self.heap.len());
+        }
+    }
 }

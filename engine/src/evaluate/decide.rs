@@ -1,7 +1,7 @@
 //! What a decision is made of: the violations a span or a trace yields, and the verdict's status, reason
 //! and per-stage times.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use ironforge_proto::semconv::SpanKind;
 

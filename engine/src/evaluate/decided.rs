@@ -1,7 +1,9 @@
 //! A bounded memory of decided traces: their verdicts for the API, and their ids so late spans are known
 //! as late.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 
 use super::decide::Tally;
 use super::state::violation_bytes;
@@ -20,7 +22,7 @@ impl DecidedTraces {
         Self {
             capacity: capacity.max(1),
             order: VecDeque::new(),
-            verdicts: HashMap::new(),
+            verdicts: HashMap::default(),
         }
     }
 

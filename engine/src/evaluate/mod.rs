@@ -13,7 +13,8 @@ mod decided;
 mod state;
 mod trace_measures;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -101,7 +102,7 @@ impl Engine {
         let kept = contracts.file().limits.decided_traces_kept;
         Self {
             contracts,
-            traces: HashMap::new(),
+            traces: HashMap::default(),
             deadlines: Deadlines::default(),
             decided: DecidedTraces::new(kept),
             capacity,
@@ -230,8 +231,8 @@ impl Engine {
         }
 
         let trace = match self.traces.entry(span.trace_id) {
-            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::hash_map::Entry::Vacant(entry) => {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
                 let trace = TraceState::new(Arc::clone(&self.contracts), now.instant);
                 self.capacity.add_trace();
                 self.capacity.add_bytes(trace.bytes);
@@ -309,6 +310,16 @@ impl Engine {
 
     /// Decides every trace whose root arrived more than the grace ago, or that has been idle too long.
     pub fn tick(&mut self, now: Now) -> Vec<EngineEvent> {
+        let events = self.decide_due(now);
+        // A load's traces leave the map when decided, but its table would stay at its peak size for good.
+        if self.traces.capacity() > 4 * self.traces.len() + 1024 {
+            self.traces.shrink_to(2 * self.traces.len());
+        }
+        self.deadlines.shrink();
+        events
+    }
+
+    fn decide_due(&mut self, now: Now) -> Vec<EngineEvent> {
         let completion = &self.contracts.file().completion;
         let grace = Duration::from_secs_f64(completion.grace_seconds);
         let idle = Duration::from_secs_f64(completion.idle_timeout_seconds);

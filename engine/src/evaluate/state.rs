@@ -4,7 +4,7 @@
 //! trace-scoped measures and the verdict read later: ids, times, kind, stage, and the name and session as
 //! indexes into a per-trace string table. Attribute values feed running accumulators and are dropped.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -102,7 +102,7 @@ impl TraceState {
             contracts,
             spans: Vec::new(),
             strings: Vec::new(),
-            string_index: HashMap::new(),
+            string_index: HashMap::default(),
             accumulators,
             declared_sessions: None,
             service_name: None,
@@ -139,19 +139,19 @@ impl TraceState {
                 continue;
             }
             match (&contract.config.measure, accumulator) {
-                (MeasureConfig::AttributeMax(key), Accumulator::Max(max)) => {
-                    if let Some(value) = span.facts.number(key) {
+                (MeasureConfig::AttributeMax(_), Accumulator::Max(max)) => {
+                    if let Some(value) = span.facts.number(contract.key()) {
                         *max = Some(max.map_or(value, |m| m.max(value)));
                     }
                 }
-                (MeasureConfig::AttributeMean(key), Accumulator::Mean { sum, count }) => {
-                    if let Some(value) = span.facts.number(key) {
+                (MeasureConfig::AttributeMean(_), Accumulator::Mean { sum, count }) => {
+                    if let Some(value) = span.facts.number(contract.key()) {
                         *sum += value;
                         *count += 1;
                     }
                 }
                 (MeasureConfig::ValuesMissing(rule), Accumulator::Seen(seen)) => {
-                    if let Some(values) = span.facts.strings(&rule.attribute) {
+                    if let Some(values) = span.facts.strings(contract.key()) {
                         let seen = seen.get_or_insert_with(|| vec![false; rule.required.len()]);
                         for value in values {
                             if let Some(index) = rule.required.iter().position(|r| **r == **value) {

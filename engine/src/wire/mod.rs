@@ -320,12 +320,18 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
                 _ => fields.other(tag, field)?,
             }
         }
+        let slot = self.keys.slot(key);
         let value = match value {
             None => WireValue::Empty,
             Some(any) if merged => AnyParts::merged(body).value(any.budget(), true)?,
+            // Most attributes are not selected: checked as a full decode would, but not read.
+            Some(any) if slot.is_none() => {
+                any.walk(true)?;
+                WireValue::Empty
+            }
             Some(any) => AnyParts::single(any.rest()).value(any.budget(), true)?,
         };
-        if let Some(slot) = self.keys.slot(key) {
+        if let Some(slot) = slot {
             self.attributes.push((slot, value));
         }
         Ok(())
