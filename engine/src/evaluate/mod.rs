@@ -90,6 +90,9 @@ pub struct Engine {
     decided: DecidedTraces,
     capacity: Arc<Capacity>,
     stats: EngineStats,
+    /// How long after its completion deadline each trace decided complete since the last
+    /// [`Engine::take_decision_delays`] was decided.
+    decision_delays: Vec<Duration>,
 }
 
 impl Engine {
@@ -107,7 +110,14 @@ impl Engine {
             decided: DecidedTraces::new(kept),
             capacity,
             stats: EngineStats::default(),
+            decision_delays: Vec::new(),
         }
+    }
+
+    /// The delays between each completed trace's deadline (its root's arrival plus the grace) and its
+    /// verdict, since the last call: how late the engine's decisions come.
+    pub fn take_decision_delays(&mut self) -> Vec<Duration> {
+        std::mem::take(&mut self.decision_delays)
     }
 
     /// Replaces the contracts. Traces in flight are decided under the contracts they began with, whose
@@ -330,7 +340,8 @@ impl Engine {
             };
             let complete_at = trace.root_seen_at.map(|at| at + grace);
             let idle_at = trace.last_seen_at + idle;
-            if complete_at.is_some_and(|at| at <= now.instant) {
+            if let Some(at) = complete_at.filter(|at| *at <= now.instant) {
+                self.decision_delays.push(now.instant.duration_since(at));
                 self.decide(id, true, now, &mut events);
             } else if idle_at <= now.instant {
                 self.decide(id, false, now, &mut events);

@@ -2,6 +2,7 @@
 //! decisions handed to compliance and the outputs.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Duration;
 
 use ironforge_engine::plan::ReadPlan;
 use ironforge_engine::{Capacity, EngineStats};
@@ -163,6 +164,12 @@ impl ShardOutput for Dispatch {
                 }
                 EngineEvent::Unmonitored { .. } => self.outputs.metrics().trace_unmonitored(),
             }
+        }
+    }
+
+    fn decision_delays(&self, delays: &[Duration]) {
+        for delay in delays {
+            self.outputs.metrics().decision_delay(delay.as_secs_f64());
         }
     }
 

@@ -28,6 +28,8 @@ pub(crate) trait ShardOutput: Send + Sync + 'static {
     fn events(&self, events: Vec<EngineEvent>, now: Now);
     /// What the shard's engine did since its last report.
     fn stats(&self, delta: &EngineStats);
+    /// How long after their deadlines the shard's latest decisions came.
+    fn decision_delays(&self, delays: &[Duration]);
 }
 
 enum Command {
@@ -278,13 +280,20 @@ impl Worker {
     /// Decides what is due and reports the counters.
     fn tick(&mut self) {
         let now = Now::system();
-        let (events, stats) = {
+        let (events, stats, delays) = {
             let mut engine = self.lock();
             let events = engine.tick(now);
-            (events, engine.stats().clone())
+            (
+                events,
+                engine.stats().clone(),
+                engine.take_decision_delays(),
+            )
         };
         if !events.is_empty() {
             self.output.events(events, now);
+        }
+        if !delays.is_empty() {
+            self.output.decision_delays(&delays);
         }
         let delta = EngineStats {
             spans_accepted: stats.spans_accepted - self.reported.spans_accepted,

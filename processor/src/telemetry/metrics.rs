@@ -47,6 +47,8 @@ const RUN_BUCKETS: &[f64] = &[
 const AUTHENTICITY_BUCKETS: &[f64] = &[
     0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.87, 0.9, 0.95, 0.99, 1.0,
 ];
+/// Delays of verdicts past their deadlines; the goal is under 5 ms.
+const DECISION_DELAY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 0.25, 1.0];
 /// OTLP request latencies.
 const REQUEST_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -80,6 +82,7 @@ pub struct Metrics {
     spans_received: Family<Labels<2>, Counter>,
     requests: Family<Labels<2>, Counter>,
     request_duration: Histograms<1>,
+    decision_delay: Histogram,
     metric_points_received: Family<Labels<1>, Counter>,
     late_spans: Counter,
     spans_over_limit: Counter,
@@ -169,6 +172,14 @@ impl Metrics {
             metric::REQUESTS,
             "OTLP export requests answered, by transport and outcome",
             Family::clone(&requests),
+        );
+        let decision_delay = Histogram::new(DECISION_DELAY_BUCKETS.iter().copied());
+        register_unit(
+            &mut registry,
+            metric::DECISION_DELAY,
+            "Time from a trace's completion deadline (root arrival plus grace) to its verdict",
+            Unit::Seconds,
+            decision_delay.clone(),
         );
         let request_duration: Histograms<1> =
             Family::new_with_constructor(|| Histogram::new(REQUEST_BUCKETS.iter().copied()));
@@ -287,6 +298,7 @@ impl Metrics {
             spans_received,
             requests,
             request_duration,
+            decision_delay,
             metric_points_received,
             late_spans,
             spans_over_limit,
@@ -405,6 +417,11 @@ impl Metrics {
                 .get_or_init(|| self.authenticity.get_or_create(&kind_label()).clone());
             observe(histogram, &gates[2], score);
         }
+    }
+
+    /// Records how late a verdict came after its trace's completion deadline.
+    pub fn decision_delay(&self, seconds: f64) {
+        self.decision_delay.observe(seconds);
     }
 
     pub fn spans_received(&self, transport: Transport, accepted: u64, rejected: u64) {

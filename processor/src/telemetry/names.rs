@@ -41,6 +41,8 @@ pub mod metric {
     pub const REQUESTS: &str = "ironforge_processor_requests";
     /// Histogram, seconds: time to answer an OTLP export request. Label: [`TRANSPORT`](super::label::TRANSPORT).
     pub const REQUEST_DURATION: &str = "ironforge_processor_request_duration_seconds";
+    /// Histogram: seconds from a trace's completion deadline (root arrival + grace) to its verdict.
+    pub const DECISION_DELAY: &str = "ironforge_processor_decision_delay_seconds";
     /// Counter: metric data points in the OTLP metrics requests the receivers accepted (acknowledged, not
     /// judged). Label: [`TRANSPORT`](super::label::TRANSPORT).
     pub const METRIC_POINTS_RECEIVED: &str = "ironforge_processor_metric_points_received";
