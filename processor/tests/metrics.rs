@@ -451,6 +451,7 @@ fn fully_fed() -> Metrics {
     metrics.pipeline_health("ironforge-replay", 99.0);
     metrics.pipeline_forgotten("an-old-pipeline");
     metrics.trace_unmonitored();
+    metrics.decision_delay(0.001);
     metrics
 }
 
@@ -483,6 +484,7 @@ fn every_documented_name_is_exposed_and_the_exposition_ends_with_eof() {
         (metric::PIPELINE_HEALTH_SCORE, "gauge"),
         (metric::PIPELINES_FORGOTTEN, "counter"),
         (metric::TRACES_UNMONITORED, "counter"),
+        (metric::DECISION_DELAY, "histogram"),
     ];
     let type_lines = text
         .lines()

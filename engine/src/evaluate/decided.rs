@@ -29,12 +29,21 @@ impl DecidedTraces {
     /// Stores a verdict and the tally of all its violations (kept or not). Returns how many old verdicts
     /// were forgotten to stay within capacity, and the bytes that freed.
     pub fn insert(&mut self, verdict: TraceVerdict, tally: Tally) -> (u64, usize) {
-        let (mut forgotten, mut freed) = (0, 0);
         let trace_id = verdict.trace_id;
-        match self.verdicts.insert(trace_id, (verdict, tally)) {
-            Some((old, _)) => freed += verdict_bytes(&old),
-            None => self.order.push_back(trace_id),
-        }
+        let replaced = match self.verdicts.insert(trace_id, (verdict, tally)) {
+            Some((old, _)) => verdict_bytes(&old),
+            None => {
+                self.order.push_back(trace_id);
+                0
+            }
+        };
+        let (forgotten, freed) = self.forget_beyond_capacity();
+        (forgotten, freed + replaced)
+    }
+
+    /// Forgets the oldest verdicts until the capacity holds; returns how many, and the bytes that freed.
+    fn forget_beyond_capacity(&mut self) -> (u64, usize) {
+        let (mut forgotten, mut freed) = (0, 0);
         while self.order.len() > self.capacity {
             if let Some(oldest) = self.order.pop_front()
                 && let Some((old, _)) = self.verdicts.remove(&oldest)
@@ -70,16 +79,7 @@ impl DecidedTraces {
     /// Changes the capacity; returns the verdicts forgotten and bytes freed when it shrank.
     pub fn set_capacity(&mut self, capacity: usize) -> (u64, usize) {
         self.capacity = capacity.max(1);
-        let (mut forgotten, mut freed) = (0, 0);
-        while self.order.len() > self.capacity {
-            if let Some(oldest) = self.order.pop_front()
-                && let Some((old, _)) = self.verdicts.remove(&oldest)
-            {
-                freed += verdict_bytes(&old);
-                forgotten += 1;
-            }
-        }
-        (forgotten, freed)
+        self.forget_beyond_capacity()
     }
 }
 
