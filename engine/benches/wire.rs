@@ -38,11 +38,8 @@ const READ: [&str; 7] = [
 struct Plan(&'static [&'static str]);
 
 impl KeySelector for Plan {
-    fn slot(&self, key: &str) -> Option<u16> {
-        let index = self
-            .0
-            .iter()
-            .position(|k| k.len() == key.len() && *k == key)?;
+    fn slot(&self, key: &[u8]) -> Option<u16> {
+        let index = self.0.iter().position(|k| k.as_bytes() == key)?;
         u16::try_from(index).ok()
     }
 }

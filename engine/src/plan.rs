@@ -121,8 +121,7 @@ pub struct ReadPlan {
 }
 
 /// A key's length and its last (up to) 8 bytes as one number.
-fn fingerprint(key: &str) -> (usize, u64) {
-    let bytes = key.as_bytes();
+fn fingerprint(bytes: &[u8]) -> (usize, u64) {
     let tail = &bytes[bytes.len().saturating_sub(8)..];
     let mut word = [0u8; 8];
     word[..tail.len()].copy_from_slice(tail);
@@ -159,7 +158,10 @@ impl ReadPlan {
                 .iter()
                 .map(|(key, ty)| (Arc::from(*key), *ty))
                 .collect(),
-            fingerprints: BUILTIN.iter().map(|(key, _)| fingerprint(key)).collect(),
+            fingerprints: BUILTIN
+                .iter()
+                .map(|(key, _)| fingerprint(key.as_bytes()))
+                .collect(),
         }
     }
 
@@ -169,17 +171,21 @@ impl ReadPlan {
             && let Some(ty) = attribute_type(file, key)
         {
             self.keys.push((Arc::from(key), ty));
-            self.fingerprints.push(fingerprint(key));
+            self.fingerprints.push(fingerprint(key.as_bytes()));
         }
     }
 
     pub fn slot(&self, key: &str) -> Option<u16> {
+        self.slot_of_bytes(key.as_bytes())
+    }
+
+    fn slot_of_bytes(&self, key: &[u8]) -> Option<u16> {
         // A linear scan over fingerprints beats hashing here: plans hold a few dozen keys.
         let wanted = fingerprint(key);
         self.fingerprints
             .iter()
             .zip(&self.keys)
-            .position(|(print, (name, _))| *print == wanted && **name == *key)
+            .position(|(print, (name, _))| *print == wanted && name.as_bytes() == key)
             .and_then(|index| u16::try_from(index).ok())
     }
 
@@ -203,7 +209,7 @@ impl ReadPlan {
 }
 
 impl crate::wire::KeySelector for ReadPlan {
-    fn slot(&self, key: &str) -> Option<u16> {
-        ReadPlan::slot(self, key)
+    fn slot(&self, key: &[u8]) -> Option<u16> {
+        self.slot_of_bytes(key)
     }
 }

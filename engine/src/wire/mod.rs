@@ -83,14 +83,16 @@ pub use value::WireArray;
 
 /// Chooses which attribute keys are kept; the contract engine's read plan implements it.
 pub trait KeySelector {
-    /// The slot of an attribute key the caller reads, or `None` to skip it.
-    fn slot(&self, key: &str) -> Option<u16>;
+    /// The slot of an attribute key the caller reads, or `None` to skip it. The key is given as its bytes,
+    /// not yet checked as UTF-8: a key equal to one the caller spelled is valid by being equal, and only the
+    /// keys it skips need the check, which the decoder does.
+    fn slot(&self, key: &[u8]) -> Option<u16>;
 }
 
 /// Any `Fn(&str) -> Option<u16>` selects keys, which suits tests and one-off readers.
 impl<F: Fn(&str) -> Option<u16>> KeySelector for F {
-    fn slot(&self, key: &str) -> Option<u16> {
-        self(key)
+    fn slot(&self, key: &[u8]) -> Option<u16> {
+        std::str::from_utf8(key).ok().and_then(self)
     }
 }
 
@@ -303,12 +305,12 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
     /// whether kept or not.
     fn key_value(&mut self, mut fields: Reader<'a>) -> reader::Result<()> {
         let body = fields.rest();
-        let mut key = "";
+        let mut key: &[u8] = &[];
         let mut value: Option<Reader<'a>> = None;
         let mut merged = false;
         while let Some((tag, field)) = fields.next()? {
             match tag {
-                1 => key = fields.string(tag, field)?,
+                1 => key = fields.bytes(tag, field)?,
                 2 => {
                     let any = fields.message(tag, field, Msg::AnyValue)?;
                     if value.is_some() {
@@ -321,6 +323,9 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
             }
         }
         let slot = self.keys.slot(key);
+        if slot.is_none() {
+            fields.check_utf8(key)?;
+        }
         let value = match value {
             None => WireValue::Empty,
             Some(any) if merged => AnyParts::merged(body).value(any.budget(), true)?,

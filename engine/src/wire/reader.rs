@@ -243,6 +243,16 @@ impl<'a> Reader<'a> {
     #[inline(always)]
     fn valid_string(&self, tag: u32, field: Field<'a>) -> Result<()> {
         let bytes = self.bytes(tag, field)?;
+        self.check_utf8_of(tag, bytes)
+    }
+
+    /// Checks the key (field 1) of a `KeyValue` read as bytes.
+    pub(super) fn check_utf8(&self, key: &[u8]) -> Result<()> {
+        self.check_utf8_of(1, key)
+    }
+
+    #[inline(always)]
+    fn check_utf8_of(&self, tag: u32, bytes: &[u8]) -> Result<()> {
         if bytes.is_ascii() || simdutf8::basic::from_utf8(bytes).is_ok() {
             Ok(())
         } else {
