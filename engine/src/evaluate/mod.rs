@@ -152,6 +152,12 @@ impl Engine {
         self.traces.len()
     }
 
+    /// Whether a span of this trace would join a trace the engine holds (in flight or decided) rather than
+    /// start a new one.
+    pub fn knows(&self, trace_id: &TraceId) -> bool {
+        self.traces.contains_key(trace_id) || self.decided.contains(trace_id)
+    }
+
     /// When [`Engine::tick`] next has something to look at.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.next()

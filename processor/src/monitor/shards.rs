@@ -140,7 +140,10 @@ impl Shards {
             shares[index].push(span);
         }
         let over_memory = self.capacity.bytes() >= limits.max_memory_bytes;
-        let over_traces = self.capacity.traces() >= limits.max_traces_in_flight;
+        // At the trace bound, spans of traces already held are still taken: refusing them would keep those
+        // traces from ever completing and leaving, and the bound would starve itself.
+        let over_traces =
+            self.capacity.traces() >= limits.max_traces_in_flight && self.starts_a_trace(&shares);
         let mut reserved = Vec::new();
         let mut refused = over_memory || over_traces;
         for (shard, share) in self.shards.iter().zip(&shares) {
@@ -173,6 +176,17 @@ impl Shards {
             }
         }
         Ok(())
+    }
+
+    /// Whether any span of the shares would start a trace its shard does not hold. Asked only at the trace
+    /// bound, so the shards' locks are not taken on the common path.
+    fn starts_a_trace(&self, shares: &[Vec<SpanRecord>]) -> bool {
+        self.shards.iter().zip(shares).any(|(shard, share)| {
+            !share.is_empty() && {
+                let engine = shard.engine.lock().unwrap_or_else(PoisonError::into_inner);
+                share.iter().any(|span| !engine.knows(&span.trace_id))
+            }
+        })
     }
 
     /// Refusals counted since the last call.
@@ -308,5 +322,46 @@ impl Worker {
         // Reported on every wake, changed or not, so the in-flight gauge follows traces leaving too.
         self.output.stats(&delta);
         self.reported = stats;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::config::ContractFile;
+    use crate::model::SpanId;
+
+    struct Discard;
+
+    impl ShardOutput for Discard {
+        fn span(&self, _: &SpanRecord) {}
+        fn events(&self, _: Vec<EngineEvent>, _: Now) {}
+        fn stats(&self, _: &EngineStats) {}
+        fn decision_delays(&self, _: &[Duration]) {}
+    }
+
+    fn span(trace: u8, id: u8) -> SpanRecord {
+        let mut span = SpanRecord::new(TraceId([trace; 16]), SpanId([id; 8]), "session");
+        span.parent_span_id = Some(SpanId([1; 8]));
+        span
+    }
+
+    #[test]
+    fn at_the_trace_bound_only_new_traces_are_refused() {
+        let text = crate::config::DEFAULT_CONTRACTS_YAML
+            .replace("max_traces_in_flight: 10000", "max_traces_in_flight: 1");
+        let file = ContractFile::parse(&text, "test").unwrap_or_else(|err| panic!("{err}"));
+        let contracts = Arc::new(ContractSet::new(file, None));
+        let shards = Shards::start(2, &contracts, Arc::new(Capacity::new()), Arc::new(Discard))
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert!(shards.submit(vec![span(1, 2)], &contracts).is_ok());
+        shards.flush();
+        assert!(
+            shards.submit(vec![span(1, 3)], &contracts).is_ok(),
+            "a trace already held keeps taking spans"
+        );
+        assert!(shards.submit(vec![span(2, 2)], &contracts).is_err());
+        assert_eq!(shards.take_refused(), 1);
     }
 }
