@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
+use crate::evaluate::prefix;
 use crate::intern::intern;
 use crate::model::{FactValue, SpanId, SpanRecord, TraceId};
 use crate::plan::{AttributeType, ReadPlan, SLOT_KIND, SLOT_SERVICE, SLOT_SESSION, SLOT_STAGE};
@@ -282,12 +283,8 @@ fn id_error(name: &str, field: &str, id: &[u8], expected_len: usize) -> String {
 /// `text` in double quotes, cut at [`MAX_QUOTED`] bytes (on a character boundary) so that one huge value
 /// cannot bloat an error message.
 pub fn quote(text: &str) -> String {
-    if text.len() <= MAX_QUOTED {
-        return format!("{text:?}");
+    match prefix(text, MAX_QUOTED) {
+        Some(cut) => format!("{cut:?}… ({} bytes)", text.len()),
+        None => format!("{text:?}"),
     }
-    let mut end = MAX_QUOTED;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{:?}… ({} bytes)", &text[..end], text.len())
 }

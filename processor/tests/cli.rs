@@ -80,6 +80,19 @@ fn serve_refuses_an_invalid_contract_file_at_start_up() {
 }
 
 #[test]
+fn serve_refuses_zero_or_unreadable_shard_counts() {
+    for bad in ["0", "many"] {
+        let output = processor(&["--shards", bad, "--admin-addr", "127.0.0.1:0"]);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains(&format!("invalid value '{bad}' for '--shards <SHARDS>'")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn schema_is_json_for_editors() {
     let output = processor(&["config", "schema"]);
     assert!(output.status.success());

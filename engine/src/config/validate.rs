@@ -161,16 +161,12 @@ pub(super) fn validate(
 
 /// Why a measure cannot read its attribute: not declared, or of a type the measure cannot use.
 fn attribute_problem(file: &ContractFile, measure: &MeasureConfig) -> Option<String> {
-    let (key, wanted, accepts): (&str, &str, fn(AttributeType) -> bool) = match measure {
-        MeasureConfig::Attribute(key)
-        | MeasureConfig::AttributeMax(key)
-        | MeasureConfig::AttributeMean(key) => (key, "int or double", AttributeType::is_numeric),
-        MeasureConfig::ValuesOutside(rule) | MeasureConfig::ValuesMissing(rule) => (
-            &rule.attribute,
-            "string or string_array",
-            AttributeType::is_set,
-        ),
-        _ => return None,
+    let key = measure.attribute()?;
+    let (wanted, accepts): (&str, fn(AttributeType) -> bool) = match measure {
+        MeasureConfig::ValuesOutside(_) | MeasureConfig::ValuesMissing(_) => {
+            ("string or string_array", AttributeType::is_set)
+        }
+        _ => ("int or double", AttributeType::is_numeric),
     };
     match attribute_type(file, key) {
         None => Some(format!(

@@ -248,14 +248,23 @@ pub(crate) fn quote_list(items: &[&str]) -> String {
 
 /// `text` cut at `max` bytes on a character boundary, marked when cut.
 pub fn truncate(text: &str, max: usize) -> String {
+    match prefix(text, max) {
+        Some(cut) => format!("{cut}… ({} bytes)", text.len()),
+        None => text.to_owned(),
+    }
+}
+
+/// The longest prefix of `text` of at most `max` bytes ending on a character boundary; `None` when `text`
+/// already fits.
+pub(crate) fn prefix(text: &str, max: usize) -> Option<&str> {
     if text.len() <= max {
-        return text.to_owned();
+        return None;
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &text[..end], text.len())
+    let end = (0..=max)
+        .rev()
+        .find(|&end| text.is_char_boundary(end))
+        .unwrap_or(0);
+    text.get(..end)
 }
 
 /// Numbers in messages: integers without a fraction, others with up to 6 significant decimals.

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use capacity::Capacity;
+pub(crate) use contracts::prefix;
 pub use contracts::{Contract, ContractSet, SpanView, truncate};
 pub use state::KeptSpan;
 
@@ -79,6 +80,22 @@ pub struct EngineStats {
     pub violations_over_limit: u64,
     /// Decided verdicts forgotten to stay within `decided_traces_kept`.
     pub verdicts_forgotten: u64,
+}
+
+impl EngineStats {
+    /// What happened between `earlier` and these counts, both of one engine.
+    pub fn since(&self, earlier: &EngineStats) -> EngineStats {
+        let delta = |now: u64, then: u64| now.saturating_sub(then);
+        EngineStats {
+            spans_accepted: delta(self.spans_accepted, earlier.spans_accepted),
+            late_spans: delta(self.late_spans, earlier.late_spans),
+            spans_over_limit: delta(self.spans_over_limit, earlier.spans_over_limit),
+            batches_refused: delta(self.batches_refused, earlier.batches_refused),
+            traces_unmonitored: delta(self.traces_unmonitored, earlier.traces_unmonitored),
+            violations_over_limit: delta(self.violations_over_limit, earlier.violations_over_limit),
+            verdicts_forgotten: delta(self.verdicts_forgotten, earlier.verdicts_forgotten),
+        }
+    }
 }
 
 /// The contract engine: one shard's traces, or all of them when run alone.

@@ -116,10 +116,7 @@ impl Monitor {
     }
 
     pub fn traces_in_flight(&self) -> usize {
-        self.shards
-            .engines()
-            .map(|engine| engine.traces_in_flight())
-            .sum()
+        self.shards.capacity().traces()
     }
 
     pub fn compliance(&self) -> HealthReport {

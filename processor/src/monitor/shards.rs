@@ -115,13 +115,6 @@ impl Shards {
         shard.engine.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Every engine in turn, for reads across all traces.
-    pub fn engines(&self) -> impl Iterator<Item = MutexGuard<'_, Engine>> {
-        self.shards
-            .iter()
-            .map(|shard| shard.engine.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
     /// Admits the batch whole and hands each worker its share, or refuses it whole.
     pub fn submit(
         &self,
@@ -309,16 +302,7 @@ impl Worker {
         if !delays.is_empty() {
             self.output.decision_delays(&delays);
         }
-        let delta = EngineStats {
-            spans_accepted: stats.spans_accepted - self.reported.spans_accepted,
-            late_spans: stats.late_spans - self.reported.late_spans,
-            spans_over_limit: stats.spans_over_limit - self.reported.spans_over_limit,
-            batches_refused: stats.batches_refused - self.reported.batches_refused,
-            traces_unmonitored: stats.traces_unmonitored - self.reported.traces_unmonitored,
-            violations_over_limit: stats.violations_over_limit
-                - self.reported.violations_over_limit,
-            verdicts_forgotten: stats.verdicts_forgotten - self.reported.verdicts_forgotten,
-        };
+        let delta = stats.since(&self.reported);
         // Reported on every wake, changed or not, so the in-flight gauge follows traces leaving too.
         self.output.stats(&delta);
         self.reported = stats;
