@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::otlp::ReceiverLimits;
-use ironforge_processor::server::{Server, ServerOptions};
+use ironforge_processor::server::{DEFAULT_DATA_DIR, Server, ServerOptions};
 use tracing_subscriber::EnvFilter;
 
 #[cfg(feature = "jemalloc")]
@@ -119,6 +119,9 @@ struct ServeArgs {
     /// Engine worker threads, each owning the traces whose ids fall to it [default: one per core].
     #[arg(long, env = "IRONFORGE_SHARDS", value_parser = clap::value_parser!(u16).range(1..))]
     shards: Option<u16>,
+    /// Directory for the processor's state between runs; created if missing.
+    #[arg(long, env = "IRONFORGE_DATA_DIR", value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -180,6 +183,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             max_request_bytes: args.max_request_bytes,
         },
         shards: args.shards.map(usize::from),
+        data_dir: args.data_dir,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

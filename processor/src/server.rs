@@ -41,7 +41,31 @@ pub struct ServerOptions {
     pub receiver_limits: ReceiverLimits,
     /// Engine shards (worker threads); `None` for one per available core.
     pub shards: Option<usize>,
+    /// Where the processor keeps its state between runs; created at start.
+    pub data_dir: PathBuf,
 }
+
+impl Default for ServerOptions {
+    /// The command line's defaults: embedded contracts, the standard OTLP ports and the admin port on
+    /// loopback, `data/` in the working directory.
+    fn default() -> Self {
+        let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        Self {
+            contracts_path: None,
+            profile: None,
+            otlp_grpc_addr: loopback(4317),
+            otlp_http_addr: loopback(4318),
+            admin_addr: loopback(9464),
+            logs_endpoint: None,
+            receiver_limits: ReceiverLimits::default(),
+            shards: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+        }
+    }
+}
+
+/// The data directory when none is given, relative to the working directory (as Prometheus does).
+pub const DEFAULT_DATA_DIR: &str = "data";
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +76,12 @@ pub enum ServerError {
     Bind {
         what: &'static str,
         addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
         #[source]
         source: std::io::Error,
     },
@@ -97,6 +127,10 @@ impl Server {
     /// Binds every listener and starts serving; returns once all of them listen.
     pub async fn start(options: ServerOptions) -> Result<Self, ServerError> {
         let contracts = Arc::new(load_contracts(&options)?);
+        std::fs::create_dir_all(&options.data_dir).map_err(|source| ServerError::DataDir {
+            path: options.data_dir.clone(),
+            source,
+        })?;
         let metrics = Arc::new(Metrics::new());
         let logs = match &options.logs_endpoint {
             Some(endpoint) => {

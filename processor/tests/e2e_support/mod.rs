@@ -93,6 +93,7 @@ pub struct TestProcessor {
     pub logs: LogsReceiver,
     pub watched: Arc<Mutex<Vec<pb::Violation>>>,
     pub contracts_file: PathBuf,
+    pub data_dir: PathBuf,
 }
 
 impl TestProcessor {
@@ -102,25 +103,27 @@ impl TestProcessor {
 
     pub async fn start_with(contracts_yaml: &str, receiver_limits: ReceiverLimits) -> Self {
         let (logs, logs_endpoint) = LogsReceiver::start().await;
-        let contracts_file = std::env::temp_dir().join(format!(
-            "ironforge-e2e-{}-{}.yaml",
+        let unique = format!(
+            "ironforge-e2e-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_nanos()
-        ));
+        );
+        let contracts_file = std::env::temp_dir().join(format!("{unique}.yaml"));
         std::fs::write(&contracts_file, contracts_yaml).unwrap();
+        let data_dir = std::env::temp_dir().join(format!("{unique}-data"));
         let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let server = Server::start(ServerOptions {
             contracts_path: Some(contracts_file.clone()),
-            profile: None,
             otlp_grpc_addr: loopback,
             otlp_http_addr: loopback,
             admin_addr: loopback,
             logs_endpoint: Some(logs_endpoint),
             receiver_limits,
-            shards: None,
+            data_dir: data_dir.clone(),
+            ..ServerOptions::default()
         })
         .await
         .unwrap();
@@ -133,6 +136,7 @@ impl TestProcessor {
             logs,
             watched: Arc::default(),
             contracts_file,
+            data_dir,
         };
         let mut stream = processor
             .client()
@@ -226,6 +230,7 @@ impl TestProcessor {
 impl Drop for TestProcessor {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.contracts_file);
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 
