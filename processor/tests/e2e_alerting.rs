@@ -307,7 +307,10 @@ fn compose_stack_files_agree_with_each_other() {
     // The processor is reached where its environment says it listens.
     let env = &services["processor"]["environment"];
     let grpc_port = port(str_of(&env["IRONFORGE_OTLP_GRPC_ADDR"]));
-    let admin_port = port(str_of(&env["IRONFORGE_ADMIN_ADDR"]));
+    let metrics_port = port(str_of(&env["IRONFORGE_METRICS_ADDR"]));
+    // The admin API stays on the container's loopback, in the compose file and in the image.
+    assert!(str_of(&env["IRONFORGE_ADMIN_ADDR"]).starts_with("127.0.0.1:"));
+    assert!(read_repo_file("Dockerfile").contains("IRONFORGE_ADMIN_ADDR=127.0.0.1:"));
     let collector = yaml("otel-collector/config.yml");
     assert_eq!(
         str_of(&collector["exporters"]["otlp/ironforge"]["endpoint"]),
@@ -341,8 +344,30 @@ fn compose_stack_files_agree_with_each_other() {
         .expect("a scrape job for the processor");
     assert_eq!(
         str_of(&processor_job["static_configs"][0]["targets"][0]),
-        format!("processor:{admin_port}")
+        format!("processor:{metrics_port}")
     );
+    // The Collector and Prometheus send the tokens the processor requires, read from the volume the
+    // `tokens` service fills and each of them mounts.
+    assert_eq!(
+        str_of(&processor_job["authorization"]["credentials_file"]),
+        str_of(&env["IRONFORGE_METRICS_TOKEN_FILE"])
+    );
+    assert_eq!(
+        str_of(&collector["exporters"]["otlp/ironforge"]["headers"]["authorization"]),
+        format!(
+            "Bearer ${{file:{}}}",
+            str_of(&env["IRONFORGE_INGEST_TOKEN_FILE"])
+        )
+    );
+    for service in ["tokens", "processor", "otel-collector", "prometheus"] {
+        let mounts = services[service]["volumes"].as_sequence().unwrap();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| str_of(m).starts_with("tokens:/tokens")),
+            "{service} does not mount the tokens volume"
+        );
+    }
     // The rules' IronforgeProcessorDown names this job.
     assert!(read_repo_file(RULES).contains(r#"up{job="ironforge-processor"}"#));
 
