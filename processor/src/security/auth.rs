@@ -62,15 +62,20 @@ struct Guard {
 
 impl Guard {
     /// The token `path` needs on this surface. `/healthz` and `/readyz` stay open so orchestrators can
-    /// probe without secrets; they say nothing about the data.
+    /// probe without secrets; they say nothing about the data. On the admin listener every other path needs
+    /// the API token, so no spelling of a path can slip past the check.
     fn required(&self, path: &str) -> Option<&Token> {
         let tokens = &*self.tokens;
-        match self.surface {
-            Surface::Grpc if path.starts_with(MONITOR_SERVICE_PREFIX) => tokens.api.as_ref(),
-            Surface::Grpc | Surface::OtlpHttp => tokens.ingest.as_ref(),
-            Surface::Admin if path.starts_with("/api/") => tokens.api.as_ref(),
-            Surface::Admin | Surface::Metrics if path == "/metrics" => tokens.metrics.as_ref(),
-            Surface::Admin | Surface::Metrics => None,
+        match (self.surface, path) {
+            (Surface::Grpc, path) if path.starts_with(MONITOR_SERVICE_PREFIX) => {
+                tokens.api.as_ref()
+            }
+            (Surface::Grpc | Surface::OtlpHttp, _) => tokens.ingest.as_ref(),
+            (Surface::Admin | Surface::Metrics, "/healthz" | "/readyz") => None,
+            (Surface::Admin | Surface::Metrics, "/metrics") => tokens.metrics.as_ref(),
+            (Surface::Admin, _) => tokens.api.as_ref(),
+            // The metrics listener serves nothing else.
+            (Surface::Metrics, _) => None,
         }
     }
 

@@ -128,19 +128,34 @@ async fn https_export(
     trusted: &Ca,
     identity: &(String, String),
 ) -> Result<u16, String> {
+    https(addr, trusted, Some(identity), "POST", "/v1/traces").await
+}
+
+/// One request over TLS, presenting `identity` when given.
+async fn https(
+    addr: std::net::SocketAddr,
+    trusted: &Ca,
+    identity: Option<&(String, String)>,
+    method: &str,
+    path: &str,
+) -> Result<u16, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(trusted.pem.as_bytes()).unwrap())
         .unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let chain = vec![CertificateDer::from_pem_slice(identity.0.as_bytes()).unwrap()];
-    let key = PrivateKeyDer::from_pem_slice(identity.1.as_bytes()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .unwrap();
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some((cert, key)) => {
+            let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
@@ -150,7 +165,9 @@ async fn https_export(
         .await
         .map_err(|err| err.to_string())?;
     tokio::spawn(connection);
-    let request = hyper::Request::post("/v1/traces")
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
         .header("host", "localhost")
         .header("content-type", "application/x-protobuf")
         .body(String::new())
@@ -220,6 +237,37 @@ async fn mutual_tls_admits_only_clients_certified_by_the_client_ca() {
     };
     assert!(failures("otlp_grpc") >= 3.0, "{metrics}");
     assert!(failures("otlp_http") >= 2.0, "{metrics}");
+    processor.stop().await;
+    drop(pki);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_tls_serves_the_admin_listener_over_tls_only() {
+    let (pki, mut files) = Pki::new();
+    files.client_ca = None;
+    let processor = Secured::start(SecurityOptions {
+        tls: Some(files),
+        admin_tls: true,
+        ..SecurityOptions::default()
+    })
+    .await;
+    let admin = processor.addrs.admin;
+    assert_eq!(
+        https(admin, &pki.server_ca, None, "GET", "/healthz").await,
+        Ok(200)
+    );
+    // Without a client CA, OTLP takes clients without certificates too.
+    let otlp = https(
+        processor.addrs.otlp_http,
+        &pki.server_ca,
+        None,
+        "POST",
+        "/v1/traces",
+    )
+    .await;
+    assert_eq!(otlp, Ok(200));
+    let plaintext = reqwest::get(format!("http://{admin}/healthz")).await;
+    assert!(plaintext.is_err(), "{plaintext:?}");
     processor.stop().await;
     drop(pki);
 }

@@ -280,3 +280,32 @@ async fn opentelemetry_sdk_exporters_send_the_token_as_an_otlp_header() {
     );
     processor.stop().await;
 }
+
+#[test]
+fn the_binary_refuses_to_start_with_an_unreadable_or_empty_token() {
+    let run = |file: &str, env_token: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
+        command
+            .args([
+                "--otlp-grpc-addr",
+                "127.0.0.1:0",
+                "--otlp-http-addr",
+                "127.0.0.1:0",
+            ])
+            .args(["--admin-addr", "127.0.0.1:0"])
+            .env_remove("IRONFORGE_API_TOKEN")
+            .env_remove("IRONFORGE_INGEST_TOKEN");
+        if file.is_empty() {
+            command.env("IRONFORGE_API_TOKEN", env_token.unwrap_or_default());
+        } else {
+            command.args(["--ingest-token-file", file]);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let missing = run("/nonexistent/ingest-token", None);
+    assert!(missing.contains("/nonexistent/ingest-token"), "{missing}");
+    let empty = run("", Some("  "));
+    assert!(empty.contains("$IRONFORGE_API_TOKEN is empty"), "{empty}");
+}
