@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use prost::Message;
 
 use crate::e2e_support::{run_with_session, test_contracts};
-use crate::transport_security::support::unique;
+use crate::transport_security::support::{processor_command, unique};
 
 const PASSWORD: &str = "pa55-s3cret";
 const QUERY_TOKEN: &str = "qu3ry-s3cret";
@@ -68,20 +68,13 @@ fn logs_endpoint_credentials_never_reach_the_output() {
     std::fs::write(&contracts, test_contracts()).unwrap();
     // Nothing listens on the discard port, so every export fails and is reported.
     let endpoint = format!("http://user:{PASSWORD}@127.0.0.1:9/?token={QUERY_TOKEN}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
-        .args([
-            "--otlp-grpc-addr",
-            "127.0.0.1:0",
-            "--otlp-http-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--admin-addr", "127.0.0.1:0", "--logs-endpoint", &endpoint])
+    let mut child = processor_command()
+        .args(["--logs-endpoint", &endpoint])
         .arg("--config")
         .arg(&contracts)
         .arg("--data-dir")
         .arg(dir.join("data"))
         .env("RUST_LOG", "debug")
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -117,18 +110,10 @@ fn logs_endpoint_credentials_never_reach_the_output() {
     assert_no_secret(&output.until(|text| text.contains("shutting down")));
 
     // An endpoint refused at start-up is named without its credentials too.
-    let refused = Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
-        .args([
-            "--otlp-grpc-addr",
-            "127.0.0.1:0",
-            "--otlp-http-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--admin-addr", "127.0.0.1:0"])
+    let refused = processor_command()
         .args(["--logs-endpoint", &format!("ftp://user:{PASSWORD}@host:1")])
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     assert!(!refused.status.success());

@@ -85,3 +85,16 @@ pub fn counter(metrics: &str, series: &str) -> f64 {
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0.0)
 }
+
+/// The real binary on free loopback ports, with no token from the test's own environment.
+pub fn processor_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
+    for flag in ["--otlp-grpc-addr", "--otlp-http-addr", "--admin-addr"] {
+        command.args([flag, "127.0.0.1:0"]);
+    }
+    for token in ["INGEST", "API", "METRICS"] {
+        command.env_remove(format!("IRONFORGE_{token}_TOKEN"));
+    }
+    command.env("NO_COLOR", "1");
+    command
+}

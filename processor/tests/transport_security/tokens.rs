@@ -19,7 +19,7 @@ use tonic::{Code, Request};
 
 use crate::e2e_support::run_with_session;
 use crate::otlp_support::sdk::export_run_and_session;
-use crate::transport_security::support::{Secured, counter};
+use crate::transport_security::support::{Secured, counter, processor_command};
 
 const INGEST: &str = "ingest-s3cret-token";
 const API: &str = "api-s3cret-token";
@@ -284,17 +284,7 @@ async fn opentelemetry_sdk_exporters_send_the_token_as_an_otlp_header() {
 #[test]
 fn the_binary_refuses_to_start_with_an_unreadable_or_empty_token() {
     let run = |file: &str, env_token: Option<&str>| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
-        command
-            .args([
-                "--otlp-grpc-addr",
-                "127.0.0.1:0",
-                "--otlp-http-addr",
-                "127.0.0.1:0",
-            ])
-            .args(["--admin-addr", "127.0.0.1:0"])
-            .env_remove("IRONFORGE_API_TOKEN")
-            .env_remove("IRONFORGE_INGEST_TOKEN");
+        let mut command = processor_command();
         if file.is_empty() {
             command.env("IRONFORGE_API_TOKEN", env_token.unwrap_or_default());
         } else {
