@@ -1,5 +1,6 @@
 //! Slowloris: connections that send part of their headers or body and stall, or connect and say nothing,
-//! are closed within the timeouts, while the processor keeps serving everyone else.
+//! are closed within the timeouts, while the processor keeps serving everyone else; a stalled gRPC upload is
+//! answered DEADLINE_EXCEEDED.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -119,5 +120,57 @@ async fn stalled_connections_are_closed_and_others_still_served() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    processor.stop().await;
+}
+
+/// A gRPC request body that sends the first bytes of a message and then nothing, ever.
+struct StalledBody(bool);
+
+impl hyper::body::Body for StalledBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        if std::mem::replace(&mut self.0, true) {
+            return std::task::Poll::Pending;
+        }
+        // A gRPC frame declaring a 4,000,000-byte message, and 4 bytes of it.
+        let mut head = vec![0u8];
+        head.extend_from_slice(&4_000_000u32.to_be_bytes());
+        head.extend_from_slice(b"abcd");
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(head.into()))))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_grpc_upload_ends_with_deadline_exceeded() {
+    let processor = Secured::start(short_limits()).await;
+    let tcp = TcpStream::connect(processor.addrs.otlp_grpc).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::post(format!(
+        "http://{}/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        processor.addrs.otlp_grpc
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(StalledBody(false))
+    .unwrap();
+    let started = Instant::now();
+    let response = tokio::time::timeout(PATIENCE, sender.send_request(request))
+        .await
+        .expect("an answer before the patience runs out")
+        .unwrap();
+    eprintln!("stalled gRPC upload answered after {:?}", started.elapsed());
+    // The timeout is answered as a trailers-only gRPC status: DEADLINE_EXCEEDED.
+    assert_eq!(response.headers()["grpc-status"], "4");
     processor.stop().await;
 }
