@@ -18,6 +18,10 @@ use super::ConnectionLimits;
 use crate::internal_events::{AcceptFailed, TlsHandshakeFailed};
 use crate::telemetry::Metrics;
 
+/// Largest HTTP/2 header block a request may send: gRPC metadata and OTLP headers take a few hundred bytes,
+/// and hyper's default (16 MiB per stream) would let one connection hold 1.6 GB across its streams.
+const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
+
 /// A pause after a failed accept (out of file descriptors, say), so the loop does not spin on it.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -155,6 +159,7 @@ fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.max_concurrent_streams)
         .keep_alive_interval(limits.http2_keepalive_interval)
-        .keep_alive_timeout(limits.http2_keepalive_interval);
+        .keep_alive_timeout(limits.http2_keepalive_interval)
+        .max_header_list_size(MAX_HEADER_LIST_BYTES);
     builder
 }
