@@ -12,20 +12,27 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked -p ironforge-processor \
     && install -D target/release/ironforge-processor /out/ironforge-processor
 
-# Runtime stage: only the binary, run as an unprivileged user.
+# Runtime stage: only the binary, run as an unprivileged user (uid 10001, no shell login, no home), in a working
+# directory it owns so the default data directory (data/) can be created.
 FROM debian:bookworm-slim
 # CA certificates for an https:// --logs-endpoint.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --no-create-home ironforge
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ironforge \
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/ironforge
 COPY --from=builder /out/ironforge-processor /usr/local/bin/ironforge-processor
 USER 10001
-# Outside a container the processor binds loopback only; here it must listen on every interface for other
-# containers (and published ports) to reach it. Each address can still be overridden at `docker run`.
+WORKDIR /var/lib/ironforge
+# Outside a container the processor binds loopback only. Here OTLP must listen on every interface for other
+# containers (and published ports) to reach it, and so must a scraper's view of the metrics: the metrics
+# listener serves /metrics, /healthz and /readyz and nothing else. The admin API (/api/v1/*) stays on the
+# container's loopback; widen it deliberately, with IRONFORGE_API_TOKEN_FILE set. Set
+# IRONFORGE_INGEST_TOKEN_FILE (and IRONFORGE_TLS_*) before exposing OTLP beyond a private network.
 ENV IRONFORGE_OTLP_GRPC_ADDR=0.0.0.0:4317 \
     IRONFORGE_OTLP_HTTP_ADDR=0.0.0.0:4318 \
-    IRONFORGE_ADMIN_ADDR=0.0.0.0:9464
-# OTLP/gRPC (and the monitor's gRPC API), OTLP/HTTP, admin (/metrics, /api/v1/*).
-EXPOSE 4317 4318 9464
+    IRONFORGE_ADMIN_ADDR=127.0.0.1:9464 \
+    IRONFORGE_METRICS_ADDR=0.0.0.0:9465
+# OTLP/gRPC (and the monitor's gRPC API), OTLP/HTTP, metrics.
+EXPOSE 4317 4318 9465
 ENTRYPOINT ["/usr/local/bin/ironforge-processor"]

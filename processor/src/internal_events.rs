@@ -150,3 +150,60 @@ impl ContractsReloaded<'_> {
         }
     }
 }
+
+/// A request was refused for its credentials. Logged at debug level only: anyone who can reach a port can
+/// cause one, and the counter already tells how many.
+#[derive(Debug)]
+pub struct AuthRefused {
+    pub surface: &'static str,
+    pub reason: &'static str,
+}
+
+impl AuthRefused {
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics.transport().auth_refused(self.surface, self.reason);
+        tracing::debug!(
+            listener = self.surface,
+            reason = self.reason,
+            "request refused: bearer token {}",
+            self.reason
+        );
+    }
+}
+
+/// A TLS handshake failed or timed out. Logged at debug level for the same reason as [`AuthRefused`].
+#[derive(Debug)]
+pub struct TlsHandshakeFailed<'a> {
+    pub listener: &'static str,
+    pub peer: std::net::SocketAddr,
+    pub error: &'a str,
+}
+
+impl TlsHandshakeFailed<'_> {
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics.transport().tls_handshake_failed(self.listener);
+        tracing::debug!(
+            listener = self.listener,
+            peer = %self.peer,
+            "TLS handshake failed: {}",
+            self.error
+        );
+    }
+}
+
+/// A listener could not accept a connection (out of file descriptors, say); it pauses and goes on.
+#[derive(Debug)]
+pub struct AcceptFailed<'a> {
+    pub listener: &'static str,
+    pub error: &'a std::io::Error,
+}
+
+impl AcceptFailed<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(
+            listener = self.listener,
+            "cannot accept a connection: {}",
+            self.error
+        );
+    }
+}

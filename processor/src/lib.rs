@@ -13,6 +13,7 @@ pub mod internal_events;
 pub mod monitor;
 pub mod otlp;
 pub mod outputs;
+pub mod security;
 pub mod server;
 pub mod telemetry;
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::otlp::ReceiverLimits;
+use ironforge_processor::security::{SecurityArgs, redact};
 use ironforge_processor::server::{DEFAULT_DATA_DIR, Server, ServerOptions};
 use tracing_subscriber::EnvFilter;
 
@@ -39,6 +40,8 @@ struct Cli {
     serve: ServeArgs,
 }
 
+// Parsed once at start-up: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve OTLP and the monitor's APIs (the default).
@@ -122,6 +125,8 @@ struct ServeArgs {
     /// Directory for the processor's state between runs; created if missing.
     #[arg(long, env = "IRONFORGE_DATA_DIR", value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    #[command(flatten)]
+    security: SecurityArgs,
 }
 
 fn main() -> ExitCode {
@@ -172,6 +177,14 @@ fn serve(args: ServeArgs) -> ExitCode {
         LogFormat::Json => subscriber.json().init(),
     }
     return_memory_when_idle();
+    let security = match args.security.options() {
+        Ok(security) => security,
+        Err(err) => {
+            eprintln!("ironforge-processor: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let logs_endpoint = args.logs_endpoint.as_deref().map(redact::url);
     let options = ServerOptions {
         contracts_path: args.config,
         profile: args.profile.map(Profile::from),
@@ -184,6 +197,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         },
         shards: args.shards.map(usize::from),
         data_dir: args.data_dir,
+        security,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -200,10 +214,16 @@ fn serve(args: ServeArgs) -> ExitCode {
             otlp_http = %server.addrs.otlp_http,
             admin = %server.addrs.admin,
             contracts = contracts.contracts().len(),
-            "ironforge-processor listening: OTLP/gRPC {}, OTLP/HTTP {}, admin http://{}/metrics",
+            logs_endpoint = logs_endpoint.as_deref().unwrap_or("none"),
+            "ironforge-processor listening: OTLP/gRPC {}, OTLP/HTTP {}, admin http://{}/metrics{}",
             server.addrs.otlp_grpc,
             server.addrs.otlp_http,
             server.addrs.admin,
+            server
+                .addrs
+                .metrics
+                .map(|addr| format!(", metrics http://{addr}/metrics"))
+                .unwrap_or_default(),
         );
         server.run_until(shutdown_signal()).await
     });

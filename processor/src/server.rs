@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::{ConfigError, ContractFile, Profile};
 use crate::engine::ContractSet;
@@ -18,6 +17,7 @@ use crate::monitor::Monitor;
 use crate::otlp::ReceiverLimits;
 use crate::outputs::Outputs;
 use crate::outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter};
+use crate::security::{Secured, SecurityOptions, Surface, TlsError};
 use crate::telemetry::Metrics;
 use crate::{api, otlp};
 
@@ -43,6 +43,8 @@ pub struct ServerOptions {
     pub shards: Option<usize>,
     /// Where the processor keeps its state between runs; created at start.
     pub data_dir: PathBuf,
+    /// TLS, tokens and connection limits of the listeners.
+    pub security: SecurityOptions,
 }
 
 impl Default for ServerOptions {
@@ -60,6 +62,7 @@ impl Default for ServerOptions {
             receiver_limits: ReceiverLimits::default(),
             shards: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            security: SecurityOptions::default(),
         }
     }
 }
@@ -85,6 +88,8 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
     #[error("OTLP logs output: {0}")]
     Logs(#[from] OtlpLogsError),
     #[error("{what} server failed: {message}")]
@@ -97,6 +102,8 @@ pub struct BoundAddrs {
     pub otlp_grpc: SocketAddr,
     pub otlp_http: SocketAddr,
     pub admin: SocketAddr,
+    /// The metrics listener, when one was asked for.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A running processor.
@@ -132,6 +139,7 @@ impl Server {
             source,
         })?;
         let metrics = Arc::new(Metrics::new());
+        let secured = Secured::new(&options.security, Arc::clone(&metrics))?;
         let logs = match &options.logs_endpoint {
             Some(endpoint) => {
                 let config = OtlpLogsConfig {
@@ -157,10 +165,18 @@ impl Server {
         let grpc_listener = bind("OTLP/gRPC", options.otlp_grpc_addr).await?;
         let http_listener = bind("OTLP/HTTP", options.otlp_http_addr).await?;
         let admin_listener = bind("admin HTTP", options.admin_addr).await?;
+        let metrics_listener = match options.security.metrics_addr {
+            Some(addr) => Some(bind("metrics HTTP", addr).await?),
+            None => None,
+        };
         let addrs = BoundAddrs {
             otlp_grpc: local_addr(&grpc_listener, options.otlp_grpc_addr),
             otlp_http: local_addr(&http_listener, options.otlp_http_addr),
             admin: local_addr(&admin_listener, options.admin_addr),
+            metrics: metrics_listener
+                .as_ref()
+                .zip(options.security.metrics_addr)
+                .map(|(listener, asked)| local_addr(listener, asked)),
         };
 
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -168,42 +184,44 @@ impl Server {
         let mut tasks = JoinSet::new();
         let sink: Arc<dyn crate::ingest::SpanSink> = monitor.clone();
 
-        let grpc = tonic::transport::Server::builder()
-            .add_service(otlp::trace_service(
-                Arc::clone(&sink),
-                &options.receiver_limits,
-            ))
-            .add_service(otlp::metrics_service(
-                Arc::clone(&sink),
-                &options.receiver_limits,
-            ))
-            .add_service(api::grpc::monitor_service(
-                Arc::clone(&monitor),
-                shutdown_rx.clone(),
-            ));
-        let stop = stopped(shutdown_rx.clone());
-        tasks.spawn(async move {
-            grpc.serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), stop)
-                .await
-                .map_err(|err| ServerError::Serve {
-                    what: "OTLP/gRPC",
-                    message: err.to_string(),
-                })
-        });
+        let grpc = tonic::service::Routes::new(otlp::trace_service(
+            Arc::clone(&sink),
+            &options.receiver_limits,
+        ))
+        .add_service(otlp::metrics_service(
+            Arc::clone(&sink),
+            &options.receiver_limits,
+        ))
+        .add_service(api::grpc::monitor_service(
+            Arc::clone(&monitor),
+            shutdown_rx.clone(),
+        ))
+        .prepare()
+        .into_axum_router();
         let http = otlp::router(Arc::clone(&sink), &options.receiver_limits);
-        tasks.spawn(serve_axum(
-            "OTLP/HTTP",
-            http_listener,
-            http,
-            stopped(shutdown_rx.clone()),
-        ));
         let admin = api::http::router(Arc::clone(&monitor), Arc::clone(&ready));
-        tasks.spawn(serve_axum(
-            "admin HTTP",
-            admin_listener,
-            admin,
-            stopped(shutdown_rx.clone()),
-        ));
+        let mut listeners = vec![
+            (Surface::Grpc, grpc_listener, grpc),
+            (Surface::OtlpHttp, http_listener, http),
+            (Surface::Admin, admin_listener, admin),
+        ];
+        if let Some(metrics_listener) = metrics_listener {
+            let router = api::http::metrics_router(Arc::clone(&monitor), Arc::clone(&ready));
+            listeners.push((Surface::Metrics, metrics_listener, router));
+        }
+        for (surface, tcp, router) in listeners {
+            let (listener, router) = secured.listener(surface, tcp, router);
+            let stop = stopped(shutdown_rx.clone());
+            tasks.spawn(async move {
+                listener
+                    .serve(router, stop)
+                    .await
+                    .map_err(|err| ServerError::Serve {
+                        what: surface.as_str(),
+                        message: err.to_string(),
+                    })
+            });
+        }
 
         if let Some(path) = options.contracts_path.clone() {
             tasks.spawn(watch_contracts(
@@ -265,21 +283,6 @@ fn local_addr(listener: &TcpListener, asked: SocketAddr) -> SocketAddr {
 /// Resolves once shutdown is requested. Either the flag flips or the sender is gone: both mean stop.
 pub(crate) async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-async fn serve_axum(
-    what: &'static str,
-    listener: TcpListener,
-    router: axum::Router,
-    stop: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(|err| ServerError::Serve {
-            what,
-            message: err.to_string(),
-        })
 }
 
 /// Reloads the contract file on SIGHUP and whenever its modification time changes. An invalid new file keeps

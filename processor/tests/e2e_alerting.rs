@@ -13,6 +13,7 @@ mod e2e_support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::path::Path;
 
 use alerting_support::{
     Alertmanager, Delivered, Prometheus, TempDir, Tools, WAIT, WebhookSink, read_repo_file,
@@ -37,10 +38,18 @@ fn shipped_configs_pass_promtool_and_amtool() {
     let root = repo_root();
     let path = |relative: &str| root.join(relative).display().to_string();
 
-    // The config resolves its rule files relative to itself, so this also checks the rules it loads.
+    // The rule files it names are checked too. Its scrape token lives in the stack's volume, so the check
+    // reads a copy whose token file exists.
+    let dir = TempDir::new("ironforge-promtool");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        serde_yaml::to_string(&shipped_prometheus(dir.path())).unwrap(),
+    )
+    .unwrap();
     let out = run_ok(
         &tools.promtool,
-        &["check", "config", &path("prometheus/prometheus.yml")],
+        &["check", "config", &config.display().to_string()],
     );
     assert!(
         out.contains("rule files found") && !out.contains(" 0 rule files found"),
@@ -298,7 +307,10 @@ fn compose_stack_files_agree_with_each_other() {
     // The processor is reached where its environment says it listens.
     let env = &services["processor"]["environment"];
     let grpc_port = port(str_of(&env["IRONFORGE_OTLP_GRPC_ADDR"]));
-    let admin_port = port(str_of(&env["IRONFORGE_ADMIN_ADDR"]));
+    let metrics_port = port(str_of(&env["IRONFORGE_METRICS_ADDR"]));
+    // The admin API stays on the container's loopback, in the compose file and in the image.
+    assert!(str_of(&env["IRONFORGE_ADMIN_ADDR"]).starts_with("127.0.0.1:"));
+    assert!(read_repo_file("Dockerfile").contains("IRONFORGE_ADMIN_ADDR=127.0.0.1:"));
     let collector = yaml("otel-collector/config.yml");
     assert_eq!(
         str_of(&collector["exporters"]["otlp/ironforge"]["endpoint"]),
@@ -332,8 +344,30 @@ fn compose_stack_files_agree_with_each_other() {
         .expect("a scrape job for the processor");
     assert_eq!(
         str_of(&processor_job["static_configs"][0]["targets"][0]),
-        format!("processor:{admin_port}")
+        format!("processor:{metrics_port}")
     );
+    // The Collector and Prometheus send the tokens the processor requires, read from the volume the
+    // `tokens` service fills and each of them mounts.
+    assert_eq!(
+        str_of(&processor_job["authorization"]["credentials_file"]),
+        str_of(&env["IRONFORGE_METRICS_TOKEN_FILE"])
+    );
+    assert_eq!(
+        str_of(&collector["exporters"]["otlp/ironforge"]["headers"]["authorization"]),
+        format!(
+            "Bearer ${{file:{}}}",
+            str_of(&env["IRONFORGE_INGEST_TOKEN_FILE"])
+        )
+    );
+    for service in ["tokens", "processor", "otel-collector", "prometheus"] {
+        let mounts = services[service]["volumes"].as_sequence().unwrap();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| str_of(m).starts_with("tokens:/tokens")),
+            "{service} does not mount the tokens volume"
+        );
+    }
     // The rules' IronforgeProcessorDown names this job.
     assert!(read_repo_file(RULES).contains(r#"up{job="ironforge-processor"}"#));
 
@@ -413,13 +447,10 @@ fn collect_datasource_uids(value: &Json, into: &mut BTreeSet<String>) {
 
 // ----- live: a failing run reaches the webhook --------------------------------------------------------------
 
-/// The shipped prometheus.yml, pointed at the test's processor and Alertmanager, with one-second intervals.
-/// The processor's scrape job and the rule files are the shipped ones.
-fn prometheus_config(admin: SocketAddr, alertmanager: SocketAddr) -> String {
+/// The shipped prometheus.yml with its rule files named by absolute path, and the processor's scrape token
+/// (which the stack keeps in a volume) read from a file made in `dir`.
+fn shipped_prometheus(dir: &Path) -> Yaml {
     let mut config = yaml("prometheus/prometheus.yml");
-    for key in ["scrape_interval", "scrape_timeout", "evaluation_interval"] {
-        config["global"][key] = "1s".into();
-    }
     let rules_dir = repo_root().join("prometheus");
     let rule_files: Vec<Yaml> = config["rule_files"]
         .as_sequence()
@@ -428,6 +459,23 @@ fn prometheus_config(admin: SocketAddr, alertmanager: SocketAddr) -> String {
         .map(|file| rules_dir.join(str_of(file)).display().to_string().into())
         .collect();
     config["rule_files"] = Yaml::Sequence(rule_files);
+    let token = dir.join("metrics-token");
+    std::fs::write(&token, "test-metrics-token").unwrap();
+    for job in config["scrape_configs"].as_sequence_mut().unwrap() {
+        if job["job_name"] == "ironforge-processor" {
+            job["authorization"]["credentials_file"] = token.display().to_string().into();
+        }
+    }
+    config
+}
+
+/// The shipped prometheus.yml, pointed at the test's processor and Alertmanager, with one-second intervals.
+/// The processor's scrape job (with its token) and the rule files are the shipped ones.
+fn prometheus_config(dir: &Path, admin: SocketAddr, alertmanager: SocketAddr) -> String {
+    let mut config = shipped_prometheus(dir);
+    for key in ["scrape_interval", "scrape_timeout", "evaluation_interval"] {
+        config["global"][key] = "1s".into();
+    }
     let mut job = config["scrape_configs"]
         .as_sequence()
         .unwrap()
@@ -490,7 +538,7 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     let mut prometheus = Prometheus::start(
         &tools.prometheus,
         dir.path(),
-        &prometheus_config(processor.admin, alertmanager.addr),
+        &prometheus_config(dir.path(), processor.admin, alertmanager.addr),
     )
     .await;
     let (prom, am) = (&prometheus, &alertmanager);

@@ -61,7 +61,12 @@ pub fn monitor_service(
     shutdown: watch::Receiver<bool>,
 ) -> MonitorServiceServer<MonitorApi> {
     MonitorServiceServer::new(MonitorApi { monitor, shutdown })
+        .max_encoding_message_size(MAX_ANSWER_BYTES)
 }
+
+/// The largest answer a `MonitorService` call sends; a larger one fails with RESOURCE_EXHAUSTED instead of
+/// filling the processor's memory and the client's. A verdict keeps at most 1,000 violations, well under it.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
 /// Which violations a `WatchViolations` subscriber asked for.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@
 //! | `GET /metrics` | OpenMetrics text with exemplars |
 //! | `GET /api/v1/health[?pipeline=NAME]` | `{"health": "GREEN", "health_score": 100.0, ...}`, overall and per pipeline, or for one |
 //! | `GET /api/v1/compliance[?pipeline=NAME]` | the full compliance report, per contract and per pipeline, or one pipeline's |
-//! | `GET /api/v1/violations?since=SECONDS&limit=N` | violations decided at or after a Unix time |
+//! | `GET /api/v1/violations?since=SECONDS&limit=N[&cursor=C]` | violations decided at or after a Unix time, a page at a time (see [`pages`](super::pages)) |
 //! | `GET /api/v1/traces/{trace_id}/verdict` | one trace's verdict; 404 until it is decided |
 
 use std::sync::Arc;
@@ -20,12 +20,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::pages::{self, Cursor};
 use crate::model::TraceId;
 use crate::monitor::{Health, Monitor};
 use crate::telemetry::OPENMETRICS_CONTENT_TYPE;
-
-/// Most violations one `/api/v1/violations` call returns.
-const MAX_VIOLATIONS_PER_CALL: usize = 10_000;
 
 /// The health rule, as `/api/v1/health` states it beside the answer.
 const HEALTH_RULE: &str = "only traces with an IRONFORGE span (`ironforge.span.kind`) get a verdict; \
@@ -42,13 +40,23 @@ struct AdminState {
 /// The admin router. `ready` turns `/readyz` green once the caller has bound every listener.
 pub fn router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/api/v1/health", get(health))
         .route("/api/v1/compliance", get(compliance))
         .route("/api/v1/violations", get(violations))
         .route("/api/v1/traces/{trace_id}/verdict", get(verdict))
+        .with_state(AdminState {
+            monitor: Arc::clone(&monitor),
+            ready: Arc::clone(&ready),
+        })
+        .merge(metrics_router(monitor, ready))
+}
+
+/// `/metrics` and the probes alone, for a listener a scraper reaches while the API stays private.
+pub fn metrics_router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(AdminState { monitor, ready })
 }
 
@@ -63,6 +71,8 @@ enum AdminError {
     VerdictNotFound(TraceId),
     #[error("`since` must be a Unix time in seconds, 0 or more")]
     InvalidSince,
+    #[error("`cursor` must be one a previous page gave")]
+    InvalidCursor,
     #[error(
         "no pipeline {0:?}: no monitored trace with that service.name has been decided, or it was forgotten for newer pipelines"
     )]
@@ -74,7 +84,9 @@ enum AdminError {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = match self {
-            AdminError::InvalidTraceId | AdminError::InvalidSince => StatusCode::BAD_REQUEST,
+            AdminError::InvalidTraceId | AdminError::InvalidSince | AdminError::InvalidCursor => {
+                StatusCode::BAD_REQUEST
+            }
             AdminError::VerdictNotFound(_) | AdminError::PipelineNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -201,22 +213,36 @@ async fn compliance(
 struct ViolationsQuery {
     since: Option<f64>,
     limit: Option<usize>,
+    cursor: Option<String>,
 }
 
+/// A page of violations; the cursor, when given, carries the `since` of the first page.
 async fn violations(
     State(state): State<AdminState>,
     Query(query): Query<ViolationsQuery>,
-) -> Result<impl IntoResponse, AdminError> {
-    let since = query.since.unwrap_or(0.0);
-    if !(since.is_finite() && since >= 0.0) {
-        return Err(AdminError::InvalidSince);
-    }
-    let since_unix_nano = (since * 1e9) as u64;
+) -> Result<Response, AdminError> {
+    let cursor = match query.cursor.as_deref() {
+        Some(text) => Cursor::decode(text).ok_or(AdminError::InvalidCursor)?,
+        None => {
+            let since = query.since.unwrap_or(0.0);
+            if !(since.is_finite() && since >= 0.0) {
+                return Err(AdminError::InvalidSince);
+            }
+            Cursor {
+                from: 0,
+                since_unix_nano: (since * 1e9) as u64,
+            }
+        }
+    };
     let limit = query
         .limit
-        .unwrap_or(MAX_VIOLATIONS_PER_CALL)
-        .min(MAX_VIOLATIONS_PER_CALL);
-    Ok(Json(state.monitor.violations_since(since_unix_nano, limit)))
+        .unwrap_or(pages::DEFAULT_PAGE_SIZE)
+        .clamp(1, pages::MAX_PAGE_SIZE);
+    let page = state
+        .monitor
+        .outputs()
+        .violations_page(cursor.from, cursor.since_unix_nano, limit);
+    Ok(pages::answer(page, cursor.since_unix_nano, limit))
 }
 
 async fn verdict(

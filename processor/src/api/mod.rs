@@ -4,3 +4,4 @@
 mod convert;
 pub mod grpc;
 pub mod http;
+pub mod pages;

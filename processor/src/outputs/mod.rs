@@ -20,6 +20,9 @@ use crate::verdict::{TraceVerdict, Violation};
 use gate::{EventGate, GateDecision};
 use otlp_logs::OtlpLogsExporter;
 use recent::RecentViolations;
+pub use recent::ViolationPage;
+#[cfg(test)]
+pub(crate) use recent::tests::violation as test_violation;
 
 /// Violations kept for the HTTP API.
 const RECENT_VIOLATIONS_KEPT: usize = 10_000;
@@ -71,6 +74,14 @@ impl Outputs {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .since(since_unix_nano, limit)
+    }
+
+    /// A page of the kept violations; see [`RecentViolations::page`].
+    pub fn violations_page(&self, from: u64, since_unix_nano: u64, limit: usize) -> ViolationPage {
+        self.recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .page(from, since_unix_nano, limit)
     }
 
     pub fn violation(&self, mut violation: Violation, now: Instant) {

@@ -20,6 +20,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::security::redact;
 use crate::telemetry::Metrics;
 use crate::telemetry::names::{PROCESSOR_SERVICE_NAME, log_attr, value};
 use crate::telemetry::rate_limit::RateLimit;
@@ -155,7 +156,7 @@ impl OtlpLogsExporter {
 
 fn validate(config: &OtlpLogsConfig) -> Result<Endpoint, OtlpLogsError> {
     let invalid = |reason: &str| OtlpLogsError::InvalidEndpoint {
-        endpoint: config.endpoint.clone(),
+        endpoint: redact::url(&config.endpoint),
         reason: reason.to_owned(),
     };
     if config.batch_size == 0 {
@@ -337,10 +338,11 @@ impl Worker {
         self.metrics.output_dropped(value::OTLP_LOGS, count);
         if let Some(suppressed) = self.failure_warning.allow(Instant::now().into_std()) {
             tracing::warn!(
-                endpoint = %self.config.endpoint,
+                endpoint = %redact::url(&self.config.endpoint),
                 records = count,
                 earlier_failures_not_logged = suppressed,
-                "violation logs dropped: {reason}"
+                "violation logs dropped: {}",
+                redact::within(reason, &self.config.endpoint)
             );
         }
     }

@@ -4,10 +4,20 @@ use std::collections::VecDeque;
 
 use crate::verdict::Violation;
 
+/// One page of violations, each with its position in the sequence of every violation ever kept.
+#[derive(Debug, Default)]
+pub struct ViolationPage {
+    pub violations: Vec<(u64, Violation)>,
+    /// Where the next page starts, when more violations match after this page.
+    pub next: Option<u64>,
+}
+
 #[derive(Debug)]
 pub struct RecentViolations {
     capacity: usize,
     violations: VecDeque<Violation>,
+    /// The position of `violations[0]`: how many were forgotten before it.
+    first: u64,
 }
 
 impl RecentViolations {
@@ -15,14 +25,34 @@ impl RecentViolations {
         Self {
             capacity: capacity.max(1),
             violations: VecDeque::new(),
+            first: 0,
         }
     }
 
     pub fn push(&mut self, violation: Violation) {
         if self.violations.len() == self.capacity {
             self.violations.pop_front();
+            self.first += 1;
         }
         self.violations.push_back(violation);
+    }
+
+    /// At most `limit` violations decided at or after `since_unix_nano`, from position `from` on (or from the
+    /// oldest kept, if that one was forgotten), oldest first. Positions never repeat, so pages walked with
+    /// [`ViolationPage::next`] list each kept violation once, even while new ones arrive.
+    pub fn page(&self, from: u64, since_unix_nano: u64, limit: usize) -> ViolationPage {
+        let skip = usize::try_from(from.saturating_sub(self.first)).unwrap_or(usize::MAX);
+        let mut matching = (self.first..)
+            .zip(&self.violations)
+            .skip(skip)
+            .filter(|(_, violation)| violation.time_unix_nano >= since_unix_nano);
+        let violations: Vec<(u64, Violation)> = matching
+            .by_ref()
+            .take(limit)
+            .map(|(position, violation)| (position, violation.clone()))
+            .collect();
+        let next = matching.next().map(|(position, _)| position);
+        ViolationPage { violations, next }
     }
 
     /// Violations decided at or after `since_unix_nano`, oldest first, at most `limit`.
@@ -33,5 +63,55 @@ impl RecentViolations {
             .take(limit)
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::TraceId;
+    use crate::verdict::{Category, Severity};
+
+    /// A critical timing violation decided at `time_unix_nano`, for tests.
+    pub(crate) fn violation(time_unix_nano: u64) -> Violation {
+        Violation {
+            trace_id: TraceId([1; 16]),
+            span_id: None,
+            contract_id: "c".to_owned(),
+            category: Category::Timing,
+            severity: Severity::Critical,
+            blocks_production: true,
+            observed: 1.0,
+            threshold: 0.0,
+            unit: String::new(),
+            stage: None,
+            session_id: None,
+            message: String::new(),
+            time_unix_nano,
+        }
+    }
+
+    #[test]
+    fn pages_resume_where_the_last_ended_even_after_the_oldest_are_forgotten() {
+        let mut recent = RecentViolations::new(4);
+        for time in 0..6 {
+            recent.push(violation(time));
+        }
+        // 0 and 1 were forgotten; a cursor before them starts at the oldest kept.
+        let first = recent.page(0, 0, 3);
+        let times: Vec<u64> = first
+            .violations
+            .iter()
+            .map(|(_, v)| v.time_unix_nano)
+            .collect();
+        assert_eq!(times, [2, 3, 4]);
+        assert_eq!(first.next, Some(5));
+        let last = recent.page(5, 0, 3);
+        assert_eq!(last.violations.len(), 1);
+        assert_eq!(last.next, None);
+        // `since` filters within the walk, and the page is only as long as there are matches.
+        let late = recent.page(0, 4, 1);
+        assert_eq!(late.violations[0].0, 4);
+        assert_eq!(late.next, Some(5));
     }
 }

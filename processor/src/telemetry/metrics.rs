@@ -20,6 +20,7 @@ use prometheus_client::registry::{Metric, Registry, Unit};
 
 pub use super::labels::{RequestOutcome, Transport};
 use super::names::{exemplar, label, metric, value};
+pub use super::transport::TransportMetrics;
 use crate::engine::EngineStats;
 use crate::model::{SpanRecord, TraceId};
 use crate::verdict::{TraceVerdict, Violation};
@@ -99,6 +100,7 @@ pub struct Metrics {
     pipeline_health: Family<Labels<1>, FloatGauge>,
     pipelines_forgotten: Counter,
     traces_unmonitored: Counter,
+    transport: TransportMetrics,
 }
 
 impl Default for Metrics {
@@ -280,6 +282,7 @@ impl Metrics {
             "Traces with no IRONFORGE span kind, dropped without a verdict",
             traces_unmonitored.clone(),
         );
+        let transport = TransportMetrics::register(&mut registry);
         Self {
             registry,
             violations,
@@ -314,7 +317,13 @@ impl Metrics {
             pipeline_health,
             pipelines_forgotten,
             traces_unmonitored,
+            transport,
         }
+    }
+
+    /// The listeners' own counters: refused credentials and failed handshakes.
+    pub fn transport(&self) -> &TransportMetrics {
+        &self.transport
     }
 
     /// Counts a violation under its contract, category and severity, with its trace id as the exemplar.

@@ -78,6 +78,12 @@ pub mod metric {
     pub const PIPELINES_FORGOTTEN: &str = "ironforge_processor_pipelines_forgotten";
     /// Counter: traces with no IRONFORGE span (no `ironforge.span.kind`), dropped without a verdict.
     pub const TRACES_UNMONITORED: &str = "ironforge_processor_traces_unmonitored";
+    /// Counter: requests refused for a missing or wrong bearer token. Labels:
+    /// [`LISTENER`](super::label::LISTENER), [`REASON`](super::label::REASON) (`missing` or `invalid`).
+    pub const AUTH_REFUSALS: &str = "ironforge_processor_auth_refusals";
+    /// Counter: TLS handshakes that failed or timed out (plaintext to a TLS port, an untrusted or missing
+    /// client certificate). Label: [`LISTENER`](super::label::LISTENER).
+    pub const TLS_HANDSHAKE_FAILURES: &str = "ironforge_processor_tls_handshake_failures";
 }
 
 /// Metric label names.
@@ -106,6 +112,10 @@ pub mod label {
     /// The `service.name` of a monitored pipeline, or [`UNKNOWN_SERVICE`](super::value::UNKNOWN_SERVICE).
     /// Bounded: the processor tracks at most 100 pipelines at once.
     pub const PIPELINE: &str = "pipeline";
+    /// A listener of the processor: `otlp_grpc`, `otlp_http`, `admin`, `metrics`.
+    pub const LISTENER: &str = "listener";
+    /// Why something was refused; each metric documents its own set of values.
+    pub const REASON: &str = "reason";
 }
 
 /// Exemplar label names.

@@ -1,0 +1,100 @@
+//! A processor started with given security options on free loopback ports.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ironforge_processor::security::SecurityOptions;
+use ironforge_processor::server::{BoundAddrs, Server, ServerOptions};
+
+use crate::e2e_support::test_contracts;
+
+pub struct Secured {
+    pub server: Option<Server>,
+    pub addrs: BoundAddrs,
+    contracts_file: PathBuf,
+    data_dir: PathBuf,
+}
+
+impl Secured {
+    pub async fn start(security: SecurityOptions) -> Self {
+        let unique = unique("ironforge-security");
+        let contracts_file = std::env::temp_dir().join(format!("{unique}.yaml"));
+        std::fs::write(&contracts_file, test_contracts()).unwrap();
+        let data_dir = std::env::temp_dir().join(format!("{unique}-data"));
+        let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let server = Server::start(ServerOptions {
+            contracts_path: Some(contracts_file.clone()),
+            otlp_grpc_addr: loopback,
+            otlp_http_addr: loopback,
+            admin_addr: loopback,
+            data_dir: data_dir.clone(),
+            security,
+            ..ServerOptions::default()
+        })
+        .await
+        .unwrap();
+        Self {
+            addrs: server.addrs,
+            server: Some(server),
+            contracts_file,
+            data_dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+
+    /// The processor's own metrics text, read from the admin listener (no token required there unless the
+    /// test set a metrics token).
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.addrs.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Secured {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.contracts_file);
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// A name no other test process or run uses.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// The value of one counter series in the metrics text, 0 when absent.
+pub fn counter(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The real binary on free loopback ports, with no token from the test's own environment.
+pub fn processor_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
+    for flag in ["--otlp-grpc-addr", "--otlp-http-addr", "--admin-addr"] {
+        command.args([flag, "127.0.0.1:0"]);
+    }
+    for token in ["INGEST", "API", "METRICS"] {
+        command.env_remove(format!("IRONFORGE_{token}_TOKEN"));
+    }
+    command.env("NO_COLOR", "1");
+    command
+}
