@@ -17,7 +17,9 @@ use crate::internal_events::ContractsReloaded;
 use crate::monitor::Monitor;
 use crate::otlp::ReceiverLimits;
 use crate::outputs::Outputs;
-use crate::outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter};
+use crate::outputs::otlp_logs::{
+    LogsQueueOptions, OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter,
+};
 use crate::telemetry::Metrics;
 use crate::{api, otlp};
 
@@ -43,6 +45,8 @@ pub struct ServerOptions {
     pub shards: Option<usize>,
     /// Where the processor keeps its state between runs; created at start.
     pub data_dir: PathBuf,
+    /// How violation events wait on disk for the logs endpoint (under `data_dir`, in [`LOGS_QUEUE_DIR`]).
+    pub logs_queue: LogsQueueOptions,
 }
 
 impl Default for ServerOptions {
@@ -60,12 +64,16 @@ impl Default for ServerOptions {
             receiver_limits: ReceiverLimits::default(),
             shards: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            logs_queue: LogsQueueOptions::default(),
         }
     }
 }
 
 /// The data directory when none is given, relative to the working directory (as Prometheus does).
 pub const DEFAULT_DATA_DIR: &str = "data";
+
+/// The violation-log queue's directory, relative to the data directory.
+pub const LOGS_QUEUE_DIR: &str = "outbox/logs";
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -134,10 +142,11 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let logs = match &options.logs_endpoint {
             Some(endpoint) => {
-                let config = OtlpLogsConfig {
-                    endpoint: endpoint.clone(),
-                    ..OtlpLogsConfig::default()
-                };
+                let config = OtlpLogsConfig::new(
+                    endpoint.clone(),
+                    options.data_dir.join(LOGS_QUEUE_DIR),
+                    &options.logs_queue,
+                );
                 Some(OtlpLogsExporter::spawn(config, Arc::clone(&metrics))?.0)
             }
             None => None,
