@@ -116,42 +116,27 @@ impl DataDir {
 impl Drop for DataDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_file(self.0.with_extension("yaml"));
     }
 }
 
-/// A processor with one engine shard, so violations leave in the order the watch stream sees them.
-struct Processor {
-    server: Server,
+/// How a test reaches a running processor: its gRPC and admin addresses, and what its `WatchViolations` stream
+/// delivered since the test connected.
+struct Handle {
+    grpc: SocketAddr,
+    admin: SocketAddr,
     watched: Arc<Mutex<Vec<Event>>>,
-    contracts: PathBuf,
 }
 
-impl Processor {
-    async fn start(data_dir: &DataDir, endpoint: &str, logs_queue: LogsQueueOptions) -> Self {
-        let contracts = data_dir.0.with_extension("yaml");
-        std::fs::write(&contracts, test_contracts()).unwrap();
-        let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let server = Server::start(ServerOptions {
-            contracts_path: Some(contracts.clone()),
-            otlp_grpc_addr: loopback,
-            otlp_http_addr: loopback,
-            admin_addr: loopback,
-            logs_endpoint: Some(endpoint.to_owned()),
-            shards: Some(1),
-            data_dir: data_dir.0.clone(),
-            logs_queue,
-            ..ServerOptions::default()
-        })
-        .await
-        .unwrap();
-        let mut stream =
-            MonitorServiceClient::connect(format!("http://{}", server.addrs.otlp_grpc))
-                .await
-                .unwrap()
-                .watch_violations(pb::WatchViolationsRequest::default())
-                .await
-                .unwrap()
-                .into_inner();
+impl Handle {
+    async fn connect(grpc: SocketAddr, admin: SocketAddr) -> Self {
+        let mut stream = MonitorServiceClient::connect(format!("http://{grpc}"))
+            .await
+            .unwrap()
+            .watch_violations(pb::WatchViolationsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
         let watched = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&watched);
         tokio::spawn(async move {
@@ -162,19 +147,18 @@ impl Processor {
             }
         });
         Self {
-            server,
+            grpc,
+            admin,
             watched,
-            contracts,
         }
     }
 
     /// Sends `traces` runs, each with a session over the 3 s contract, and waits until every one of them has
     /// produced its violation events. Returns every event emitted so far, in order.
     async fn violate(&self, traces: std::ops::RangeInclusive<u8>) -> Vec<Event> {
-        let mut client =
-            TraceServiceClient::connect(format!("http://{}", self.server.addrs.otlp_grpc))
-                .await
-                .unwrap();
+        let mut client = TraceServiceClient::connect(format!("http://{}", self.grpc))
+            .await
+            .unwrap();
         for trace in traces.clone() {
             client.export(run_with_session(trace, 5)).await.unwrap();
         }
@@ -188,20 +172,125 @@ impl Processor {
         .await
     }
 
-    async fn downstream(&self) -> serde_json::Value {
-        let url = format!("http://{}/api/v1/health", self.server.addrs.admin);
-        let body: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
-        body["downstream"].clone()
+    async fn metrics(&self) -> String {
+        let url = format!("http://{}/metrics", self.admin);
+        reqwest::get(url).await.unwrap().text().await.unwrap()
     }
 
-    async fn metrics(&self) -> String {
-        let url = format!("http://{}/metrics", self.server.addrs.admin);
-        reqwest::get(url).await.unwrap().text().await.unwrap()
+    /// Polls the health answer's `downstream` section until `check` holds.
+    async fn downstream_until(
+        &self,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let url = format!("http://{}/api/v1/health", self.admin);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let body: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+            let downstream = body["downstream"].clone();
+            if check(&downstream) {
+                return downstream;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "downstream never reached the state: {downstream}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The contract file the processors of a test share, beside its data directory.
+fn contracts_file(data_dir: &DataDir) -> PathBuf {
+    let contracts = data_dir.0.with_extension("yaml");
+    std::fs::write(&contracts, test_contracts()).unwrap();
+    contracts
+}
+
+/// An in-process processor with one engine shard, so violations leave in the order the watch stream sees them.
+struct Processor {
+    server: Server,
+    handle: Handle,
+}
+
+impl Processor {
+    async fn start(data_dir: &DataDir, endpoint: &str, logs_queue: LogsQueueOptions) -> Self {
+        let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let server = Server::start(ServerOptions {
+            contracts_path: Some(contracts_file(data_dir)),
+            otlp_grpc_addr: loopback,
+            otlp_http_addr: loopback,
+            admin_addr: loopback,
+            logs_endpoint: Some(endpoint.to_owned()),
+            shards: Some(1),
+            data_dir: data_dir.0.clone(),
+            logs_queue,
+            ..ServerOptions::default()
+        })
+        .await
+        .unwrap();
+        let handle = Handle::connect(server.addrs.otlp_grpc, server.addrs.admin).await;
+        Self { server, handle }
     }
 
     async fn stop(self) {
         self.server.stop().await;
-        let _ = std::fs::remove_file(&self.contracts);
+    }
+}
+
+/// The `ironforge-processor` binary, one engine shard, killed when dropped.
+struct Binary {
+    child: std::process::Child,
+    handle: Handle,
+}
+
+impl Binary {
+    async fn start(data_dir: &DataDir, endpoint: &str) -> Self {
+        let free = || {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let (grpc, http, admin) = (free(), free(), free());
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
+            .arg("--config")
+            .arg(contracts_file(data_dir))
+            .arg("--data-dir")
+            .arg(&data_dir.0)
+            .args(["--logs-endpoint", endpoint, "--shards", "1"])
+            .args(["--logs-request-timeout", "1.5", "--logs-max-backoff", "0.5"])
+            .args(["--otlp-grpc-addr", &grpc.to_string()])
+            .args(["--otlp-http-addr", &http.to_string()])
+            .args(["--admin-addr", &admin.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let ready = format!("http://{admin}/readyz");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !reqwest::get(&ready)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the binary never got ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let handle = Handle::connect(grpc, admin).await;
+        Self { child, handle }
+    }
+
+    /// SIGKILL: no drain, no flush, no chance to write anything more.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -211,25 +300,6 @@ fn quick_retries() -> LogsQueueOptions {
         request_timeout: Duration::from_millis(1500),
         max_backoff: Duration::from_millis(500),
         ..LogsQueueOptions::default()
-    }
-}
-
-/// Polls the health answer's `downstream` section until `check` holds.
-async fn downstream_until(
-    processor: &Processor,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let downstream = processor.downstream().await;
-        if check(&downstream) {
-            return downstream;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "downstream never reached the state: {downstream}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -248,15 +318,18 @@ async fn events_arrive_once_and_in_order_after_the_endpoint_refuses_hangs_and_re
     let (downstream, endpoint) = Downstream::start(REFUSE).await;
     let processor = Processor::start(&dir, &endpoint, quick_retries()).await;
 
-    let emitted = processor.violate(1..=6).await;
+    let emitted = processor.handle.violate(1..=6).await;
     wait_until(|| (downstream.refused.load(Ordering::SeqCst) >= 2).then_some(())).await;
     let queued = emitted.len() as u64;
-    let status = downstream_until(&processor, |d| d["queued_events"] == queued).await;
+    let status = processor
+        .handle
+        .downstream_until(|d| d["queued_events"] == queued)
+        .await;
     assert_eq!(status["degraded"], true, "{status}");
 
     // A hanging endpoint costs one request timeout per attempt, then the queue is retried.
     downstream.set(HANG);
-    let emitted = processor.violate(7..=10).await;
+    let emitted = processor.handle.violate(7..=10).await;
     wait_until(|| (downstream.hung.load(Ordering::SeqCst) >= 2).then_some(())).await;
     assert!(downstream.received().is_empty());
 
@@ -264,11 +337,14 @@ async fn events_arrive_once_and_in_order_after_the_endpoint_refuses_hangs_and_re
     let received =
         wait_until(|| Some(downstream.received()).filter(|r| r.len() >= emitted.len())).await;
     assert_eq!(received, emitted, "every event once, in the order emitted");
-    let status = downstream_until(&processor, |d| d["queued_events"] == 0).await;
+    let status = processor
+        .handle
+        .downstream_until(|d| d["queued_events"] == 0)
+        .await;
     assert_eq!(status["delivered"], emitted.len() as u64, "{status}");
     assert_eq!(status["degraded"], false, "{status}");
     assert_eq!(status["dropped_overflow"], 0, "{status}");
-    let metrics = processor.metrics().await;
+    let metrics = processor.handle.metrics().await;
     assert!(
         series(
             &metrics,
@@ -293,9 +369,12 @@ async fn events_queued_before_a_restart_are_delivered_after_it() {
     let dir = DataDir::new("restart");
     let (downstream, endpoint) = Downstream::start(REFUSE).await;
     let first = Processor::start(&dir, &endpoint, quick_retries()).await;
-    let emitted = first.violate(1..=5).await;
+    let emitted = first.handle.violate(1..=5).await;
     let queued = emitted.len() as u64;
-    downstream_until(&first, |d| d["queued_events"] == queued).await;
+    first
+        .handle
+        .downstream_until(|d| d["queued_events"] == queued)
+        .await;
     first.stop().await;
     assert!(downstream.received().is_empty());
 
@@ -307,10 +386,10 @@ async fn events_queued_before_a_restart_are_delivered_after_it() {
         received, emitted,
         "every event queued before the stop, once, in order"
     );
-    downstream_until(&second, |d| {
-        d["queued_events"] == 0 && d["delivered"] == queued
-    })
-    .await;
+    second
+        .handle
+        .downstream_until(|d| d["queued_events"] == 0 && d["delivered"] == queued)
+        .await;
     second.stop().await;
     assert_eq!(downstream.received().len(), emitted.len());
 }
@@ -324,14 +403,17 @@ async fn a_full_queue_counts_its_overflow_in_metrics_and_health() {
         ..quick_retries()
     };
     let processor = Processor::start(&dir, &endpoint, options).await;
-    let emitted = processor.violate(1..=30).await;
-    let status = downstream_until(&processor, |d| d["dropped_overflow"].as_u64() > Some(0)).await;
+    let emitted = processor.handle.violate(1..=30).await;
+    let status = processor
+        .handle
+        .downstream_until(|d| d["dropped_overflow"].as_u64() > Some(0))
+        .await;
     let queued = status["queued_events"].as_u64().unwrap();
     let overflow = status["dropped_overflow"].as_u64().unwrap();
     assert_eq!(queued + overflow, emitted.len() as u64, "{status}");
     assert!(status["queued_bytes"].as_u64().unwrap() <= 4096, "{status}");
     assert_eq!(status["degraded"], true, "{status}");
-    let metrics = processor.metrics().await;
+    let metrics = processor.handle.metrics().await;
     assert_eq!(
         series(
             &metrics,
@@ -354,4 +436,33 @@ async fn a_full_queue_counts_its_overflow_in_metrics_and_health() {
         wait_until(|| Some(downstream.received()).filter(|r| r.len() as u64 >= queued)).await;
     assert_eq!(received, emitted[..received.len()]);
     processor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_queued_before_a_kill_are_delivered_after_a_restart() {
+    let dir = DataDir::new("kill");
+    let (downstream, endpoint) = Downstream::start(REFUSE).await;
+    let first = Binary::start(&dir, &endpoint).await;
+    let emitted = first.handle.violate(1..=4).await;
+    let queued = emitted.len() as u64;
+    first
+        .handle
+        .downstream_until(|d| d["queued_events"] == queued)
+        .await;
+    first.kill();
+
+    downstream.set(ACCEPT);
+    let second = Binary::start(&dir, &endpoint).await;
+    let received =
+        wait_until(|| Some(downstream.received()).filter(|r| r.len() >= emitted.len())).await;
+    assert_eq!(
+        received, emitted,
+        "every event queued before the kill, once, in order"
+    );
+    second
+        .handle
+        .downstream_until(|d| d["queued_events"] == 0 && d["delivered"] == queued)
+        .await;
+    second.kill();
+    assert_eq!(downstream.received().len(), emitted.len());
 }
