@@ -531,3 +531,46 @@ fn spawn_outside_a_runtime_is_an_error_not_a_panic() {
         "{result:?}"
     );
 }
+
+/// Figures for RELIABILITY.md, not a check: `cargo test -p ironforge-processor --test otlp_logs -- --ignored
+/// --nocapture queue_figures`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, printed"]
+async fn queue_figures() {
+    const EVENTS: usize = 10_000;
+    let config = OtlpLogsConfig {
+        batch_size: 512,
+        flush_interval: Duration::from_millis(200),
+        queue_max_bytes: 64 << 20,
+        retry_backoff: Duration::from_secs(60),
+        max_backoff: Duration::from_secs(60),
+        ..config(dead_endpoint().await)
+    };
+    let dir = config.queue_dir.clone();
+    let (exporter, _task, _metrics) = spawn(config.clone());
+    let started = Instant::now();
+    for _ in 0..EVENTS {
+        exporter.send(&critical());
+    }
+    let appended = started.elapsed();
+    let status = exporter.status();
+    exporter.shutdown().await;
+    let (collector, endpoint) = Collector::start(&[]).await;
+    let started = Instant::now();
+    let (exporter, _task, metrics) = spawn(OtlpLogsConfig { endpoint, ..config });
+    eventually("the queue delivered", || {
+        exported(&metrics) == EVENTS as u64
+    })
+    .await;
+    let drained = started.elapsed();
+    assert_eq!(collector.records().len(), EVENTS);
+    println!(
+        "{EVENTS} events: append {:.1} µs/event, {} bytes/event on disk; delivered after restart in {:.2} s ({:.0} events/s)",
+        appended.as_secs_f64() * 1e6 / EVENTS as f64,
+        status.queued_bytes / EVENTS as u64,
+        drained.as_secs_f64(),
+        EVENTS as f64 / drained.as_secs_f64()
+    );
+    exporter.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
