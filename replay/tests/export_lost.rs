@@ -28,12 +28,12 @@ fn figure(stdout: &str, label: &str) -> u64 {
     line.split_whitespace().next().unwrap().parse().unwrap()
 }
 
-// The SDK's flush gives up after 5 s; a 7 s export timeout keeps the spans in flight past it. Before, the replay
-// then printed "export failures: 0" and exited 0.
+// The SDK's flush gives up after 5 s; a 7 s export timeout keeps the spans in flight past it. The receiver takes
+// metrics, so only the lost trace can tell. Before, the replay printed "export failures:  0" and exited 0.
 #[test]
 fn a_final_flush_that_times_out_is_reported_and_fails_the_run() {
-    let (_silent, endpoint) = support::silent_endpoint();
-    let output = replay(&endpoint, "7");
+    let receiver = support::Receiver::start_hanging_traces();
+    let output = replay(&receiver.endpoint(), "7");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stdout}\n{stderr}");
@@ -43,6 +43,16 @@ fn a_final_flush_that_times_out_is_reported_and_fails_the_run() {
     );
     assert_eq!(figure(&stdout, "spans delivered:"), 0, "{stdout}\n{stderr}");
     assert!(stderr.contains("not fully delivered"), "{stderr}");
+}
+
+#[test]
+fn a_collector_that_never_answers_at_all_is_reported() {
+    let (_silent, endpoint) = support::silent_endpoint();
+    let output = replay(&endpoint, "7");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(figure(&stdout, "export failures:") > 0, "{stdout}");
+    assert_eq!(figure(&stdout, "spans delivered:"), 0, "{stdout}");
 }
 
 #[test]
