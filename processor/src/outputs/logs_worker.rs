@@ -113,6 +113,9 @@ impl Worker {
     /// The oldest batch, getting past records the disk no longer returns intact.
     fn peek(&self) -> Option<Batch> {
         let mut state = self.shared.lock();
+        if state.closed {
+            return None;
+        }
         let batch = match state.queue.peek(self.batch_size) {
             Ok(batch) => batch,
             Err(err) => {
@@ -268,6 +271,11 @@ impl Worker {
 
     fn remove(&self, batch: &Batch) {
         let mut state = self.shared.lock();
+        if state.closed {
+            // The stop gave up waiting for this task: the directory may belong to a new exporter now. The batch
+            // stays on disk and is delivered again, never removed behind the new owner's back.
+            return;
+        }
         let removed = state.queue.ack(batch);
         self.shared.publish_depth(&state.queue);
         drop(state);
