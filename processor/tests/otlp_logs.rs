@@ -131,10 +131,10 @@ async fn dead_endpoint() -> String {
     endpoint
 }
 
-/// A queue directory of its own for each exporter a test starts.
+/// A queue directory of its own for each exporter a test starts, in Cargo's scratch directory for tests.
 fn queue_dir() -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "ironforge-otlp-logs-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
