@@ -5,6 +5,7 @@ use std::time::Duration;
 use opentelemetry_sdk::error::OTelSdkError;
 
 use crate::config::{Protocol, SettingProblem};
+use crate::export::ExportReport;
 
 /// Why [`init`](crate::init) or [`Instrumentation::install_default_subscriber`] failed.
 ///
@@ -89,10 +90,22 @@ impl FlushError {
     }
 }
 
-/// Why [`Instrumentation::shutdown`](crate::Instrumentation::shutdown) failed. The providers are
-/// shut down in any case; the error says what may not have been delivered.
+/// Why [`Instrumentation::shutdown`](crate::Instrumentation::shutdown) failed, and what became of
+/// the spans: how many the collector never acknowledged, and the export failures counted, the final
+/// flush included. The providers are shut down in any case.
 #[derive(Debug, thiserror::Error)]
-pub enum ShutdownError {
+#[error("{cause}; {report}")]
+pub struct ShutdownError {
+    /// What went wrong.
+    #[source]
+    pub cause: ShutdownCause,
+    /// The fate of every span, as of the end of the shutdown.
+    pub report: ExportReport,
+}
+
+/// What went wrong in a shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum ShutdownCause {
     /// Delivering the last spans or shutting the tracer provider down failed.
     #[error("shutting down the tracer provider failed: {0}")]
     Traces(#[source] OTelSdkError),
@@ -116,4 +129,8 @@ pub enum ShutdownError {
     /// A thread to run the shutdown on could not be started.
     #[error("starting a shutdown thread failed")]
     Thread(#[source] std::io::Error),
+    /// The providers shut down cleanly, yet spans never reached the collector: an earlier export
+    /// failed or gave up, or the span queue was full.
+    #[error("spans were lost before the shutdown")]
+    SpansLost,
 }

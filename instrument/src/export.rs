@@ -16,7 +16,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 pub const EXPORT_LOG_TARGET: &str = "ironforge_instrument::export";
 
 #[derive(Debug, Clone, Copy)]
-enum Signal {
+pub(crate) enum Signal {
     Traces,
     Metrics,
 }
@@ -30,10 +30,39 @@ impl Signal {
     }
 }
 
-/// Counts failed export attempts and lets one warning through per interval.
+/// What became of the spans one [`Instrumentation`](crate::Instrumentation) was given, as of the moment
+/// it is taken: returned by [`shutdown`](crate::Instrumentation::shutdown) and
+/// [`force_flush`](crate::Instrumentation::force_flush), and named by their errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Spans that ended and were queued for export (sampled-out spans are not counted).
+    pub spans_ended: u64,
+    /// Spans the collector acknowledged.
+    pub spans_exported: u64,
+    /// Spans not acknowledged: in a failed export, dropped from a full queue, or still waiting when a
+    /// flush or shutdown gave up. After a shutdown they are lost for good.
+    pub spans_lost: u64,
+    /// Failed export attempts (spans or metrics), and flushes or shutdowns that gave up waiting for
+    /// one: the same count as [`export_failures`](crate::Instrumentation::export_failures).
+    pub export_failures: u64,
+}
+
+impl fmt::Display for ExportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} spans not delivered, {} export failures",
+            self.spans_lost, self.spans_ended, self.export_failures
+        )
+    }
+}
+
+/// Counts failed export attempts and the fate of spans, and lets one warning through per interval.
 pub(crate) struct FailureLog {
     traces: AtomicU64,
     metrics: AtomicU64,
+    spans_ended: AtomicU64,
+    spans_exported: AtomicU64,
     /// Milliseconds after `epoch` of the last warning, plus one; zero means none yet.
     last_warning: AtomicU64,
     epoch: Instant,
@@ -55,6 +84,8 @@ impl FailureLog {
         FailureLog {
             traces: AtomicU64::new(0),
             metrics: AtomicU64::new(0),
+            spans_ended: AtomicU64::new(0),
+            spans_exported: AtomicU64::new(0),
             last_warning: AtomicU64::new(0),
             epoch: Instant::now(),
             interval,
@@ -73,7 +104,27 @@ impl FailureLog {
         self.metrics.load(Ordering::Relaxed)
     }
 
-    fn record(&self, signal: Signal, error: &OTelSdkError) {
+    /// Counts a span handed to the batch processor.
+    pub(crate) fn span_ended(&self) {
+        self.spans_ended.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The fate of every span so far. A span is counted as ended before it is exported, so the
+    /// difference never goes below zero.
+    pub(crate) fn report(&self) -> ExportReport {
+        let exported = self.spans_exported.load(Ordering::Relaxed);
+        let ended = self.spans_ended.load(Ordering::Relaxed).max(exported);
+        ExportReport {
+            spans_ended: ended,
+            spans_exported: exported,
+            spans_lost: ended - exported,
+            export_failures: self.count(),
+        }
+    }
+
+    /// Counts a failure and warns, at most once per interval: a failed export, or a flush or
+    /// shutdown that gave up waiting for one.
+    pub(crate) fn record(&self, signal: Signal, error: &OTelSdkError) {
         let counter = match signal {
             Signal::Traces => &self.traces,
             Signal::Metrics => &self.metrics,
@@ -137,9 +188,13 @@ impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
         // The SDK drives this future to completion on its own exporter thread (`block_on`), so a
         // thread mark covers everything the inner exporter does here.
         let _export_path = crate::sampler::mark_export_thread();
+        let spans = batch.len() as u64;
         let result = self.inner.export(batch).await;
-        if let Err(e) = &result {
-            self.log.record(Signal::Traces, e);
+        match &result {
+            Ok(()) => {
+                self.log.spans_exported.fetch_add(spans, Ordering::Relaxed);
+            }
+            Err(e) => self.log.record(Signal::Traces, e),
         }
         result
     }

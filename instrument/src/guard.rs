@@ -14,8 +14,8 @@ use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::error::{FlushError, InitError, ShutdownError};
-use crate::export::FailureLog;
+use crate::error::{FlushError, InitError, ShutdownCause, ShutdownError};
+use crate::export::{ExportReport, FailureLog, Signal};
 use crate::layer::{MetricsLayer, TimerStart};
 use crate::overhead::Overhead;
 use crate::state::Shared;
@@ -84,7 +84,37 @@ impl Lifecycle {
     /// flush: the batch span processor exports its queue and the periodic reader collects and
     /// exports once more, so no separate `force_flush` (which would double the export attempts
     /// against a dead collector) precedes it.
-    fn shutdown(self) -> Result<(), ShutdownError> {
+    fn shutdown(self) -> Result<ExportReport, ShutdownError> {
+        let failures = Arc::clone(&self.failures);
+        let bound = self.bound;
+        let result = self.shut_providers();
+        // Giving up on a provider is a failure of the export it waited for, which may never be
+        // counted otherwise.
+        let gave_up = match &result {
+            Err(ShutdownCause::TimedOut(_)) => true,
+            Err(ShutdownCause::Traces(err) | ShutdownCause::Metrics(err)) => {
+                matches!(err, OTelSdkError::Timeout(_))
+            }
+            Err(ShutdownCause::Both { traces, metrics }) => [traces, metrics]
+                .iter()
+                .any(|err| matches!(err, OTelSdkError::Timeout(_))),
+            _ => false,
+        };
+        if gave_up {
+            failures.record(Signal::Traces, &OTelSdkError::Timeout(bound));
+        }
+        let report = failures.report();
+        match result {
+            Ok(()) if report.spans_lost == 0 => Ok(report),
+            Ok(()) => Err(ShutdownError {
+                cause: ShutdownCause::SpansLost,
+                report,
+            }),
+            Err(cause) => Err(ShutdownError { cause, report }),
+        }
+    }
+
+    fn shut_providers(self) -> Result<(), ShutdownCause> {
         let Lifecycle {
             tracer_provider,
             meter_provider,
@@ -129,7 +159,7 @@ impl Lifecycle {
         if let Some(io) = io {
             io.stop(SHUTDOWN_GRACE / 2);
         }
-        spawned.map_err(ShutdownError::Thread)?;
+        spawned.map_err(ShutdownCause::Thread)?;
         // The batch span processor reports success from `shutdown` even when its final export
         // failed; the exporter wrapper's counts tell the truth.
         let traces = traces
@@ -138,10 +168,10 @@ impl Lifecycle {
             .map(|r| r.and_then(|()| unreported(failures.metrics() - failed_before.1, "metric")));
         match (traces, metrics) {
             (Some(Ok(())), Some(Ok(()))) => Ok(()),
-            (Some(Err(t)), Some(Ok(()))) => Err(ShutdownError::Traces(t)),
-            (Some(Ok(())), Some(Err(m))) => Err(ShutdownError::Metrics(m)),
-            (Some(Err(traces)), Some(Err(metrics))) => Err(ShutdownError::Both { traces, metrics }),
-            _ => Err(ShutdownError::TimedOut(bound)),
+            (Some(Err(t)), Some(Ok(()))) => Err(ShutdownCause::Traces(t)),
+            (Some(Ok(())), Some(Err(m))) => Err(ShutdownCause::Metrics(m)),
+            (Some(Err(traces)), Some(Err(metrics))) => Err(ShutdownCause::Both { traces, metrics }),
+            _ => Err(ShutdownCause::TimedOut(bound)),
         }
     }
 }
@@ -206,10 +236,16 @@ impl Instrumentation {
             .map_err(InitError::SubscriberAlreadySet)
     }
 
-    /// Export attempts (of spans or metrics) that have failed so far. Also exported as the
-    /// `ironforge.instrument.export.failures` counter.
+    /// Export attempts (of spans or metrics) that have failed so far, and flushes or shutdowns that
+    /// gave up waiting for an export. Also exported as the `ironforge.instrument.export.failures`
+    /// counter.
     pub fn export_failures(&self) -> u64 {
         self.failures.count()
+    }
+
+    /// What became of the spans so far: ended, acknowledged by the collector, not (yet) delivered.
+    pub fn export_report(&self) -> ExportReport {
+        self.failures.report()
     }
 
     /// What the instrumentation has cost the pipeline's threads so far.
@@ -223,24 +259,34 @@ impl Instrumentation {
         self.shared.sampler.ratio()
     }
 
-    /// Exports what is pending now and waits for it (up to the SDK's 5 s per signal). The guard
-    /// stays usable.
-    pub fn force_flush(&self) -> Result<(), FlushError> {
+    /// Exports what is pending now and waits for it (up to the SDK's 5 s per signal), returning
+    /// what became of the spans so far. The guard stays usable.
+    ///
+    /// A flush that gives up waiting (the SDK's `OTelSdkError::Timeout`) counts as an export
+    /// failure: its spans are still in flight and may yet fail, which [`shutdown`](Self::shutdown)
+    /// then reports.
+    pub fn force_flush(&self) -> Result<ExportReport, FlushError> {
         let Some(lifecycle) = &self.lifecycle else {
-            return Ok(());
+            return Ok(self.failures.report());
         };
-        FlushError::from_parts(
-            lifecycle.tracer_provider.force_flush(),
-            lifecycle.meter_provider.force_flush(),
-        )
+        let traces = lifecycle.tracer_provider.force_flush();
+        let metrics = lifecycle.meter_provider.force_flush();
+        for (signal, result) in [(Signal::Traces, &traces), (Signal::Metrics, &metrics)] {
+            if let Err(err @ OTelSdkError::Timeout(_)) = result {
+                self.failures.record(signal, err);
+            }
+        }
+        FlushError::from_parts(traces, metrics).map(|()| self.failures.report())
     }
 
-    /// Exports what is pending and shuts both providers down, reporting what went wrong. Spans
-    /// that end afterwards are not exported. Dropping the guard does the same and ignores errors.
-    pub fn shutdown(mut self) -> Result<(), ShutdownError> {
+    /// Exports what is pending and shuts both providers down. Returns what became of the spans
+    /// when every one was delivered and nothing failed; otherwise an error naming the cause and
+    /// carrying the same report, with the spans lost. Spans that end afterwards are not exported. Dropping
+    /// the guard does the same and ignores errors.
+    pub fn shutdown(mut self) -> Result<ExportReport, ShutdownError> {
         match self.lifecycle.take() {
             Some(lifecycle) => lifecycle.shutdown(),
-            None => Ok(()),
+            None => Ok(self.failures.report()),
         }
     }
 }

@@ -197,7 +197,11 @@ where
         BatchSpanProcessor::builder(CountingSpanExporter::new(spans, Arc::clone(&failures)))
             .build();
     let tracer_provider = SdkTracerProvider::builder()
-        .with_span_processor(MetricsProcessor::new(batch, Arc::clone(&shared)))
+        .with_span_processor(MetricsProcessor::new(
+            batch,
+            Arc::clone(&shared),
+            Arc::clone(&failures),
+        ))
         .with_sampler(IronforgeSampler::new(sampler, overhead))
         .with_resource(resource)
         .build();

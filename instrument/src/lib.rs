@@ -126,8 +126,8 @@ mod sampler;
 mod state;
 
 pub use config::{Config, ConfigBuilder, Protocol, Sampling, UnknownProtocol};
-pub use error::{FlushError, InitError, ShutdownError};
-pub use export::EXPORT_LOG_TARGET;
+pub use error::{FlushError, InitError, ShutdownCause, ShutdownError};
+pub use export::{EXPORT_LOG_TARGET, ExportReport};
 pub use facts::{GraphFacts, record_authenticity, record_graph, record_memory, record_overhead};
 pub use guard::Instrumentation;
 pub use init::init;

@@ -22,6 +22,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
+use crate::export::FailureLog;
 use crate::state::{Shared, StageLabel};
 
 /// Records the stage and session metrics of every ended span, then passes it to `inner`.
@@ -29,11 +30,17 @@ use crate::state::{Shared, StageLabel};
 pub(crate) struct MetricsProcessor<P> {
     inner: P,
     shared: Arc<Shared>,
+    /// Counts each span handed on, so a shutdown can tell how many never reached the collector.
+    delivery: Arc<FailureLog>,
 }
 
 impl<P> MetricsProcessor<P> {
-    pub(crate) fn new(inner: P, shared: Arc<Shared>) -> Self {
-        MetricsProcessor { inner, shared }
+    pub(crate) fn new(inner: P, shared: Arc<Shared>, delivery: Arc<FailureLog>) -> Self {
+        MetricsProcessor {
+            inner,
+            shared,
+            delivery,
+        }
     }
 }
 
@@ -44,6 +51,7 @@ impl<P: SpanProcessor> SpanProcessor for MetricsProcessor<P> {
 
     fn on_end(&self, span: SpanData) {
         self.record(&span);
+        self.delivery.span_ended();
         self.inner.on_end(span);
     }
 

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ironforge_instrument::semconv::{attr, metric};
-use ironforge_instrument::{Config, Instrumentation, Sampling, ShutdownError, init};
+use ironforge_instrument::{
+    Config, ExportReport, Instrumentation, Sampling, ShutdownCause, ShutdownError, init,
+};
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -81,6 +83,55 @@ fn a_collector_that_is_down_costs_the_pipeline_nothing_and_is_counted() {
     assert!(took < SHUTDOWN_BOUND, "drop took {took:?}");
 }
 
+// The SDK's flush gives up after 5 s; an export timeout beyond that leaves the spans in flight when
+// it returns. Before, the flush counted nothing and the shutdown said nothing of the spans.
+#[test]
+fn spans_lost_to_a_collector_that_never_answers_are_counted_at_flush_and_shutdown() {
+    // Never accepted, never answered: the kernel completes the handshake for the listen backlog.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = Config::builder()
+        .service_name("lifecycle-test")
+        .endpoint(format!("http://{}", silent.local_addr().unwrap()))
+        .sampling(Sampling::Always)
+        .timeout(Duration::from_secs(7))
+        .metrics_interval(Duration::from_secs(3600))
+        .build();
+    let instrumentation = init(config).unwrap();
+    traced(&instrumentation, || run(3));
+    assert!(instrumentation.force_flush().is_err());
+    assert!(
+        instrumentation.export_failures() >= 1,
+        "the flush that gave up is an export failure"
+    );
+    assert_eq!(instrumentation.export_report().spans_lost, 4);
+    let err = instrumentation.shutdown().unwrap_err();
+    assert_eq!(err.report.spans_ended, 4, "{err}");
+    assert_eq!(err.report.spans_exported, 0, "{err}");
+    assert_eq!(err.report.spans_lost, 4, "{err}");
+    assert!(err.report.export_failures >= 2, "{err}");
+    assert!(
+        err.to_string().contains("4 of 4 spans not delivered"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_clean_shutdown_reports_every_span_delivered() {
+    let sink = GrpcSink::start();
+    let instrumentation = init(config(sink.endpoint())).unwrap();
+    traced(&instrumentation, || run(2));
+    let report = instrumentation.shutdown().unwrap();
+    assert_eq!(
+        report,
+        ExportReport {
+            spans_ended: 3,
+            spans_exported: 3,
+            spans_lost: 0,
+            export_failures: 0,
+        }
+    );
+}
+
 #[test]
 fn shutdown_reports_what_could_not_be_delivered() {
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
@@ -89,7 +140,13 @@ fn shutdown_reports_what_could_not_be_delivered() {
     let (result, took) = timed(|| instrumentation.shutdown());
     assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
     match result {
-        Err(ShutdownError::Both { .. }) => {}
+        Err(ShutdownError {
+            cause: ShutdownCause::Both { .. },
+            report,
+        }) => {
+            assert_eq!((report.spans_ended, report.spans_lost), (4, 4), "{report}");
+            assert!(report.export_failures >= 2, "{report}");
+        }
         other => panic!("expected both signals to fail, got {other:?}"),
     }
 }
@@ -266,7 +323,13 @@ fn a_hanging_span_exporter_is_reported_within_the_bound() {
     let (result, took) = timed(|| instrumentation.shutdown());
     release.store(true, Ordering::Relaxed);
     assert!(
-        matches!(result, Err(ShutdownError::Traces(_))),
+        matches!(
+            result,
+            Err(ShutdownError {
+                cause: ShutdownCause::Traces(_),
+                report: ExportReport { spans_lost: 2, .. },
+            })
+        ),
         "{result:?}"
     );
     assert!(took < Duration::from_secs(4), "took {took:?}");
@@ -310,7 +373,7 @@ fn shutdown_gives_up_at_its_bound_when_an_exporter_never_returns() {
     release.store(true, Ordering::Relaxed);
     // The bound is the export timeout plus one second.
     assert!(
-        matches!(result, Err(ShutdownError::TimedOut(bound)) if bound == Duration::from_secs(2)),
+        matches!(&result, Err(ShutdownError { cause: ShutdownCause::TimedOut(bound), .. }) if *bound == Duration::from_secs(2)),
         "{result:?}"
     );
     assert!(

@@ -3,10 +3,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::otlp::ReceiverLimits;
+use ironforge_processor::outputs::otlp_logs::LogsQueueOptions;
 use ironforge_processor::security::{SecurityArgs, redact};
 use ironforge_processor::server::{DEFAULT_DATA_DIR, Server, ServerOptions};
 use tracing_subscriber::EnvFilter;
@@ -127,6 +129,46 @@ struct ServeArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     security: SecurityArgs,
+    #[command(flatten)]
+    logs_queue: LogsQueueArgs,
+}
+
+/// How violation events wait for the logs endpoint.
+#[derive(Debug, Args)]
+struct LogsQueueArgs {
+    /// Bytes of violation events kept on disk (DATA_DIR/outbox/logs) while the logs endpoint is down or slow;
+    /// events past it are dropped and counted.
+    #[arg(long, env = "IRONFORGE_LOGS_QUEUE_MAX_BYTES", value_name = "BYTES",
+        default_value_t = LogsQueueOptions::default().max_bytes,
+        value_parser = clap::value_parser!(u64).range(4096..))]
+    logs_queue_max_bytes: u64,
+    /// Seconds one export to the logs endpoint may take before it is abandoned and retried.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+    logs_request_timeout: Duration,
+    /// Longest wait, in seconds, between two attempts to reach the logs endpoint.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    logs_max_backoff: Duration,
+}
+
+impl From<LogsQueueArgs> for LogsQueueOptions {
+    fn from(args: LogsQueueArgs) -> Self {
+        Self {
+            max_bytes: args.logs_queue_max_bytes,
+            request_timeout: args.logs_request_timeout,
+            max_backoff: args.logs_max_backoff,
+        }
+    }
+}
+
+/// A duration in seconds, above zero and at most a day.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text.parse().map_err(|err| format!("{err}"))?;
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if !duration.is_zero() && duration <= Duration::from_secs(86_400) => {
+            Ok(duration)
+        }
+        _ => Err("expected seconds above 0 and at most 86400".to_owned()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -198,6 +240,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         shards: args.shards.map(usize::from),
         data_dir: args.data_dir,
         security,
+        logs_queue: args.logs_queue.into(),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -16,7 +16,9 @@ use crate::internal_events::ContractsReloaded;
 use crate::monitor::Monitor;
 use crate::otlp::ReceiverLimits;
 use crate::outputs::Outputs;
-use crate::outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter};
+use crate::outputs::otlp_logs::{
+    LogsQueueOptions, OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter,
+};
 use crate::security::{Secured, SecurityOptions, Surface, TlsError};
 use crate::telemetry::Metrics;
 use crate::{api, otlp};
@@ -45,6 +47,8 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// TLS, tokens and connection limits of the listeners.
     pub security: SecurityOptions,
+    /// How violation events wait on disk for the logs endpoint (under `data_dir`, in [`LOGS_QUEUE_DIR`]).
+    pub logs_queue: LogsQueueOptions,
 }
 
 impl Default for ServerOptions {
@@ -63,12 +67,16 @@ impl Default for ServerOptions {
             shards: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             security: SecurityOptions::default(),
+            logs_queue: LogsQueueOptions::default(),
         }
     }
 }
 
 /// The data directory when none is given, relative to the working directory (as Prometheus does).
 pub const DEFAULT_DATA_DIR: &str = "data";
+
+/// The violation-log queue's directory, relative to the data directory.
+pub const LOGS_QUEUE_DIR: &str = "outbox/logs";
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -142,10 +150,11 @@ impl Server {
         let secured = Secured::new(&options.security, Arc::clone(&metrics))?;
         let logs = match &options.logs_endpoint {
             Some(endpoint) => {
-                let config = OtlpLogsConfig {
-                    endpoint: endpoint.clone(),
-                    ..OtlpLogsConfig::default()
-                };
+                let config = OtlpLogsConfig::new(
+                    endpoint.clone(),
+                    options.data_dir.join(LOGS_QUEUE_DIR),
+                    &options.logs_queue,
+                );
                 Some(OtlpLogsExporter::spawn(config, Arc::clone(&metrics))?.0)
             }
             None => None,

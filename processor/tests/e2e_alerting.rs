@@ -101,6 +101,8 @@ fn published_series() -> BTreeSet<String> {
         metric::EVENTS_SUPPRESSED,
         metric::OUTPUT_EXPORTED,
         metric::OUTPUT_DROPPED,
+        metric::OUTPUT_RETRIES,
+        metric::OUTPUT_OVERFLOW,
         metric::CONFIG_RELOADS,
     ];
     let histograms = [
@@ -114,6 +116,7 @@ fn published_series() -> BTreeSet<String> {
         metric::MEMORY_PEAK,
         metric::TRACES_IN_FLIGHT,
         metric::QUEUE_DEPTH,
+        metric::QUEUE_BYTES,
         metric::HEALTH_SCORE,
     ];
     // Family names also appear bare inside recording-rule names (level:metric:operation).

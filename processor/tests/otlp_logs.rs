@@ -1,5 +1,5 @@
 //! The OTLP logs exporter against a real tonic `LogsService` on a loopback port: what arrives, how batches form,
-//! and what happens when the downstream fails, refuses or is not there.
+//! and what happens when the downstream fails, refuses or is not there, and when its queue on disk is full.
 
 // Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -7,6 +7,8 @@
 mod violation_support;
 
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 use violation_support::slow_session;
 
 const TRACE: [u8; 16] = [
@@ -37,6 +40,8 @@ const AT: u64 = 1_754_300_000_500_000_000;
 #[derive(Debug, Clone, Copy)]
 enum Reply {
     Fail(Code),
+    /// RESOURCE_EXHAUSTED with a `RetryInfo` asking for this delay.
+    Throttle(Duration),
     Reject(i64),
 }
 
@@ -57,6 +62,13 @@ impl LogsService for Collector {
         let reply = self.script.lock().unwrap().pop_front();
         let partial_success = match reply {
             Some(Reply::Fail(code)) => return Err(Status::new(code, "scripted failure")),
+            Some(Reply::Throttle(delay)) => {
+                return Err(Status::with_error_details(
+                    Code::ResourceExhausted,
+                    "scripted throttling",
+                    ErrorDetails::with_retry_info(Some(delay)),
+                ));
+            }
             Some(Reply::Reject(rejected)) => Some(ExportLogsPartialSuccess {
                 rejected_log_records: rejected,
                 error_message: "scripted rejection".to_owned(),
@@ -119,15 +131,28 @@ async fn dead_endpoint() -> String {
     endpoint
 }
 
+/// A queue directory of its own for each exporter a test starts, in Cargo's scratch directory for tests.
+fn queue_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "ironforge-otlp-logs-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 fn config(endpoint: String) -> OtlpLogsConfig {
     OtlpLogsConfig {
         endpoint,
         batch_size: 2,
         flush_interval: Duration::from_secs(10),
-        queue_capacity: 100,
+        queue_dir: queue_dir(),
+        queue_max_bytes: 1 << 20,
         timeout: Duration::from_secs(2),
-        max_retries: 3,
         retry_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
     }
 }
 
@@ -334,9 +359,10 @@ async fn a_partial_batch_goes_after_the_flush_interval() {
 async fn retryable_failures_are_retried_and_permanent_ones_are_not() {
     let script = [
         Reply::Fail(Code::Unavailable),
-        Reply::Fail(Code::ResourceExhausted),
+        Reply::Throttle(Duration::from_millis(50)),
         // Answered to the third attempt of the first batch: delivered.
-        // Then the second batch meets a permanent refusal.
+        // Then the second batch meets a permanent refusal, and the third RESOURCE_EXHAUSTED without retry info,
+        // which the OTLP specification makes final too.
     ];
     let (collector, endpoint) = Collector::start(&script).await;
     let config = OtlpLogsConfig {
@@ -347,17 +373,26 @@ async fn retryable_failures_are_retried_and_permanent_ones_are_not() {
     exporter.send(&critical());
     eventually("delivery after two retries", || exported(&metrics) == 1).await;
     assert_eq!(collector.calls(), 3);
+    assert_eq!(exporter.status().retries, 2);
 
-    collector
-        .script
-        .lock()
-        .unwrap()
-        .push_back(Reply::Fail(Code::InvalidArgument));
-    exporter.send(&critical());
-    eventually("the refused record counted", || dropped(&metrics) == 1).await;
+    for code in [Code::InvalidArgument, Code::ResourceExhausted] {
+        collector
+            .script
+            .lock()
+            .unwrap()
+            .push_back(Reply::Fail(code));
+        let before = dropped(&metrics);
+        exporter.send(&critical());
+        eventually("the refused record counted", || {
+            dropped(&metrics) == before + 1
+        })
+        .await;
+    }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(collector.calls(), 4, "INVALID_ARGUMENT must not be retried");
+    assert_eq!(collector.calls(), 5, "final codes must not be retried");
     assert_eq!(exported(&metrics), 1);
+    let status = exporter.status();
+    assert_eq!((status.dropped_refused, status.queued_events), (2, 0));
     exporter.shutdown().await;
 }
 
@@ -373,53 +408,70 @@ async fn records_the_downstream_rejects_are_counted_as_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_endpoint_neither_blocks_senders_nor_start_up() {
+async fn an_unreachable_endpoint_neither_blocks_senders_nor_loses_records() {
     let config = OtlpLogsConfig {
         batch_size: 1,
-        max_retries: 2,
         ..config(dead_endpoint().await)
     };
-    let (exporter, _task, metrics) = spawn(config);
+    let dir = config.queue_dir.clone();
+    let (exporter, _task, metrics) = spawn(config.clone());
     send_without_waiting(&exporter, 5);
-    eventually("every record dropped after its retries", || {
-        dropped(&metrics) == 5
+    eventually("retries while the endpoint is away", || {
+        exporter.status().retries >= 3
     })
     .await;
-    assert_eq!(exported(&metrics), 0);
+    let status = exporter.status();
+    assert_eq!((status.queued_events, status.delivered), (5, 0));
+    assert!(status.degraded);
+    assert_eq!(dropped(&metrics), 0);
     exporter.shutdown().await;
+    assert_eq!(dropped(&metrics), 0, "a stop keeps the records on disk");
+
+    // The endpoint comes up; a new exporter on the same directory delivers what the first one kept.
+    let (collector, endpoint) = Collector::start(&[]).await;
+    let (exporter, _task, metrics) = spawn(OtlpLogsConfig { endpoint, ..config });
+    eventually("the kept records delivered", || exported(&metrics) == 5).await;
+    assert_eq!(collector.records().len(), 5);
+    assert!(!exporter.status().degraded);
+    exporter.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_queue_drops_and_shutdown_stays_bounded() {
+async fn a_full_queue_counts_overflow_and_shutdown_stays_bounded() {
     let config = OtlpLogsConfig {
         batch_size: 1,
-        queue_capacity: 2,
+        queue_max_bytes: 4096,
         timeout: Duration::from_millis(500),
-        max_retries: 1,
-        // Far longer than the test: the worker sits in this backoff with one record while the queue fills.
+        // Far longer than the test: the worker sits in this backoff while the queue fills.
         retry_backoff: Duration::from_secs(60),
+        max_backoff: Duration::from_secs(60),
         ..config(dead_endpoint().await)
     };
     let (exporter, _task, metrics) = spawn(config);
-    exporter.send(&critical());
-    // The idle worker takes the first record at once and sits in its backoff; then exactly two more fit.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    send_without_waiting(&exporter, 9);
+    send_without_waiting(&exporter, 100);
+    let status = exporter.status();
+    assert!(status.dropped_overflow > 0, "{status:?}");
+    assert_eq!(status.queued_events + status.dropped_overflow, 100);
+    assert!(status.queued_bytes <= 4096);
+    assert!(status.degraded);
+    assert_eq!(dropped(&metrics), status.dropped_overflow);
     assert_eq!(
-        dropped(&metrics),
-        7,
-        "capacity 2 of the 9 sent after the first"
+        otlp_logs_counter(&metrics, "ironforge_processor_output_overflow"),
+        status.dropped_overflow
     );
 
     let started = Instant::now();
-    exporter.shutdown().await;
+    exporter.clone().shutdown().await;
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "shutdown took {:?} despite a 60 s backoff",
         started.elapsed()
     );
-    assert_eq!(dropped(&metrics), 10, "every record lost is counted");
     assert_eq!(exported(&metrics), 0);
+    // The queue is closed: a later send is counted, not lost silently.
+    exporter.send(&critical());
+    assert_eq!(dropped(&metrics), status.dropped_overflow + 1);
 }
 
 #[tokio::test]
@@ -444,11 +496,11 @@ async fn spawn_rejects_what_could_never_work() {
             ..valid()
         },
         OtlpLogsConfig {
-            queue_capacity: 0,
+            queue_max_bytes: 0,
             ..valid()
         },
         OtlpLogsConfig {
-            queue_capacity: usize::MAX,
+            max_backoff: Duration::ZERO,
             ..valid()
         },
         OtlpLogsConfig {
@@ -470,9 +522,55 @@ async fn spawn_rejects_what_could_never_work() {
 
 #[test]
 fn spawn_outside_a_runtime_is_an_error_not_a_panic() {
-    let result = OtlpLogsExporter::spawn(OtlpLogsConfig::default(), Arc::new(Metrics::new()));
+    let result = OtlpLogsExporter::spawn(
+        config("http://127.0.0.1:4317".to_owned()),
+        Arc::new(Metrics::new()),
+    );
     assert!(
         matches!(result, Err(OtlpLogsError::NoRuntime)),
         "{result:?}"
     );
+}
+
+/// Figures for RELIABILITY.md, not a check: `cargo test -p ironforge-processor --test otlp_logs -- --ignored
+/// --nocapture queue_figures`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, printed"]
+async fn queue_figures() {
+    const EVENTS: usize = 10_000;
+    let config = OtlpLogsConfig {
+        batch_size: 512,
+        flush_interval: Duration::from_millis(200),
+        queue_max_bytes: 64 << 20,
+        retry_backoff: Duration::from_secs(60),
+        max_backoff: Duration::from_secs(60),
+        ..config(dead_endpoint().await)
+    };
+    let dir = config.queue_dir.clone();
+    let (exporter, _task, _metrics) = spawn(config.clone());
+    let started = Instant::now();
+    for _ in 0..EVENTS {
+        exporter.send(&critical());
+    }
+    let appended = started.elapsed();
+    let status = exporter.status();
+    exporter.shutdown().await;
+    let (collector, endpoint) = Collector::start(&[]).await;
+    let started = Instant::now();
+    let (exporter, _task, metrics) = spawn(OtlpLogsConfig { endpoint, ..config });
+    eventually("the queue delivered", || {
+        exported(&metrics) == EVENTS as u64
+    })
+    .await;
+    let drained = started.elapsed();
+    assert_eq!(collector.records().len(), EVENTS);
+    println!(
+        "{EVENTS} events: append {:.1} µs/event, {} bytes/event on disk; delivered after restart in {:.2} s ({:.0} events/s)",
+        appended.as_secs_f64() * 1e6 / EVENTS as f64,
+        status.queued_bytes / EVENTS as u64,
+        drained.as_secs_f64(),
+        EVENTS as f64 / drained.as_secs_f64()
+    );
+    exporter.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use ironforge_instrument::{Config, Protocol};
+use ironforge_instrument::{Config, ExportReport, Protocol};
 use ironforge_replay::{DEFAULT_SESSIONS_DIR, Faults, ReplayOptions, RunSummary, SessionSelector};
 
 /// Replay the 57 real IRONFORGE sessions through init, discovery, confluence, validation and reporting,
@@ -166,9 +166,9 @@ fn main() -> ExitCode {
 
     let result = ironforge_replay::run(&options);
     let overhead = instrumentation.overhead();
-    let (export_failures, shutdown) = ironforge_replay_shutdown(instrumentation);
+    let (report, problems) = finish(instrumentation);
 
-    let code = match &result {
+    let mut code = match &result {
         Ok(summary) => {
             print_summary(summary);
             ExitCode::SUCCESS
@@ -200,27 +200,40 @@ fn main() -> ExitCode {
         overhead.total.as_secs_f64() * 1e3,
         overhead.operations
     );
-    println!("export failures:  {export_failures}");
-    for problem in shutdown {
+    println!("export failures:  {}", report.export_failures);
+    println!(
+        "spans delivered:  {} of {}",
+        report.spans_exported, report.spans_ended
+    );
+    for problem in &problems {
         println!("export problem:   {problem}");
+    }
+    // The trace is the run's result: a run whose trace did not arrive whole must not look like a success.
+    if report.spans_lost > 0 || report.export_failures > 0 || !problems.is_empty() {
+        eprintln!(
+            "error: the trace was not fully delivered: {} spans lost, {} export failures",
+            report.spans_lost, report.export_failures
+        );
+        code = ExitCode::FAILURE;
     }
     code
 }
 
-/// Flushes and shuts the instrumentation down, returning the export failures it counted, flush included, and
-/// what went wrong on the way.
-fn ironforge_replay_shutdown(
-    instrumentation: ironforge_instrument::Instrumentation,
-) -> (u64, Vec<String>) {
+/// Flushes and shuts the instrumentation down, returning what became of the spans (the final flush and shutdown
+/// included) and what went wrong on the way.
+fn finish(instrumentation: ironforge_instrument::Instrumentation) -> (ExportReport, Vec<String>) {
     let mut problems = Vec::new();
     if let Err(e) = instrumentation.force_flush() {
         problems.push(format!("flush: {e}"));
     }
-    let failures = instrumentation.export_failures();
-    if let Err(e) = instrumentation.shutdown() {
-        problems.push(format!("shutdown: {e}"));
-    }
-    (failures, problems)
+    let report = match instrumentation.shutdown() {
+        Ok(report) => report,
+        Err(e) => {
+            problems.push(format!("shutdown: {e}"));
+            e.report
+        }
+    };
+    (report, problems)
 }
 
 fn print_summary(summary: &RunSummary) {

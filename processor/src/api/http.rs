@@ -5,7 +5,7 @@
 //! | `GET /healthz` | 200 `ok` while the process serves |
 //! | `GET /readyz` | 200 once the receivers listen, 503 before |
 //! | `GET /metrics` | OpenMetrics text with exemplars |
-//! | `GET /api/v1/health[?pipeline=NAME]` | `{"health": "GREEN", "health_score": 100.0, ...}`, overall and per pipeline, or for one |
+//! | `GET /api/v1/health[?pipeline=NAME]` | `{"health": "GREEN", "health_score": 100.0, ...}`, overall and per pipeline, or for one; overall with `downstream` (the logs queue) when a logs endpoint is set |
 //! | `GET /api/v1/compliance[?pipeline=NAME]` | the full compliance report, per contract and per pipeline, or one pipeline's |
 //! | `GET /api/v1/violations?since=SECONDS&limit=N[&cursor=C]` | violations decided at or after a Unix time, a page at a time (see [`pages`](super::pages)) |
 //! | `GET /api/v1/traces/{trace_id}/verdict` | one trace's verdict; 404 until it is decided |
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::pages::{self, Cursor};
 use crate::model::TraceId;
 use crate::monitor::{Health, Monitor};
+use crate::outputs::otlp_logs::DownstreamStatus;
 use crate::telemetry::OPENMETRICS_CONTENT_TYPE;
 
 /// The health rule, as `/api/v1/health` states it beside the answer.
@@ -131,6 +132,10 @@ struct HealthBody {
     rule: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pipelines: Option<Vec<HealthBody>>,
+    /// Delivery of violation events to the logs endpoint, in the overall answer when one is configured. Kept
+    /// apart from `health`, which judges the monitored pipelines, not the processor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    downstream: Option<DownstreamStatus>,
 }
 
 impl HealthBody {
@@ -143,6 +148,7 @@ impl HealthBody {
             traces_total,
             rule: None,
             pipelines: None,
+            downstream: None,
         }
     }
 }
@@ -176,6 +182,7 @@ async fn health(
     let body = match query.name() {
         None => HealthBody {
             pipelines: Some(pipelines.collect()),
+            downstream: state.monitor.outputs().downstream(),
             ..HealthBody::new(
                 report.health,
                 report.health_score,

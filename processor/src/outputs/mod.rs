@@ -4,9 +4,12 @@
 //! Metrics and verdicts count every violation; the event outputs (console, stream, logs) pass through the
 //! [`EventGate`](gate::EventGate) so floods are folded and counted instead of drowning them.
 
+mod disk_queue;
 pub mod gate;
+mod logs_worker;
 pub mod otlp_logs;
 mod recent;
+mod retry;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -18,7 +21,7 @@ use crate::internal_events::{EventsSuppressed, TraceDecided, ViolationDecided};
 use crate::telemetry::Metrics;
 use crate::verdict::{TraceVerdict, Violation};
 use gate::{EventGate, GateDecision};
-use otlp_logs::OtlpLogsExporter;
+use otlp_logs::{DownstreamStatus, OtlpLogsExporter};
 use recent::RecentViolations;
 pub use recent::ViolationPage;
 #[cfg(test)]
@@ -55,6 +58,11 @@ impl Outputs {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Where delivery to the OTLP logs endpoint stands; `None` without one.
+    pub fn downstream(&self) -> Option<DownstreamStatus> {
+        self.logs.as_ref().map(OtlpLogsExporter::status)
     }
 
     pub fn reconfigure(&self, events: &EventsConfig) {

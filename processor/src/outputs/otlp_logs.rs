@@ -1,39 +1,65 @@
 //! Violation events as OTLP logs, exported over gRPC to a downstream collector.
 //!
 //! Each violation becomes one `LogRecord` carrying the trace and span ids of the span that broke the contract, so
-//! a logs backend links the event to its trace. Senders never wait: records go into a bounded queue that a
-//! background task drains in batches. A record is dropped, and counted in
-//! `ironforge_processor_output_dropped_total{output="otlp_logs"}`, when the queue is full, when the downstream
-//! stays unreachable through every retry, or when it refuses the record.
+//! a logs backend links the event to its trace. Senders never wait on the downstream: a record is appended to a
+//! bounded queue on disk ([`DiskQueue`]) and a background task ([`logs_worker`](super::logs_worker)) delivers
+//! the queue in order, removing records only once the endpoint acknowledged them. While the endpoint is down or
+//! slow the records wait, retried with backoff; they survive a restart of the processor. A record is lost, and
+//! counted in `ironforge_processor_output_dropped_total{output="otlp_logs"}`, only when the queue is full (also
+//! counted in `ironforge_processor_output_overflow_total`) or when the endpoint refuses it for good.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ironforge_proto::otlp::common::{AnyValue, InstrumentationScope, KeyValue, any_value::Value};
 use ironforge_proto::otlp::logs::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use ironforge_proto::otlp::logs_service::ExportLogsServiceRequest;
-use ironforge_proto::otlp::logs_service::logs_service_client::LogsServiceClient;
 use ironforge_proto::otlp::resource::Resource;
-use tokio::sync::{mpsc, watch};
+use prost::Message;
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
-use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
+use super::disk_queue::{DiskQueue, PushError};
+use super::logs_worker::Worker;
+use crate::internal_events::{LogsDropReason, LogsDropped};
 use crate::security::redact;
 use crate::telemetry::Metrics;
 use crate::telemetry::names::{PROCESSOR_SERVICE_NAME, log_attr, value};
 use crate::telemetry::rate_limit::RateLimit;
 use crate::verdict::{Severity, Violation};
 
-/// How often a recurring export failure or queue overflow may be logged.
-const WARN_INTERVAL: Duration = Duration::from_secs(30);
-/// Longest wait between two attempts at one batch.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Upper bound of `flush_interval` and `timeout`, far beyond any useful value, so deadlines never overflow.
 const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
-/// Upper bound of `queue_capacity`, far beyond any useful value and within what the channel supports.
-const MAX_QUEUE_CAPACITY: usize = 10_000_000;
+/// How often a recurring drop may be logged.
+const WARN_INTERVAL: Duration = Duration::from_secs(30);
+/// Smallest queue bound: room for a few violation events.
+const MIN_QUEUE_BYTES: u64 = 4096;
+
+/// How violation events wait for the logs endpoint: what the command line sets of [`OtlpLogsConfig`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogsQueueOptions {
+    /// Bytes of violation events kept on disk while the endpoint is away; events past it are dropped and
+    /// counted.
+    pub max_bytes: u64,
+    /// Bound on one export request, connecting included: a hanging endpoint costs one timeout, then a retry.
+    pub request_timeout: Duration,
+    /// Longest wait between two attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for LogsQueueOptions {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 * 1024 * 1024,
+            request_timeout: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
 
 /// Where and how violation logs are exported.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,26 +70,30 @@ pub struct OtlpLogsConfig {
     pub batch_size: usize,
     /// A partial batch is sent after waiting this long.
     pub flush_interval: Duration,
-    /// Records queued before new ones are dropped.
-    pub queue_capacity: usize,
-    /// Bound on one export attempt (connecting included), and on the final flush at shutdown.
+    /// Directory of the queue on disk, e.g. `data/outbox/logs`; created if missing.
+    pub queue_dir: PathBuf,
+    /// Bound of the queue on disk, in bytes of records not yet acknowledged.
+    pub queue_max_bytes: u64,
+    /// Bound on one export attempt (connecting included), and on the final delivery at shutdown.
     pub timeout: Duration,
-    /// Attempts after the first before a batch is dropped.
-    pub max_retries: u32,
-    /// Wait before the first retry; doubled for each further one.
+    /// Wait before the first retry; doubled for each further one, with jitter.
     pub retry_backoff: Duration,
+    /// Longest wait between two attempts.
+    pub max_backoff: Duration,
 }
 
-impl Default for OtlpLogsConfig {
-    fn default() -> Self {
+impl OtlpLogsConfig {
+    /// The configuration for `endpoint` with its queue in `queue_dir`, bounded as `options` says.
+    pub fn new(endpoint: String, queue_dir: PathBuf, options: &LogsQueueOptions) -> Self {
         Self {
-            endpoint: "http://127.0.0.1:4317".to_owned(),
+            endpoint,
             batch_size: 512,
             flush_interval: Duration::from_secs(1),
-            queue_capacity: 10_000,
-            timeout: Duration::from_secs(5),
-            max_retries: 3,
+            queue_dir,
+            queue_max_bytes: options.max_bytes,
+            timeout: options.request_timeout,
             retry_backoff: Duration::from_millis(500),
+            max_backoff: options.max_backoff,
         }
     }
 }
@@ -77,21 +107,92 @@ pub enum OtlpLogsError {
     InvalidConfig(&'static str),
     #[error("the OTLP logs exporter must be started inside a Tokio runtime")]
     NoRuntime,
+    #[error("cannot open the violation-log queue in {dir}: {source}")]
+    Queue {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The state of delivery downstream, as `/api/v1/health` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DownstreamStatus {
+    /// Violation events waiting on disk for the endpoint.
+    pub queued_events: u64,
+    /// The bytes they take.
+    pub queued_bytes: u64,
+    /// The queue's bound, in bytes.
+    pub max_bytes: u64,
+    /// Events the endpoint acknowledged since start.
+    pub delivered: u64,
+    /// Failed attempts that were tried again.
+    pub retries: u64,
+    /// Events dropped because the queue was full.
+    pub dropped_overflow: u64,
+    /// Events the endpoint refused for good (a non-retryable code, or rejected in a partial success), or lost to
+    /// a failing disk.
+    pub dropped_refused: u64,
+    /// The latest attempt failed, or an event overflowed the queue since the latest delivery.
+    pub degraded: bool,
+}
+
+/// Running counts the worker and the senders share.
+#[derive(Debug, Default)]
+pub(crate) struct DeliveryStats {
+    pub(crate) delivered: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) dropped_overflow: AtomicU64,
+    pub(crate) dropped_refused: AtomicU64,
+    pub(crate) failing: AtomicBool,
+    pub(crate) overflowing: AtomicBool,
+}
+
+/// The queue, and whether the exporter stopped: after that nothing more is written, so a processor started
+/// again on the same directory is its only writer.
+#[derive(Debug)]
+pub(crate) struct QueueState {
+    pub(crate) queue: DiskQueue,
+    pub(crate) closed: bool,
+}
+
+/// What the exporter's handles and its worker share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<QueueState>,
+    pub(crate) wake: Notify,
+    pub(crate) stats: DeliveryStats,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Paces the warnings about dropped events.
+    pub(crate) drop_warning: RateLimit,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes the queue's depth in events and bytes.
+    pub(crate) fn publish_depth(&self, queue: &DiskQueue) {
+        let records = usize::try_from(queue.queued_records()).unwrap_or(usize::MAX);
+        self.metrics.queue_depth(value::OTLP_LOGS, records);
+        self.metrics
+            .queue_bytes(value::OTLP_LOGS, queue.queued_bytes());
+    }
 }
 
 /// A handle to the exporter's queue. Clones share one queue and one background task.
 #[derive(Debug, Clone)]
 pub struct OtlpLogsExporter {
-    queue: mpsc::Sender<LogRecord>,
-    metrics: Arc<Metrics>,
+    shared: Arc<Shared>,
     stop: Arc<watch::Sender<bool>>,
     done: watch::Receiver<bool>,
     shutdown_wait: Duration,
-    drop_warning: Arc<RateLimit>,
 }
 
 impl OtlpLogsExporter {
-    /// Validates the configuration and starts the background task. Must be called inside a Tokio runtime.
+    /// Validates the configuration, opens the queue on disk (records an earlier run left are delivered first) and
+    /// starts the background task. Must be called inside a Tokio runtime.
     pub fn spawn(
         config: OtlpLogsConfig,
         metrics: Arc<Metrics>,
@@ -99,58 +200,113 @@ impl OtlpLogsExporter {
         let endpoint = validate(&config)?;
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| OtlpLogsError::NoRuntime)?;
-        let (queue, records) = mpsc::channel(config.queue_capacity);
+        let (queue, recovered) = DiskQueue::open(&config.queue_dir, config.queue_max_bytes)
+            .map_err(|source| OtlpLogsError::Queue {
+                dir: config.queue_dir.clone(),
+                source,
+            })?;
+        if recovered.records > 0 || recovered.truncated_bytes > 0 {
+            tracing::info!(
+                dir = %config.queue_dir.display(),
+                events = recovered.records,
+                torn_bytes_cut = recovered.truncated_bytes,
+                "violation events queued by an earlier run will be delivered"
+            );
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(QueueState {
+                queue,
+                closed: false,
+            }),
+            wake: Notify::new(),
+            stats: DeliveryStats::default(),
+            metrics,
+            drop_warning: RateLimit::new(WARN_INTERVAL),
+        });
+        shared.publish_depth(&shared.lock().queue);
         let (stop, stop_rx) = watch::channel(false);
         let (done_tx, done) = watch::channel(false);
-        let worker = Worker {
-            client: LogsServiceClient::new(endpoint.connect_lazy()),
-            records,
-            stop: stop_rx,
-            metrics: Arc::clone(&metrics),
-            failure_warning: RateLimit::new(WARN_INTERVAL),
-            stopping_at: None,
-            config: config.clone(),
-        };
+        let worker = Worker::new(
+            endpoint.connect_lazy(),
+            Arc::clone(&shared),
+            stop_rx,
+            &config,
+        );
         let task = runtime.spawn(async move {
             worker.run().await;
             let _ = done_tx.send(true);
         });
         let exporter = Self {
-            queue,
-            metrics,
+            shared,
             stop: Arc::new(stop),
             done,
-            // An attempt under way when the stop arrives, then the final flush: each bounded by `timeout`.
+            // An attempt under way when the stop arrives, then the final delivery: each bounded by `timeout`.
             shutdown_wait: config
                 .timeout
                 .saturating_mul(2)
                 .saturating_add(Duration::from_millis(250)),
-            drop_warning: Arc::new(RateLimit::new(WARN_INTERVAL)),
         };
         Ok((exporter, task))
     }
 
-    /// Queues a violation for export. Never waits: when the queue is full (or the exporter has shut down) the
-    /// record is dropped and counted.
+    /// Queues a violation for export. Never waits on the downstream: the record is appended to the queue on disk
+    /// (one `write`); when the queue is full, or the exporter has stopped, it is dropped and counted.
     pub fn send(&self, violation: &Violation) {
-        if self.queue.try_send(log_record(violation)).is_err() {
-            self.metrics.output_dropped(value::OTLP_LOGS, 1);
-            if let Some(suppressed) = self.drop_warning.allow(Instant::now().into_std()) {
-                tracing::warn!(
-                    capacity = self.queue.max_capacity(),
-                    suppressed,
-                    "OTLP logs queue full or closed; violation event dropped"
-                );
+        let payload = log_record(violation).encode_to_vec();
+        let mut state = self.shared.lock();
+        let result = if state.closed {
+            Err(LogsDropReason::Closed)
+        } else {
+            match state.queue.push(&payload) {
+                Ok(()) => Ok(()),
+                Err(PushError::Full { .. }) => Err(LogsDropReason::Overflow),
+                Err(PushError::Io(err)) => Err(LogsDropReason::Disk(err)),
             }
+        };
+        self.shared.publish_depth(&state.queue);
+        drop(state);
+        match result {
+            Ok(()) => self.shared.wake.notify_one(),
+            Err(reason) => LogsDropped { reason, count: 1 }.emit(&self.shared),
         }
     }
 
-    /// Stops the exporter: what is queued is exported within `timeout`, the rest counted as dropped. Returns
-    /// within about twice `timeout` even when the downstream hangs.
+    /// Where delivery stands, for the health answer.
+    pub fn status(&self) -> DownstreamStatus {
+        let (queued_events, queued_bytes, max_bytes) = {
+            let state = self.shared.lock();
+            let queue = &state.queue;
+            (
+                queue.queued_records(),
+                queue.queued_bytes(),
+                queue.max_bytes(),
+            )
+        };
+        let stats = &self.shared.stats;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        DownstreamStatus {
+            queued_events,
+            queued_bytes,
+            max_bytes,
+            delivered: load(&stats.delivered),
+            retries: load(&stats.retries),
+            dropped_overflow: load(&stats.dropped_overflow),
+            dropped_refused: load(&stats.dropped_refused),
+            degraded: stats.failing.load(Ordering::Relaxed)
+                || stats.overflowing.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops the exporter: what is queued is delivered within `timeout`; what is not stays on disk for the next
+    /// start. Returns within about twice `timeout` even when the downstream hangs.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let mut done = self.done;
         let _ = tokio::time::timeout(self.shutdown_wait, done.wait_for(|done| *done)).await;
+        // Closed even if the worker is still stuck: no write may follow a stop.
+        let mut state = self.shared.lock();
+        state.closed = true;
+        let _ = state.queue.sync();
     }
 }
 
@@ -164,15 +320,20 @@ fn validate(config: &OtlpLogsConfig) -> Result<Endpoint, OtlpLogsError> {
             "batch_size must be at least 1",
         ));
     }
-    if config.queue_capacity == 0 || config.queue_capacity > MAX_QUEUE_CAPACITY {
+    if config.queue_max_bytes < MIN_QUEUE_BYTES {
         return Err(OtlpLogsError::InvalidConfig(
-            "queue_capacity must be between 1 and 10000000",
+            "the queue bound must be at least 4096 bytes",
         ));
     }
-    let intervals = [config.flush_interval, config.timeout];
+    let intervals = [
+        config.flush_interval,
+        config.timeout,
+        config.retry_backoff,
+        config.max_backoff,
+    ];
     if intervals.iter().any(|d| d.is_zero() || *d > MAX_INTERVAL) {
         return Err(OtlpLogsError::InvalidConfig(
-            "flush_interval and timeout must be above zero and at most a day",
+            "flush_interval, timeout and backoffs must be above zero and at most a day",
         ));
     }
     let endpoint =
@@ -192,179 +353,6 @@ fn validate(config: &OtlpLogsConfig) -> Result<Endpoint, OtlpLogsError> {
     Ok(endpoint
         .connect_timeout(config.timeout)
         .timeout(config.timeout))
-}
-
-/// The background task: drains the queue in batches and exports them.
-struct Worker {
-    client: LogsServiceClient<Channel>,
-    records: mpsc::Receiver<LogRecord>,
-    stop: watch::Receiver<bool>,
-    metrics: Arc<Metrics>,
-    failure_warning: RateLimit,
-    /// Set once a stop is seen: nothing is attempted past it.
-    stopping_at: Option<Instant>,
-    config: OtlpLogsConfig,
-}
-
-impl Worker {
-    async fn run(mut self) {
-        // The first tick a full interval from now: a record queued at start waits like any other.
-        let flush = self.config.flush_interval;
-        let mut ticker = tokio::time::interval_at(Instant::now() + flush, flush);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut batch = Vec::new();
-        loop {
-            tokio::select! {
-                // A stop wins over more records: the queue is then drained under a deadline.
-                biased;
-                () = stopped(&mut self.stop) => break,
-                record = self.records.recv() => match record {
-                    Some(record) => {
-                        batch.push(record);
-                        if batch.len() >= self.config.batch_size {
-                            self.export(std::mem::take(&mut batch)).await;
-                        }
-                    }
-                    None => break,
-                },
-                _ = ticker.tick() => {
-                    if !batch.is_empty() {
-                        self.export(std::mem::take(&mut batch)).await;
-                    }
-                    self.metrics.queue_depth(value::OTLP_LOGS, self.records.len());
-                }
-            }
-        }
-        self.drain(batch).await;
-    }
-
-    /// Exports what is left, closing the queue first so later sends are counted as drops at once.
-    async fn drain(mut self, mut batch: Vec<LogRecord>) {
-        self.records.close();
-        self.stopping_at
-            .get_or_insert_with(|| Instant::now() + self.config.timeout);
-        while let Some(record) = self.records.recv().await {
-            batch.push(record);
-            if batch.len() >= self.config.batch_size {
-                self.export(std::mem::take(&mut batch)).await;
-            }
-        }
-        if !batch.is_empty() {
-            self.export(batch).await;
-        }
-        self.metrics.queue_depth(value::OTLP_LOGS, 0);
-    }
-
-    async fn export(&mut self, batch: Vec<LogRecord>) {
-        let count = batch.len() as u64;
-        let request = export_request(batch);
-        let mut retries = 0;
-        loop {
-            let Some(limit) = self.attempt_limit() else {
-                return self.dropped(
-                    count,
-                    "shutdown deadline passed before the export succeeded",
-                );
-            };
-            let status =
-                match tokio::time::timeout(limit, self.client.export(request.clone())).await {
-                    Ok(Ok(response)) => {
-                        let rejected = response
-                            .into_inner()
-                            .partial_success
-                            .map(|partial| (partial.rejected_log_records, partial.error_message));
-                        return self.exported(count, rejected);
-                    }
-                    Ok(Err(status)) => status,
-                    Err(_) => tonic::Status::deadline_exceeded("export attempt timed out"),
-                };
-            if !retryable(status.code()) || retries >= self.config.max_retries {
-                let reason = format!("{:?}: {}", status.code(), status.message());
-                return self.dropped(count, &reason);
-            }
-            let backoff = self
-                .config
-                .retry_backoff
-                .saturating_mul(2u32.saturating_pow(retries))
-                .min(MAX_BACKOFF);
-            retries += 1;
-            if !self.pause(backoff).await {
-                return self.dropped(count, "shutdown deadline left no time to retry");
-            }
-        }
-    }
-
-    /// The time one attempt may take: `timeout`, or what is left before the shutdown deadline.
-    fn attempt_limit(&self) -> Option<Duration> {
-        match self.stopping_at {
-            None => Some(self.config.timeout),
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                (!left.is_zero()).then(|| left.min(self.config.timeout))
-            }
-        }
-    }
-
-    /// Waits before a retry; `false` when the retry would fall past the shutdown deadline. A stop cuts the wait
-    /// short so the retry runs at once, under the deadline.
-    async fn pause(&mut self, backoff: Duration) -> bool {
-        if let Some(deadline) = self.stopping_at {
-            if deadline.saturating_duration_since(Instant::now()) <= backoff {
-                return false;
-            }
-            tokio::time::sleep(backoff).await;
-            return true;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = stopped(&mut self.stop) => {
-                self.stopping_at = Some(Instant::now() + self.config.timeout);
-            }
-        }
-        true
-    }
-
-    fn exported(&self, count: u64, rejected: Option<(i64, String)>) {
-        let (rejected, message) = rejected.unwrap_or_default();
-        let rejected = u64::try_from(rejected).unwrap_or(0).min(count);
-        self.metrics
-            .output_exported(value::OTLP_LOGS, count - rejected);
-        if rejected > 0 {
-            self.dropped(rejected, &format!("downstream rejected them: {message}"));
-        }
-    }
-
-    fn dropped(&self, count: u64, reason: &str) {
-        self.metrics.output_dropped(value::OTLP_LOGS, count);
-        if let Some(suppressed) = self.failure_warning.allow(Instant::now().into_std()) {
-            tracing::warn!(
-                endpoint = %redact::url(&self.config.endpoint),
-                records = count,
-                earlier_failures_not_logged = suppressed,
-                "violation logs dropped: {}",
-                redact::within(reason, &self.config.endpoint)
-            );
-        }
-    }
-}
-
-/// Resolves once a stop is requested, or once every handle is gone and none can be.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
-
-/// The codes the OTLP specification lists as retryable.
-fn retryable(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Cancelled
-            | Code::DeadlineExceeded
-            | Code::ResourceExhausted
-            | Code::Aborted
-            | Code::OutOfRange
-            | Code::Unavailable
-            | Code::DataLoss
-    )
 }
 
 /// The log record of one violation.

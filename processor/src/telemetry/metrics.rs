@@ -95,6 +95,9 @@ pub struct Metrics {
     output_exported: Family<Labels<1>, Counter>,
     output_dropped: Family<Labels<1>, Counter>,
     queue_depth: Family<Labels<1>, Gauge>,
+    queue_bytes: Family<Labels<1>, Gauge>,
+    output_retries: Family<Labels<1>, Counter>,
+    output_overflow: Family<Labels<1>, Counter>,
     config_reloads: Family<Labels<1>, Counter>,
     health: FloatGauge,
     pipeline_health: Family<Labels<1>, FloatGauge>,
@@ -252,6 +255,26 @@ impl Metrics {
             "Records waiting in an output's queue",
             Family::clone(&queue_depth),
         );
+        let queue_bytes = Family::default();
+        register_unit(
+            &mut registry,
+            metric::QUEUE_BYTES,
+            "What the records waiting in an output's queue take on disk",
+            Unit::Bytes,
+            Family::clone(&queue_bytes),
+        );
+        let output_retries = Family::default();
+        registry.register(
+            metric::OUTPUT_RETRIES,
+            "Failed export attempts of an output that it tries again",
+            Family::clone(&output_retries),
+        );
+        let output_overflow = Family::default();
+        registry.register(
+            metric::OUTPUT_OVERFLOW,
+            "Records an output dropped because its queue was full",
+            Family::clone(&output_overflow),
+        );
         let config_reloads = Family::default();
         registry.register(
             metric::CONFIG_RELOADS,
@@ -312,6 +335,9 @@ impl Metrics {
             output_exported,
             output_dropped,
             queue_depth,
+            queue_bytes,
+            output_retries,
+            output_overflow,
             config_reloads,
             health,
             pipeline_health,
@@ -502,6 +528,27 @@ impl Metrics {
         self.queue_depth
             .get_or_create(&[(label::OUTPUT, Cow::Owned(output.to_owned()))])
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the bytes the records waiting in an output's queue take.
+    pub fn queue_bytes(&self, output: &str, bytes: u64) {
+        self.queue_bytes
+            .get_or_create(&[(label::OUTPUT, Cow::Owned(output.to_owned()))])
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a failed export attempt an output tries again.
+    pub fn output_retry(&self, output: &str) {
+        self.output_retries
+            .get_or_create(&[(label::OUTPUT, Cow::Owned(output.to_owned()))])
+            .inc();
+    }
+
+    /// Counts records an output dropped because its queue was full; they count as dropped too.
+    pub fn output_overflow(&self, output: &str, count: u64) {
+        self.output_overflow
+            .get_or_create(&[(label::OUTPUT, Cow::Owned(output.to_owned()))])
+            .inc_by(count);
     }
 
     /// Counts a contract file reload.

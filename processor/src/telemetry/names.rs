@@ -61,11 +61,19 @@ pub mod metric {
     pub const EVENTS_SUPPRESSED: &str = "ironforge_processor_events_suppressed";
     /// Counter: records an output delivered downstream. Label: [`OUTPUT`](super::label::OUTPUT).
     pub const OUTPUT_EXPORTED: &str = "ironforge_processor_output_exported";
-    /// Counter: records an output lost (queue full, export failed after retries, refused downstream). Label:
+    /// Counter: records an output lost (queue full, refused downstream). Label:
     /// [`OUTPUT`](super::label::OUTPUT).
     pub const OUTPUT_DROPPED: &str = "ironforge_processor_output_dropped";
     /// Gauge: records waiting in an output's queue. Label: [`OUTPUT`](super::label::OUTPUT).
     pub const QUEUE_DEPTH: &str = "ironforge_processor_queue_depth";
+    /// Gauge, bytes: what the records waiting in an output's queue take on disk. Label:
+    /// [`OUTPUT`](super::label::OUTPUT).
+    pub const QUEUE_BYTES: &str = "ironforge_processor_queue_bytes";
+    /// Counter: failed export attempts of an output that it tries again. Label: [`OUTPUT`](super::label::OUTPUT).
+    pub const OUTPUT_RETRIES: &str = "ironforge_processor_output_retries";
+    /// Counter: records an output dropped because its queue was full (also counted in [`OUTPUT_DROPPED`]).
+    /// Label: [`OUTPUT`](super::label::OUTPUT).
+    pub const OUTPUT_OVERFLOW: &str = "ironforge_processor_output_overflow";
     /// Counter: contract file reloads. Label: [`OUTCOME`](super::label::OUTCOME) (`success` or `failure`).
     pub const CONFIG_RELOADS: &str = "ironforge_processor_config_reloads";
     /// Gauge, 0..100: the health score over every pipeline's verdicts.

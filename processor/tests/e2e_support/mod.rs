@@ -51,17 +51,23 @@ impl LogsService for LogsReceiver {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let records = request
-            .into_inner()
-            .resource_logs
-            .into_iter()
-            .flat_map(|r| r.scope_logs)
-            .flat_map(|s| s.log_records);
-        self.records.lock().unwrap().extend(records);
+        self.records
+            .lock()
+            .unwrap()
+            .extend(log_records(request.into_inner()));
         Ok(Response::new(ExportLogsServiceResponse {
             partial_success: None,
         }))
     }
+}
+
+/// The log records of an export request, in order.
+pub fn log_records(request: ExportLogsServiceRequest) -> impl Iterator<Item = LogRecord> {
+    request
+        .resource_logs
+        .into_iter()
+        .flat_map(|r| r.scope_logs)
+        .flat_map(|s| s.log_records)
 }
 
 impl LogsReceiver {

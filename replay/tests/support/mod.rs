@@ -24,7 +24,11 @@ use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
 #[derive(Debug, Clone, Default)]
-struct Traces(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+struct Traces {
+    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    /// Never answer a trace export, as an overloaded receiver may not.
+    hang: bool,
+}
 
 #[tonic::async_trait]
 impl TraceService for Traces {
@@ -32,7 +36,10 @@ impl TraceService for Traces {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.0.lock().unwrap().push(request.into_inner());
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        self.received.lock().unwrap().push(request.into_inner());
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
@@ -66,6 +73,15 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start() -> Receiver {
+        Self::start_with(false)
+    }
+
+    /// A receiver that takes metrics but never answers a trace export.
+    pub fn start_hanging_traces() -> Receiver {
+        Self::start_with(true)
+    }
+
+    fn start_with(hang: bool) -> Receiver {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -75,7 +91,11 @@ impl Receiver {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let addr = listener.local_addr().unwrap();
-        let (traces, metrics) = (Traces::default(), Metrics::default());
+        let traces = Traces {
+            hang,
+            ..Traces::default()
+        };
+        let metrics = Metrics::default();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(traces.clone()))
@@ -101,7 +121,7 @@ impl Receiver {
     }
 
     pub fn requests(&self) -> Vec<ExportTraceServiceRequest> {
-        self.traces.0.lock().unwrap().clone()
+        self.traces.received.lock().unwrap().clone()
     }
 
     pub fn metric_exports(&self) -> usize {
@@ -144,6 +164,14 @@ pub fn dead_endpoint() -> String {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     format!("http://127.0.0.1:{port}")
+}
+
+/// A loopback endpoint that never answers: the listener is never accepted from, the kernel completes the
+/// handshake for its backlog, and exports hang until their timeout. Keep the listener alive while it is used.
+pub fn silent_endpoint() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    (listener, endpoint)
 }
 
 pub fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {

@@ -1,0 +1,75 @@
+//! The `ironforge-replay` binary against collectors that lose its trace: what it prints and how it exits.
+
+// Helpers outside `#[test]` functions may fail loudly too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::process::{Command, Output};
+
+/// Runs the replay binary over two sessions against `endpoint`.
+fn replay(endpoint: &str, export_timeout_seconds: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ironforge-replay"))
+        .args(["--endpoint", endpoint, "--protocol", "grpc"])
+        .args(["--export-timeout", export_timeout_seconds])
+        .args(["--sessions-limit", "2"])
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
+        .output()
+        .unwrap()
+}
+
+/// The number after `label` in the replay's report.
+fn figure(stdout: &str, label: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no `{label}` line in:\n{stdout}"));
+    line.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+// The SDK's flush gives up after 5 s; a 7 s export timeout keeps the spans in flight past it. The receiver takes
+// metrics, so only the lost trace can tell. Before, the replay printed "export failures:  0" and exited 0.
+#[test]
+fn a_final_flush_that_times_out_is_reported_and_fails_the_run() {
+    let receiver = support::Receiver::start_hanging_traces();
+    let output = replay(&receiver.endpoint(), "7");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        figure(&stdout, "export failures:") > 0,
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(figure(&stdout, "spans delivered:"), 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("not fully delivered"), "{stderr}");
+}
+
+#[test]
+fn a_collector_that_never_answers_at_all_is_reported() {
+    let (_silent, endpoint) = support::silent_endpoint();
+    let output = replay(&endpoint, "7");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(figure(&stdout, "export failures:") > 0, "{stdout}");
+    assert_eq!(figure(&stdout, "spans delivered:"), 0, "{stdout}");
+}
+
+#[test]
+fn a_refused_export_is_reported_and_fails_the_run() {
+    let output = replay(&support::dead_endpoint(), "2");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(figure(&stdout, "export failures:") > 0, "{stdout}");
+}
+
+#[test]
+fn a_delivered_trace_exits_zero_with_no_failures() {
+    let receiver = support::Receiver::start();
+    let output = replay(&receiver.endpoint(), "10");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(figure(&stdout, "export failures:"), 0, "{stdout}");
+    assert!(!receiver.spans().is_empty());
+}
