@@ -67,6 +67,8 @@ fn verdict(n: u32, status: VerdictStatus, blocked: bool) -> TraceVerdict {
         incomplete_reason: (status == VerdictStatus::Incomplete).then(|| "no root".to_owned()),
         decided_unix_nano: 1,
         service_name: None,
+        evicted: false,
+        attributes_truncated: 0,
     }
 }
 

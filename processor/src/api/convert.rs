@@ -64,6 +64,8 @@ pub fn verdict(v: &TraceVerdict) -> pb::TraceVerdict {
         incomplete_reason: v.incomplete_reason.clone().unwrap_or_default(),
         decided_unix_nano: v.decided_unix_nano,
         service_name: v.service_name.clone().unwrap_or_default(),
+        evicted: v.evicted,
+        attributes_truncated: v.attributes_truncated,
     }
 }
 
