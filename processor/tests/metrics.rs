@@ -477,6 +477,7 @@ fn every_documented_name_is_exposed_and_the_exposition_ends_with_eof() {
         (metric::LATE_SPANS, "counter"),
         (metric::SPANS_OVER_LIMIT, "counter"),
         (metric::BATCHES_REFUSED, "counter"),
+        (metric::TRACES_EVICTED, "counter"),
         (metric::VERDICTS_FORGOTTEN, "counter"),
         (metric::TRACES_IN_FLIGHT, "gauge"),
         (metric::EVENTS_SUPPRESSED, "counter"),

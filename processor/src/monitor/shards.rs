@@ -332,6 +332,7 @@ mod tests {
     fn span(trace: u8, id: u8) -> SpanRecord {
         let mut span = SpanRecord::new(TraceId([trace; 16]), SpanId([id; 8]), "session");
         span.parent_span_id = Some(SpanId([1; 8]));
+        span.kind = Some(ironforge_proto::semconv::SpanKind::Session);
         span
     }
 
