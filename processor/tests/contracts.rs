@@ -513,7 +513,6 @@ fn trace_completes_after_the_grace_and_late_spans_revise_it() {
         "{events:?}"
     );
 
-    let mut late = late;
     late.end_unix_nano = late.start_unix_nano + 9 * SECOND;
     let events = engine.ingest(vec![late], after_grace).unwrap();
     assert!(matches!(&events[0], EngineEvent::Violation(v) if v.contract_id == "session_duration"));

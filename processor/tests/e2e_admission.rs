@@ -6,7 +6,7 @@
 
 mod e2e_support;
 
-use e2e_support::{TestProcessor, replay, test_contracts, trace_hex};
+use e2e_support::{TestProcessor, kv, replay, test_contracts, trace_hex};
 use ironforge_instrument::Protocol;
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_proto::monitor::v1 as pb;
@@ -19,14 +19,6 @@ use ironforge_replay::ReplayOptions;
 
 const T0: u64 = 1_754_300_000_000_000_000;
 const MS: u64 = 1_000_000;
-
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..KeyValue::default()
-    }
-}
 
 fn text(key: &str, value: &str) -> KeyValue {
     kv(key, any_value::Value::StringValue(value.to_owned()))
@@ -127,6 +119,7 @@ async fn a_flood_of_rootless_traces_does_not_starve_a_real_run() {
         .await
         .unwrap();
     // 10,000 traces × 5 spans, none with a root, as fast as the client sends them.
+    let flood_started = std::time::Instant::now();
     for batch in 0..100u32 {
         let spans = (0..100u32)
             .flat_map(|n| {
@@ -141,6 +134,7 @@ async fn a_flood_of_rootless_traces_does_not_starve_a_real_run() {
             .unwrap_or_else(|status| panic!("flood batch {batch} refused: {status}"));
     }
 
+    let flood_took = flood_started.elapsed();
     let options = ReplayOptions {
         sessions_limit: Some(4),
         ..ReplayOptions::default()
@@ -178,6 +172,12 @@ async fn a_flood_of_rootless_traces_does_not_starve_a_real_run() {
         .unwrap_or_else(|| panic!("no eviction counter in\n{metrics}"));
     let evicted: f64 = evicted_line.split(' ').nth(1).unwrap().parse().unwrap();
     assert!(evicted >= 9_000.0, "{evicted_line}");
+    println!(
+        "flood of 10,000 rootless traces accepted in {flood_took:.1?}; {evicted} traces evicted; the replay's \
+         trace judged {:?} over {} spans",
+        status(&verdict),
+        verdict.span_count
+    );
     processor.stop().await;
 }
 

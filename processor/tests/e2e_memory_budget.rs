@@ -9,25 +9,21 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ironforge_processor::config::DEFAULT_CONTRACTS_YAML;
-use ironforge_proto::otlp::common::{AnyValue, ArrayValue, KeyValue, any_value};
+use ironforge_proto::otlp::common::{AnyValue, ArrayValue, any_value};
 use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_proto::semconv::attr;
 use prost::Message;
+
+mod e2e_support;
+
+use e2e_support::kv;
 
 /// The engine's memory budget in this test.
 const BUDGET: u64 = 64 * 1024 * 1024;
 
 /// Requests sent: together their session ids would hold 80 MB, over the budget, if they were kept.
 const REQUESTS: u32 = 20;
-
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..KeyValue::default()
-    }
-}
 
 /// A 4 MB request: one session span with a 4,000,000-character session id that breaks ten contracts.
 fn amplifying_request(trace: u32) -> Vec<u8> {

@@ -314,3 +314,12 @@ pub fn contract_ids(violations: &[pb::Violation]) -> Vec<String> {
     ids.dedup();
     ids
 }
+
+/// An OTLP attribute.
+pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..KeyValue::default()
+    }
+}
