@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use ironforge_processor::config::DEFAULT_CONTRACTS_YAML;
@@ -17,7 +17,7 @@ use prost::Message;
 
 mod e2e_support;
 
-use e2e_support::kv;
+use e2e_support::{kv, processor_command};
 
 /// The engine's memory budget in this test.
 const BUDGET: u64 = 64 * 1024 * 1024;
@@ -117,20 +117,11 @@ async fn amplifying_requests_keep_the_process_within_its_memory_budget() {
             ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
-        .args(["--log-format", "json", "--config"])
+    let mut child = processor_command()
+        .arg("--config")
         .arg(&contracts)
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .args([
-            "--otlp-grpc-addr",
-            "127.0.0.1:0",
-            "--otlp-http-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--admin-addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
