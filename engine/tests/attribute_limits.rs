@@ -168,3 +168,25 @@ fn a_root_with_a_million_member_array_is_kept_and_decided() {
     assert_eq!(verdict.span_count, 1);
     assert_eq!(verdict.attributes_truncated, 1);
 }
+
+#[test]
+fn a_span_repeating_a_mistyped_attribute_yields_one_bounded_violation() {
+    let mut session = span(32, 2, Some(1), Some(SpanKind::Session));
+    session.facts.attribute_errors = (0..128)
+        .map(|i| format!("attribute `ironforge.graph.node_feature_dim`: expected int, received string \"{i}\""))
+        .collect();
+    let mut engine = Engine::new(defaults());
+    let events = engine.ingest(vec![session], at(Instant::now(), 0)).unwrap();
+    let broken = support::violations(&events);
+    assert_eq!(broken.len(), 1);
+    assert!(
+        broken[0].message.len() < 2_000,
+        "{}",
+        broken[0].message.len()
+    );
+    assert!(
+        broken[0].message.contains("and 108 more"),
+        "{}",
+        broken[0].message
+    );
+}
