@@ -15,7 +15,9 @@ use ironforge_proto::semconv::{SpanKind, Stage, attr};
 use crate::evaluate::prefix;
 use crate::intern::intern;
 use crate::model::{FactValue, SpanId, SpanRecord, TraceId};
-use crate::plan::{AttributeType, ReadPlan, SLOT_KIND, SLOT_SERVICE, SLOT_SESSION, SLOT_STAGE};
+use crate::plan::{
+    AttributeLimits, AttributeType, ReadPlan, SLOT_KIND, SLOT_SERVICE, SLOT_SESSION, SLOT_STAGE,
+};
 use crate::wire::{SpanVisitor, WireError, WireSpan, WireValue, decode_trace_request};
 
 /// At most this many refusals are spelled out; the rest are only counted, so a request of a million bad
@@ -125,11 +127,13 @@ impl Visitor<'_> {
                 span.start_time_unix_nano
             ));
         }
+        let limits = &self.plan.limits;
+        let mut truncated = span.attributes_dropped;
         let mut record = SpanRecord {
             trace_id,
             span_id,
             parent_span_id,
-            name: intern(span.name),
+            name: intern(cut(span.name, limits, &mut truncated)),
             service_name: self.service_name.clone(),
             start_unix_nano: span.start_time_unix_nano,
             end_unix_nano: span.end_time_unix_nano,
@@ -142,25 +146,36 @@ impl Visitor<'_> {
             record.facts.attribute_errors.push(error.clone());
         }
         for (slot, value) in attributes {
-            self.apply(&mut record, *slot, value);
+            self.apply(&mut record, *slot, value, &mut truncated);
         }
+        record.facts.truncated = truncated;
         Ok(record)
     }
 
     /// Applies one planned attribute; a later occurrence of a key replaces an earlier one, and an unusable
     /// one clears it and is explained.
-    fn apply(&self, record: &mut SpanRecord, slot: u16, value: &WireValue<'_>) {
+    fn apply(
+        &self,
+        record: &mut SpanRecord,
+        slot: u16,
+        value: &WireValue<'_>,
+        truncated: &mut u32,
+    ) {
         let Some((key, ty)) = self.plan.get(slot) else {
             return;
         };
+        let limits = &self.plan.limits;
         let errors = &mut record.facts.attribute_errors;
         match slot {
             SLOT_KIND => record.kind = keep(errors, one_of(key, value, SpanKind::ALL)),
             SLOT_STAGE => record.stage = keep(errors, one_of(key, value, Stage::ALL)),
-            SLOT_SESSION => record.session_id = keep(errors, string(key, value).map(intern)),
+            SLOT_SESSION => {
+                let session = string(key, value).map(|text| intern(cut(text, limits, truncated)));
+                record.session_id = keep(errors, session);
+            }
             // `service.name` belongs on the resource; on a span it is not what names the pipeline.
             SLOT_SERVICE => {}
-            _ => match typed(key, ty, value) {
+            _ => match typed(key, ty, value, limits, truncated) {
                 Ok(fact) => record.facts.set(Arc::clone(key), fact),
                 Err(error) => {
                     record.facts.remove(key);
@@ -175,13 +190,34 @@ fn keep<T>(errors: &mut Vec<String>, read: Result<T, String>) -> Option<T> {
     read.map_err(|error| errors.push(error)).ok()
 }
 
-/// A value checked against the type the plan expects.
-fn typed(key: &str, ty: AttributeType, value: &WireValue<'_>) -> Result<FactValue, String> {
+/// A value checked against the type the plan expects, within the attribute limits.
+fn typed(
+    key: &str,
+    ty: AttributeType,
+    value: &WireValue<'_>,
+    limits: &AttributeLimits,
+    truncated: &mut u32,
+) -> Result<FactValue, String> {
     match ty {
         AttributeType::Int => integer(key, value).map(FactValue::Int),
         AttributeType::Double => number(key, value).map(FactValue::Double),
-        AttributeType::String => string(key, value).map(|text| FactValue::String(intern(text))),
-        AttributeType::StringArray => strings(key, value).map(FactValue::Strings),
+        AttributeType::String => {
+            string(key, value).map(|text| FactValue::String(intern(cut(text, limits, truncated))))
+        }
+        AttributeType::StringArray => {
+            strings(key, value, limits, truncated).map(FactValue::Strings)
+        }
+    }
+}
+
+/// `text` cut to the value length limit on a character boundary; a cut is counted in `truncated`.
+fn cut<'t>(text: &'t str, limits: &AttributeLimits, truncated: &mut u32) -> &'t str {
+    match prefix(text, limits.max_value_length) {
+        Some(kept) => {
+            *truncated = truncated.saturating_add(1);
+            kept
+        }
+        None => text,
     }
 }
 
@@ -231,14 +267,25 @@ fn integer(key: &str, value: &WireValue<'_>) -> Result<i64, String> {
     }
 }
 
-fn strings(key: &str, value: &WireValue<'_>) -> Result<Box<[Arc<str>]>, String> {
+/// The members of a string array up to the array length limit, each within the value length limit. Members
+/// past the limit are dropped unread (and counted once, as one value cut).
+fn strings(
+    key: &str,
+    value: &WireValue<'_>,
+    limits: &AttributeLimits,
+    truncated: &mut u32,
+) -> Result<Box<[Arc<str>]>, String> {
     let WireValue::Array(array) = value else {
         return Err(type_error(key, "array of strings", value));
     };
-    let mut texts = Vec::with_capacity(array.len());
-    for (index, element) in array.iter().enumerate() {
+    let kept = array.len().min(limits.max_array_length);
+    if kept < array.len() {
+        *truncated = truncated.saturating_add(1);
+    }
+    let mut texts = Vec::with_capacity(kept);
+    for (index, element) in array.iter().take(kept).enumerate() {
         match element {
-            WireValue::String(text) => texts.push(intern(text)),
+            WireValue::String(text) => texts.push(intern(cut(text, limits, truncated))),
             other => {
                 return Err(format!(
                     "attribute `{key}`: expected array of strings, received array with {} at index {index}",

@@ -25,7 +25,8 @@ pub mod verdict;
 pub mod wire;
 
 pub use evaluate::{
-    Capacity, Contract, ContractSet, Engine, EngineEvent, EngineStats, Now, evaluate_batch,
+    Capacity, Contract, ContractSet, EVICTED, Engine, EngineEvent, EngineStats, Now, batch_bytes,
+    evaluate_batch,
 };
 
 use std::time::Duration;

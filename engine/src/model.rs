@@ -152,6 +152,8 @@ pub struct Facts {
     /// Read attributes that were present but unusable (wrong type, unknown kind or stage), each a
     /// readable explanation naming the attribute. The engine reports them instead of dropping them.
     pub attribute_errors: Vec<String>,
+    /// Attribute values (and the span name) the attribute limits cut or dropped on this span.
+    pub truncated: u32,
 }
 
 impl Facts {

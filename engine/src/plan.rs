@@ -10,7 +10,7 @@ use ironforge_proto::semconv::attr;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::config::{ContractFile, MeasureConfig};
+use crate::config::{ContractFile, LimitsConfig, MeasureConfig};
 
 /// The type a contract file expects an attribute to carry. A value of another type is kept out of the
 /// measures and reported by `attribute_errors` contracts.
@@ -118,6 +118,35 @@ pub struct ReadPlan {
     /// Per key, its length and last (up to) 8 bytes: the lookup compares these before the key itself, since
     /// most keys share the `ironforge.` prefix and many share a length.
     fingerprints: Vec<(usize, u64)>,
+    /// The file's attribute limits, applied as spans are decoded.
+    pub limits: AttributeLimits,
+}
+
+/// OpenTelemetry's attribute limits, as the contract file sets them (see [`crate::config::LimitsConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttributeLimits {
+    /// Attributes read per span (`AttributeCountLimit`).
+    pub max_attributes: usize,
+    /// Bytes kept of a string value, each array member and a span name (`AttributeValueLengthLimit`).
+    pub max_value_length: usize,
+    /// Members kept of an array value.
+    pub max_array_length: usize,
+}
+
+impl AttributeLimits {
+    fn of(limits: &LimitsConfig) -> Self {
+        Self {
+            max_attributes: limits.max_attributes_per_span,
+            max_value_length: limits.max_attribute_value_length,
+            max_array_length: limits.max_attribute_array_length,
+        }
+    }
+}
+
+impl Default for AttributeLimits {
+    fn default() -> Self {
+        Self::of(&LimitsConfig::default())
+    }
 }
 
 /// A key's length and its last (up to) 8 bytes as one number.
@@ -135,6 +164,7 @@ impl ReadPlan {
         let mut plan = Self {
             keys: Vec::new(),
             fingerprints: Vec::new(),
+            limits: AttributeLimits::of(&file.limits),
         };
         for key in ALWAYS_READ {
             plan.add(file, key);
@@ -162,6 +192,7 @@ impl ReadPlan {
                 .iter()
                 .map(|(key, _)| fingerprint(key.as_bytes()))
                 .collect(),
+            limits: AttributeLimits::default(),
         }
     }
 
@@ -211,5 +242,9 @@ impl ReadPlan {
 impl crate::wire::KeySelector for ReadPlan {
     fn slot(&self, key: &[u8]) -> Option<u16> {
         self.slot_of_bytes(key)
+    }
+
+    fn max_attributes(&self) -> usize {
+        self.limits.max_attributes
     }
 }

@@ -140,6 +140,11 @@ pub struct TraceVerdict {
     pub incomplete_reason: Option<String>,
     pub decided_unix_nano: u64,
     pub service_name: Option<String>,
+    /// Decided `incomplete` early, to keep the engine within `limits.max_traces_in_flight` or
+    /// `limits.max_memory_bytes`: a verdict on the monitor's capacity, not on the pipeline.
+    pub evicted: bool,
+    /// Attribute values (and span names) the attribute limits cut or dropped on the trace's spans.
+    pub attributes_truncated: u64,
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {

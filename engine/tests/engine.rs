@@ -7,85 +7,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ironforge_engine::config::ContractFile;
 use ironforge_engine::decode::decode_request;
-use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
-use ironforge_engine::verdict::{TraceVerdict, VerdictStatus, Violation};
-use ironforge_engine::{ContractSet, Engine, EngineEvent, Now};
+use ironforge_engine::model::{SpanId, TraceId};
+use ironforge_engine::verdict::{VerdictStatus, Violation};
+use ironforge_engine::{Engine, EngineEvent};
 use ironforge_proto::semconv::{SpanKind, attr};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
-const SECOND: u64 = 1_000_000_000;
+mod support;
 
-/// A contract file of the given contracts (YAML list items), with optional `attributes:` and `limits:`.
-fn contracts(attributes: &str, limits: &str, items: &str) -> Arc<ContractSet> {
-    let text = format!(
-        "version: 1\ncompletion: {{ grace_seconds: 1, idle_timeout_seconds: 10 }}\n{attributes}{limits}contracts:\n{items}"
-    );
-    Arc::new(ContractSet::new(
-        ContractFile::parse(&text, "test.yaml").unwrap(),
-        None,
-    ))
-}
-
-fn defaults() -> Arc<ContractSet> {
-    Arc::new(ContractSet::new(
-        ContractFile::embedded_default().unwrap(),
-        None,
-    ))
-}
-
-fn at(start: Instant, seconds: u64) -> Now {
-    Now {
-        instant: start + Duration::from_secs(seconds),
-        unix_nano: 1_700_000_000 * SECOND + seconds * SECOND,
-    }
-}
-
-fn span(trace: u8, id: u8, parent: Option<u8>, kind: Option<SpanKind>) -> SpanRecord {
-    let mut span = SpanRecord::new(
-        TraceId([trace; 16]),
-        SpanId([id; 8]),
-        kind.map_or("GET /health", |k| k.as_str()),
-    );
-    span.parent_span_id = parent.map(|p| SpanId([p; 8]));
-    span.kind = kind;
-    span.start_unix_nano = 1_700_000_000 * SECOND;
-    span.end_unix_nano = span.start_unix_nano + SECOND;
-    span
-}
-
-fn verdicts(events: &[EngineEvent]) -> Vec<&TraceVerdict> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            EngineEvent::Verdict(verdict) => Some(verdict),
-            _ => None,
-        })
-        .collect()
-}
-
-fn violations(events: &[EngineEvent]) -> Vec<&Violation> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            EngineEvent::Violation(violation) => Some(violation),
-            _ => None,
-        })
-        .collect()
-}
-
-fn kv(key: &str, value: Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..KeyValue::default()
-    }
-}
+use support::{at, contracts, defaults, kv, span, verdicts, violations};
 
 #[test]
 fn a_contract_holds_an_attribute_the_project_has_never_seen() {
@@ -355,33 +290,6 @@ fn a_root_with_a_huge_array_is_still_the_root() {
         engine.capacity().bytes() < 64 * 1024,
         "the array is not kept"
     );
-}
-
-#[test]
-fn the_memory_budget_refuses_a_batch_whole() {
-    let set = contracts(
-        "",
-        "limits: { max_memory_bytes: 10000 }\n",
-        "  - id: session_duration\n    category: timing\n    scope: { kind: session }\n    measure: duration\n    comparison: lt\n    threshold: 5\n    severity: critical\n",
-    );
-    let start = Instant::now();
-    let mut engine = Engine::new(set);
-    let batch = |trace: u8| -> Vec<SpanRecord> {
-        (2..100)
-            .map(|id| span(trace, id, Some(1), Some(SpanKind::Session)))
-            .collect()
-    };
-    engine.ingest(batch(12), at(start, 0)).unwrap();
-    let held = engine.capacity().bytes();
-    let refused = engine.ingest(batch(13), at(start, 0)).unwrap_err();
-    assert!(refused.retry_after >= Duration::from_secs(1));
-    assert_eq!(
-        engine.capacity().bytes(),
-        held,
-        "a refused batch keeps nothing"
-    );
-    assert_eq!(engine.traces_in_flight(), 1);
-    assert_eq!(engine.stats().batches_refused, 1);
 }
 
 #[test]

@@ -82,13 +82,39 @@ impl TraceDecided<'_> {
             violations = v.violations.len(),
             spans = v.span_count,
             revised = self.revised,
-            "trace {} {}{}: {} violations [{}]{}",
+            evicted = v.evicted,
+            attributes_truncated = v.attributes_truncated,
+            "trace {} {}{}: {} violations [{}]{}{}",
             v.trace_id,
             if self.revised { "revised to " } else { "" },
             status,
             v.violations.len(),
             contracts.join(", "),
             v.incomplete_reason.as_deref().map(|r| format!("; {r}")).unwrap_or_default(),
+            match v.attributes_truncated {
+                0 => String::new(),
+                n => format!("; {n} attribute values truncated by the attribute limits"),
+            },
+        );
+    }
+}
+
+/// Traces were decided `incomplete` early to keep within the trace or memory limits. Each has its own
+/// verdict (and verdict line); this says how many, once per worker report.
+#[derive(Debug)]
+pub struct TracesEvicted {
+    pub count: u64,
+}
+
+impl TracesEvicted {
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics.traces_evicted(self.count);
+        tracing::warn!(
+            target: VERDICT_TARGET,
+            evicted = self.count,
+            "{} traces {}: decided incomplete before they completed, to stay within limits.max_traces_in_flight and limits.max_memory_bytes",
+            self.count,
+            crate::engine::EVICTED
         );
     }
 }

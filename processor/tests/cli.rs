@@ -105,20 +105,7 @@ fn schema_is_json_for_editors() {
 async fn json_console_lines_carry_the_violation_as_fields() {
     use std::io::BufRead;
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
-        .args([
-            "--log-format",
-            "json",
-            "--otlp-grpc-addr",
-            "127.0.0.1:0",
-            "--otlp-http-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--admin-addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = e2e_support::processor_command().spawn().unwrap();
     let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {

@@ -67,6 +67,8 @@ fn verdict(n: u32, status: VerdictStatus, blocked: bool) -> TraceVerdict {
         incomplete_reason: (status == VerdictStatus::Incomplete).then(|| "no root".to_owned()),
         decided_unix_nano: 1,
         service_name: None,
+        evicted: false,
+        attributes_truncated: 0,
     }
 }
 
@@ -288,4 +290,25 @@ fn past_100_pipelines_the_idlest_is_forgotten_and_counted() {
     let text = metrics.encode().unwrap();
     assert!(!text.contains("pipeline=\"p001\""), "{text}");
     assert!(text.contains("pipeline=\"p100\""), "{text}");
+}
+
+#[test]
+fn evicted_verdicts_are_counted_but_not_scored() {
+    let mut compliance = compliance().0;
+    compliance.record(&pass(1));
+    for n in 0..100 {
+        compliance.record(&TraceVerdict {
+            evicted: true,
+            incomplete_reason: Some("evicted under memory pressure".to_owned()),
+            ..verdict(3000 + n, VerdictStatus::Incomplete, false)
+        });
+    }
+    let report = compliance.report();
+    assert_eq!(report.counts.traces_incomplete, 100);
+    assert_eq!(report.counts.traces_evicted, 100);
+    assert_eq!(report.counts.traces_total, 101);
+    assert_eq!((report.health_score, report.health), (100.0, Health::Green));
+    // A trace that timed out on its own is the pipeline's: it is scored.
+    compliance.record(&verdict(4000, VerdictStatus::Incomplete, false));
+    assert_eq!(compliance.report().health, Health::Yellow);
 }

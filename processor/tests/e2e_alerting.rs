@@ -97,6 +97,7 @@ fn published_series() -> BTreeSet<String> {
         metric::LATE_SPANS,
         metric::SPANS_OVER_LIMIT,
         metric::BATCHES_REFUSED,
+        metric::TRACES_EVICTED,
         metric::VERDICTS_FORGOTTEN,
         metric::EVENTS_SUPPRESSED,
         metric::OUTPUT_EXPORTED,

@@ -124,6 +124,8 @@ fn verdicts_are_counted_by_status_and_readiness_and_time_their_stages() {
         incomplete_reason: None,
         decided_unix_nano: DECIDED_AT,
         service_name: Some("ironforge".to_owned()),
+        evicted: false,
+        attributes_truncated: 0,
     });
     let text = encoded(&metrics);
     let exemplar = "# {trace_id=\"4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b\"}";
@@ -430,6 +432,8 @@ fn fully_fed() -> Metrics {
         incomplete_reason: None,
         decided_unix_nano: DECIDED_AT,
         service_name: None,
+        evicted: false,
+        attributes_truncated: 0,
     });
     metrics.span(&session_span(Stage::Validation, 12, 1e8, 0.9));
     metrics.span(&span(Some(SpanKind::Run), None, 1000, Facts::default()));
@@ -473,6 +477,7 @@ fn every_documented_name_is_exposed_and_the_exposition_ends_with_eof() {
         (metric::LATE_SPANS, "counter"),
         (metric::SPANS_OVER_LIMIT, "counter"),
         (metric::BATCHES_REFUSED, "counter"),
+        (metric::TRACES_EVICTED, "counter"),
         (metric::VERDICTS_FORGOTTEN, "counter"),
         (metric::TRACES_IN_FLIGHT, "gauge"),
         (metric::EVENTS_SUPPRESSED, "counter"),

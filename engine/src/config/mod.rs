@@ -81,8 +81,9 @@ impl Default for CompletionConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Traces being assembled at once. Beyond it, new traces are refused with UNAVAILABLE / 503 so the
-    /// client retries; nothing already accepted is evicted.
+    /// Traces being assembled at once. A new trace beyond it first evicts the trace idle the longest, which
+    /// is decided `incomplete` ("evicted under memory pressure"); a batch is refused with UNAVAILABLE / 503
+    /// only when it alone would start more traces than this.
     pub max_traces_in_flight: usize,
     /// Spans kept per trace. Spans beyond it are still checked against span-scoped contracts, counted, and
     /// the verdict says the trace was truncated.
@@ -94,9 +95,18 @@ pub struct LimitsConfig {
     /// Violations kept per trace (in its verdict); beyond it they are still emitted and counted, and the
     /// verdict says how many it left out.
     pub max_violations_per_trace: usize,
-    /// Bytes of engine state (spans in flight, their violations, kept verdicts) across all shards. A batch
-    /// that would take the engine over it is refused with UNAVAILABLE / 503 so the client retries.
+    /// Bytes of engine state (spans in flight, their violations, kept verdicts) across all shards. Over it,
+    /// the traces idle the longest are decided `incomplete` early, then the oldest kept verdicts are
+    /// forgotten; a batch is refused with UNAVAILABLE / 503 only when it alone would not fit.
     pub max_memory_bytes: usize,
+    /// Attributes kept per span, as OpenTelemetry's `AttributeCountLimit`: those after the first this many
+    /// (in wire order) are dropped before anything is stored, and the verdict counts them.
+    pub max_attributes_per_span: usize,
+    /// Bytes kept of a string attribute value (each member of an array too) and of a span name, as
+    /// OpenTelemetry's `AttributeValueLengthLimit`: longer values are cut on a character boundary.
+    pub max_attribute_value_length: usize,
+    /// Members kept of an array attribute value; the rest are dropped and counted.
+    pub max_attribute_array_length: usize,
 }
 
 impl Default for LimitsConfig {
@@ -108,6 +118,9 @@ impl Default for LimitsConfig {
             decided_traces_kept: 10_000,
             max_violations_per_trace: 1_000,
             max_memory_bytes: 256 * 1024 * 1024,
+            max_attributes_per_span: 128,
+            max_attribute_value_length: 4096,
+            max_attribute_array_length: 1024,
         }
     }
 }

@@ -58,6 +58,18 @@ pub(super) fn validate(
             file.limits.max_violations_per_trace,
         ),
         ("max_memory_bytes", file.limits.max_memory_bytes),
+        (
+            "max_attributes_per_span",
+            file.limits.max_attributes_per_span,
+        ),
+        (
+            "max_attribute_value_length",
+            file.limits.max_attribute_value_length,
+        ),
+        (
+            "max_attribute_array_length",
+            file.limits.max_attribute_array_length,
+        ),
     ];
     for (key, value) in limits {
         if value == 0 {

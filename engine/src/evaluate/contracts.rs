@@ -203,10 +203,15 @@ impl Contract {
                     format_number(observed)
                 )
             }
-            MeasureConfig::AttributeErrors => format!(
-                "has unusable attributes: {}",
-                facts.attribute_errors.join("; ")
-            ),
+            MeasureConfig::AttributeErrors => {
+                // Each error quotes its value cut already; a span repeating a key can still carry many.
+                let errors = &facts.attribute_errors;
+                let mut text = errors[..errors.len().min(MAX_LISTED)].join("; ");
+                if errors.len() > MAX_LISTED {
+                    text.push_str(&format!("; … and {} more", errors.len() - MAX_LISTED));
+                }
+                format!("has unusable attributes: {text}")
+            }
             MeasureConfig::Duration
             | MeasureConfig::AttributeMax(_)
             | MeasureConfig::AttributeMean(_)

@@ -3,7 +3,7 @@
 
 use foldhash::HashSet;
 
-use ironforge_proto::semconv::SpanKind;
+use ironforge_proto::semconv::{SpanKind, Stage};
 
 use super::contracts::{Contract, ContractSet, SpanView, truncate};
 use super::state::{KeptSpan, TraceState};
@@ -141,6 +141,67 @@ impl Tally {
         };
         (status, !incomplete && !self.blocking)
     }
+}
+
+/// Why a trace is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ending {
+    /// Its root arrived and the grace passed (or batch evaluation ended).
+    Complete,
+    /// No root arrived before the idle timeout (or batch evaluation ended).
+    TimedOut,
+    /// Decided early to keep the engine within its limits.
+    Evicted,
+}
+
+/// The reason of a verdict decided under pressure; it starts with [`EVICTED`].
+pub(super) fn evicted_reason(trace: &TraceState) -> String {
+    let root = if trace.root_seen_at.is_some() {
+        "its root had arrived"
+    } else {
+        "no root had arrived"
+    };
+    format!(
+        "{EVICTED}: decided before it completed to make room ({} spans received, {root})",
+        trace.spans.len()
+    )
+}
+
+/// How every verdict decided under pressure begins, so readers (and health) can tell it from a pipeline's
+/// own failure.
+pub const EVICTED: &str = "evicted under memory pressure";
+
+/// What a trace whose run declared its sessions is missing: a stage with no span at all, or a stage with
+/// fewer session spans than declared. `None` when nothing is missing or the run declared nothing.
+///
+/// Session spans are counted, not distinct session ids: a pipeline that names two sessions alike (as
+/// IRONFORGE's own `NY` naming does) sent every span, and the `sessions_complete` and
+/// `unique_session_ids` contracts report that; a replica or an export that lost spans did not.
+pub(super) fn missing_parts(trace: &TraceState) -> Option<String> {
+    let declared = trace.declared_sessions.filter(|declared| *declared > 0)?;
+    let absent: Vec<&str> = Stage::ALL
+        .iter()
+        .zip(&trace.stage_spans)
+        .filter(|(_, counts)| counts.spans == 0)
+        .map(|(stage, _)| stage.as_str())
+        .collect();
+    let short: Vec<String> = Stage::ALL
+        .iter()
+        .zip(&trace.stage_spans)
+        .filter(|(_, counts)| counts.spans > 0 && i64::from(counts.sessions) < declared)
+        .map(|(stage, counts)| format!("{stage} {} of {declared}", counts.sessions))
+        .collect();
+    let mut missing = Vec::new();
+    if !absent.is_empty() {
+        missing.push(format!("no span of stage {}", absent.join(", ")));
+    }
+    if !short.is_empty() {
+        missing.push(format!(
+            "session spans per stage short of the {declared} declared: {}",
+            short.join(", ")
+        ));
+    }
+    (!missing.is_empty()).then(|| format!("partial trace: {}", missing.join("; ")))
 }
 
 pub(super) fn incomplete_reason(trace: &TraceState) -> String {

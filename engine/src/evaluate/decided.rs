@@ -45,14 +45,23 @@ impl DecidedTraces {
     fn forget_beyond_capacity(&mut self) -> (u64, usize) {
         let (mut forgotten, mut freed) = (0, 0);
         while self.order.len() > self.capacity {
-            if let Some(oldest) = self.order.pop_front()
-                && let Some((old, _)) = self.verdicts.remove(&oldest)
-            {
-                freed += verdict_bytes(&old);
-                forgotten += 1;
-            }
+            let Some(bytes) = self.forget_oldest() else {
+                break;
+            };
+            freed += bytes;
+            forgotten += 1;
         }
         (forgotten, freed)
+    }
+
+    /// Forgets the oldest verdict; returns the bytes that freed, `None` when none is kept.
+    pub fn forget_oldest(&mut self) -> Option<usize> {
+        while let Some(oldest) = self.order.pop_front() {
+            if let Some((old, _)) = self.verdicts.remove(&oldest) {
+                return Some(verdict_bytes(&old));
+            }
+        }
+        None
     }
 
     pub fn get(&self, trace_id: &TraceId) -> Option<&TraceVerdict> {

@@ -27,8 +27,13 @@ use crate::Overloaded;
 use crate::model::{SpanRecord, TraceId};
 use crate::verdict::{TraceVerdict, VerdictStatus, Violation};
 use deadlines::Deadlines;
-use decide::{incomplete_reason, span_violations, stage_durations, trace_violation};
+pub use decide::EVICTED;
+use decide::{
+    Ending, evicted_reason, incomplete_reason, missing_parts, span_violations, stage_durations,
+    trace_violation,
+};
 use decided::{DecidedTraces, verdict_bytes};
+pub use state::batch_bytes;
 use state::{TraceState, span_bytes_estimate};
 
 /// The time of an engine call: monotonic for completion, wall clock for the timestamps it reports.
@@ -72,8 +77,10 @@ pub struct EngineStats {
     pub late_spans: u64,
     /// Spans checked but not kept because their trace was over `max_spans_per_trace` or `max_bytes_per_trace`.
     pub spans_over_limit: u64,
-    /// Batches refused because `max_traces_in_flight` or `max_memory_bytes` was reached.
+    /// Batches refused because they alone would not fit `max_traces_in_flight` or `max_memory_bytes`.
     pub batches_refused: u64,
+    /// Traces decided `incomplete` early to stay within `max_traces_in_flight` or `max_memory_bytes`.
+    pub traces_evicted: u64,
     /// Traces dropped without a verdict because no span carried an IRONFORGE span kind.
     pub traces_unmonitored: u64,
     /// Violations emitted but left out of their verdicts by `max_violations_per_trace`.
@@ -91,6 +98,7 @@ impl EngineStats {
             late_spans: delta(self.late_spans, earlier.late_spans),
             spans_over_limit: delta(self.spans_over_limit, earlier.spans_over_limit),
             batches_refused: delta(self.batches_refused, earlier.batches_refused),
+            traces_evicted: delta(self.traces_evicted, earlier.traces_evicted),
             traces_unmonitored: delta(self.traces_unmonitored, earlier.traces_unmonitored),
             violations_over_limit: delta(self.violations_over_limit, earlier.violations_over_limit),
             verdicts_forgotten: delta(self.verdicts_forgotten, earlier.verdicts_forgotten),
@@ -106,6 +114,9 @@ pub struct Engine {
     deadlines: Deadlines,
     decided: DecidedTraces,
     capacity: Arc<Capacity>,
+    /// Bytes this engine holds of what `capacity` counts over all engines: its own share is what it keeps
+    /// within, so its evictions follow from its own spans and times.
+    held_bytes: usize,
     stats: EngineStats,
     /// How long after its completion deadline each trace decided complete since the last
     /// [`Engine::take_decision_delays`] was decided.
@@ -126,6 +137,7 @@ impl Engine {
             deadlines: Deadlines::default(),
             decided: DecidedTraces::new(kept),
             capacity,
+            held_bytes: 0,
             stats: EngineStats::default(),
             decision_delays: Vec::new(),
         }
@@ -144,7 +156,7 @@ impl Engine {
             .decided
             .set_capacity(contracts.file().limits.decided_traces_kept);
         self.stats.verdicts_forgotten += forgotten;
-        self.capacity.release_bytes(freed);
+        self.release_bytes(freed);
         self.contracts = contracts;
         // Deadlines were computed with the old grace and idle timeout: look at every trace again.
         self.deadlines.clear();
@@ -189,32 +201,24 @@ impl Engine {
         self.decided.iter()
     }
 
-    /// Whether a batch would be accepted: refused when it would start more traces than
-    /// `max_traces_in_flight` allows, or take the engine's state over `max_memory_bytes`. Counts the
-    /// refusal. The one place where a policy that frees room under pressure plugs in.
+    /// Whether a batch would be accepted: refused only when it alone would start more traces than this
+    /// engine's share of `max_traces_in_flight`, or hold more than its share of `max_memory_bytes`. Any
+    /// other pressure is relieved by eviction as the batch is taken. Counts the refusal.
     fn admit(&mut self, spans: &[SpanRecord]) -> Result<(), Overloaded> {
-        let file = self.contracts.file();
-        let limits = &file.limits;
         let mut new_traces: Vec<TraceId> = spans
             .iter()
             .map(|span| span.trace_id)
-            .filter(|id| !self.traces.contains_key(id) && !self.decided.contains(id))
+            .filter(|id| !self.knows(id))
             .collect();
         new_traces.sort_unstable();
         new_traces.dedup();
-        let bytes: usize = spans.iter().map(span_bytes_estimate).sum::<usize>()
-            + new_traces.len() * size_of::<TraceState>();
-        let over_traces = !new_traces.is_empty()
-            && self.capacity.traces() + new_traces.len() > limits.max_traces_in_flight;
-        let over_bytes = self.capacity.bytes().saturating_add(bytes) > limits.max_memory_bytes;
-        if over_traces || over_bytes {
+        let refused = self
+            .capacity
+            .admits(&self.contracts, new_traces.len(), batch_bytes(spans));
+        if refused.is_err() {
             self.stats.batches_refused += 1;
-            // Traces leave the state when decided, at the earliest a grace after their root arrives.
-            return Err(Overloaded {
-                retry_after: Duration::from_secs_f64(file.completion.grace_seconds.max(1.0)),
-            });
         }
-        Ok(())
+        refused
     }
 
     /// Takes a batch of spans. Refuses the whole batch, keeping nothing, when [`Engine::admit`] refuses it,
@@ -269,6 +273,7 @@ impl Engine {
                 let trace = TraceState::new(Arc::clone(&self.contracts), now.instant);
                 self.capacity.add_trace();
                 self.capacity.add_bytes(trace.bytes);
+                self.held_bytes += trace.bytes;
                 let idle = self.contracts.file().completion.idle_timeout_seconds;
                 self.deadlines
                     .push(now.instant + Duration::from_secs_f64(idle), span.trace_id);
@@ -299,7 +304,53 @@ impl Engine {
         } else {
             added += trace.keep(span);
         }
-        self.capacity.add_bytes(added);
+        self.add_bytes(added);
+        self.relieve(span.trace_id, now, events);
+    }
+
+    fn add_bytes(&mut self, bytes: usize) {
+        self.held_bytes += bytes;
+        self.capacity.add_bytes(bytes);
+    }
+
+    fn release_bytes(&mut self, bytes: usize) {
+        self.held_bytes = self.held_bytes.saturating_sub(bytes);
+        self.capacity.release_bytes(bytes);
+    }
+
+    /// Brings the engine back within its share of the limits once a span took it over, sparing the trace
+    /// that span joined. Over the memory share, the oldest kept verdicts are forgotten first: they were
+    /// reported already, and forgetting one loses only its answer to the API. Then, over either share, the
+    /// traces idle the longest are decided `incomplete` (evicted). It frees a little more than needed, so
+    /// a flood pays for the scan of the traces once per many new traces rather than for each.
+    fn relieve(&mut self, spare: TraceId, now: Now, events: &mut Vec<EngineEvent>) {
+        let (max_traces, max_bytes) = self.capacity.shares(&self.contracts.file().limits);
+        if self.traces.len() <= max_traces && self.held_bytes <= max_bytes {
+            return;
+        }
+        let (max_traces, max_bytes) = (max_traces - max_traces / 64, max_bytes - max_bytes / 64);
+        while self.held_bytes > max_bytes {
+            let Some(freed) = self.decided.forget_oldest() else {
+                break;
+            };
+            self.stats.verdicts_forgotten += 1;
+            self.release_bytes(freed);
+        }
+        let mut idle: Vec<(Instant, TraceId)> = self
+            .traces
+            .iter()
+            .filter(|(id, _)| **id != spare)
+            .map(|(id, trace)| (trace.last_seen_at, *id))
+            .collect();
+        // Ties broken by trace id, so a replay of the same spans and times evicts the same traces.
+        idle.sort_unstable();
+        for (_, id) in idle {
+            if self.traces.len() <= max_traces && self.held_bytes <= max_bytes {
+                break;
+            }
+            self.stats.traces_evicted += 1;
+            self.decide(id, Ending::Evicted, now, events);
+        }
     }
 
     /// A span for a decided trace: checked, and its violations revise the stored verdict, within the
@@ -333,12 +384,12 @@ impl Engine {
         }
         let incomplete = verdict.status == VerdictStatus::Incomplete;
         (verdict.status, verdict.production_ready) = tally.status(incomplete);
-        self.capacity
-            .add_bytes(verdict_bytes(verdict).saturating_sub(before));
+        let grown = verdict_bytes(verdict).saturating_sub(before);
         events.push(EngineEvent::VerdictRevised {
             verdict: verdict.clone(),
             added,
         });
+        self.add_bytes(grown);
     }
 
     /// Decides every trace whose root arrived more than the grace ago, or that has been idle too long.
@@ -365,9 +416,9 @@ impl Engine {
             let idle_at = trace.last_seen_at + idle;
             if let Some(at) = complete_at.filter(|at| *at <= now.instant) {
                 self.decision_delays.push(now.instant.duration_since(at));
-                self.decide(id, true, now, &mut events);
+                self.decide(id, Ending::Complete, now, &mut events);
             } else if idle_at <= now.instant {
-                self.decide(id, false, now, &mut events);
+                self.decide(id, Ending::TimedOut, now, &mut events);
             } else {
                 let next = complete_at.map_or(idle_at, |at| at.min(idle_at));
                 self.deadlines.push(next, id);
@@ -378,24 +429,32 @@ impl Engine {
 
     /// Decides every trace now: those with a root as complete, the rest as incomplete. For batch evaluation.
     pub fn finish_all(&mut self, now: Now) -> Vec<EngineEvent> {
-        let ids: Vec<(TraceId, bool)> = self
+        let ids: Vec<(TraceId, Ending)> = self
             .traces
             .iter()
-            .map(|(id, trace)| (*id, trace.root_seen_at.is_some()))
+            .map(|(id, trace)| {
+                let ending = if trace.root_seen_at.is_some() {
+                    Ending::Complete
+                } else {
+                    Ending::TimedOut
+                };
+                (*id, ending)
+            })
             .collect();
         let mut events = Vec::new();
-        for (id, complete) in ids {
-            self.decide(id, complete, now, &mut events);
+        for (id, ending) in ids {
+            self.decide(id, ending, now, &mut events);
         }
         self.deadlines.clear();
         events
     }
 
-    /// Decides one trace: its trace-scoped violations (each an event of its own), then its verdict.
+    /// Decides one trace: its trace-scoped violations (each an event of its own), then its verdict. A
+    /// complete trace whose run declared sessions it does not hold is decided, but `incomplete`.
     fn decide(
         &mut self,
         trace_id: TraceId,
-        complete: bool,
+        ending: Ending,
         now: Now,
         events: &mut Vec<EngineEvent>,
     ) {
@@ -403,7 +462,7 @@ impl Engine {
             return;
         };
         self.capacity.release_trace();
-        self.capacity.release_bytes(trace.bytes);
+        self.release_bytes(trace.bytes);
         if !trace.monitored {
             self.stats.traces_unmonitored += 1;
             events.push(EngineEvent::Unmonitored {
@@ -413,7 +472,7 @@ impl Engine {
             return;
         }
         let max_violations = trace.contracts.file().limits.max_violations_per_trace;
-        let mut incomplete_reason = if complete {
+        let mut incomplete_reason = if ending == Ending::Complete {
             let contracts = Arc::clone(&trace.contracts);
             for (index, contract) in contracts.contracts().iter().enumerate() {
                 if !contract.config.measure.is_trace_scoped() {
@@ -432,7 +491,9 @@ impl Engine {
                     trace.keep_violation(violation, max_violations);
                 }
             }
-            None
+            missing_parts(&trace)
+        } else if ending == Ending::Evicted {
+            Some(evicted_reason(&trace))
         } else {
             Some(incomplete_reason(&trace))
         };
@@ -459,11 +520,13 @@ impl Engine {
             incomplete_reason,
             decided_unix_nano: now.unix_nano,
             service_name: trace.service_name.as_deref().map(str::to_owned),
+            evicted: ending == Ending::Evicted,
+            attributes_truncated: trace.attributes_truncated,
         };
-        self.capacity.add_bytes(verdict_bytes(&verdict));
+        self.add_bytes(verdict_bytes(&verdict));
         let (forgotten, freed) = self.decided.insert(verdict.clone(), trace.tally);
         self.stats.verdicts_forgotten += forgotten;
-        self.capacity.release_bytes(freed);
+        self.release_bytes(freed);
         events.push(EngineEvent::Verdict(verdict));
     }
 }
@@ -471,9 +534,7 @@ impl Engine {
 impl Drop for Engine {
     /// Gives back what this engine counted, so shards that are replaced leave the shared budget exact.
     fn drop(&mut self) {
-        let held: usize = self.traces.values().map(|trace| trace.bytes).sum::<usize>()
-            + self.decided.iter().map(verdict_bytes).sum::<usize>();
-        self.capacity.release_bytes(held);
+        self.capacity.release_bytes(self.held_bytes);
         for _ in 0..self.traces.len() {
             self.capacity.release_trace();
         }

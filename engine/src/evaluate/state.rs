@@ -53,6 +53,13 @@ pub(crate) enum Accumulator {
     Seen(Option<Vec<bool>>),
 }
 
+/// How many spans of one stage a trace holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StageSpans {
+    pub spans: u32,
+    pub sessions: u32,
+}
+
 /// A trace in flight.
 #[derive(Debug)]
 pub(crate) struct TraceState {
@@ -67,6 +74,11 @@ pub(crate) struct TraceState {
     pub accumulators: Vec<Accumulator>,
     /// `ironforge.run.session_count` of the trace's run span.
     pub declared_sessions: Option<i64>,
+    /// Per stage of [`Stage::ALL`]: spans of that stage, and session spans among them. Every span counts,
+    /// kept or over the limits, so a partial trace is told from a whole one however large.
+    pub stage_spans: [StageSpans; Stage::ALL.len()],
+    /// Attribute values cut or dropped by the attribute limits, over the trace's spans.
+    pub attributes_truncated: u64,
     pub service_name: Option<Arc<str>>,
     /// Whether any span carried an IRONFORGE span kind: traces with none are not monitored.
     pub monitored: bool,
@@ -105,6 +117,8 @@ impl TraceState {
             string_index: HashMap::default(),
             accumulators,
             declared_sessions: None,
+            stage_spans: Default::default(),
+            attributes_truncated: 0,
             service_name: None,
             monitored: false,
             root_seen_at: None,
@@ -127,6 +141,16 @@ impl TraceState {
         }
         if self.service_name.is_none() {
             self.service_name.clone_from(&span.service_name);
+        }
+        self.attributes_truncated += u64::from(span.facts.truncated);
+        if let Some(counts) = span.stage.and_then(|stage| {
+            let index = Stage::ALL.iter().position(|s| *s == stage)?;
+            self.stage_spans.get_mut(index)
+        }) {
+            counts.spans = counts.spans.saturating_add(1);
+            if span.kind == Some(SpanKind::Session) {
+                counts.sessions = counts.sessions.saturating_add(1);
+            }
         }
         let view = SpanView::from(span);
         for (contract, accumulator) in self
@@ -241,6 +265,11 @@ pub(crate) fn violation_bytes(violation: &Violation) -> usize {
         + violation.message.len()
         + violation.stage.as_ref().map_or(0, String::len)
         + violation.session_id.as_ref().map_or(0, String::len)
+}
+
+/// Approximate bytes a batch of spans will take once kept, for admission before it is.
+pub fn batch_bytes(spans: &[SpanRecord]) -> usize {
+    spans.iter().map(span_bytes_estimate).sum()
 }
 
 /// Approximate bytes a span will take once kept, for admission before it is.

@@ -87,6 +87,12 @@ pub trait KeySelector {
     /// not yet checked as UTF-8: a key equal to one the caller spelled is valid by being equal, and only the
     /// keys it skips need the check, which the decoder does.
     fn slot(&self, key: &[u8]) -> Option<u16>;
+
+    /// Attributes read per span at most, as OpenTelemetry's `AttributeCountLimit`: those after the first
+    /// this many in wire order are checked but not kept, and counted in [`WireSpan::attributes_dropped`].
+    fn max_attributes(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// Any `Fn(&str) -> Option<u16>` selects keys, which suits tests and one-off readers.
@@ -125,6 +131,8 @@ pub struct WireSpan<'a> {
     pub end_time_unix_nano: u64,
     /// `Status.code`; 0 (unset) when there is no status. An unknown code is kept as sent.
     pub status_code: i32,
+    /// Attributes past [`KeySelector::max_attributes`], dropped unread.
+    pub attributes_dropped: u32,
 }
 
 /// Receives what the decoder keeps, in request order.
@@ -232,7 +240,7 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
                     let mut resource = first.message(tag, field, Msg::Resource)?;
                     while let Some((tag, field)) = resource.next()? {
                         if tag == 1 {
-                            self.key_value(resource.message(tag, field, Msg::KeyValue)?)?;
+                            self.key_value(resource.message(tag, field, Msg::KeyValue)?, true)?;
                         } else {
                             resource.other(tag, field)?;
                         }
@@ -272,7 +280,10 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
             start_time_unix_nano: 0,
             end_time_unix_nano: 0,
             status_code: 0,
+            attributes_dropped: 0,
         };
+        let max_attributes = self.keys.max_attributes();
+        let mut attributes = 0usize;
         while let Some((tag, field)) = fields.next()? {
             match tag {
                 1 => span.trace_id = fields.bytes(tag, field)?,
@@ -281,7 +292,14 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
                 5 => span.name = fields.string(tag, field)?,
                 7 => span.start_time_unix_nano = fields.fixed64(tag, field)?,
                 8 => span.end_time_unix_nano = fields.fixed64(tag, field)?,
-                9 => self.key_value(fields.message(tag, field, Msg::KeyValue)?)?,
+                9 => {
+                    let within = attributes < max_attributes;
+                    attributes += 1;
+                    if !within {
+                        span.attributes_dropped = span.attributes_dropped.saturating_add(1);
+                    }
+                    self.key_value(fields.message(tag, field, Msg::KeyValue)?, within)?;
+                }
                 15 => {
                     // A second status merges into the first: a code, when present, replaces the code.
                     let mut status = fields.message(tag, field, Msg::Status)?;
@@ -302,8 +320,9 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
 
     /// Reads one attribute, keeping it when the selector selects its key. The key is known only at the end
     /// (it may follow the value, or occur twice), so the value is read after the fields; it is checked
-    /// whether kept or not.
-    fn key_value(&mut self, mut fields: Reader<'a>) -> reader::Result<()> {
+    /// whether kept or not. An attribute past the count limit (`within` false) is checked the same way
+    /// and never kept.
+    fn key_value(&mut self, mut fields: Reader<'a>, within: bool) -> reader::Result<()> {
         let body = fields.rest();
         let mut key: &[u8] = &[];
         let mut value: Option<Reader<'a>> = None;
@@ -322,7 +341,7 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
                 _ => fields.other(tag, field)?,
             }
         }
-        let slot = self.keys.slot(key);
+        let slot = self.keys.slot(key).filter(|_| within);
         if slot.is_none() {
             fields.check_utf8(key)?;
         }

@@ -114,6 +114,7 @@ const EMPTY_SPAN: WireSpan<'static> = WireSpan {
     start_time_unix_nano: 0,
     end_time_unix_nano: 0,
     status_code: 0,
+    attributes_dropped: 0,
 };
 
 #[test]
@@ -161,6 +162,7 @@ fn reads_every_kept_span_field_and_skips_the_rest() {
         start_time_unix_nano: 10,
         end_time_unix_nano: 20,
         status_code: 2,
+        attributes_dropped: 0,
     };
     assert_eq!(
         decode(&one_span(&fields)),

@@ -64,6 +64,8 @@ pub fn verdict(v: &TraceVerdict) -> pb::TraceVerdict {
         incomplete_reason: v.incomplete_reason.clone().unwrap_or_default(),
         decided_unix_nano: v.decided_unix_nano,
         service_name: v.service_name.clone().unwrap_or_default(),
+        evicted: v.evicted,
+        attributes_truncated: v.attributes_truncated,
     }
 }
 
@@ -84,6 +86,7 @@ pub fn compliance(report: &HealthReport) -> pb::ComplianceReport {
         traces_warned: counts.traces_warned,
         traces_failed: counts.traces_failed,
         traces_incomplete: counts.traces_incomplete,
+        traces_evicted: counts.traces_evicted,
         compliance_ratio: report.compliance_ratio,
         health_score: report.health_score,
         health: health(report.health).into(),
@@ -98,6 +101,7 @@ pub fn compliance(report: &HealthReport) -> pb::ComplianceReport {
                 traces_warned: p.counts.traces_warned,
                 traces_failed: p.counts.traces_failed,
                 traces_incomplete: p.counts.traces_incomplete,
+                traces_evicted: p.counts.traces_evicted,
                 compliance_ratio: p.compliance_ratio,
                 health_score: p.health_score,
                 health: health(p.health).into(),

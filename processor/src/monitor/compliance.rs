@@ -6,6 +6,11 @@
 //! GREEN when the score is at least 90 and the latest verdict is production-ready (or there is none yet);
 //! YELLOW otherwise.
 //!
+//! A verdict the engine decided early to make room (evicted) counts as `incomplete` but stays out of the
+//! health window: it says the monitor was full, not that the pipeline failed, and a flood of traces that
+//! never complete must not turn health RED for the runs that do. Evictions are counted on their own
+//! (`traces_evicted`, and the `ironforge_processor_traces_evicted_total` metric).
+//!
 //! A pipeline is the `service.name` a verdict carries; a verdict without one counts under
 //! [`UNKNOWN_SERVICE`](value::UNKNOWN_SERVICE), the name OpenTelemetry SDKs give a service that sets none.
 //! Service names come from the wire, so at most [`MAX_PIPELINES`] are tracked: a new one beyond that replaces
@@ -73,6 +78,8 @@ pub struct VerdictCounts {
     pub traces_warned: u64,
     pub traces_failed: u64,
     pub traces_incomplete: u64,
+    /// Of `traces_incomplete`, those decided early to make room (not scored in health).
+    pub traces_evicted: u64,
 }
 
 /// Counts, score and health of the verdicts of one pipeline.
@@ -161,6 +168,10 @@ impl Tally {
         counts.traces_total += 1;
         if verdict.production_ready {
             self.production_ready += 1;
+        }
+        if verdict.evicted {
+            counts.traces_evicted += 1;
+            return;
         }
         self.recent.push_back(Scored::of(verdict));
         if self.recent.len() > HEALTH_WINDOW {

@@ -9,7 +9,7 @@ use ironforge_engine::{Capacity, EngineStats};
 
 use crate::engine::{ContractSet, EngineEvent, Now, evaluate_batch};
 use crate::ingest::{Overloaded, RequestReport, SpanSink};
-use crate::internal_events::RequestAnswered;
+use crate::internal_events::{RequestAnswered, TracesEvicted};
 use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;
 use crate::telemetry::Transport;
@@ -58,7 +58,8 @@ impl Monitor {
         let compliance = Compliance::new(&contracts, Arc::clone(outputs.metrics()));
         // The score is defined before the first verdict too (100), so dashboards and alerts never read a gap.
         outputs.metrics().health(compliance.report().health_score);
-        let capacity = Arc::new(Capacity::new());
+        // Each shard keeps to its share of the limits, so its evictions depend on its own spans alone.
+        let capacity = Arc::new(Capacity::shared_by(shards.max(1)));
         let dispatch = Arc::new(Dispatch {
             compliance: Mutex::new(compliance),
             outputs,
@@ -171,6 +172,12 @@ impl ShardOutput for Dispatch {
     }
 
     fn stats(&self, delta: &EngineStats) {
+        if delta.traces_evicted > 0 {
+            TracesEvicted {
+                count: delta.traces_evicted,
+            }
+            .emit(self.outputs.metrics());
+        }
         self.outputs
             .metrics()
             .engine_stats(delta, self.capacity.traces());

@@ -4,6 +4,11 @@
 //! decides its traces when their deadlines come (it sleeps until the next one, so a verdict is not held back
 //! by a polling interval), and hands what it decided to the monitor. A batch is admitted whole or refused
 //! whole before any worker sees it, so a client's retry never duplicates spans.
+//!
+//! The trace and memory limits never refuse a batch that could fit: each worker's engine makes room by
+//! evicting its own traces idle the longest (decided `incomplete`), so a flood of traces that never
+//! complete cannot starve a real run. Only a batch whose share alone exceeds a worker's share of a limit,
+//! or a full queue, is refused, with a retry delay.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -11,7 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ironforge_engine::{Capacity, ContractSet, Engine, EngineEvent, EngineStats, Now, Overloaded};
+use ironforge_engine::{
+    Capacity, ContractSet, Engine, EngineEvent, EngineStats, Now, Overloaded, batch_bytes,
+};
 
 use crate::model::{SpanRecord, TraceId};
 
@@ -121,7 +128,6 @@ impl Shards {
         spans: Vec<SpanRecord>,
         contracts: &ContractSet,
     ) -> Result<(), Overloaded> {
-        let limits = &contracts.file().limits;
         let retry = Overloaded {
             retry_after: Duration::from_secs_f64(
                 contracts.file().completion.grace_seconds.max(1.0),
@@ -132,13 +138,11 @@ impl Shards {
             let index = self.index(&span.trace_id);
             shares[index].push(span);
         }
-        let over_memory = self.capacity.bytes() >= limits.max_memory_bytes;
-        // At the trace bound, spans of traces already held are still taken: refusing them would keep those
-        // traces from ever completing and leaving, and the bound would starve itself.
-        let over_traces =
-            self.capacity.traces() >= limits.max_traces_in_flight && self.starts_a_trace(&shares);
+        let too_large = shares
+            .iter()
+            .find_map(|share| self.too_large(share, contracts).err());
         let mut reserved = Vec::new();
-        let mut refused = over_memory || over_traces;
+        let mut refused = too_large.is_some();
         for (shard, share) in self.shards.iter().zip(&shares) {
             if refused || share.is_empty() {
                 continue;
@@ -160,7 +164,7 @@ impl Shards {
                 shard.queued.fetch_sub(count, Ordering::AcqRel);
             }
             self.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(retry);
+            return Err(too_large.unwrap_or(retry));
         }
         for (shard, share) in self.shards.iter().zip(shares) {
             if !share.is_empty() {
@@ -171,15 +175,15 @@ impl Shards {
         Ok(())
     }
 
-    /// Whether any span of the shares would start a trace its shard does not hold. Asked only at the trace
-    /// bound, so the shards' locks are not taken on the common path.
-    fn starts_a_trace(&self, shares: &[Vec<SpanRecord>]) -> bool {
-        self.shards.iter().zip(shares).any(|(shard, share)| {
-            !share.is_empty() && {
-                let engine = shard.engine.lock().unwrap_or_else(PoisonError::into_inner);
-                share.iter().any(|span| !engine.knows(&span.trace_id))
-            }
-        })
+    /// Refuses a shard's share of a batch that could not fit its engine even with everything else evicted.
+    /// Its distinct trace ids stand for the traces it starts (without taking the engine's lock): at most
+    /// that many are new.
+    fn too_large(&self, share: &[SpanRecord], contracts: &ContractSet) -> Result<(), Overloaded> {
+        let mut traces: Vec<TraceId> = share.iter().map(|span| span.trace_id).collect();
+        traces.sort_unstable();
+        traces.dedup();
+        self.capacity
+            .admits(contracts, traces.len(), batch_bytes(share))
     }
 
     /// Refusals counted since the last call.
@@ -328,24 +332,35 @@ mod tests {
     fn span(trace: u8, id: u8) -> SpanRecord {
         let mut span = SpanRecord::new(TraceId([trace; 16]), SpanId([id; 8]), "session");
         span.parent_span_id = Some(SpanId([1; 8]));
+        span.kind = Some(ironforge_proto::semconv::SpanKind::Session);
         span
     }
 
     #[test]
-    fn at_the_trace_bound_only_new_traces_are_refused() {
+    fn at_the_trace_bound_a_new_trace_evicts_the_oldest_rather_than_being_refused() {
         let text = crate::config::DEFAULT_CONTRACTS_YAML
             .replace("max_traces_in_flight: 10000", "max_traces_in_flight: 1");
         let file = ContractFile::parse(&text, "test").unwrap_or_else(|err| panic!("{err}"));
         let contracts = Arc::new(ContractSet::new(file, None));
-        let shards = Shards::start(2, &contracts, Arc::new(Capacity::new()), Arc::new(Discard))
+        let shards = Shards::start(1, &contracts, Arc::new(Capacity::new()), Arc::new(Discard))
             .unwrap_or_else(|err| panic!("{err}"));
         assert!(shards.submit(vec![span(1, 2)], &contracts).is_ok());
         shards.flush();
+        assert!(shards.submit(vec![span(2, 2)], &contracts).is_ok());
+        shards.flush();
+        assert_eq!(shards.capacity().traces(), 1);
+        let engine = shards.engine_of(&TraceId([1; 16]));
+        let evicted = engine
+            .verdict(&TraceId([1; 16]))
+            .unwrap_or_else(|| panic!("the oldest trace has a verdict"));
+        assert!(evicted.evicted);
+        drop(engine);
         assert!(
-            shards.submit(vec![span(1, 3)], &contracts).is_ok(),
-            "a trace already held keeps taking spans"
+            shards
+                .submit(vec![span(3, 2), span(4, 2)], &contracts)
+                .is_err(),
+            "a batch that alone exceeds the bound is refused"
         );
-        assert!(shards.submit(vec![span(2, 2)], &contracts).is_err());
         assert_eq!(shards.take_refused(), 1);
     }
 }

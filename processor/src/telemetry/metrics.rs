@@ -88,6 +88,7 @@ pub struct Metrics {
     late_spans: Counter,
     spans_over_limit: Counter,
     batches_refused: Counter,
+    traces_evicted: Counter,
     verdicts_forgotten: Counter,
     /// The engine's counts at the previous [`Metrics::engine_stats`] call, to turn running totals into deltas.
     traces_in_flight: Gauge,
@@ -216,8 +217,14 @@ impl Metrics {
         let batches_refused = Counter::default();
         registry.register(
             metric::BATCHES_REFUSED,
-            "Span batches refused because too many traces were in flight",
+            "Span batches refused because they alone would not fit the limits, or a queue was full",
             batches_refused.clone(),
+        );
+        let traces_evicted = Counter::default();
+        registry.register(
+            metric::TRACES_EVICTED,
+            "Traces decided incomplete early to keep within the trace and memory limits",
+            traces_evicted.clone(),
         );
         let verdicts_forgotten = Counter::default();
         registry.register(
@@ -329,6 +336,7 @@ impl Metrics {
             late_spans,
             spans_over_limit,
             batches_refused,
+            traces_evicted,
             verdicts_forgotten,
             traces_in_flight,
             events_suppressed,
@@ -493,6 +501,11 @@ impl Metrics {
     }
 
     /// Adds what one engine shard did since it last reported, and sets the in-flight gauge.
+    /// Counts traces decided early to make room; see [`crate::internal_events::TracesEvicted`].
+    pub fn traces_evicted(&self, count: u64) {
+        self.traces_evicted.inc_by(count);
+    }
+
     pub fn engine_stats(&self, delta: &EngineStats, traces_in_flight: usize) {
         self.late_spans.inc_by(delta.late_spans);
         self.spans_over_limit.inc_by(delta.spans_over_limit);

@@ -50,8 +50,11 @@ pub mod metric {
     pub const LATE_SPANS: &str = "ironforge_processor_late_spans";
     /// Counter: spans checked but left out of trace-scoped contracts because their trace was over its limits.
     pub const SPANS_OVER_LIMIT: &str = "ironforge_processor_spans_over_limit";
-    /// Counter: span batches refused because too many traces were in flight.
+    /// Counter: span batches refused because they alone would exceed a worker's share of
+    /// `max_traces_in_flight` or `max_memory_bytes`, or a worker's queue was full.
     pub const BATCHES_REFUSED: &str = "ironforge_processor_batches_refused";
+    /// Counter: traces decided `incomplete` early ("evicted under memory pressure") to make room.
+    pub const TRACES_EVICTED: &str = "ironforge_processor_traces_evicted";
     /// Counter: decided verdicts forgotten to keep the verdict store bounded.
     pub const VERDICTS_FORGOTTEN: &str = "ironforge_processor_verdicts_forgotten";
     /// Gauge: traces assembled but not yet decided.

@@ -320,3 +320,26 @@ pub fn contract_ids(violations: &[pb::Violation]) -> Vec<String> {
     ids.dedup();
     ids
 }
+
+/// An OTLP attribute.
+pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..KeyValue::default()
+    }
+}
+
+/// The `ironforge-processor` binary on free loopback ports, logging JSON lines at `info` to a piped stdout:
+/// the start-up line's `fields` name the bound `otlp_grpc`, `otlp_http` and `admin` addresses.
+pub fn processor_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
+    command
+        .args(["--log-format", "json"])
+        .args(["--otlp-grpc-addr", "127.0.0.1:0"])
+        .args(["--otlp-http-addr", "127.0.0.1:0"])
+        .args(["--admin-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped());
+    command
+}

@@ -1,0 +1,110 @@
+//! Partial traces are never a pass: a run that declares its sessions and lacks a stage, or session spans of
+//! a stage, is `incomplete`, saying what is missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Instant;
+
+use ironforge_engine::Engine;
+use ironforge_engine::model::{SpanId, SpanRecord};
+use ironforge_engine::verdict::{TraceVerdict, VerdictStatus};
+use ironforge_proto::semconv::{SpanKind, Stage, attr};
+
+mod support;
+
+use support::{at, defaults, span, verdicts};
+
+/// A run declaring `declared` sessions, with `sessions(stage)` session spans under each stage it reaches.
+fn run(trace: u8, declared: i64, sessions: impl Fn(Stage) -> Option<u8>) -> Vec<SpanRecord> {
+    let mut root = span(trace, 1, None, Some(SpanKind::Run));
+    root.facts.set(attr::RUN_SESSION_COUNT, declared);
+    let mut spans = vec![root];
+    for (index, stage) in Stage::ALL.iter().enumerate() {
+        let Some(count) = sessions(*stage) else {
+            continue;
+        };
+        let stage_id = 10 + index as u8;
+        let mut stage_span = span(trace, stage_id, Some(1), Some(SpanKind::Stage));
+        stage_span.stage = Some(*stage);
+        spans.push(stage_span);
+        for session in 0..count {
+            let mut s = span(trace, 0, Some(stage_id), Some(SpanKind::Session));
+            s.span_id = SpanId([stage_id, session, 1, 1, 1, 1, 1, 1]);
+            s.stage = Some(*stage);
+            s.session_id = Some(format!("S{session}").into());
+            spans.push(s);
+        }
+    }
+    spans
+}
+
+fn judge(spans: Vec<SpanRecord>) -> TraceVerdict {
+    let start = Instant::now();
+    let mut engine = Engine::new(defaults());
+    let mut events = engine.ingest(spans, at(start, 0)).unwrap();
+    events.extend(engine.tick(at(start, 6)));
+    verdicts(&events)[0].clone()
+}
+
+fn assert_partial(verdict: &TraceVerdict, missing: &str) {
+    assert_eq!(verdict.status, VerdictStatus::Incomplete, "{verdict:?}");
+    assert!(!verdict.production_ready);
+    assert!(!verdict.evicted);
+    let reason = verdict.incomplete_reason.as_deref().unwrap();
+    assert!(reason.starts_with("partial trace: "), "{reason}");
+    assert!(reason.contains(missing), "{reason}");
+}
+
+#[test]
+fn a_run_declaring_sessions_with_nothing_under_it_is_incomplete() {
+    let verdict = judge(run(1, 57, |_| None));
+    assert_partial(
+        &verdict,
+        "no span of stage discovery, confluence, validation, reporting",
+    );
+}
+
+#[test]
+fn a_missing_stage_or_missing_session_spans_make_a_run_incomplete() {
+    let no_reporting = judge(run(2, 2, |stage| (stage != Stage::Reporting).then_some(2)));
+    assert_partial(&no_reporting, "no span of stage reporting");
+    let short = judge(run(3, 2, |stage| {
+        Some(if stage == Stage::Validation { 1 } else { 2 })
+    }));
+    assert_partial(&short, "validation 1 of 2");
+}
+
+#[test]
+fn a_whole_run_is_judged_on_its_contracts() {
+    let verdict = judge(run(4, 2, |_| Some(2)));
+    assert_eq!(verdict.status, VerdictStatus::Pass, "{verdict:?}");
+    assert_eq!(verdict.incomplete_reason, None);
+}
+
+#[test]
+fn a_run_whose_sessions_share_an_id_is_whole_but_not_a_pass() {
+    let mut spans = run(5, 2, |_| Some(2));
+    for span in spans
+        .iter_mut()
+        .filter(|s| s.kind == Some(SpanKind::Session))
+    {
+        span.session_id = Some("NY_2025-08-04".into());
+    }
+    let verdict = judge(spans);
+    assert_eq!(verdict.incomplete_reason, None);
+    assert_ne!(verdict.status, VerdictStatus::Pass, "{verdict:?}");
+    assert!(
+        verdict
+            .violations
+            .iter()
+            .any(|v| v.contract_id == "sessions_complete")
+    );
+}
+
+#[test]
+fn a_run_that_declares_no_sessions_is_not_held_to_stages() {
+    let mut spans = run(6, 0, |_| None);
+    spans[0].facts = Default::default();
+    let verdict = judge(spans);
+    assert_eq!(verdict.status, VerdictStatus::Pass, "{verdict:?}");
+}
