@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
+use ironforge_processor::durability::{FsyncPolicy, WalConfig};
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::server::{DEFAULT_DATA_DIR, Server, ServerOptions};
 use tracing_subscriber::EnvFilter;
@@ -74,6 +75,18 @@ impl From<ProfileArg> for Profile {
     }
 }
 
+/// When accepted spans reach the disk, as the command line spells it.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+enum FsyncArg {
+    /// fsync before each acknowledgement; batches arriving together share one (group commit).
+    #[default]
+    Batch,
+    /// fsync every --wal-fsync-interval-ms; acknowledged once written to the kernel.
+    Interval,
+    /// Never fsync; acknowledged once written to the kernel (survives a killed process, not a power loss).
+    None,
+}
+
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 enum LogFormat {
     #[default]
@@ -122,6 +135,33 @@ struct ServeArgs {
     /// Directory for the processor's state between runs; created if missing.
     #[arg(long, env = "IRONFORGE_DATA_DIR", value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    /// When the write-ahead log fsyncs accepted spans.
+    #[arg(long, value_enum, env = "IRONFORGE_WAL_FSYNC", default_value_t = FsyncArg::Batch)]
+    wal_fsync: FsyncArg,
+    /// The interval of `--wal-fsync interval`, in milliseconds.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    wal_fsync_interval_ms: u64,
+    /// Bytes the write-ahead log may hold; past them new batches are refused (UNAVAILABLE / 503 with a
+    /// retry delay) until decided traces free their segments.
+    #[arg(long, env = "IRONFORGE_WAL_MAX_BYTES", default_value_t = WalConfig::DEFAULT_MAX_BYTES)]
+    wal_max_bytes: u64,
+}
+
+impl ServeArgs {
+    fn wal(&self) -> WalConfig {
+        let fsync = match self.wal_fsync {
+            FsyncArg::Batch => FsyncPolicy::Batch,
+            FsyncArg::Interval => {
+                FsyncPolicy::Interval(std::time::Duration::from_millis(self.wal_fsync_interval_ms))
+            }
+            FsyncArg::None => FsyncPolicy::None,
+        };
+        WalConfig {
+            fsync,
+            max_bytes: self.wal_max_bytes,
+            ..WalConfig::default()
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -172,6 +212,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         LogFormat::Json => subscriber.json().init(),
     }
     return_memory_when_idle();
+    let wal = args.wal();
     let options = ServerOptions {
         contracts_path: args.config,
         profile: args.profile.map(Profile::from),
@@ -184,6 +225,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         },
         shards: args.shards.map(usize::from),
         data_dir: args.data_dir,
+        wal,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

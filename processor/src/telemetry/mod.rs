@@ -5,6 +5,7 @@ mod labels;
 pub mod metrics;
 pub mod names;
 pub(crate) mod rate_limit;
+mod wal;
 
 pub use metrics::{
     Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE, RequestOutcome, Transport,
