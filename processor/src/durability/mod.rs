@@ -158,3 +158,73 @@ impl Wal {
         &self.usage
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::model::{SpanId, SpanRecord, TraceId};
+    use crate::verdict::{TraceVerdict, VerdictStatus};
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ironforge-wal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn verdict(trace: u8) -> TraceVerdict {
+        TraceVerdict {
+            trace_id: TraceId([trace; 16]),
+            status: VerdictStatus::Pass,
+            production_ready: true,
+            violations: Vec::new(),
+            violations_over_limit: 0,
+            stage_durations: Vec::new(),
+            span_count: 1,
+            incomplete_reason: None,
+            decided_unix_nano: 1,
+            service_name: None,
+        }
+    }
+
+    #[test]
+    fn a_restart_reads_back_spans_of_undecided_traces_and_verdicts() {
+        let dir = temp_dir("restart");
+        let (mut wal, recovered) = Wal::open(&dir, WalConfig::default()).unwrap();
+        assert!(recovered.spans.is_empty());
+        let mut log = wal.shard_log(0).unwrap();
+        wal.recovered().unwrap();
+        let undecided = SpanRecord::new(TraceId([1; 16]), SpanId([1; 8]), "session");
+        let decided = SpanRecord::new(TraceId([2; 16]), SpanId([2; 8]), "run");
+        log.append_spans(&[undecided.clone(), decided]).unwrap();
+        log.append_verdict(&verdict(2)).unwrap();
+        log.commit().unwrap();
+        drop(log);
+
+        let (mut wal, recovered) = Wal::open(&dir, WalConfig::default()).unwrap();
+        assert_eq!(recovered.spans, vec![undecided]);
+        assert_eq!(recovered.verdicts, vec![verdict(2)]);
+        // Until the new generation is marked complete, a restart still reads the old one.
+        let (_, again) = Wal::open(&dir, WalConfig::default()).unwrap();
+        assert_eq!(again.spans.len(), 1);
+        wal.recovered().unwrap();
+        let (_, empty) = Wal::open(&dir, WalConfig::default()).unwrap();
+        assert!(
+            empty.spans.is_empty(),
+            "the new generation holds nothing yet"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_second_lock_on_one_directory_is_refused() {
+        let dir = temp_dir("lock");
+        std::fs::create_dir_all(&dir).unwrap();
+        let _held = DataDirLock::acquire(&dir).unwrap();
+        match DataDirLock::acquire(&dir) {
+            Err(WalError::Locked { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
