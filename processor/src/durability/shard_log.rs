@@ -218,6 +218,10 @@ impl ShardLog {
         Ok(())
     }
 
+    pub fn usage(&self) -> &WalUsage {
+        &self.usage
+    }
+
     /// Whether the decision file has grown enough to be rewritten.
     pub fn wants_compaction(&self) -> bool {
         self.decisions_bytes > COMPACT_AT_LEAST.max(2 * self.compacted_bytes)

@@ -9,6 +9,8 @@ pub struct WalUsage {
     bytes: AtomicU64,
     segments: AtomicU64,
     replayed_spans: AtomicU64,
+    /// Failed writes, syncs and deletions not yet reported to the metrics.
+    failures: AtomicU64,
     /// Sync durations not yet reported to the metrics.
     syncs: Mutex<Vec<Duration>>,
 }
@@ -24,6 +26,16 @@ impl WalUsage {
 
     pub fn replayed_spans(&self) -> u64 {
         self.replayed_spans.load(Ordering::Relaxed)
+    }
+
+    /// Failures since the last call.
+    pub fn take_failures(&self) -> u64 {
+        self.failures.swap(0, Ordering::Relaxed)
+    }
+
+    /// Counted by [`crate::internal_events::WalFailed`], which logs it too.
+    pub fn failed(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Sync durations since the last call.

@@ -62,6 +62,8 @@ pub mod metric {
     pub const WAL_SEGMENTS: &str = "ironforge_processor_wal_segments";
     /// Histogram, seconds: each fsync of the write-ahead log.
     pub const WAL_FSYNC_DURATION: &str = "ironforge_processor_wal_fsync_duration_seconds";
+    /// Counter: failed writes, syncs and deletions of the write-ahead log (a batch not written is refused).
+    pub const WAL_ERRORS: &str = "ironforge_processor_wal_errors";
     /// Gauge: spans read back from the write-ahead log and evaluated again at the last start.
     pub const WAL_REPLAYED_SPANS: &str = "ironforge_processor_wal_replayed_spans";
     /// Counter: violation events not emitted because of rate limiting or deduplication. Label:

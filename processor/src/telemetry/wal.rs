@@ -1,5 +1,6 @@
 //! The write-ahead log's metrics: what it holds, how long its fsyncs take, what the last start replayed.
 
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
@@ -19,6 +20,7 @@ pub struct WalMetrics {
     segments: Gauge,
     fsync: Histogram,
     replayed: Gauge,
+    errors: Counter,
 }
 
 impl WalMetrics {
@@ -51,11 +53,18 @@ impl WalMetrics {
             "Spans read back from the write-ahead log and evaluated again at the last start",
             replayed.clone(),
         );
+        let errors = Counter::default();
+        registry.register(
+            metric::WAL_ERRORS,
+            "Failed writes, syncs and deletions of the write-ahead log",
+            errors.clone(),
+        );
         Self {
             bytes,
             segments,
             fsync,
             replayed,
+            errors,
         }
     }
 
@@ -67,6 +76,7 @@ impl WalMetrics {
             .set(i64::try_from(usage.segments()).unwrap_or(i64::MAX));
         self.replayed
             .set(i64::try_from(usage.replayed_spans()).unwrap_or(i64::MAX));
+        self.errors.inc_by(usage.take_failures());
         for took in usage.take_syncs() {
             self.fsync.observe(took.as_secs_f64());
         }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use ironforge_engine::{Engine, EngineEvent, Overloaded};
 
 use crate::durability::{Recovered, ShardLog, ViolationKey};
+use crate::internal_events::WalFailed;
 use crate::model::{SpanRecord, TraceId};
 use crate::verdict::TraceVerdict;
 
@@ -123,7 +124,7 @@ impl Logged {
             match self.log.append_spans(spans) {
                 Ok(()) => written.push((spans, ack)),
                 Err(err) => {
-                    tracing::warn!("write-ahead log: cannot write a batch ({err}); refused");
+                    self.failed("write a batch (refused)", &err);
                     refused += spans.len();
                     spans.clear();
                     refuse(ack);
@@ -131,7 +132,7 @@ impl Logged {
             }
         }
         if let Err(err) = self.log.commit() {
-            tracing::warn!("write-ahead log: cannot sync ({err}); the batches are refused");
+            self.failed("sync (the batches are refused)", &err);
             for (spans, ack) in written {
                 refused += spans.len();
                 spans.clear();
@@ -143,7 +144,7 @@ impl Logged {
 
     pub fn sync(&mut self) {
         if let Err(err) = self.log.sync() {
-            tracing::warn!("write-ahead log: cannot sync ({err})");
+            self.failed("sync", &err);
         }
     }
 
@@ -170,7 +171,11 @@ impl Logged {
                     return false;
                 }
                 if let Err(err) = self.log.append_emitted(&key) {
-                    tracing::warn!("write-ahead log: cannot record an emitted violation ({err})");
+                    WalFailed {
+                        what: "record an emitted violation",
+                        error: &err,
+                    }
+                    .emit(self.log.usage());
                 }
                 emitted.insert(key);
                 true
@@ -178,7 +183,11 @@ impl Logged {
             EngineEvent::Verdict(verdict) | EngineEvent::VerdictRevised { verdict, .. } => {
                 self.emitted.remove(&verdict.trace_id);
                 if let Err(err) = self.log.append_verdict(verdict) {
-                    tracing::warn!("write-ahead log: cannot record a verdict ({err})");
+                    WalFailed {
+                        what: "record a verdict",
+                        error: &err,
+                    }
+                    .emit(self.log.usage());
                 }
                 true
             }
@@ -193,7 +202,7 @@ impl Logged {
     /// rewrites the decision file when it has grown.
     pub fn maintain(&mut self, engine: &Engine) {
         if let Err(err) = self.log.sync_if_due() {
-            tracing::warn!("write-ahead log: cannot sync ({err})");
+            self.failed("sync", &err);
         }
         if self.last_maintained.elapsed() < MAINTAIN_EVERY {
             return;
@@ -201,16 +210,26 @@ impl Logged {
         self.last_maintained = Instant::now();
         let in_flight = |id: &TraceId| engine.knows(id) && engine.verdict(id).is_none();
         if let Err(err) = self.log.release(in_flight) {
-            tracing::warn!("write-ahead log: cannot delete a decided segment ({err})");
+            self.failed("delete a decided segment", &err);
         }
         if self.log.wants_compaction() {
             let restored = self.restored.read().unwrap_or_else(PoisonError::into_inner);
             let verdicts = restored.values().chain(engine.verdicts());
             let emitted = self.emitted.values().flatten();
             if let Err(err) = self.log.compact(verdicts, emitted, in_flight) {
-                tracing::warn!("write-ahead log: cannot rewrite the decision file ({err})");
+                WalFailed {
+                    what: "rewrite the decision file",
+                    error: &err,
+                }
+                .emit(self.log.usage());
             }
         }
+    }
+}
+
+impl Logged {
+    fn failed(&self, what: &'static str, error: &std::io::Error) {
+        WalFailed { what, error }.emit(self.log.usage());
     }
 }
 
