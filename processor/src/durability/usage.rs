@@ -72,7 +72,8 @@ impl WalUsage {
         self.replayed_spans.store(spans, Ordering::Relaxed);
     }
 
-    pub(super) fn synced(&self, took: Duration) {
+    /// Called by the shard logs after each fsync.
+    pub fn synced(&self, took: Duration) {
         let mut syncs = self.syncs.lock().unwrap_or_else(|e| e.into_inner());
         // Metrics take these every few hundred milliseconds; a bound keeps a stalled reader harmless.
         if syncs.len() < 4096 {
