@@ -105,7 +105,11 @@ fn schema_is_json_for_editors() {
 async fn json_console_lines_carry_the_violation_as_fields() {
     use std::io::BufRead;
 
+    // Its own data directory: the write-ahead log of another run would be replayed (and print first).
+    let data_dir = std::env::temp_dir().join(format!("ironforge-cli-{}-data", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
+        .arg("--data-dir")
+        .arg(&data_dir)
         .args([
             "--log-format",
             "json",
@@ -147,6 +151,7 @@ async fn json_console_lines_carry_the_violation_as_fields() {
     };
     child.kill().unwrap();
     let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data_dir);
     let fields = &violation["fields"];
     assert_eq!(violation["level"], "ERROR");
     assert_eq!(fields["contract"], "session_duration");
