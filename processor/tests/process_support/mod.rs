@@ -140,11 +140,8 @@ impl ProcessorProcess {
 
     /// SIGTERM, then waits (up to 60 s) for the process to exit on its own. Returns everything printed.
     pub fn terminate(mut self) -> (ExitStatus, Vec<String>) {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
