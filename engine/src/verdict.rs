@@ -1,10 +1,11 @@
 //! Verdicts and violations as plain data: what the engine decides, before any transport sees it.
 //!
-//! They serialize to JSON for the HTTP API and console, and convert to the `ironforge.monitor.v1` protobuf
-//! messages for gRPC and OTLP logs.
+//! They serialize to JSON for the HTTP API and console (and read back from it, so the processor can keep
+//! decided verdicts across restarts), and convert to the `ironforge.monitor.v1` protobuf messages for gRPC
+//! and OTLP logs.
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{SpanId, TraceId};
 
@@ -75,11 +76,11 @@ impl Severity {
 }
 
 /// One broken contract on one span (or a whole trace, when `span_id` is `None`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Violation {
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "display", deserialize_with = "trace_id_hex")]
     pub trace_id: TraceId,
-    #[serde(serialize_with = "display_opt")]
+    #[serde(serialize_with = "display_opt", deserialize_with = "span_id_hex")]
     pub span_id: Option<SpanId>,
     pub contract_id: String,
     pub category: Category,
@@ -95,7 +96,7 @@ pub struct Violation {
 }
 
 /// The outcome of a trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictStatus {
     Pass,
@@ -117,16 +118,16 @@ impl VerdictStatus {
 }
 
 /// Wall time of one stage within a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageDuration {
     pub stage: String,
     pub seconds: f64,
 }
 
 /// The decision on one completed trace.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceVerdict {
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "display", deserialize_with = "trace_id_hex")]
     pub trace_id: TraceId,
     pub status: VerdictStatus,
     pub production_ready: bool,
@@ -159,4 +160,17 @@ fn display_opt<T: std::fmt::Display, S: serde::Serializer>(
         Some(value) => s.collect_str(value),
         None => s.serialize_none(),
     }
+}
+
+fn trace_id_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<TraceId, D::Error> {
+    let text = String::deserialize(d)?;
+    TraceId::from_hex(&text).ok_or_else(|| serde::de::Error::custom("not a trace id"))
+}
+
+fn span_id_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SpanId>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| {
+            SpanId::from_hex(&text).ok_or_else(|| serde::de::Error::custom("not a span id"))
+        })
+        .transpose()
 }

@@ -1,6 +1,7 @@
 //! The seam between the receivers and the engine.
 
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 pub use ironforge_engine::Overloaded;
 use ironforge_engine::plan::ReadPlan;
@@ -11,8 +12,9 @@ use crate::telemetry::{RequestOutcome, Transport};
 /// Where receivers hand decoded spans. The engine implements it; receiver tests use a collecting sink.
 pub trait SpanSink: Send + Sync + 'static {
     /// Accepts a batch of spans, all decoded and validated. Fails only when the processor is shedding load;
-    /// the receiver then answers UNAVAILABLE (gRPC) or 503 (HTTP) with the retry delay.
-    fn submit(&self, spans: Vec<SpanRecord>) -> Result<(), Overloaded>;
+    /// the receiver then answers UNAVAILABLE (gRPC) or 503 (HTTP) with the retry delay. The receiver
+    /// acknowledges the batch only once the returned [`Durable`] resolves.
+    fn submit(&self, spans: Vec<SpanRecord>) -> Result<Durable, Overloaded>;
 
     /// The attributes the contracts in force read: receivers decode those and skip the rest.
     fn read_plan(&self) -> Arc<ReadPlan> {
@@ -28,6 +30,35 @@ pub trait SpanSink: Send + Sync + 'static {
     /// traces only; it acknowledges metrics so that a pipeline exporting both to it sees no failures.
     fn record_metric_points(&self, transport: Transport, points: u64) {
         let _ = (transport, points);
+    }
+}
+
+/// Resolves once an accepted batch is durable as the write-ahead log's policy defines it; at once for a
+/// sink that keeps no log. Awaited by the receivers, so no runtime thread blocks on a disk.
+#[derive(Debug, Default)]
+#[must_use = "a batch is acknowledged only once durable"]
+pub struct Durable {
+    waits: Vec<tokio::sync::oneshot::Receiver<Result<(), Overloaded>>>,
+}
+
+/// How long a client waits before retrying a batch the log could not write.
+const RETRY_AFTER_LOG_FAILURE: Duration = Duration::from_secs(1);
+
+impl Durable {
+    /// Waits on `wait` too: each shard that took part of the batch answers for its part.
+    pub fn and(&mut self, wait: tokio::sync::oneshot::Receiver<Result<(), Overloaded>>) {
+        self.waits.push(wait);
+    }
+
+    /// Fails when a part could not be written (the client retries it; nothing was acknowledged) or its
+    /// shard stopped before answering.
+    pub async fn wait(self) -> Result<(), Overloaded> {
+        for wait in self.waits {
+            wait.await.unwrap_or(Err(Overloaded {
+                retry_after: RETRY_AFTER_LOG_FAILURE,
+            }))?;
+        }
+        Ok(())
     }
 }
 

@@ -344,3 +344,22 @@ impl AcceptFailed<'_> {
         );
     }
 }
+
+/// The write-ahead log could not write, sync or clean up. A batch it could not write or sync was refused
+/// (the client retries it); anything else is retried at the next chance.
+#[derive(Debug)]
+pub struct WalFailed<'a> {
+    pub what: &'static str,
+    pub error: &'a std::io::Error,
+}
+
+impl WalFailed<'_> {
+    pub fn emit(&self, usage: &crate::durability::WalUsage) {
+        usage.failed();
+        tracing::warn!(
+            error = %self.error,
+            "write-ahead log: cannot {}",
+            self.what
+        );
+    }
+}

@@ -8,6 +8,7 @@
 //! over recorded spans.
 
 pub mod api;
+pub mod durability;
 pub mod ingest;
 pub mod internal_events;
 pub mod monitor;

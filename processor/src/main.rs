@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
+use ironforge_processor::durability::{FsyncPolicy, WalConfig};
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::outputs::otlp_logs::LogsQueueOptions;
 use ironforge_processor::security::{SecurityArgs, redact};
@@ -79,6 +80,18 @@ impl From<ProfileArg> for Profile {
     }
 }
 
+/// When accepted spans reach the disk, as the command line spells it.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+enum FsyncArg {
+    /// fsync before each acknowledgement; batches arriving together share one (group commit).
+    #[default]
+    Batch,
+    /// fsync every --wal-fsync-interval-ms; acknowledged once written to the kernel.
+    Interval,
+    /// Never fsync; acknowledged once written to the kernel (survives a killed process, not a power loss).
+    None,
+}
+
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 enum LogFormat {
     #[default]
@@ -131,6 +144,16 @@ struct ServeArgs {
     security: SecurityArgs,
     #[command(flatten)]
     logs_queue: LogsQueueArgs,
+    /// When the write-ahead log fsyncs accepted spans.
+    #[arg(long, value_enum, env = "IRONFORGE_WAL_FSYNC", default_value_t = FsyncArg::Batch)]
+    wal_fsync: FsyncArg,
+    /// The interval of `--wal-fsync interval`, in milliseconds.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    wal_fsync_interval_ms: u64,
+    /// Bytes the write-ahead log may hold; past them new batches are refused (UNAVAILABLE / 503 with a
+    /// retry delay) until decided traces free their segments.
+    #[arg(long, env = "IRONFORGE_WAL_MAX_BYTES", default_value_t = WalConfig::DEFAULT_MAX_BYTES)]
+    wal_max_bytes: u64,
 }
 
 /// How violation events wait for the logs endpoint.
@@ -168,6 +191,23 @@ fn seconds(text: &str) -> Result<Duration, String> {
             Ok(duration)
         }
         _ => Err("expected seconds above 0 and at most 86400".to_owned()),
+    }
+}
+
+impl ServeArgs {
+    fn wal(&self) -> WalConfig {
+        let fsync = match self.wal_fsync {
+            FsyncArg::Batch => FsyncPolicy::Batch,
+            FsyncArg::Interval => {
+                FsyncPolicy::Interval(std::time::Duration::from_millis(self.wal_fsync_interval_ms))
+            }
+            FsyncArg::None => FsyncPolicy::None,
+        };
+        WalConfig {
+            fsync,
+            max_bytes: self.wal_max_bytes,
+            ..WalConfig::default()
+        }
     }
 }
 
@@ -227,6 +267,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let logs_endpoint = args.logs_endpoint.as_deref().map(redact::url);
+    let wal = args.wal();
     let options = ServerOptions {
         contracts_path: args.config,
         profile: args.profile.map(Profile::from),
@@ -241,6 +282,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         data_dir: args.data_dir,
         security,
         logs_queue: args.logs_queue.into(),
+        wal,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

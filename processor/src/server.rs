@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::config::{ConfigError, ContractFile, Profile};
+use crate::durability::{DataDirLock, Wal, WalConfig, WalError};
 use crate::engine::ContractSet;
 use crate::internal_events::ContractsReloaded;
 use crate::monitor::Monitor;
@@ -43,12 +44,14 @@ pub struct ServerOptions {
     pub receiver_limits: ReceiverLimits,
     /// Engine shards (worker threads); `None` for one per available core.
     pub shards: Option<usize>,
-    /// Where the processor keeps its state between runs; created at start.
+    /// Where the processor keeps its state between runs (the write-ahead log); created at start.
     pub data_dir: PathBuf,
     /// TLS, tokens and connection limits of the listeners.
     pub security: SecurityOptions,
     /// How violation events wait on disk for the logs endpoint (under `data_dir`, in [`LOGS_QUEUE_DIR`]).
     pub logs_queue: LogsQueueOptions,
+    /// The write-ahead log's fsync policy and bounds.
+    pub wal: WalConfig,
 }
 
 impl Default for ServerOptions {
@@ -68,6 +71,7 @@ impl Default for ServerOptions {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             security: SecurityOptions::default(),
             logs_queue: LogsQueueOptions::default(),
+            wal: WalConfig::default(),
         }
     }
 }
@@ -98,6 +102,8 @@ pub enum ServerError {
     },
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Wal(#[from] WalError),
     #[error("OTLP logs output: {0}")]
     Logs(#[from] OtlpLogsError),
     #[error("{what} server failed: {message}")]
@@ -122,6 +128,8 @@ pub struct Server {
     tasks: JoinSet<Result<(), ServerError>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     logs: Option<OtlpLogsExporter>,
+    /// Held until the process ends: no second processor writes the same log.
+    _data_dir_lock: DataDirLock,
 }
 
 fn load_contracts(options: &ServerOptions) -> Result<ContractSet, ConfigError> {
@@ -146,6 +154,7 @@ impl Server {
             path: options.data_dir.clone(),
             source,
         })?;
+        let data_dir_lock = DataDirLock::acquire(&options.data_dir)?;
         let metrics = Arc::new(Metrics::new());
         let secured = Secured::new(&options.security, Arc::clone(&metrics))?;
         let logs = match &options.logs_endpoint {
@@ -160,16 +169,31 @@ impl Server {
             None => None,
         };
         let outputs = Outputs::new(metrics, &contracts.file().events, logs.clone());
+        let shards = options
+            .shards
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        // The log is read, written anew and evaluated before any listener is bound: nothing is accepted
+        // (and /readyz says nothing) until the last run's traces are back.
+        let recovering = std::time::Instant::now();
+        let (mut wal, recovered) = Wal::open(&options.data_dir, options.wal)?;
+        let replayed = recovered.spans.len();
+        let verdicts = recovered.verdicts.len();
         let monitor = Arc::new(
-            match options.shards {
-                Some(shards) => Monitor::with_shards(contracts, outputs, shards),
-                None => Monitor::new(contracts, outputs),
-            }
-            .map_err(|err| ServerError::Serve {
-                what: "engine shards",
-                message: err.to_string(),
+            Monitor::durable(contracts, outputs, shards, &mut wal, recovered).map_err(|err| {
+                ServerError::Serve {
+                    what: "engine shards",
+                    message: err.to_string(),
+                }
             })?,
         );
+        if replayed > 0 || verdicts > 0 {
+            tracing::info!(
+                spans = replayed,
+                verdicts,
+                seconds = recovering.elapsed().as_secs_f64(),
+                "write-ahead log recovered: spans of traces in flight evaluated again, verdicts restored"
+            );
+        }
 
         let grpc_listener = bind("OTLP/gRPC", options.otlp_grpc_addr).await?;
         let http_listener = bind("OTLP/HTTP", options.otlp_http_addr).await?;
@@ -247,6 +271,7 @@ impl Server {
             tasks,
             shutdown,
             logs,
+            _data_dir_lock: data_dir_lock,
         })
     }
 
@@ -276,7 +301,8 @@ impl Server {
             tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; closing them");
             self.tasks.shutdown().await;
         }
-        // Spans acknowledged before the receivers closed are evaluated before the outputs close.
+        // Spans acknowledged before the receivers closed are evaluated, and the log synced, before the
+        // outputs close.
         let monitor = Arc::clone(&self.monitor);
         let _ = tokio::task::spawn_blocking(move || monitor.flush()).await;
         if let Some(logs) = self.logs.take() {

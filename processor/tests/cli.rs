@@ -105,7 +105,24 @@ fn schema_is_json_for_editors() {
 async fn json_console_lines_carry_the_violation_as_fields() {
     use std::io::BufRead;
 
-    let mut child = e2e_support::processor_command().spawn().unwrap();
+    // Its own data directory: the write-ahead log of another run would be replayed (and print first).
+    let data_dir = std::env::temp_dir().join(format!("ironforge-cli-{}-data", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args([
+            "--log-format",
+            "json",
+            "--otlp-grpc-addr",
+            "127.0.0.1:0",
+            "--otlp-http-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--admin-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -134,6 +151,7 @@ async fn json_console_lines_carry_the_violation_as_fields() {
     };
     child.kill().unwrap();
     let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data_dir);
     let fields = &violation["fields"];
     assert_eq!(violation["level"], "ERROR");
     assert_eq!(fields["contract"], "session_duration");

@@ -9,6 +9,7 @@ mod violation_support;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use ironforge_processor::durability::WalUsage;
 use ironforge_processor::engine::EngineStats;
 use ironforge_processor::model::{Facts, SpanId, SpanRecord, TraceId};
 use ironforge_processor::telemetry::names::{metric, value};
@@ -456,6 +457,10 @@ fn fully_fed() -> Metrics {
     metrics.pipeline_forgotten("an-old-pipeline");
     metrics.trace_unmonitored();
     metrics.decision_delay(0.001);
+    let wal = WalUsage::default();
+    wal.synced(std::time::Duration::from_micros(300));
+    wal.failed();
+    metrics.wal().observe(&wal);
     metrics
 }
 
@@ -490,6 +495,11 @@ fn every_documented_name_is_exposed_and_the_exposition_ends_with_eof() {
         (metric::PIPELINES_FORGOTTEN, "counter"),
         (metric::TRACES_UNMONITORED, "counter"),
         (metric::DECISION_DELAY, "histogram"),
+        (metric::WAL_BYTES, "gauge"),
+        (metric::WAL_SEGMENTS, "gauge"),
+        (metric::WAL_FSYNC_DURATION, "histogram"),
+        (metric::WAL_REPLAYED_SPANS, "gauge"),
+        (metric::WAL_ERRORS, "counter"),
     ];
     let type_lines = text
         .lines()

@@ -7,8 +7,9 @@ use std::time::Duration;
 use ironforge_engine::plan::ReadPlan;
 use ironforge_engine::{Capacity, EngineStats};
 
+use crate::durability::{Recovered, Wal, WalUsage};
 use crate::engine::{ContractSet, EngineEvent, Now, evaluate_batch};
-use crate::ingest::{Overloaded, RequestReport, SpanSink};
+use crate::ingest::{Durable, Overloaded, RequestReport, SpanSink};
 use crate::internal_events::{RequestAnswered, TracesEvicted};
 use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;
@@ -24,7 +25,7 @@ pub use compliance::{
 mod shards;
 
 pub use shards::QUEUE_SPANS_PER_SHARD;
-use shards::{ShardOutput, Shards};
+use shards::{Durability, ShardOutput, Shards};
 
 /// The engine shards and everything their decisions feed.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ pub struct Monitor {
     shards: Shards,
     dispatch: Arc<Dispatch>,
     contracts: RwLock<Arc<ContractSet>>,
+    wal: Option<Arc<WalUsage>>,
 }
 
 /// Where the workers' decisions go: compliance and the outputs.
@@ -40,6 +42,7 @@ struct Dispatch {
     compliance: Mutex<Compliance>,
     outputs: Outputs,
     capacity: Arc<Capacity>,
+    wal: Option<Arc<WalUsage>>,
 }
 
 impl Monitor {
@@ -55,22 +58,73 @@ impl Monitor {
         outputs: Outputs,
         shards: usize,
     ) -> std::io::Result<Self> {
+        Self::start(contracts, outputs, shards, None)
+    }
+
+    /// A monitor that logs what it accepts and decides to `wal`, after taking up what the last run left
+    /// (`recovered`): its traces in flight are evaluated again, its verdicts answer reads and count in
+    /// compliance, and nothing it emitted is emitted again. `wal` then becomes the log a restart reads.
+    pub fn durable(
+        contracts: Arc<ContractSet>,
+        outputs: Outputs,
+        shards: usize,
+        wal: &mut Wal,
+        recovered: Recovered,
+    ) -> std::io::Result<Self> {
+        let verdicts = recovered.verdicts.clone();
+        let monitor = Self::start(
+            contracts,
+            outputs,
+            shards,
+            Some(Durability {
+                wal: &*wal,
+                recovered,
+            }),
+        )?;
+        wal.recovered().map_err(std::io::Error::other)?;
+        {
+            let mut compliance = monitor.compliance_state();
+            for verdict in &verdicts {
+                compliance.record(verdict);
+            }
+        }
+        // The recovered traces are evaluated before anything new is accepted.
+        monitor.flush();
+        Ok(monitor)
+    }
+
+    fn start(
+        contracts: Arc<ContractSet>,
+        outputs: Outputs,
+        shards: usize,
+        durability: Option<Durability<'_>>,
+    ) -> std::io::Result<Self> {
         let compliance = Compliance::new(&contracts, Arc::clone(outputs.metrics()));
         // The score is defined before the first verdict too (100), so dashboards and alerts never read a gap.
         outputs.metrics().health(compliance.report().health_score);
         // Each shard keeps to its share of the limits, so its evictions depend on its own spans alone.
         let capacity = Arc::new(Capacity::shared_by(shards.max(1)));
+        let wal = durability
+            .as_ref()
+            .map(|durability| Arc::clone(durability.wal.usage()));
         let dispatch = Arc::new(Dispatch {
             compliance: Mutex::new(compliance),
             outputs,
             capacity: Arc::clone(&capacity),
+            wal: wal.clone(),
         });
         let output: Arc<dyn ShardOutput> = dispatch.clone();
         Ok(Self {
-            shards: Shards::start(shards, &contracts, capacity, output)?,
+            shards: Shards::start(shards, &contracts, capacity, output, durability)?,
             dispatch,
             contracts: RwLock::new(contracts),
+            wal,
         })
+    }
+
+    /// What the write-ahead log holds, when there is one.
+    pub fn wal_usage(&self) -> Option<&Arc<WalUsage>> {
+        self.wal.as_ref()
     }
 
     fn compliance_state(&self) -> MutexGuard<'_, Compliance> {
@@ -81,8 +135,8 @@ impl Monitor {
         &self.dispatch.outputs
     }
 
-    /// Waits until every span accepted before the call has been evaluated and its events dispatched:
-    /// for a graceful shutdown, and for tests.
+    /// Waits until every span accepted before the call has been evaluated and its events dispatched, and
+    /// the log synced: for a graceful shutdown, and for tests.
     pub fn flush(&self) {
         self.shards.flush();
     }
@@ -108,7 +162,7 @@ impl Monitor {
     }
 
     pub fn verdict(&self, trace_id: &TraceId) -> Option<TraceVerdict> {
-        self.shards.engine_of(trace_id).verdict(trace_id).cloned()
+        self.shards.verdict(trace_id)
     }
 
     /// Bytes of engine state held across all shards, as counted against `limits.max_memory_bytes`.
@@ -181,11 +235,14 @@ impl ShardOutput for Dispatch {
         self.outputs
             .metrics()
             .engine_stats(delta, self.capacity.traces());
+        if let Some(wal) = &self.wal {
+            self.outputs.metrics().wal().observe(wal);
+        }
     }
 }
 
 impl SpanSink for Monitor {
-    fn submit(&self, spans: Vec<SpanRecord>) -> Result<(), Overloaded> {
+    fn submit(&self, spans: Vec<SpanRecord>) -> Result<Durable, Overloaded> {
         let contracts = self.contracts();
         let refused = self.shards.submit(spans, &contracts);
         if refused.is_err() {

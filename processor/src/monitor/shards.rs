@@ -9,10 +9,14 @@
 //! evicting its own traces idle the longest (decided `incomplete`), so a flood of traces that never
 //! complete cannot starve a real run. Only a batch whose share alone exceeds a worker's share of a limit,
 //! or a full queue, is refused, with a retry delay.
+//! With a write-ahead log, a worker writes the batches waiting for it, syncs once for all of them (group
+//! commit), answers their receivers, and only then evaluates them; what it decides it logs before handing
+//! it on (`durable`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,7 +24,14 @@ use ironforge_engine::{
     Capacity, ContractSet, Engine, EngineEvent, EngineStats, Now, Overloaded, batch_bytes,
 };
 
+use crate::durability::{Recovered, Wal, WalUsage};
+use crate::ingest::Durable;
 use crate::model::{SpanRecord, TraceId};
+use crate::verdict::TraceVerdict;
+
+mod durable;
+
+use durable::{Ack, Logged, ShardRecovery};
 
 /// Spans queued for one worker at most; beyond it receivers answer UNAVAILABLE / 503 with a retry delay.
 pub const QUEUE_SPANS_PER_SHARD: usize = 64 * 1024;
@@ -40,7 +51,8 @@ pub(crate) trait ShardOutput: Send + Sync + 'static {
 }
 
 enum Command {
-    Ingest(Vec<SpanRecord>),
+    /// A share of a batch, and where to say it is durable (with a log).
+    Ingest(Vec<SpanRecord>, Option<Ack>),
     Contracts(Arc<ContractSet>),
     /// Answers once everything sent before it was handled.
     Flush(mpsc::SyncSender<()>),
@@ -48,6 +60,8 @@ enum Command {
 
 struct Shard {
     engine: Arc<Mutex<Engine>>,
+    /// Verdicts given before the last restart, for reads.
+    restored: Arc<RwLock<HashMap<TraceId, TraceVerdict>>>,
     commands: Sender<Command>,
     queued: Arc<AtomicUsize>,
     worker: Option<JoinHandle<()>>,
@@ -59,7 +73,19 @@ pub(crate) struct Shards {
     capacity: Arc<Capacity>,
     /// Refusals since the last report, counted where admission happens.
     refused: AtomicUsize,
+    /// The log's usage and bound, when there is a log.
+    wal: Option<(Arc<WalUsage>, u64)>,
 }
+
+/// A log to write, and what the last run left in it.
+#[derive(Debug)]
+pub(crate) struct Durability<'a> {
+    pub wal: &'a Wal,
+    pub recovered: Recovered,
+}
+
+/// How long a client waits when the log is full: segments free up as traces are decided.
+const RETRY_WHEN_LOG_FULL: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Shards {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,55 +97,102 @@ impl std::fmt::Debug for Shards {
 }
 
 impl Shards {
-    /// Starts `count` workers (at least one).
+    /// Starts `count` workers (at least one). With a log, each worker first writes what it recovered to
+    /// its new log and syncs it; this returns once all have, with the recovered spans queued ahead of any
+    /// new ones.
     pub fn start(
         count: usize,
         contracts: &Arc<ContractSet>,
         capacity: Arc<Capacity>,
         output: Arc<dyn ShardOutput>,
+        durability: Option<Durability<'_>>,
     ) -> std::io::Result<Self> {
+        let count = count.max(1);
+        let (wal, mut recoveries) = match durability {
+            Some(Durability { wal, recovered }) => (
+                Some(wal),
+                ShardRecovery::split(recovered, count, |id| shard_index(id, count)),
+            ),
+            None => (None, Vec::new()),
+        };
         let mut shards = Vec::new();
-        for index in 0..count.max(1) {
+        let mut recovering = Vec::new();
+        for index in 0..count {
             let engine = Arc::new(Mutex::new(Engine::with_capacity(
                 Arc::clone(contracts),
                 Arc::clone(&capacity),
             )));
+            let restored = Arc::new(RwLock::new(HashMap::new()));
             let (commands, inbox) = mpsc::channel();
             let queued = Arc::new(AtomicUsize::new(0));
+            let logged = match wal {
+                Some(wal) => {
+                    let (done, wait) = mpsc::sync_channel(1);
+                    recovering.push(wait);
+                    let recovery = recoveries.pop().unwrap_or_default();
+                    let log = Logged::new(wal.shard_log(index)?, Arc::clone(&restored));
+                    Some((log, recovery, done))
+                }
+                None => None,
+            };
+            let (log, recovery) = match logged {
+                Some((log, recovery, done)) => (Some(log), Some((recovery, done))),
+                None => (None, None),
+            };
             let worker = Worker {
                 engine: Arc::clone(&engine),
                 inbox,
                 queued: Arc::clone(&queued),
                 output: Arc::clone(&output),
                 reported: EngineStats::default(),
+                log,
             };
             let worker = std::thread::Builder::new()
                 .name(format!("ironforge-shard-{index}"))
-                .spawn(move || worker.run())?;
+                .spawn(move || worker.run(recovery))?;
             shards.push(Shard {
                 engine,
+                restored,
                 commands,
                 queued,
                 worker: Some(worker),
             });
         }
-        Ok(Self {
+        let shards = Self {
             shards,
             capacity,
             refused: AtomicUsize::new(0),
-        })
+            wal: wal.map(|wal| (Arc::clone(wal.usage()), wal.config().max_bytes)),
+        };
+        for wait in recovering {
+            wait.recv().unwrap_or_else(|_| {
+                Err(std::io::Error::other("a shard stopped while recovering"))
+            })?;
+        }
+        Ok(shards)
     }
 
     fn index(&self, trace_id: &TraceId) -> usize {
-        // Trace ids are random (W3C): their low bytes spread traces evenly without hashing.
-        let [.., a, b, c, d] = trace_id.0;
-        u32::from_le_bytes([a, b, c, d]) as usize % self.shards.len()
+        shard_index(trace_id, self.shards.len())
     }
 
-    /// The engine that owns a trace, for reads.
-    pub fn engine_of(&self, trace_id: &TraceId) -> MutexGuard<'_, Engine> {
+    /// A trace's verdict: decided in this run, or before the last restart.
+    pub fn verdict(&self, trace_id: &TraceId) -> Option<TraceVerdict> {
         let shard = &self.shards[self.index(trace_id)];
-        shard.engine.lock().unwrap_or_else(PoisonError::into_inner)
+        if let Some(verdict) = shard
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .verdict(trace_id)
+        {
+            return Some(verdict.clone());
+        }
+        shard
+            .restored
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(trace_id)
+            .cloned()
     }
 
     /// Admits the batch whole and hands each worker its share, or refuses it whole.
@@ -127,7 +200,16 @@ impl Shards {
         &self,
         spans: Vec<SpanRecord>,
         contracts: &ContractSet,
-    ) -> Result<(), Overloaded> {
+    ) -> Result<Durable, Overloaded> {
+        if let Some((usage, max_bytes)) = &self.wal
+            && usage.bytes() >= *max_bytes
+        {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Overloaded {
+                retry_after: RETRY_WHEN_LOG_FULL,
+            });
+        }
+        let limits = &contracts.file().limits;
         let retry = Overloaded {
             retry_after: Duration::from_secs_f64(
                 contracts.file().completion.grace_seconds.max(1.0),
@@ -166,13 +248,19 @@ impl Shards {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(too_large.unwrap_or(retry));
         }
+        let mut durable = Durable::default();
         for (shard, share) in self.shards.iter().zip(shares) {
             if !share.is_empty() {
+                let ack = self.wal.is_some().then(|| {
+                    let (ack, wait) = tokio::sync::oneshot::channel();
+                    durable.and(wait);
+                    ack
+                });
                 // A worker outlives every sender (it stops when they are dropped), so this cannot fail.
-                let _ = shard.commands.send(Command::Ingest(share));
+                let _ = shard.commands.send(Command::Ingest(share, ack));
             }
         }
-        Ok(())
+        Ok(durable)
     }
 
     /// Refuses a shard's share of a batch that could not fit its engine even with everything else evicted.
@@ -199,7 +287,7 @@ impl Shards {
         }
     }
 
-    /// Waits until every worker has handled everything submitted before the call.
+    /// Waits until every worker has handled everything submitted before the call, and synced its log.
     pub fn flush(&self) {
         let answers: Vec<_> = self
             .shards
@@ -223,6 +311,12 @@ impl Shards {
     }
 }
 
+/// Trace ids are random (W3C): their low bytes spread traces evenly without hashing.
+fn shard_index(trace_id: &TraceId, shards: usize) -> usize {
+    let [.., a, b, c, d] = trace_id.0;
+    u32::from_le_bytes([a, b, c, d]) as usize % shards.max(1)
+}
+
 impl Drop for Shards {
     /// Workers finish what was queued, then stop as their channel closes.
     fn drop(&mut self) {
@@ -243,22 +337,76 @@ struct Worker {
     queued: Arc<AtomicUsize>,
     output: Arc<dyn ShardOutput>,
     reported: EngineStats,
+    log: Option<Logged>,
 }
 
+/// Commands taken in one go, so the batches among them share one sync.
+const GROUP_COMMIT_MAX: usize = 256;
+
 impl Worker {
-    fn run(mut self) {
+    fn run(mut self, recovery: Option<(ShardRecovery, mpsc::SyncSender<std::io::Result<()>>)>) {
+        if let Some((recovery, done)) = recovery {
+            self.recover(recovery, &done);
+        }
         loop {
-            let sleep = self
+            let mut sleep = self
                 .lock()
                 .next_deadline()
                 .map_or(MAX_SLEEP, |at| at.saturating_duration_since(Instant::now()))
                 .min(MAX_SLEEP);
+            if let Some(every) = self.log.as_ref().and_then(|log| log.log.sync_interval()) {
+                sleep = sleep.min(every);
+            }
             match self.inbox.recv_timeout(sleep) {
-                Ok(command) => self.handle(command),
+                Ok(command) => {
+                    let mut commands = vec![command];
+                    while commands.len() < GROUP_COMMIT_MAX {
+                        match self.inbox.try_recv() {
+                            Ok(command) => commands.push(command),
+                            Err(_) => break,
+                        }
+                    }
+                    self.handle_all(commands);
+                }
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => {
+                    if let Some(log) = &mut self.log {
+                        log.close();
+                    }
+                    return;
+                }
             }
             self.tick();
+        }
+    }
+
+    /// Writes what the last run left to the new log, says so, then evaluates it: its traces' deadlines
+    /// run from now.
+    fn recover(&mut self, recovery: ShardRecovery, done: &mpsc::SyncSender<std::io::Result<()>>) {
+        let Some(log) = &mut self.log else {
+            let _ = done.send(Ok(()));
+            return;
+        };
+        let kept = self
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contracts()
+            .file()
+            .limits
+            .decided_traces_kept;
+        let spans = match log.recover(recovery, kept) {
+            Ok(spans) => {
+                let _ = done.send(Ok(()));
+                spans
+            }
+            Err(err) => {
+                let _ = done.send(Err(err));
+                return;
+            }
+        };
+        for chunk in spans {
+            self.evaluate(chunk);
         }
     }
 
@@ -266,29 +414,69 @@ impl Worker {
         self.engine.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn handle_all(&mut self, mut commands: Vec<Command>) {
+        if let Some(log) = &mut self.log {
+            let refused = log.write(commands.iter_mut().filter_map(|command| match command {
+                Command::Ingest(spans, ack) => Some((spans, ack)),
+                _ => None,
+            }));
+            self.queued.fetch_sub(refused, Ordering::AcqRel);
+        }
+        for command in commands {
+            self.handle(command);
+        }
+    }
+
     fn handle(&mut self, command: Command) {
         match command {
-            Command::Ingest(spans) => {
+            Command::Ingest(spans, ack) => {
                 let count = spans.len();
-                let now = Now::system();
-                let output = Arc::clone(&self.output);
-                let events = {
-                    let mut engine = self.lock();
-                    // Admission happened in `Shards::submit`; the engine's own bounds were checked there
-                    // against the same shared capacity.
-                    engine.ingest_admitted(spans, now, |span| output.span(span))
-                };
+                if let Some(ack) = ack {
+                    // Durable by now (`handle_all` wrote and committed it): the receiver may answer.
+                    let _ = ack.send(Ok(()));
+                }
+                self.evaluate(spans);
                 self.queued.fetch_sub(count, Ordering::AcqRel);
-                self.output.events(events, now);
             }
             Command::Contracts(contracts) => self.lock().set_contracts(contracts),
             Command::Flush(done) => {
+                if let Some(log) = &mut self.log {
+                    log.sync();
+                }
                 let _ = done.send(());
             }
         }
     }
 
-    /// Decides what is due and reports the counters.
+    fn evaluate(&mut self, mut spans: Vec<SpanRecord>) {
+        if let Some(log) = &self.log {
+            log.drop_decided_before_restart(&mut spans);
+        }
+        if spans.is_empty() {
+            return;
+        }
+        let now = Now::system();
+        let output = Arc::clone(&self.output);
+        let events = {
+            let mut engine = self.lock();
+            // Admission happened in `Shards::submit`; the engine's own bounds were checked there
+            // against the same shared capacity.
+            engine.ingest_admitted(spans, now, |span| output.span(span))
+        };
+        self.dispatch(events, now);
+    }
+
+    /// Logs the decisions, leaving out violations already emitted (before a restart), then hands them on.
+    fn dispatch(&mut self, mut events: Vec<EngineEvent>, now: Now) {
+        if let Some(log) = &mut self.log {
+            log.decided(&mut events);
+        }
+        if !events.is_empty() {
+            self.output.events(events, now);
+        }
+    }
+
+    /// Decides what is due, reports the counters, and lets the log sync and drop what is decided.
     fn tick(&mut self) {
         let now = Now::system();
         let (events, stats, delays) = {
@@ -300,9 +488,7 @@ impl Worker {
                 engine.take_decision_delays(),
             )
         };
-        if !events.is_empty() {
-            self.output.events(events, now);
-        }
+        self.dispatch(events, now);
         if !delays.is_empty() {
             self.output.decision_delays(&delays);
         }
@@ -310,6 +496,10 @@ impl Worker {
         // Reported on every wake, changed or not, so the in-flight gauge follows traces leaving too.
         self.output.stats(&delta);
         self.reported = stats;
+        if let Some(log) = &mut self.log {
+            let engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+            log.maintain(&engine);
+        }
     }
 }
 
@@ -342,19 +532,23 @@ mod tests {
             .replace("max_traces_in_flight: 10000", "max_traces_in_flight: 1");
         let file = ContractFile::parse(&text, "test").unwrap_or_else(|err| panic!("{err}"));
         let contracts = Arc::new(ContractSet::new(file, None));
-        let shards = Shards::start(1, &contracts, Arc::new(Capacity::new()), Arc::new(Discard))
-            .unwrap_or_else(|err| panic!("{err}"));
+        let shards = Shards::start(
+            1,
+            &contracts,
+            Arc::new(Capacity::new()),
+            Arc::new(Discard),
+            None,
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
         assert!(shards.submit(vec![span(1, 2)], &contracts).is_ok());
         shards.flush();
         assert!(shards.submit(vec![span(2, 2)], &contracts).is_ok());
         shards.flush();
         assert_eq!(shards.capacity().traces(), 1);
-        let engine = shards.engine_of(&TraceId([1; 16]));
-        let evicted = engine
+        let evicted = shards
             .verdict(&TraceId([1; 16]))
             .unwrap_or_else(|| panic!("the oldest trace has a verdict"));
         assert!(evicted.evicted);
-        drop(engine);
         assert!(
             shards
                 .submit(vec![span(3, 2), span(4, 2)], &contracts)

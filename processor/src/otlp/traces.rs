@@ -26,10 +26,11 @@ impl SpanCounts {
     }
 }
 
-/// Decodes the request with the sink's read plan and hands its valid spans to the sink. The response names
+/// Decodes the request with the sink's read plan and hands its valid spans to the sink, answering once they
+/// are durable. The response names
 /// the refused spans in its partial success; the whole request is refused when it is not valid protobuf or
 /// the sink sheds load.
-pub(crate) fn accept(
+pub(crate) async fn accept(
     sink: &dyn SpanSink,
     bytes: &[u8],
 ) -> Result<(ExportTraceServiceResponse, SpanCounts), Refusal> {
@@ -42,7 +43,8 @@ pub(crate) fn accept(
     };
     let partial_success = partial_success(&decoded);
     if !decoded.spans.is_empty() {
-        sink.submit(decoded.spans).map_err(Refusal::Overloaded)?;
+        let durable = sink.submit(decoded.spans).map_err(Refusal::Overloaded)?;
+        durable.wait().await.map_err(Refusal::Overloaded)?;
     }
     Ok((ExportTraceServiceResponse { partial_success }, counts))
 }

@@ -92,6 +92,7 @@ pub struct Metrics {
     verdicts_forgotten: Counter,
     /// The engine's counts at the previous [`Metrics::engine_stats`] call, to turn running totals into deltas.
     traces_in_flight: Gauge,
+    wal: super::wal::WalMetrics,
     events_suppressed: Family<Labels<1>, Counter>,
     output_exported: Family<Labels<1>, Counter>,
     output_dropped: Family<Labels<1>, Counter>,
@@ -313,7 +314,9 @@ impl Metrics {
             traces_unmonitored.clone(),
         );
         let transport = TransportMetrics::register(&mut registry);
+        let wal = super::wal::WalMetrics::register(&mut registry);
         Self {
+            wal,
             registry,
             violations,
             traces,
@@ -515,6 +518,11 @@ impl Metrics {
             .set(i64::try_from(traces_in_flight).unwrap_or(i64::MAX));
     }
 
+    /// The write-ahead log's figures.
+    pub fn wal(&self) -> &super::wal::WalMetrics {
+        &self.wal
+    }
+
     /// Counts violation events of a contract that were not emitted.
     pub fn events_suppressed(&self, contract: &str, count: u64) {
         self.events_suppressed
@@ -633,7 +641,7 @@ fn exemplar_histograms<const N: usize>(
 
 /// Registers a metric whose name ends in its unit, so the exposition carries a `# UNIT` line. The library
 /// appends the unit itself, so it is given the name without it.
-fn register_unit(
+pub(super) fn register_unit(
     registry: &mut Registry,
     name: &'static str,
     help: &str,

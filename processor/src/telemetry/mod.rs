@@ -6,6 +6,7 @@ pub mod metrics;
 pub mod names;
 pub(crate) mod rate_limit;
 mod transport;
+mod wal;
 
 pub use metrics::{
     Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE, RequestOutcome, Transport,

@@ -59,6 +59,16 @@ pub mod metric {
     pub const VERDICTS_FORGOTTEN: &str = "ironforge_processor_verdicts_forgotten";
     /// Gauge: traces assembled but not yet decided.
     pub const TRACES_IN_FLIGHT: &str = "ironforge_processor_traces_in_flight";
+    /// Gauge, bytes: what the write-ahead log holds (span segments and decision files).
+    pub const WAL_BYTES: &str = "ironforge_processor_wal_bytes";
+    /// Gauge: span segments the write-ahead log holds.
+    pub const WAL_SEGMENTS: &str = "ironforge_processor_wal_segments";
+    /// Histogram, seconds: each fsync of the write-ahead log.
+    pub const WAL_FSYNC_DURATION: &str = "ironforge_processor_wal_fsync_duration_seconds";
+    /// Counter: failed writes, syncs and deletions of the write-ahead log (a batch not written is refused).
+    pub const WAL_ERRORS: &str = "ironforge_processor_wal_errors";
+    /// Gauge: spans read back from the write-ahead log and evaluated again at the last start.
+    pub const WAL_REPLAYED_SPANS: &str = "ironforge_processor_wal_replayed_spans";
     /// Counter: violation events not emitted because of rate limiting or deduplication. Label:
     /// [`CONTRACT`](super::label::CONTRACT).
     pub const EVENTS_SUPPRESSED: &str = "ironforge_processor_events_suppressed";

@@ -335,6 +335,8 @@ pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
 pub fn processor_command() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
     command
+        // A data directory of its own: another run's write-ahead log would be replayed, and its lock held.
+        .env("IRONFORGE_DATA_DIR", unique_temp_dir("ironforge-process"))
         .args(["--log-format", "json"])
         .args(["--otlp-grpc-addr", "127.0.0.1:0"])
         .args(["--otlp-http-addr", "127.0.0.1:0"])
@@ -342,4 +344,11 @@ pub fn processor_command() -> std::process::Command {
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped());
     command
+}
+
+/// A path under the temporary directory that no other test, run or process uses.
+pub fn unique_temp_dir(prefix: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("{prefix}-{}-{next}", std::process::id()))
 }

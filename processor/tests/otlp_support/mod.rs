@@ -9,7 +9,7 @@ pub mod sdk;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ironforge_processor::ingest::{Overloaded, RequestReport, SpanSink};
+use ironforge_processor::ingest::{Durable, Overloaded, RequestReport, SpanSink};
 use ironforge_processor::model::SpanRecord;
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::telemetry::{RequestOutcome, Transport};
@@ -100,13 +100,13 @@ impl TestSink {
 }
 
 impl SpanSink for TestSink {
-    fn submit(&self, spans: Vec<SpanRecord>) -> Result<(), Overloaded> {
+    fn submit(&self, spans: Vec<SpanRecord>) -> Result<Durable, Overloaded> {
         std::thread::sleep(*self.submit_delay.lock().unwrap());
         if let Some(retry_after) = *self.overloaded.lock().unwrap() {
             return Err(Overloaded { retry_after });
         }
         self.spans.lock().unwrap().extend(spans);
-        Ok(())
+        Ok(Durable::default())
     }
 
     fn record_request(&self, report: RequestReport) {

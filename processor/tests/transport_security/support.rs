@@ -96,5 +96,10 @@ pub fn processor_command() -> std::process::Command {
         command.env_remove(format!("IRONFORGE_{token}_TOKEN"));
     }
     command.env("NO_COLOR", "1");
+    // A data directory of its own: another run's write-ahead log would be replayed, and its lock held.
+    command.env(
+        "IRONFORGE_DATA_DIR",
+        std::env::temp_dir().join(unique("ironforge-security-data")),
+    );
     command
 }

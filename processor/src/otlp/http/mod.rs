@@ -77,7 +77,7 @@ trait Signal: 'static {
     fn accept(
         sink: &dyn SpanSink,
         request: Self::Request,
-    ) -> Result<(Self::Response, Self::Tally), Refusal>;
+    ) -> impl Future<Output = Result<(Self::Response, Self::Tally), Refusal>> + Send;
 
     /// Told once the request is answered: accepted with its tally, or refused whole with this outcome.
     fn report(sink: &dyn SpanSink, answered: Result<Self::Tally, RequestOutcome>, arrived: Instant);
@@ -103,11 +103,11 @@ impl Signal for Traces {
         }
     }
 
-    fn accept(
+    async fn accept(
         sink: &dyn SpanSink,
         request: Vec<u8>,
     ) -> Result<(ExportTraceServiceResponse, SpanCounts), Refusal> {
-        traces::accept(sink, &request)
+        traces::accept(sink, &request).await
     }
 
     fn report(sink: &dyn SpanSink, answered: Result<SpanCounts, RequestOutcome>, arrived: Instant) {
@@ -134,7 +134,7 @@ impl Signal for Metrics {
         read::message(&body, encoding)
     }
 
-    fn accept(
+    async fn accept(
         sink: &dyn SpanSink,
         request: ExportMetricsServiceRequest,
     ) -> Result<(ExportMetricsServiceResponse, ()), Refusal> {
@@ -185,5 +185,5 @@ async fn handle<S: Signal>(
     body: Body,
 ) -> Result<(S::Response, S::Tally), Refusal> {
     let body = read::body(body, headers, receiver.max_request_bytes).await?;
-    S::accept(&*receiver.sink, S::decode(body, encoding)?)
+    S::accept(&*receiver.sink, S::decode(body, encoding)?).await
 }

@@ -1,0 +1,273 @@
+//! One shard's part of the log: segments of accepted spans, and a file of the decisions taken on them.
+//!
+//! Spans are written to the kernel before their batch is acknowledged (a killed process loses nothing),
+//! and flushed to the disk as the fsync policy says. A segment is deleted once every trace with spans in it
+//! has left the engine and its decision is as durable as the spans were.
+
+use std::collections::{HashSet, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::model::{SpanRecord, TraceId};
+use crate::verdict::TraceVerdict;
+
+use super::record::{ViolationKey, put_decided, put_emitted, put_spans, put_verdict};
+use super::{FsyncPolicy, WalConfig, WalUsage, frame};
+
+pub(super) const DECISIONS: &str = "decisions.log";
+const DECISIONS_TMP: &str = "decisions.tmp";
+/// The decision file is rewritten from what is still needed once it has grown past this, and twice what
+/// it held after its last rewrite.
+const COMPACT_AT_LEAST: u64 = 8 * 1024 * 1024;
+
+pub(super) fn segment_name(seq: u64) -> String {
+    format!("segment-{seq:012}.log")
+}
+
+#[derive(Debug)]
+struct Segment {
+    path: PathBuf,
+    bytes: u64,
+    /// Every trace with spans here: the segment goes once none of them is in flight.
+    traces: HashSet<TraceId>,
+}
+
+#[derive(Debug)]
+pub struct ShardLog {
+    dir: PathBuf,
+    config: WalConfig,
+    sealed: VecDeque<Segment>,
+    active: Segment,
+    active_file: File,
+    next_seq: u64,
+    decisions: File,
+    decisions_bytes: u64,
+    compacted_bytes: u64,
+    buf: Vec<u8>,
+    unsynced: bool,
+    last_sync: Instant,
+    usage: Arc<WalUsage>,
+}
+
+fn append_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Makes a file's creation or rename in `dir` durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl ShardLog {
+    pub fn create(dir: PathBuf, config: WalConfig, usage: Arc<WalUsage>) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(segment_name(1));
+        let active_file = append_file(&path)?;
+        let decisions = append_file(&dir.join(DECISIONS))?;
+        sync_dir(&dir)?;
+        usage.segment_opened();
+        Ok(Self {
+            active: Segment {
+                path,
+                bytes: 0,
+                traces: HashSet::new(),
+            },
+            dir,
+            config,
+            sealed: VecDeque::new(),
+            active_file,
+            next_seq: 2,
+            decisions,
+            decisions_bytes: 0,
+            compacted_bytes: 0,
+            buf: Vec::new(),
+            unsynced: false,
+            last_sync: Instant::now(),
+            usage,
+        })
+    }
+
+    /// Writes a batch of spans. On an error the segment is cut back to before the batch, so the batch is
+    /// neither acknowledged nor half kept.
+    pub fn append_spans(&mut self, spans: &[SpanRecord]) -> std::io::Result<()> {
+        self.buf.clear();
+        frame::append(&mut self.buf, |out| put_spans(out, spans));
+        if let Err(err) = self.active_file.write_all(&self.buf) {
+            let _ = self.active_file.set_len(self.active.bytes);
+            return Err(err);
+        }
+        let written = self.buf.len() as u64;
+        self.active.bytes += written;
+        self.usage.add_bytes(written);
+        self.unsynced = true;
+        self.active
+            .traces
+            .extend(spans.iter().map(|span| span.trace_id));
+        if self.active.bytes >= self.config.segment_bytes {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        if self.config.fsync != FsyncPolicy::None {
+            self.active_file.sync_data()?;
+        }
+        let path = self.dir.join(segment_name(self.next_seq));
+        let file = append_file(&path)?;
+        self.next_seq += 1;
+        self.active_file = file;
+        let sealed = std::mem::replace(
+            &mut self.active,
+            Segment {
+                path,
+                bytes: 0,
+                traces: HashSet::new(),
+            },
+        );
+        self.sealed.push_back(sealed);
+        self.usage.segment_opened();
+        Ok(())
+    }
+
+    pub fn append_verdict(&mut self, verdict: &TraceVerdict) -> std::io::Result<()> {
+        let mut failed = None;
+        self.write_decision(|out| failed = put_verdict(out, verdict).err())?;
+        match failed {
+            Some(err) => Err(std::io::Error::other(err)),
+            None => Ok(()),
+        }
+    }
+
+    pub fn append_emitted(&mut self, key: &ViolationKey) -> std::io::Result<()> {
+        self.write_decision(|out| put_emitted(out, key))
+    }
+
+    fn write_decision(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> std::io::Result<()> {
+        self.buf.clear();
+        frame::append(&mut self.buf, encode);
+        self.decisions.write_all(&self.buf)?;
+        let written = self.buf.len() as u64;
+        self.decisions_bytes += written;
+        self.usage.add_bytes(written);
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Makes what was written durable as the policy asks before a batch is acknowledged: now for `batch`
+    /// (once for every batch written since the last commit), later or never for the others.
+    pub fn commit(&mut self) -> std::io::Result<()> {
+        match self.config.fsync {
+            FsyncPolicy::Batch => self.sync(),
+            FsyncPolicy::Interval(_) | FsyncPolicy::None => Ok(()),
+        }
+    }
+
+    /// For the `interval` policy: syncs when the interval has passed since the last sync.
+    pub fn sync_if_due(&mut self) -> std::io::Result<()> {
+        match self.config.fsync {
+            FsyncPolicy::Interval(every) if self.last_sync.elapsed() >= every => self.sync(),
+            _ => Ok(()),
+        }
+    }
+
+    /// How long the worker may sleep before `sync_if_due` has work.
+    pub fn sync_interval(&self) -> Option<Duration> {
+        match self.config.fsync {
+            FsyncPolicy::Interval(every) => Some(every),
+            FsyncPolicy::Batch | FsyncPolicy::None => None,
+        }
+    }
+
+    /// Flushes everything written to the disk, whatever the policy: on shutdown and after recovery.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        if self.unsynced {
+            let started = Instant::now();
+            self.active_file.sync_data()?;
+            self.decisions.sync_data()?;
+            self.usage.synced(started.elapsed());
+            self.unsynced = false;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Deletes the sealed segments none of whose traces is still in flight. Their decisions are made as
+    /// durable as the policy makes anything first, so a crash never finds spans gone and decisions missing.
+    pub fn release(&mut self, in_flight: impl Fn(&TraceId) -> bool) -> std::io::Result<()> {
+        let done = |segment: &Segment| !segment.traces.iter().any(&in_flight);
+        if !self.sealed.iter().any(done) {
+            return Ok(());
+        }
+        if self.config.fsync != FsyncPolicy::None {
+            self.sync()?;
+        }
+        let mut kept = VecDeque::with_capacity(self.sealed.len());
+        for segment in self.sealed.drain(..) {
+            if done(&segment) {
+                std::fs::remove_file(&segment.path)?;
+                self.usage.segment_removed(segment.bytes);
+            } else {
+                kept.push_back(segment);
+            }
+        }
+        self.sealed = kept;
+        Ok(())
+    }
+
+    pub fn usage(&self) -> &WalUsage {
+        &self.usage
+    }
+
+    /// Whether the decision file has grown enough to be rewritten.
+    pub fn wants_compaction(&self) -> bool {
+        self.decisions_bytes > COMPACT_AT_LEAST.max(2 * self.compacted_bytes)
+    }
+
+    /// Rewrites the decision file with only what a restart still needs: the verdicts kept for the API,
+    /// the traces decided whose spans are still logged (so a replay skips them), and the violations emitted
+    /// on traces still in flight. Written aside and renamed over, so a crash leaves the old file or the new.
+    pub fn compact<'a>(
+        &mut self,
+        verdicts: impl Iterator<Item = &'a TraceVerdict>,
+        emitted: impl Iterator<Item = &'a ViolationKey>,
+        in_flight: impl Fn(&TraceId) -> bool,
+    ) -> std::io::Result<()> {
+        let mut out = Vec::new();
+        let mut kept = HashSet::new();
+        for verdict in verdicts {
+            kept.insert(verdict.trace_id);
+            frame::append(&mut out, |o| {
+                let _ = put_verdict(o, verdict);
+            });
+        }
+        let logged = self.sealed.iter().chain([&self.active]);
+        let decided: HashSet<&TraceId> = logged
+            .flat_map(|segment| &segment.traces)
+            .filter(|id| !kept.contains(*id) && !in_flight(id))
+            .collect();
+        for trace_id in decided {
+            frame::append(&mut out, |o| put_decided(o, trace_id));
+        }
+        for key in emitted {
+            frame::append(&mut out, |o| put_emitted(o, key));
+        }
+        let tmp = self.dir.join(DECISIONS_TMP);
+        let mut file = File::create(&tmp)?;
+        file.write_all(&out)?;
+        file.sync_data()?;
+        let path = self.dir.join(DECISIONS);
+        std::fs::rename(&tmp, &path)?;
+        sync_dir(&self.dir)?;
+        self.decisions = append_file(&path)?;
+        let new_bytes = out.len() as u64;
+        self.usage.remove_bytes(self.decisions_bytes);
+        self.usage.add_bytes(new_bytes);
+        self.decisions_bytes = new_bytes;
+        self.compacted_bytes = new_bytes;
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! What the log holds and how its syncs go, shared by the shards and read by admission and metrics.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub struct WalUsage {
+    bytes: AtomicU64,
+    segments: AtomicU64,
+    replayed_spans: AtomicU64,
+    /// Failed writes, syncs and deletions not yet reported to the metrics.
+    failures: AtomicU64,
+    /// Sync durations not yet reported to the metrics.
+    syncs: Mutex<Vec<Duration>>,
+}
+
+impl WalUsage {
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn segments(&self) -> u64 {
+        self.segments.load(Ordering::Relaxed)
+    }
+
+    pub fn replayed_spans(&self) -> u64 {
+        self.replayed_spans.load(Ordering::Relaxed)
+    }
+
+    /// Failures since the last call.
+    pub fn take_failures(&self) -> u64 {
+        self.failures.swap(0, Ordering::Relaxed)
+    }
+
+    /// Counted by [`crate::internal_events::WalFailed`], which logs it too.
+    pub fn failed(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sync durations since the last call.
+    pub fn take_syncs(&self) -> Vec<Duration> {
+        std::mem::take(&mut *self.syncs.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub(super) fn add_bytes(&self, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(super) fn remove_bytes(&self, bytes: u64) {
+        let _ = self
+            .bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                Some(held.saturating_sub(bytes))
+            });
+    }
+
+    pub(super) fn segment_opened(&self) {
+        self.segments.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn segment_removed(&self, bytes: u64) {
+        self.remove_bytes(bytes);
+        let _ = self
+            .segments
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                Some(held.saturating_sub(1))
+            });
+    }
+
+    pub(super) fn replayed(&self, spans: u64) {
+        self.replayed_spans.store(spans, Ordering::Relaxed);
+    }
+
+    /// Called by the shard logs after each fsync.
+    pub fn synced(&self, took: Duration) {
+        let mut syncs = self.syncs.lock().unwrap_or_else(|e| e.into_inner());
+        // Metrics take these every few hundred milliseconds; a bound keeps a stalled reader harmless.
+        if syncs.len() < 4096 {
+            syncs.push(took);
+        }
+    }
+}

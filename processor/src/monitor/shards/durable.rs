@@ -1,0 +1,242 @@
+//! A worker's side of the write-ahead log: batches written and committed before they are acknowledged,
+//! decisions logged before they are handed on, and exactly-once across restarts: traces decided before a
+//! restart are not decided again, and a violation already emitted (same trace, contract and span) is not
+//! emitted again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use ironforge_engine::{Engine, EngineEvent, Overloaded};
+
+use crate::durability::{Recovered, ShardLog, ViolationKey};
+use crate::internal_events::WalFailed;
+use crate::model::{SpanRecord, TraceId};
+use crate::verdict::TraceVerdict;
+
+/// Where a worker says a batch is durable, or could not be written.
+pub(crate) type Ack = tokio::sync::oneshot::Sender<Result<(), Overloaded>>;
+
+/// How long a client waits before retrying a batch the log could not write.
+const RETRY_AFTER_WRITE_ERROR: Duration = Duration::from_secs(1);
+/// How often decided segments are looked for and the decision file's size checked.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
+/// Recovered spans are written and evaluated in chunks of this many.
+const RECOVERY_CHUNK: usize = 4096;
+
+/// One shard's part of what the last run left.
+#[derive(Debug, Default)]
+pub(crate) struct ShardRecovery {
+    spans: Vec<SpanRecord>,
+    verdicts: Vec<TraceVerdict>,
+    emitted: Vec<ViolationKey>,
+}
+
+impl ShardRecovery {
+    /// Splits what was recovered by the shard that now owns each trace. Returned last shard first, for
+    /// popping.
+    pub fn split(
+        recovered: Recovered,
+        shards: usize,
+        index: impl Fn(&TraceId) -> usize,
+    ) -> Vec<Self> {
+        let mut parts: Vec<Self> = (0..shards).map(|_| Self::default()).collect();
+        for span in recovered.spans {
+            if let Some(part) = parts.get_mut(index(&span.trace_id)) {
+                part.spans.push(span);
+            }
+        }
+        for verdict in recovered.verdicts {
+            if let Some(part) = parts.get_mut(index(&verdict.trace_id)) {
+                part.verdicts.push(verdict);
+            }
+        }
+        for key in recovered.emitted {
+            if let Some(part) = parts.get_mut(index(&key.trace_id)) {
+                part.emitted.push(key);
+            }
+        }
+        parts.reverse();
+        parts
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Logged {
+    pub log: ShardLog,
+    /// Verdicts given before the restart (at most `decided_traces_kept`), shared with readers.
+    restored: Arc<RwLock<HashMap<TraceId, TraceVerdict>>>,
+    /// Violations emitted on traces still in flight.
+    emitted: HashMap<TraceId, HashSet<ViolationKey>>,
+    last_maintained: Instant,
+}
+
+impl Logged {
+    pub fn new(log: ShardLog, restored: Arc<RwLock<HashMap<TraceId, TraceVerdict>>>) -> Self {
+        Self {
+            log,
+            restored,
+            emitted: HashMap::new(),
+            last_maintained: Instant::now(),
+        }
+    }
+
+    /// Writes what was recovered to this run's log and syncs it; returns the spans to evaluate again.
+    pub fn recover(
+        &mut self,
+        recovery: ShardRecovery,
+        kept: usize,
+    ) -> std::io::Result<Vec<Vec<SpanRecord>>> {
+        let skip = recovery.verdicts.len().saturating_sub(kept);
+        let mut restored = HashMap::new();
+        for verdict in recovery.verdicts.into_iter().skip(skip) {
+            self.log.append_verdict(&verdict)?;
+            restored.insert(verdict.trace_id, verdict);
+        }
+        *self
+            .restored
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = restored;
+        for key in recovery.emitted {
+            self.log.append_emitted(&key)?;
+            self.emitted.entry(key.trace_id).or_default().insert(key);
+        }
+        let mut chunks = Vec::new();
+        let mut spans = recovery.spans.into_iter().peekable();
+        while spans.peek().is_some() {
+            let chunk: Vec<SpanRecord> = spans.by_ref().take(RECOVERY_CHUNK).collect();
+            self.log.append_spans(&chunk)?;
+            chunks.push(chunk);
+        }
+        self.log.sync()?;
+        Ok(chunks)
+    }
+
+    /// Writes the batches and commits them with one sync. A batch that cannot be written is refused (its
+    /// receiver answers with a retry) and emptied, so it is not evaluated; returns how many spans that was.
+    pub fn write<'a>(
+        &mut self,
+        batches: impl Iterator<Item = (&'a mut Vec<SpanRecord>, &'a mut Option<Ack>)>,
+    ) -> usize {
+        let mut written = Vec::new();
+        let mut refused = 0;
+        for (spans, ack) in batches {
+            match self.log.append_spans(spans) {
+                Ok(()) => written.push((spans, ack)),
+                Err(err) => {
+                    self.failed("write a batch (refused)", &err);
+                    refused += spans.len();
+                    spans.clear();
+                    refuse(ack);
+                }
+            }
+        }
+        if let Err(err) = self.log.commit() {
+            self.failed("sync (the batches are refused)", &err);
+            for (spans, ack) in written {
+                refused += spans.len();
+                spans.clear();
+                refuse(ack);
+            }
+        }
+        refused
+    }
+
+    pub fn sync(&mut self) {
+        if let Err(err) = self.log.sync() {
+            self.failed("sync", &err);
+        }
+    }
+
+    /// Syncs whatever the policy left unsynced: the log is closed clean.
+    pub fn close(&mut self) {
+        self.sync();
+    }
+
+    /// Spans of traces decided before the restart are late: the verdict stands and is not given again.
+    pub fn drop_decided_before_restart(&self, spans: &mut Vec<SpanRecord>) {
+        let restored = self.restored.read().unwrap_or_else(PoisonError::into_inner);
+        if !restored.is_empty() {
+            spans.retain(|span| !restored.contains_key(&span.trace_id));
+        }
+    }
+
+    /// Logs each decision before it is handed on, and leaves out violations already emitted.
+    pub fn decided(&mut self, events: &mut Vec<EngineEvent>) {
+        events.retain(|event| match event {
+            EngineEvent::Violation(violation) => {
+                let key = ViolationKey::of(violation);
+                let emitted = self.emitted.entry(key.trace_id).or_default();
+                if emitted.contains(&key) {
+                    return false;
+                }
+                if let Err(err) = self.log.append_emitted(&key) {
+                    WalFailed {
+                        what: "record an emitted violation",
+                        error: &err,
+                    }
+                    .emit(self.log.usage());
+                }
+                emitted.insert(key);
+                true
+            }
+            EngineEvent::Verdict(verdict) | EngineEvent::VerdictRevised { verdict, .. } => {
+                self.emitted.remove(&verdict.trace_id);
+                if let Err(err) = self.log.append_verdict(verdict) {
+                    WalFailed {
+                        what: "record a verdict",
+                        error: &err,
+                    }
+                    .emit(self.log.usage());
+                }
+                true
+            }
+            EngineEvent::Unmonitored { trace_id, .. } => {
+                self.emitted.remove(trace_id);
+                true
+            }
+        });
+    }
+
+    /// Syncs when the interval is due; now and then deletes segments whose traces are all decided, and
+    /// rewrites the decision file when it has grown.
+    pub fn maintain(&mut self, engine: &Engine) {
+        if let Err(err) = self.log.sync_if_due() {
+            self.failed("sync", &err);
+        }
+        if self.last_maintained.elapsed() < MAINTAIN_EVERY {
+            return;
+        }
+        self.last_maintained = Instant::now();
+        let in_flight = |id: &TraceId| engine.knows(id) && engine.verdict(id).is_none();
+        if let Err(err) = self.log.release(in_flight) {
+            self.failed("delete a decided segment", &err);
+        }
+        if self.log.wants_compaction() {
+            let restored = self.restored.read().unwrap_or_else(PoisonError::into_inner);
+            let verdicts = restored.values().chain(engine.verdicts());
+            let emitted = self.emitted.values().flatten();
+            if let Err(err) = self.log.compact(verdicts, emitted, in_flight) {
+                WalFailed {
+                    what: "rewrite the decision file",
+                    error: &err,
+                }
+                .emit(self.log.usage());
+            }
+        }
+    }
+}
+
+impl Logged {
+    fn failed(&self, what: &'static str, error: &std::io::Error) {
+        WalFailed { what, error }.emit(self.log.usage());
+    }
+}
+
+fn refuse(ack: &mut Option<Ack>) {
+    if let Some(ack) = ack.take() {
+        let _ = ack.send(Err(Overloaded {
+            retry_after: RETRY_AFTER_WRITE_ERROR,
+        }));
+    }
+}

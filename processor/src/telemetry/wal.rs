@@ -1,0 +1,84 @@
+//! The write-ahead log's metrics: what it holds, how long its fsyncs take, what the last start replayed.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::metrics::register_unit;
+use super::names::metric;
+use crate::durability::WalUsage;
+
+/// From a fast SSD's tens of microseconds to a loaded disk's tenths of a second.
+const FSYNC_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+#[derive(Debug)]
+pub struct WalMetrics {
+    bytes: Gauge,
+    segments: Gauge,
+    fsync: Histogram,
+    replayed: Gauge,
+    errors: Counter,
+}
+
+impl WalMetrics {
+    pub(super) fn register(registry: &mut Registry) -> Self {
+        let bytes = Gauge::default();
+        register_unit(
+            registry,
+            metric::WAL_BYTES,
+            "Bytes the write-ahead log holds",
+            Unit::Bytes,
+            bytes.clone(),
+        );
+        let segments = Gauge::default();
+        registry.register(
+            metric::WAL_SEGMENTS,
+            "Span segments the write-ahead log holds",
+            segments.clone(),
+        );
+        let fsync = Histogram::new(FSYNC_BUCKETS.iter().copied());
+        register_unit(
+            registry,
+            metric::WAL_FSYNC_DURATION,
+            "Time of each fsync of the write-ahead log",
+            Unit::Seconds,
+            fsync.clone(),
+        );
+        let replayed = Gauge::default();
+        registry.register(
+            metric::WAL_REPLAYED_SPANS,
+            "Spans read back from the write-ahead log and evaluated again at the last start",
+            replayed.clone(),
+        );
+        let errors = Counter::default();
+        registry.register(
+            metric::WAL_ERRORS,
+            "Failed writes, syncs and deletions of the write-ahead log",
+            errors.clone(),
+        );
+        Self {
+            bytes,
+            segments,
+            fsync,
+            replayed,
+            errors,
+        }
+    }
+
+    /// Publishes the log's current figures and the fsyncs since the last call.
+    pub fn observe(&self, usage: &WalUsage) {
+        self.bytes
+            .set(i64::try_from(usage.bytes()).unwrap_or(i64::MAX));
+        self.segments
+            .set(i64::try_from(usage.segments()).unwrap_or(i64::MAX));
+        self.replayed
+            .set(i64::try_from(usage.replayed_spans()).unwrap_or(i64::MAX));
+        self.errors.inc_by(usage.take_failures());
+        for took in usage.take_syncs() {
+            self.fsync.observe(took.as_secs_f64());
+        }
+    }
+}

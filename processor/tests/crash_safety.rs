@@ -1,0 +1,308 @@
+//! Crash safety of the real binary: acknowledged spans survive `kill -9` and SIGTERM, each trace gets one
+//! verdict and each violation is delivered once across restarts, a torn log tail is cut, and a data
+//! directory serves one processor at a time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod alerting_support;
+mod e2e_support;
+mod process_support;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use e2e_support::{LogsReceiver, replay, test_contracts, trace_hex};
+use ironforge_instrument::Protocol;
+use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
+use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
+use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
+use ironforge_proto::semconv::attr;
+use ironforge_replay::ReplayOptions;
+use process_support::{ProcessorProcess, TempDir, verdicts_printed};
+
+fn write_contracts(dir: &Path, yaml: &str) -> std::path::PathBuf {
+    let path = dir.join("contracts.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// Trace `n`'s id: the counter in the low bytes, which pick the shard.
+fn trace_id(n: u64) -> Vec<u8> {
+    let mut id = vec![0xA5; 16];
+    id[8..].copy_from_slice(&n.to_be_bytes());
+    id
+}
+
+fn span(trace: u64, id: u8, parent: Option<u8>, kind: &str, seconds: u64) -> Span {
+    let t0 = 1_754_300_000_000_000_000_u64;
+    Span {
+        trace_id: trace_id(trace),
+        span_id: vec![id; 8],
+        parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+        name: kind.to_owned(),
+        start_time_unix_nano: t0,
+        end_time_unix_nano: t0 + seconds * 1_000_000_000,
+        attributes: vec![KeyValue {
+            key: attr::SPAN_KIND.to_owned(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(kind.to_owned())),
+            }),
+            ..KeyValue::default()
+        }],
+        ..Span::default()
+    }
+}
+
+fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    }
+}
+
+/// Sends traces `first..` until the processor stops answering: for each, a session span taking 4 s (over
+/// the 3 s contract: one span-scoped violation) and then, in its own request, the run span. Returns the
+/// traces with at least one acknowledged request.
+async fn send_until_refused(endpoint: String, first: u64, step: u64) -> HashSet<u64> {
+    let mut acked = HashSet::new();
+    let Ok(mut client) = TraceServiceClient::connect(endpoint).await else {
+        return acked;
+    };
+    let mut trace = first;
+    loop {
+        let session = request(vec![span(trace, 2, Some(1), "session", 4)]);
+        if client.export(session).await.is_err() {
+            return acked;
+        }
+        acked.insert(trace);
+        let run = request(vec![span(trace, 1, None, "run", 5)]);
+        if client.export(run).await.is_err() {
+            return acked;
+        }
+        trace += step;
+    }
+}
+
+/// A pseudo-random delay in `range_ms` (no seed to keep: each round differs, any of them must hold).
+fn random_ms(range_ms: std::ops::Range<u64>) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    range_ms.start + u64::from(nanos) % (range_ms.end - range_ms.start)
+}
+
+/// Violation log records received downstream, by (trace, contract, span).
+fn delivered(logs: &LogsReceiver) -> HashMap<(Vec<u8>, String, Vec<u8>), usize> {
+    let mut counts = HashMap::new();
+    for record in logs.records() {
+        let contract = record
+            .attributes
+            .iter()
+            .find(|a| a.key.ends_with("contract.id"))
+            .and_then(|a| a.value.as_ref())
+            .and_then(|v| match &v.value {
+                Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        *counts
+            .entry((record.trace_id.clone(), contract, record.span_id.clone()))
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_under_load_loses_no_acknowledged_trace_and_repeats_nothing() {
+    let dir = TempDir::new("crash-kill9");
+    let contracts = write_contracts(dir.path(), &test_contracts());
+    let data = dir.path().join("data");
+    let (logs, logs_endpoint) = LogsReceiver::start().await;
+    let args = ["--logs-endpoint", logs_endpoint.as_str()];
+    let senders = 4;
+    let mut acked: HashSet<u64> = HashSet::new();
+    let mut printed: Vec<String> = Vec::new();
+    for round in 0..5_u64 {
+        let processor = ProcessorProcess::start(&contracts, &data, &args).unwrap();
+        let endpoint = processor.grpc_endpoint();
+        let load: Vec<_> = (0..senders)
+            .map(|sender| {
+                let first = round * 1_000_000 + sender;
+                tokio::spawn(send_until_refused(endpoint.clone(), first, senders))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(random_ms(300..1500))).await;
+        printed.extend(processor.kill());
+        for sender in load {
+            acked.extend(sender.await.unwrap());
+        }
+    }
+    assert!(
+        acked.len() > 50,
+        "too little load to prove anything: {}",
+        acked.len()
+    );
+
+    let processor = ProcessorProcess::start(&contracts, &data, &args).unwrap();
+    for trace in &acked {
+        let hex = hex::encode(trace_id(*trace));
+        let verdict = processor.verdict(&hex).await;
+        assert_eq!(verdict["trace_id"], hex.as_str());
+    }
+    let (_, lines) = processor.terminate();
+    printed.extend(lines);
+
+    let counts = verdicts_printed(&printed);
+    let repeated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "verdicts given twice: {repeated:?}");
+    let repeated: Vec<_> = delivered(&logs)
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
+    assert!(
+        repeated.is_empty(),
+        "violations delivered twice: {repeated:?}"
+    );
+    eprintln!(
+        "{} acknowledged traces over 5 kills, each with one verdict; {} verdicts printed, {} violation \
+         records delivered",
+        acked.len(),
+        counts.len(),
+        logs.records().len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_survives_kill_9_and_sigterm_right_after_it() {
+    let dir = TempDir::new("crash-replay");
+    let contracts = write_contracts(dir.path(), &test_contracts());
+    for stop in ["SIGKILL", "SIGTERM"] {
+        let data = dir.path().join(stop);
+        let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+        let summary = replay(
+            processor.grpc_endpoint(),
+            Protocol::Grpc,
+            ReplayOptions::default(),
+        )
+        .await;
+        let trace = trace_hex(&summary);
+        // At once: the trace is still in flight (its verdict comes a grace after the root).
+        if stop == "SIGKILL" {
+            processor.kill();
+        } else {
+            let (status, _) = processor.terminate();
+            assert!(status.success(), "{status}");
+        }
+
+        let restarted = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+        let verdict = restarted.verdict(&trace).await;
+        assert_eq!(verdict["span_count"], 2 + 4 + 4 * 57, "{stop}: {verdict}");
+        assert_eq!(verdict["status"], "fail", "{stop}: {verdict}");
+        let (status, _) = restarted.terminate();
+        assert!(status.success());
+
+        // Decided before this restart: still answered, and health still counts it.
+        let again = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+        let verdict = again.verdict(&trace).await;
+        assert_eq!(verdict["span_count"], 2 + 4 + 4 * 57);
+        let (_, health) = again.get("/api/v1/health").await;
+        let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+        assert_ne!(health["status"], "GREEN", "{stop}: {health}");
+        let lines = again.kill();
+        assert!(
+            !verdicts_printed(&lines).contains_key(&trace),
+            "the verdict was given again after a restart"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_log_tail_is_cut_with_a_warning_and_the_rest_replayed() {
+    let dir = TempDir::new("crash-torn");
+    // Traces complete 2 s after their root: still in flight when the process is killed.
+    let yaml = test_contracts().replace("grace_seconds: 0.5", "grace_seconds: 2");
+    let contracts = write_contracts(dir.path(), &yaml);
+    let data = dir.path().join("data");
+    let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+    let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
+        .await
+        .unwrap();
+    for trace in 0..4 {
+        let spans = vec![
+            span(trace, 1, None, "run", 5),
+            span(trace, 2, Some(1), "session", 1),
+        ];
+        client.export(request(spans)).await.unwrap();
+    }
+    processor.kill();
+
+    // A write torn by the crash: a frame header promising more bytes than follow.
+    let segments: Vec<_> = walk(&data.join("wal"))
+        .into_iter()
+        .filter(|path| path.to_string_lossy().contains("segment-"))
+        .filter(|path| std::fs::metadata(path).unwrap().len() > 0)
+        .collect();
+    assert!(!segments.is_empty());
+    for segment in &segments {
+        let mut bytes = std::fs::read(segment).unwrap();
+        bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 5, 6]);
+        std::fs::write(segment, bytes).unwrap();
+    }
+
+    let restarted = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+    for trace in 0..4 {
+        let verdict = restarted.verdict(&hex::encode(trace_id(trace))).await;
+        assert_eq!(verdict["span_count"], 2);
+    }
+    let lines = restarted.kill();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("torn or corrupt tail")),
+        "no warning:\n{}",
+        lines.join("\n")
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_processor_on_the_same_data_dir_is_refused() {
+    let dir = TempDir::new("crash-lock");
+    let contracts = write_contracts(dir.path(), &test_contracts());
+    let data = dir.path().join("data");
+    let first = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+    let Err(second) = ProcessorProcess::start(&contracts, &data, &[]) else {
+        panic!("a second processor started on the same data directory");
+    };
+    assert!(!second.status.unwrap().success());
+    assert!(
+        second
+            .output
+            .contains("in use by another ironforge-processor"),
+        "{}",
+        second.output
+    );
+    // The first keeps serving.
+    let (status, _) = first.get("/readyz").await;
+    assert_eq!(status, 200);
+}
