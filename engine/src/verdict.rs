@@ -143,8 +143,11 @@ pub struct TraceVerdict {
     pub service_name: Option<String>,
     /// Decided `incomplete` early, to keep the engine within `limits.max_traces_in_flight` or
     /// `limits.max_memory_bytes`: a verdict on the monitor's capacity, not on the pipeline.
+    /// (Defaults when absent, so verdicts a write-ahead log kept from an older version still read back.)
+    #[serde(default)]
     pub evicted: bool,
     /// Attribute values (and span names) the attribute limits cut or dropped on the trace's spans.
+    #[serde(default)]
     pub attributes_truncated: u64,
 }
 

@@ -199,7 +199,7 @@ impl ServeArgs {
         let fsync = match self.wal_fsync {
             FsyncArg::Batch => FsyncPolicy::Batch,
             FsyncArg::Interval => {
-                FsyncPolicy::Interval(std::time::Duration::from_millis(self.wal_fsync_interval_ms))
+                FsyncPolicy::Interval(Duration::from_millis(self.wal_fsync_interval_ms))
             }
             FsyncArg::None => FsyncPolicy::None,
         };

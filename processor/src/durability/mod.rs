@@ -184,6 +184,8 @@ mod tests {
             incomplete_reason: None,
             decided_unix_nano: 1,
             service_name: None,
+            evicted: false,
+            attributes_truncated: 0,
         }
     }
 

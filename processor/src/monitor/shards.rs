@@ -209,7 +209,6 @@ impl Shards {
                 retry_after: RETRY_WHEN_LOG_FULL,
             });
         }
-        let limits = &contracts.file().limits;
         let retry = Overloaded {
             retry_after: Duration::from_secs_f64(
                 contracts.file().completion.grace_seconds.max(1.0),
