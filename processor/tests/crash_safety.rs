@@ -18,7 +18,7 @@ use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
 use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
-use ironforge_proto::semconv::attr;
+use ironforge_proto::semconv::{attr, violation_attr};
 use ironforge_replay::ReplayOptions;
 use process_support::{ProcessorProcess, TempDir, verdicts_printed};
 
@@ -106,13 +106,13 @@ fn delivered(logs: &LogsReceiver) -> HashMap<(Vec<u8>, String, Vec<u8>), usize> 
         let contract = record
             .attributes
             .iter()
-            .find(|a| a.key.ends_with("contract.id"))
+            .find(|a| a.key == violation_attr::CONTRACT_ID)
             .and_then(|a| a.value.as_ref())
             .and_then(|v| match &v.value {
                 Some(any_value::Value::StringValue(s)) => Some(s.clone()),
                 _ => None,
             })
-            .unwrap_or_default();
+            .unwrap_or_else(|| panic!("a violation record without a contract id: {record:?}"));
         *counts
             .entry((record.trace_id.clone(), contract, record.span_id.clone()))
             .or_insert(0) += 1;
