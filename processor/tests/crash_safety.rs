@@ -12,11 +12,10 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use e2e_support::{LogsReceiver, replay, test_contracts, trace_hex};
+use e2e_support::{LogsReceiver, replay, request, test_contracts, trace_hex};
 use ironforge_instrument::Protocol;
 use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
-use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
-use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use ironforge_proto::otlp::trace::Span;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
 use ironforge_proto::semconv::{attr, violation_attr};
 use ironforge_replay::ReplayOptions;
@@ -52,18 +51,6 @@ fn span(trace: u64, id: u8, parent: Option<u8>, kind: &str, seconds: u64) -> Spa
             ..KeyValue::default()
         }],
         ..Span::default()
-    }
-}
-
-fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
     }
 }
 

@@ -6,13 +6,12 @@
 
 mod e2e_support;
 
-use e2e_support::{TestProcessor, kv, replay, test_contracts, trace_hex};
+use e2e_support::{TestProcessor, kv, replay, request, test_contracts, trace_hex};
 use ironforge_instrument::Protocol;
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::otlp::common::{AnyValue, ArrayValue, KeyValue, any_value};
-use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
-use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use ironforge_proto::otlp::trace::Span;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
 use ironforge_proto::semconv::{Stage, attr};
 use ironforge_replay::ReplayOptions;
@@ -38,18 +37,6 @@ fn span(trace: u32, id: u32, parent: Option<u32>, attributes: Vec<KeyValue>) -> 
         end_time_unix_nano: T0 + 100 * MS,
         attributes,
         ..Span::default()
-    }
-}
-
-fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
     }
 }
 

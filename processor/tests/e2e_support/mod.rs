@@ -219,11 +219,7 @@ impl TestProcessor {
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = reqwest::get(format!("http://{}{path}", self.admin))
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap())
+        admin_get(self.admin, path).await
     }
 
     pub async fn stop(mut self) {
@@ -287,13 +283,18 @@ pub fn run_with_session(trace: u8, session_seconds: u64) -> ExportTraceServiceRe
         attributes: vec![kind(kind_value)],
         ..Span::default()
     };
+    request(vec![
+        span(1, None, "run", session_seconds + 1),
+        span(2, Some(1), "session", session_seconds),
+    ])
+}
+
+/// One export request holding `spans`, under one resource and scope with no attributes.
+pub fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             scope_spans: vec![ScopeSpans {
-                spans: vec![
-                    span(1, None, "run", session_seconds + 1),
-                    span(2, Some(1), "session", session_seconds),
-                ],
+                spans,
                 ..ScopeSpans::default()
             }],
             ..ResourceSpans::default()
@@ -351,4 +352,11 @@ pub fn unique_temp_dir(prefix: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     std::env::temp_dir().join(format!("{prefix}-{}-{next}", std::process::id()))
+}
+
+/// GET on an admin port: status and body.
+pub async fn admin_get(admin: SocketAddr, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("http://{admin}{path}")).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
 }

@@ -163,11 +163,7 @@ impl ProcessorProcess {
 
     /// GET on the admin port: status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = reqwest::get(format!("http://{}{path}", self.admin))
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap())
+        crate::e2e_support::admin_get(self.admin, path).await
     }
 
     /// Waits (up to 60 s) for a trace's verdict from the HTTP API, as JSON.
