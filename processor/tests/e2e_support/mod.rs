@@ -28,14 +28,27 @@ use tonic::{Request, Response, Status};
 use tracing_subscriber::layer::SubscriberExt;
 
 /// The default contracts with the timing made for tests: traces complete half a second after their root,
-/// traces without root time out after three seconds, and events are not folded.
+/// traces without root time out after three seconds, events are not folded, and the instrumentation may cost
+/// up to 100 ms an operation.
 pub fn test_contracts() -> String {
+    const OVERHEAD: &str =
+        "measure: overhead_per_operation\n    comparison: lt\n    threshold: 0.001";
+    assert!(
+        DEFAULT_CONTRACTS_YAML.contains(OVERHEAD),
+        "the default instrument_overhead contract changed shape"
+    );
     DEFAULT_CONTRACTS_YAML
         .replace("grace_seconds: 5", "grace_seconds: 0.5")
         .replace("idle_timeout_seconds: 300", "idle_timeout_seconds: 3")
         .replace(
             "aggregation_window_seconds: 10",
             "aggregation_window_seconds: 0",
+        )
+        // The instrumentation's cost per operation is measured live, on a test machine that may be loaded by
+        // parallel tests and builds: a defect of the machine, not of the replayed data these tests judge.
+        .replace(
+            OVERHEAD,
+            "measure: overhead_per_operation\n    comparison: lt\n    threshold: 0.1",
         )
 }
 
