@@ -122,14 +122,7 @@ impl TestProcessor {
 
     pub async fn start_with(contracts_yaml: &str, receiver_limits: ReceiverLimits) -> Self {
         let (logs, logs_endpoint) = LogsReceiver::start().await;
-        let unique = format!(
-            "ironforge-e2e-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
+        let unique = unique("ironforge-e2e");
         let contracts_file = std::env::temp_dir().join(format!("{unique}.yaml"));
         std::fs::write(&contracts_file, contracts_yaml).unwrap();
         let data_dir = std::env::temp_dir().join(format!("{unique}-data"));
@@ -350,7 +343,10 @@ pub fn processor_command() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
     command
         // A data directory of its own: another run's write-ahead log would be replayed, and its lock held.
-        .env("IRONFORGE_DATA_DIR", unique_temp_dir("ironforge-process"))
+        .env(
+            "IRONFORGE_DATA_DIR",
+            std::env::temp_dir().join(unique("ironforge-process")),
+        )
         .args(["--log-format", "json"])
         .args(["--otlp-grpc-addr", "127.0.0.1:0"])
         .args(["--otlp-http-addr", "127.0.0.1:0"])
@@ -360,11 +356,16 @@ pub fn processor_command() -> std::process::Command {
     command
 }
 
-/// A path under the temporary directory that no other test, run or process uses.
-pub fn unique_temp_dir(prefix: &str) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::env::temp_dir().join(format!("{prefix}-{}-{next}", std::process::id()))
+/// A name no other test process or run uses.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
 }
 
 /// GET on an admin port: status and body.

@@ -7,6 +7,7 @@ use ironforge_processor::security::SecurityOptions;
 use ironforge_processor::server::{BoundAddrs, Server, ServerOptions};
 
 use crate::e2e_support::test_contracts;
+pub use crate::e2e_support::unique;
 
 pub struct Secured {
     pub server: Option<Server>,
@@ -64,18 +65,6 @@ impl Drop for Secured {
         let _ = std::fs::remove_file(&self.contracts_file);
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
-}
-
-/// A name no other test process or run uses.
-pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
 }
 
 /// The value of one counter series in the metrics text, 0 when absent.
