@@ -1,0 +1,1 @@
+//! Memory trends: growth within a run and across runs, leak guards, and an efficiency score.
