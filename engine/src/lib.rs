@@ -16,6 +16,7 @@
 //! ```
 
 pub mod config;
+pub mod decided_trace;
 pub mod decode;
 pub mod evaluate;
 mod intern;
@@ -24,9 +25,10 @@ pub mod plan;
 pub mod verdict;
 pub mod wire;
 
+pub use decided_trace::{DecidedSpan, DecidedTrace, Observation};
 pub use evaluate::{
     Capacity, Contract, ContractSet, EVICTED, Engine, EngineEvent, EngineStats, Now, batch_bytes,
-    evaluate_batch,
+    decide_batch, evaluate_batch,
 };
 
 use std::time::Duration;

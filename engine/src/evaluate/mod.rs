@@ -24,6 +24,7 @@ pub use contracts::{Contract, ContractSet, SpanView, truncate};
 pub use state::KeptSpan;
 
 use crate::Overloaded;
+use crate::decided_trace::{DecidedTrace, Observation};
 use crate::model::{SpanRecord, TraceId};
 use crate::verdict::{TraceVerdict, VerdictStatus, Violation};
 use deadlines::Deadlines;
@@ -67,6 +68,9 @@ pub enum EngineEvent {
     /// A trace without any IRONFORGE span kind completed: it is not a pipeline run (a web request sent here
     /// by mistake, say), gets no verdict and counts in neither health nor compliance.
     Unmonitored { trace_id: TraceId, spans: u32 },
+    /// A trace just decided, with its spans, for analysis: follows its `Verdict`, and only from an engine
+    /// asked for them with [`Engine::emit_decided_traces`].
+    Decided(Box<DecidedTrace>),
 }
 
 /// Running counts of what the engine did, for the processor's own metrics.
@@ -121,6 +125,8 @@ pub struct Engine {
     /// How long after its completion deadline each trace decided complete since the last
     /// [`Engine::take_decision_delays`] was decided.
     decision_delays: Vec<Duration>,
+    /// Whether each verdict is followed by an [`EngineEvent::Decided`].
+    emit_decided: bool,
 }
 
 impl Engine {
@@ -140,7 +146,14 @@ impl Engine {
             held_bytes: 0,
             stats: EngineStats::default(),
             decision_delays: Vec::new(),
+            emit_decided: false,
         }
+    }
+
+    /// Follows each verdict with the decided trace's spans ([`EngineEvent::Decided`]), for analysis. Off by
+    /// default: building them costs a copy of the trace's span table.
+    pub fn emit_decided_traces(&mut self, on: bool) {
+        self.emit_decided = on;
     }
 
     /// The delays between each completed trace's deadline (its root's arrival plus the grace) and its
@@ -472,6 +485,7 @@ impl Engine {
             return;
         }
         let max_violations = trace.contracts.file().limits.max_violations_per_trace;
+        let mut observations = Vec::new();
         let mut incomplete_reason = if ending == Ending::Complete {
             let contracts = Arc::clone(&trace.contracts);
             for (index, contract) in contracts.contracts().iter().enumerate() {
@@ -483,6 +497,12 @@ impl Engine {
                 }) else {
                     continue;
                 };
+                if self.emit_decided {
+                    observations.push(Observation {
+                        contract_id: Arc::clone(&contract.id),
+                        value: observation.value(),
+                    });
+                }
                 if let Some(violation) =
                     trace_violation(contract, trace_id, &observation, now.unix_nano)
                 {
@@ -509,6 +529,7 @@ impl Engine {
             });
         }
         self.stats.violations_over_limit += trace.violations_over_limit;
+        let decided_spans = self.emit_decided.then(|| trace.decided_spans());
         let verdict = TraceVerdict {
             trace_id,
             status,
@@ -527,7 +548,15 @@ impl Engine {
         let (forgotten, freed) = self.decided.insert(verdict.clone(), trace.tally);
         self.stats.verdicts_forgotten += forgotten;
         self.release_bytes(freed);
+        let decided = decided_spans.map(|spans| DecidedTrace {
+            verdict: verdict.clone(),
+            spans,
+            observations,
+        });
         events.push(EngineEvent::Verdict(verdict));
+        if let Some(decided) = decided {
+            events.push(EngineEvent::Decided(Box::new(decided)));
+        }
     }
 }
 
@@ -548,18 +577,42 @@ pub fn evaluate_batch(
     spans: Vec<SpanRecord>,
     now: Now,
 ) -> Vec<TraceVerdict> {
-    let mut unbounded = (*contracts).clone();
-    unbounded.file.limits.max_traces_in_flight = usize::MAX;
-    unbounded.file.limits.max_memory_bytes = usize::MAX;
-    let mut engine = Engine::new(Arc::new(unbounded));
-    // Cannot be refused: the in-flight bounds were lifted above.
-    let _ = engine.ingest(spans, now);
-    engine
-        .finish_all(now)
+    finish_batch(contracts, spans, now, false)
         .into_iter()
         .filter_map(|event| match event {
             EngineEvent::Verdict(verdict) => Some(verdict),
             _ => None,
         })
         .collect()
+}
+
+/// [`evaluate_batch`] with each trace's spans, for analysis of recorded traces.
+pub fn decide_batch(
+    contracts: Arc<ContractSet>,
+    spans: Vec<SpanRecord>,
+    now: Now,
+) -> Vec<DecidedTrace> {
+    finish_batch(contracts, spans, now, true)
+        .into_iter()
+        .filter_map(|event| match event {
+            EngineEvent::Decided(decided) => Some(*decided),
+            _ => None,
+        })
+        .collect()
+}
+
+fn finish_batch(
+    contracts: Arc<ContractSet>,
+    spans: Vec<SpanRecord>,
+    now: Now,
+    emit_decided: bool,
+) -> Vec<EngineEvent> {
+    let mut unbounded = (*contracts).clone();
+    unbounded.file.limits.max_traces_in_flight = usize::MAX;
+    unbounded.file.limits.max_memory_bytes = usize::MAX;
+    let mut engine = Engine::new(Arc::new(unbounded));
+    engine.emit_decided_traces(emit_decided);
+    // Cannot be refused: the in-flight bounds were lifted above.
+    let _ = engine.ingest(spans, now);
+    engine.finish_all(now)
 }

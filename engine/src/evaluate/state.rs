@@ -13,6 +13,7 @@ use ironforge_proto::semconv::{SpanKind, Stage, attr};
 use super::contracts::{ContractSet, SpanView};
 use super::decide::Tally;
 use crate::config::MeasureConfig;
+use crate::decided_trace::DecidedSpan;
 use crate::model::{SpanId, SpanRecord};
 use crate::verdict::Violation;
 
@@ -29,13 +30,21 @@ pub struct KeptSpan {
     session: u32,
     pub kind: Option<SpanKind>,
     pub stage: Option<Stage>,
+    /// `process.memory.usage` in KiB, [`NO_MEMORY`] when the span carries none: analysis reads a run's
+    /// memory over time from it. KiB in 32 bits keeps a kept span within 48 bytes and reaches 4 TiB.
+    memory_kib: u32,
 }
 
 const NO_STRING: u32 = u32::MAX;
+const NO_MEMORY: u32 = u32::MAX;
 
 impl KeptSpan {
     pub fn duration_seconds(&self) -> f64 {
         self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1e9
+    }
+
+    pub fn memory_bytes(&self) -> Option<u64> {
+        (self.memory_kib != NO_MEMORY).then_some(u64::from(self.memory_kib) * 1024)
     }
 }
 
@@ -206,6 +215,12 @@ impl TraceState {
             session,
             kind: span.kind,
             stage: span.stage,
+            memory_kib: span
+                .facts
+                .number(attr::PROCESS_MEMORY_USAGE)
+                .filter(|bytes| bytes.is_finite() && *bytes >= 0.0)
+                // Saturating: 4 TiB is past any memory a pipeline process reports.
+                .map_or(NO_MEMORY, |bytes| ((bytes / 1024.0).round() as u32).min(NO_MEMORY - 1)),
         });
         let added_strings = self.strings.len() - before;
         let added = size_of::<KeptSpan>()
@@ -245,6 +260,27 @@ impl TraceState {
 
     pub fn session(&self, span: &KeptSpan) -> Option<&str> {
         self.strings.get(span.session as usize).map(|s| &**s)
+    }
+
+    /// The kept spans as analysis reads them, with their names and sessions resolved.
+    pub fn decided_spans(&self) -> Vec<DecidedSpan> {
+        self.spans
+            .iter()
+            .map(|span| DecidedSpan {
+                span_id: span.span_id,
+                parent_span_id: span.parent_span_id,
+                start_unix_nano: span.start_unix_nano,
+                end_unix_nano: span.end_unix_nano,
+                name: self
+                    .strings
+                    .get(span.name as usize)
+                    .map_or_else(|| Arc::from(""), Arc::clone),
+                session_id: self.strings.get(span.session as usize).map(Arc::clone),
+                kind: span.kind,
+                stage: span.stage,
+                memory_bytes: span.memory_bytes(),
+            })
+            .collect()
     }
 
     pub fn view<'a>(&'a self, span: &KeptSpan) -> SpanView<'a> {

@@ -195,6 +195,8 @@ impl Logged {
                 self.emitted.remove(trace_id);
                 true
             }
+            // Analysis of a trace whose verdict is logged: handed on once, with that verdict.
+            EngineEvent::Decided(_) => true,
         });
     }
 

@@ -1,0 +1,148 @@
+//! One decided trace, analysed: its critical path, where its time went, and what would make it faster.
+
+use ironforge_engine::DecidedTrace;
+use ironforge_proto::semconv::Stage;
+use serde::Serialize;
+
+use crate::breakdown::{self, SessionBreakdown, StageBreakdown};
+use crate::budget::Budgets;
+use crate::critical_path::{Segment, critical_path};
+use crate::recommend::{Plan, RecommendOptions, Recommendation, plan, recommend};
+use crate::tree::SpanTree;
+
+/// How to analyse a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct AnalysisOptions {
+    pub recommend: RecommendOptions,
+}
+
+/// A stretch of the critical path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathStep {
+    pub span_id: String,
+    pub name: String,
+    pub stage: Option<Stage>,
+    pub session_id: Option<String>,
+    /// Seconds from the run's start.
+    pub start_seconds: f64,
+    pub seconds: f64,
+}
+
+/// The analysis of one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceAnalysis {
+    pub trace_id: String,
+    pub service_name: Option<String>,
+    pub run_seconds: f64,
+    pub critical_path_seconds: f64,
+    pub critical_path: Vec<PathStep>,
+    pub stages: Vec<StageBreakdown>,
+    /// Session spans, slowest first.
+    pub sessions: Vec<SessionBreakdown>,
+    /// What dominates the run, in words.
+    pub dominant: Option<String>,
+    pub recommendations: Vec<Recommendation>,
+    pub plan: Plan,
+    /// What the figures rest on that a reader should know (clipped spans, orphans, a partial trace).
+    pub notes: Vec<String>,
+}
+
+/// Analyses a decided trace; `None` when it has no spans.
+pub fn analyse(
+    trace: &DecidedTrace,
+    budgets: &Budgets,
+    options: &AnalysisOptions,
+) -> Option<TraceAnalysis> {
+    let tree = SpanTree::new(&trace.spans)?;
+    let tolerance = options.recommend.skew_tolerance;
+    let path = critical_path(&tree, tolerance);
+    let stages = breakdown::stages(&tree, &path);
+    let sessions = breakdown::sessions(&tree, &path);
+    let peak_memory = tree
+        .nodes
+        .iter()
+        .filter_map(|node| node.memory_bytes)
+        .max()
+        .map(|bytes| bytes as f64);
+    let recommendations = recommend(
+        &tree,
+        &stages,
+        &sessions,
+        budgets,
+        peak_memory,
+        &options.recommend,
+    );
+    let plan = plan(&tree, &recommendations, tolerance);
+    let mut notes = Vec::new();
+    if tree.clipped > 0 {
+        notes.push(format!(
+            "{} spans reached outside their parent and were clipped to it (clock skew)",
+            tree.clipped
+        ));
+    }
+    if tree.orphans > 0 {
+        notes.push(format!(
+            "{} spans had no parent in the trace and were hung under the root",
+            tree.orphans
+        ));
+    }
+    if let Some(reason) = &trace.verdict.incomplete_reason {
+        notes.push(format!("the trace is partial: {reason}"));
+    }
+    Some(TraceAnalysis {
+        trace_id: trace.verdict.trace_id.to_hex(),
+        service_name: trace.verdict.service_name.clone(),
+        run_seconds: tree.run_seconds(),
+        critical_path_seconds: path.iter().map(Segment::seconds).sum(),
+        critical_path: steps(&tree, &path),
+        dominant: dominant(&stages, &sessions),
+        stages,
+        sessions,
+        recommendations,
+        plan,
+        notes,
+    })
+}
+
+fn steps(tree: &SpanTree, path: &[Segment]) -> Vec<PathStep> {
+    path.iter()
+        .map(|segment| {
+            let node = &tree.nodes[segment.node];
+            PathStep {
+                span_id: node.span_id.to_hex(),
+                name: node.name.to_string(),
+                stage: node.stage,
+                session_id: node.session.as_deref().map(str::to_owned),
+                start_seconds: segment.start,
+                seconds: segment.seconds(),
+            }
+        })
+        .collect()
+}
+
+/// The stage with the largest share of the critical path, and within it the session with the most.
+fn dominant(stages: &[StageBreakdown], sessions: &[SessionBreakdown]) -> Option<String> {
+    let stage = stages
+        .iter()
+        .max_by(|a, b| a.critical_share.total_cmp(&b.critical_share))?;
+    let mut text = format!(
+        "{} holds {:.0} % of the critical path ({:.2} s, {} sessions at {:.1}-wide)",
+        stage.stage,
+        stage.critical_share * 100.0,
+        stage.critical_seconds,
+        stage.sessions,
+        stage.parallelism
+    );
+    if let Some(session) = sessions
+        .iter()
+        .filter(|s| s.stage == Some(stage.stage))
+        .max_by(|a, b| a.critical_seconds.total_cmp(&b.critical_seconds))
+        .filter(|s| s.critical_seconds > 0.0)
+    {
+        text.push_str(&format!(
+            "; its slowest session on the path is {} ({:.2} s)",
+            session.session_id, session.seconds
+        ));
+    }
+    Some(text)
+}
