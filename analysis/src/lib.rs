@@ -10,6 +10,7 @@ pub mod critical_path;
 pub mod memory;
 pub mod recommend;
 pub mod regression;
+mod stats;
 pub mod trace;
 pub mod tree;
 pub mod whatif;
