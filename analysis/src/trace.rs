@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::breakdown::{self, SessionBreakdown, StageBreakdown};
 use crate::budget::Budgets;
 use crate::critical_path::{Segment, critical_path};
+use crate::memory::{LeakOptions, MemorySample, MemoryTrend, memory_trend};
 use crate::recommend::{Plan, RecommendOptions, Recommendation, plan, recommend};
 use crate::tree::SpanTree;
 
@@ -14,6 +15,8 @@ use crate::tree::SpanTree;
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct AnalysisOptions {
     pub recommend: RecommendOptions,
+    /// How the run's memory timeline is judged.
+    pub leak: LeakOptions,
 }
 
 /// A stretch of the critical path.
@@ -43,6 +46,9 @@ pub struct TraceAnalysis {
     pub dominant: Option<String>,
     pub recommendations: Vec<Recommendation>,
     pub plan: Plan,
+    /// The run's `process.memory.usage` readings in time order (each span's, at its end), as a trend; `None`
+    /// when no span reported memory.
+    pub memory: Option<MemoryTrend>,
     /// What the figures rest on that a reader should know (clipped spans, orphans, a partial trace).
     pub notes: Vec<String>,
 }
@@ -73,6 +79,17 @@ pub fn analyse(
         &options.recommend,
     );
     let plan = plan(&tree, &recommendations, tolerance);
+    let samples: Vec<MemorySample> = tree
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            node.memory_bytes.map(|bytes| MemorySample {
+                unix_nano: node.end_unix_nano,
+                bytes: bytes as f64,
+            })
+        })
+        .collect();
+    let memory = (!samples.is_empty()).then(|| memory_trend(&samples, &options.leak));
     let mut notes = Vec::new();
     if tree.clipped > 0 {
         notes.push(format!(
@@ -100,6 +117,7 @@ pub fn analyse(
         sessions,
         recommendations,
         plan,
+        memory,
         notes,
     })
 }
