@@ -1,0 +1,413 @@
+//! The run history against real files: ordering, replacement, persistence, retention and bad files.
+// Helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ironforge_history::{History, HistoryError, HistoryOptions, Measure, RunRecord};
+
+const MINUTE: u64 = 60_000_000_000;
+const T0: u64 = 1_700_000_000_000_000_000;
+
+/// A directory of its own for each test, removed when the test ends, passed or not.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "ironforge-history-{}-{n}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn trace_id(n: u64) -> String {
+    format!("{n:032x}")
+}
+
+fn run(n: u64, service: &str, decided_unix_nano: u64, measures: &[(&str, f64)]) -> RunRecord {
+    RunRecord {
+        trace_id: trace_id(n),
+        service: service.into(),
+        decided_unix_nano,
+        status: "pass".into(),
+        production_ready: true,
+        measures: measures
+            .iter()
+            .map(|&(name, value)| Measure {
+                name: name.into(),
+                value,
+            })
+            .collect(),
+    }
+}
+
+fn values(history: &History, service: &str, measure: &str, limit: usize) -> Vec<f64> {
+    let series = history.series(service, measure, limit).unwrap();
+    series.iter().map(|point| point.value).collect()
+}
+
+#[test]
+fn series_holds_the_newest_points_oldest_first() {
+    let dir = TempDir::new("series");
+    let mut history = History::open(HistoryOptions::in_dir(dir.path())).unwrap();
+    let stage = "stage.discovery.duration_seconds";
+    // Recorded out of decided order, as revised verdicts and restarts deliver them.
+    for (n, minute, seconds) in [
+        (3, 3, 30.0),
+        (1, 1, 10.0),
+        (4, 4, 40.0),
+        (2, 2, 20.0),
+        (5, 5, 50.0),
+    ] {
+        history
+            .record(&run(
+                n,
+                "pipeline",
+                T0 + minute * MINUTE,
+                &[(stage, seconds)],
+            ))
+            .unwrap();
+    }
+    history
+        .record(&run(
+            6,
+            "pipeline",
+            T0 + 6 * MINUTE,
+            &[("run.duration_seconds", 1.0)],
+        ))
+        .unwrap();
+    history
+        .record(&run(7, "other", T0 + 7 * MINUTE, &[(stage, 70.0)]))
+        .unwrap();
+
+    assert_eq!(values(&history, "pipeline", stage, 3), [30.0, 40.0, 50.0]);
+    assert_eq!(
+        values(&history, "pipeline", stage, 100),
+        [10.0, 20.0, 30.0, 40.0, 50.0]
+    );
+    assert_eq!(values(&history, "pipeline", stage, 0), [] as [f64; 0]);
+    assert_eq!(values(&history, "absent", stage, 10), [] as [f64; 0]);
+    let newest = history.series("pipeline", stage, 1).unwrap();
+    assert_eq!(newest[0].trace_id, trace_id(5));
+    assert_eq!(newest[0].decided_unix_nano, T0 + 5 * MINUTE);
+
+    assert_eq!(history.services().unwrap(), ["other", "pipeline"]);
+    assert_eq!(
+        history.measure_names("pipeline").unwrap(),
+        ["run.duration_seconds", stage]
+    );
+    assert_eq!(history.measure_names("other").unwrap(), [stage]);
+    let recent = history.recent_runs(Some("pipeline"), 2).unwrap();
+    let ids: Vec<&str> = recent.iter().map(|run| run.trace_id.as_str()).collect();
+    assert_eq!(ids, [trace_id(6), trace_id(5)]);
+    let all = history.recent_runs(None, 10).unwrap();
+    assert_eq!(all.len(), 7);
+    assert_eq!(all[0].trace_id, trace_id(7));
+    assert_eq!(all[0].measure_count, 1);
+}
+
+#[test]
+fn recording_a_trace_again_replaces_the_run_and_its_measures() {
+    let dir = TempDir::new("replace");
+    let mut history = History::open(HistoryOptions::in_dir(dir.path())).unwrap();
+    history
+        .record(&run(1, "pipeline", T0, &[("a", 1.0), ("b", 2.0)]))
+        .unwrap();
+    let mut revised = run(1, "pipeline", T0 + MINUTE, &[("a", 10.0)]);
+    revised.status = "fail".into();
+    revised.production_ready = false;
+    history.record(&revised).unwrap();
+
+    assert_eq!(values(&history, "pipeline", "a", 10), [10.0]);
+    assert_eq!(values(&history, "pipeline", "b", 10), [] as [f64; 0]);
+    assert_eq!(history.measure_names("pipeline").unwrap(), ["a"]);
+    let runs = history.recent_runs(None, 10).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].production_ready),
+        ("fail", false)
+    );
+    assert_eq!(
+        (runs[0].decided_unix_nano, runs[0].measure_count),
+        (T0 + MINUTE, 1)
+    );
+}
+
+#[test]
+fn an_invalid_run_is_rejected_naming_the_file_and_writes_nothing() {
+    let dir = TempDir::new("invalid");
+    let options = HistoryOptions::in_dir(dir.path());
+    let path = options.path.clone();
+    let mut history = History::open(options).unwrap();
+    let duplicate = run(1, "pipeline", T0, &[("a", 1.0), ("a", 2.0)]);
+    let error = history.record(&duplicate).unwrap_err();
+    assert!(
+        matches!(error, HistoryError::InvalidRun { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(&path.display().to_string()) && message.contains("twice"),
+        "{message}"
+    );
+    assert!(history.recent_runs(None, 10).unwrap().is_empty());
+}
+
+#[test]
+fn the_history_survives_closing_and_reopening_as_a_plain_sqlite_file() {
+    let dir = TempDir::new("reopen");
+    let options = HistoryOptions::in_dir(dir.path());
+    let mut history = History::open(options.clone()).unwrap();
+    for n in 1..=60 {
+        let discovery = 80.0 + n as f64;
+        history
+            .record(&run(
+                n,
+                "pipeline",
+                T0 + n * MINUTE,
+                &[("stage.discovery.duration_seconds", discovery)],
+            ))
+            .unwrap();
+    }
+    drop(history);
+
+    let history = History::open(options.clone()).unwrap();
+    assert_eq!(
+        values(&history, "pipeline", "stage.discovery.duration_seconds", 2),
+        [139.0, 140.0]
+    );
+    drop(history);
+
+    // What the crate docs promise a user of the sqlite3 shell.
+    let connection = rusqlite::Connection::open(&options.path).unwrap();
+    let pragma = |name: &str| -> String {
+        connection
+            .query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|value| format!("{value:?}"))
+            .unwrap()
+    };
+    assert_eq!(pragma("user_version"), "Integer(1)");
+    assert_eq!(pragma("auto_vacuum"), "Integer(2)");
+    assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
+    let mut statement = connection
+        .prepare(
+            "SELECT value FROM (SELECT * FROM run_measures
+                 WHERE service = 'pipeline' AND name = 'stage.discovery.duration_seconds'
+                 ORDER BY decided_unix_nano DESC LIMIT 50)
+             ORDER BY decided_unix_nano",
+        )
+        .unwrap();
+    let last_50: Vec<f64> = statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(last_50.len(), 50);
+    assert_eq!((last_50[0], last_50[49]), (91.0, 140.0));
+}
+
+#[test]
+fn prune_deletes_runs_older_than_max_age() {
+    let dir = TempDir::new("age");
+    let mut options = HistoryOptions::in_dir(dir.path());
+    options.max_age = Duration::from_secs(60 * 60);
+    let mut history = History::open(options).unwrap();
+    let now = T0 + 24 * 60 * MINUTE;
+    let ages_in_minutes = [24 * 60, 61, 60, 59, 1];
+    for (n, age) in (1..).zip(ages_in_minutes) {
+        history
+            .record(&run(n, "pipeline", now - age * MINUTE, &[("a", n as f64)]))
+            .unwrap();
+    }
+
+    let report = history.prune(now).unwrap();
+    assert_eq!((report.expired_runs, report.evicted_runs), (2, 0));
+    assert!(report.within_bound);
+    // Exactly max_age old is still kept; the measures of deleted runs went with them.
+    assert_eq!(values(&history, "pipeline", "a", 10), [3.0, 4.0, 5.0]);
+    assert_eq!(history.prune(now).unwrap().expired_runs, 0);
+}
+
+#[test]
+fn prune_by_size_bounds_the_file_and_keeps_the_newest_runs() {
+    let dir = TempDir::new("size");
+    let mut options = HistoryOptions::in_dir(dir.path());
+    options.max_bytes = 256 * 1024;
+    let max_bytes = options.max_bytes;
+    let mut history = History::open(options).unwrap();
+    let names: Vec<String> = (0..10)
+        .map(|i| format!("stage.stage{i}.duration_seconds"))
+        .collect();
+    let runs = 3_000;
+    let mut evicted = 0;
+    for n in 1..=runs {
+        let measures: Vec<(&str, f64)> =
+            names.iter().map(|name| (name.as_str(), n as f64)).collect();
+        history
+            .record(&run(n, "pipeline", T0 + n * MINUTE, &measures))
+            .unwrap();
+        if n % 100 == 0 {
+            let report = history.prune(T0 + n * MINUTE).unwrap();
+            assert!(report.within_bound, "after run {n}: {report:?}");
+            assert_eq!(report.size_bytes, history.size_bytes().unwrap());
+            assert!(
+                history.size_bytes().unwrap() <= max_bytes,
+                "after run {n}: {report:?}"
+            );
+            evicted += report.evicted_runs;
+        }
+    }
+    // 3,000 runs of 10 measures take several times the bound: eviction must have happened, repeatedly.
+    assert!(evicted > runs / 2, "evicted {evicted}");
+    let kept = history.recent_runs(None, usize::MAX).unwrap();
+    let kept_ids: Vec<String> = kept.iter().map(|run| run.trace_id.clone()).collect();
+    let newest: Vec<String> = (0..kept.len() as u64).map(|i| trace_id(runs - i)).collect();
+    assert_eq!(
+        kept_ids, newest,
+        "the runs kept are the newest ones, without gaps"
+    );
+    // Eviction frees whole pages: it keeps a fair share of what fits rather than emptying the history.
+    assert!(
+        kept.len() >= 150,
+        "only {} runs kept in {max_bytes} bytes",
+        kept.len()
+    );
+    assert_eq!(kept.len() as u64 + evicted, runs);
+}
+
+#[test]
+fn a_bound_below_an_empty_history_empties_it_and_says_so() {
+    let dir = TempDir::new("tiny");
+    let mut options = HistoryOptions::in_dir(dir.path());
+    options.max_bytes = 4096;
+    let mut history = History::open(options).unwrap();
+    for n in 1..=20 {
+        history
+            .record(&run(n, "pipeline", T0 + n * MINUTE, &[("a", 1.0)]))
+            .unwrap();
+    }
+    let report = history.prune(T0 + 20 * MINUTE).unwrap();
+    assert_eq!(report.evicted_runs, 20);
+    assert!(
+        !report.within_bound && report.size_bytes > 4096,
+        "{report:?}"
+    );
+    assert!(history.recent_runs(None, 10).unwrap().is_empty());
+    // Still usable: the next run is recorded, and the next prune evicts it again.
+    history
+        .record(&run(21, "pipeline", T0 + 21 * MINUTE, &[("a", 1.0)]))
+        .unwrap();
+    assert_eq!(history.prune(T0 + 21 * MINUTE).unwrap().evicted_runs, 1);
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_gives_an_error_naming_it() {
+    let dir = TempDir::new("not-sqlite");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let options = HistoryOptions::in_dir(dir.path());
+    let garbage: Vec<u8> = b"this is a log file, not a database\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(8192)
+        .collect();
+    std::fs::write(&options.path, &garbage).unwrap();
+
+    let error = History::open(options.clone()).unwrap_err();
+    assert!(
+        matches!(error, HistoryError::NotAHistory { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(&options.path.display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("not a SQLite database"), "{message}");
+    assert_eq!(
+        std::fs::read(&options.path).unwrap(),
+        garbage,
+        "the file is left as it was"
+    );
+}
+
+/// Runs `sql` on the file with a plain connection, then opens it as a history, which must fail.
+fn open_after(options: &HistoryOptions, sql: &str) -> HistoryError {
+    rusqlite::Connection::open(&options.path)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+    History::open(options.clone()).unwrap_err()
+}
+
+#[test]
+fn another_applications_database_or_a_newer_schema_is_refused() {
+    let dir = TempDir::new("foreign");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let options = HistoryOptions::in_dir(dir.path());
+    let error = open_after(&options, "CREATE TABLE notes (text TEXT)");
+    assert!(
+        matches!(error, HistoryError::NotAHistory { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("\"notes\""), "{error}");
+
+    std::fs::remove_file(&options.path).unwrap();
+    drop(History::open(options.clone()).unwrap());
+    let error = open_after(&options, "PRAGMA user_version = 7");
+    assert!(
+        matches!(
+            error,
+            HistoryError::NewerSchema {
+                found: 7,
+                supported: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(&options.path.display().to_string()),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_directory_that_cannot_be_created_gives_an_error() {
+    let dir = TempDir::new("no-dir");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    // A regular file where a directory should be: fails for root too, unlike a permission.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"").unwrap();
+    let options = HistoryOptions::in_dir(&blocker.join("data"));
+
+    let error = History::open(options.clone()).unwrap_err();
+    assert!(matches!(error, HistoryError::CreateDir { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains(&options.path.display().to_string()),
+        "{error}"
+    );
+}
