@@ -1,10 +1,11 @@
 //! Bottlenecks across recent runs: the stages and sessions that dominate the critical path or overrun their
 //! share of the time budget, ranked.
 //!
-//! Severity, by rule: `critical` when the subject's mean time is over its budget (a stage's budget is its
-//! sessions times the session limit; a session's is the session limit); `high` at 80 % of the budget or
-//! half the critical path; `medium` at a fifth of the critical path; `low` otherwise. Ranked by mean time on
-//! the critical path.
+//! Severity, by rule, from the subject's worst run in the window against its budget (a stage's budget is its
+//! sessions times the session limit; a session's is the session limit): `critical` when over it, `high` at
+//! 80 % of it or when the subject holds half the critical path on average, `medium` at a fifth of the
+//! critical path, `low` otherwise. One overrun is enough to be critical: it broke a contract. Ranked by mean
+//! time on the critical path.
 
 use std::collections::VecDeque;
 
@@ -46,10 +47,14 @@ pub struct Bottleneck {
     /// Runs of the window the subject appeared in.
     pub traces: usize,
     pub mean_seconds: f64,
+    /// The subject's slowest run in the window.
+    pub max_seconds: f64,
+    /// Runs in which the subject took longer than its budget.
+    pub over_budget_runs: usize,
     pub mean_critical_seconds: f64,
     pub mean_critical_share: f64,
     pub budget_seconds: Option<f64>,
-    /// `mean_seconds` over the budget.
+    /// `max_seconds` over the budget.
     pub budget_ratio: Option<f64>,
     /// The runs where it held the largest share of the critical path, largest first (up to five).
     pub trace_ids: Vec<String>,
@@ -136,6 +141,8 @@ impl BottleneckWindow {
         struct Sum {
             traces: usize,
             seconds: f64,
+            max: f64,
+            over: usize,
             critical: f64,
             share: f64,
             budget: Option<f64>,
@@ -152,6 +159,8 @@ impl BottleneckWindow {
                 let share = ratio(*critical, digest.critical_path_seconds);
                 sum.traces += 1;
                 sum.seconds += seconds;
+                sum.max = sum.max.max(*seconds);
+                sum.over += usize::from(budget.is_some_and(|b| *seconds > b));
                 sum.critical += critical;
                 sum.share += share;
                 sum.budget = sum.budget.or(*budget);
@@ -164,7 +173,7 @@ impl BottleneckWindow {
                 let mut sum = sums.remove(&subject)?;
                 let n = sum.traces as f64;
                 let (mean_seconds, mean_critical_share) = (sum.seconds / n, sum.share / n);
-                let budget_ratio = sum.budget.map(|budget| ratio(mean_seconds, budget));
+                let budget_ratio = sum.budget.map(|budget| ratio(sum.max, budget));
                 sum.shares.sort_by(|a, b| b.0.total_cmp(&a.0));
                 Some(Bottleneck {
                     rank: 0,
@@ -172,6 +181,8 @@ impl BottleneckWindow {
                     subject,
                     traces: sum.traces,
                     mean_seconds,
+                    max_seconds: sum.max,
+                    over_budget_runs: sum.over,
                     mean_critical_seconds: sum.critical / n,
                     mean_critical_share,
                     budget_seconds: sum.budget,

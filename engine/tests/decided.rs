@@ -32,19 +32,31 @@ fn decided_traces_follow_their_verdicts_only_when_asked_for() {
     engine.emit_decided_traces(true);
     engine.ingest(run_of_two_spans(), at(start, 0)).unwrap();
     let events = engine.finish_all(at(start, 1));
-    let verdict_at = events.iter().position(|e| matches!(e, EngineEvent::Verdict(_)));
-    let decided_at = events.iter().position(|e| matches!(e, EngineEvent::Decided(_)));
+    let verdict_at = events
+        .iter()
+        .position(|e| matches!(e, EngineEvent::Verdict(_)));
+    let decided_at = events
+        .iter()
+        .position(|e| matches!(e, EngineEvent::Decided(_)));
     assert_eq!(decided_at, verdict_at.map(|v| v + 1), "{events:?}");
     let Some(EngineEvent::Decided(decided)) = decided_at.and_then(|i| events.get(i)) else {
         panic!("no decided trace");
     };
     assert_eq!(decided.spans.len(), 2);
-    let session = decided.spans.iter().find(|s| s.kind == Some(SpanKind::Session)).unwrap();
+    let session = decided
+        .spans
+        .iter()
+        .find(|s| s.kind == Some(SpanKind::Session))
+        .unwrap();
     assert_eq!(session.session_id.as_deref(), Some("NY_AM_2025-08-05"));
     assert_eq!(session.stage, Some(Stage::Discovery));
     // Kept in KiB: 1,000,000 bytes reads back within a KiB.
     assert!(session.memory_bytes.unwrap().abs_diff(1_000_000) < 1024);
-    let run = decided.spans.iter().find(|s| s.kind == Some(SpanKind::Run)).unwrap();
+    let run = decided
+        .spans
+        .iter()
+        .find(|s| s.kind == Some(SpanKind::Run))
+        .unwrap();
     assert_eq!(run.memory_bytes, Some(52_428_800));
     // The run's memory peak is a trace-scoped contract of the defaults: its observation comes along.
     let peak = decided

@@ -363,3 +363,87 @@ impl WalFailed<'_> {
         );
     }
 }
+
+/// Log target of analysis findings (`RUST_LOG=ironforge::analysis=warn`).
+pub const ANALYSIS_TARGET: &str = "ironforge::analysis";
+
+/// A measure of a pipeline's runs changed for the worse, significantly.
+#[derive(Debug)]
+pub struct RegressionFound<'a> {
+    pub pipeline: &'a str,
+    pub regression: &'a crate::analysis::Regression,
+}
+
+impl RegressionFound<'_> {
+    pub fn emit(&self) {
+        let r = self.regression;
+        let point = &r.change_point;
+        tracing::warn!(
+            target: ANALYSIS_TARGET,
+            pipeline = self.pipeline,
+            measure = %r.measure,
+            mean_before = point.mean_before,
+            mean_after = point.mean_after,
+            magnitude = point.magnitude,
+            p_value = point.p_value,
+            impact = point.impact,
+            trace_id = %r.first_trace_id,
+            "regression: {} went from {:.4} to {:.4} ({:+.1} %) from run {} on",
+            r.measure,
+            point.mean_before,
+            point.mean_after,
+            point.magnitude * 100.0,
+            r.first_trace_id
+        );
+    }
+}
+
+/// Memory grows like a leak, within a run or across runs.
+#[derive(Debug)]
+pub struct MemoryLeakSuspected<'a> {
+    pub pipeline: &'a str,
+    pub scope: &'static str,
+    pub trend: &'a ironforge_analysis::memory::MemoryTrend,
+}
+
+impl MemoryLeakSuspected<'_> {
+    pub fn emit(&self) {
+        let t = self.trend;
+        tracing::warn!(
+            target: ANALYSIS_TARGET,
+            pipeline = self.pipeline,
+            scope = self.scope,
+            growth_bytes_per_second = t.growth_bytes_per_second,
+            confidence = t.confidence,
+            seconds_to_limit = t.seconds_to_limit,
+            "memory leak suspected ({}): {}",
+            self.scope,
+            t.verdict
+        );
+    }
+}
+
+/// A decided trace was not analysed: the analysis queue was full.
+#[derive(Debug)]
+pub struct AnalysisDropped;
+
+impl AnalysisDropped {
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics.analysis().dropped();
+        tracing::debug!(target: ANALYSIS_TARGET, "analysis queue full: a decided trace was not analysed");
+    }
+}
+
+/// The run history could not be read or written; analysis goes on without that run's history.
+#[derive(Debug)]
+pub struct HistoryFailed<'a> {
+    pub what: &'static str,
+    pub error: &'a ironforge_history::HistoryError,
+}
+
+impl HistoryFailed<'_> {
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics.analysis().history_error();
+        tracing::warn!(target: ANALYSIS_TARGET, error = %self.error, "run history: cannot {}", self.what);
+    }
+}

@@ -7,6 +7,7 @@
 //! The engine ([`ironforge_engine`]) is synchronous and transport-free; [`engine::evaluate_batch`] runs it
 //! over recorded spans.
 
+pub mod analysis;
 pub mod api;
 pub mod durability;
 pub mod ingest;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ironforge_processor::analysis::AnalysisArgs;
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::durability::{FsyncPolicy, WalConfig};
 use ironforge_processor::otlp::ReceiverLimits;
@@ -154,6 +155,8 @@ struct ServeArgs {
     /// retry delay) until decided traces free their segments.
     #[arg(long, env = "IRONFORGE_WAL_MAX_BYTES", default_value_t = WalConfig::DEFAULT_MAX_BYTES)]
     wal_max_bytes: u64,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
 }
 
 /// How violation events wait for the logs endpoint.
@@ -283,6 +286,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         security,
         logs_queue: args.logs_queue.into(),
         wal,
+        analysis: args.analysis.config(),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::analysis::{AnalysisConfig, AnalysisError, Analyst};
 use crate::config::{ConfigError, ContractFile, Profile};
 use crate::durability::{DataDirLock, Wal, WalConfig, WalError};
 use crate::engine::ContractSet;
@@ -52,6 +53,8 @@ pub struct ServerOptions {
     pub logs_queue: LogsQueueOptions,
     /// The write-ahead log's fsync policy and bounds.
     pub wal: WalConfig,
+    /// How decided traces are analysed (history in `data_dir`); `None` analyses nothing.
+    pub analysis: Option<AnalysisConfig>,
 }
 
 impl Default for ServerOptions {
@@ -72,6 +75,7 @@ impl Default for ServerOptions {
             security: SecurityOptions::default(),
             logs_queue: LogsQueueOptions::default(),
             wal: WalConfig::default(),
+            analysis: Some(AnalysisConfig::default()),
         }
     }
 }
@@ -106,6 +110,8 @@ pub enum ServerError {
     Wal(#[from] WalError),
     #[error("OTLP logs output: {0}")]
     Logs(#[from] OtlpLogsError),
+    #[error("analysis: {0}")]
+    Analysis(#[from] AnalysisError),
     #[error("{what} server failed: {message}")]
     Serve { what: &'static str, message: String },
 }
@@ -168,7 +174,13 @@ impl Server {
             }
             None => None,
         };
-        let outputs = Outputs::new(metrics, &contracts.file().events, logs.clone());
+        let mut outputs =
+            Outputs::new(Arc::clone(&metrics), &contracts.file().events, logs.clone());
+        if let Some(config) = options.analysis.clone() {
+            let analyst =
+                Analyst::start(config, &options.data_dir, Arc::clone(&contracts), metrics)?;
+            outputs = outputs.with_analysis(analyst);
+        }
         let shards = options
             .shards
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));

@@ -220,7 +220,9 @@ impl TraceState {
                 .number(attr::PROCESS_MEMORY_USAGE)
                 .filter(|bytes| bytes.is_finite() && *bytes >= 0.0)
                 // Saturating: 4 TiB is past any memory a pipeline process reports.
-                .map_or(NO_MEMORY, |bytes| ((bytes / 1024.0).round() as u32).min(NO_MEMORY - 1)),
+                .map_or(NO_MEMORY, |bytes| {
+                    ((bytes / 1024.0).round() as u32).min(NO_MEMORY - 1)
+                }),
         });
         let added_strings = self.strings.len() - before;
         let added = size_of::<KeptSpan>()

@@ -9,6 +9,10 @@
 //! | `GET /api/v1/compliance[?pipeline=NAME]` | the full compliance report, per contract and per pipeline, or one pipeline's |
 //! | `GET /api/v1/violations?since=SECONDS&limit=N[&cursor=C]` | violations decided at or after a Unix time, a page at a time (see [`pages`](super::pages)) |
 //! | `GET /api/v1/traces/{trace_id}/verdict` | one trace's verdict; 404 until it is decided |
+//! | `GET /api/v1/analysis/traces/{trace_id}` | one recent run's analysis: critical path, stages, sessions, recommendations, plan, memory trend |
+//! | `GET /api/v1/analysis/bottlenecks[?pipeline=NAME]` | per pipeline, the stages and sessions that dominate its recent runs, ranked |
+//! | `GET /api/v1/analysis/regressions[?pipeline=NAME]` | per pipeline, change points for the worse over its run history, and peak memory across runs |
+//! | `GET /api/v1/analysis/plan[?pipeline=NAME]` | per pipeline, the recommendations and plan drawn from its newest run |
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +25,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::pages::{self, Cursor};
+use crate::analysis::answers::{self, AnalysisQueryError};
 use crate::model::TraceId;
 use crate::monitor::{Health, Monitor};
 use crate::outputs::otlp_logs::DownstreamStatus;
@@ -45,6 +50,10 @@ pub fn router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
         .route("/api/v1/compliance", get(compliance))
         .route("/api/v1/violations", get(violations))
         .route("/api/v1/traces/{trace_id}/verdict", get(verdict))
+        .route("/api/v1/analysis/traces/{trace_id}", get(analysis_trace))
+        .route("/api/v1/analysis/bottlenecks", get(analysis_bottlenecks))
+        .route("/api/v1/analysis/regressions", get(analysis_regressions))
+        .route("/api/v1/analysis/plan", get(analysis_plan))
         .with_state(AdminState {
             monitor: Arc::clone(&monitor),
             ready: Arc::clone(&ready),
@@ -80,6 +89,8 @@ enum AdminError {
     PipelineNotFound(String),
     #[error("metrics could not be encoded")]
     Metrics,
+    #[error(transparent)]
+    Analysis(#[from] AnalysisQueryError),
 }
 
 impl IntoResponse for AdminError {
@@ -92,6 +103,10 @@ impl IntoResponse for AdminError {
                 StatusCode::NOT_FOUND
             }
             AdminError::Metrics => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::Analysis(AnalysisQueryError::Disabled) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Analysis(
+                AnalysisQueryError::TraceNotFound(_) | AnalysisQueryError::PipelineNotFound(_),
+            ) => StatusCode::NOT_FOUND,
         };
         (
             status,
@@ -262,4 +277,46 @@ async fn verdict(
         .verdict(&trace_id)
         .ok_or(AdminError::VerdictNotFound(trace_id))?;
     Ok(Json(verdict))
+}
+
+async fn analysis_trace(
+    State(state): State<AdminState>,
+    Path(trace_id): Path<String>,
+) -> Result<Response, AdminError> {
+    let trace_id = TraceId::from_hex(&trace_id).ok_or(AdminError::InvalidTraceId)?;
+    let analysis = answers::trace(state.monitor.outputs().analysis(), &trace_id.to_hex())?;
+    Ok(Json(&*analysis).into_response())
+}
+
+async fn analysis_bottlenecks(
+    State(state): State<AdminState>,
+    Query(query): Query<PipelineQuery>,
+) -> Result<Json<answers::BottlenecksAnswer>, AdminError> {
+    let pipeline = query.name();
+    Ok(Json(answers::bottlenecks(
+        state.monitor.outputs().analysis(),
+        pipeline.as_deref(),
+    )?))
+}
+
+async fn analysis_regressions(
+    State(state): State<AdminState>,
+    Query(query): Query<PipelineQuery>,
+) -> Result<Json<answers::RegressionsAnswer>, AdminError> {
+    let pipeline = query.name();
+    Ok(Json(answers::regressions(
+        state.monitor.outputs().analysis(),
+        pipeline.as_deref(),
+    )?))
+}
+
+async fn analysis_plan(
+    State(state): State<AdminState>,
+    Query(query): Query<PipelineQuery>,
+) -> Result<Json<answers::PlanAnswer>, AdminError> {
+    let pipeline = query.name();
+    Ok(Json(answers::plan(
+        state.monitor.outputs().analysis(),
+        pipeline.as_deref(),
+    )?))
 }

@@ -139,11 +139,17 @@ impl Monitor {
     /// the log synced: for a graceful shutdown, and for tests.
     pub fn flush(&self) {
         self.shards.flush();
+        if let Some(analyst) = self.outputs().analysis() {
+            analyst.flush();
+        }
     }
 
     /// Swaps in new contracts. Traces in flight finish under the contracts they began with.
     pub fn set_contracts(&self, contracts: Arc<ContractSet>) {
         self.outputs().reconfigure(&contracts.file().events);
+        if let Some(analyst) = self.outputs().analysis() {
+            analyst.set_contracts(Arc::clone(&contracts));
+        }
         self.compliance_state().set_contracts(&contracts);
         self.shards.set_contracts(&contracts);
         *self
@@ -215,8 +221,17 @@ impl ShardOutput for Dispatch {
                     self.compliance().revise(&verdict, added);
                 }
                 EngineEvent::Unmonitored { .. } => self.outputs.metrics().trace_unmonitored(),
+                EngineEvent::Decided(trace) => {
+                    if let Some(analyst) = self.outputs.analysis() {
+                        analyst.submit(trace);
+                    }
+                }
             }
         }
+    }
+
+    fn wants_decided_traces(&self) -> bool {
+        self.outputs.analysis().is_some()
     }
 
     fn decision_delays(&self, delays: &[Duration]) {

@@ -48,6 +48,8 @@ pub(crate) trait ShardOutput: Send + Sync + 'static {
     fn stats(&self, delta: &EngineStats);
     /// How long after their deadlines the shard's latest decisions came.
     fn decision_delays(&self, delays: &[Duration]);
+    /// Whether each verdict should come with its trace's spans ([`EngineEvent::Decided`]), for analysis.
+    fn wants_decided_traces(&self) -> bool;
 }
 
 enum Command {
@@ -118,10 +120,9 @@ impl Shards {
         let mut shards = Vec::new();
         let mut recovering = Vec::new();
         for index in 0..count {
-            let engine = Arc::new(Mutex::new(Engine::with_capacity(
-                Arc::clone(contracts),
-                Arc::clone(&capacity),
-            )));
+            let mut engine = Engine::with_capacity(Arc::clone(contracts), Arc::clone(&capacity));
+            engine.emit_decided_traces(output.wants_decided_traces());
+            let engine = Arc::new(Mutex::new(engine));
             let restored = Arc::new(RwLock::new(HashMap::new()));
             let (commands, inbox) = mpsc::channel();
             let queued = Arc::new(AtomicUsize::new(0));
@@ -516,6 +517,9 @@ mod tests {
         fn events(&self, _: Vec<EngineEvent>, _: Now) {}
         fn stats(&self, _: &EngineStats) {}
         fn decision_delays(&self, _: &[Duration]) {}
+        fn wants_decided_traces(&self) -> bool {
+            false
+        }
     }
 
     fn span(trace: u8, id: u8) -> SpanRecord {

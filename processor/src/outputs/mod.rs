@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use tokio::sync::broadcast;
 
+use crate::analysis::Analyst;
 use crate::config::EventsConfig;
 use crate::internal_events::{EventsSuppressed, TraceDecided, ViolationDecided};
 use crate::telemetry::Metrics;
@@ -39,6 +40,7 @@ pub struct Outputs {
     logs: Option<OtlpLogsExporter>,
     gate: Mutex<EventGate>,
     recent: Mutex<RecentViolations>,
+    analysis: Option<Analyst>,
 }
 
 impl Outputs {
@@ -53,7 +55,18 @@ impl Outputs {
             logs,
             gate: Mutex::new(EventGate::new(events, Instant::now())),
             recent: Mutex::new(RecentViolations::new(RECENT_VIOLATIONS_KEPT)),
+            analysis: None,
         }
+    }
+
+    /// Decided traces also go to `analyst`: the engine then hands over each trace's spans with its verdict.
+    pub fn with_analysis(mut self, analyst: Analyst) -> Self {
+        self.analysis = Some(analyst);
+        self
+    }
+
+    pub fn analysis(&self) -> Option<&Analyst> {
+        self.analysis.as_ref()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

@@ -93,6 +93,7 @@ pub struct Metrics {
     /// The engine's counts at the previous [`Metrics::engine_stats`] call, to turn running totals into deltas.
     traces_in_flight: Gauge,
     wal: super::wal::WalMetrics,
+    analysis: super::analysis::AnalysisMetrics,
     events_suppressed: Family<Labels<1>, Counter>,
     output_exported: Family<Labels<1>, Counter>,
     output_dropped: Family<Labels<1>, Counter>,
@@ -315,8 +316,10 @@ impl Metrics {
         );
         let transport = TransportMetrics::register(&mut registry);
         let wal = super::wal::WalMetrics::register(&mut registry);
+        let analysis = super::analysis::AnalysisMetrics::register(&mut registry);
         Self {
             wal,
+            analysis,
             registry,
             violations,
             traces,
@@ -521,6 +524,10 @@ impl Metrics {
     /// The write-ahead log's figures.
     pub fn wal(&self) -> &super::wal::WalMetrics {
         &self.wal
+    }
+
+    pub fn analysis(&self) -> &super::analysis::AnalysisMetrics {
+        &self.analysis
     }
 
     /// Counts violation events of a contract that were not emitted.

@@ -1,6 +1,7 @@
 //! The processor's own telemetry: Prometheus metrics in OpenMetrics text, with trace ids as exemplars, and the
 //! names of everything it publishes.
 
+mod analysis;
 mod labels;
 pub mod metrics;
 pub mod names;

@@ -105,6 +105,25 @@ pub mod metric {
     /// Counter: TLS handshakes that failed or timed out (plaintext to a TLS port, an untrusted or missing
     /// client certificate). Label: [`LISTENER`](super::label::LISTENER).
     pub const TLS_HANDSHAKE_FAILURES: &str = "ironforge_processor_tls_handshake_failures";
+    /// Gauge, 0..1: the share of the latest run's critical path spent in each stage. Labels:
+    /// [`PIPELINE`](super::label::PIPELINE), [`STAGE`](super::label::STAGE).
+    pub const CRITICAL_PATH_SHARE: &str = "ironforge_analysis_critical_path_share";
+    /// Gauge, 0 or 1: whether the newest change point of a measure over a pipeline's run history is a
+    /// regression. Labels: [`PIPELINE`](super::label::PIPELINE), [`MEASURE`](super::label::MEASURE).
+    pub const REGRESSION: &str = "ironforge_analysis_regression";
+    /// Gauge, 0 or 1: whether memory grows like a leak. Labels: [`PIPELINE`](super::label::PIPELINE),
+    /// [`SCOPE`](super::label::SCOPE) (`run`: within the latest run; `history`: peak memory across runs).
+    pub const MEMORY_LEAK: &str = "ironforge_analysis_memory_leak";
+    /// Gauge, bytes per second: the least-squares memory growth behind [`MEMORY_LEAK`]. Same labels.
+    pub const MEMORY_GROWTH: &str = "ironforge_analysis_memory_growth_bytes_per_second";
+    /// Counter: decided traces analysed.
+    pub const TRACES_ANALYSED: &str = "ironforge_analysis_traces";
+    /// Counter: decided traces not analysed because the analysis queue was full.
+    pub const ANALYSIS_DROPPED: &str = "ironforge_analysis_dropped";
+    /// Histogram, seconds: time to analyse one decided trace (critical path, what-if plan, history, regressions).
+    pub const ANALYSIS_DURATION: &str = "ironforge_analysis_duration_seconds";
+    /// Counter: failed reads and writes of the run history database.
+    pub const HISTORY_ERRORS: &str = "ironforge_analysis_history_errors";
 }
 
 /// Metric label names.
@@ -137,6 +156,11 @@ pub mod label {
     pub const LISTENER: &str = "listener";
     /// Why something was refused; each metric documents its own set of values.
     pub const REASON: &str = "reason";
+    /// A measure of the run history: `run.duration_seconds`, `stage.<stage>.duration_seconds`,
+    /// `memory.peak_bytes`, `contract.<id>`; bounded by the stages and the contract file.
+    pub const MEASURE: &str = "measure";
+    /// Where a memory trend was measured: `run` or `history`.
+    pub const SCOPE: &str = "scope";
 }
 
 /// Exemplar label names.
@@ -165,6 +189,10 @@ pub mod value {
     pub const OTLP_LOGS: &str = "otlp_logs";
     /// Output label of the gRPC watch stream.
     pub const WATCH_STREAM: &str = "watch_stream";
+    /// Memory-trend scope: within the latest run.
+    pub const SCOPE_RUN: &str = "run";
+    /// Memory-trend scope: peak memory across the run history.
+    pub const SCOPE_HISTORY: &str = "history";
 
     /// The spelling of a category, the same as its JSON form.
     pub const fn category(category: Category) -> &'static str {

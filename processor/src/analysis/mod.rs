@@ -1,0 +1,173 @@
+//! Analysis in the processor: each decided trace is analysed on a thread of its own (critical path,
+//! bottlenecks, what-if plan), recorded in the run history under the data directory, and compared with the
+//! pipeline's earlier runs (regressions, memory trend). The engine shards hand traces over a bounded queue
+//! and never wait: when analysis falls behind, traces are counted and skipped, never ingest slowed.
+
+pub mod answers;
+mod args;
+mod measures;
+mod view;
+mod worker;
+
+use std::path::Path;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use ironforge_analysis::AnalysisOptions;
+use ironforge_analysis::memory::LeakOptions;
+use ironforge_analysis::regression::RegressionOptions;
+use ironforge_engine::{ContractSet, DecidedTrace};
+use ironforge_history::{History, HistoryError, HistoryOptions};
+
+pub use args::AnalysisArgs;
+pub use measures::{CRITICAL_PATH, MEMORY_PEAK, RUN_DURATION};
+pub use view::{AnalysisView, PipelineFindings, Regression};
+
+use crate::internal_events::AnalysisDropped;
+use crate::telemetry::Metrics;
+use worker::{Command, Worker};
+
+/// How long and how much run history is kept (in `DATA_DIR/history.sqlite`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryRetention {
+    pub max_age: Duration,
+    pub max_bytes: u64,
+}
+
+impl Default for HistoryRetention {
+    fn default() -> Self {
+        let defaults = HistoryOptions::default();
+        Self {
+            max_age: defaults.max_age,
+            max_bytes: defaults.max_bytes,
+        }
+    }
+}
+
+/// How the processor analyses decided traces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisConfig {
+    /// The run history's bounds; `None` keeps no history (no regressions, no memory trend across runs).
+    pub history: Option<HistoryRetention>,
+    /// Runs per pipeline the bottlenecks are ranked over.
+    pub bottleneck_runs: usize,
+    /// Recent runs whose whole analysis `/api/v1/analysis/traces/{id}` answers with.
+    pub traces_kept: usize,
+    /// Runs of each measure's history searched for change points.
+    pub regression_runs: usize,
+    pub regression: RegressionOptions,
+    pub leak: LeakOptions,
+    pub trace: AnalysisOptions,
+    /// Decided traces waiting for analysis before more are skipped.
+    pub queue: usize,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            history: Some(HistoryRetention::default()),
+            bottleneck_runs: 50,
+            traces_kept: 256,
+            regression_runs: 200,
+            regression: RegressionOptions::default(),
+            leak: LeakOptions::default(),
+            trace: AnalysisOptions::default(),
+            queue: 1024,
+        }
+    }
+}
+
+/// The handle the monitor holds: hands decided traces to the analysis thread, and reads what it found.
+#[derive(Debug)]
+pub struct Analyst {
+    commands: SyncSender<Command>,
+    view: Arc<RwLock<AnalysisView>>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Analyse(_) => "Analyse",
+            Command::Contracts(_) => "Contracts",
+            Command::Flush(_) => "Flush",
+        })
+    }
+}
+
+impl Analyst {
+    /// Opens the history in `data_dir` (when configured) and starts the analysis thread.
+    pub fn start(
+        config: AnalysisConfig,
+        data_dir: &Path,
+        contracts: Arc<ContractSet>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, AnalysisError> {
+        let history = config
+            .history
+            .map(|retention| {
+                History::open(HistoryOptions {
+                    max_age: retention.max_age,
+                    max_bytes: retention.max_bytes,
+                    ..HistoryOptions::in_dir(data_dir)
+                })
+            })
+            .transpose()?;
+        let view = Arc::new(RwLock::new(AnalysisView::new(config.traces_kept)));
+        let (commands, inbox) = mpsc::sync_channel(config.queue.max(1));
+        let worker = Worker::new(
+            config,
+            contracts,
+            history,
+            Arc::clone(&view),
+            Arc::clone(&metrics),
+        );
+        // Detached: it ends when the last sender (this handle) is dropped, after the traces queued before.
+        std::thread::Builder::new()
+            .name("ironforge-analysis".to_owned())
+            .spawn(move || worker.run(inbox))
+            .map_err(AnalysisError::Thread)?;
+        Ok(Self {
+            commands,
+            view,
+            metrics,
+        })
+    }
+
+    /// Queues a decided trace; skips it (and counts it) when the queue is full.
+    pub fn submit(&self, trace: Box<DecidedTrace>) {
+        match self.commands.try_send(Command::Analyse(trace)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                AnalysisDropped.emit(&self.metrics);
+            }
+        }
+    }
+
+    /// Budgets and directions follow the new contracts from the next trace.
+    pub fn set_contracts(&self, contracts: Arc<ContractSet>) {
+        let _ = self.commands.send(Command::Contracts(contracts));
+    }
+
+    /// Waits until every trace queued before the call is analysed: for a graceful shutdown, and for tests.
+    pub fn flush(&self) {
+        let (done, wait) = mpsc::sync_channel(1);
+        if self.commands.send(Command::Flush(done)).is_ok() {
+            let _ = wait.recv();
+        }
+    }
+
+    pub fn view(&self) -> RwLockReadGuard<'_, AnalysisView> {
+        self.view.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Why analysis could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("cannot start the analysis thread: {0}")]
+    Thread(std::io::Error),
+}
