@@ -8,6 +8,8 @@
 //! over recorded spans.
 
 pub mod api;
+pub mod check;
+pub mod cli;
 pub mod durability;
 pub mod ingest;
 pub mod internal_events;

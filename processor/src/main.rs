@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ironforge_processor::check::CheckArgs;
+use ironforge_processor::cli::ProfileArg;
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::durability::{FsyncPolicy, WalConfig};
 use ironforge_processor::otlp::ReceiverLimits;
@@ -52,6 +54,8 @@ enum Command {
     /// Work with contract files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check recorded traces against the contracts, offline: the CI gate.
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,22 +66,6 @@ enum ConfigCommand {
     PrintDefault,
     /// Print the JSON Schema of contract files, for editors.
     Schema,
-}
-
-/// The contract profiles, as the command line spells them.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ProfileArg {
-    Production,
-    Development,
-}
-
-impl From<ProfileArg> for Profile {
-    fn from(arg: ProfileArg) -> Self {
-        match arg {
-            ProfileArg::Production => Profile::Production,
-            ProfileArg::Development => Profile::Development,
-        }
-    }
 }
 
 /// When accepted spans reach the disk, as the command line spells it.
@@ -216,6 +204,7 @@ fn main() -> ExitCode {
     match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Check(args)) => ironforge_processor::check::run(&args),
         Some(Command::Config(ConfigCommand::Validate { file })) => {
             match ContractFile::load(&file) {
                 Ok(contracts) => {
