@@ -236,7 +236,8 @@ fn instrument(config: Config, output: Option<&Path>) -> Result<Instrumentation, 
         Some(path) => {
             let spans = JsonLinesExporter::create(path)
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            Instrumentation::with_exporters(config, spans, DiscardMetrics).map_err(|e| e.to_string())
+            Instrumentation::with_exporters(config, spans, DiscardMetrics)
+                .map_err(|e| e.to_string())
         }
     }
 }

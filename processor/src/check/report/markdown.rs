@@ -79,11 +79,8 @@ pub(super) fn render(report: &CheckReport) -> String {
     let totals = &report.totals;
     let _ = writeln!(
         out,
-        "\n{} trace(s): {} passed, {} warned, {} failed; {} violation(s), {} blocking; contracts: {} ({} profile).",
-        totals.traces,
-        totals.passed,
-        totals.warned,
-        totals.failed,
+        "\n{}; {} violation(s), {} blocking; contracts: {} ({} profile).",
+        totals.outcomes(),
         totals.violations,
         totals.blocking_violations,
         cell(&report.contracts_source),

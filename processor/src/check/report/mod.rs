@@ -123,6 +123,16 @@ pub struct Totals {
     pub input_errors: usize,
 }
 
+impl Totals {
+    /// `3 trace(s): 1 passed, 1 warned, 1 failed`.
+    pub fn outcomes(&self) -> String {
+        format!(
+            "{} trace(s): {} passed, {} warned, {} failed",
+            self.traces, self.passed, self.warned, self.failed
+        )
+    }
+}
+
 impl TraceReport {
     pub fn new(verdict: TraceVerdict, regressions: Vec<Regression>) -> Self {
         let outcome = Outcome::of(&verdict, &regressions);

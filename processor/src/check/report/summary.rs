@@ -42,11 +42,8 @@ pub(super) fn render(report: &CheckReport, colour: bool) -> String {
     let totals = &report.totals;
     let _ = writeln!(
         out,
-        "{} trace(s): {} passed, {} warned, {} failed ({} incomplete); {} production-ready",
-        totals.traces,
-        totals.passed,
-        totals.warned,
-        totals.failed,
+        "{} ({} incomplete); {} production-ready",
+        totals.outcomes(),
         totals.incomplete,
         totals.production_ready
     );
