@@ -512,3 +512,33 @@ fn a_slowed_stage_fails_against_a_clean_baseline() {
     expect_exit(&refused, 3);
     assert!(text(&refused.stderr).contains(&format!("{}:2:", bad.display())));
 }
+
+#[test]
+fn invalid_spans_and_empty_input_are_bad_input() {
+    let clean = std::fs::read_to_string(clean_run()).unwrap();
+    let mut request: serde_json::Value =
+        serde_json::from_str(clean.lines().next().unwrap()).unwrap();
+    let span = &mut request["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+    span["endTimeUnixNano"] = "1".into();
+    let edited = path("ends-before-it-starts.jsonl");
+    std::fs::write(&edited, format!("\n{request}\n")).unwrap();
+    let output = check(&[arg(&edited)], b"");
+    expect_exit(&output, 3);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:2: 1 invalid span(s) left out",
+            edited.display()
+        )),
+        "{stderr}"
+    );
+    // The rest of the run is still judged.
+    assert!(text(&output.stdout).contains("1 trace(s)"));
+
+    let empty = check(&["-"], b"");
+    expect_exit(&empty, 3);
+    assert!(text(&empty.stderr).contains("<stdin>: empty input"));
+    let nothing = check(&["-"], b"{\"resourceSpans\": []}\n");
+    expect_exit(&nothing, 3);
+    assert!(text(&nothing.stderr).contains("no IRONFORGE trace in the input"));
+}
