@@ -116,6 +116,27 @@ pub struct Plan {
     pub assumption: String,
 }
 
+impl Level {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+        }
+    }
+}
+
+impl Priority {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Critical => "critical",
+        }
+    }
+}
+
 const MIN_GAIN_PERCENT: f64 = 0.5;
 const MAX_OUTLIERS: usize = 3;
 
@@ -240,7 +261,7 @@ fn outliers(
             let stage = session.stage.map_or("run", Stage::as_str);
             Some(Draft {
                 id: format!("outlier-{stage}-{}", session.session_id),
-                title: format!("Bring session {} in {stage} down to {goal:.2} s", session.session_id),
+                title: format!("Bring session {} in {stage} down to {goal:.3} s", session.session_id),
                 category: Category::Outlier,
                 effort: Level::Medium,
                 risk: Level::Low,

@@ -9,6 +9,8 @@
 
 pub mod analysis;
 pub mod api;
+pub mod check;
+pub mod cli;
 pub mod durability;
 pub mod ingest;
 pub mod internal_events;

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ironforge_processor::analysis::AnalysisArgs;
+use ironforge_processor::check::{self, CheckArgs};
+use ironforge_processor::cli::ProfileArg;
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::durability::{FsyncPolicy, WalConfig};
 use ironforge_processor::otlp::ReceiverLimits;
@@ -53,6 +55,8 @@ enum Command {
     /// Work with contract files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check recorded traces against the contracts, offline: the CI gate.
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,22 +67,6 @@ enum ConfigCommand {
     PrintDefault,
     /// Print the JSON Schema of contract files, for editors.
     Schema,
-}
-
-/// The contract profiles, as the command line spells them.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ProfileArg {
-    Production,
-    Development,
-}
-
-impl From<ProfileArg> for Profile {
-    fn from(arg: ProfileArg) -> Self {
-        match arg {
-            ProfileArg::Production => Profile::Production,
-            ProfileArg::Development => Profile::Development,
-        }
-    }
 }
 
 /// When accepted spans reach the disk, as the command line spells it.
@@ -215,10 +203,14 @@ impl ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Check(args)) => check::run(&args),
         Some(Command::Config(ConfigCommand::Validate { file })) => {
             match ContractFile::load(&file) {
                 Ok(contracts) => {
@@ -251,6 +243,18 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Prints a command-line error (or the help or version asked for). `check` documents its exit codes and
+/// gives a usage error its bad-input code rather than clap's 2, which there means warnings.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    let _ = err.print();
+    let checking = std::env::args_os().nth(1).is_some_and(|arg| arg == "check");
+    if err.use_stderr() && checking {
+        ExitCode::from(check::exit::BAD_INPUT)
+    } else {
+        ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(1))
     }
 }
 

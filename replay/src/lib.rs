@@ -25,6 +25,7 @@ pub mod features;
 pub mod graph;
 pub mod htf;
 mod pipeline;
+pub mod record;
 pub mod report;
 pub mod session;
 pub mod session_id;

@@ -1,16 +1,18 @@
 //! `ironforge-replay`: replays the real IRONFORGE sessions through the instrumented pipeline and sends the trace
-//! over OTLP.
+//! over OTLP, or records it to a file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use ironforge_instrument::{Config, ExportReport, Protocol};
+use ironforge_instrument::{Config, ExportReport, Instrumentation, Protocol};
+use ironforge_replay::record::{DiscardMetrics, JsonLinesExporter};
 use ironforge_replay::{DEFAULT_SESSIONS_DIR, Faults, ReplayOptions, RunSummary, SessionSelector};
 
 /// Replay the 57 real IRONFORGE sessions through init, discovery, confluence, validation and reporting,
-/// instrumented, and send the run's trace over OTLP. Fault flags break one contract each.
+/// instrumented, and send the run's trace over OTLP (or record it with --output). Fault flags break one
+/// contract each.
 #[derive(Debug, Parser)]
 #[command(name = "ironforge-replay", version)]
 struct Cli {
@@ -22,6 +24,12 @@ struct Cli {
     /// OTLP transport. Default: $OTEL_EXPORTER_OTLP_PROTOCOL, else gRPC.
     #[arg(long, value_enum)]
     protocol: Option<Transport>,
+
+    /// Record the trace to FILE instead of sending it: one OTLP/JSON `ExportTraceServiceRequest` per line,
+    /// as the OpenTelemetry Collector's file exporter writes (`ironforge-processor check` reads it). No
+    /// server is needed; metrics are not recorded.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["endpoint", "protocol"])]
+    output: Option<PathBuf>,
 
     /// `service.name` of the exported resource.
     #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "ironforge-replay")]
@@ -150,9 +158,11 @@ fn main() -> ExitCode {
         }
     }
     let config = config.build();
-    let endpoint = config.traces_endpoint().to_owned();
-    let protocol = config.protocol();
-    let instrumentation = match ironforge_instrument::init(config) {
+    let destination = match &cli.output {
+        Some(path) => format!("{} (OTLP/JSON lines)", path.display()),
+        None => format!("{} (OTLP {})", config.traces_endpoint(), config.protocol()),
+    };
+    let instrumentation = match instrument(config, cli.output.as_deref()) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("error: cannot initialise the instrumentation: {e}");
@@ -179,7 +189,7 @@ fn main() -> ExitCode {
         }
     };
     println!();
-    println!("sent to:          {endpoint} (OTLP {protocol})");
+    println!("sent to:          {destination}");
     println!("service.name:     {}", cli.service_name);
     if let Ok(summary) = &result {
         println!(
@@ -219,9 +229,22 @@ fn main() -> ExitCode {
     code
 }
 
+/// The instrumentation exporting over OTLP, or recording to `output`.
+fn instrument(config: Config, output: Option<&Path>) -> Result<Instrumentation, String> {
+    match output {
+        None => ironforge_instrument::init(config).map_err(|e| e.to_string()),
+        Some(path) => {
+            let spans = JsonLinesExporter::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            Instrumentation::with_exporters(config, spans, DiscardMetrics)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
 /// Flushes and shuts the instrumentation down, returning what became of the spans (the final flush and shutdown
 /// included) and what went wrong on the way.
-fn finish(instrumentation: ironforge_instrument::Instrumentation) -> (ExportReport, Vec<String>) {
+fn finish(instrumentation: Instrumentation) -> (ExportReport, Vec<String>) {
     let mut problems = Vec::new();
     if let Err(e) = instrumentation.force_flush() {
         problems.push(format!("flush: {e}"));

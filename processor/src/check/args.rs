@@ -1,0 +1,97 @@
+//! The command line of `ironforge-processor check`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::cli::ProfileArg;
+
+/// The exit codes of `check`, as its help and the README document them.
+pub mod exit {
+    /// Every trace passed (warnings allowed unless `--strict`).
+    pub const PASS: u8 = 0;
+    /// A blocking violation: a trace failed, is not production-ready, or regressed against the baseline.
+    pub const BLOCKING: u8 = 1;
+    /// Warnings only, with `--strict`.
+    pub const WARNINGS: u8 = 2;
+    /// Bad input (a malformed line, an unreadable file, no trace at all) or a bad contract file or option.
+    pub const BAD_INPUT: u8 = 3;
+}
+
+/// The exit codes as `--help` shows them.
+pub const EXIT_CODES_HELP: &str = "Exit codes:
+  0  every trace passed (warnings allowed unless --strict)
+  1  a blocking violation: a trace failed, is not production-ready, or regressed past --max-regression
+  2  warnings only, with --strict
+  3  bad input or config: a malformed line (reported as FILE:LINE, the rest is still checked), an unreadable
+     file, no trace in the input, an invalid contract file or baseline";
+
+/// Check recorded traces against the contracts, as a CI gate.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub struct CheckArgs {
+    /// Recorded traces: OTLP/JSON (one `ExportTraceServiceRequest` per line, as the Collector's file exporter
+    /// writes, or one pretty-printed document), OTLP protobuf (one serialized request), either gzipped;
+    /// `-` reads standard input.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Contract file; without it the embedded defaults apply.
+    #[arg(long, env = "IRONFORGE_CONTRACTS", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override the contract file's profile.
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileArg>,
+    /// What goes to standard output.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Summary)]
+    pub format: ReportFormat,
+    /// Also write a report to FILE (format from --report-format, else from the extension .json, .xml, .md).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// The format of --report.
+    #[arg(long, value_enum, requires = "report")]
+    pub report_format: Option<ReportFormat>,
+    /// Fail (exit 2) when there are warnings but nothing blocking.
+    #[arg(long)]
+    pub strict: bool,
+    /// An earlier `--format json` report: a stage slower than its baseline by more than --max-regression fails.
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
+    /// How much slower than the baseline a stage may be, in percent.
+    #[arg(long, value_name = "PCT", default_value_t = 10.0, requires = "baseline",
+        value_parser = percent)]
+    pub max_regression: f64,
+}
+
+/// A report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Readable text: each trace, its violations, totals.
+    Summary,
+    /// The verdicts and totals, with a `schema_version`; usable as a --baseline.
+    Json,
+    /// JUnit XML: a testsuite per trace, a testcase per contract.
+    Junit,
+    /// A Markdown table for a pull-request comment.
+    Markdown,
+}
+
+impl ReportFormat {
+    /// The format a report file's extension implies.
+    pub fn from_extension(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "json" => Some(Self::Json),
+            "xml" => Some(Self::Junit),
+            "md" | "markdown" => Some(Self::Markdown),
+            "txt" => Some(Self::Summary),
+            _ => None,
+        }
+    }
+}
+
+/// A non-negative, finite percentage.
+fn percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
+        _ => Err("expected a percentage of 0 or more".to_owned()),
+    }
+}

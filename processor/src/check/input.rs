@@ -1,0 +1,306 @@
+//! Reading recorded traces: files or standard input, gzipped or not, OTLP/JSON lines, a pretty-printed
+//! OTLP/JSON document, or one OTLP protobuf request. Requests are decoded one at a time by the receivers'
+//! own decoder and handed on, so a file is never held whole (a protobuf file is one message, read whole).
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+use ironforge_engine::decode::Decoded;
+use ironforge_engine::plan::ReadPlan;
+use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use serde::Serialize;
+
+use crate::otlp::convert::{convert_request, decode_request};
+
+/// The file name that means standard input.
+pub const STDIN: &str = "-";
+
+/// How standard input is named in messages.
+const STDIN_NAME: &str = "<stdin>";
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+const UTF8_BOM: &str = "\u{feff}";
+
+/// Something wrong with the input, where it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputError {
+    pub file: String,
+    /// 1-based; `None` when the whole file is meant.
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Reads one input, handing each decoded request to `sink` and each problem to `errors`; the rest of the
+/// input is still read after a bad line.
+pub fn read(
+    path: &Path,
+    plan: &ReadPlan,
+    sink: &mut dyn FnMut(Decoded),
+    errors: &mut dyn FnMut(InputError),
+) {
+    let name = if path.as_os_str() == STDIN {
+        STDIN_NAME.to_owned()
+    } else {
+        path.display().to_string()
+    };
+    let whole_file = |message: String| InputError {
+        file: name.clone(),
+        line: None,
+        message,
+    };
+    let reader: Box<dyn BufRead> = if path.as_os_str() == STDIN {
+        Box::new(io::stdin().lock())
+    } else {
+        match File::open(path) {
+            Ok(file) => Box::new(BufReader::new(file)),
+            Err(err) => return errors(whole_file(format!("cannot open: {err}"))),
+        }
+    };
+    let mut reader = match inflated(reader) {
+        Ok(reader) => reader,
+        Err(err) => return errors(whole_file(format!("cannot read: {err}"))),
+    };
+    let mut input = Input {
+        name: &name,
+        plan,
+        sink,
+        errors,
+    };
+    match reader.fill_buf() {
+        Err(err) => (input.errors)(whole_file(format!("cannot read: {err}"))),
+        Ok([]) => (input.errors)(whole_file("empty input".to_owned())),
+        Ok(head) if looks_like_json(head) => input.json(reader),
+        Ok(_) => input.protobuf(reader),
+    }
+}
+
+/// The reader, inflated when it starts with the gzip magic bytes, whatever the file is called.
+fn inflated(mut reader: Box<dyn BufRead>) -> io::Result<Box<dyn BufRead>> {
+    if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
+        Ok(Box::new(BufReader::new(MultiGzDecoder::new(reader))))
+    } else {
+        Ok(reader)
+    }
+}
+
+/// JSON text starts with `{` after white space and holds no control characters; a protobuf request holds
+/// field tags and lengths that are control characters (a `scope_spans` tag is 0x12), and its first byte,
+/// 0x0a, is a newline only by accident.
+fn looks_like_json(head: &[u8]) -> bool {
+    let text = head.strip_prefix(UTF8_BOM.as_bytes()).unwrap_or(head);
+    let first = text.iter().find(|byte| !byte.is_ascii_whitespace());
+    first == Some(&b'{')
+        && !text
+            .iter()
+            .any(|&byte| byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r'))
+}
+
+struct Input<'a> {
+    name: &'a str,
+    plan: &'a ReadPlan,
+    sink: &'a mut dyn FnMut(Decoded),
+    errors: &'a mut dyn FnMut(InputError),
+}
+
+impl Input<'_> {
+    fn error(&mut self, line: Option<u64>, message: String) {
+        (self.errors)(InputError {
+            file: self.name.to_owned(),
+            line,
+            message,
+        });
+    }
+
+    /// Hands on the valid spans of a decoded request; refused spans are bad input.
+    fn decoded(&mut self, line: Option<u64>, decoded: Decoded) {
+        if decoded.rejected > 0 {
+            let message = format!(
+                "{} invalid span(s) left out: {}",
+                decoded.rejected,
+                decoded.error_message()
+            );
+            self.error(line, message);
+        }
+        (self.sink)(decoded);
+    }
+
+    fn protobuf(&mut self, mut reader: Box<dyn BufRead>) {
+        let mut bytes = Vec::new();
+        if let Err(err) = reader.read_to_end(&mut bytes) {
+            return self.error(None, format!("cannot read: {err}"));
+        }
+        match decode_request(&bytes, self.plan) {
+            Ok(decoded) => self.decoded(None, decoded),
+            Err(err) => self.error(
+                None,
+                format!("neither OTLP/JSON nor an OTLP protobuf ExportTraceServiceRequest: {err}"),
+            ),
+        }
+    }
+
+    /// Documents one per line, or spread over lines: a document ends where its braces close.
+    fn json(&mut self, mut reader: Box<dyn BufRead>) {
+        let mut document = Document::default();
+        let mut bytes = Vec::new();
+        let mut number = 0u64;
+        loop {
+            bytes.clear();
+            match reader.read_until(b'\n', &mut bytes) {
+                Ok(0) => break,
+                Ok(_) => number += 1,
+                Err(err) => {
+                    self.error(Some(number + 1), format!("cannot read: {err}"));
+                    break;
+                }
+            }
+            let line = match std::str::from_utf8(&bytes) {
+                Ok(line) => line,
+                Err(err) => {
+                    self.abandon(&mut document);
+                    self.error(Some(number), format!("not UTF-8 text: {err}"));
+                    continue;
+                }
+            };
+            let line = if number == 1 {
+                line.strip_prefix(UTF8_BOM).unwrap_or(line)
+            } else {
+                line
+            };
+            // Inside a pretty-printed document lines are indented: a `{` in the first column starts the
+            // next document, so the one before it was cut short.
+            if !document.is_empty() && line.starts_with('{') {
+                self.abandon(&mut document);
+            }
+            if document.is_empty() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                document.start = number;
+            }
+            document.push(line);
+            if document.closed() {
+                let document = std::mem::take(&mut document);
+                self.parse(&document);
+            }
+        }
+        self.abandon(&mut document);
+    }
+
+    /// Reports a document that never closed, and forgets it.
+    fn abandon(&mut self, document: &mut Document) {
+        if !document.is_empty() {
+            let start = document.start;
+            *document = Document::default();
+            self.error(
+                Some(start),
+                "OTLP/JSON document cut short: its braces never close".to_owned(),
+            );
+        }
+    }
+
+    fn parse(&mut self, document: &Document) {
+        match serde_json::from_str::<ExportTraceServiceRequest>(&document.text) {
+            Ok(request) => match convert_request(&request, self.plan) {
+                Ok(decoded) => self.decoded(Some(document.start), decoded),
+                Err(err) => self.error(Some(document.start), format!("invalid request: {err}")),
+            },
+            Err(err) => {
+                let line = document.start + (err.line() as u64).saturating_sub(1);
+                let mut message = err.to_string();
+                // serde_json counts lines from the document's start; the file's line is given instead.
+                if let Some(at) = message.rfind(" at line ") {
+                    message.truncate(at);
+                }
+                self.error(
+                    Some(line),
+                    format!(
+                        "invalid OTLP/JSON ExportTraceServiceRequest (column {}): {message}",
+                        err.column()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// One JSON document being gathered line by line, with enough of a scanner to know where it ends.
+#[derive(Debug, Default)]
+struct Document {
+    text: String,
+    /// Line of the file it starts on.
+    start: u64,
+    depth: i64,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Document {
+    fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    fn push(&mut self, line: &str) {
+        for byte in line.bytes() {
+            if self.in_string {
+                match byte {
+                    _ if self.escaped => self.escaped = false,
+                    b'\\' => self.escaped = true,
+                    b'"' => self.in_string = false,
+                    _ => {}
+                }
+            } else {
+                match byte {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => self.depth -= 1,
+                    _ => {}
+                }
+            }
+        }
+        self.text.push_str(line);
+    }
+
+    /// Whether its outermost braces have closed (or it never opened any, which the parser then reports).
+    fn closed(&self) -> bool {
+        self.depth <= 0 && !self.in_string
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_told_from_protobuf() {
+        assert!(looks_like_json(b"{\"resourceSpans\":[]}\n"));
+        assert!(looks_like_json(b"\n  {\n"));
+        assert!(looks_like_json(b"\xef\xbb\xbf{}"));
+        // A request whose first resource is 123 bytes long: 0x0a, then 0x7b, which is `{`.
+        assert!(!looks_like_json(b"\n{\x12\x05"));
+        assert!(!looks_like_json(b"garbage"));
+    }
+
+    #[test]
+    fn a_document_closes_where_its_braces_do() {
+        let mut document = Document::default();
+        document.push("{\"a\": \"}{\\\"\",\n");
+        assert!(!document.closed());
+        document.push("  \"b\": [1, {}]\n");
+        assert!(!document.closed());
+        document.push("}\n");
+        assert!(document.closed());
+    }
+}

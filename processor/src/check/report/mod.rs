@@ -1,0 +1,292 @@
+//! What a check found, and its renderings: one file per format.
+
+mod json;
+mod junit;
+mod markdown;
+mod summary;
+
+use ironforge_analysis::TraceAnalysis;
+use serde::{Deserialize, Serialize};
+
+use super::args::{ReportFormat, exit};
+use super::input::InputError;
+use crate::config::Profile;
+use crate::engine::ContractSet;
+use crate::verdict::{TraceVerdict, VerdictStatus};
+
+/// The version of the JSON report's layout; a `--baseline` must have the same.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a check found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub schema_version: u32,
+    /// The contract file, or the embedded defaults.
+    pub contracts_source: String,
+    pub profile: &'static str,
+    /// The contracts every trace was held to, in file order.
+    pub contracts: Vec<ContractInfo>,
+    pub traces: Vec<TraceReport>,
+    /// Traces without any IRONFORGE span: not pipeline runs, so not judged.
+    pub unmonitored_traces: u64,
+    pub input_errors: Vec<InputError>,
+    pub totals: Totals,
+    pub exit_code: u8,
+}
+
+/// One contract as reports name it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContractInfo {
+    pub id: String,
+    pub description: String,
+    pub severity: &'static str,
+    pub blocks_production: bool,
+    /// `"< 3 s"`.
+    pub requirement: String,
+}
+
+/// One trace: the engine's verdict, the baseline's word on it, and the two together.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TraceReport {
+    #[serde(flatten)]
+    pub verdict: TraceVerdict,
+    #[serde(default)]
+    pub regressions: Vec<Regression>,
+    pub outcome: Outcome,
+    /// Critical path, stage and session breakdown, recommendations and plan. Not read back from a
+    /// baseline: the baseline compares verdicts.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<TraceAnalysis>,
+}
+
+/// A stage slower than the baseline allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Regression {
+    pub stage: String,
+    pub baseline_seconds: f64,
+    pub observed_seconds: f64,
+    /// The most the stage may take: the baseline plus `max_regression_percent`.
+    pub threshold_seconds: f64,
+    pub max_regression_percent: f64,
+    pub message: String,
+}
+
+/// How a trace came out of the check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    /// Violations, none blocking.
+    Warn,
+    /// Failed, not production-ready, or regressed against the baseline.
+    Fail,
+}
+
+impl Outcome {
+    fn of(verdict: &TraceVerdict, regressions: &[Regression]) -> Self {
+        if !verdict.production_ready
+            || verdict.status == VerdictStatus::Fail
+            || !regressions.is_empty()
+        {
+            Outcome::Fail
+        } else if verdict.status == VerdictStatus::Warn || !verdict.violations.is_empty() {
+            Outcome::Warn
+        } else {
+            Outcome::Pass
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Warn => "warn",
+            Outcome::Fail => "fail",
+        }
+    }
+}
+
+/// What reading and deciding the input produced.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub traces: Vec<TraceReport>,
+    pub unmonitored_traces: u64,
+    pub input_errors: Vec<InputError>,
+}
+
+/// Counts over the whole check.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub traces: usize,
+    pub passed: usize,
+    pub warned: usize,
+    pub failed: usize,
+    pub incomplete: usize,
+    pub production_ready: usize,
+    pub violations: u64,
+    pub blocking_violations: u64,
+    pub regressions: usize,
+    pub input_errors: usize,
+}
+
+impl Totals {
+    /// `3 trace(s): 1 passed, 1 warned, 1 failed`.
+    pub fn outcomes(&self) -> String {
+        format!(
+            "{} trace(s): {} passed, {} warned, {} failed",
+            self.traces, self.passed, self.warned, self.failed
+        )
+    }
+}
+
+impl TraceReport {
+    pub fn new(verdict: TraceVerdict, regressions: Vec<Regression>) -> Self {
+        let outcome = Outcome::of(&verdict, &regressions);
+        Self {
+            verdict,
+            regressions,
+            outcome,
+            analysis: None,
+        }
+    }
+
+    /// Violations decided on the trace, those the per-trace limit left out included.
+    pub fn violation_count(&self) -> u64 {
+        self.verdict.violations.len() as u64 + self.verdict.violations_over_limit
+    }
+}
+
+impl CheckReport {
+    /// Totals and exit code follow from the traces and errors; `strict` makes warnings fail.
+    pub fn new(
+        contracts: &ContractSet,
+        contracts_source: String,
+        profile: Profile,
+        checked: Checked,
+        strict: bool,
+    ) -> Self {
+        let Checked {
+            traces,
+            unmonitored_traces,
+            input_errors,
+        } = checked;
+        let profile = match profile {
+            Profile::Production => "production",
+            Profile::Development => "development",
+        };
+        let contracts = contracts
+            .contracts()
+            .iter()
+            .map(|contract| ContractInfo {
+                id: contract.id.to_string(),
+                description: contract.config.description.clone(),
+                severity: contract.severity.as_str(),
+                blocks_production: contract.blocks_production,
+                requirement: contract.requirement(),
+            })
+            .collect();
+        let count = |outcome: Outcome| traces.iter().filter(|t| t.outcome == outcome).count();
+        let totals = Totals {
+            traces: traces.len(),
+            passed: count(Outcome::Pass),
+            warned: count(Outcome::Warn),
+            failed: count(Outcome::Fail),
+            incomplete: traces
+                .iter()
+                .filter(|t| t.verdict.status == VerdictStatus::Incomplete)
+                .count(),
+            production_ready: traces.iter().filter(|t| t.verdict.production_ready).count(),
+            violations: traces.iter().map(TraceReport::violation_count).sum(),
+            blocking_violations: traces
+                .iter()
+                .flat_map(|t| &t.verdict.violations)
+                .filter(|v| v.blocks_production)
+                .count() as u64,
+            regressions: traces.iter().map(|t| t.regressions.len()).sum(),
+            input_errors: input_errors.len(),
+        };
+        let exit_code = if !input_errors.is_empty() {
+            exit::BAD_INPUT
+        } else if totals.failed > 0 {
+            exit::BLOCKING
+        } else if strict && totals.warned > 0 {
+            exit::WARNINGS
+        } else {
+            exit::PASS
+        };
+        Self {
+            schema_version: SCHEMA_VERSION,
+            contracts_source,
+            profile,
+            contracts,
+            traces,
+            unmonitored_traces,
+            input_errors,
+            totals,
+            exit_code,
+        }
+    }
+
+    /// The check's result in one word.
+    pub fn result(&self) -> &'static str {
+        match self.exit_code {
+            exit::PASS => "PASS",
+            exit::BLOCKING => "FAIL",
+            exit::WARNINGS => "WARNINGS (strict)",
+            _ => "BAD INPUT",
+        }
+    }
+
+    /// The report in `format`; `colour` applies to the summary only.
+    pub fn render(&self, format: ReportFormat, colour: bool) -> String {
+        match format {
+            ReportFormat::Summary => summary::render(self, colour),
+            ReportFormat::Json => json::render(self),
+            ReportFormat::Junit => junit::render(self),
+            ReportFormat::Markdown => markdown::render(self),
+        }
+    }
+}
+
+/// A number as reports print it: up to six significant decimals, no trailing zeros.
+pub(crate) fn number(value: f64) -> String {
+    let text = format!("{value:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A value with its unit, the dimensionless `1` left out: `3.5 s`, `0.31`.
+pub(crate) fn quantity(value: f64, unit: &str) -> String {
+    match unit {
+        "" | "1" => number(value),
+        unit => format!("{} {unit}", number(value)),
+    }
+}
+
+/// A trace id shortened for tables: its first and last four hex digits.
+pub(crate) fn short_id(verdict: &TraceVerdict) -> String {
+    let id = verdict.trace_id.to_string();
+    match (id.get(..4), id.get(id.len().saturating_sub(4)..)) {
+        (Some(head), Some(tail)) if id.len() > 8 => format!("{head}…{tail}"),
+        _ => id,
+    }
+}
+
+/// Where a violation happened, in words: `session NY_2025-08-04 (discovery), span 1a2b…`.
+pub(crate) fn place(violation: &crate::verdict::Violation) -> String {
+    let mut parts = Vec::new();
+    match (&violation.session_id, &violation.stage) {
+        (Some(session), Some(stage)) => parts.push(format!("session {session} ({stage})")),
+        (Some(session), None) => parts.push(format!("session {session}")),
+        (None, Some(stage)) => parts.push(format!("stage {stage}")),
+        (None, None) => {}
+    }
+    match violation.span_id {
+        Some(span) => parts.push(format!("span {span}")),
+        None => parts.push("whole trace".to_owned()),
+    }
+    parts.join(", ")
+}

@@ -1,0 +1,568 @@
+//! `ironforge-processor check` on traces the real replay recorded: exit codes, formats, bad and mixed
+//! input, gzip, standard input, protobuf, and the baseline criterion.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod check_support;
+
+use std::io::Write;
+use std::time::Duration;
+
+use check_support::{
+    SERVICE, check, clean_run, contracts_with, expect_exit, json_report, path, record,
+    timing_contracts, violated,
+};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use ironforge_replay::{Faults, SessionSelector};
+use prost::Message;
+use quick_xml::events::Event;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn arg(path: &std::path::Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn exit_codes_follow_the_verdicts() {
+    let run = arg(clean_run());
+    // The real sessions break blocking contracts (authenticity, colliding session ids).
+    let failing = check(&[run], b"");
+    expect_exit(&failing, 1);
+    let stdout = text(&failing.stdout);
+    assert!(stdout.contains("not production-ready"), "{stdout}");
+    assert!(stdout.contains("result: FAIL (exit 1)"), "{stdout}");
+
+    // The development profile turns every violation into a non-blocking warning.
+    expect_exit(&check(&["--profile", "development", run], b""), 0);
+    let strict = check(&["--profile", "development", "--strict", run], b"");
+    expect_exit(&strict, 2);
+    assert!(text(&strict.stdout).contains("WARNINGS (strict)"));
+
+    // Contracts the run keeps: a pass under the production profile, strict or not.
+    let timing = timing_contracts();
+    let passing = check(&["--strict", "--config", arg(&timing), run], b"");
+    expect_exit(&passing, 0);
+    assert!(
+        text(&passing.stdout).contains("1 passed"),
+        "{}",
+        text(&passing.stdout)
+    );
+
+    // Usage errors are bad input too, not the warnings code clap would give them.
+    expect_exit(&check(&["--format", "json"], b""), 3);
+    expect_exit(&check(&["--max-regression", "-5", run], b""), 3);
+
+    let missing = check(&[arg(&path("absent.jsonl"))], b"");
+    expect_exit(&missing, 3);
+    assert!(text(&missing.stderr).contains("absent.jsonl: cannot open"));
+}
+
+#[test]
+fn an_invalid_contract_file_names_file_line_and_field() {
+    let bad = contracts_with("bad.yaml", "threshold: 3\n", "threshold: three\n");
+    let output = check(&["--config", arg(&bad), arg(clean_run())], b"");
+    expect_exit(&output, 3);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(&format!("{}:", bad.display())), "{stderr}");
+    assert!(stderr.contains("contracts[0].threshold"), "{stderr}");
+}
+
+#[test]
+fn every_fault_of_the_replay_breaks_its_contract() {
+    let clean = json_report(&check(&["--format", "json", arg(clean_run())], b""));
+    let clean_violations = violated(&clean);
+    // The run contract is 180 s; a run threshold of 1 s is broken by sleeping 1.5 s more.
+    let quick_run = contracts_with("quick-run.yaml", "threshold: 180", "threshold: 1");
+    let with = |set: fn(&mut Faults)| {
+        let mut faults = Faults::default();
+        set(&mut faults);
+        faults
+    };
+    let faults: [(&str, Faults, &str); 7] = [
+        (
+            "slow-session",
+            with(|f| f.slow_session = Some(SessionSelector::Index(1))),
+            "session_duration",
+        ),
+        (
+            "slow-run",
+            with(|f| f.slow_run = Some(Duration::from_millis(1500))),
+            "run_duration",
+        ),
+        (
+            "memory-growth",
+            with(|f| f.memory_growth_mb = Some(128)),
+            "span_memory_peak",
+        ),
+        (
+            "unknown-event-type",
+            with(|f| f.unknown_event_type = true),
+            "event_types_known",
+        ),
+        (
+            "wrong-feature-dim",
+            with(|f| f.wrong_feature_dim = true),
+            "node_feature_dim",
+        ),
+        (
+            "cross-session-edge",
+            with(|f| f.cross_session_edge = true),
+            "no_cross_session_edges",
+        ),
+        (
+            "open-candle-read",
+            with(|f| f.open_candle_read = true),
+            "htf_closed_candles",
+        ),
+    ];
+    for (name, faults, contract) in faults {
+        assert!(
+            !clean_violations.iter().any(|id| id == contract),
+            "the clean run already breaks {contract}"
+        );
+        let file = record(&format!("{name}.jsonl"), faults);
+        let mut args = vec!["--format", "json"];
+        if contract == "run_duration" {
+            args.extend(["--config", arg(&quick_run)]);
+        }
+        args.push(arg(&file));
+        let output = check(&args, b"");
+        expect_exit(&output, 1);
+        let report = json_report(&output);
+        assert!(
+            violated(&report).iter().any(|id| id == contract),
+            "--{name} did not break {contract}: {:?}",
+            violated(&report)
+        );
+        if name == "slow-session" {
+            // The analysis names the slowed session as what dominates the run, and plans around it.
+            let analysis = &report["traces"][0]["analysis"];
+            let slowest = &analysis["sessions"][0];
+            assert_eq!(slowest["stage"], "discovery", "{slowest}");
+            assert!(
+                slowest["critical_seconds"].as_f64().unwrap() >= 3.5,
+                "{slowest}"
+            );
+            let session = slowest["session_id"].as_str().unwrap();
+            assert!(
+                analysis["dominant"].as_str().unwrap().contains(session),
+                "{analysis}"
+            );
+            assert_eq!(analysis["recommendations"][0]["category"], "outlier");
+            assert!(analysis["plan"]["total_gain_seconds"].as_f64().unwrap() > 3.0);
+        }
+    }
+
+    // Low authenticity: the target session already scores below 0.87 on its real data; the fault drives it
+    // to 0.
+    let file = record(
+        "low-authenticity.jsonl",
+        Faults {
+            low_authenticity: true,
+            ..Faults::default()
+        },
+    );
+    let report = json_report(&check(&["--format", "json", arg(&file)], b""));
+    let scores = |report: &serde_json::Value| -> Vec<f64> {
+        report["traces"][0]["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["contract_id"] == "pattern_authenticity")
+            .map(|v| v["observed"].as_f64().unwrap())
+            .collect()
+    };
+    assert!(scores(&report).contains(&0.0), "{:?}", scores(&report));
+    assert!(!scores(&clean).contains(&0.0));
+}
+
+#[test]
+fn the_json_report_carries_verdicts_totals_and_a_schema_version() {
+    let report = json_report(&check(&["--format", "json", arg(clean_run())], b""));
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["exit_code"], 1);
+    assert_eq!(report["totals"]["traces"], 1);
+    assert_eq!(report["totals"]["failed"], 1);
+    let trace = &report["traces"][0];
+    assert_eq!(trace["service_name"], SERVICE);
+    assert_eq!(trace["status"], "fail");
+    assert_eq!(trace["production_ready"], false);
+    let violations = trace["violations"].as_array().unwrap();
+    assert_eq!(
+        report["totals"]["violations"].as_u64().unwrap(),
+        violations.len() as u64
+    );
+    let stages: Vec<&str> = trace["stage_durations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|stage| stage["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        ["discovery", "confluence", "validation", "reporting"]
+    );
+    let analysis = &trace["analysis"];
+    assert!(
+        !analysis["critical_path"].as_array().unwrap().is_empty(),
+        "{analysis}"
+    );
+    assert_eq!(analysis["stages"].as_array().unwrap().len(), 4);
+    assert!(analysis["plan"]["run_seconds_before"].as_f64().unwrap() > 0.0);
+}
+
+/// The attributes of an XML element, unescaped.
+fn attributes(element: &quick_xml::events::BytesStart<'_>) -> Vec<(String, String)> {
+    element
+        .attributes()
+        .map(|attribute| {
+            let attribute = attribute.unwrap();
+            (
+                String::from_utf8(attribute.key.as_ref().to_vec()).unwrap(),
+                attribute.unescape_value().unwrap().into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn attribute<'a>(attributes: &'a [(String, String)], name: &str) -> &'a str {
+    attributes
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+        .unwrap_or_else(|| panic!("no attribute {name} in {attributes:?}"))
+}
+
+/// A JUnit testcase as read back: name, and the failure's message and text when it failed.
+#[derive(Debug, Default)]
+struct Case {
+    name: String,
+    failure: Option<(String, String)>,
+}
+
+/// The testsuites of a JUnit report: name and testcases.
+fn parse_junit(xml: &str) -> Vec<(String, Vec<Case>)> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
+    let mut in_failure = false;
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Eof => break,
+            Event::Start(element) | Event::Empty(element) => {
+                let attrs = attributes(&element);
+                match element.name().as_ref() {
+                    b"testsuite" => suites.push((attribute(&attrs, "name").to_owned(), Vec::new())),
+                    b"testcase" => suites.last_mut().unwrap().1.push(Case {
+                        name: attribute(&attrs, "name").to_owned(),
+                        failure: None,
+                    }),
+                    b"failure" => {
+                        let case = suites.last_mut().unwrap().1.last_mut().unwrap();
+                        case.failure =
+                            Some((attribute(&attrs, "message").to_owned(), String::new()));
+                        in_failure = true;
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(content) if in_failure => {
+                let case = suites.last_mut().unwrap().1.last_mut().unwrap();
+                let text = content.decode().unwrap();
+                case.failure.as_mut().unwrap().1.push_str(&text);
+            }
+            Event::GeneralRef(reference) if in_failure => {
+                let case = suites.last_mut().unwrap().1.last_mut().unwrap();
+                let name = reference.decode().unwrap();
+                let resolved = quick_xml::escape::resolve_xml_entity(&name).unwrap();
+                case.failure.as_mut().unwrap().1.push_str(resolved);
+            }
+            Event::End(element) if element.name().as_ref() == b"failure" => in_failure = false,
+            _ => {}
+        }
+    }
+    suites
+}
+
+#[test]
+fn the_junit_report_has_a_suite_per_trace_and_a_case_per_contract() {
+    let run = arg(clean_run());
+    let report_file = path("report.xml");
+    // The report's format follows from its extension while the summary prints.
+    let output = check(&["--report", arg(&report_file), run], b"");
+    expect_exit(&output, 1);
+    assert!(text(&output.stdout).contains("result: FAIL"));
+    let xml = std::fs::read_to_string(&report_file).unwrap();
+    assert_eq!(xml, text(&check(&["--format", "junit", run], b"").stdout));
+
+    let suites = parse_junit(&xml);
+    assert_eq!(suites.len(), 1);
+    let (name, cases) = &suites[0];
+    assert!(name.contains(SERVICE), "{name}");
+    let contracts = text(&check(&["--format", "json", run], b"").stdout);
+    let contracts: serde_json::Value = serde_json::from_str(&contracts).unwrap();
+    let ids: Vec<&str> = contracts["contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 19);
+    for id in &ids {
+        assert!(
+            cases.iter().any(|case| case.name == *id),
+            "no testcase {id}"
+        );
+    }
+    let authenticity = cases
+        .iter()
+        .find(|case| case.name == "pattern_authenticity")
+        .unwrap();
+    let (message, body) = authenticity.failure.as_ref().expect("a failure");
+    assert!(message.contains("requires > 0.87"), "{message}");
+    assert!(
+        body.contains("observed 0.318182, threshold > 0.87"),
+        "{body}"
+    );
+    assert!(
+        body.contains("session ASIA_2025-07-24 (validation), span "),
+        "{body}"
+    );
+    let session = cases
+        .iter()
+        .find(|case| case.name == "session_duration")
+        .unwrap();
+    assert!(session.failure.is_none());
+}
+
+#[test]
+fn the_markdown_report_is_a_table() {
+    let output = check(&["--format", "markdown", arg(clean_run())], b"");
+    expect_exit(&output, 1);
+    let markdown = text(&output.stdout);
+    assert!(
+        markdown.starts_with("## IRONFORGE contract check: FAIL\n"),
+        "{markdown}"
+    );
+    let rows: Vec<&str> = markdown
+        .lines()
+        .filter(|line| line.starts_with('|'))
+        .collect();
+    assert!(
+        rows.iter()
+            .any(|row| row.contains("❌ fail") && row.contains(SERVICE))
+    );
+    assert!(rows.iter().any(|row| row.contains("`unique_session_ids`")));
+    // Every row has the header's cells: nothing in a cell broke the table.
+    for row in &rows {
+        let cells = row.replace("\\|", "").matches('|').count();
+        assert_eq!(cells, 7, "{row}");
+    }
+}
+
+#[test]
+fn the_summary_is_plain_text_when_not_on_a_terminal() {
+    let output = check(&[arg(clean_run())], b"");
+    let summary = text(&output.stdout);
+    assert!(!summary.contains('\x1b'), "{summary}");
+    assert!(
+        summary.contains("pattern_authenticity [critical, blocks production] session ASIA_2025-07-24 (validation) has ironforge.pattern.authenticity = 0.318182"),
+        "{summary}"
+    );
+    assert!(summary.contains("(observed 0.318182, threshold 0.87; span "));
+}
+
+#[test]
+fn malformed_lines_are_reported_and_the_rest_is_checked() {
+    let clean = std::fs::read_to_string(clean_run()).unwrap();
+    let first = clean.lines().next().unwrap();
+    let faulty = record(
+        "mixed-fault.jsonl",
+        Faults {
+            wrong_feature_dim: true,
+            ..Faults::default()
+        },
+    );
+    let faulty = std::fs::read_to_string(faulty).unwrap();
+    let mixed = path("mixed.jsonl");
+    let cut = &first[..first.len() / 2];
+    std::fs::write(
+        &mixed,
+        format!("{first}\nnot json at all\n{cut}\n\n{faulty}{{\"resourceSpans\": 7}}\n"),
+    )
+    .unwrap();
+    let output = check(&["--format", "json", arg(&mixed)], b"");
+    expect_exit(&output, 3);
+    let stderr = text(&output.stderr);
+    let name = mixed.display();
+    assert!(
+        stderr.contains(&format!("{name}:2: invalid OTLP/JSON")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{name}:3: OTLP/JSON document cut short")),
+        "{stderr}"
+    );
+    let last = 5 + faulty.lines().count();
+    assert!(
+        stderr.contains(&format!("{name}:{last}: invalid OTLP/JSON")),
+        "{stderr}"
+    );
+    let report = json_report(&output);
+    assert_eq!(
+        report["totals"]["traces"], 2,
+        "both good lines were checked"
+    );
+    assert_eq!(report["totals"]["input_errors"], 3);
+    assert!(violated(&report).iter().any(|id| id == "node_feature_dim"));
+}
+
+#[test]
+fn gzip_stdin_protobuf_and_pretty_json_read_alike() {
+    let run = clean_run();
+    let expected = json_report(&check(&["--format", "json", arg(run)], b""));
+    let plain = std::fs::read(run).unwrap();
+    let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+    gzip.write_all(&plain).unwrap();
+    let gzip = gzip.finish().unwrap();
+    // Detected by its magic bytes, not its name.
+    let gzipped = path("gzipped.jsonl");
+    std::fs::write(&gzipped, &gzip).unwrap();
+
+    let requests: Vec<ExportTraceServiceRequest> = std::str::from_utf8(&plain)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let pretty = path("pretty.json");
+    let documents: Vec<String> = requests
+        .iter()
+        .map(|request| serde_json::to_string_pretty(request).unwrap())
+        .collect();
+    std::fs::write(&pretty, documents.join("\n")).unwrap();
+    let mut merged = ExportTraceServiceRequest::default();
+    for request in requests {
+        merged.resource_spans.extend(request.resource_spans);
+    }
+    let protobuf = path("run.pb");
+    std::fs::write(&protobuf, merged.encode_to_vec()).unwrap();
+
+    let verdicts = |output: &std::process::Output| {
+        expect_exit(output, 1);
+        json_report(output)["traces"].clone()
+    };
+    for output in [
+        check(&["--format", "json", arg(&gzipped)], b""),
+        check(&["--format", "json", "-"], &gzip),
+        check(&["--format", "json", "-"], &plain),
+        check(&["--format", "json", arg(&pretty)], b""),
+        check(&["--format", "json", arg(&protobuf)], b""),
+    ] {
+        let mut traces = verdicts(&output);
+        let mut want = expected["traces"].clone();
+        // Decision times differ from run to run.
+        for verdicts in [&mut traces, &mut want] {
+            for trace in verdicts.as_array_mut().unwrap() {
+                trace["decided_unix_nano"] = 0.into();
+                for violation in trace["violations"].as_array_mut().unwrap() {
+                    violation["time_unix_nano"] = 0.into();
+                }
+            }
+        }
+        assert_eq!(traces, want);
+    }
+}
+
+#[test]
+fn a_slowed_stage_fails_against_a_clean_baseline() {
+    let run = arg(clean_run());
+    let baseline = path("baseline.json");
+    let written = check(
+        &["--profile", "development", "--report", arg(&baseline), run],
+        b"",
+    );
+    expect_exit(&written, 0);
+
+    // The same run against itself regresses nothing.
+    let same = check(
+        &[
+            "--profile",
+            "development",
+            "--baseline",
+            arg(&baseline),
+            run,
+        ],
+        b"",
+    );
+    expect_exit(&same, 0);
+
+    let slow = record(
+        "slow-baseline.jsonl",
+        Faults {
+            slow_session: Some(SessionSelector::Index(0)),
+            ..Faults::default()
+        },
+    );
+    let args = [
+        "--profile",
+        "development",
+        "--format",
+        "json",
+        "--baseline",
+        arg(&baseline),
+        "--max-regression",
+        "50",
+        arg(&slow),
+    ];
+    let output = check(&args, b"");
+    expect_exit(&output, 1);
+    let report = json_report(&output);
+    let regressions = report["traces"][0]["regressions"].as_array().unwrap();
+    let discovery = regressions
+        .iter()
+        .find(|r| r["stage"] == "discovery")
+        .unwrap_or_else(|| panic!("{regressions:?}"));
+    assert!(discovery["observed_seconds"].as_f64().unwrap() > 3.5);
+    assert_eq!(discovery["max_regression_percent"], 50.0);
+    assert_eq!(report["traces"][0]["outcome"], "fail");
+
+    let bad = path("not-a-report.json");
+    std::fs::write(&bad, "{\"schema_version\": 1,\n \"traces\": 3}").unwrap();
+    let refused = check(&["--baseline", arg(&bad), run], b"");
+    expect_exit(&refused, 3);
+    assert!(text(&refused.stderr).contains(&format!("{}:2:", bad.display())));
+}
+
+#[test]
+fn invalid_spans_and_empty_input_are_bad_input() {
+    let clean = std::fs::read_to_string(clean_run()).unwrap();
+    let mut request: serde_json::Value =
+        serde_json::from_str(clean.lines().next().unwrap()).unwrap();
+    let span = &mut request["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+    span["endTimeUnixNano"] = "1".into();
+    let edited = path("ends-before-it-starts.jsonl");
+    std::fs::write(&edited, format!("\n{request}\n")).unwrap();
+    let output = check(&[arg(&edited)], b"");
+    expect_exit(&output, 3);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:2: 1 invalid span(s) left out",
+            edited.display()
+        )),
+        "{stderr}"
+    );
+    // The rest of the run is still judged.
+    assert!(text(&output.stdout).contains("1 trace(s)"));
+
+    let empty = check(&["-"], b"");
+    expect_exit(&empty, 3);
+    assert!(text(&empty.stderr).contains("<stdin>: empty input"));
+    let nothing = check(&["-"], b"{\"resourceSpans\": []}\n");
+    expect_exit(&nothing, 3);
+    assert!(text(&nothing.stderr).contains("no IRONFORGE trace in the input"));
+}
