@@ -1,0 +1,283 @@
+//! The processor's analysis across runs: each decided run recorded in the SQLite history under the data
+//! directory, change points found over it (and kept across a restart), memory trends across runs, and the
+//! metrics and findings that say so.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ironforge_engine::config::ContractFile;
+use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
+use ironforge_engine::{ContractSet, DecidedTrace, Now, decide_batch};
+use ironforge_processor::analysis::{AnalysisConfig, Analyst, MEMORY_PEAK, RUN_DURATION};
+use ironforge_processor::telemetry::Metrics;
+use ironforge_proto::semconv::{SpanKind, Stage, attr};
+
+const PIPELINE: &str = "nightly-discovery";
+const SECOND: u64 = 1_000_000_000;
+
+/// A day before the tests started.
+static EPOCH: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    u64::try_from(now.as_nanos()).unwrap() - 86_400 * SECOND
+});
+
+fn contracts() -> Arc<ContractSet> {
+    Arc::new(ContractSet::new(
+        ContractFile::embedded_default().unwrap(),
+        None,
+    ))
+}
+
+struct DataDir(PathBuf);
+
+impl DataDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "ironforge-analysis-{name}-{}-{:?}",
+            std::process::id(),
+            Instant::now()
+        ));
+        Self(dir)
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run `number`: decided at `number` seconds, taking `seconds`, its memory peaking at `peak_bytes`.
+fn run(number: u32, seconds: f64, peak_bytes: f64) -> DecidedTrace {
+    let mut trace_id = [0u8; 16];
+    trace_id[12..].copy_from_slice(&(number + 1).to_be_bytes());
+    let trace_id = TraceId(trace_id);
+    // Runs of the last day: the history keeps 30 days, counted from the wall clock at start.
+    let start = *EPOCH + u64::from(number) * 1000 * SECOND;
+    let end = start + (seconds * 1e9) as u64;
+    let span = |id: u8, parent: Option<u8>, kind: SpanKind, memory: f64| {
+        let mut span = SpanRecord::new(trace_id, SpanId([id; 8]), kind.as_str());
+        span.parent_span_id = parent.map(|p| SpanId([p; 8]));
+        span.kind = Some(kind);
+        span.service_name = Some(Arc::from(PIPELINE));
+        span.start_unix_nano = start;
+        span.end_unix_nano = end;
+        span.facts.set(attr::PROCESS_MEMORY_USAGE, memory);
+        span
+    };
+    let mut session = span(3, Some(2), SpanKind::Session, peak_bytes);
+    session.stage = Some(Stage::Discovery);
+    session.session_id = Some(Arc::from("NY_AM_2025-08-05"));
+    let mut stage = span(2, Some(1), SpanKind::Stage, peak_bytes / 2.0);
+    stage.stage = Some(Stage::Discovery);
+    let spans = vec![
+        span(1, None, SpanKind::Run, peak_bytes / 4.0),
+        stage,
+        session,
+    ];
+    let now = Now {
+        instant: Instant::now(),
+        unix_nano: end + SECOND,
+    };
+    decide_batch(contracts(), spans, now).pop().unwrap()
+}
+
+fn start_analyst(dir: &Path, metrics: &Arc<Metrics>) -> Analyst {
+    Analyst::start(
+        AnalysisConfig::default(),
+        dir,
+        contracts(),
+        Arc::clone(metrics),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_step_in_run_time_is_found_at_the_first_slower_run_and_survives_a_restart() {
+    let dir = DataDir::new("step");
+    let metrics = Arc::new(Metrics::new());
+    // Twelve runs at 2 s, then the processor restarts.
+    {
+        let analyst = start_analyst(&dir.0, &metrics);
+        for number in 0..12 {
+            analyst.submit(Box::new(run(number, 2.0, 40e6)));
+        }
+        analyst.flush();
+        let view = analyst.view();
+        let (_, findings) = view.pipelines(Some(PIPELINE)).unwrap()[0];
+        assert!(
+            findings.regressions.is_empty(),
+            "{:?}",
+            findings.regressions
+        );
+    }
+    assert!(dir.0.join("history.sqlite").exists());
+    // Twelve more at 3 s: the change point rests on runs recorded before the restart.
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&dir.0, &metrics);
+    for number in 12..24 {
+        analyst.submit(Box::new(run(number, 3.0, 40e6)));
+    }
+    analyst.flush();
+    let view = analyst.view();
+    let (_, findings) = view.pipelines(Some(PIPELINE)).unwrap()[0];
+    let regression = findings
+        .regressions
+        .iter()
+        .find(|r| r.measure == RUN_DURATION)
+        .unwrap_or_else(|| panic!("{:?}", findings.regressions));
+    assert_eq!(regression.change_point.index, 12);
+    assert_eq!(regression.runs, 24);
+    assert!((regression.change_point.mean_before - 2.0).abs() < 1e-6);
+    assert!((regression.change_point.mean_after - 3.0).abs() < 1e-6);
+    assert!((regression.change_point.magnitude - 0.5).abs() < 1e-6);
+    assert!(regression.current);
+    assert_eq!(
+        regression.first_trace_id,
+        run(12, 3.0, 40e6).verdict.trace_id.to_hex()
+    );
+    let text = metrics.encode().unwrap();
+    assert!(
+        text.contains(&format!(
+            "ironforge_analysis_regression{{pipeline=\"{PIPELINE}\",measure=\"{RUN_DURATION}\"}} 1"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn steady_runs_with_noise_show_no_regression_and_a_faster_step_is_not_one() {
+    let dir = DataDir::new("noise");
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&dir.0, &metrics);
+    // A deterministic wobble of ±5 % around 2 s, then a step down to 1 s: an improvement.
+    for number in 0..20 {
+        let wobble = [0.0, 0.05, -0.03, 0.02, -0.05][number as usize % 5];
+        analyst.submit(Box::new(run(number, 2.0 * (1.0 + wobble), 40e6)));
+    }
+    analyst.flush();
+    {
+        let view = analyst.view();
+        let (_, findings) = view.pipelines(Some(PIPELINE)).unwrap()[0];
+        assert!(
+            findings.regressions.is_empty(),
+            "{:?}",
+            findings.regressions
+        );
+    }
+    for number in 20..32 {
+        analyst.submit(Box::new(run(number, 1.0, 40e6)));
+    }
+    analyst.flush();
+    let view = analyst.view();
+    let (_, findings) = view.pipelines(Some(PIPELINE)).unwrap()[0];
+    assert!(
+        findings
+            .regressions
+            .iter()
+            .all(|r| r.measure != RUN_DURATION),
+        "{:?}",
+        findings.regressions
+    );
+    let text = metrics.encode().unwrap();
+    assert!(
+        text.contains(&format!(
+            "ironforge_analysis_regression{{pipeline=\"{PIPELINE}\",measure=\"{RUN_DURATION}\"}} 0"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn peak_memory_growing_run_after_run_is_a_leak_across_runs_and_a_sawtooth_is_not() {
+    let dir = DataDir::new("leak");
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&dir.0, &metrics);
+    // 1 MB more at each run, one run every 1000 s.
+    for number in 0..16 {
+        analyst.submit(Box::new(run(number, 2.0, 40e6 + f64::from(number) * 1e6)));
+    }
+    analyst.flush();
+    {
+        let view = analyst.view();
+        let (_, findings) = view.pipelines(Some(PIPELINE)).unwrap()[0];
+        let trend = findings.memory_across_runs.as_ref().unwrap();
+        assert!(trend.leak, "{}", trend.verdict);
+        // 1 MB per 1000 s, within the KiB the engine rounds memory to.
+        assert!(
+            (trend.growth_bytes_per_second - 1000.0).abs() < 5.0,
+            "{trend:?}"
+        );
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(&format!(
+                "ironforge_analysis_memory_leak{{pipeline=\"{PIPELINE}\",scope=\"history\"}} 1"
+            )),
+            "{text}"
+        );
+    }
+    let dir = DataDir::new("sawtooth");
+    let restarting = start_analyst(&dir.0, &metrics);
+    // Memory climbs for four runs, then the process restarts and it falls back.
+    for number in 0..16 {
+        let tooth = f64::from(number % 4);
+        restarting.submit(Box::new(run(number, 2.0, 20e6 * (1.0 + tooth))));
+    }
+    restarting.flush();
+    let view = restarting.view();
+    let (_, findings) = view.pipelines(Some(PIPELINE)).unwrap()[0];
+    let trend = findings.memory_across_runs.as_ref().unwrap();
+    assert!(!trend.leak, "{trend:?}");
+    assert!(trend.segments > 1, "{trend:?}");
+    assert!(
+        findings
+            .regressions
+            .iter()
+            .all(|r| r.measure != MEMORY_PEAK)
+    );
+}
+
+#[test]
+fn without_a_history_runs_are_still_analysed_but_not_compared() {
+    let dir = DataDir::new("no-history");
+    let metrics = Arc::new(Metrics::new());
+    let analyst = Analyst::start(
+        AnalysisConfig {
+            history: None,
+            ..AnalysisConfig::default()
+        },
+        &dir.0,
+        contracts(),
+        Arc::clone(&metrics),
+    )
+    .unwrap();
+    analyst.submit(Box::new(run(0, 2.0, 40e6)));
+    analyst.flush();
+    assert!(!dir.0.join("history.sqlite").exists());
+    let view = analyst.view();
+    let trace = run(0, 2.0, 40e6).verdict.trace_id.to_hex();
+    assert!(view.trace(&trace).is_some());
+    let (_, findings) = view.pipelines(Some(PIPELINE)).unwrap()[0];
+    assert!(findings.memory_across_runs.is_none());
+}
+
+#[test]
+fn a_file_that_is_not_a_history_stops_the_start_with_its_path() {
+    let dir = DataDir::new("corrupt");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    std::fs::write(dir.0.join("history.sqlite"), b"not a database, just text").unwrap();
+    let error = Analyst::start(
+        AnalysisConfig::default(),
+        &dir.0,
+        contracts(),
+        Arc::new(Metrics::new()),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("history.sqlite"), "{error}");
+}
