@@ -105,6 +105,9 @@ fn published_series() -> BTreeSet<String> {
         metric::OUTPUT_RETRIES,
         metric::OUTPUT_OVERFLOW,
         metric::CONFIG_RELOADS,
+        metric::TRACES_ANALYSED,
+        metric::ANALYSIS_DROPPED,
+        metric::HISTORY_ERRORS,
     ];
     let histograms = [
         metric::STAGE_DURATION,
@@ -112,6 +115,7 @@ fn published_series() -> BTreeSet<String> {
         metric::RUN_DURATION,
         metric::PATTERN_AUTHENTICITY,
         metric::REQUEST_DURATION,
+        metric::ANALYSIS_DURATION,
     ];
     let gauges = [
         metric::MEMORY_PEAK,
@@ -119,6 +123,10 @@ fn published_series() -> BTreeSet<String> {
         metric::QUEUE_DEPTH,
         metric::QUEUE_BYTES,
         metric::HEALTH_SCORE,
+        metric::CRITICAL_PATH_SHARE,
+        metric::REGRESSION,
+        metric::MEMORY_LEAK,
+        metric::MEMORY_GROWTH,
     ];
     // Family names also appear bare inside recording-rule names (level:metric:operation).
     let mut names: BTreeSet<String> = counters
@@ -208,6 +216,11 @@ fn dashboard_and_rules_use_only_published_metric_names() {
         metric::EVENTS_SUPPRESSED,
         metric::QUEUE_DEPTH,
         metric::TRACES_IN_FLIGHT,
+        metric::CRITICAL_PATH_SHARE,
+        metric::REGRESSION,
+        metric::MEMORY_LEAK,
+        metric::MEMORY_GROWTH,
+        metric::ANALYSIS_DURATION,
     ] {
         assert!(all.contains(name), "no panel reads {name}");
     }
