@@ -31,36 +31,57 @@ impl Segment {
 
 /// The critical path, in time order.
 pub fn critical_path(tree: &SpanTree, skew_tolerance: f64) -> Vec<Segment> {
+    let starts: Vec<f64> = tree.nodes.iter().map(|node| node.start).collect();
+    let ends: Vec<f64> = tree.nodes.iter().map(|node| node.end).collect();
+    critical_path_of(tree, &starts, &ends, skew_tolerance)
+}
+
+/// The critical path of `tree`'s shape with the span times `starts` and `ends` (seconds, by node index):
+/// the recorded times, or those a what-if layout gives.
+pub(crate) fn critical_path_of(
+    tree: &SpanTree,
+    starts: &[f64],
+    ends: &[f64],
+    skew_tolerance: f64,
+) -> Vec<Segment> {
+    // Children by end time (then start): the last child finishing before a point is found from the back,
+    // in one or two steps for the usual chain of sessions instead of a scan of every sibling.
+    let by_end: Vec<Vec<usize>> = tree
+        .nodes
+        .iter()
+        .map(|node| {
+            let mut children = node.children.clone();
+            children.sort_by(|&a, &b| {
+                ends[a]
+                    .total_cmp(&ends[b])
+                    .then(starts[a].total_cmp(&starts[b]))
+            });
+            children
+        })
+        .collect();
     let mut segments = Vec::new();
     let mut node = 0;
-    let mut point = tree.root().end;
+    let mut point = ends[0];
     // Each step either descends (bounded by the tree's depth) or climbs with `point` moved strictly earlier.
     let step_limit = tree.nodes.len().saturating_mul(4).saturating_add(16);
     for _ in 0..step_limit {
-        let current = &tree.nodes[node];
-        let last_child = current
-            .children
+        let last_child = by_end[node]
             .iter()
-            .copied()
-            .filter(|&child| {
-                let child = &tree.nodes[child];
-                child.start < point && child.end <= point + skew_tolerance
-            })
-            .max_by(|a, b| {
-                let (a, b) = (&tree.nodes[*a], &tree.nodes[*b]);
-                a.end.total_cmp(&b.end).then(a.start.total_cmp(&b.start))
-            });
+            .rev()
+            .skip_while(|&&child| ends[child] > point + skew_tolerance)
+            .find(|&&child| starts[child] < point)
+            .copied();
         if let Some(child) = last_child {
-            let child_end = tree.nodes[child].end.min(point);
+            let child_end = ends[child].min(point);
             push(&mut segments, node, child_end, point);
             point = child_end;
             node = child;
             continue;
         }
-        push(&mut segments, node, current.start, point);
-        match current.parent {
+        push(&mut segments, node, starts[node], point);
+        match tree.nodes[node].parent {
             Some(parent) => {
-                point = current.start;
+                point = starts[node];
                 node = parent;
             }
             None => break,

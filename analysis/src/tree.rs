@@ -142,12 +142,12 @@ impl SpanTree {
             orphans,
             clipped,
         };
-        tree.resort_children();
+        tree.sort_children();
         Some(tree)
     }
 
     /// Orders every span's children by start (then end) time, as the walks expect.
-    pub(crate) fn resort_children(&mut self) {
+    fn sort_children(&mut self) {
         let times: Vec<(f64, f64)> = self.nodes.iter().map(|n| (n.start, n.end)).collect();
         for node in &mut self.nodes {
             node.children.sort_by(|a, b| {

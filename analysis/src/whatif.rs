@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use ironforge_proto::semconv::{SpanKind, Stage};
 use serde::{Deserialize, Serialize};
 
-use crate::critical_path::{Segment, critical_path};
+use crate::critical_path::{Segment, critical_path_of};
 use crate::tree::SpanTree;
 
 /// By how much a target's time changes.
@@ -62,16 +62,21 @@ pub enum Scenario {
     },
 }
 
-/// The run as a set of changes would lay it out.
+/// The run as a set of changes would lay it out: each span's new start and end (seconds from the run's
+/// start, by node index of the tree), and the new critical path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Simulation {
-    pub tree: SpanTree,
+    pub starts: Vec<f64>,
+    pub ends: Vec<f64>,
     pub critical_path: Vec<Segment>,
 }
 
 impl Simulation {
     pub fn run_seconds(&self) -> f64 {
-        self.tree.run_seconds()
+        match (self.starts.first(), self.ends.first()) {
+            (Some(start), Some(end)) => end - start,
+            _ => 0.0,
+        }
     }
 }
 
@@ -132,20 +137,17 @@ pub fn simulate(tree: &SpanTree, scenarios: &[Scenario], skew_tolerance: f64) ->
             .fold(node.start, f64::max);
         duration[index] = latest_end + (node.end - last_child_end).max(0.0) * factor[index];
     }
-    let mut laid_out = tree.clone();
-    for index in 0..count {
-        let start = match tree.nodes[index].parent {
-            Some(parent) => laid_out.nodes[parent].start + offset[index],
-            None => 0.0,
-        };
-        let node = &mut laid_out.nodes[index];
-        node.start = start;
-        node.end = start + duration[index];
+    let mut starts = vec![0.0f64; count];
+    for index in 1..count {
+        if let Some(parent) = tree.nodes[index].parent {
+            starts[index] = starts[parent] + offset[index];
+        }
     }
-    laid_out.resort_children();
-    let critical_path = critical_path(&laid_out, skew_tolerance);
+    let ends: Vec<f64> = starts.iter().zip(&duration).map(|(s, d)| s + d).collect();
+    let critical_path = critical_path_of(tree, &starts, &ends, skew_tolerance);
     Simulation {
-        tree: laid_out,
+        starts,
+        ends,
         critical_path,
     }
 }

@@ -30,10 +30,14 @@ fn no_change_lays_the_recording_out_exactly_as_it_was() {
     let trace = serial_stage(&[2.0, 3.0, 5.0]);
     let tree = SpanTree::new(&trace.spans).expect("spans");
     let same = simulate(&tree, &[], DEFAULT_SKEW_TOLERANCE_SECONDS);
-    for (before, after) in tree.nodes.iter().zip(&same.tree.nodes) {
-        assert_close(after.start, before.start, "start");
-        assert_close(after.end, before.end, "end");
+    for (index, node) in tree.nodes.iter().enumerate() {
+        assert_close(same.starts[index], node.start, "start");
+        assert_close(same.ends[index], node.end, "end");
     }
+    assert_eq!(
+        same.critical_path,
+        ironforge_analysis::critical_path::critical_path(&tree, DEFAULT_SKEW_TOLERANCE_SECONDS)
+    );
 }
 
 #[test]

@@ -121,6 +121,20 @@ fn series_holds_the_newest_points_oldest_first() {
     assert_eq!(all.len(), 7);
     assert_eq!(all[0].trace_id, trace_id(7));
     assert_eq!(all[0].measure_count, 1);
+
+    // Every measure of the newest runs at once: the same points as one series per measure.
+    let recent = history.recent_series("pipeline", 100).unwrap();
+    assert_eq!(
+        recent[stage],
+        history.series("pipeline", stage, 100).unwrap()
+    );
+    assert_eq!(recent.len(), 2);
+    // Bounded by runs: the newest three runs hold two points of the stage and one of the run.
+    let newest_runs = history.recent_series("pipeline", 3).unwrap();
+    let stage_values: Vec<f64> = newest_runs[stage].iter().map(|p| p.value).collect();
+    assert_eq!(stage_values, [40.0, 50.0]);
+    assert_eq!(newest_runs["run.duration_seconds"].len(), 1);
+    assert!(history.recent_series("absent", 10).unwrap().is_empty());
 }
 
 #[test]

@@ -1,17 +1,17 @@
 //! The analysis thread: analyses each decided trace, records the run in the history, and looks for
 //! regressions and leaks across runs. It runs beside the engine shards, never on the receive path.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use foldhash::HashMap;
-use ironforge_analysis::memory::{MemorySample, memory_trend};
+use ironforge_analysis::memory::{MemorySample, MemoryTrend, memory_trend};
 use ironforge_analysis::regression::change_points;
 use ironforge_analysis::{BottleneckWindow, Budgets, TraceAnalysis, analyse};
 use ironforge_engine::{ContractSet, DecidedTrace};
-use ironforge_history::{History, RunRecord};
+use ironforge_history::{History, RunRecord, SeriesPoint};
 
 use super::AnalysisConfig;
 use super::measures::{self, MEMORY_PEAK, run_record};
@@ -154,10 +154,7 @@ impl Worker {
         trace: &DecidedTrace,
         analysis: &TraceAnalysis,
         pipeline: &str,
-    ) -> Option<(
-        Vec<Regression>,
-        Option<ironforge_analysis::memory::MemoryTrend>,
-    )> {
+    ) -> Option<(Vec<Regression>, Option<MemoryTrend>)> {
         let record = run_record(trace, analysis);
         let history = self.history.as_mut()?;
         if let Err(error) = history.record(&record) {
@@ -172,8 +169,21 @@ impl Worker {
         if self.recorded.is_multiple_of(PRUNE_EVERY) {
             self.prune(record.decided_unix_nano);
         }
-        let regressions = self.regressions(&record, pipeline);
-        let memory = self.memory_across_runs(&record, pipeline);
+        // One read of the pipeline's recent runs serves every measure.
+        let history = self.history.as_ref()?;
+        let series = match history.recent_series(&record.service, self.config.regression_runs) {
+            Ok(series) => series,
+            Err(error) => {
+                HistoryFailed {
+                    what: "read the recent runs",
+                    error: &error,
+                }
+                .emit(&self.metrics);
+                return None;
+            }
+        };
+        let regressions = self.regressions(&record, pipeline, &series);
+        let memory = self.memory_across_runs(pipeline, &series);
         Some((regressions, memory))
     }
 
@@ -190,13 +200,18 @@ impl Worker {
         }
     }
 
-    fn regressions(&mut self, record: &RunRecord, pipeline: &str) -> Vec<Regression> {
+    fn regressions(
+        &mut self,
+        record: &RunRecord,
+        pipeline: &str,
+        history: &BTreeMap<String, Vec<SeriesPoint>>,
+    ) -> Vec<Regression> {
         let mut found = Vec::new();
         for measure in &record.measures {
             let Some(direction) = measures::direction(&measure.name, &self.contracts) else {
                 continue;
             };
-            let Some(series) = self.series(&record.service, &measure.name) else {
+            let Some(series) = history.get(&measure.name) else {
                 continue;
             };
             let values: Vec<f64> = series.iter().map(|point| point.value).collect();
@@ -246,10 +261,10 @@ impl Worker {
 
     fn memory_across_runs(
         &mut self,
-        record: &RunRecord,
         pipeline: &str,
-    ) -> Option<ironforge_analysis::memory::MemoryTrend> {
-        let series = self.series(&record.service, MEMORY_PEAK)?;
+        history: &BTreeMap<String, Vec<SeriesPoint>>,
+    ) -> Option<MemoryTrend> {
+        let series = history.get(MEMORY_PEAK)?;
         let samples: Vec<MemorySample> = series
             .iter()
             .map(|point| MemorySample {
@@ -262,31 +277,7 @@ impl Worker {
         Some(trend)
     }
 
-    fn series(
-        &mut self,
-        service: &str,
-        measure: &str,
-    ) -> Option<Vec<ironforge_history::SeriesPoint>> {
-        let history = self.history.as_ref()?;
-        match history.series(service, measure, self.config.regression_runs) {
-            Ok(series) => Some(series),
-            Err(error) => {
-                HistoryFailed {
-                    what: "read a series",
-                    error: &error,
-                }
-                .emit(&self.metrics);
-                None
-            }
-        }
-    }
-
-    fn memory_trend(
-        &mut self,
-        pipeline: &str,
-        scope: &'static str,
-        trend: &ironforge_analysis::memory::MemoryTrend,
-    ) {
+    fn memory_trend(&mut self, pipeline: &str, scope: &'static str, trend: &MemoryTrend) {
         self.metrics.analysis().memory_trend(
             pipeline,
             scope,
