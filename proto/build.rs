@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "ironforge/monitor/v1/violation.proto",
         "ironforge/monitor/v1/verdict.proto",
+        "ironforge/monitor/v1/analysis.proto",
         "ironforge/monitor/v1/monitor_service.proto",
     ];
     let descriptors = protox::compile(files, [".", "vendor"])?;

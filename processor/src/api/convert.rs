@@ -1,4 +1,7 @@
-//! Domain verdicts and violations to their `ironforge.monitor.v1` messages.
+//! Domain verdicts and violations to their `ironforge.monitor.v1` messages; the analysis answers in
+//! [`analysis`].
+
+pub mod analysis;
 
 use ironforge_proto::monitor::v1 as pb;
 

@@ -1,5 +1,18 @@
 //! The processor's own gRPC API (`ironforge.monitor.v1.MonitorService`): a thin layer that converts requests
 //! to domain calls on the [`Monitor`] and maps every domain error to a `Status` in [`status`].
+//!
+//! | rpc | answer |
+//! |---|---|
+//! | `WatchViolations` | violations as they are decided, filtered by severity, category, contract, stage, blocking |
+//! | `GetVerdict` | one trace's verdict; NOT_FOUND until it is decided |
+//! | `GetCompliance` | the compliance report, overall or for one pipeline |
+//! | `Evaluate` | verdicts of an OTLP request's traces, decided at once, outside the live state |
+//! | `GetTraceAnalysis` | one recent run's analysis, as `GET /api/v1/analysis/traces/{trace_id}` |
+//! | `GetBottlenecks` | per pipeline, the ranked bottlenecks of its recent runs, as `GET /api/v1/analysis/bottlenecks` |
+//! | `GetRegressions` | per pipeline, change points for the worse and memory across runs, as `GET /api/v1/analysis/regressions` |
+//! | `GetPlan` | per pipeline, the plan drawn from its newest run, as `GET /api/v1/analysis/plan` |
+//!
+//! The analysis rpcs answer what [`answers`] builds, as the HTTP API does, so the two transports agree.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,6 +27,9 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tonic::{Request, Response, Status};
 
 use super::convert;
+use super::convert::analysis as convert_analysis;
+use crate::analysis::Analyst;
+use crate::analysis::answers::{self, AnalysisQueryError};
 use crate::model::TraceId;
 use crate::monitor::Monitor;
 use crate::otlp::convert_request;
@@ -34,6 +50,8 @@ pub enum ApiError {
         "no pipeline {0:?}: no monitored trace with that service.name has been decided, or it was forgotten for newer pipelines"
     )]
     PipelineNotFound(String),
+    #[error(transparent)]
+    Analysis(#[from] AnalysisQueryError),
 }
 
 /// The single mapping from domain errors to gRPC status codes.
@@ -42,16 +60,54 @@ pub fn status(error: ApiError) -> Status {
         ApiError::InvalidTraceId | ApiError::InvalidFilter(_) => {
             Status::invalid_argument(error.to_string())
         }
-        ApiError::VerdictNotFound(_) | ApiError::PipelineNotFound(_) => {
-            Status::not_found(error.to_string())
+        ApiError::VerdictNotFound(_)
+        | ApiError::PipelineNotFound(_)
+        | ApiError::Analysis(
+            AnalysisQueryError::TraceNotFound(_) | AnalysisQueryError::PipelineNotFound(_),
+        ) => Status::not_found(error.to_string()),
+        // Analysis is switched on only at start: a retry, which UNAVAILABLE invites (and retry policies act
+        // on), cannot succeed before the processor is restarted with it.
+        ApiError::Analysis(AnalysisQueryError::Disabled) => {
+            Status::failed_precondition(error.to_string())
         }
     }
+}
+
+/// A request's trace id; INVALID_ARGUMENT unless it is 16 bytes and not all zero.
+fn trace_id(bytes: &[u8]) -> Result<TraceId, Status> {
+    TraceId::from_bytes(bytes)
+        .ok_or(ApiError::InvalidTraceId)
+        .map_err(status)
+}
+
+/// An analysis answer, or its error as a `Status`, converted to its message.
+fn analysis_answer<A, M>(
+    answer: Result<A, AnalysisQueryError>,
+    convert: impl FnOnce(&A) -> M,
+) -> Result<Response<M>, Status> {
+    answer
+        .map(|answer| Response::new(convert(&answer)))
+        .map_err(|error| status(error.into()))
 }
 
 #[derive(Debug, Clone)]
 pub struct MonitorApi {
     monitor: Arc<Monitor>,
     shutdown: watch::Receiver<bool>,
+}
+
+impl MonitorApi {
+    /// Asks a per-pipeline analysis question for the pipeline `request` names (every pipeline when it names
+    /// none) and converts the answer.
+    fn pipeline_answer<A, M>(
+        &self,
+        request: &pb::GetAnalysisRequest,
+        ask: impl FnOnce(Option<&Analyst>, Option<&str>) -> Result<A, AnalysisQueryError>,
+        convert: impl FnOnce(&A) -> M,
+    ) -> Result<Response<M>, Status> {
+        let pipeline = Some(request.pipeline.as_str()).filter(|name| !name.is_empty());
+        analysis_answer(ask(self.monitor.outputs().analysis(), pipeline), convert)
+    }
 }
 
 /// The `MonitorService` server over a monitor. `WatchViolations` streams end when `shutdown` turns true, so
@@ -153,9 +209,7 @@ impl MonitorService for MonitorApi {
         &self,
         request: Request<pb::GetVerdictRequest>,
     ) -> Result<Response<pb::TraceVerdict>, Status> {
-        let trace_id = TraceId::from_bytes(&request.get_ref().trace_id)
-            .ok_or(ApiError::InvalidTraceId)
-            .map_err(status)?;
+        let trace_id = trace_id(&request.get_ref().trace_id)?;
         let verdict = self
             .monitor
             .verdict(&trace_id)
@@ -193,5 +247,45 @@ impl MonitorService for MonitorApi {
             rejected_spans: decoded.rejected,
             error_message,
         }))
+    }
+
+    async fn get_trace_analysis(
+        &self,
+        request: Request<pb::GetTraceAnalysisRequest>,
+    ) -> Result<Response<pb::TraceAnalysis>, Status> {
+        let trace_id = trace_id(&request.get_ref().trace_id)?;
+        analysis_answer(
+            answers::trace(self.monitor.outputs().analysis(), &trace_id.to_hex()),
+            |analysis| convert_analysis::trace_analysis(analysis),
+        )
+    }
+
+    async fn get_bottlenecks(
+        &self,
+        request: Request<pb::GetAnalysisRequest>,
+    ) -> Result<Response<pb::BottlenecksReport>, Status> {
+        self.pipeline_answer(
+            request.get_ref(),
+            answers::bottlenecks,
+            convert_analysis::bottlenecks,
+        )
+    }
+
+    async fn get_regressions(
+        &self,
+        request: Request<pb::GetAnalysisRequest>,
+    ) -> Result<Response<pb::RegressionsReport>, Status> {
+        self.pipeline_answer(
+            request.get_ref(),
+            answers::regressions,
+            convert_analysis::regressions,
+        )
+    }
+
+    async fn get_plan(
+        &self,
+        request: Request<pb::GetAnalysisRequest>,
+    ) -> Result<Response<pb::PlanReport>, Status> {
+        self.pipeline_answer(request.get_ref(), answers::plan, convert_analysis::plans)
     }
 }

@@ -103,7 +103,8 @@ impl IntoResponse for AdminError {
                 StatusCode::NOT_FOUND
             }
             AdminError::Metrics => StatusCode::INTERNAL_SERVER_ERROR,
-            AdminError::Analysis(AnalysisQueryError::Disabled) => StatusCode::SERVICE_UNAVAILABLE,
+            // As gRPC's FAILED_PRECONDITION: retrying cannot help until a restart with analysis on.
+            AdminError::Analysis(AnalysisQueryError::Disabled) => StatusCode::BAD_REQUEST,
             AdminError::Analysis(
                 AnalysisQueryError::TraceNotFound(_) | AnalysisQueryError::PipelineNotFound(_),
             ) => StatusCode::NOT_FOUND,

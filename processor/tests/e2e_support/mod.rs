@@ -121,13 +121,22 @@ impl TestProcessor {
     }
 
     pub async fn start_with(contracts_yaml: &str, receiver_limits: ReceiverLimits) -> Self {
+        Self::start_configured(contracts_yaml, receiver_limits, |_| {}).await
+    }
+
+    /// [`TestProcessor::start_with`], with `configure` changing the server's options last.
+    pub async fn start_configured(
+        contracts_yaml: &str,
+        receiver_limits: ReceiverLimits,
+        configure: impl FnOnce(&mut ServerOptions),
+    ) -> Self {
         let (logs, logs_endpoint) = LogsReceiver::start().await;
         let unique = unique("ironforge-e2e");
         let contracts_file = std::env::temp_dir().join(format!("{unique}.yaml"));
         std::fs::write(&contracts_file, contracts_yaml).unwrap();
         let data_dir = std::env::temp_dir().join(format!("{unique}-data"));
         let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let server = Server::start(ServerOptions {
+        let mut options = ServerOptions {
             contracts_path: Some(contracts_file.clone()),
             otlp_grpc_addr: loopback,
             otlp_http_addr: loopback,
@@ -136,9 +145,9 @@ impl TestProcessor {
             receiver_limits,
             data_dir: data_dir.clone(),
             ..ServerOptions::default()
-        })
-        .await
-        .unwrap();
+        };
+        configure(&mut options);
+        let server = Server::start(options).await.unwrap();
         let addrs = server.addrs;
         let processor = Self {
             server: Some(server),
