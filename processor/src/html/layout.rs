@@ -27,6 +27,7 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: #f1f3f5; font-weight: 600; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 code, .id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; word-break: break-all; }
+a code { word-break: normal; white-space: nowrap; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-weight: 600; font-size: 12px; }
 .pass, .GREEN { background: var(--pass); } .warn, .YELLOW { background: var(--warn); }
 .fail, .RED, .incomplete { background: var(--fail); }
@@ -134,9 +135,20 @@ pub(super) fn seconds(value: f64) -> String {
     format!("{value:.3} s")
 }
 
+/// The contracts' unit of bytes (UCUM).
+const BYTES: &str = "By";
+
 /// Bytes as megabytes of 2^20 bytes, the unit of the memory contracts: `87.5 MB`.
 pub(super) fn megabytes(bytes: f64) -> String {
     format!("{:.1} MB", bytes / 1_048_576.0)
+}
+
+/// A measured value with its unit, bytes as megabytes: `170.0 MB`, `0.87`, `3.5 s`.
+pub(super) fn measured(value: f64, unit: &str) -> String {
+    match unit {
+        BYTES => megabytes(value),
+        unit => crate::check::report::quantity(value, unit),
+    }
 }
 
 /// A ratio as a percentage: `42.0 %`.

@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 
 use super::{Links, Overview, layout, svg};
-use crate::check::report::{TraceReport, quantity};
+use crate::check::report::TraceReport;
 use crate::model::TraceId;
 use crate::monitor::HealthReport;
 use crate::verdict::{Severity, Violation};
@@ -74,8 +74,8 @@ fn active(overview: &Overview<'_>) -> Markup {
                             td.num { (group.count) }
                             td { (run_links(&group.runs, overview.links)) }
                             td { (latest.message) }
-                            td.num { (quantity(latest.observed, &latest.unit)) }
-                            td.num { (quantity(latest.threshold, &latest.unit)) }
+                            td.num { (layout::measured(latest.observed, &latest.unit)) }
+                            td.num { (layout::measured(latest.threshold, &latest.unit)) }
                         }
                     }
                 }

@@ -106,8 +106,8 @@ fn violation_table(violations: &[Violation]) -> Markup {
                     }
                     td { code { (violation.contract_id) } }
                     td { (violation.message) }
-                    td.num { (quantity(violation.observed, &violation.unit)) }
-                    td.num { (quantity(violation.threshold, &violation.unit)) }
+                    td.num { (layout::measured(violation.observed, &violation.unit)) }
+                    td.num { (layout::measured(violation.threshold, &violation.unit)) }
                     td.small { (place(violation)) }
                 }
             }
