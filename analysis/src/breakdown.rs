@@ -13,6 +13,10 @@ use crate::whatif::{Target, targets};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StageBreakdown {
     pub stage: Stage,
+    /// When the stage's first span started, in seconds from the run's start.
+    pub start_seconds: f64,
+    /// When its last span ended, in seconds from the run's start.
+    pub end_seconds: f64,
     /// Wall time of the stage's spans.
     pub seconds: f64,
     /// Time of the run's critical path spent in the stage.
@@ -33,6 +37,8 @@ pub struct StageBreakdown {
 pub struct SessionBreakdown {
     pub session_id: String,
     pub stage: Option<Stage>,
+    /// Seconds from the run's start.
+    pub start_seconds: f64,
     pub seconds: f64,
     pub critical_seconds: f64,
     pub self_seconds: f64,
@@ -69,8 +75,15 @@ pub fn stages(tree: &SpanTree, path: &[Segment]) -> Vec<StageBreakdown> {
             } else {
                 sessions.iter().map(|&s| tree.nodes[s].seconds()).sum()
             };
+            let start_seconds = tops
+                .iter()
+                .map(|&t| tree.nodes[t].start)
+                .fold(f64::INFINITY, f64::min);
+            let end_seconds = tops.iter().map(|&t| tree.nodes[t].end).fold(0.0, f64::max);
             Some(StageBreakdown {
                 stage,
+                start_seconds,
+                end_seconds,
                 seconds,
                 critical_seconds,
                 critical_share: ratio(critical_seconds, path_seconds),
@@ -108,6 +121,7 @@ pub fn sessions(tree: &SpanTree, path: &[Segment]) -> Vec<SessionBreakdown> {
         .map(|(index, node)| SessionBreakdown {
             session_id: node.session.as_deref().unwrap_or(&node.name).to_owned(),
             stage: node.stage,
+            start_seconds: node.start,
             seconds: node.seconds(),
             critical_seconds: critical.get(&index).copied().unwrap_or(0.0),
             self_seconds: tree.self_seconds(index),

@@ -17,4 +17,4 @@ pub mod whatif;
 
 pub use bottleneck::{Bottleneck, BottleneckWindow};
 pub use budget::Budgets;
-pub use trace::{AnalysisOptions, TraceAnalysis, analyse};
+pub use trace::{AnalysisOptions, MemoryPoint, TraceAnalysis, analyse};

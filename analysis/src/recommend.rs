@@ -116,6 +116,16 @@ pub struct Plan {
     pub assumption: String,
 }
 
+impl Category {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Category::Parallelism => "parallelism",
+            Category::Compute => "compute",
+            Category::Outlier => "outlier",
+        }
+    }
+}
+
 impl Level {
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -31,6 +31,17 @@ pub struct PathStep {
     pub seconds: f64,
 }
 
+/// Readings a run's memory timeline keeps at most: enough for a chart, bounded whatever the span count.
+pub const MEMORY_TIMELINE_POINTS: usize = 240;
+
+/// One point of a run's memory timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MemoryPoint {
+    /// Seconds from the run's start.
+    pub seconds: f64,
+    pub bytes: f64,
+}
+
 /// The analysis of one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceAnalysis {
@@ -49,6 +60,9 @@ pub struct TraceAnalysis {
     /// The run's `process.memory.usage` readings in time order (each span's, at its end), as a trend; `None`
     /// when no span reported memory.
     pub memory: Option<MemoryTrend>,
+    /// The same readings as a timeline for charts, at most [`MEMORY_TIMELINE_POINTS`]: when there are more,
+    /// each point is the highest reading of its stretch of the run, so the peak is never averaged away.
+    pub memory_timeline: Vec<MemoryPoint>,
     /// What the figures rest on that a reader should know (clipped spans, orphans, a partial trace).
     pub notes: Vec<String>,
 }
@@ -90,6 +104,7 @@ pub fn analyse(
         })
         .collect();
     let memory = (!samples.is_empty()).then(|| memory_trend(&samples, &options.leak));
+    let memory_timeline = memory_timeline(&tree);
     let mut notes = Vec::new();
     if tree.clipped > 0 {
         notes.push(format!(
@@ -118,8 +133,38 @@ pub fn analyse(
         recommendations,
         plan,
         memory,
+        memory_timeline,
         notes,
     })
+}
+
+/// Each span's memory reading at its end, in time order, folded to at most [`MEMORY_TIMELINE_POINTS`]
+/// by keeping the highest reading of each equal share of the readings.
+fn memory_timeline(tree: &SpanTree) -> Vec<MemoryPoint> {
+    let mut points: Vec<MemoryPoint> = tree
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            node.memory_bytes.map(|bytes| MemoryPoint {
+                seconds: node.end,
+                bytes: bytes as f64,
+            })
+        })
+        .collect();
+    points.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    if points.len() <= MEMORY_TIMELINE_POINTS {
+        return points;
+    }
+    let per_point = points.len().div_ceil(MEMORY_TIMELINE_POINTS);
+    points
+        .chunks(per_point)
+        .filter_map(|chunk| {
+            chunk
+                .iter()
+                .copied()
+                .max_by(|a, b| a.bytes.total_cmp(&b.bytes))
+        })
+        .collect()
 }
 
 fn steps(tree: &SpanTree, path: &[Segment]) -> Vec<PathStep> {

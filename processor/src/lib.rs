@@ -12,6 +12,7 @@ pub mod api;
 pub mod check;
 pub mod cli;
 pub mod durability;
+pub mod html;
 pub mod ingest;
 pub mod internal_events;
 pub mod monitor;

@@ -6,11 +6,10 @@
 mod check_support;
 
 use std::io::Write;
-use std::time::Duration;
 
 use check_support::{
-    SERVICE, check, clean_run, contracts_with, expect_exit, json_report, path, record,
-    timing_contracts, violated,
+    Fault, SERVICE, check, clean_run, contracts_with, expect_exit, faults, json_report, path,
+    quick_run_contracts, record, timing_contracts, violated,
 };
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -76,51 +75,13 @@ fn an_invalid_contract_file_names_file_line_and_field() {
 fn every_fault_of_the_replay_breaks_its_contract() {
     let clean = json_report(&check(&["--format", "json", arg(clean_run())], b""));
     let clean_violations = violated(&clean);
-    // The run contract is 180 s; a run threshold of 1 s is broken by sleeping 1.5 s more.
-    let quick_run = contracts_with("quick-run.yaml", "threshold: 180", "threshold: 1");
-    let with = |set: fn(&mut Faults)| {
-        let mut faults = Faults::default();
-        set(&mut faults);
-        faults
-    };
-    let faults: [(&str, Faults, &str); 7] = [
-        (
-            "slow-session",
-            with(|f| f.slow_session = Some(SessionSelector::Index(1))),
-            "session_duration",
-        ),
-        (
-            "slow-run",
-            with(|f| f.slow_run = Some(Duration::from_millis(1500))),
-            "run_duration",
-        ),
-        (
-            "memory-growth",
-            with(|f| f.memory_growth_mb = Some(128)),
-            "span_memory_peak",
-        ),
-        (
-            "unknown-event-type",
-            with(|f| f.unknown_event_type = true),
-            "event_types_known",
-        ),
-        (
-            "wrong-feature-dim",
-            with(|f| f.wrong_feature_dim = true),
-            "node_feature_dim",
-        ),
-        (
-            "cross-session-edge",
-            with(|f| f.cross_session_edge = true),
-            "no_cross_session_edges",
-        ),
-        (
-            "open-candle-read",
-            with(|f| f.open_candle_read = true),
-            "htf_closed_candles",
-        ),
-    ];
-    for (name, faults, contract) in faults {
+    let quick_run = quick_run_contracts();
+    for Fault {
+        name,
+        faults,
+        contract,
+    } in faults()
+    {
         assert!(
             !clean_violations.iter().any(|id| id == contract),
             "the clean run already breaks {contract}"

@@ -77,6 +77,12 @@ impl AnalysisView {
             .cloned()
     }
 
+    /// The newest `limit` analysed runs, oldest first.
+    pub fn recent(&self, limit: usize) -> Vec<Arc<TraceAnalysis>> {
+        let skip = self.traces.len().saturating_sub(limit);
+        self.traces.iter().skip(skip).cloned().collect()
+    }
+
     /// Every pipeline's findings, or one pipeline's; `None` for a pipeline never analysed.
     pub fn pipelines(&self, only: Option<&str>) -> Option<Vec<(&str, &PipelineFindings)>> {
         match only {

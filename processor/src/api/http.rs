@@ -13,6 +13,7 @@
 //! | `GET /api/v1/analysis/bottlenecks[?pipeline=NAME]` | per pipeline, the stages and sessions that dominate its recent runs, ranked |
 //! | `GET /api/v1/analysis/regressions[?pipeline=NAME]` | per pipeline, change points for the worse over its run history, and peak memory across runs |
 //! | `GET /api/v1/analysis/plan[?pipeline=NAME]` | per pipeline, the recommendations and plan drawn from its newest run |
+//! | `GET /`, `/runs/{trace_id}`, `/flame` | HTML pages: overview, one run, critical-path flame graph (see [`html`](super::html)) |
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +59,7 @@ pub fn router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
             monitor: Arc::clone(&monitor),
             ready: Arc::clone(&ready),
         })
+        .merge(super::html::router(Arc::clone(&monitor)))
         .merge(metrics_router(monitor, ready))
 }
 

@@ -3,5 +3,6 @@
 
 mod convert;
 pub mod grpc;
+pub mod html;
 pub mod http;
 pub mod pages;

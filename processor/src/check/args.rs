@@ -44,7 +44,7 @@ pub struct CheckArgs {
     /// What goes to standard output.
     #[arg(long, value_enum, default_value_t = ReportFormat::Summary)]
     pub format: ReportFormat,
-    /// Also write a report to FILE (format from --report-format, else from the extension .json, .xml, .md).
+    /// Also write a report to FILE (format from --report-format, else from the extension .json, .xml, .md, .html).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// The format of --report.
@@ -73,6 +73,8 @@ pub enum ReportFormat {
     Junit,
     /// A Markdown table for a pull-request comment.
     Markdown,
+    /// One self-contained HTML page: overview, each trace's run page, critical-path flame graph.
+    Html,
 }
 
 impl ReportFormat {
@@ -82,6 +84,7 @@ impl ReportFormat {
             "json" => Some(Self::Json),
             "xml" => Some(Self::Junit),
             "md" | "markdown" => Some(Self::Markdown),
+            "html" | "htm" => Some(Self::Html),
             "txt" => Some(Self::Summary),
             _ => None,
         }

@@ -55,7 +55,7 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
                 .or_else(|| ReportFormat::from_extension(path))
                 .ok_or_else(|| {
                     format!(
-                        "--report {}: name a --report-format, or end the file name in .json, .xml or .md",
+                        "--report {}: name a --report-format, or end the file name in .json, .xml, .md or .html",
                         path.display()
                     )
                 })?,

@@ -97,6 +97,14 @@ impl Outputs {
             .since(since_unix_nano, limit)
     }
 
+    /// The newest kept violations; see [`RecentViolations::latest`].
+    pub fn latest_violations(&self, since_unix_nano: u64, limit: usize) -> (Vec<Violation>, u64) {
+        self.recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .latest(since_unix_nano, limit)
+    }
+
     /// A page of the kept violations; see [`RecentViolations::page`].
     pub fn violations_page(&self, from: u64, since_unix_nano: u64, limit: usize) -> ViolationPage {
         self.recent

@@ -55,6 +55,18 @@ impl RecentViolations {
         ViolationPage { violations, next }
     }
 
+    /// The newest `limit` violations decided at or after `since_unix_nano`, newest first, and how many more
+    /// match beyond them.
+    pub fn latest(&self, since_unix_nano: u64, limit: usize) -> (Vec<Violation>, u64) {
+        let mut matching = self
+            .violations
+            .iter()
+            .rev()
+            .filter(|violation| violation.time_unix_nano >= since_unix_nano);
+        let latest = matching.by_ref().take(limit).cloned().collect();
+        (latest, matching.count() as u64)
+    }
+
     /// Violations decided at or after `since_unix_nano`, oldest first, at most `limit`.
     pub fn since(&self, since_unix_nano: u64, limit: usize) -> Vec<Violation> {
         self.violations
@@ -113,5 +125,18 @@ pub(crate) mod tests {
         let late = recent.page(0, 4, 1);
         assert_eq!(late.violations[0].0, 4);
         assert_eq!(late.next, Some(5));
+    }
+
+    #[test]
+    fn the_latest_come_newest_first_with_the_rest_counted() {
+        let mut recent = RecentViolations::new(8);
+        for time in 0..6 {
+            recent.push(violation(time));
+        }
+        let (latest, more) = recent.latest(1, 3);
+        let times: Vec<u64> = latest.iter().map(|v| v.time_unix_nano).collect();
+        assert_eq!(times, [5, 4, 3]);
+        assert_eq!(more, 2);
+        assert_eq!(recent.latest(9, 3), (Vec::new(), 0));
     }
 }

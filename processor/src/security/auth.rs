@@ -22,7 +22,7 @@ const MONITOR_SERVICE_PREFIX: &str = "/ironforge.monitor.v1.MonitorService/";
 pub struct Tokens {
     /// OTLP export (traces and metrics, gRPC and HTTP), as exporters send it in their OTLP headers.
     pub ingest: Option<Token>,
-    /// The monitor's APIs: gRPC `MonitorService` and the admin `/api/v1/*`.
+    /// The monitor's APIs: gRPC `MonitorService`, the admin `/api/v1/*` and the admin port's HTML pages.
     pub api: Option<Token>,
     /// `/metrics`, on the admin listener and on the metrics listener.
     pub metrics: Option<Token>,

@@ -7,10 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use ironforge_instrument::{Config, Instrumentation, Sampling};
 use ironforge_replay::record::{DiscardMetrics, JsonLinesExporter};
-use ironforge_replay::{Faults, ReplayOptions};
+use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
 use tracing_subscriber::layer::SubscriberExt;
 
 /// The `service.name` the recorded runs carry.
@@ -128,4 +129,64 @@ pub fn timing_contracts() -> PathBuf {
     let file = path("timing.yaml");
     std::fs::write(&file, &text[..memory]).unwrap();
     file
+}
+
+/// One fault of the replay and the contract it breaks.
+pub struct Fault {
+    /// The replay's flag for it, without the dashes; also the recording's file stem.
+    pub name: &'static str,
+    pub faults: Faults,
+    pub contract: &'static str,
+}
+
+/// Every fault of the replay with the contract it breaks. `run_duration` is only broken under
+/// [`quick_run_contracts`]: the slowed run stays well inside the default 180 s.
+pub fn faults() -> Vec<Fault> {
+    let with = |set: fn(&mut Faults)| {
+        let mut faults = Faults::default();
+        set(&mut faults);
+        faults
+    };
+    vec![
+        Fault {
+            name: "slow-session",
+            faults: with(|f| f.slow_session = Some(SessionSelector::Index(1))),
+            contract: "session_duration",
+        },
+        Fault {
+            name: "slow-run",
+            faults: with(|f| f.slow_run = Some(Duration::from_millis(1500))),
+            contract: "run_duration",
+        },
+        Fault {
+            name: "memory-growth",
+            faults: with(|f| f.memory_growth_mb = Some(128)),
+            contract: "span_memory_peak",
+        },
+        Fault {
+            name: "unknown-event-type",
+            faults: with(|f| f.unknown_event_type = true),
+            contract: "event_types_known",
+        },
+        Fault {
+            name: "wrong-feature-dim",
+            faults: with(|f| f.wrong_feature_dim = true),
+            contract: "node_feature_dim",
+        },
+        Fault {
+            name: "cross-session-edge",
+            faults: with(|f| f.cross_session_edge = true),
+            contract: "no_cross_session_edges",
+        },
+        Fault {
+            name: "open-candle-read",
+            faults: with(|f| f.open_candle_read = true),
+            contract: "htf_closed_candles",
+        },
+    ]
+}
+
+/// The default contracts with a run limit of 1 s, which the run slowed by 1.5 s breaks.
+pub fn quick_run_contracts() -> PathBuf {
+    contracts_with("quick-run.yaml", "threshold: 180", "threshold: 1")
 }

@@ -5,6 +5,8 @@ mod junit;
 mod markdown;
 mod summary;
 
+use std::sync::Arc;
+
 use ironforge_analysis::TraceAnalysis;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +14,9 @@ use super::args::{ReportFormat, exit};
 use super::input::InputError;
 use crate::config::Profile;
 use crate::engine::ContractSet;
+use crate::html::Limits;
+use crate::monitor::{Compliance, HealthReport};
+use crate::telemetry::Metrics;
 use crate::verdict::{TraceVerdict, VerdictStatus};
 
 /// The version of the JSON report's layout; a `--baseline` must have the same.
@@ -32,6 +37,12 @@ pub struct CheckReport {
     pub input_errors: Vec<InputError>,
     pub totals: Totals,
     pub exit_code: u8,
+    /// Health and compliance over the input's traces, as the live monitor would have scored them.
+    #[serde(skip)]
+    pub health: HealthReport,
+    /// The limits the HTML report draws against.
+    #[serde(skip)]
+    pub limits: Limits,
 }
 
 /// One contract as reports name it.
@@ -169,6 +180,8 @@ impl CheckReport {
             unmonitored_traces,
             input_errors,
         } = checked;
+        let health = health(contracts, &traces);
+        let limits = Limits::from_contracts(contracts);
         let profile = match profile {
             Profile::Production => "production",
             Profile::Development => "development",
@@ -223,6 +236,8 @@ impl CheckReport {
             input_errors,
             totals,
             exit_code,
+            health,
+            limits,
         }
     }
 
@@ -243,8 +258,21 @@ impl CheckReport {
             ReportFormat::Json => json::render(self),
             ReportFormat::Junit => junit::render(self),
             ReportFormat::Markdown => markdown::render(self),
+            ReportFormat::Html => crate::html::check_report(self),
         }
     }
+}
+
+/// The live monitor's compliance and health rule over the traces, in the order they were decided. Its
+/// gauges go to a registry of its own, which nothing reads.
+fn health(contracts: &ContractSet, traces: &[TraceReport]) -> HealthReport {
+    let mut compliance = Compliance::new(contracts, Arc::new(Metrics::new()));
+    let mut ordered: Vec<&TraceReport> = traces.iter().collect();
+    ordered.sort_by_key(|trace| trace.verdict.decided_unix_nano);
+    for trace in ordered {
+        compliance.record(&trace.verdict);
+    }
+    compliance.report()
 }
 
 /// A number as reports print it: up to six significant decimals, no trailing zeros.

@@ -1,0 +1,271 @@
+//! The HTML run report: one renderer for `check --format html` and the admin port's pages.
+//!
+//! Every page is one self-contained document: inline CSS, inline SVG charts, no script, and a
+//! Content-Security-Policy that forbids fetching anything, so a report opens the same from a CI artifact, a
+//! mail attachment or the live port. Templates are `maud` macros, which escape every interpolated string:
+//! service names, session ids, span names and messages come from traces and are never trusted.
+//!
+//! The views take plain data ([`TraceReport`], [`HealthReport`], violations, [`FlameGraph`]), never the
+//! monitor, so the offline report and the live pages are the same code.
+
+mod flame;
+mod layout;
+mod overview;
+mod run;
+mod svg;
+
+use maud::html;
+
+pub use flame::{FlameGraph, FlameNode, flame_graph};
+pub use layout::CONTENT_SECURITY_POLICY;
+
+use crate::check::report::{CheckReport, TraceReport};
+use crate::engine::ContractSet;
+use crate::monitor::HealthReport;
+use crate::verdict::Violation;
+use ironforge_analysis::Budgets;
+
+/// The contract whose threshold is the run's memory limit.
+pub const MEMORY_CONTRACT: &str = "run_memory_peak";
+/// The contract on the run's mean authenticity.
+pub const MEAN_AUTHENTICITY_CONTRACT: &str = "run_mean_authenticity";
+/// The contract on each scored session's or pattern's authenticity.
+pub const AUTHENTICITY_CONTRACT: &str = "pattern_authenticity";
+
+/// The limits the pages draw measurements against, read from the contracts in force.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// The run and session duration limits.
+    pub budgets: Budgets,
+    /// The run's peak memory limit in bytes, from [`MEMORY_CONTRACT`].
+    pub memory_bytes: Option<f64>,
+    /// The authenticity floor, from [`MEAN_AUTHENTICITY_CONTRACT`] or else [`AUTHENTICITY_CONTRACT`].
+    pub authenticity: Option<f64>,
+}
+
+impl Limits {
+    pub fn from_contracts(contracts: &ContractSet) -> Self {
+        let threshold = |id: &str| {
+            contracts
+                .contracts()
+                .iter()
+                .find(|contract| &*contract.id == id)
+                .map(|contract| contract.config.threshold)
+                .filter(|threshold| threshold.is_finite())
+        };
+        Self {
+            budgets: Budgets::from_contracts(contracts),
+            memory_bytes: threshold(MEMORY_CONTRACT),
+            authenticity: threshold(MEAN_AUTHENTICITY_CONTRACT)
+                .or_else(|| threshold(AUTHENTICITY_CONTRACT)),
+        }
+    }
+}
+
+/// Where a page's links to runs and to the flame graph lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Sections of the same document: the offline report.
+    Sections,
+    /// Pages of the admin port: `/runs/{trace_id}`, `/flame`.
+    Pages,
+}
+
+impl Links {
+    fn run(self, trace_id: &str) -> String {
+        match self {
+            Links::Sections => format!("#{}", run::anchor(trace_id)),
+            Links::Pages => format!("/runs/{trace_id}"),
+        }
+    }
+
+    fn flame(self) -> &'static str {
+        match self {
+            Links::Sections => "#flame",
+            Links::Pages => "/flame",
+        }
+    }
+}
+
+/// What the overview shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Overview<'a> {
+    /// Health per pipeline and compliance per contract.
+    pub health: &'a HealthReport,
+    /// Recent runs, oldest first.
+    pub runs: &'a [TraceReport],
+    /// Violations to act on, newest first.
+    pub violations: &'a [Violation],
+    /// Violations left out of `violations` for its bound.
+    pub violations_left_out: u64,
+    pub links: Links,
+}
+
+/// The live overview page.
+pub fn overview_page(overview: &Overview<'_>) -> String {
+    layout::page(
+        "IRONFORGE monitor",
+        html! {
+            (layout::nav(overview.links))
+            (overview::section(overview))
+        },
+    )
+}
+
+/// The live page of one run.
+pub fn run_page(trace: &TraceReport, limits: &Limits) -> String {
+    let title = format!("IRONFORGE run {}", trace.verdict.trace_id);
+    layout::page(
+        &title,
+        html! {
+            (layout::nav(Links::Pages))
+            (run::section(trace, limits))
+        },
+    )
+}
+
+/// The live flame graph page.
+pub fn flame_page(graph: &FlameGraph) -> String {
+    layout::page(
+        "IRONFORGE critical-path flame graph",
+        html! {
+            (layout::nav(Links::Pages))
+            (flame::section(graph))
+        },
+    )
+}
+
+/// A page saying what was not found, for a 404.
+pub fn not_found_page(message: &str) -> String {
+    layout::page(
+        "IRONFORGE: not found",
+        html! {
+            (layout::nav(Links::Pages))
+            section.card {
+                h1 { "Not found" }
+                p { (message) }
+            }
+        },
+    )
+}
+
+/// `check --format html`: the overview of every trace of the input, each trace's run page, and the flame
+/// graph over them, in one document.
+pub fn check_report(report: &CheckReport) -> String {
+    let graph = flame_graph(report.traces.iter().filter_map(|t| t.analysis.as_ref()));
+    let violations: Vec<Violation> = report
+        .traces
+        .iter()
+        .flat_map(|trace| trace.verdict.violations.iter().cloned())
+        .collect();
+    let left_out = report
+        .traces
+        .iter()
+        .map(|t| t.verdict.violations_over_limit)
+        .sum();
+    let overview = Overview {
+        health: &report.health,
+        runs: &report.traces,
+        violations: &violations,
+        violations_left_out: left_out,
+        links: Links::Sections,
+    };
+    layout::page(
+        &format!("IRONFORGE contract check: {}", report.result()),
+        html! {
+            header.card {
+                h1 { "IRONFORGE contract check: " span class=(layout::result_class(report.exit_code)) { (report.result()) } }
+                p {
+                    (report.totals.outcomes()) "; "
+                    (report.totals.violations) " violation(s), " (report.totals.blocking_violations) " blocking; "
+                    "contracts: " (report.contracts_source) " (" (report.profile) " profile); exit " (report.exit_code) "."
+                }
+                @if !report.input_errors.is_empty() {
+                    h2 { "Input errors" }
+                    ul { @for error in &report.input_errors { li { (error.to_string()) } } }
+                }
+                (layout::toc(&report.traces))
+            }
+            (overview::section(&overview))
+            @for trace in &report.traces {
+                (run::section(trace, &report.limits))
+            }
+            (flame::section(&graph))
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TraceId;
+    use crate::verdict::{Category, Severity, StageDuration, TraceVerdict, VerdictStatus};
+
+    const HOSTILE: &str = "<script>alert(\"x\")</script>";
+
+    fn verdict() -> TraceVerdict {
+        TraceVerdict {
+            trace_id: TraceId([7; 16]),
+            status: VerdictStatus::Fail,
+            production_ready: false,
+            violations: vec![Violation {
+                trace_id: TraceId([7; 16]),
+                span_id: None,
+                contract_id: "session_duration".to_owned(),
+                category: Category::Timing,
+                severity: Severity::Critical,
+                blocks_production: true,
+                observed: 4.0,
+                threshold: 3.0,
+                unit: "s".to_owned(),
+                stage: Some("discovery".to_owned()),
+                session_id: Some(HOSTILE.to_owned()),
+                message: format!("session {HOSTILE} took 4 s"),
+                time_unix_nano: 1,
+            }],
+            violations_over_limit: 0,
+            stage_durations: vec![StageDuration {
+                stage: HOSTILE.to_owned(),
+                seconds: 4.0,
+            }],
+            span_count: 3,
+            incomplete_reason: None,
+            decided_unix_nano: 1,
+            service_name: Some(HOSTILE.to_owned()),
+            evicted: false,
+            attributes_truncated: 0,
+        }
+    }
+
+    #[test]
+    fn strings_from_traces_are_escaped_on_every_page() {
+        let trace = TraceReport::new(verdict(), Vec::new());
+        let health = crate::monitor::Compliance::new(
+            &ContractSet::new(
+                crate::config::ContractFile::embedded_default().unwrap(),
+                None,
+            ),
+            std::sync::Arc::new(crate::telemetry::Metrics::new()),
+        )
+        .report();
+        let runs = [trace.clone()];
+        let pages = [
+            run_page(&trace, &Limits::default()),
+            overview_page(&Overview {
+                health: &health,
+                runs: &runs,
+                violations: &trace.verdict.violations,
+                violations_left_out: 0,
+                links: Links::Pages,
+            }),
+            not_found_page(HOSTILE),
+        ];
+        for page in pages {
+            assert!(!page.contains("<script"), "{page}");
+            assert!(
+                page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"),
+                "{page}"
+            );
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! The HTML run report, offline (`check --format html` on runs the real replay recorded) and live (the
+//! admin port's pages over a replay sent to a running processor), opened in headless Chromium: each page
+//! must load without a console message (the pages carry no script, and their Content-Security-Policy turns
+//! any attempt to fetch something into one) and show the run's violations and critical path.
+//!
+//! Needs Debian's `chromium` package (or `IRONFORGE_CHROMIUM` naming a Chromium binary).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod check_support;
+mod e2e_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use check_support::{
+    Fault, check, clean_run, expect_exit, faults, path, quick_run_contracts, record,
+};
+use e2e_support::{TestProcessor, replay, trace_hex, unique};
+use ironforge_instrument::Protocol;
+use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
+use serde_json::Value;
+
+/// The variable naming the Chromium binary; `chromium` on the PATH otherwise.
+const CHROMIUM_VARIABLE: &str = "IRONFORGE_CHROMIUM";
+/// Sessions × stages of the replay: the session bars of a run's waterfall.
+const REPLAY_SESSION_BARS: usize = 57 * 4;
+/// Violations a run section lists before it counts the rest.
+const LISTED_PER_RUN: usize = 300;
+
+/// What Chromium made of a page.
+struct Loaded {
+    dom: String,
+    /// Console lines (`:CONSOLE`) and uncaught errors from Chromium's log.
+    console: Vec<String>,
+}
+
+/// Loads `url` in headless Chromium, in a profile of its own, and returns the DOM after load.
+fn chromium(url: &str) -> Loaded {
+    let binary = std::env::var_os(CHROMIUM_VARIABLE).unwrap_or_else(|| "chromium".into());
+    let profile = std::env::temp_dir().join(unique("ironforge-chromium"));
+    let output = Command::new(&binary)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--dump-dom", url])
+        .output()
+        .unwrap_or_else(|err| {
+            panic!(
+                "cannot run {binary:?} ({err}): install Debian's chromium package or set {CHROMIUM_VARIABLE}"
+            )
+        });
+    let _ = std::fs::remove_dir_all(&profile);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "chromium failed on {url}:\n{stderr}"
+    );
+    let console = stderr
+        .lines()
+        .filter(|line| line.contains(":CONSOLE") || line.contains("Uncaught"))
+        .map(str::to_owned)
+        .collect();
+    Loaded {
+        dom: String::from_utf8_lossy(&output.stdout).into_owned(),
+        console,
+    }
+}
+
+fn file_url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// Text as Chromium serializes a text node.
+fn in_dom(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Text as the pages escape it, quotes too.
+fn escaped(text: &str) -> String {
+    in_dom(text).replace('"', "&quot;")
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+/// Nothing on the page may come from elsewhere.
+fn assert_self_contained(html: &str) {
+    assert!(
+        html.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &html[..html.len().min(200)]
+    );
+    for fetch in [
+        "<script",
+        "<link",
+        "<img",
+        "<iframe",
+        "src=",
+        "url(",
+        "@import",
+        "href=\"http",
+        "href=\"//",
+    ] {
+        assert!(!html.contains(fetch), "the page holds {fetch:?}");
+    }
+    assert!(html.contains("Content-Security-Policy"));
+}
+
+/// A page Chromium loaded with no console message, showing `messages` and the critical path.
+fn assert_loads_clean(url: &str, messages: &[String]) -> Loaded {
+    let loaded = chromium(url);
+    assert!(loaded.console.is_empty(), "{url}: {:#?}", loaded.console);
+    assert!(loaded.dom.contains("</html>"), "{url}: no document");
+    for message in messages {
+        assert!(
+            loaded.dom.contains(&in_dom(message)),
+            "{url}: {message:?} not shown"
+        );
+    }
+    assert!(
+        count(&loaded.dom, "class=\"critical-path\"") > 0,
+        "{url}: no critical-path segment"
+    );
+    loaded
+}
+
+/// The violation messages of every trace of a JSON report.
+fn messages(report: &Value) -> Vec<String> {
+    report["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|trace| {
+            trace["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .take(LISTED_PER_RUN)
+        })
+        .map(|violation| violation["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `check --format html` on `file`, with the JSON report beside it: the page and the report.
+fn html_report(file: &Path, config: Option<&Path>) -> (String, Value) {
+    let json = path(&format!(
+        "{}.json",
+        file.file_stem().unwrap().to_string_lossy()
+    ));
+    let mut args = vec!["--format", "html", "--report", json.to_str().unwrap()];
+    if let Some(config) = config {
+        args.extend(["--config", config.to_str().unwrap()]);
+    }
+    args.push(file.to_str().unwrap());
+    let output = check(&args, b"");
+    expect_exit(&output, 1);
+    let report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    (String::from_utf8(output.stdout).unwrap(), report)
+}
+
+#[test]
+fn the_report_of_every_replay_run_loads_clean_and_shows_its_violations_and_critical_path() {
+    let quick_run = quick_run_contracts();
+    let mut runs: Vec<(String, PathBuf, Option<&str>)> =
+        vec![("clean".to_owned(), clean_run().to_path_buf(), None)];
+    for Fault {
+        name,
+        faults,
+        contract,
+    } in faults()
+    {
+        runs.push((
+            name.to_owned(),
+            record(&format!("{name}.jsonl"), faults),
+            Some(contract),
+        ));
+    }
+    let low = Faults {
+        low_authenticity: true,
+        ..Faults::default()
+    };
+    runs.push((
+        "low-authenticity".to_owned(),
+        record("low-authenticity.jsonl", low),
+        None,
+    ));
+
+    for (name, file, contract) in &runs {
+        let config = (*contract == Some("run_duration")).then_some(quick_run.as_path());
+        let (html, report) = html_report(file, config);
+        assert_self_contained(&html);
+        let messages = messages(&report);
+        assert!(!messages.is_empty(), "{name}: no violation to show");
+        if let Some(contract) = contract {
+            assert!(html.contains(contract), "{name}: {contract} not named");
+        }
+        let trace = &report["traces"][0];
+        let violations = trace["violations"].as_array().unwrap().len();
+        let page = path(&format!("{name}.html"));
+        std::fs::write(&page, &html).unwrap();
+        let loaded = assert_loads_clean(&file_url(&page), &messages);
+        let dom = &loaded.dom;
+        // Each violation on the run's section, and each contract violated once among the overview's active
+        // violations.
+        assert_eq!(
+            count(dom, "<tr class=\"violation\">"),
+            violations.min(LISTED_PER_RUN),
+            "{name}"
+        );
+        let mut contracts: Vec<&str> = trace["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["contract_id"].as_str().unwrap())
+            .collect();
+        contracts.sort_unstable();
+        contracts.dedup();
+        assert_eq!(
+            count(dom, "<tr class=\"active\">"),
+            contracts.len(),
+            "{name}"
+        );
+        assert_eq!(
+            count(dom, "class=\"session"),
+            REPLAY_SESSION_BARS,
+            "{name}: one bar per session of each stage"
+        );
+        assert!(
+            count(dom, "session on-path") + count(dom, "session alt on-path") > 0,
+            "{name}"
+        );
+        assert!(
+            dom.contains("id=\"flame\"") && count(dom, "class=\"flame\"") > 4,
+            "{name}"
+        );
+        assert!(dom.contains(&format!(
+            "id=\"run-{}\"",
+            trace["trace_id"].as_str().unwrap()
+        )));
+        for section in [
+            "Stage timings against limits",
+            "Memory against 100.0 MB",
+            "Authenticity against 0.87",
+            "What-if plan",
+            "Compliance per contract",
+        ] {
+            assert!(dom.contains(section), "{name}: no {section:?}");
+        }
+        // The waterfall's times: every session and stage inside the run.
+        let analysis = &trace["analysis"];
+        let run_seconds = analysis["run_seconds"].as_f64().unwrap();
+        for session in analysis["sessions"].as_array().unwrap() {
+            let start = session["start_seconds"].as_f64().unwrap();
+            let end = start + session["seconds"].as_f64().unwrap();
+            assert!(
+                0.0 <= start && end <= run_seconds + 1e-9,
+                "{name}: {session}"
+            );
+        }
+        for stage in analysis["stages"].as_array().unwrap() {
+            let (start, end) = (
+                stage["start_seconds"].as_f64().unwrap(),
+                stage["end_seconds"].as_f64().unwrap(),
+            );
+            assert!(
+                0.0 <= start && start <= end && end <= run_seconds + 1e-9,
+                "{name}: {stage}"
+            );
+        }
+        match name.as_str() {
+            "slow-session" => {
+                // The slowed session tops the flame graph's discovery stage and the plan names it.
+                let session = trace["analysis"]["sessions"][0]["session_id"]
+                    .as_str()
+                    .unwrap();
+                assert!(
+                    dom.contains(&format!("<code>{}</code>", in_dom(session))),
+                    "{name}"
+                );
+                assert!(dom.contains("outlier"), "{name}: no outlier recommendation");
+            }
+            "memory-growth" => {
+                let peak = trace["analysis"]["memory"]["peak_bytes"].as_f64().unwrap();
+                // The chart's timeline is bounded and keeps the peak.
+                let timeline = trace["analysis"]["memory_timeline"].as_array().unwrap();
+                assert!(
+                    !timeline.is_empty() && timeline.len() <= 240,
+                    "{}",
+                    timeline.len()
+                );
+                let highest = timeline
+                    .iter()
+                    .map(|point| point["bytes"].as_f64().unwrap())
+                    .fold(0.0, f64::max);
+                assert_eq!(highest, peak);
+                assert!(
+                    dom.contains(&format!(
+                        "Peak <strong>{:.1} MB</strong>",
+                        peak / 1_048_576.0
+                    )),
+                    "{name}"
+                );
+            }
+            _ => {}
+        }
+    }
+
+    // All runs in one file, written by --report with the format taken from the extension.
+    let all = path("all.htm");
+    let mut args = vec![
+        "--report",
+        all.to_str().unwrap(),
+        "--config",
+        quick_run.to_str().unwrap(),
+    ];
+    let files: Vec<String> = runs
+        .iter()
+        .map(|(_, file, _)| file.to_str().unwrap().to_owned())
+        .collect();
+    args.extend(files.iter().map(String::as_str));
+    expect_exit(&check(&args, b""), 1);
+    let html = std::fs::read_to_string(&all).unwrap();
+    assert_self_contained(&html);
+    let loaded = assert_loads_clean(&file_url(&all), &[]);
+    assert_eq!(count(&loaded.dom, "<section class=\"run\""), runs.len());
+    assert!(
+        loaded.dom.contains(&format!("{} run(s)", runs.len())),
+        "the flame graph sums every run"
+    );
+}
+
+/// Waits until the processor has analysed `trace`.
+async fn analysed(processor: &TestProcessor, trace: &str) {
+    let path = format!("/api/v1/analysis/traces/{trace}");
+    for _ in 0..600 {
+        if processor.get(&path).await.0 == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{trace} not analysed within 30 s");
+}
+
+/// Status, content type and body of a GET on the admin port.
+async fn get_page(processor: &TestProcessor, path: &str) -> (u16, String, String) {
+    let response = reqwest::get(format!("http://{}{path}", processor.admin))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_pages_show_the_runs_the_processor_decided() {
+    let processor = TestProcessor::start().await;
+    let slow = ReplayOptions {
+        faults: Faults {
+            slow_session: Some(SessionSelector::Index(1)),
+            ..Faults::default()
+        },
+        ..ReplayOptions::default()
+    };
+    let mut traces = Vec::new();
+    for options in [ReplayOptions::default(), slow] {
+        let trace = trace_hex(&replay(processor.grpc_endpoint(), Protocol::Grpc, options).await);
+        analysed(&processor, &trace).await;
+        traces.push(trace);
+    }
+
+    for trace in &traces {
+        let (status, _) = processor
+            .get(&format!("/api/v1/traces/{trace}/verdict"))
+            .await;
+        assert_eq!(status, 200);
+        let verdict: Value = serde_json::from_str(
+            &processor
+                .get(&format!("/api/v1/traces/{trace}/verdict"))
+                .await
+                .1,
+        )
+        .unwrap();
+        let messages: Vec<String> = verdict["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(LISTED_PER_RUN)
+            .map(|v| v["message"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(!messages.is_empty());
+        let (status, content_type, body) = get_page(&processor, &format!("/runs/{trace}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        assert_self_contained(&body);
+        for message in &messages {
+            assert!(
+                body.contains(&escaped(message)),
+                "{message:?} not on /runs/{trace}"
+            );
+        }
+        assert!(body.contains("class=\"critical-path\""));
+        assert_eq!(count(&body, "class=\"session"), REPLAY_SESSION_BARS);
+        assert_loads_clean(
+            &format!("http://{}/runs/{trace}", processor.admin),
+            &messages,
+        );
+    }
+
+    let (status, content_type, overview) = get_page(&processor, "/").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert_self_contained(&overview);
+    for trace in &traces {
+        assert!(
+            overview.contains(&format!("href=\"/runs/{trace}\"")),
+            "no link to {trace}"
+        );
+    }
+    assert!(
+        overview.contains("ironforge-replay-e2e"),
+        "no health row for the pipeline"
+    );
+    assert!(
+        overview.contains("<tr class=\"active\">"),
+        "no active violation"
+    );
+    let loaded = chromium(&format!("http://{}/", processor.admin));
+    assert!(loaded.console.is_empty(), "{:#?}", loaded.console);
+    assert!(loaded.dom.contains("Stage durations over recent runs"));
+    assert_eq!(
+        count(&loaded.dom, "<polyline"),
+        4,
+        "one sparkline per stage"
+    );
+
+    let (status, content_type, flame) = get_page(&processor, "/flame").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(flame.contains("2 run(s)"), "the flame graph sums both runs");
+    for stage in ["discovery", "confluence", "validation", "reporting"] {
+        assert!(
+            flame.contains(&format!("<td>{stage}</td>")),
+            "no total for {stage}"
+        );
+    }
+
+    for unknown in ["0123456789abcdef0123456789abcdef", "not-a-trace"] {
+        let (status, content_type, body) = get_page(&processor, &format!("/runs/{unknown}")).await;
+        assert_eq!(status, 404, "{body}");
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        assert!(body.contains("Not found"));
+    }
+    processor.stop().await;
+}
