@@ -1,5 +1,6 @@
 //! `ironforge-processor`: serves OTLP with the contract engine, or checks contract files.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -260,7 +261,11 @@ fn usage_error(err: &clap::Error) -> ExitCode {
 
 fn serve(args: ServeArgs) -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only for a person at a terminal: escapes in a redirected log file or a collector are noise.
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour);
     match args.log_format {
         LogFormat::Text => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),

@@ -349,6 +349,11 @@ pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
 /// The `ironforge-processor` binary on free loopback ports, logging JSON lines at `info` to a piped stdout:
 /// the start-up line's `fields` name the bound `otlp_grpc`, `otlp_http` and `admin` addresses.
 pub fn processor_command() -> std::process::Command {
+    processor_command_logging("json")
+}
+
+/// [`processor_command`] with the console log in `format` (`text` or `json`).
+pub fn processor_command_logging(format: &str) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
     command
         // A data directory of its own: another run's write-ahead log would be replayed, and its lock held.
@@ -356,7 +361,7 @@ pub fn processor_command() -> std::process::Command {
             "IRONFORGE_DATA_DIR",
             std::env::temp_dir().join(unique("ironforge-process")),
         )
-        .args(["--log-format", "json"])
+        .args(["--log-format", format])
         .args(["--otlp-grpc-addr", "127.0.0.1:0"])
         .args(["--otlp-http-addr", "127.0.0.1:0"])
         .args(["--admin-addr", "127.0.0.1:0"])
