@@ -461,6 +461,13 @@ fn fully_fed() -> Metrics {
     wal.synced(std::time::Duration::from_micros(300));
     wal.failed();
     metrics.wal().observe(&wal);
+    let analysis = metrics.analysis();
+    analysis.critical_path_share("ironforge-replay", "discovery", 0.8);
+    analysis.regression("ironforge-replay", "run.duration_seconds", true);
+    analysis.memory_trend("ironforge-replay", value::SCOPE_RUN, false, 12.5);
+    analysis.analysed(0.001);
+    analysis.dropped();
+    analysis.history_error();
     metrics
 }
 
@@ -500,6 +507,14 @@ fn every_documented_name_is_exposed_and_the_exposition_ends_with_eof() {
         (metric::WAL_FSYNC_DURATION, "histogram"),
         (metric::WAL_REPLAYED_SPANS, "gauge"),
         (metric::WAL_ERRORS, "counter"),
+        (metric::CRITICAL_PATH_SHARE, "gauge"),
+        (metric::REGRESSION, "gauge"),
+        (metric::MEMORY_LEAK, "gauge"),
+        (metric::MEMORY_GROWTH, "gauge"),
+        (metric::TRACES_ANALYSED, "counter"),
+        (metric::ANALYSIS_DROPPED, "counter"),
+        (metric::ANALYSIS_DURATION, "histogram"),
+        (metric::HISTORY_ERRORS, "counter"),
     ];
     let type_lines = text
         .lines()
