@@ -101,12 +101,19 @@ fn write_report(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|err| format!("--report {}: {err}", path.display()))
 }
 
+/// Decided verdicts the check's engine keeps, at most, for spans that arrive after their trace was decided.
+/// A verdict with its violations is about 16 KB for a replay run (BENCHMARKS.md, `check`): the production default of 10,000 would
+/// make a check's memory grow with its first 10,000 runs, while spans come late by seconds of trace time,
+/// not by hundreds of runs.
+const DECIDED_TRACES_KEPT: usize = 256;
+
 /// The contract file with the engine's in-flight bounds lifted: a check judges every trace of its input, so
 /// none is evicted to make room (traces still complete and leave the engine as trace time passes); the
-/// per-trace limits stay as production has them.
+/// per-trace limits stay as production has them, and fewer decided verdicts are kept.
 fn unbounded(mut file: ContractFile) -> ContractFile {
     file.limits.max_traces_in_flight = usize::MAX;
     file.limits.max_memory_bytes = usize::MAX;
+    file.limits.decided_traces_kept = file.limits.decided_traces_kept.min(DECIDED_TRACES_KEPT);
     file
 }
 
