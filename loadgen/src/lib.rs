@@ -5,9 +5,12 @@
 //! - [`send`]: sends those requests over OTLP/gRPC or OTLP/HTTP, retrying while the receiver sheds load, and
 //!   reports what the receiver's process spent when given its pid.
 //! - [`baseline`]: a receiver that only decodes each request and drops it, the floor to compare against.
+//! - [`copies`]: a recorded OTLP/JSON-lines file written many times with fresh ids, a large input for
+//!   `ironforge-processor check`.
 //! - [`measure`]: another process's CPU time and resident memory, from `/proc`.
 
 pub mod baseline;
+pub mod copies;
 mod export;
 pub mod measure;
 pub mod send;

@@ -1,12 +1,16 @@
 //! `ironforge-loadgen`: sends IRONFORGE-shaped OTLP load and measures the receiver, or serves a decode-only
 //! baseline receiver.
 
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use ironforge_loadgen::baseline;
+use ironforge_loadgen::copies::Recording;
 use ironforge_loadgen::send::{self, Protocol, SendOptions};
 use ironforge_loadgen::shape::ShapeOptions;
 use tokio::net::TcpListener;
@@ -26,6 +30,9 @@ enum Command {
     Send(SendArgs),
     /// Serve a receiver that decodes each OTLP request and drops it.
     Baseline(BaselineArgs),
+    /// Write a recorded OTLP/JSON-lines file (`ironforge-replay --output`) many times over, each copy with
+    /// its own trace and span ids and later than the one before: a large input for `check`.
+    Copies(CopiesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -90,12 +97,29 @@ struct BaselineArgs {
     http_addr: SocketAddr,
 }
 
+#[derive(Debug, Args)]
+struct CopiesArgs {
+    /// The recording to copy: OTLP/JSON, one request a line.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// Where the copies go; standard output by default.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// How many copies.
+    #[arg(long, value_name = "N")]
+    copies: u64,
+    /// Seconds between the end of one copy and the start of the next.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    gap: f64,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Send(args) => run_send(args).await,
         Command::Baseline(args) => run_baseline(args).await,
+        Command::Copies(args) => run_copies(&args),
     };
     match result {
         Ok(code) => code,
@@ -169,6 +193,31 @@ async fn run_baseline(args: BaselineArgs) -> Result<ExitCode, Box<dyn std::error
         "baseline: decoded {} spans in {} requests",
         tally.spans, tally.requests
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_copies(args: &CopiesArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let gap = Duration::try_from_secs_f64(args.gap)
+        .map_err(|_| format!("--gap must be a number of seconds, not {}", args.gap))?;
+    let input = File::open(&args.input)
+        .map_err(|err| format!("--input {}: {err}", args.input.display()))?;
+    let recording = Recording::read(BufReader::new(input))?;
+    let gap_nanos = u64::try_from(gap.as_nanos()).unwrap_or(u64::MAX);
+    let written = match &args.output {
+        Some(path) => {
+            let file =
+                File::create(path).map_err(|err| format!("--output {}: {err}", path.display()))?;
+            recording.write_copies(
+                args.copies,
+                gap_nanos,
+                BufWriter::with_capacity(1 << 20, file),
+            )?
+        }
+        None => {
+            recording.write_copies(args.copies, gap_nanos, BufWriter::new(io::stdout().lock()))?
+        }
+    };
+    eprintln!("copies: {} copies, {written} bytes", args.copies);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,6 +13,7 @@ use check_support::{
 };
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use ironforge_loadgen::copies::Recording;
 use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_replay::{Faults, SessionSelector};
 use prost::Message;
@@ -526,4 +527,77 @@ fn invalid_spans_and_empty_input_are_bad_input() {
     let nothing = check(&["-"], b"{\"resourceSpans\": []}\n");
     expect_exit(&nothing, 3);
     assert!(text(&nothing.stderr).contains("no IRONFORGE trace in the input"));
+}
+
+/// A trace of a JSON report without what depends on the wall clock of the check that decided it.
+fn without_wall_clock(mut trace: serde_json::Value) -> serde_json::Value {
+    let object = trace.as_object_mut().unwrap();
+    object.remove("decided_unix_nano");
+    for violation in object["violations"].as_array_mut().unwrap() {
+        violation.as_object_mut().unwrap().remove("time_unix_nano");
+    }
+    trace
+}
+
+#[test]
+fn many_runs_in_one_input_are_decided_as_trace_time_passes() {
+    const COPIES: u64 = 50;
+    const GAP_NANOS: u64 = 1_000_000_000;
+    let recording = Recording::read(std::io::BufReader::new(
+        std::fs::File::open(clean_run()).unwrap(),
+    ))
+    .unwrap();
+    let many = path("many-runs.jsonl");
+    recording
+        .write_copies(COPIES, GAP_NANOS, std::fs::File::create(&many).unwrap())
+        .unwrap();
+    let report = json_report(&check(&["--format", "json", arg(&many)], b""));
+    assert_eq!(report["totals"]["traces"], COPIES, "{}", report["totals"]);
+    // A run is decided once later runs' spans move trace time 5 s (the grace) past its root; the replay's
+    // run takes well under a second, so with the gap of 1 s a handful are ever in flight, not all 50.
+    let in_flight = report["totals"]["max_traces_in_flight"].as_u64().unwrap();
+    assert!((1..=7).contains(&in_flight), "{}", report["totals"]);
+
+    let together: std::collections::HashMap<String, serde_json::Value> = report["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|trace| {
+            let id = trace["trace_id"].as_str().unwrap().to_owned();
+            (id, without_wall_clock(trace.clone()))
+        })
+        .collect();
+    assert_eq!(together.len() as u64, COPIES);
+    let alone = |copy: u64| {
+        let file = path(&format!("run-copy-{copy}.jsonl"));
+        let mut out = std::fs::File::create(&file).unwrap();
+        recording.write_copy(copy, GAP_NANOS, &mut out).unwrap();
+        drop(out);
+        let report = json_report(&check(&["--format", "json", arg(&file)], b""));
+        let traces = report["traces"].as_array().unwrap();
+        assert_eq!(traces.len(), 1, "copy {copy}");
+        without_wall_clock(traces[0].clone())
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                scope.spawn(move || {
+                    (worker..COPIES)
+                        .step_by(4)
+                        .map(|copy| (copy, alone(copy)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (copy, trace) in worker.join().unwrap() {
+                let id = trace["trace_id"].as_str().unwrap();
+                assert_eq!(
+                    together.get(id),
+                    Some(&trace),
+                    "copy {copy} checked alone differs from the same run among the others"
+                );
+            }
+        }
+    });
 }

@@ -56,11 +56,19 @@ pub struct CheckArgs {
     /// An earlier `--format json` report: a stage slower than its baseline by more than --max-regression fails.
     #[arg(long, value_name = "REPORT.json")]
     pub baseline: Option<PathBuf>,
+    /// Traces the report lists in full, failing ones first; every trace counts in the totals and the
+    /// stage means a baseline reads.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TRACE_DETAILS)]
+    pub max_trace_details: usize,
     /// How much slower than the baseline a stage may be, in percent.
     #[arg(long, value_name = "PCT", default_value_t = 10.0, requires = "baseline",
         value_parser = percent)]
     pub max_regression: f64,
 }
+
+/// How many traces a report lists in full unless told otherwise: enough for every run of a CI job, few
+/// enough that a check of thousands of runs keeps a report of a few MB.
+pub const DEFAULT_MAX_TRACE_DETAILS: usize = 100;
 
 /// A report format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

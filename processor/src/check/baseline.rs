@@ -6,14 +6,19 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::report::{Regression, SCHEMA_VERSION};
+use super::report::{Regression, SCHEMA_VERSION, StageMean};
 use crate::verdict::{StageDuration, TraceVerdict};
 
 /// What a baseline report must hold; the rest of it is not read.
 #[derive(Debug, Deserialize)]
 struct BaselineFile {
     schema_version: u32,
+    #[serde(default)]
     traces: Vec<BaselineTrace>,
+    /// Over every trace of the baseline's check, listed or not; reports written before it was added have
+    /// only their traces.
+    #[serde(default)]
+    stage_means: Option<Vec<StageMean>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +52,13 @@ impl Baseline {
                 "{name}: schema_version {} is not {SCHEMA_VERSION}, the version this check writes",
                 file.schema_version
             ));
+        }
+        if let Some(means) = file.stage_means {
+            let stages = means
+                .into_iter()
+                .map(|mean| ((mean.service_name, mean.stage), mean.mean_seconds))
+                .collect();
+            return Ok(Self { stages });
         }
         let mut sums: BTreeMap<(Option<String>, String), (f64, u32)> = BTreeMap::new();
         for trace in file.traces {

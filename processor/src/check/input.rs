@@ -25,6 +25,10 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 const UTF8_BOM: &str = "\u{feff}";
 
+/// Bytes read from a file (and inflated from gzip) at a time: large enough that the read calls cost
+/// little beside parsing.
+const READ_BUFFER: usize = 256 * 1024;
+
 /// Something wrong with the input, where it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InputError {
@@ -44,12 +48,14 @@ impl fmt::Display for InputError {
 }
 
 /// Reads one input, handing each decoded request to `sink` and each problem to `errors`; the rest of the
-/// input is still read after a bad line.
+/// input is still read after a bad line. `on_read` is told how many bytes of the file (as stored, before
+/// any inflating) each read took.
 pub fn read(
     path: &Path,
     plan: &ReadPlan,
     sink: &mut dyn FnMut(Decoded),
     errors: &mut dyn FnMut(InputError),
+    on_read: &dyn Fn(u64),
 ) {
     let name = if path.as_os_str() == STDIN {
         STDIN_NAME.to_owned()
@@ -61,14 +67,21 @@ pub fn read(
         line: None,
         message,
     };
-    let reader: Box<dyn BufRead> = if path.as_os_str() == STDIN {
+    let source: Box<dyn Read> = if path.as_os_str() == STDIN {
         Box::new(io::stdin().lock())
     } else {
         match File::open(path) {
-            Ok(file) => Box::new(BufReader::new(file)),
+            Ok(file) => Box::new(file),
             Err(err) => return errors(whole_file(format!("cannot open: {err}"))),
         }
     };
+    let reader: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(
+        READ_BUFFER,
+        Counted {
+            inner: source,
+            on_read,
+        },
+    ));
     let mut reader = match inflated(reader) {
         Ok(reader) => reader,
         Err(err) => return errors(whole_file(format!("cannot read: {err}"))),
@@ -87,10 +100,27 @@ pub fn read(
     }
 }
 
+/// A reader that tells how much each read took.
+struct Counted<'a, R> {
+    inner: R,
+    on_read: &'a dyn Fn(u64),
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        (self.on_read)(read as u64);
+        Ok(read)
+    }
+}
+
 /// The reader, inflated when it starts with the gzip magic bytes, whatever the file is called.
-fn inflated(mut reader: Box<dyn BufRead>) -> io::Result<Box<dyn BufRead>> {
+fn inflated<'a>(mut reader: Box<dyn BufRead + 'a>) -> io::Result<Box<dyn BufRead + 'a>> {
     if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
-        Ok(Box::new(BufReader::new(MultiGzDecoder::new(reader))))
+        Ok(Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(reader),
+        )))
     } else {
         Ok(reader)
     }
@@ -137,7 +167,7 @@ impl Input<'_> {
         (self.sink)(decoded);
     }
 
-    fn protobuf(&mut self, mut reader: Box<dyn BufRead>) {
+    fn protobuf(&mut self, mut reader: Box<dyn BufRead + '_>) {
         let mut bytes = Vec::new();
         if let Err(err) = reader.read_to_end(&mut bytes) {
             return self.error(None, format!("cannot read: {err}"));
@@ -152,7 +182,7 @@ impl Input<'_> {
     }
 
     /// Documents one per line, or spread over lines: a document ends where its braces close.
-    fn json(&mut self, mut reader: Box<dyn BufRead>) {
+    fn json(&mut self, mut reader: Box<dyn BufRead + '_>) {
         let mut document = Document::default();
         let mut bytes = Vec::new();
         let mut number = 0u64;
@@ -189,11 +219,20 @@ impl Input<'_> {
                     continue;
                 }
                 document.start = number;
+                // One document a line, as the file exporter writes: parsed where it lies, without the
+                // scan and copy that gathering costs. Only a line that ends mid-document is gathered.
+                // Without its line break, a line cut inside a string ends there rather than holding a
+                // control character, and so reads as the start of a longer document.
+                let text = line.trim_end_matches(['\r', '\n']);
+                if self.parse(text, number, true) == Parsed::CutShort {
+                    document.push(line);
+                }
+                continue;
             }
             document.push(line);
             if document.closed() {
                 let document = std::mem::take(&mut document);
-                self.parse(&document);
+                self.parse(&document.text, document.start, false);
             }
         }
         self.abandon(&mut document);
@@ -211,14 +250,17 @@ impl Input<'_> {
         }
     }
 
-    fn parse(&mut self, document: &Document) {
-        match serde_json::from_str::<ExportTraceServiceRequest>(&document.text) {
+    /// Parses one document that starts on line `start`, reporting what is wrong with it; one that ends
+    /// before its braces close is left to the caller when `may_continue` (more lines may complete it).
+    fn parse(&mut self, text: &str, start: u64, may_continue: bool) -> Parsed {
+        match serde_json::from_str::<ExportTraceServiceRequest>(text) {
             Ok(request) => match convert_request(&request, self.plan) {
-                Ok(decoded) => self.decoded(Some(document.start), decoded),
-                Err(err) => self.error(Some(document.start), format!("invalid request: {err}")),
+                Ok(decoded) => self.decoded(Some(start), decoded),
+                Err(err) => self.error(Some(start), format!("invalid request: {err}")),
             },
+            Err(err) if may_continue && err.is_eof() => return Parsed::CutShort,
             Err(err) => {
-                let line = document.start + (err.line() as u64).saturating_sub(1);
+                let line = start + (err.line() as u64).saturating_sub(1);
                 let mut message = err.to_string();
                 // serde_json counts lines from the document's start; the file's line is given instead.
                 if let Some(at) = message.rfind(" at line ") {
@@ -233,7 +275,17 @@ impl Input<'_> {
                 );
             }
         }
+        Parsed::Done
     }
+}
+
+/// What became of a document handed to [`Input::parse`].
+#[derive(Debug, PartialEq, Eq)]
+enum Parsed {
+    /// Decoded and handed on, or reported.
+    Done,
+    /// It ends before its braces close: the start of a document spread over lines.
+    CutShort,
 }
 
 /// One JSON document being gathered line by line, with enough of a scanner to know where it ends.

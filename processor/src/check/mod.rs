@@ -1,10 +1,14 @@
 //! `ironforge-processor check`: recorded traces judged offline by the same engine and contract file as
-//! production, for CI. Input is read request by request ([`input`]), every trace is decided at the end of
-//! the input, and the verdicts are rendered ([`report`]) with an exit code CI can act on.
+//! production, for CI. Input is read request by request ([`input`]), each trace is decided once the spans'
+//! own times pass its completion (the rest when the input ends), so memory follows the traces in flight,
+//! not the input's size; the verdicts are rendered ([`report`]) with an exit code CI can act on.
 
 mod args;
 mod baseline;
+mod clock;
+mod collect;
 pub mod input;
+mod progress;
 pub mod report;
 
 use std::io::{IsTerminal, Write};
@@ -15,12 +19,16 @@ use std::sync::Arc;
 pub use args::{CheckArgs, EXIT_CODES_HELP, ReportFormat, exit};
 
 use self::baseline::Baseline;
+use self::clock::TraceClock;
+use self::collect::Collector;
 use self::input::InputError;
+use self::progress::Progress;
 use self::report::{CheckReport, Checked, TraceReport};
 use crate::config::{ContractFile, DEFAULT_CONTRACTS_NAME, Profile};
-use crate::engine::{ContractSet, Engine, EngineEvent, Now};
+use crate::engine::{ContractSet, Engine, EngineEvent};
 use crate::verdict::TraceVerdict;
 use ironforge_analysis::{AnalysisOptions, Budgets, analyse};
+use ironforge_engine::Overloaded;
 use ironforge_engine::decode::Decoded;
 
 /// The variable that turns colour off whatever the terminal.
@@ -65,7 +73,7 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
     let profile = args.profile.map(Profile::from).unwrap_or(file.profile);
     let contracts = Arc::new(ContractSet::new(unbounded(file), Some(profile)));
-    let checked = decide(&contracts, &args.files, |verdict| {
+    let checked = decide(&contracts, &args.files, args.max_trace_details, |verdict| {
         let regressions = baseline
             .as_ref()
             .map(|baseline| baseline.regressions(&verdict, args.max_regression))
@@ -93,40 +101,57 @@ fn write_report(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|err| format!("--report {}: {err}", path.display()))
 }
 
-/// The contract file with the engine's in-flight bounds lifted: every trace of the input waits for its
-/// end, so they are all in flight at once; the per-trace limits stay as production has them.
+/// Decided verdicts the check's engine keeps, at most, for spans that arrive after their trace was decided.
+/// A verdict with its violations is about 16 KB for a replay run (BENCHMARKS.md, `check`): the production default of 10,000 would
+/// make a check's memory grow with its first 10,000 runs, while spans come late by seconds of trace time,
+/// not by hundreds of runs.
+const DECIDED_TRACES_KEPT: usize = 256;
+
+/// The contract file with the engine's in-flight bounds lifted: a check judges every trace of its input, so
+/// none is evicted to make room (traces still complete and leave the engine as trace time passes); the
+/// per-trace limits stay as production has them, and fewer decided verdicts are kept.
 fn unbounded(mut file: ContractFile) -> ContractFile {
     file.limits.max_traces_in_flight = usize::MAX;
     file.limits.max_memory_bytes = usize::MAX;
+    file.limits.decided_traces_kept = file.limits.decided_traces_kept.min(DECIDED_TRACES_KEPT);
     file
 }
 
-/// Feeds every input to one engine and decides every trace when the input ends.
+/// Feeds every input to one engine, deciding each trace as trace time passes its completion (see
+/// [`clock`]) and the rest when the input ends.
 fn decide(
     contracts: &Arc<ContractSet>,
     files: &[PathBuf],
-    mut judge: impl FnMut(TraceVerdict) -> TraceReport,
+    max_details: usize,
+    judge: impl FnMut(TraceVerdict) -> TraceReport,
 ) -> Checked {
-    let mut engine = Engine::new(Arc::clone(contracts));
-    engine.emit_decided_traces(true);
-    let budgets = Budgets::from_contracts(contracts);
+    let kept = contracts.file().limits.decided_traces_kept;
+    let mut decider = Decider {
+        engine: Engine::new(Arc::clone(contracts)),
+        clock: TraceClock::new(),
+        budgets: Budgets::from_contracts(contracts),
+        judge,
+        collector: Collector::new(max_details, kept),
+    };
+    decider.engine.emit_decided_traces(true);
     let plan = Arc::clone(contracts.plan());
-    let now = Now::system();
     let mut input_errors = Vec::new();
+    let progress = Progress::new(files);
     for path in files {
         let mut refused = None;
         let mut sink = |decoded: Decoded| {
-            // Nothing is decided before the input ends, so the events are only the span-scoped
-            // violations the verdicts repeat.
-            if !decoded.spans.is_empty()
-                && let Err(err) = engine.ingest(decoded.spans, now)
-            {
+            progress.spans(decoded.spans.len());
+            if let Err(err) = decider.ingest(decoded) {
                 refused = Some(err);
             }
         };
-        input::read(path, &plan, &mut sink, &mut |error| {
-            input_errors.push(error)
-        });
+        input::read(
+            path,
+            &plan,
+            &mut sink,
+            &mut |error| input_errors.push(error),
+            &|bytes| progress.read(bytes),
+        );
         if let Some(err) = refused {
             input_errors.push(InputError {
                 file: path.display().to_string(),
@@ -135,28 +160,11 @@ fn decide(
             });
         }
     }
-    let mut checked = Checked::default();
-    for event in engine.finish_all(now) {
-        match event {
-            EngineEvent::Verdict(verdict) => checked.traces.push(judge(verdict)),
-            EngineEvent::Unmonitored { .. } => checked.unmonitored_traces += 1,
-            // Follows its trace's verdict.
-            EngineEvent::Decided(trace) => {
-                if let Some(report) = checked
-                    .traces
-                    .last_mut()
-                    .filter(|report| report.verdict.trace_id == trace.verdict.trace_id)
-                {
-                    report.analysis = analyse(&trace, &budgets, &AnalysisOptions::default());
-                }
-            }
-            EngineEvent::Violation(_) | EngineEvent::VerdictRevised { .. } => {}
-        }
-    }
-    checked
-        .traces
-        .sort_by_key(|trace| (trace.verdict.service_name.clone(), trace.verdict.trace_id));
-    if checked.traces.is_empty() && input_errors.is_empty() {
+    progress.finish();
+    let events = decider.engine.finish_all(decider.clock.now());
+    decider.handle(events);
+    let mut checked = decider.collector.finish();
+    if checked.totals.traces == 0 && input_errors.is_empty() {
         input_errors.push(InputError {
             file: files
                 .iter()
@@ -169,4 +177,63 @@ fn decide(
     }
     checked.input_errors = input_errors;
     checked
+}
+
+/// One engine on trace time, and what it decided so far.
+struct Decider<J> {
+    engine: Engine,
+    clock: TraceClock,
+    budgets: Budgets,
+    judge: J,
+    collector: Collector,
+}
+
+impl<J: FnMut(TraceVerdict) -> TraceReport> Decider<J> {
+    /// Takes one request's spans, then decides what their times completed, as a live processor's tick
+    /// after the request would.
+    fn ingest(&mut self, decoded: Decoded) -> Result<(), Overloaded> {
+        if decoded.spans.is_empty() {
+            return Ok(());
+        }
+        self.clock.advance(&decoded.spans);
+        let now = self.clock.now();
+        let events = self.engine.ingest(decoded.spans, now)?;
+        let checked = self.collector.checked_mut();
+        checked.max_traces_in_flight = checked
+            .max_traces_in_flight
+            .max(self.engine.traces_in_flight());
+        self.handle(events);
+        let events = self.engine.tick(now);
+        self.handle(events);
+        Ok(())
+    }
+
+    fn handle(&mut self, events: Vec<EngineEvent>) {
+        for event in events {
+            match event {
+                EngineEvent::Verdict(verdict) => {
+                    let report = (self.judge)(verdict);
+                    self.collector.add(report);
+                }
+                EngineEvent::Unmonitored { .. } => {
+                    self.collector.checked_mut().unmonitored_traces += 1;
+                }
+                // Follows its trace's verdict; analysed only when the report lists that trace.
+                EngineEvent::Decided(trace) => {
+                    let id = trace.verdict.trace_id;
+                    if self.collector.wants_analysis(&id) {
+                        let analysis = analyse(&trace, &self.budgets, &AnalysisOptions::default());
+                        self.collector.analysis(&id, analysis);
+                    }
+                }
+                // Spans that arrived after their trace was decided, as they would in production.
+                EngineEvent::VerdictRevised { verdict, .. } => {
+                    let revised = (self.judge)(verdict);
+                    self.collector.revise(revised);
+                }
+                // The verdicts repeat them.
+                EngineEvent::Violation(_) => {}
+            }
+        }
+    }
 }

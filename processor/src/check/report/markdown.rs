@@ -77,6 +77,9 @@ pub(super) fn render(report: &CheckReport) -> String {
         }
     }
     let totals = &report.totals;
+    if let Some(unlisted) = totals.unlisted() {
+        let _ = writeln!(out, "\n{}.", cell(&unlisted));
+    }
     let _ = writeln!(
         out,
         "\n{}; {} violation(s), {} blocking; contracts: {} ({} profile).",

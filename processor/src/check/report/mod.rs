@@ -31,7 +31,12 @@ pub struct CheckReport {
     pub profile: &'static str,
     /// The contracts every trace was held to, in file order.
     pub contracts: Vec<ContractInfo>,
+    /// The traces listed in full: every one up to `--max-trace-details`, failing ones first beyond it
+    /// (`totals.traces_listed` of `totals.traces`).
     pub traces: Vec<TraceReport>,
+    /// Each service's stages, averaged over every trace checked (listed or not): what a `--baseline`
+    /// compares with.
+    pub stage_means: Vec<StageMean>,
     /// Traces without any IRONFORGE span: not pipeline runs, so not judged.
     pub unmonitored_traces: u64,
     pub input_errors: Vec<InputError>,
@@ -68,6 +73,16 @@ pub struct TraceReport {
     /// baseline: the baseline compares verdicts.
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<TraceAnalysis>,
+}
+
+/// One stage of one service, averaged over the traces checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageMean {
+    pub service_name: Option<String>,
+    pub stage: String,
+    /// Traces that ran the stage.
+    pub traces: u64,
+    pub mean_seconds: f64,
 }
 
 /// A stage slower than the baseline allows.
@@ -119,15 +134,23 @@ impl Outcome {
 /// What reading and deciding the input produced.
 #[derive(Debug, Default)]
 pub struct Checked {
+    /// The traces listed in full.
     pub traces: Vec<TraceReport>,
+    /// Counted over every trace, listed or not; `input_errors` is filled in by the report.
+    pub totals: Totals,
+    pub stage_means: Vec<StageMean>,
     pub unmonitored_traces: u64,
     pub input_errors: Vec<InputError>,
+    /// The most traces the engine held undecided at once while reading.
+    pub max_traces_in_flight: usize,
 }
 
 /// Counts over the whole check.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
     pub traces: usize,
+    /// Traces the report lists in full; the others count only here.
+    pub traces_listed: usize,
     pub passed: usize,
     pub warned: usize,
     pub failed: usize,
@@ -137,6 +160,10 @@ pub struct Totals {
     pub blocking_violations: u64,
     pub regressions: usize,
     pub input_errors: usize,
+    /// The most traces held undecided at once while reading: what the check's memory follows. Traces are
+    /// decided as the spans' times pass their completion, so it stays small for runs recorded one after
+    /// another, however many.
+    pub max_traces_in_flight: usize,
 }
 
 impl Totals {
@@ -146,6 +173,17 @@ impl Totals {
             "{} trace(s): {} passed, {} warned, {} failed",
             self.traces, self.passed, self.warned, self.failed
         )
+    }
+
+    /// `listed: 100 of 3,000 traces (failing first); the rest count only in the totals`, when some
+    /// traces are not listed.
+    pub fn unlisted(&self) -> Option<String> {
+        (self.traces_listed < self.traces).then(|| {
+            format!(
+                "listed: {} of {} traces (failing first, then warned; --max-trace-details); the rest count only in the totals",
+                self.traces_listed, self.traces
+            )
+        })
     }
 }
 
@@ -177,8 +215,11 @@ impl CheckReport {
     ) -> Self {
         let Checked {
             traces,
+            mut totals,
+            stage_means,
             unmonitored_traces,
             input_errors,
+            max_traces_in_flight,
         } = checked;
         let health = health(contracts, &traces);
         let limits = Limits::from_contracts(contracts);
@@ -197,26 +238,8 @@ impl CheckReport {
                 requirement: contract.requirement(),
             })
             .collect();
-        let count = |outcome: Outcome| traces.iter().filter(|t| t.outcome == outcome).count();
-        let totals = Totals {
-            traces: traces.len(),
-            passed: count(Outcome::Pass),
-            warned: count(Outcome::Warn),
-            failed: count(Outcome::Fail),
-            incomplete: traces
-                .iter()
-                .filter(|t| t.verdict.status == VerdictStatus::Incomplete)
-                .count(),
-            production_ready: traces.iter().filter(|t| t.verdict.production_ready).count(),
-            violations: traces.iter().map(TraceReport::violation_count).sum(),
-            blocking_violations: traces
-                .iter()
-                .flat_map(|t| &t.verdict.violations)
-                .filter(|v| v.blocks_production)
-                .count() as u64,
-            regressions: traces.iter().map(|t| t.regressions.len()).sum(),
-            input_errors: input_errors.len(),
-        };
+        totals.input_errors = input_errors.len();
+        totals.max_traces_in_flight = max_traces_in_flight;
         let exit_code = if !input_errors.is_empty() {
             exit::BAD_INPUT
         } else if totals.failed > 0 {
@@ -232,6 +255,7 @@ impl CheckReport {
             profile,
             contracts,
             traces,
+            stage_means,
             unmonitored_traces,
             input_errors,
             totals,

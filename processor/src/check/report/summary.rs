@@ -40,6 +40,9 @@ pub(super) fn render(report: &CheckReport, colour: bool) -> String {
         trace_lines(&mut out, trace, &paint);
     }
     let totals = &report.totals;
+    if let Some(unlisted) = totals.unlisted() {
+        let _ = writeln!(out, "{unlisted}");
+    }
     let _ = writeln!(
         out,
         "{} ({} incomplete); {} production-ready",
