@@ -87,6 +87,13 @@ fn run(number: u32, seconds: f64, peak_bytes: f64) -> DecidedTrace {
     decide_batch(contracts(), spans, now).pop().unwrap()
 }
 
+/// The metrics hold `family{pipeline="…",label="…"} value`.
+fn assert_sample(metrics: &Metrics, family: &str, (label, value): (&str, &str), sample: u8) {
+    let text = metrics.encode().unwrap();
+    let line = format!("{family}{{pipeline=\"{PIPELINE}\",{label}=\"{value}\"}} {sample}");
+    assert!(text.contains(&line), "no {line} in\n{text}");
+}
+
 fn start_analyst(dir: &Path, metrics: &Arc<Metrics>) -> Analyst {
     Analyst::start(
         AnalysisConfig::default(),
@@ -141,12 +148,11 @@ fn a_step_in_run_time_is_found_at_the_first_slower_run_and_survives_a_restart() 
         regression.first_trace_id,
         run(12, 3.0, 40e6).verdict.trace_id.to_hex()
     );
-    let text = metrics.encode().unwrap();
-    assert!(
-        text.contains(&format!(
-            "ironforge_analysis_regression{{pipeline=\"{PIPELINE}\",measure=\"{RUN_DURATION}\"}} 1"
-        )),
-        "{text}"
+    assert_sample(
+        &metrics,
+        "ironforge_analysis_regression",
+        ("measure", RUN_DURATION),
+        1,
     );
 }
 
@@ -184,12 +190,11 @@ fn steady_runs_with_noise_show_no_regression_and_a_faster_step_is_not_one() {
         "{:?}",
         findings.regressions
     );
-    let text = metrics.encode().unwrap();
-    assert!(
-        text.contains(&format!(
-            "ironforge_analysis_regression{{pipeline=\"{PIPELINE}\",measure=\"{RUN_DURATION}\"}} 0"
-        )),
-        "{text}"
+    assert_sample(
+        &metrics,
+        "ironforge_analysis_regression",
+        ("measure", RUN_DURATION),
+        0,
     );
 }
 
@@ -213,12 +218,11 @@ fn peak_memory_growing_run_after_run_is_a_leak_across_runs_and_a_sawtooth_is_not
             (trend.growth_bytes_per_second - 1000.0).abs() < 5.0,
             "{trend:?}"
         );
-        let text = metrics.encode().unwrap();
-        assert!(
-            text.contains(&format!(
-                "ironforge_analysis_memory_leak{{pipeline=\"{PIPELINE}\",scope=\"history\"}} 1"
-            )),
-            "{text}"
+        assert_sample(
+            &metrics,
+            "ironforge_analysis_memory_leak",
+            ("scope", "history"),
+            1,
         );
     }
     let dir = DataDir::new("sawtooth");
