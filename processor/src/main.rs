@@ -1,6 +1,5 @@
 //! `ironforge-processor`: serves OTLP with the contract engine, or checks contract files.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ironforge_processor::analysis::AnalysisArgs;
 use ironforge_processor::check::{self, CheckArgs};
-use ironforge_processor::cli::ProfileArg;
+use ironforge_processor::cli::{self, ProfileArg};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::durability::{FsyncPolicy, WalConfig};
 use ironforge_processor::otlp::ReceiverLimits;
@@ -261,11 +260,9 @@ fn usage_error(err: &clap::Error) -> ExitCode {
 
 fn serve(args: ServeArgs) -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colour only for a person at a terminal: escapes in a redirected log file or a collector are noise.
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(colour);
+        .with_ansi(cli::stdout_colour());
     match args.log_format {
         LogFormat::Text => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),

@@ -93,6 +93,25 @@ fn serve_refuses_zero_or_unreadable_shard_counts() {
 }
 
 #[test]
+fn serve_refuses_analysis_options_out_of_range_naming_the_flag() {
+    for (flag, bad, expected) in [
+        ("--regression-max-p-value", "2", "above 0 and below 1"),
+        ("--regression-min-magnitude", "nan", "0 or more"),
+        ("--history-max-bytes", "10", "65536"),
+        ("--bottleneck-runs", "0", "1.."),
+    ] {
+        let output = processor(&[flag, bad, "--admin-addr", "127.0.0.1:0"]);
+        assert!(!output.status.success(), "{flag} {bad} was accepted");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains(&format!("invalid value '{bad}' for '{flag}")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(expected), "{flag} {bad}: {stderr}");
+    }
+}
+
+#[test]
 fn schema_is_json_for_editors() {
     let output = processor(&["config", "schema"]);
     assert!(output.status.success());

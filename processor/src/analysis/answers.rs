@@ -70,16 +70,16 @@ pub struct PlanAnswer {
     pub pipelines: Vec<PipelinePlan>,
 }
 
-fn analyst(analyst: Option<&Analyst>) -> Result<&Analyst, AnalysisQueryError> {
+fn enabled(analyst: Option<&Analyst>) -> Result<&Analyst, AnalysisQueryError> {
     analyst.ok_or(AnalysisQueryError::Disabled)
 }
 
 pub fn trace(
-    analyst_: Option<&Analyst>,
+    analyst: Option<&Analyst>,
     trace_id: &str,
 ) -> Result<Arc<TraceAnalysis>, AnalysisQueryError> {
     let trace_id = trace_id.to_ascii_lowercase();
-    analyst(analyst_)?
+    enabled(analyst)?
         .view()
         .trace(&trace_id)
         .ok_or(AnalysisQueryError::TraceNotFound(trace_id))
@@ -87,11 +87,11 @@ pub fn trace(
 
 /// Runs `each` over the pipelines asked for (all when `pipeline` is `None`).
 fn per_pipeline<T>(
-    analyst_: Option<&Analyst>,
+    analyst: Option<&Analyst>,
     pipeline: Option<&str>,
     each: impl Fn(&str, &super::PipelineFindings) -> Option<T>,
 ) -> Result<Vec<T>, AnalysisQueryError> {
-    let view = analyst(analyst_)?.view();
+    let view = enabled(analyst)?.view();
     let pipelines = view.pipelines(pipeline).ok_or_else(|| {
         AnalysisQueryError::PipelineNotFound(pipeline.unwrap_or_default().to_owned())
     })?;

@@ -98,8 +98,4 @@ impl AnalysisView {
             ),
         }
     }
-
-    pub fn pipeline_count(&self) -> usize {
-        self.pipelines.len()
-    }
 }

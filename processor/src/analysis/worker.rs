@@ -35,6 +35,9 @@ const BOTTLENECKS_RANKED: usize = 20;
 /// Runs recorded between two prunes of the history.
 const PRUNE_EVERY: u64 = 64;
 
+/// What one run's history shows across runs: its pipeline's regressions, and peak memory as a trend.
+type AcrossRuns = (Vec<Regression>, Option<MemoryTrend>);
+
 pub(super) struct Worker {
     config: AnalysisConfig,
     contracts: Arc<ContractSet>,
@@ -44,8 +47,9 @@ pub(super) struct Worker {
     view: Arc<RwLock<AnalysisView>>,
     metrics: Arc<Metrics>,
     recorded: u64,
-    /// Regressions already reported, by pipeline, measure and first trace: each is logged once.
-    reported: HashSet<(String, String, String)>,
+    /// Per pipeline, the regressions (measure, first trace) of its latest findings: each is logged when it
+    /// first appears. Only the current findings are kept, so this stays as small as they are.
+    reported: HashMap<String, HashSet<(String, String)>>,
     /// Whether a leak was last reported, by pipeline and scope: logged when it starts, not on every run.
     leaking: HashMap<(String, &'static str), bool>,
 }
@@ -67,7 +71,7 @@ impl Worker {
             view,
             metrics,
             recorded: 0,
-            reported: HashSet::new(),
+            reported: HashMap::default(),
             leaking: HashMap::default(),
         }
     }
@@ -148,13 +152,12 @@ impl Worker {
     }
 
     /// Records the run and looks across the pipeline's history; `None` without a history.
-    #[allow(clippy::type_complexity)]
     fn record(
         &mut self,
         trace: &DecidedTrace,
         analysis: &TraceAnalysis,
         pipeline: &str,
-    ) -> Option<(Vec<Regression>, Option<MemoryTrend>)> {
+    ) -> Option<AcrossRuns> {
         let record = run_record(trace, analysis);
         let history = self.history.as_mut()?;
         if let Err(error) = history.record(&record) {
@@ -241,13 +244,16 @@ impl Worker {
                 .analysis()
                 .regression(pipeline, &measure.name, regressed_now);
         }
+        let current: HashSet<(String, String)> = found
+            .iter()
+            .map(|r| (r.measure.clone(), r.first_trace_id.clone()))
+            .collect();
+        let before = self.reported.entry(pipeline.to_owned()).or_default();
         for regression in &found {
-            let key = (
-                pipeline.to_owned(),
+            if !before.contains(&(
                 regression.measure.clone(),
                 regression.first_trace_id.clone(),
-            );
-            if self.reported.insert(key) {
+            )) {
                 RegressionFound {
                     pipeline,
                     regression,
@@ -255,6 +261,7 @@ impl Worker {
                 .emit();
             }
         }
+        *before = current;
         found.sort_by(|a, b| b.change_point.impact.total_cmp(&a.change_point.impact));
         found
     }

@@ -11,7 +11,7 @@ pub mod input;
 mod progress;
 pub mod report;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,9 +30,6 @@ use crate::verdict::TraceVerdict;
 use ironforge_analysis::{AnalysisOptions, Budgets, analyse};
 use ironforge_engine::Overloaded;
 use ironforge_engine::decode::Decoded;
-
-/// The variable that turns colour off whatever the terminal.
-const NO_COLOR: &str = "NO_COLOR";
 
 /// Runs the check and prints its report; the exit code follows [`exit`].
 pub fn run(args: &CheckArgs) -> ExitCode {
@@ -87,9 +84,7 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     if let (Some(path), Some(format)) = (&args.report, report_format) {
         write_report(path, &report.render(format, false))?;
     }
-    let colour = args.format == ReportFormat::Summary
-        && std::io::stdout().is_terminal()
-        && std::env::var_os(NO_COLOR).is_none();
+    let colour = args.format == ReportFormat::Summary && crate::cli::stdout_colour();
     let mut stdout = std::io::stdout().lock();
     // A closed stdout (`| head`) must not turn the verdict into a panic; the exit code still tells it.
     let _ = stdout.write_all(report.render(args.format, colour).as_bytes());
