@@ -320,7 +320,19 @@ impl History {
     /// [`STATUSES`], the decided time is past `i64::MAX`, or a measure has an empty or repeated name or a value that is
     /// not finite; [`HistoryError::Sqlite`] when the write fails.
     pub fn record(&mut self, run: &RunRecord) -> Result<(), HistoryError> {
-        if let Err(reason) = validate(run) {
+        self.record_all(std::slice::from_ref(run))
+    }
+
+    /// Records runs in order, as [`record`](Self::record) does one, all in one transaction: all are written or
+    /// none. A burst of runs costs one commit instead of one each.
+    ///
+    /// # Errors
+    /// As [`record`](Self::record), for the first run that fails; then nothing is written.
+    pub fn record_all(&mut self, runs: &[RunRecord]) -> Result<(), HistoryError> {
+        if let Some((run, reason)) = runs
+            .iter()
+            .find_map(|run| validate(run).err().map(|reason| (run, reason)))
+        {
             return Err(HistoryError::InvalidRun {
                 path: self.options.path.clone(),
                 trace_id: run.trace_id.clone(),
@@ -339,30 +351,32 @@ impl History {
             let mut delete = transaction
                 .prepare_cached("DELETE FROM runs WHERE trace_id = ?1")
                 .map_err(sql)?;
-            delete.execute([&run.trace_id]).map_err(sql)?;
             let mut insert_run = transaction
                 .prepare_cached(
                     "INSERT INTO runs (trace_id, service, decided_unix_nano, status, production_ready)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(sql)?;
-            insert_run
-                .execute(params![
-                    run.trace_id,
-                    run.service,
-                    run.decided_unix_nano,
-                    run.status,
-                    run.production_ready
-                ])
-                .map_err(sql)?;
-            let run_id = transaction.last_insert_rowid();
             let mut insert_measure = transaction
                 .prepare_cached("INSERT INTO measures (run_id, name, value) VALUES (?1, ?2, ?3)")
                 .map_err(sql)?;
-            for measure in &run.measures {
-                insert_measure
-                    .execute(params![run_id, measure.name, measure.value])
+            for run in runs {
+                delete.execute([&run.trace_id]).map_err(sql)?;
+                insert_run
+                    .execute(params![
+                        run.trace_id,
+                        run.service,
+                        run.decided_unix_nano,
+                        run.status,
+                        run.production_ready
+                    ])
                     .map_err(sql)?;
+                let run_id = transaction.last_insert_rowid();
+                for measure in &run.measures {
+                    insert_measure
+                        .execute(params![run_id, measure.name, measure.value])
+                        .map_err(sql)?;
+                }
             }
         }
         transaction.commit().map_err(sql)

@@ -185,6 +185,41 @@ fn an_invalid_run_is_rejected_naming_the_file_and_writes_nothing() {
 }
 
 #[test]
+fn a_batch_is_recorded_in_order_and_one_invalid_run_writes_none_of_it() {
+    let dir = TempDir::new("batch");
+    let mut history = History::open(HistoryOptions::in_dir(dir.path())).unwrap();
+    let batch: Vec<RunRecord> = (0..5)
+        .map(|n| run(n, "pipeline", T0 + n * MINUTE, &[("a", n as f64)]))
+        .collect();
+    history.record_all(&batch).unwrap();
+    assert_eq!(
+        values(&history, "pipeline", "a", 10),
+        [0.0, 1.0, 2.0, 3.0, 4.0]
+    );
+
+    // A revision inside a batch replaces the run recorded before it, as separate calls would.
+    let mut second = vec![
+        run(5, "pipeline", T0 + 5 * MINUTE, &[("a", 5.0)]),
+        run(0, "pipeline", T0 + 6 * MINUTE, &[("a", 10.0)]),
+    ];
+    history.record_all(&second).unwrap();
+    assert_eq!(
+        values(&history, "pipeline", "a", 10),
+        [1.0, 2.0, 3.0, 4.0, 5.0, 10.0]
+    );
+
+    second.push(run(6, "pipeline", T0 + 7 * MINUTE, &[("a", f64::NAN)]));
+    second[0] = run(7, "pipeline", T0 + 8 * MINUTE, &[("a", 7.0)]);
+    let invalid = trace_id(6);
+    let error = history.record_all(&second).unwrap_err();
+    assert!(
+        matches!(&error, HistoryError::InvalidRun { trace_id, .. } if *trace_id == invalid),
+        "{error:?}"
+    );
+    assert_eq!(history.recent_runs(None, 10).unwrap().len(), 6);
+}
+
+#[test]
 fn the_history_survives_closing_and_reopening_as_a_plain_sqlite_file() {
     let dir = TempDir::new("reopen");
     let options = HistoryOptions::in_dir(dir.path());

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ironforge_engine::config::ContractFile;
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
@@ -154,6 +154,45 @@ fn a_step_in_run_time_is_found_at_the_first_slower_run_and_survives_a_restart() 
         ("measure", RUN_DURATION),
         1,
     );
+}
+
+#[test]
+fn a_burst_of_runs_is_compared_across_runs_once_the_queue_drains_without_a_flush() {
+    let dir = DataDir::new("burst");
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&dir.0, &metrics);
+    for number in 0..24 {
+        let seconds = if number < 12 { 2.0 } else { 3.0 };
+        analyst.submit(Box::new(run(number, seconds, 40e6)));
+    }
+    // No flush: the thread catches up by itself when it runs out of traces.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let regression = loop {
+        {
+            let view = analyst.view();
+            let found = view.pipelines(Some(PIPELINE)).and_then(|pipelines| {
+                pipelines[0]
+                    .1
+                    .regressions
+                    .iter()
+                    .find(|r| r.measure == RUN_DURATION && r.runs == 24)
+                    .cloned()
+            });
+            if let Some(regression) = found {
+                break regression;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no regression over the whole burst 30 s after it"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The thread may catch up while the burst is still arriving; in the end every run was recorded, in order.
+    assert_eq!(regression.change_point.index, 12);
+    let view = analyst.view();
+    let (_, findings) = view.pipelines(Some(PIPELINE)).unwrap()[0];
+    assert_eq!(findings.bottleneck_runs, 24);
 }
 
 #[test]

@@ -68,7 +68,7 @@ impl Default for AnalysisConfig {
         Self {
             history: Some(HistoryRetention::default()),
             bottleneck_runs: 50,
-            traces_kept: 256,
+            traces_kept: 64,
             regression_runs: 200,
             regression: RegressionOptions::default(),
             leak: LeakOptions::default(),

@@ -1,15 +1,20 @@
 //! The analysis thread: analyses each decided trace, records the run in the history, and looks for
 //! regressions and leaks across runs. It runs beside the engine shards, never on the receive path.
+//!
+//! A trace's own analysis is done as it arrives. What looks across runs (the history's write, the read of
+//! each pipeline's recent runs, change points, the memory trend, the bottleneck ranking) is caught up at
+//! once after a quiet spell, and otherwise at most once every [`CATCH_UP_EVERY`]: a flood of runs then costs
+//! one write and one search per pipeline a second instead of one per run, and no finding lags longer.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
 use ironforge_analysis::memory::{MemorySample, MemoryTrend, memory_trend};
 use ironforge_analysis::regression::change_points;
-use ironforge_analysis::{BottleneckWindow, Budgets, TraceAnalysis, analyse};
+use ironforge_analysis::{BottleneckWindow, Budgets, analyse};
 use ironforge_engine::{ContractSet, DecidedTrace};
 use ironforge_history::{History, RunRecord, SeriesPoint};
 
@@ -24,7 +29,7 @@ use crate::telemetry::names::value;
 pub(super) enum Command {
     Analyse(Box<DecidedTrace>),
     Contracts(Arc<ContractSet>),
-    /// Answers once everything sent before it is done.
+    /// Answers once everything sent before it is done, findings across runs included.
     Flush(SyncSender<()>),
 }
 
@@ -34,8 +39,10 @@ const MAX_PIPELINES: usize = 100;
 const BOTTLENECKS_RANKED: usize = 20;
 /// Runs recorded between two prunes of the history.
 const PRUNE_EVERY: u64 = 64;
+/// Longest the findings across runs lag the newest analysed run while traces keep arriving.
+const CATCH_UP_EVERY: Duration = Duration::from_secs(1);
 
-/// What one run's history shows across runs: its pipeline's regressions, and peak memory as a trend.
+/// What one pipeline's history shows across runs: its regressions, and peak memory as a trend.
 type AcrossRuns = (Vec<Regression>, Option<MemoryTrend>);
 
 pub(super) struct Worker {
@@ -47,6 +54,15 @@ pub(super) struct Worker {
     view: Arc<RwLock<AnalysisView>>,
     metrics: Arc<Metrics>,
     recorded: u64,
+    /// Runs analysed and not yet written to the history, in the order they were decided.
+    unrecorded: Vec<RunRecord>,
+    /// Tracked pipelines with runs analysed since their findings were last caught up, each with the name its
+    /// runs are recorded under when one of those runs went to the history (so its comparison is due too).
+    stale: HashMap<String, Option<String>>,
+    /// When the findings were last caught up.
+    last_catch_up: Option<Instant>,
+    /// Time spent on the last analysed trace and on catching up since, not yet observed.
+    unreported_seconds: Option<f64>,
     /// Per pipeline, the regressions (measure, first trace) of its latest findings: each is logged when it
     /// first appears. Only the current findings are kept, so this stays as small as they are.
     reported: HashMap<String, HashSet<(String, String)>>,
@@ -71,6 +87,10 @@ impl Worker {
             view,
             metrics,
             recorded: 0,
+            unrecorded: Vec::new(),
+            stale: HashMap::default(),
+            last_catch_up: None,
+            unreported_seconds: None,
             reported: HashMap::default(),
             leaking: HashMap::default(),
         }
@@ -79,23 +99,63 @@ impl Worker {
     pub fn run(mut self, commands: Receiver<Command>) {
         // The bounds may have been lowered since the file was last written.
         self.prune(now_unix_nano());
-        for command in commands {
+        loop {
+            let next = match self.catch_up_due() {
+                None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(due) => match due.checked_duration_since(Instant::now()) {
+                    Some(wait) if !wait.is_zero() => commands.recv_timeout(wait),
+                    _ => Err(RecvTimeoutError::Timeout),
+                },
+            };
+            let command = match next {
+                Ok(command) => command,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.catch_up();
+                    continue;
+                }
+                // The last sender is gone: everything queued before has been handled.
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             match command {
                 Command::Analyse(trace) => {
+                    self.report_time();
                     let started = Instant::now();
                     self.analyse(&trace);
-                    self.metrics
-                        .analysis()
-                        .analysed(started.elapsed().as_secs_f64());
+                    self.unreported_seconds = Some(started.elapsed().as_secs_f64());
                 }
                 Command::Contracts(contracts) => {
+                    // Runs analysed so far are compared under the contracts they were judged by.
+                    self.catch_up();
                     self.budgets = Budgets::from_contracts(&contracts);
                     self.contracts = contracts;
                 }
                 Command::Flush(done) => {
+                    self.catch_up();
+                    self.report_time();
                     let _ = done.send(());
                 }
             }
+        }
+        self.catch_up();
+        self.report_time();
+    }
+
+    /// When the findings across runs are next to be caught up: at once after a quiet spell, else
+    /// [`CATCH_UP_EVERY`] after the last time; `None` when no run is waiting for it.
+    fn catch_up_due(&self) -> Option<Instant> {
+        if self.stale.is_empty() && self.unrecorded.is_empty() {
+            return None;
+        }
+        Some(
+            self.last_catch_up
+                .map_or_else(Instant::now, |last| last + CATCH_UP_EVERY),
+        )
+    }
+
+    /// Observes the time spent on the last analysed trace, with any catching up done since.
+    fn report_time(&mut self) {
+        if let Some(seconds) = self.unreported_seconds.take() {
+            self.metrics.analysis().analysed(seconds);
         }
     }
 
@@ -123,58 +183,97 @@ impl Worker {
         if let Some(memory) = &analysis.memory {
             self.memory_trend(&pipeline, value::SCOPE_RUN, memory);
         }
-        let tracked = self.windows.contains_key(&pipeline) || self.windows.len() < MAX_PIPELINES;
-        let bottlenecks = tracked.then(|| {
-            let window = self
-                .windows
-                .entry(pipeline.clone())
-                .or_insert_with(|| BottleneckWindow::new(self.config.bottleneck_runs));
-            window.push(&analysis, &self.budgets);
-            (window.len(), window.ranked(BOTTLENECKS_RANKED))
-        });
         // A partial run would skew every baseline it joined.
-        let across_runs = match trace.verdict.incomplete_reason {
-            None => self.record(trace, &analysis, &pipeline),
-            Some(_) => None,
-        };
+        let recorded_as = (self.history.is_some() && trace.verdict.incomplete_reason.is_none())
+            .then(|| {
+                let record = run_record(trace, &analysis);
+                let service = record.service.clone();
+                self.unrecorded.push(record);
+                service
+            });
+        let tracked = self.windows.contains_key(&pipeline) || self.windows.len() < MAX_PIPELINES;
+        if tracked {
+            self.windows
+                .entry(pipeline.clone())
+                .or_insert_with(|| BottleneckWindow::new(self.config.bottleneck_runs))
+                .push(&analysis, &self.budgets);
+        }
         let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
         view.add_trace(Arc::clone(&analysis));
-        if let Some((runs, ranked)) = bottlenecks {
+        if tracked {
+            view.pipeline_mut(&pipeline).latest = Some(analysis);
+            let stale = self.stale.entry(pipeline).or_default();
+            if recorded_as.is_some() {
+                *stale = recorded_as;
+            }
+        }
+    }
+
+    /// Writes the runs analysed since the last call to the history, then brings each stale pipeline's
+    /// bottlenecks, regressions and memory trend up to date.
+    fn catch_up(&mut self) {
+        let started = Instant::now();
+        self.last_catch_up = Some(started);
+        self.write_history();
+        for (pipeline, recorded_as) in std::mem::take(&mut self.stale) {
+            let ranked = self
+                .windows
+                .get(&pipeline)
+                .map(|window| (window.len(), window.ranked(BOTTLENECKS_RANKED)));
+            let across_runs = recorded_as.and_then(|service| self.across_runs(&pipeline, &service));
+            let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
             let findings = view.pipeline_mut(&pipeline);
-            findings.bottleneck_runs = runs;
-            findings.bottlenecks = ranked;
-            findings.latest = Some(analysis);
+            if let Some((runs, ranked)) = ranked {
+                findings.bottleneck_runs = runs;
+                findings.bottlenecks = ranked;
+            }
             if let Some((regressions, memory)) = across_runs {
                 findings.regressions = regressions;
                 findings.memory_across_runs = memory;
             }
         }
+        if let Some(seconds) = &mut self.unreported_seconds {
+            *seconds += started.elapsed().as_secs_f64();
+        }
     }
 
-    /// Records the run and looks across the pipeline's history; `None` without a history.
-    fn record(
-        &mut self,
-        trace: &DecidedTrace,
-        analysis: &TraceAnalysis,
-        pipeline: &str,
-    ) -> Option<AcrossRuns> {
-        let record = run_record(trace, analysis);
-        let history = self.history.as_mut()?;
-        if let Err(error) = history.record(&record) {
-            HistoryFailed {
-                what: "record a run",
-                error: &error,
+    fn write_history(&mut self) {
+        if self.unrecorded.is_empty() {
+            return;
+        }
+        let runs = std::mem::take(&mut self.unrecorded);
+        let Some(history) = self.history.as_mut() else {
+            return;
+        };
+        if history.record_all(&runs).is_err() {
+            // One run the history refuses must not cost the others their place: each is tried alone.
+            for run in &runs {
+                if let Err(error) = history.record(run) {
+                    HistoryFailed {
+                        what: "record a run",
+                        error: &error,
+                    }
+                    .emit(&self.metrics);
+                }
             }
-            .emit(&self.metrics);
-            return None;
         }
-        self.recorded += 1;
-        if self.recorded.is_multiple_of(PRUNE_EVERY) {
-            self.prune(record.decided_unix_nano);
+        let before = self.recorded;
+        self.recorded += runs.len() as u64;
+        if before / PRUNE_EVERY != self.recorded / PRUNE_EVERY
+            && let Some(newest) = runs.last()
+        {
+            self.prune(newest.decided_unix_nano);
         }
+    }
+
+    /// Looks across the runs the history holds for `service` (the pipeline's recorded name).
+    fn across_runs(&mut self, pipeline: &str, service: &str) -> Option<AcrossRuns> {
         // One read of the pipeline's recent runs serves every measure.
-        let history = self.history.as_ref()?;
-        let series = match history.recent_series(&record.service, self.config.regression_runs) {
+        let series = match self
+            .history
+            .as_ref()?
+            .recent_series(service, self.config.regression_runs)
+        {
             Ok(series) => series,
             Err(error) => {
                 HistoryFailed {
@@ -185,7 +284,7 @@ impl Worker {
                 return None;
             }
         };
-        let regressions = self.regressions(&record, pipeline, &series);
+        let regressions = self.regressions(pipeline, &series);
         let memory = self.memory_across_runs(pipeline, &series);
         Some((regressions, memory))
     }
@@ -205,16 +304,12 @@ impl Worker {
 
     fn regressions(
         &mut self,
-        record: &RunRecord,
         pipeline: &str,
         history: &BTreeMap<String, Vec<SeriesPoint>>,
     ) -> Vec<Regression> {
         let mut found = Vec::new();
-        for measure in &record.measures {
-            let Some(direction) = measures::direction(&measure.name, &self.contracts) else {
-                continue;
-            };
-            let Some(series) = history.get(&measure.name) else {
+        for (name, series) in history {
+            let Some(direction) = measures::direction(name, &self.contracts) else {
                 continue;
             };
             let values: Vec<f64> = series.iter().map(|point| point.value).collect();
@@ -231,7 +326,7 @@ impl Worker {
                 let current = Some(point.index) == newest;
                 regressed_now |= current;
                 found.push(Regression {
-                    measure: measure.name.clone(),
+                    measure: name.clone(),
                     direction,
                     first_trace_id: first.trace_id.clone(),
                     first_decided_unix_nano: first.decided_unix_nano,
@@ -242,7 +337,7 @@ impl Worker {
             }
             self.metrics
                 .analysis()
-                .regression(pipeline, &measure.name, regressed_now);
+                .regression(pipeline, name, regressed_now);
         }
         let current: HashSet<(String, String)> = found
             .iter()

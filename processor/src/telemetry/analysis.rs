@@ -85,7 +85,7 @@ impl AnalysisMetrics {
         register_unit(
             registry,
             metric::ANALYSIS_DURATION,
-            "Time to analyse one decided trace and update the run history",
+            "Time the analysis thread spends on one decided trace, with the history write and comparison across runs that follow it (once for a burst)",
             Unit::Seconds,
             duration.clone(),
         );
