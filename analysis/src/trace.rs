@@ -74,25 +74,65 @@ pub fn analyse(
     options: &AnalysisOptions,
 ) -> Option<TraceAnalysis> {
     let tree = SpanTree::new(&trace.spans)?;
-    let tolerance = options.recommend.skew_tolerance;
-    let path = critical_path(&tree, tolerance);
-    let stages = breakdown::stages(&tree, &path);
-    let sessions = breakdown::sessions(&tree, &path);
+    let mut analysis = measure(trace, &tree, options);
+    plan_into(&mut analysis, &tree, budgets, options);
+    Some(analysis)
+}
+
+/// Analyses a decided trace without its what-if part, which costs most of an analysis: the recommendations
+/// are left empty and the plan changes nothing. [`add_plan`] completes it later, from the same trace, for a
+/// reader who asks. `None` when the trace has no spans.
+pub fn analyse_unplanned(trace: &DecidedTrace, options: &AnalysisOptions) -> Option<TraceAnalysis> {
+    let tree = SpanTree::new(&trace.spans)?;
+    Some(measure(trace, &tree, options))
+}
+
+/// Adds the recommendations and the plan to an analysis [`analyse_unplanned`] made of `trace`, which is then
+/// what [`analyse`] would have given.
+pub fn add_plan(
+    analysis: &mut TraceAnalysis,
+    trace: &DecidedTrace,
+    budgets: &Budgets,
+    options: &AnalysisOptions,
+) {
+    if let Some(tree) = SpanTree::new(&trace.spans) {
+        plan_into(analysis, &tree, budgets, options);
+    }
+}
+
+fn plan_into(
+    analysis: &mut TraceAnalysis,
+    tree: &SpanTree,
+    budgets: &Budgets,
+    options: &AnalysisOptions,
+) {
     let peak_memory = tree
         .nodes
         .iter()
         .filter_map(|node| node.memory_bytes)
         .max()
         .map(|bytes| bytes as f64);
-    let recommendations = recommend(
-        &tree,
-        &stages,
-        &sessions,
+    analysis.recommendations = recommend(
+        tree,
+        &analysis.stages,
+        &analysis.sessions,
         budgets,
         peak_memory,
         &options.recommend,
     );
-    let plan = plan(&tree, &recommendations, tolerance);
+    analysis.plan = plan(
+        tree,
+        &analysis.recommendations,
+        options.recommend.skew_tolerance,
+    );
+}
+
+/// Everything but the recommendations, which are left empty, and the plan, which changes nothing.
+fn measure(trace: &DecidedTrace, tree: &SpanTree, options: &AnalysisOptions) -> TraceAnalysis {
+    let tolerance = options.recommend.skew_tolerance;
+    let path = critical_path(tree, tolerance);
+    let stages = breakdown::stages(tree, &path);
+    let sessions = breakdown::sessions(tree, &path);
     let samples: Vec<MemorySample> = tree
         .nodes
         .iter()
@@ -104,7 +144,7 @@ pub fn analyse(
         })
         .collect();
     let memory = (!samples.is_empty()).then(|| memory_trend(&samples, &options.leak));
-    let memory_timeline = memory_timeline(&tree);
+    let memory_timeline = memory_timeline(tree);
     let mut notes = Vec::new();
     if tree.clipped > 0 {
         notes.push(format!(
@@ -121,21 +161,21 @@ pub fn analyse(
     if let Some(reason) = &trace.verdict.incomplete_reason {
         notes.push(format!("the trace is partial: {reason}"));
     }
-    Some(TraceAnalysis {
+    TraceAnalysis {
         trace_id: trace.verdict.trace_id.to_hex(),
         service_name: trace.verdict.service_name.clone(),
         run_seconds: tree.run_seconds(),
         critical_path_seconds: path.iter().map(Segment::seconds).sum(),
-        critical_path: steps(&tree, &path),
+        critical_path: steps(tree, &path),
         dominant: dominant(&stages, &sessions),
         stages,
         sessions,
-        recommendations,
-        plan,
+        recommendations: Vec::new(),
+        plan: plan(tree, &[], tolerance),
         memory,
         memory_timeline,
         notes,
-    })
+    }
 }
 
 /// Each span's memory reading at its end, in time order, folded to at most [`MEMORY_TIMELINE_POINTS`]

@@ -9,7 +9,7 @@ use ironforge_analysis::critical_path::DEFAULT_SKEW_TOLERANCE_SECONDS;
 use ironforge_analysis::recommend::{Category, Level, Priority};
 use ironforge_analysis::tree::SpanTree;
 use ironforge_analysis::whatif::{Change, Scenario, Target, simulate};
-use ironforge_analysis::{AnalysisOptions, Budgets, analyse};
+use ironforge_analysis::{AnalysisOptions, Budgets, add_plan, analyse, analyse_unplanned};
 use ironforge_proto::semconv::Stage;
 use support::{TraceBuilder, assert_close, serial_stage, wide_stage};
 
@@ -175,6 +175,28 @@ fn a_serial_stage_gets_a_parallelism_recommendation_first_and_a_plan_that_re_tim
     assert_close(plan.total_gain_seconds, 6.4, "plan");
     assert_close(plan.run_seconds_after, 1.6, "run after the plan");
     assert_eq!(plan.overall_risk, Level::Medium);
+}
+
+#[test]
+fn an_analysis_planned_later_is_the_one_planned_at_once() {
+    let trace = serial_stage(&[1.0, 4.0, 1.0, 1.0, 1.0, 1.0]);
+    let budgets = Budgets {
+        run_seconds: Some(5.0),
+        session_seconds: Some(3.0),
+    };
+    let options = AnalysisOptions::default();
+    let whole = analyse(&trace, &budgets, &options).expect("spans");
+    let mut later = analyse_unplanned(&trace, &options).expect("spans");
+    assert!(later.recommendations.is_empty());
+    assert!(later.plan.phases.is_empty());
+    assert_close(
+        later.plan.run_seconds_after,
+        9.0,
+        "an empty plan changes nothing",
+    );
+    assert!(!whole.recommendations.is_empty());
+    add_plan(&mut later, &trace, &budgets, &options);
+    assert_eq!(later, whole);
 }
 
 #[test]

@@ -14,9 +14,9 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use ironforge_analysis::AnalysisOptions;
 use ironforge_analysis::memory::LeakOptions;
 use ironforge_analysis::regression::RegressionOptions;
+use ironforge_analysis::{AnalysisOptions, Budgets};
 use ironforge_engine::{ContractSet, DecidedTrace};
 use ironforge_history::{History, HistoryError, HistoryOptions};
 
@@ -114,7 +114,11 @@ impl Analyst {
                 })
             })
             .transpose()?;
-        let view = Arc::new(RwLock::new(AnalysisView::new(config.traces_kept)));
+        let view = Arc::new(RwLock::new(AnalysisView::new(
+            config.traces_kept,
+            Budgets::from_contracts(&contracts),
+            config.trace,
+        )));
         let (commands, inbox) = mpsc::sync_channel(config.queue.max(1));
         let worker = Worker::new(
             config,

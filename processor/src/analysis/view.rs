@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use ironforge_analysis::memory::MemoryTrend;
 use ironforge_analysis::regression::{ChangePoint, Direction};
-use ironforge_analysis::{Bottleneck, TraceAnalysis};
+use ironforge_analysis::{AnalysisOptions, Bottleneck, Budgets, TraceAnalysis, add_plan};
+use ironforge_engine::DecidedTrace;
 use serde::Serialize;
 
 /// A change point that made a measure worse.
@@ -39,48 +40,111 @@ pub struct PipelineFindings {
 }
 
 /// Everything the APIs read, replaced piece by piece by the analysis worker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AnalysisView {
-    traces: VecDeque<Arc<TraceAnalysis>>,
+    traces: VecDeque<KeptRun>,
     traces_kept: usize,
     pipelines: BTreeMap<String, PipelineFindings>,
+    budgets: Budgets,
+    options: AnalysisOptions,
+}
+
+/// A recent run's analysis, and while its recommendations and plan are still to be made (the costly
+/// what-if part, made only when someone reads them), the trace they are made from.
+#[derive(Debug)]
+struct KeptRun {
+    analysis: Arc<TraceAnalysis>,
+    unplanned: Option<Arc<DecidedTrace>>,
 }
 
 impl AnalysisView {
-    pub(super) fn new(traces_kept: usize) -> Self {
+    pub(super) fn new(traces_kept: usize, budgets: Budgets, options: AnalysisOptions) -> Self {
         Self {
             traces: VecDeque::new(),
             traces_kept: traces_kept.max(1),
             pipelines: BTreeMap::new(),
+            budgets,
+            options,
         }
     }
 
-    pub(super) fn add_trace(&mut self, analysis: Arc<TraceAnalysis>) {
+    /// Plans made from now on weigh gains against these budgets.
+    pub(super) fn set_budgets(&mut self, budgets: Budgets) {
+        self.budgets = budgets;
+    }
+
+    /// Keeps a run's analysis; `unplanned` is its trace when the analysis has no plan yet.
+    pub(super) fn add_trace(
+        &mut self,
+        analysis: Arc<TraceAnalysis>,
+        unplanned: Option<Arc<DecidedTrace>>,
+    ) {
         self.traces
-            .retain(|kept| kept.trace_id != analysis.trace_id);
-        self.traces.push_back(analysis);
+            .retain(|kept| kept.analysis.trace_id != analysis.trace_id);
+        self.traces.push_back(KeptRun {
+            analysis,
+            unplanned,
+        });
         while self.traces.len() > self.traces_kept {
             self.traces.pop_front();
         }
+    }
+
+    /// Completes the plan of the pipeline's latest run, which `/api/v1/analysis/plan` gives, and keeps it.
+    pub(super) fn plan_latest(&mut self, pipeline: &str) {
+        let Some(latest) = self
+            .pipelines
+            .get(pipeline)
+            .and_then(|findings| findings.latest.as_ref())
+        else {
+            return;
+        };
+        let Some(kept) = self
+            .traces
+            .iter_mut()
+            .rev()
+            .find(|kept| kept.analysis.trace_id == latest.trace_id)
+        else {
+            return;
+        };
+        if let Some(trace) = kept.unplanned.take() {
+            kept.analysis = Arc::new(planned(
+                &kept.analysis,
+                &trace,
+                &self.budgets,
+                &self.options,
+            ));
+        }
+        let analysis = Arc::clone(&kept.analysis);
+        self.pipeline_mut(pipeline).latest = Some(analysis);
     }
 
     pub(super) fn pipeline_mut(&mut self, pipeline: &str) -> &mut PipelineFindings {
         self.pipelines.entry(pipeline.to_owned()).or_default()
     }
 
-    /// The analysis of a recent run, by its trace id in hex.
+    /// The whole analysis of a recent run, by its trace id in hex, its plan made now if it had none.
     pub fn trace(&self, trace_id: &str) -> Option<Arc<TraceAnalysis>> {
-        self.traces
+        let kept = self
+            .traces
             .iter()
             .rev()
-            .find(|a| a.trace_id == trace_id)
-            .cloned()
+            .find(|kept| kept.analysis.trace_id == trace_id)?;
+        Some(match &kept.unplanned {
+            None => Arc::clone(&kept.analysis),
+            Some(trace) => Arc::new(planned(&kept.analysis, trace, &self.budgets, &self.options)),
+        })
     }
 
-    /// The newest `limit` analysed runs, oldest first.
+    /// The newest `limit` analysed runs, oldest first, as they were analysed: the critical path and the
+    /// breakdowns, with recommendations and a plan only where one was made.
     pub fn recent(&self, limit: usize) -> Vec<Arc<TraceAnalysis>> {
         let skip = self.traces.len().saturating_sub(limit);
-        self.traces.iter().skip(skip).cloned().collect()
+        self.traces
+            .iter()
+            .skip(skip)
+            .map(|kept| Arc::clone(&kept.analysis))
+            .collect()
     }
 
     /// Every pipeline's findings, or one pipeline's; `None` for a pipeline never analysed.
@@ -98,4 +162,15 @@ impl AnalysisView {
             ),
         }
     }
+}
+
+fn planned(
+    analysis: &TraceAnalysis,
+    trace: &DecidedTrace,
+    budgets: &Budgets,
+    options: &AnalysisOptions,
+) -> TraceAnalysis {
+    let mut analysis = analysis.clone();
+    add_plan(&mut analysis, trace, budgets, options);
+    analysis
 }

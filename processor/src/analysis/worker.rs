@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use foldhash::HashMap;
 use ironforge_analysis::memory::{MemorySample, MemoryTrend, memory_trend};
 use ironforge_analysis::regression::change_points;
-use ironforge_analysis::{BottleneckWindow, Budgets, analyse};
+use ironforge_analysis::{BottleneckWindow, Budgets, analyse_unplanned};
 use ironforge_engine::{ContractSet, DecidedTrace};
 use ironforge_history::{History, RunRecord, SeriesPoint};
 
@@ -120,13 +120,17 @@ impl Worker {
                 Command::Analyse(trace) => {
                     self.report_time();
                     let started = Instant::now();
-                    self.analyse(&trace);
+                    self.analyse(Arc::from(trace));
                     self.unreported_seconds = Some(started.elapsed().as_secs_f64());
                 }
                 Command::Contracts(contracts) => {
                     // Runs analysed so far are compared under the contracts they were judged by.
                     self.catch_up();
                     self.budgets = Budgets::from_contracts(&contracts);
+                    self.view
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .set_budgets(self.budgets);
                     self.contracts = contracts;
                 }
                 Command::Flush(done) => {
@@ -159,12 +163,13 @@ impl Worker {
         }
     }
 
-    fn analyse(&mut self, trace: &DecidedTrace) {
+    fn analyse(&mut self, trace: Arc<DecidedTrace>) {
         // Evicted traces are a verdict on the monitor's capacity, and their spans are a fragment.
         if trace.verdict.evicted {
             return;
         }
-        let Some(analysis) = analyse(trace, &self.budgets, &self.config.trace) else {
+        // The what-if part waits until someone reads it: most runs' plans are never asked for.
+        let Some(analysis) = analyse_unplanned(&trace, &self.config.trace) else {
             return;
         };
         let analysis = Arc::new(analysis);
@@ -186,7 +191,7 @@ impl Worker {
         // A partial run would skew every baseline it joined.
         let recorded_as = (self.history.is_some() && trace.verdict.incomplete_reason.is_none())
             .then(|| {
-                let record = run_record(trace, &analysis);
+                let record = run_record(&trace, &analysis);
                 let service = record.service.clone();
                 self.unrecorded.push(record);
                 service
@@ -199,7 +204,7 @@ impl Worker {
                 .push(&analysis, &self.budgets);
         }
         let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
-        view.add_trace(Arc::clone(&analysis));
+        view.add_trace(Arc::clone(&analysis), Some(trace));
         if tracked {
             view.pipeline_mut(&pipeline).latest = Some(analysis);
             let stale = self.stale.entry(pipeline).or_default();
@@ -222,6 +227,7 @@ impl Worker {
                 .map(|window| (window.len(), window.ranked(BOTTLENECKS_RANKED)));
             let across_runs = recorded_as.and_then(|service| self.across_runs(&pipeline, &service));
             let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
+            view.plan_latest(&pipeline);
             let findings = view.pipeline_mut(&pipeline);
             if let Some((runs, ranked)) = ranked {
                 findings.bottleneck_runs = runs;
