@@ -60,14 +60,6 @@ impl<'s, S: ?Sized, M> Object<'s, S, M> {
     }
 }
 
-impl<'de, S: ?Sized, M: Message<'de, S>> DeserializeSeed<'de> for Object<'_, S, M> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
 impl<'de, S: ?Sized, M: Message<'de, S>> de::Visitor<'de> for Object<'_, S, M> {
     type Value = bool;
 
@@ -105,6 +97,39 @@ impl<'de, S: ?Sized, M: Message<'de, S>> de::Visitor<'de> for Object<'_, S, M> {
     }
 }
 
+/// A visitor as a seed: the value is read as whatever JSON it is, and each visitor takes `null` or
+/// refuses it itself.
+pub(super) struct Any<V>(pub(super) V);
+
+impl<'de, V: de::Visitor<'de>> DeserializeSeed<'de> for Any<V> {
+    type Value = V::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
+        deserializer.deserialize_any(self.0)
+    }
+}
+
+/// Reads the next value of an object with a visitor.
+pub(super) trait NextValue<'de>: MapAccess<'de> {
+    fn value<V: de::Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.next_value_seed(Any(visitor))
+    }
+}
+
+impl<'de, A: MapAccess<'de>> NextValue<'de> for A {}
+
+/// Reads the next element of an array with a visitor; `None` after the last.
+pub(super) trait NextElement<'de>: SeqAccess<'de> {
+    fn element<V: de::Visitor<'de>>(
+        &mut self,
+        visitor: V,
+    ) -> Result<Option<V::Value>, Self::Error> {
+        self.next_element_seed(Any(visitor))
+    }
+}
+
+impl<'de, A: SeqAccess<'de>> NextElement<'de> for A {}
+
 /// A key of an object: the index of the field it names, `None` for an unknown field.
 pub(super) struct FieldName(pub(super) &'static [&'static str]);
 
@@ -139,9 +164,7 @@ pub(super) struct Each<M>(PhantomData<M>);
 
 impl<'de, S: ?Sized, M: Message<'de, S>> Element<'de, S> for Each<M> {
     fn next<A: SeqAccess<'de>>(state: &mut S, seq: &mut A) -> Result<bool, A::Error> {
-        Ok(seq
-            .next_element_seed(Object::<S, M>::element(state))?
-            .is_some())
+        Ok(seq.element(Object::<S, M>::element(state))?.is_some())
     }
 }
 
@@ -150,7 +173,7 @@ pub(super) struct Strings;
 
 impl<'de, S: ?Sized> Element<'de, S> for Strings {
     fn next<A: SeqAccess<'de>>(_: &mut S, seq: &mut A) -> Result<bool, A::Error> {
-        Ok(seq.next_element_seed(Text::check(false))?.is_some())
+        Ok(seq.element(Text::check(false))?.is_some())
     }
 }
 
@@ -166,14 +189,6 @@ impl<'s, S: ?Sized, E> Repeated<'s, S, E> {
             state,
             element: PhantomData,
         }
-    }
-}
-
-impl<'de, S: ?Sized, E: Element<'de, S>> DeserializeSeed<'de> for Repeated<'_, S, E> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
     }
 }
 
@@ -221,14 +236,6 @@ impl Text {
             keep,
             nullable: true,
         }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Text {
-    type Value = Option<Cow<'de, str>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
     }
 }
 
@@ -281,16 +288,6 @@ impl<T> Integer<T> {
     };
 }
 
-impl<'de, T: TryFrom<u64> + TryFrom<i64> + FromStr<Err: fmt::Display>> DeserializeSeed<'de>
-    for Integer<T>
-{
-    type Value = Option<T>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<T>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
 impl<T: TryFrom<u64> + TryFrom<i64> + FromStr<Err: fmt::Display>> de::Visitor<'_> for Integer<T> {
     type Value = Option<T>;
 
@@ -336,14 +333,6 @@ impl<T: TryFrom<u64> + TryFrom<i64> + FromStr<Err: fmt::Display>> de::Visitor<'_
 /// "-Infinity", or a number in quotes); `None` for `null`.
 pub(super) struct Double;
 
-impl<'de> DeserializeSeed<'de> for Double {
-    type Value = Option<f64>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<f64>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
 impl de::Visitor<'_> for Double {
     type Value = Option<f64>;
 
@@ -383,14 +372,6 @@ impl de::Visitor<'_> for Double {
 /// A `bool`; `None` for `null`.
 pub(super) struct Bool;
 
-impl<'de> DeserializeSeed<'de> for Bool {
-    type Value = Option<bool>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<bool>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
 impl de::Visitor<'_> for Bool {
     type Value = Option<bool>;
 
@@ -415,14 +396,6 @@ const BASE64_CONFIG: GeneralPurposeConfig =
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
 const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, BASE64_CONFIG);
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, BASE64_CONFIG);
-
-impl<'de> DeserializeSeed<'de> for Base64 {
-    type Value = Option<Vec<u8>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
 
 impl de::Visitor<'_> for Base64 {
     type Value = Option<Vec<u8>>;
@@ -466,14 +439,6 @@ impl Id {
 
 /// Reads an [`Id`]; `null` is the empty id.
 pub(super) struct Hex;
-
-impl<'de> DeserializeSeed<'de> for Hex {
-    type Value = Id;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Id, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
 
 impl de::Visitor<'_> for Hex {
     type Value = Id;

@@ -5,27 +5,29 @@
 use serde::de::MapAccess;
 
 use super::Walker;
-use super::fields::{Each, Element, Hex, Integer, Message, Object, Repeated, Strings, Text};
+use super::fields::{
+    Each, Element, Hex, Integer, Message, NextValue, Object, Repeated, Strings, Text,
+};
 use super::value::{CheckedAttribute, KeyValue};
 
 fn check_text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
-    map.next_value_seed(Text::check(true)).map(drop)
+    map.value(Text::check(true)).map(drop)
 }
 
 /// A `uint32` or `int32` field (enums included), checked.
 fn check_int<'de, T, A>(map: &mut A) -> Result<(), A::Error>
 where
     A: MapAccess<'de>,
-    Integer<T>: serde::de::DeserializeSeed<'de>,
+    Integer<T>: serde::de::Visitor<'de>,
 {
-    map.next_value_seed(Integer::<T>::NUMBER).map(drop)
+    map.value(Integer::<T>::NUMBER).map(drop)
 }
 
 fn check_attributes<'de, S: ?Sized, A: MapAccess<'de>>(
     state: &mut S,
     map: &mut A,
 ) -> Result<(), A::Error> {
-    map.next_value_seed(Repeated::<S, CheckedAttribute>::new(state))
+    map.value(Repeated::<S, CheckedAttribute>::new(state))
 }
 
 pub(super) struct Request;
@@ -39,7 +41,7 @@ impl<'de> Message<'de, Walker<'de, '_>> for Request {
         _: usize,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        map.next_value_seed(Repeated::<_, Each<ResourceSpans>>::new(walker))
+        map.value(Repeated::<_, Each<ResourceSpans>>::new(walker))
     }
 }
 
@@ -62,12 +64,12 @@ impl<'de> Message<'de, Walker<'de, '_>> for ResourceSpans {
     ) -> Result<(), A::Error> {
         match index {
             0 => {
-                if map.next_value_seed(Object::<_, Resource>::field(walker))? {
+                if map.value(Object::<_, Resource>::field(walker))? {
                     walker.resource_read();
                 }
                 Ok(())
             }
-            1 => map.next_value_seed(Repeated::<_, Each<ScopeSpans>>::new(walker)),
+            1 => map.value(Repeated::<_, Each<ScopeSpans>>::new(walker)),
             _ => check_text(map),
         }
     }
@@ -91,9 +93,9 @@ impl<'de> Message<'de, Walker<'de, '_>> for Resource {
         map: &mut A,
     ) -> Result<(), A::Error> {
         match index {
-            0 => map.next_value_seed(Repeated::<_, ResourceAttribute>::new(walker)),
+            0 => map.value(Repeated::<_, ResourceAttribute>::new(walker)),
             1 => check_int::<u32, _>(map),
-            _ => map.next_value_seed(Repeated::<_, Each<EntityRef>>::new(walker)),
+            _ => map.value(Repeated::<_, Each<EntityRef>>::new(walker)),
         }
     }
 }
@@ -127,7 +129,7 @@ impl<'de, S: ?Sized> Message<'de, S> for EntityRef {
     fn field<A: MapAccess<'de>>(state: &mut S, index: usize, map: &mut A) -> Result<(), A::Error> {
         match index {
             0 | 1 => check_text(map),
-            _ => map.next_value_seed(Repeated::<S, Strings>::new(state)),
+            _ => map.value(Repeated::<S, Strings>::new(state)),
         }
     }
 }
@@ -144,10 +146,8 @@ impl<'de> Message<'de, Walker<'de, '_>> for ScopeSpans {
         map: &mut A,
     ) -> Result<(), A::Error> {
         match index {
-            0 => map
-                .next_value_seed(Object::<_, Scope>::field(walker))
-                .map(drop),
-            1 => map.next_value_seed(Repeated::<_, Each<Span>>::new(walker)),
+            0 => map.value(Object::<_, Scope>::field(walker)).map(drop),
+            1 => map.value(Repeated::<_, Each<Span>>::new(walker)),
             _ => check_text(map),
         }
     }
@@ -203,24 +203,24 @@ impl<'de> Message<'de, Walker<'de, '_>> for Span {
     ) -> Result<(), A::Error> {
         let span = &mut walker.span;
         match index {
-            0 => span.trace_id = map.next_value_seed(Hex)?,
-            1 => span.span_id = map.next_value_seed(Hex)?,
-            3 => span.parent_span_id = map.next_value_seed(Hex)?,
-            5 => span.name = map.next_value_seed(Text::KEEP)?.unwrap_or_default(),
+            0 => span.trace_id = map.value(Hex)?,
+            1 => span.span_id = map.value(Hex)?,
+            3 => span.parent_span_id = map.value(Hex)?,
+            5 => span.name = map.value(Text::KEEP)?.unwrap_or_default(),
             6 => check_int::<i32, _>(map)?,
             7 => {
-                let start = map.next_value_seed(Integer::<u64>::NUMBER_OR_STRING)?;
+                let start = map.value(Integer::<u64>::NUMBER_OR_STRING)?;
                 span.start = start.unwrap_or_default();
             }
             8 => {
-                let end = map.next_value_seed(Integer::<u64>::NUMBER_OR_STRING)?;
+                let end = map.value(Integer::<u64>::NUMBER_OR_STRING)?;
                 span.end = end.unwrap_or_default();
             }
-            9 => map.next_value_seed(Repeated::<_, SpanAttribute>::new(walker))?,
-            11 => map.next_value_seed(Repeated::<_, Each<Event>>::new(walker))?,
-            13 => map.next_value_seed(Repeated::<_, Each<Link>>::new(walker))?,
+            9 => map.value(Repeated::<_, SpanAttribute>::new(walker))?,
+            11 => map.value(Repeated::<_, Each<Event>>::new(walker))?,
+            13 => map.value(Repeated::<_, Each<Link>>::new(walker))?,
             15 => {
-                map.next_value_seed(Object::<_, Status>::field(walker))?;
+                map.value(Object::<_, Status>::field(walker))?;
             }
             // The flags are a fixed32, the counts uint32s.
             4 | 10 | 12 | 14 => check_int::<u32, _>(map)?,
@@ -274,7 +274,7 @@ impl<'de> Message<'de, Walker<'de, '_>> for Status {
         if index == 0 {
             return check_text(map);
         }
-        let code = map.next_value_seed(Integer::<i32>::NUMBER)?;
+        let code = map.value(Integer::<i32>::NUMBER)?;
         walker.span.status_code = code.unwrap_or_default();
         Ok(())
     }
@@ -293,9 +293,7 @@ impl<'de, S: ?Sized> Message<'de, S> for Event {
 
     fn field<A: MapAccess<'de>>(state: &mut S, index: usize, map: &mut A) -> Result<(), A::Error> {
         match index {
-            0 => map
-                .next_value_seed(Integer::<u64>::NUMBER_OR_STRING)
-                .map(drop),
+            0 => map.value(Integer::<u64>::NUMBER_OR_STRING).map(drop),
             1 => check_text(map),
             2 => check_attributes(state, map),
             _ => check_int::<u32, _>(map),
@@ -318,7 +316,7 @@ impl<'de, S: ?Sized> Message<'de, S> for Link {
 
     fn field<A: MapAccess<'de>>(state: &mut S, index: usize, map: &mut A) -> Result<(), A::Error> {
         match index {
-            0 | 1 => map.next_value_seed(Hex).map(drop),
+            0 | 1 => map.value(Hex).map(drop),
             2 => check_text(map),
             3 => check_attributes(state, map),
             _ => check_int::<u32, _>(map),

@@ -33,7 +33,7 @@ use std::borrow::Cow;
 use serde::de::DeserializeSeed;
 
 use crate::wire::{KeySelector, SpanVisitor, WireSpan, WireValue};
-use fields::{Id, Object};
+use fields::{Any, Id, Object};
 pub(crate) use value::JsonValue;
 
 /// Why a document is not a valid OTLP/JSON `ExportTraceServiceRequest`, and where.
@@ -89,7 +89,7 @@ where
         wire: Vec::new(),
     };
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    Object::<_, messages::Request>::element(&mut walker).deserialize(&mut deserializer)?;
+    Any(Object::<_, messages::Request>::element(&mut walker)).deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(())
 }

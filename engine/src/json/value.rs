@@ -9,7 +9,8 @@ use serde::de::{
 };
 
 use super::fields::{
-    Base64, Bool, Double, Element, FieldName, Integer, Message, Object, Repeated, Text,
+    Base64, Bool, Double, Element, FieldName, Integer, Message, NextElement, NextValue, Object,
+    Repeated, Text,
 };
 use crate::wire::{KeySelector, WireArray, WireValue};
 
@@ -68,7 +69,7 @@ impl<'de> DeserializeSeed<'de> for KeyValue<'_> {
             slot: None,
             value: None,
         };
-        Object::<_, KeyValueMessage>::element(&mut read).deserialize(deserializer)?;
+        deserializer.deserialize_any(Object::<_, KeyValueMessage>::element(&mut read))?;
         let slot = match read.slot {
             Some(slot) => slot,
             // A missing key is the empty key (protobuf's default), where opentelemetry-proto's serde
@@ -105,17 +106,17 @@ impl<'de> Message<'de, KeyValueFields<'_, 'de>> for KeyValueMessage {
         map: &mut A,
     ) -> Result<(), A::Error> {
         match index {
-            0 => state.slot = Some(map.next_value_seed(KeySlot(state))?),
+            0 => state.slot = Some(map.value(KeySlot(state))?),
             1 => {
                 // A value before its key is kept until the key tells whether it is wanted.
                 let keep = state.slot.map_or(state.within, |slot| slot.is_some());
-                state.value = Some(map.next_value_seed(AnyValue {
+                state.value = Some(map.value(AnyValue {
                     keep,
                     nullable: true,
                 })?);
             }
             _ => {
-                map.next_value_seed(Integer::<i32>::NUMBER)?;
+                map.value(Integer::<i32>::NUMBER)?;
             }
         }
         Ok(())
@@ -124,14 +125,6 @@ impl<'de> Message<'de, KeyValueFields<'_, 'de>> for KeyValueMessage {
 
 /// The slot of a key, read where it lies: a key with escapes is matched unescaped without being copied.
 struct KeySlot<'r, 'k, 'de>(&'r KeyValueFields<'k, 'de>);
-
-impl<'de> DeserializeSeed<'de> for KeySlot<'_, '_, '_> {
-    type Value = Option<u16>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<u16>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
 
 impl de::Visitor<'_> for KeySlot<'_, '_, '_> {
     type Value = Option<u16>;
@@ -182,14 +175,6 @@ struct AnyValue {
     nullable: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for AnyValue {
-    type Value = JsonValue<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
 impl<'de> de::Visitor<'de> for AnyValue {
     type Value = JsonValue<'de>;
 
@@ -210,28 +195,26 @@ impl<'de> de::Visitor<'de> for AnyValue {
         let mut value = JsonValue::Empty;
         while let Some(field) = map.next_key_seed(FieldName(ANY_FIELDS))? {
             let read = match field {
-                Some(0) => map
-                    .next_value_seed(Text::kept(keep))?
-                    .map(JsonValue::String),
-                Some(1) => map.next_value_seed(Bool)?.map(JsonValue::Bool),
+                Some(0) => map.value(Text::kept(keep))?.map(JsonValue::String),
+                Some(1) => map.value(Bool)?.map(JsonValue::Bool),
                 Some(2) => map
-                    .next_value_seed(Integer::<i64>::NUMBER_OR_STRING)?
+                    .value(Integer::<i64>::NUMBER_OR_STRING)?
                     .map(JsonValue::Int),
-                Some(3) => map.next_value_seed(Double)?.map(JsonValue::Double),
+                Some(3) => map.value(Double)?.map(JsonValue::Double),
                 Some(4) => {
                     let mut array = ArrayFields {
                         keep,
                         values: Vec::new(),
                     };
-                    map.next_value_seed(Object::<_, ArrayMessage>::field(&mut array))?
+                    map.value(Object::<_, ArrayMessage>::field(&mut array))?
                         .then_some(JsonValue::Array(array.values))
                 }
                 Some(5) => {
                     let mut len = 0usize;
-                    map.next_value_seed(Object::<_, KvListFields>::field(&mut len))?
+                    map.value(Object::<_, KvListFields>::field(&mut len))?
                         .then_some(JsonValue::KvList { len })
                 }
-                Some(6) => map.next_value_seed(Base64)?.map(JsonValue::Bytes),
+                Some(6) => map.value(Base64)?.map(JsonValue::Bytes),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                     None
@@ -262,7 +245,7 @@ impl<'de> Message<'de, ArrayFields<'de>> for ArrayMessage {
         _: usize,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        map.next_value_seed(Repeated::<_, ArrayMessage>::new(state))
+        map.value(Repeated::<_, ArrayMessage>::new(state))
     }
 }
 
@@ -275,7 +258,7 @@ impl<'de> Element<'de, ArrayFields<'de>> for ArrayMessage {
             keep: state.keep,
             nullable: false,
         };
-        let Some(value) = seq.next_element_seed(element)? else {
+        let Some(value) = seq.element(element)? else {
             return Ok(false);
         };
         if state.keep {
@@ -293,7 +276,7 @@ impl<'de> Message<'de, usize> for KvListFields {
     const FIELDS: &'static [&'static str] = &["values"];
 
     fn field<A: MapAccess<'de>>(len: &mut usize, _: usize, map: &mut A) -> Result<(), A::Error> {
-        map.next_value_seed(Repeated::<_, KvListFields>::new(len))
+        map.value(Repeated::<_, KvListFields>::new(len))
     }
 }
 
