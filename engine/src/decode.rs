@@ -4,7 +4,8 @@
 //! non-empty parent id that is not a valid span id, an end before the start) are refused and counted; the
 //! rest are kept even when a read attribute is unusable, with the reason in
 //! [`Facts::attribute_errors`](crate::model::Facts::attribute_errors). OTLP/gRPC, OTLP/HTTP protobuf and
-//! (re-encoded) OTLP/JSON all come through here, so every transport reads a span the same way.
+//! OTLP/JSON (through [`crate::json`], which hands the same visitor the same spans) all come through here,
+//! so every transport reads a span the same way.
 
 use std::fmt::{Display, Write as _};
 use std::str::FromStr;
@@ -14,6 +15,7 @@ use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use crate::evaluate::prefix;
 use crate::intern::intern;
+use crate::json::{JsonError, decode_json_trace_request};
 use crate::model::{FactValue, SpanId, SpanRecord, TraceId};
 use crate::plan::{
     AttributeLimits, AttributeType, ReadPlan, SLOT_KIND, SLOT_SERVICE, SLOT_SESSION, SLOT_STAGE,
@@ -60,13 +62,16 @@ impl Decoded {
 /// Decodes an `ExportTraceServiceRequest`, refusing invalid spans and keeping the rest. Fails only when
 /// the bytes are not a valid request, and then keeps nothing.
 pub fn decode_request(bytes: &[u8], plan: &ReadPlan) -> Result<Decoded, WireError> {
-    let mut visitor = Visitor {
-        plan,
-        decoded: Decoded::default(),
-        service_name: None,
-        resource_error: None,
-    };
+    let mut visitor = Visitor::new(plan);
     decode_trace_request(bytes, plan, &mut visitor)?;
+    Ok(visitor.decoded)
+}
+
+/// Decodes an OTLP/JSON `ExportTraceServiceRequest` document as [`decode_request`] decodes the same
+/// request in protobuf.
+pub fn decode_json_request(text: &str, plan: &ReadPlan) -> Result<Decoded, JsonError> {
+    let mut visitor = Visitor::new(plan);
+    decode_json_trace_request(text, plan, &mut visitor)?;
     Ok(visitor.decoded)
 }
 
@@ -75,6 +80,17 @@ struct Visitor<'p> {
     decoded: Decoded,
     service_name: Option<Arc<str>>,
     resource_error: Option<String>,
+}
+
+impl<'p> Visitor<'p> {
+    fn new(plan: &'p ReadPlan) -> Self {
+        Visitor {
+            plan,
+            decoded: Decoded::default(),
+            service_name: None,
+            resource_error: None,
+        }
+    }
 }
 
 impl<'a> SpanVisitor<'a> for Visitor<'_> {

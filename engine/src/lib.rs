@@ -20,6 +20,7 @@ pub mod decided_trace;
 pub mod decode;
 pub mod evaluate;
 mod intern;
+pub mod json;
 pub mod model;
 pub mod plan;
 pub mod verdict;

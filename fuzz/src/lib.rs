@@ -4,7 +4,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use ironforge_engine::config::ContractFile;
-use ironforge_engine::decode::decode_request;
+use ironforge_engine::decode::{Decoded, decode_json_request, decode_request};
 use ironforge_engine::{ContractSet, Engine, Now};
 
 static CONTRACTS: LazyLock<Option<Arc<ContractSet>>> = LazyLock::new(|| {
@@ -19,9 +19,25 @@ pub fn judge_request(bytes: &[u8]) {
     let Some(contracts) = CONTRACTS.as_ref() else {
         return;
     };
-    let Ok(decoded) = decode_request(bytes, contracts.plan()) else {
+    if let Ok(decoded) = decode_request(bytes, contracts.plan()) {
+        judge(contracts, decoded);
+    }
+}
+
+/// The same for one OTLP/JSON request, read as the OTLP/HTTP receiver and `check` read it.
+pub fn judge_json_request(bytes: &[u8]) {
+    let Some(contracts) = CONTRACTS.as_ref() else {
         return;
     };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    if let Ok(decoded) = decode_json_request(text, contracts.plan()) {
+        judge(contracts, decoded);
+    }
+}
+
+fn judge(contracts: &Arc<ContractSet>, decoded: Decoded) {
     let mut engine = Engine::new(Arc::clone(contracts));
     let start = Now::system();
     // A refused batch is a valid outcome (over the in-flight bounds); it must not panic either.

@@ -3,6 +3,7 @@
 use super::WireValue;
 use super::reader::{Field, RECURSION_LIMIT, Reader, Result};
 use super::schema::Msg;
+use crate::json::JsonValue;
 
 /// The encoded pieces of one `AnyValue`.
 ///
@@ -63,18 +64,24 @@ impl<'a> AnyParts<'a> {
                     5 => {
                         let len = array_len(any.message(tag, field, Msg::ArrayValue)?, validate)?;
                         match value {
-                            WireValue::Array(array) => WireValue::Array(WireArray {
-                                len: array.len + len,
-                                ..array
+                            WireValue::Array(WireArray {
+                                source: Source::Wire { parts, len: before },
+                            }) => WireValue::Array(WireArray {
+                                source: Source::Wire {
+                                    parts,
+                                    len: before + len,
+                                },
                             }),
                             // The array starts at this field: the rest of this piece and the pieces after it
                             // hold no other kind of value, or the array would not be the final value.
                             _ => WireValue::Array(WireArray {
-                                parts: AnyParts {
-                                    first: at,
-                                    rest: self.rest,
+                                source: Source::Wire {
+                                    parts: AnyParts {
+                                        first: at,
+                                        rest: self.rest,
+                                    },
+                                    len,
                                 },
-                                len,
                             }),
                         }
                     }
@@ -145,33 +152,70 @@ fn next_len_field<'a>(bytes: &mut &'a [u8], msg: Msg, tag: u32) -> Option<&'a [u
 
 /// An `ArrayValue`, walked lazily.
 ///
-/// It holds the encoded array (validated when the request was decoded) and its element count; the
-/// elements are read only when iterated. Arrays merged from repeated `array_value` fields are iterated
-/// as one, in wire order.
+/// From protobuf it holds the encoded array (validated when the request was decoded) and its element
+/// count; the elements are read only when iterated. Arrays merged from repeated `array_value` fields are
+/// iterated as one, in wire order. From OTLP/JSON it holds the elements, already read.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WireArray<'a> {
+    source: Source<'a>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Source<'a> {
     /// From the first `array_value` field of the final value on.
-    parts: AnyParts<'a>,
-    len: usize,
+    Wire {
+        parts: AnyParts<'a>,
+        len: usize,
+    },
+    Json(&'a [JsonValue<'a>]),
 }
 
 impl<'a> WireArray<'a> {
+    pub(crate) fn json(elements: &'a [JsonValue<'a>]) -> Self {
+        WireArray {
+            source: Source::Json(elements),
+        }
+    }
+
     /// The number of elements.
     pub fn len(&self) -> usize {
-        self.len
+        match self.source {
+            Source::Wire { len, .. } => len,
+            Source::Json(elements) => elements.len(),
+        }
     }
 
     /// Whether the array has no element.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The elements, in wire order.
     pub fn iter(&self) -> impl Iterator<Item = WireValue<'a>> + 'a {
-        Elements {
-            parts: self.parts,
-            any: &[],
-            array: &[],
+        match self.source {
+            Source::Wire { parts, .. } => Iter::Wire(Elements {
+                parts,
+                any: &[],
+                array: &[],
+            }),
+            Source::Json(elements) => Iter::Json(elements.iter()),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Iter<'a> {
+    Wire(Elements<'a>),
+    Json(std::slice::Iter<'a, JsonValue<'a>>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = WireValue<'a>;
+
+    fn next(&mut self) -> Option<WireValue<'a>> {
+        match self {
+            Iter::Wire(elements) => elements.next(),
+            Iter::Json(elements) => elements.next().map(JsonValue::wire),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Reading recorded traces: files or standard input, gzipped or not, OTLP/JSON lines, a pretty-printed
 //! OTLP/JSON document, or one OTLP protobuf request. Requests are decoded one at a time by the receivers'
-//! own decoder and handed on, so a file is never held whole (a protobuf file is one message, read whole).
+//! own decoders (the engine's OTLP/JSON reader and its wire decoder) and handed on, so a file is never
+//! held whole (a protobuf file is one message, read whole).
 
 use std::fmt;
 use std::fs::File;
@@ -8,12 +9,11 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
-use ironforge_engine::decode::Decoded;
+use ironforge_engine::decode::{Decoded, decode_json_request};
 use ironforge_engine::plan::ReadPlan;
-use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use serde::Serialize;
 
-use crate::otlp::convert::{convert_request, decode_request};
+use crate::otlp::convert::decode_request;
 
 /// The file name that means standard input.
 pub const STDIN: &str = "-";
@@ -253,24 +253,21 @@ impl Input<'_> {
     /// Parses one document that starts on line `start`, reporting what is wrong with it; one that ends
     /// before its braces close is left to the caller when `may_continue` (more lines may complete it).
     fn parse(&mut self, text: &str, start: u64, may_continue: bool) -> Parsed {
-        match serde_json::from_str::<ExportTraceServiceRequest>(text) {
-            Ok(request) => match convert_request(&request, self.plan) {
-                Ok(decoded) => self.decoded(Some(start), decoded),
-                Err(err) => self.error(Some(start), format!("invalid request: {err}")),
-            },
-            Err(err) if may_continue && err.is_eof() => return Parsed::CutShort,
+        match decode_json_request(text, self.plan) {
+            Ok(decoded) => self.decoded(Some(start), decoded),
+            // The reader may find a wrong value before the end of a line that opens a longer document;
+            // the braces tell that the document goes on, and it is judged whole.
+            Err(err) if may_continue && (err.eof || !Document::closes(text)) => {
+                return Parsed::CutShort;
+            }
             Err(err) => {
-                let line = start + (err.line() as u64).saturating_sub(1);
-                let mut message = err.to_string();
-                // serde_json counts lines from the document's start; the file's line is given instead.
-                if let Some(at) = message.rfind(" at line ") {
-                    message.truncate(at);
-                }
+                // The reader counts lines from the document's start; the file's line is given instead.
+                let line = start + (err.line as u64).saturating_sub(1);
                 self.error(
                     Some(line),
                     format!(
-                        "invalid OTLP/JSON ExportTraceServiceRequest (column {}): {message}",
-                        err.column()
+                        "invalid OTLP/JSON ExportTraceServiceRequest (column {}): {}",
+                        err.column, err.message
                     ),
                 );
             }
@@ -328,6 +325,13 @@ impl Document {
     /// Whether its outermost braces have closed (or it never opened any, which the parser then reports).
     fn closed(&self) -> bool {
         self.depth <= 0 && !self.in_string
+    }
+
+    /// Whether a document that is all of `text` closes its braces.
+    fn closes(text: &str) -> bool {
+        let mut document = Document::default();
+        document.push(text);
+        document.closed()
     }
 }
 

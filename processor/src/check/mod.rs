@@ -3,6 +3,7 @@
 //! own times pass its completion (the rest when the input ends), so memory follows the traces in flight,
 //! not the input's size; the verdicts are rendered ([`report`]) with an exit code CI can act on.
 
+mod ahead;
 mod args;
 mod baseline;
 mod clock;
@@ -140,7 +141,7 @@ fn decide(
                 refused = Some(err);
             }
         };
-        input::read(
+        ahead::read(
             path,
             &plan,
             &mut sink,

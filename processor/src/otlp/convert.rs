@@ -2,8 +2,9 @@
 //! answer it implies.
 //!
 //! Protobuf bodies are read in place by [`ironforge_engine::decode`], which keeps only what the contracts
-//! read. A request that arrives as a message (OTLP/JSON, the `Evaluate` API) is encoded first, so every
-//! transport reads a span the same way.
+//! read, and OTLP/JSON bodies by its OTLP/JSON reader, which hands the same spans to the same visitor. A
+//! request that arrives as a message (the `Evaluate` API) is encoded first, so every transport reads a
+//! span the same way.
 
 #[cfg(test)]
 mod tests;

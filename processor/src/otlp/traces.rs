@@ -1,8 +1,10 @@
-//! What both transports do with a trace request's bytes, and how they report it.
+//! What both transports do with a trace request's body, and how they report it.
 
 use std::time::Instant;
 
 use ironforge_proto::otlp::trace_service::ExportTraceServiceResponse;
+
+use ironforge_engine::decode::decode_json_request;
 
 use super::convert::{decode_request, partial_success};
 use super::refusal::Refusal;
@@ -26,17 +28,28 @@ impl SpanCounts {
     }
 }
 
+/// A trace request's body, in either encoding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Body<'a> {
+    Protobuf(&'a [u8]),
+    Json(&'a str),
+}
+
 /// Decodes the request with the sink's read plan and hands its valid spans to the sink, answering once they
 /// are durable. The response names
-/// the refused spans in its partial success; the whole request is refused when it is not valid protobuf or
-/// the sink sheds load.
+/// the refused spans in its partial success; the whole request is refused when it is not a valid request
+/// or the sink sheds load.
 pub(crate) async fn accept(
     sink: &dyn SpanSink,
-    bytes: &[u8],
+    body: Body<'_>,
 ) -> Result<(ExportTraceServiceResponse, SpanCounts), Refusal> {
     let plan = sink.read_plan();
-    let decoded = decode_request(bytes, &plan)
-        .map_err(|error| Refusal::Undecodable(format!("invalid protobuf body: {error}")))?;
+    let decoded = match body {
+        Body::Protobuf(bytes) => decode_request(bytes, &plan)
+            .map_err(|error| Refusal::Undecodable(format!("invalid protobuf body: {error}"))),
+        Body::Json(text) => decode_json_request(text, &plan)
+            .map_err(|error| Refusal::Undecodable(format!("invalid OTLP/JSON body: {error}"))),
+    }?;
     let counts = SpanCounts {
         accepted: decoded.spans.len() as u64,
         rejected: decoded.rejected,

@@ -85,9 +85,10 @@ impl UnaryService<Bytes> for Export {
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let sink = Arc::clone(&self.0);
         Box::pin(async move {
-            let (message, counts) = traces::accept(&*sink, request.get_ref())
-                .await
-                .map_err(status)?;
+            let (message, counts) =
+                traces::accept(&*sink, traces::Body::Protobuf(request.get_ref()))
+                    .await
+                    .map_err(status)?;
             let mut response = Response::new(message);
             // The service wrapper reports the request once it is answered, and reads the counts from here.
             response.extensions_mut().insert(counts);

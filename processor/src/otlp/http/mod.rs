@@ -7,9 +7,10 @@
 //! load. Error bodies are a `google.rpc.Status`, in protobuf or JSON as the request was. Both paths read,
 //! refuse and answer alike; only what is done with the decoded request differs ([`Signal`]).
 //!
-//! OTLP/JSON is read by `opentelemetry-proto`'s serde support, which follows the OTLP rules where plain
-//! protobuf JSON differs: trace and span ids are hex (base64 ids are refused as undecodable), enums are
-//! integers, and 64-bit integers may be numbers or strings.
+//! OTLP/JSON traces are read by the engine's OTLP/JSON reader, metrics by `opentelemetry-proto`'s serde
+//! support; both follow the OTLP rules where plain protobuf JSON differs: trace and span ids are hex
+//! (base64 ids are refused as undecodable), enums are integers, and 64-bit integers may be numbers or
+//! strings.
 
 mod answer;
 mod read;
@@ -26,7 +27,7 @@ use axum::routing::post;
 use ironforge_proto::otlp::metrics_service::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use ironforge_proto::otlp::trace_service::ExportTraceServiceResponse;
 use prost::Message;
 
 use self::read::Encoding;
@@ -88,26 +89,38 @@ trait Signal: 'static {
 
 struct Traces;
 
+/// A trace request's body, read in place by the engine's decoder of its encoding once the read plan is
+/// known.
+enum TraceRequest {
+    Protobuf(Vec<u8>),
+    Json(String),
+}
+
 impl Signal for Traces {
-    /// Protobuf bytes, read in place by the engine's decoder.
-    type Request = Vec<u8>;
+    type Request = TraceRequest;
     type Response = ExportTraceServiceResponse;
     type Tally = SpanCounts;
 
-    fn decode(body: Vec<u8>, encoding: Encoding) -> Result<Vec<u8>, Refusal> {
+    fn decode(body: Vec<u8>, encoding: Encoding) -> Result<TraceRequest, Refusal> {
         match encoding {
-            Encoding::Protobuf => Ok(body),
-            // JSON is parsed into the message and encoded, so both encodings meet one decoder.
-            Encoding::Json => read::message::<ExportTraceServiceRequest>(&body, encoding)
-                .map(|request| request.encode_to_vec()),
+            Encoding::Protobuf => Ok(TraceRequest::Protobuf(body)),
+            Encoding::Json => String::from_utf8(body)
+                .map(TraceRequest::Json)
+                .map_err(|error| {
+                    Refusal::Undecodable(format!("invalid OTLP/JSON body: not UTF-8: {error}"))
+                }),
         }
     }
 
     async fn accept(
         sink: &dyn SpanSink,
-        request: Vec<u8>,
+        request: TraceRequest,
     ) -> Result<(ExportTraceServiceResponse, SpanCounts), Refusal> {
-        traces::accept(sink, &request).await
+        let body = match &request {
+            TraceRequest::Protobuf(bytes) => traces::Body::Protobuf(bytes),
+            TraceRequest::Json(text) => traces::Body::Json(text),
+        };
+        traces::accept(sink, body).await
     }
 
     fn report(sink: &dyn SpanSink, answered: Result<SpanCounts, RequestOutcome>, arrived: Instant) {
