@@ -310,6 +310,26 @@ fn without_a_history_runs_are_still_analysed_but_not_compared() {
 }
 
 #[test]
+fn a_history_that_cannot_be_created_is_counted_and_runs_are_still_analysed() {
+    let dir = DataDir::new("uncreatable");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    // The data directory would have to be made inside a plain file.
+    let blocker = dir.0.join("a-file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&blocker.join("data"), &metrics);
+    analyst.submit(Box::new(run(0, 2.0, 40e6)));
+    analyst.flush();
+    let trace = run(0, 2.0, 40e6).verdict.trace_id.to_hex();
+    assert!(analyst.view().trace(&trace).is_some());
+    let text = metrics.encode().unwrap();
+    assert!(
+        text.contains("ironforge_analysis_history_errors_total 1"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_file_that_is_not_a_history_stops_the_start_with_its_path() {
     let dir = DataDir::new("corrupt");
     std::fs::create_dir_all(&dir.0).unwrap();

@@ -26,7 +26,7 @@ pub use view::{AnalysisView, PipelineFindings, Regression};
 
 use crate::internal_events::AnalysisDropped;
 use crate::telemetry::Metrics;
-use worker::{Command, Worker};
+use worker::{Command, HistorySource, Worker};
 
 /// How long and how much run history is kept (in `DATA_DIR/history.sqlite`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,9 @@ impl std::fmt::Debug for Command {
 
 impl Analyst {
     /// Opens the history in `data_dir` (when configured) and starts the analysis thread.
+    ///
+    /// # Errors
+    /// When the history's file is there but cannot be opened as a run history, or the thread cannot start.
     pub fn start(
         config: AnalysisConfig,
         data_dir: &Path,
@@ -107,11 +110,18 @@ impl Analyst {
         let history = config
             .history
             .map(|retention| {
-                History::open(HistoryOptions {
+                let options = HistoryOptions {
                     max_age: retention.max_age,
                     max_bytes: retention.max_bytes,
                     ..HistoryOptions::in_dir(data_dir)
-                })
+                };
+                // A file that is there is opened now, so that one that is not a history stops the start; a
+                // new one is created on the thread, keeping its fsyncs out of the time to ready.
+                if options.path.exists() {
+                    History::open(options).map(HistorySource::Opened)
+                } else {
+                    Ok(HistorySource::ToCreate(options))
+                }
             })
             .transpose()?;
         let view = Arc::new(RwLock::new(AnalysisView::new(

@@ -16,7 +16,7 @@ use ironforge_analysis::memory::{MemorySample, MemoryTrend, memory_trend};
 use ironforge_analysis::regression::change_points;
 use ironforge_analysis::{BottleneckWindow, Budgets, analyse_unplanned};
 use ironforge_engine::{ContractSet, DecidedTrace};
-use ironforge_history::{History, RunRecord, SeriesPoint};
+use ironforge_history::{History, HistoryOptions, RunRecord, SeriesPoint};
 
 use super::AnalysisConfig;
 use super::measures::{self, MEMORY_PEAK, run_record};
@@ -42,6 +42,12 @@ const PRUNE_EVERY: u64 = 64;
 /// Longest the findings across runs lag the newest analysed run while traces keep arriving.
 const CATCH_UP_EVERY: Duration = Duration::from_secs(1);
 
+/// The run history as the thread gets it: open, or still to be created.
+pub(super) enum HistorySource {
+    Opened(History),
+    ToCreate(HistoryOptions),
+}
+
 /// What one pipeline's history shows across runs: its regressions, and peak memory as a trend.
 type AcrossRuns = (Vec<Regression>, Option<MemoryTrend>);
 
@@ -50,6 +56,8 @@ pub(super) struct Worker {
     contracts: Arc<ContractSet>,
     budgets: Budgets,
     history: Option<History>,
+    /// A history to create when the thread starts.
+    history_to_create: Option<HistoryOptions>,
     windows: HashMap<String, BottleneckWindow>,
     view: Arc<RwLock<AnalysisView>>,
     metrics: Arc<Metrics>,
@@ -74,15 +82,21 @@ impl Worker {
     pub fn new(
         config: AnalysisConfig,
         contracts: Arc<ContractSet>,
-        history: Option<History>,
+        history: Option<HistorySource>,
         view: Arc<RwLock<AnalysisView>>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let (history, history_to_create) = match history {
+            None => (None, None),
+            Some(HistorySource::Opened(history)) => (Some(history), None),
+            Some(HistorySource::ToCreate(options)) => (None, Some(options)),
+        };
         Self {
             budgets: Budgets::from_contracts(&contracts),
             config,
             contracts,
             history,
+            history_to_create,
             windows: HashMap::default(),
             view,
             metrics,
@@ -97,6 +111,16 @@ impl Worker {
     }
 
     pub fn run(mut self, commands: Receiver<Command>) {
+        if let Some(options) = self.history_to_create.take() {
+            match History::open(options) {
+                Ok(history) => self.history = Some(history),
+                Err(error) => HistoryFailed {
+                    what: "create the run history",
+                    error: &error,
+                }
+                .emit(&self.metrics),
+            }
+        }
         // The bounds may have been lowered since the file was last written.
         self.prune(now_unix_nano());
         loop {
