@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use check_support::{
-    Fault, check, clean_run, expect_exit, faults, path, quick_run_contracts, record,
+    Fault, check, clean_run, expect_exit, faults, path, quick_run_contracts, recorded,
 };
 use e2e_support::{TestProcessor, replay, trace_hex, unique};
 use ironforge_instrument::Protocol;
@@ -176,25 +176,12 @@ fn the_report_of_every_replay_run_loads_clean_and_shows_its_violations_and_criti
     let quick_run = quick_run_contracts();
     let mut runs: Vec<(String, PathBuf, Option<&str>)> =
         vec![("clean".to_owned(), clean_run().to_path_buf(), None)];
-    for Fault {
-        name,
-        faults,
-        contract,
-    } in faults()
-    {
-        runs.push((
-            name.to_owned(),
-            record(&format!("{name}.jsonl"), faults),
-            Some(contract),
-        ));
+    for Fault { name, contract, .. } in faults() {
+        runs.push((name.to_owned(), recorded(name), Some(contract)));
     }
-    let low = Faults {
-        low_authenticity: true,
-        ..Faults::default()
-    };
     runs.push((
         "low-authenticity".to_owned(),
-        record("low-authenticity.jsonl", low),
+        recorded("low-authenticity"),
         None,
     ));
 

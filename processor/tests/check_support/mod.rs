@@ -3,12 +3,14 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use flate2::read::GzDecoder;
 use ironforge_instrument::{Config, Instrumentation, Sampling};
 use ironforge_replay::record::{DiscardMetrics, JsonLinesExporter};
 use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
@@ -53,10 +55,33 @@ pub fn record(name: &str, faults: Faults) -> PathBuf {
     file
 }
 
-/// The clean run, recorded once per test process.
+/// The directory of the reference replay's recorded traces (`scripts/record-traces`).
+pub fn recordings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/traces")
+}
+
+/// The recording `name` (`clean`, or a fault's name) as the plain OTLP/JSON lines `ironforge-replay --output`
+/// writes, inflated from `fixtures/traces/NAME.jsonl.gz` into the scratch directory.
+pub fn recorded(name: &str) -> PathBuf {
+    let file = path(&format!("{name}.jsonl"));
+    if !file.exists() {
+        let gz = recordings().join(format!("{name}.jsonl.gz"));
+        let mut text = Vec::new();
+        GzDecoder::new(File::open(&gz).unwrap_or_else(|e| panic!("{}: {e}", gz.display())))
+            .read_to_end(&mut text)
+            .unwrap();
+        // Tests run in parallel: each writes its own copy and renames it into place whole.
+        let partial = path(&format!("{name}.jsonl.{:?}", std::thread::current().id()));
+        std::fs::write(&partial, text).unwrap();
+        std::fs::rename(&partial, &file).unwrap();
+    }
+    file
+}
+
+/// The clean run's recording.
 pub fn clean_run() -> &'static Path {
     static CLEAN: OnceLock<PathBuf> = OnceLock::new();
-    CLEAN.get_or_init(|| record("clean.jsonl", Faults::default()))
+    CLEAN.get_or_init(|| recorded("clean"))
 }
 
 /// `ironforge-processor check ARGS`, with `stdin` on its standard input.
