@@ -11,6 +11,7 @@ mod frame;
 mod lock;
 mod record;
 mod recovery;
+mod release;
 mod shard_log;
 mod usage;
 
@@ -165,6 +166,7 @@ mod tests {
     use super::*;
     use crate::model::{SpanId, SpanRecord, TraceId};
     use crate::verdict::{TraceVerdict, VerdictStatus};
+    use shard_log::segment_name;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("ironforge-wal-{name}-{}", std::process::id()));
@@ -214,6 +216,57 @@ mod tests {
         assert!(
             empty.spans.is_empty(),
             "the new generation holds nothing yet"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_segment_is_deleted_once_none_of_its_traces_is_in_flight() {
+        let dir = temp_dir("release");
+        let config = WalConfig {
+            fsync: FsyncPolicy::Batch,
+            segment_bytes: 1,
+            ..WalConfig::default()
+        };
+        let (mut wal, _) = Wal::open(&dir, config).unwrap();
+        let mut log = wal.shard_log(0).unwrap();
+        wal.recovered().unwrap();
+        let segments = |shard: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(shard)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with("segment-"))
+                .collect();
+            names.sort();
+            names
+        };
+        // One byte per segment: each batch seals its own.
+        for trace in [1, 2] {
+            let span = SpanRecord::new(TraceId([trace; 16]), SpanId([trace; 8]), "run");
+            log.append_spans(&[span]).unwrap();
+        }
+        log.append_verdict(&verdict(1)).unwrap();
+        log.commit().unwrap();
+        let shard = wal.generation.join("shard-000");
+        assert_eq!(segments(&shard).len(), 3, "two sealed and the active one");
+        let held = wal.usage().bytes();
+
+        log.release(|id| *id == TraceId([2; 16])).unwrap();
+        log.settle();
+        assert_eq!(
+            segments(&shard),
+            [segment_name(2), segment_name(3)],
+            "the segment of the decided trace is gone; the in-flight trace's is kept"
+        );
+        assert_eq!(wal.usage().segments(), 2);
+        assert!(wal.usage().bytes() < held);
+
+        log.release(|_| false).unwrap();
+        drop(log);
+        assert_eq!(
+            segments(&shard),
+            [segment_name(3)],
+            "a closing log finishes the deletions it was handed"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -15,6 +15,7 @@ use crate::model::{SpanRecord, TraceId};
 use crate::verdict::TraceVerdict;
 
 use super::record::{ViolationKey, put_decided, put_emitted, put_spans, put_verdict};
+use super::release::{Release, Releaser};
 use super::{FsyncPolicy, WalConfig, WalUsage, frame};
 
 pub(super) const DECISIONS: &str = "decisions.log";
@@ -50,6 +51,7 @@ pub struct ShardLog {
     unsynced: bool,
     last_sync: Instant,
     usage: Arc<WalUsage>,
+    releaser: Releaser,
 }
 
 fn append_file(path: &Path) -> std::io::Result<File> {
@@ -69,6 +71,11 @@ impl ShardLog {
         let decisions = append_file(&dir.join(DECISIONS))?;
         sync_dir(&dir)?;
         usage.segment_opened();
+        let name = dir
+            .file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        let releaser =
+            Releaser::start(format!("ironforge-wal-release-{name}"), Arc::clone(&usage))?;
         Ok(Self {
             active: Segment {
                 path,
@@ -87,6 +94,7 @@ impl ShardLog {
             unsynced: false,
             last_sync: Instant::now(),
             usage,
+            releaser,
         })
     }
 
@@ -195,27 +203,38 @@ impl ShardLog {
         Ok(())
     }
 
-    /// Deletes the sealed segments none of whose traces is still in flight. Their decisions are made as
-    /// durable as the policy makes anything first, so a crash never finds spans gone and decisions missing.
+    /// Hands the sealed segments none of whose traces is still in flight to the releasing thread, which
+    /// makes their decisions as durable as the policy makes anything and then deletes them, so a crash never
+    /// finds spans gone and decisions missing.
     pub fn release(&mut self, in_flight: impl Fn(&TraceId) -> bool) -> std::io::Result<()> {
         let done = |segment: &Segment| !segment.traces.iter().any(&in_flight);
         if !self.sealed.iter().any(done) {
             return Ok(());
         }
-        if self.config.fsync != FsyncPolicy::None {
-            self.sync()?;
-        }
-        let mut kept = VecDeque::with_capacity(self.sealed.len());
-        for segment in self.sealed.drain(..) {
-            if done(&segment) {
-                std::fs::remove_file(&segment.path)?;
-                self.usage.segment_removed(segment.bytes);
-            } else {
-                kept.push_back(segment);
-            }
-        }
+        let decisions = match self.config.fsync {
+            FsyncPolicy::None => None,
+            FsyncPolicy::Batch | FsyncPolicy::Interval(_) => Some(self.decisions.try_clone()?),
+        };
+        let (released, kept): (VecDeque<Segment>, VecDeque<Segment>) =
+            self.sealed.drain(..).partition(done);
         self.sealed = kept;
+        let segments = released
+            .into_iter()
+            .map(|segment| (segment.path, segment.bytes))
+            .collect();
+        self.releaser.release(
+            Release {
+                decisions,
+                segments,
+            },
+            &self.usage,
+        );
         Ok(())
+    }
+
+    /// Waits until every segment released so far is deleted.
+    pub fn settle(&self) {
+        self.releaser.settle();
     }
 
     pub fn usage(&self) -> &WalUsage {

@@ -422,8 +422,17 @@ impl Worker {
             }));
             self.queued.fetch_sub(refused, Ordering::AcqRel);
         }
+        // A full inbox takes a while to evaluate: verdicts falling due meanwhile are given between
+        // batches, not after all of them.
         for command in commands {
             self.handle(command);
+            if self
+                .lock()
+                .next_deadline()
+                .is_some_and(|at| at <= Instant::now())
+            {
+                self.decide_due();
+            }
         }
     }
 
@@ -476,22 +485,24 @@ impl Worker {
         }
     }
 
-    /// Decides what is due, reports the counters, and lets the log sync and drop what is decided.
-    fn tick(&mut self) {
+    /// Decides what is due and hands the decisions on.
+    fn decide_due(&mut self) {
         let now = Now::system();
-        let (events, stats, delays) = {
+        let (events, delays) = {
             let mut engine = self.lock();
             let events = engine.tick(now);
-            (
-                events,
-                engine.stats().clone(),
-                engine.take_decision_delays(),
-            )
+            (events, engine.take_decision_delays())
         };
         self.dispatch(events, now);
         if !delays.is_empty() {
             self.output.decision_delays(&delays);
         }
+    }
+
+    /// Decides what is due, reports the counters, and lets the log sync and drop what is decided.
+    fn tick(&mut self) {
+        self.decide_due();
+        let stats = self.lock().stats().clone();
         let delta = stats.since(&self.reported);
         // Reported on every wake, changed or not, so the in-flight gauge follows traces leaving too.
         self.output.stats(&delta);

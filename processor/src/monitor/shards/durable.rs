@@ -142,10 +142,12 @@ impl Logged {
         refused
     }
 
+    /// Syncs the log, and waits for the decided segments released so far to be deleted.
     pub fn sync(&mut self) {
         if let Err(err) = self.log.sync() {
             self.failed("sync", &err);
         }
+        self.log.settle();
     }
 
     /// Syncs whatever the policy left unsynced: the log is closed clean.
