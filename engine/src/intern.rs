@@ -1,8 +1,9 @@
 //! Interning of the strings spans repeat: names, session ids, service names, set members.
 //!
-//! One table per decoding thread, so receivers never contend for it. A trace in flight holds its strings
-//! through the `Arc`s; the table forgets strings no trace holds once it grows, so a flood of distinct
-//! values cannot grow it without bound.
+//! One table per decoding thread, so receivers never contend for it, and one per engine, through which the
+//! strings a trace keeps pass: a text decoded on two threads then takes one place in the trace's string
+//! table. A trace in flight holds its strings through the `Arc`s; a table forgets strings no trace holds once
+//! it grows, so a flood of distinct values cannot grow it without bound.
 
 use foldhash::HashSet;
 use std::cell::RefCell;
@@ -11,30 +12,69 @@ use std::sync::Arc;
 /// Strings longer than this are not worth sharing (and would pin memory): they are allocated as they come.
 const MAX_INTERNED_BYTES: usize = 256;
 
-/// Entries kept before the table drops strings no one else holds.
+/// Entries kept before the table first drops strings no one else holds.
 const PRUNE_AT: usize = 16 * 1024;
 
-thread_local! {
-    static TABLE: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::default());
+/// A table of shared strings: each text has one copy while anyone holds it.
+#[derive(Debug)]
+pub struct Interner {
+    table: HashSet<Arc<str>>,
+    /// Entries at which strings no one else holds are dropped: twice what the last pruning kept, so a
+    /// table whose strings are all held is not scanned again at every insertion.
+    prune_at: usize,
 }
 
-/// The shared copy of `text`.
-pub fn intern(text: &str) -> Arc<str> {
-    if text.len() > MAX_INTERNED_BYTES {
-        return Arc::from(text);
+impl Default for Interner {
+    fn default() -> Self {
+        Self {
+            table: HashSet::default(),
+            prune_at: PRUNE_AT,
+        }
     }
-    TABLE.with(|table| {
-        let mut table = table.borrow_mut();
-        if let Some(shared) = table.get(text) {
+}
+
+impl Interner {
+    /// The shared copy of `text`, allocated when it is new.
+    pub fn intern(&mut self, text: &str) -> Arc<str> {
+        self.shared(text, || Arc::from(text))
+    }
+
+    /// The shared copy of `text`'s content: `text` itself when the content is new. Strings interned by
+    /// different tables have different addresses; passing them through one table gives one address per
+    /// content again.
+    pub fn share(&mut self, text: &Arc<str>) -> Arc<str> {
+        self.shared(text, || Arc::clone(text))
+    }
+
+    fn shared(&mut self, text: &str, new: impl FnOnce() -> Arc<str>) -> Arc<str> {
+        if text.len() > MAX_INTERNED_BYTES {
+            return new();
+        }
+        if let Some(shared) = self.table.get(text) {
             return Arc::clone(shared);
         }
-        if table.len() >= PRUNE_AT {
-            table.retain(|shared| Arc::strong_count(shared) > 1);
+        if self.table.len() >= self.prune_at {
+            self.table.retain(|shared| Arc::strong_count(shared) > 1);
+            self.prune_at = PRUNE_AT.max(2 * self.table.len());
         }
-        let shared: Arc<str> = Arc::from(text);
-        table.insert(Arc::clone(&shared));
+        let shared = new();
+        self.table.insert(Arc::clone(&shared));
         shared
-    })
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+}
+
+thread_local! {
+    static TABLE: RefCell<Interner> = RefCell::new(Interner::default());
+}
+
+/// The shared copy of `text` in this thread's table.
+pub fn intern(text: &str) -> Arc<str> {
+    TABLE.with(|table| table.borrow_mut().intern(text))
 }
 
 #[cfg(test)]
@@ -46,6 +86,18 @@ mod tests {
         let a = intern("NY_AM_2025-08-04");
         let b = intern("NY_AM_2025-08-04");
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn one_table_gives_one_address_to_strings_of_two() {
+        let mut first = Interner::default();
+        let mut second = Interner::default();
+        let a = first.intern("NY_AM_2025-08-04");
+        let b = second.intern("NY_AM_2025-08-04");
+        assert!(!Arc::ptr_eq(&a, &b));
+        let mut shard = Interner::default();
+        assert!(Arc::ptr_eq(&shard.share(&a), &a));
+        assert!(Arc::ptr_eq(&shard.share(&b), &a));
     }
 
     #[test]
@@ -63,5 +115,20 @@ mod tests {
         }
         let held = TABLE.with(|table| table.borrow().len());
         assert!(held <= PRUNE_AT, "{held} entries");
+    }
+
+    #[test]
+    fn a_table_of_held_strings_is_pruned_again_only_once_it_doubles() {
+        let mut table = Interner::default();
+        let held: Vec<Arc<str>> = (0..=PRUNE_AT)
+            .map(|index| table.intern(&format!("held-{index}")))
+            .collect();
+        assert_eq!(table.len(), PRUNE_AT + 1, "nothing could be dropped");
+        assert_eq!(table.prune_at, 2 * PRUNE_AT);
+        drop(held);
+        for index in 0..PRUNE_AT {
+            let _ = table.intern(&format!("transient-{index}"));
+        }
+        assert!(table.len() < PRUNE_AT, "{} entries", table.len());
     }
 }

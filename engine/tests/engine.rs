@@ -318,6 +318,25 @@ fn a_kept_span_costs_about_64_bytes_of_engine_state() {
 }
 
 #[test]
+fn a_text_decoded_on_several_threads_is_kept_once_per_trace() {
+    let start = Instant::now();
+    let mut engine = Engine::new(defaults());
+    // Each span's name and session at an address of its own, as when decoding threads interned them apart.
+    let spans: Vec<_> = (2..202u8)
+        .map(|id| {
+            let mut s = span(15, id, Some(1), Some(SpanKind::Session));
+            s.name = Arc::from("process_session");
+            s.session_id = Some(Arc::from("NY_AM_2025-08-04"));
+            s
+        })
+        .collect();
+    let count = spans.len();
+    engine.ingest(spans, at(start, 0)).unwrap();
+    let per_span = engine.capacity().bytes() / count;
+    assert!(per_span <= 56, "{per_span} bytes per span");
+}
+
+#[test]
 fn replaying_the_accepted_spans_in_order_rebuilds_the_same_decisions() {
     let start = Instant::now();
     let mut batches = Vec::new();

@@ -25,6 +25,7 @@ pub use state::KeptSpan;
 
 use crate::Overloaded;
 use crate::decided_trace::{DecidedTrace, Observation};
+use crate::intern::Interner;
 use crate::model::{SpanRecord, TraceId};
 use crate::verdict::{TraceVerdict, VerdictStatus, Violation};
 use deadlines::Deadlines;
@@ -127,6 +128,8 @@ pub struct Engine {
     decision_delays: Vec<Duration>,
     /// Whether each verdict is followed by an [`EngineEvent::Decided`].
     emit_decided: bool,
+    /// The strings traces keep, one address per text whichever thread decoded them.
+    strings: Interner,
 }
 
 impl Engine {
@@ -147,6 +150,7 @@ impl Engine {
             stats: EngineStats::default(),
             decision_delays: Vec::new(),
             emit_decided: false,
+            strings: Interner::default(),
         }
     }
 
@@ -315,7 +319,7 @@ impl Engine {
             trace.spans_over_limit += 1;
             self.stats.spans_over_limit += 1;
         } else {
-            added += trace.keep(span);
+            added += trace.keep(span, &mut self.strings);
         }
         self.add_bytes(added);
         self.relieve(span.trace_id, now, events);

@@ -4,7 +4,6 @@
 //! trace-scoped measures and the verdict read later: ids, times, kind, stage, and the name and session as
 //! indexes into a per-trace string table. Attribute values feed running accumulators and are dropped.
 
-use foldhash::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +13,7 @@ use super::contracts::{ContractSet, SpanView};
 use super::decide::Tally;
 use crate::config::MeasureConfig;
 use crate::decided_trace::DecidedSpan;
+use crate::intern::Interner;
 use crate::model::{SpanId, SpanRecord};
 use crate::verdict::Violation;
 
@@ -62,6 +62,14 @@ pub(crate) enum Accumulator {
     Seen(Option<Vec<bool>>),
 }
 
+/// Where a trace's string table is searched from: span names are few and come first; a session's spans
+/// come together, after the sessions before it.
+#[derive(Debug, Clone, Copy)]
+enum Scan {
+    FromFirst,
+    FromLast,
+}
+
 /// How many spans of one stage a trace holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct StageSpans {
@@ -76,10 +84,10 @@ pub(crate) struct TraceState {
     /// traces in flight under the contracts that measured them.
     pub contracts: Arc<ContractSet>,
     pub spans: Vec<KeptSpan>,
+    /// The trace's distinct span names and sessions, each once: they come through the engine's
+    /// [`Interner`], so one address is one text. A trace holds a few dozen, which a scan finds without the
+    /// memory of an index beside them.
     strings: Vec<Arc<str>>,
-    /// Table index of each string, keyed by its address: decoders intern strings, so one address is one
-    /// string; the same text at a second address merely takes a second entry.
-    string_index: HashMap<usize, u32>,
     pub accumulators: Vec<Accumulator>,
     /// `ironforge.run.session_count` of the trace's run span.
     pub declared_sessions: Option<i64>,
@@ -123,7 +131,6 @@ impl TraceState {
             contracts,
             spans: Vec::new(),
             strings: Vec::new(),
-            string_index: HashMap::default(),
             accumulators,
             declared_sessions: None,
             stage_spans: Default::default(),
@@ -198,14 +205,14 @@ impl TraceState {
         }
     }
 
-    /// Keeps the span's place in the trace. Returns the bytes it added.
-    pub fn keep(&mut self, span: &SpanRecord) -> usize {
+    /// Keeps the span's place in the trace, its strings shared through `strings`. Returns the bytes it
+    /// added.
+    pub fn keep(&mut self, span: &SpanRecord, strings: &mut Interner) -> usize {
         let before = self.strings.len();
-        let name = self.intern(&span.name);
-        let session = span
-            .session_id
-            .as_ref()
-            .map_or(NO_STRING, |session| self.intern(session));
+        let name = self.index_of(strings.share(&span.name), Scan::FromFirst);
+        let session = span.session_id.as_ref().map_or(NO_STRING, |session| {
+            self.index_of(strings.share(session), Scan::FromLast)
+        });
         self.spans.push(KeptSpan {
             span_id: span.span_id,
             parent_span_id: span.parent_span_id,
@@ -226,7 +233,7 @@ impl TraceState {
         });
         let added_strings = self.strings.len() - before;
         let added = size_of::<KeptSpan>()
-            + added_strings * (size_of::<Arc<str>>() + 2 * size_of::<usize>())
+            + added_strings * size_of::<Arc<str>>()
             + self.strings[before..]
                 .iter()
                 .map(|s| s.len())
@@ -247,13 +254,18 @@ impl TraceState {
         bytes
     }
 
-    fn intern(&mut self, text: &Arc<str>) -> u32 {
-        let address = Arc::as_ptr(text).cast::<u8>() as usize;
-        let next = u32::try_from(self.strings.len()).unwrap_or(NO_STRING - 1);
-        *self.string_index.entry(address).or_insert_with(|| {
-            self.strings.push(Arc::clone(text));
-            next
-        })
+    fn index_of(&mut self, text: Arc<str>, scan: Scan) -> u32 {
+        let same = |kept: &Arc<str>| Arc::ptr_eq(kept, &text);
+        let found = match scan {
+            Scan::FromFirst => self.strings.iter().position(same),
+            Scan::FromLast => self.strings.iter().rposition(same),
+        };
+        if let Some(index) = found {
+            return u32::try_from(index).unwrap_or(NO_STRING - 1);
+        }
+        let index = u32::try_from(self.strings.len()).unwrap_or(NO_STRING - 1);
+        self.strings.push(text);
+        index
     }
 
     pub fn name(&self, span: &KeptSpan) -> &str {
