@@ -89,13 +89,15 @@ fn bar(total: Option<u64>) -> ProgressBar {
     let (bar, template) = match total {
         Some(total) => (
             ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
-            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {elapsed} {msg}",
+            "{bar:20} {bytes}/{total_bytes} {binary_bytes_per_sec} {elapsed} {wide_msg}",
         ),
         None => (
             ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-            "{spinner} {bytes} {binary_bytes_per_sec} {elapsed} {msg}",
+            "{spinner} {bytes} {binary_bytes_per_sec} {elapsed} {wide_msg}",
         ),
     };
+    // The message is cut to what is left of the terminal's width, so the line never wraps (a wrapped line
+    // is redrawn as a new one at every tick) on terminals wider than the fixed parts, about 60 columns.
     // The templates are constants: a bad one falls back to the default style rather than failing the check.
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
