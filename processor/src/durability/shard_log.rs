@@ -48,6 +48,8 @@ pub struct ShardLog {
     decisions_bytes: u64,
     compacted_bytes: u64,
     buf: Vec<u8>,
+    /// Decision records appended and not yet written.
+    pending: Vec<u8>,
     unsynced: bool,
     last_sync: Instant,
     usage: Arc<WalUsage>,
@@ -91,6 +93,7 @@ impl ShardLog {
             decisions_bytes: 0,
             compacted_bytes: 0,
             buf: Vec::new(),
+            pending: Vec::new(),
             unsynced: false,
             last_sync: Instant::now(),
             usage,
@@ -141,26 +144,39 @@ impl ShardLog {
         Ok(())
     }
 
+    /// Adds a verdict to the decisions to write (see [`ShardLog::write_decisions`]).
     pub fn append_verdict(&mut self, verdict: &TraceVerdict) -> std::io::Result<()> {
+        let before = self.pending.len();
         let mut failed = None;
-        self.write_decision(|out| failed = put_verdict(out, verdict).err())?;
+        frame::append(&mut self.pending, |out| {
+            failed = put_verdict(out, verdict).err();
+        });
         match failed {
-            Some(err) => Err(std::io::Error::other(err)),
+            Some(err) => {
+                self.pending.truncate(before);
+                Err(std::io::Error::other(err))
+            }
             None => Ok(()),
         }
     }
 
-    pub fn append_emitted(&mut self, key: &ViolationKey) -> std::io::Result<()> {
-        self.write_decision(|out| put_emitted(out, key))
+    /// Adds an emitted violation to the decisions to write (see [`ShardLog::write_decisions`]).
+    pub fn append_emitted(&mut self, key: &ViolationKey) {
+        frame::append(&mut self.pending, |out| put_emitted(out, key));
     }
 
-    fn write_decision(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> std::io::Result<()> {
-        self.buf.clear();
-        frame::append(&mut self.buf, encode);
-        self.decisions.write_all(&self.buf)?;
-        let written = self.buf.len() as u64;
-        self.decisions_bytes += written;
-        self.usage.add_bytes(written);
+    /// Writes the decisions appended since the last call with one `write`: a verdict comes with a few
+    /// dozen violations, and a record each cost a system call each.
+    pub fn write_decisions(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let written = self.decisions.write_all(&self.pending);
+        let bytes = self.pending.len() as u64;
+        self.pending.clear();
+        written?;
+        self.decisions_bytes += bytes;
+        self.usage.add_bytes(bytes);
         self.unsynced = true;
         Ok(())
     }
@@ -192,6 +208,7 @@ impl ShardLog {
 
     /// Flushes everything written to the disk, whatever the policy: on shutdown and after recovery.
     pub fn sync(&mut self) -> std::io::Result<()> {
+        self.write_decisions()?;
         if self.unsynced {
             let started = Instant::now();
             self.active_file.sync_data()?;
@@ -211,6 +228,7 @@ impl ShardLog {
         if !self.sealed.iter().any(done) {
             return Ok(());
         }
+        self.write_decisions()?;
         let decisions = match self.config.fsync {
             FsyncPolicy::None => None,
             FsyncPolicy::Batch | FsyncPolicy::Interval(_) => Some(self.decisions.try_clone()?),
@@ -255,6 +273,7 @@ impl ShardLog {
         emitted: impl Iterator<Item = &'a ViolationKey>,
         in_flight: impl Fn(&TraceId) -> bool,
     ) -> std::io::Result<()> {
+        self.write_decisions()?;
         let mut out = Vec::new();
         let mut kept = HashSet::new();
         for verdict in verdicts {

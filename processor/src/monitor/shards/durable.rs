@@ -98,7 +98,7 @@ impl Logged {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = restored;
         for key in recovery.emitted {
-            self.log.append_emitted(&key)?;
+            self.log.append_emitted(&key);
             self.emitted.entry(key.trace_id).or_default().insert(key);
         }
         let mut chunks = Vec::new();
@@ -172,13 +172,7 @@ impl Logged {
                 if emitted.contains(&key) {
                     return false;
                 }
-                if let Err(err) = self.log.append_emitted(&key) {
-                    WalFailed {
-                        what: "record an emitted violation",
-                        error: &err,
-                    }
-                    .emit(self.log.usage());
-                }
+                self.log.append_emitted(&key);
                 emitted.insert(key);
                 true
             }
@@ -200,6 +194,9 @@ impl Logged {
             // Analysis of a trace whose verdict is logged: handed on once, with that verdict.
             EngineEvent::Decided(_) => true,
         });
+        if let Err(err) = self.log.write_decisions() {
+            self.failed("record decisions", &err);
+        }
     }
 
     /// Syncs when the interval is due; now and then deletes segments whose traces are all decided, and
