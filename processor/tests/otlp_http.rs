@@ -180,6 +180,25 @@ async fn base64_ids_in_json_are_a_bad_request() {
 }
 
 #[tokio::test]
+async fn a_json_body_that_is_not_utf8_is_a_bad_request() {
+    let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
+    let mut body = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":""#.to_vec();
+    body.extend_from_slice(&[0xff, 0xfe]);
+    body.extend_from_slice(br#""}]}]}]}"#);
+    let answer = receiver.post(Some("application/json"), None, body).await;
+    assert_eq!(answer.status, 400);
+    let status = answer.json();
+    assert_eq!(status["code"], 3);
+    let message = status["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("invalid OTLP/JSON body: not UTF-8"),
+        "{message}"
+    );
+    receiver.assert_refused(RequestOutcome::BadRequest);
+    receiver.assert_still_serves().await;
+}
+
+#[tokio::test]
 async fn garbage_truncated_and_too_deep_bodies_are_a_bad_request() {
     let receiver = Receiver::start(TRACES_PATH, ReceiverLimits::default()).await;
     let good = request(vec![session_span(1)]).encode_to_vec();

@@ -36,29 +36,32 @@ enum Job {
 pub(super) struct Releaser {
     jobs: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    usage: Arc<WalUsage>,
 }
 
 impl Releaser {
     pub fn start(name: String, usage: Arc<WalUsage>) -> std::io::Result<Self> {
         let (jobs, inbox) = mpsc::channel();
+        let thread_usage = Arc::clone(&usage);
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || run(&inbox, &usage))?;
+            .spawn(move || run(&inbox, &thread_usage))?;
         Ok(Self {
             jobs: Some(jobs),
             thread: Some(thread),
+            usage,
         })
     }
 
     /// Hands the segments over. Should the thread be gone, they are deleted here instead.
-    pub fn release(&self, release: Release, usage: &WalUsage) {
+    pub fn release(&self, release: Release) {
         let job = Job::Release(release);
         let unsent = match &self.jobs {
             Some(jobs) => jobs.send(job).err().map(|err| err.0),
             None => Some(job),
         };
         if let Some(Job::Release(release)) = unsent {
-            delete(release, usage);
+            delete(release, &self.usage);
         }
     }
 

@@ -240,13 +240,10 @@ impl ShardLog {
             .into_iter()
             .map(|segment| (segment.path, segment.bytes))
             .collect();
-        self.releaser.release(
-            Release {
-                decisions,
-                segments,
-            },
-            &self.usage,
-        );
+        self.releaser.release(Release {
+            decisions,
+            segments,
+        });
         Ok(())
     }
 
