@@ -197,3 +197,34 @@ fn replaying_the_same_spans_and_times_evicts_the_same_traces() {
     assert!(!evicted(&first).is_empty());
     assert_eq!(first, run_all());
 }
+
+#[test]
+fn a_flood_of_rootless_traces_does_not_push_out_the_verdicts_of_runs() {
+    let start = Instant::now();
+    let mut engine = engine("decided_traces_kept: 10");
+    let mut runs = Vec::new();
+    for trace in 200..203u8 {
+        engine
+            .ingest(
+                vec![span(trace, 1, None, Some(SpanKind::Run))],
+                at(start, 0),
+            )
+            .unwrap();
+        runs.push(TraceId([trace; 16]));
+    }
+    engine.tick(at(start, 2));
+    for trace in 0..50u8 {
+        engine
+            .ingest(vec![rootless(trace, 2)], at(start, 3))
+            .unwrap();
+    }
+    engine.tick(at(start, 30));
+    assert_eq!(engine.verdicts().count(), 10);
+    for run in &runs {
+        assert!(engine.verdict(run).is_some(), "{run:?} forgotten");
+    }
+    assert_eq!(engine.stats().verdicts_forgotten, 43);
+    // Oldest decision first, runs and fragments together.
+    let decided: Vec<u64> = engine.verdicts().map(|v| v.decided_unix_nano).collect();
+    assert!(decided.is_sorted(), "{decided:?}");
+}

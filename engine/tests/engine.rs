@@ -292,6 +292,8 @@ fn a_root_with_a_huge_array_is_still_the_root() {
     );
 }
 
+/// A kept span is 48 bytes, its place in the trace's table of ids (which makes a retried export harmless)
+/// about 8, and the trace's own state and strings spread over its spans the rest.
 #[test]
 fn a_kept_span_costs_about_64_bytes_of_engine_state() {
     let start = Instant::now();
@@ -314,7 +316,7 @@ fn a_kept_span_costs_about_64_bytes_of_engine_state() {
     let count = spans.len();
     engine.ingest(spans, at(start, 0)).unwrap();
     let per_span = engine.capacity().bytes() / count;
-    assert!(per_span <= 64, "{per_span} bytes per span");
+    assert!(per_span <= 72, "{per_span} bytes per span");
 }
 
 #[test]
@@ -333,7 +335,7 @@ fn a_text_decoded_on_several_threads_is_kept_once_per_trace() {
     let count = spans.len();
     engine.ingest(spans, at(start, 0)).unwrap();
     let per_span = engine.capacity().bytes() / count;
-    assert!(per_span <= 56, "{per_span} bytes per span");
+    assert!(per_span <= 64, "{per_span} bytes per span");
 }
 
 #[test]

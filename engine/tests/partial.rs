@@ -108,3 +108,25 @@ fn a_run_that_declares_no_sessions_is_not_held_to_stages() {
     let verdict = judge(spans);
     assert_eq!(verdict.status, VerdictStatus::Pass, "{verdict:?}");
 }
+
+#[test]
+fn a_trace_past_its_span_limit_is_incomplete_never_a_pass() {
+    let contracts = support::contracts(
+        "",
+        "limits: { max_spans_per_trace: 4 }\n",
+        "  - id: session_duration\n    category: timing\n    scope: { kind: session }\n    measure: duration\n    comparison: lt\n    threshold: 5\n    severity: warning\n",
+    );
+    let start = Instant::now();
+    let mut engine = Engine::new(contracts);
+    let spans = run(2, 0, |stage| (stage == Stage::Discovery).then_some(5));
+    let mut events = engine.ingest(spans, at(start, 0)).unwrap();
+    events.extend(engine.tick(at(start, 6)));
+    let verdict = verdicts(&events)[0];
+    assert_eq!(verdict.status, VerdictStatus::Incomplete, "{verdict:?}");
+    assert!(!verdict.production_ready);
+    let reason = verdict.incomplete_reason.as_deref().unwrap();
+    assert!(
+        reason.contains("3 spans over the per-trace limits"),
+        "{reason}"
+    );
+}

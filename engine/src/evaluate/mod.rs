@@ -78,6 +78,8 @@ pub enum EngineEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {
     pub spans_accepted: u64,
+    /// Spans whose trace was given a span of the same id already (a retried export): they change nothing.
+    pub spans_duplicate: u64,
     /// Spans that arrived for a trace already decided.
     pub late_spans: u64,
     /// Spans checked but not kept because their trace was over `max_spans_per_trace` or `max_bytes_per_trace`.
@@ -100,6 +102,7 @@ impl EngineStats {
         let delta = |now: u64, then: u64| now.saturating_sub(then);
         EngineStats {
             spans_accepted: delta(self.spans_accepted, earlier.spans_accepted),
+            spans_duplicate: delta(self.spans_duplicate, earlier.spans_duplicate),
             late_spans: delta(self.late_spans, earlier.late_spans),
             spans_over_limit: delta(self.spans_over_limit, earlier.spans_over_limit),
             batches_refused: delta(self.batches_refused, earlier.batches_refused),
@@ -249,7 +252,7 @@ impl Engine {
     }
 
     /// [`Engine::ingest`], showing each accepted span to `observe` first (the live processor feeds its
-    /// span metrics from it), so a refused batch is seen by no one.
+    /// span metrics from it), so a refused batch is seen by no one, and a duplicate span not twice.
     pub fn ingest_observed(
         &mut self,
         spans: Vec<SpanRecord>,
@@ -270,16 +273,27 @@ impl Engine {
     ) -> Vec<EngineEvent> {
         let mut events = Vec::new();
         for span in &spans {
-            observe(span);
-            self.ingest_span(span, now, &mut events);
+            self.ingest_span(span, now, &mut observe, &mut events);
         }
         events
     }
 
-    fn ingest_span(&mut self, span: &SpanRecord, now: Now, events: &mut Vec<EngineEvent>) {
+    fn ingest_span(
+        &mut self,
+        span: &SpanRecord,
+        now: Now,
+        observe: &mut impl FnMut(&SpanRecord),
+        events: &mut Vec<EngineEvent>,
+    ) {
         self.stats.spans_accepted += 1;
         let max_violations = self.contracts.file().limits.max_violations_per_trace;
-        if self.decided.contains(&span.trace_id) {
+        if let Some(decided) = self.decided.get_mut(&span.trace_id) {
+            let Some(added) = decided.first_sight(span.span_id) else {
+                self.stats.spans_duplicate += 1;
+                return;
+            };
+            self.add_bytes(added);
+            observe(span);
             self.ingest_late(span, now, max_violations, events);
             return;
         }
@@ -297,6 +311,11 @@ impl Engine {
                 entry.insert(trace)
             }
         };
+        if trace.has_seen(span.span_id) {
+            self.stats.spans_duplicate += 1;
+            return;
+        }
+        observe(span);
         trace.last_seen_at = now.instant;
         trace.accumulate(span);
         let mut added = 0;
@@ -316,7 +335,7 @@ impl Engine {
         if trace.spans.len() >= limits.max_spans_per_trace
             || trace.bytes + span_bytes_estimate(span) > limits.max_bytes_per_trace
         {
-            trace.spans_over_limit += 1;
+            added += trace.over_limit(span.span_id);
             self.stats.spans_over_limit += 1;
         } else {
             added += trace.keep(span, &mut self.strings);
@@ -380,9 +399,10 @@ impl Engine {
         events: &mut Vec<EngineEvent>,
     ) {
         self.stats.late_spans += 1;
-        let Some((verdict, tally)) = self.decided.get_mut(&span.trace_id) else {
+        let Some(decided) = self.decided.get_mut(&span.trace_id) else {
             return;
         };
+        let (verdict, tally) = (&mut decided.verdict, &mut decided.tally);
         let before = verdict_bytes(verdict);
         let mut added = 0;
         span_violations(&self.contracts, span, now.unix_nano, |violation| {
@@ -521,7 +541,8 @@ impl Engine {
         } else {
             Some(incomplete_reason(&trace))
         };
-        let (status, production_ready) = trace.tally.status(incomplete_reason.is_some());
+        // A trace past its limits was judged on part of its spans: it is incomplete, whatever that part
+        // showed, so it never reads as production-ready.
         if trace.spans_over_limit > 0 {
             let note = format!(
                 "{} spans over the per-trace limits were checked span by span but left out of trace-scoped contracts",
@@ -532,8 +553,11 @@ impl Engine {
                 None => note,
             });
         }
+        let (status, production_ready) = trace.tally.status(incomplete_reason.is_some());
         self.stats.violations_over_limit += trace.violations_over_limit;
         let decided_spans = self.emit_decided.then(|| trace.decided_spans());
+        let span_ids = trace.seen_ids();
+        let fragment = trace.root_seen_at.is_none();
         let verdict = TraceVerdict {
             trace_id,
             status,
@@ -548,8 +572,10 @@ impl Engine {
             evicted: ending == Ending::Evicted,
             attributes_truncated: trace.attributes_truncated,
         };
-        self.add_bytes(verdict_bytes(&verdict));
-        let (forgotten, freed) = self.decided.insert(verdict.clone(), trace.tally);
+        let (held, forgotten, freed) =
+            self.decided
+                .insert(verdict.clone(), trace.tally, span_ids, fragment);
+        self.add_bytes(held);
         self.stats.verdicts_forgotten += forgotten;
         self.release_bytes(freed);
         let decided = decided_spans.map(|spans| DecidedTrace {

@@ -7,6 +7,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::hash::BuildHasher;
+
+use foldhash::HashSet;
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use super::contracts::{ContractSet, SpanView};
@@ -84,6 +90,13 @@ pub(crate) struct TraceState {
     /// traces in flight under the contracts that measured them.
     pub contracts: Arc<ContractSet>,
     pub spans: Vec<KeptSpan>,
+    /// Every span id the trace was given is here or in `over_limit_ids`: an exporter retries a request
+    /// whose answer it did not get, and a span given twice must count once. Positions in `spans`, hashed
+    /// by the span's id, so the ids are not held twice.
+    kept_ids: HashTable<u32>,
+    /// Ids of the spans given past the trace's limits, which `spans` does not hold.
+    over_limit_ids: HashSet<SpanId>,
+    ids_hasher: RandomState,
     /// The trace's distinct span names and sessions, each once: they come through the engine's
     /// [`Interner`], so one address is one text. A trace holds a few dozen, which a scan finds without the
     /// memory of an index beside them.
@@ -130,6 +143,9 @@ impl TraceState {
         Self {
             contracts,
             spans: Vec::new(),
+            kept_ids: HashTable::new(),
+            over_limit_ids: HashSet::default(),
+            ids_hasher: RandomState::default(),
             strings: Vec::new(),
             accumulators,
             declared_sessions: None,
@@ -145,6 +161,35 @@ impl TraceState {
             violations_over_limit: 0,
             tally: Tally::default(),
         }
+    }
+
+    /// Whether the trace was given a span of this id already.
+    pub fn has_seen(&self, span_id: SpanId) -> bool {
+        let spans = &self.spans;
+        self.kept_ids
+            .find(self.ids_hasher.hash_one(span_id), |at| {
+                spans
+                    .get(*at as usize)
+                    .is_some_and(|kept| kept.span_id == span_id)
+            })
+            .is_some()
+            || self.over_limit_ids.contains(&span_id)
+    }
+
+    /// Remembers the id of a span checked but not kept. Returns the bytes it added.
+    pub fn over_limit(&mut self, span_id: SpanId) -> usize {
+        self.spans_over_limit += 1;
+        self.over_limit_ids.insert(span_id);
+        self.bytes += OVER_LIMIT_ID_BYTES;
+        OVER_LIMIT_ID_BYTES
+    }
+
+    /// The ids of every span the trace was given, sorted, for the decided trace to know its own spans.
+    pub fn seen_ids(&self) -> Box<[SpanId]> {
+        let mut ids: Vec<SpanId> = self.spans.iter().map(|span| span.span_id).collect();
+        ids.extend(self.over_limit_ids.iter().copied());
+        ids.sort_unstable();
+        ids.into_boxed_slice()
     }
 
     /// Folds a span's facts into the trace-scoped accumulators. Every span counts, kept or over the limits.
@@ -231,8 +276,17 @@ impl TraceState {
                     ((bytes / 1024.0).round() as u32).min(NO_MEMORY - 1)
                 }),
         });
+        let position = u32::try_from(self.spans.len() - 1).unwrap_or(u32::MAX);
+        let (hasher, spans) = (&self.ids_hasher, &self.spans);
+        self.kept_ids
+            .insert_unique(hasher.hash_one(span.span_id), position, |at| {
+                spans
+                    .get(*at as usize)
+                    .map_or(0, |kept| hasher.hash_one(kept.span_id))
+            });
         let added_strings = self.strings.len() - before;
         let added = size_of::<KeptSpan>()
+            + KEPT_ID_BYTES
             + added_strings * size_of::<Arc<str>>()
             + self.strings[before..]
                 .iter()
@@ -322,7 +376,16 @@ pub fn batch_bytes(spans: &[SpanRecord]) -> usize {
     spans.iter().map(span_bytes_estimate).sum()
 }
 
+/// Approximate bytes a kept span's place in the table of ids takes: its position, a control byte and the
+/// table's spare room.
+const KEPT_ID_BYTES: usize = 8;
+/// Approximate bytes a span id past the limits takes in its set: the id, a control byte and spare room.
+const OVER_LIMIT_ID_BYTES: usize = 16;
+
 /// Approximate bytes a span will take once kept, for admission before it is.
 pub(crate) fn span_bytes_estimate(span: &SpanRecord) -> usize {
-    size_of::<KeptSpan>() + span.name.len() + span.session_id.as_ref().map_or(0, |s| s.len())
+    size_of::<KeptSpan>()
+        + KEPT_ID_BYTES
+        + span.name.len()
+        + span.session_id.as_ref().map_or(0, |s| s.len())
 }
