@@ -364,6 +364,34 @@ impl WalFailed<'_> {
     }
 }
 
+/// The write-ahead log reached its cap (batches are refused with a retry hint), or came back under it.
+#[derive(Debug)]
+pub struct WalAtCap {
+    pub full: bool,
+    pub bytes: u64,
+    pub max_bytes: u64,
+}
+
+impl WalAtCap {
+    /// Logs the change; the gauge follows from [`crate::durability::WalUsage::is_full`].
+    pub fn emit(&self) {
+        if self.full {
+            tracing::warn!(
+                bytes = self.bytes,
+                max_bytes = self.max_bytes,
+                "write-ahead log at its cap (--wal-max-bytes): span batches are refused with a retry hint \
+                 until decided traces free their segments"
+            );
+        } else {
+            tracing::info!(
+                bytes = self.bytes,
+                max_bytes = self.max_bytes,
+                "write-ahead log back under its cap: span batches are accepted again"
+            );
+        }
+    }
+}
+
 /// Log target of analysis findings (`RUST_LOG=ironforge::analysis=warn`).
 pub const ANALYSIS_TARGET: &str = "ironforge::analysis";
 
@@ -445,5 +473,24 @@ impl HistoryFailed<'_> {
     pub fn emit(&self, metrics: &Metrics) {
         metrics.analysis().history_error();
         tracing::warn!(target: ANALYSIS_TARGET, error = %self.error, "run history: cannot {}", self.what);
+    }
+}
+
+/// The run history at start-up was damaged or not a history: it was moved aside and a new one created.
+#[derive(Debug)]
+pub struct HistorySetAside<'a> {
+    pub error: &'a ironforge_history::HistoryError,
+    pub aside: &'a std::path::Path,
+}
+
+impl HistorySetAside<'_> {
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics.analysis().history_error();
+        tracing::error!(
+            target: ANALYSIS_TARGET,
+            error = %self.error,
+            kept_as = %self.aside.display(),
+            "run history: the file cannot be read; it is kept aside and a new history is started"
+        );
     }
 }

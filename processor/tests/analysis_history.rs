@@ -330,17 +330,31 @@ fn a_history_that_cannot_be_created_is_counted_and_runs_are_still_analysed() {
 }
 
 #[test]
-fn a_file_that_is_not_a_history_stops_the_start_with_its_path() {
+fn a_damaged_history_is_kept_aside_and_a_new_one_started() {
     let dir = DataDir::new("corrupt");
     std::fs::create_dir_all(&dir.0).unwrap();
-    std::fs::write(dir.0.join("history.sqlite"), b"not a database, just text").unwrap();
-    let error = Analyst::start(
-        AnalysisConfig::default(),
-        &dir.0,
-        contracts(),
-        Arc::new(Metrics::new()),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(error.contains("history.sqlite"), "{error}");
+    let damaged = b"not a database, just text".repeat(200);
+    std::fs::write(dir.0.join("history.sqlite"), &damaged).unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&dir.0, &metrics);
+    analyst.submit(Box::new(run(0, 2.0, 40e6)));
+    analyst.flush();
+    let trace = run(0, 2.0, 40e6).verdict.trace_id.to_hex();
+    assert!(analyst.view().trace(&trace).is_some());
+
+    let aside: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().contains("history.sqlite.damaged-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read(&aside[0]).unwrap(), damaged, "kept as it was");
+    let history =
+        ironforge_history::History::open(ironforge_history::HistoryOptions::in_dir(&dir.0));
+    assert!(history.is_ok(), "a new history: {history:?}");
+    let text = metrics.encode().unwrap();
+    assert!(
+        text.contains("ironforge_analysis_history_errors_total 1"),
+        "{text}"
+    );
 }

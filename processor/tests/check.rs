@@ -657,3 +657,42 @@ fn recordings_break_the_contracts_the_replay_breaks_now() {
         );
     }
 }
+
+/// An exporter that retried wrote some requests twice into the recording: each span counts once.
+#[test]
+fn a_recording_holding_each_request_twice_judges_as_once() {
+    let run = clean_run();
+    let once = json_report(&check(&["--format", "json", arg(run)], b""));
+    let plain = String::from_utf8(std::fs::read(run).unwrap()).unwrap();
+    let twice: String = plain
+        .lines()
+        .flat_map(|line| [line, "\n", line, "\n"])
+        .collect();
+    let doubled = path("doubled.jsonl");
+    std::fs::write(&doubled, twice).unwrap();
+    let again = json_report(&check(&["--format", "json", arg(&doubled)], b""));
+    let summary = |report: &serde_json::Value| {
+        report["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|trace| {
+                let mut contracts: Vec<String> = trace["violations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| format!("{} {}", v["contract_id"], v["span_id"]))
+                    .collect();
+                contracts.sort();
+                (
+                    trace["trace_id"].clone(),
+                    trace["status"].clone(),
+                    trace["span_count"].clone(),
+                    contracts,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(!summary(&once).is_empty());
+    assert_eq!(summary(&once), summary(&again));
+}

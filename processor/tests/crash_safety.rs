@@ -251,9 +251,7 @@ async fn a_torn_log_tail_is_cut_with_a_warning_and_the_rest_replayed() {
     }
     let lines = restarted.kill();
     assert!(
-        lines
-            .iter()
-            .any(|line| line.contains("torn or corrupt tail")),
+        lines.iter().any(|line| line.contains("cut a torn tail")),
         "no warning:\n{}",
         lines.join("\n")
     );
@@ -292,4 +290,75 @@ async fn a_second_processor_on_the_same_data_dir_is_refused() {
     // The first keeps serving.
     let (status, _) = first.get("/readyz").await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_mid_segment_costs_that_record_only_and_is_counted() {
+    let dir = TempDir::new("crash-damaged");
+    let yaml = test_contracts().replace("grace_seconds: 0.5", "grace_seconds: 2");
+    let contracts = write_contracts(dir.path(), &yaml);
+    let data = dir.path().join("data");
+    let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+    let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
+        .await
+        .unwrap();
+    let traces = 20;
+    for trace in 0..traces {
+        let spans = vec![
+            span(trace, 1, None, "run", 5),
+            span(trace, 2, Some(1), "session", 1),
+        ];
+        client.export(request(spans)).await.unwrap();
+    }
+    processor.kill();
+
+    // Each trace's batch is one frame of its shard's segment: damage the middle of the largest.
+    let segment = walk(&data.join("wal"))
+        .into_iter()
+        .filter(|path| path.to_string_lossy().contains("segment-"))
+        .max_by_key(|path| std::fs::metadata(path).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let middle = bytes.len() / 2;
+    for byte in &mut bytes[middle..middle + 64] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&segment, bytes).unwrap();
+
+    let restarted = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+    // 64 bytes reach at most two adjacent frames (a trace's batch each): every other trace is decided whole.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut whole = 0;
+        for trace in 0..traces {
+            let path = format!("/api/v1/traces/{}/verdict", hex::encode(trace_id(trace)));
+            let (status, body) = restarted.get(&path).await;
+            let verdict: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if status == 200 && verdict["span_count"] == 2 && verdict["status"] == "pass" {
+                whole += 1;
+            }
+        }
+        if whole >= traces - 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{whole} of {traces} decided whole"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, metrics) = restarted.get("/metrics").await;
+    let corrupt = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("ironforge_processor_wal_corrupt_records_total "))
+        .and_then(|value| value.parse::<f64>().ok());
+    assert!(corrupt.is_some_and(|count| count >= 1.0), "{metrics}");
+    let lines = restarted.kill();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("a damaged record in the middle") && line.contains("offset")),
+        "no error naming the offset:\n{}",
+        lines.join("\n")
+    );
 }

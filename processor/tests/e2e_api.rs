@@ -345,3 +345,41 @@ async fn health_and_compliance_answer_per_pipeline_over_http_and_grpc() {
     );
     processor.stop().await;
 }
+
+/// An exporter retries a request whose answer it did not get: the same spans again, before the verdict or
+/// after it, change nothing and are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_export_changes_no_verdict_and_doubles_no_violation() {
+    let processor = TestProcessor::start().await;
+    let mut otlp = TraceServiceClient::connect(processor.grpc_endpoint())
+        .await
+        .unwrap();
+    // A slow session (5 s against 3 s): one violation of session_duration.
+    let slow = run_with_session(41, 5);
+    otlp.export(slow.clone()).await.unwrap();
+    otlp.export(slow.clone()).await.unwrap();
+    let verdict = processor.verdict(&hex::encode([41; 16])).await;
+    let slow_sessions = |verdict: &pb::TraceVerdict| {
+        verdict
+            .violations
+            .iter()
+            .filter(|v| v.contract_id == "session_duration")
+            .count()
+    };
+    assert_eq!(slow_sessions(&verdict), 1, "{verdict:?}");
+
+    // After the verdict: the same request once more leaves it as it was. Two spans, sent twice more.
+    otlp.export(slow).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, metrics) = processor.get("/metrics").await;
+        if metrics.contains("ironforge_processor_spans_duplicate_total 4") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let again = processor.verdict(&hex::encode([41; 16])).await;
+    assert_eq!(again, verdict);
+    processor.stop().await;
+}

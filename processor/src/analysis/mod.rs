@@ -24,9 +24,52 @@ pub use args::AnalysisArgs;
 pub use measures::{CRITICAL_PATH, MEMORY_PEAK, RUN_DURATION};
 pub use view::{AnalysisView, PipelineFindings, Regression};
 
-use crate::internal_events::AnalysisDropped;
+use crate::internal_events::{AnalysisDropped, HistorySetAside};
 use crate::telemetry::Metrics;
 use worker::{Command, HistorySource, Worker};
+
+/// Opens the history; one that is damaged (or not a history at all) is moved aside, kept for inspection, and a
+/// new one created in its place, so a bad sector costs the record of earlier runs, not the monitoring.
+fn open_or_set_aside(options: HistoryOptions, metrics: &Metrics) -> Result<History, HistoryError> {
+    let error = match History::open(options.clone()) {
+        Err(error @ HistoryError::NotAHistory { .. }) => error,
+        opened => return opened,
+    };
+    let aside = set_aside(&options.path).map_err(|source| HistoryError::Io {
+        path: options.path.clone(),
+        source,
+    })?;
+    HistorySetAside {
+        error: &error,
+        aside: &aside,
+    }
+    .emit(metrics);
+    History::open(options)
+}
+
+/// Renames the history file, and SQLite's `-wal` and `-shm` files beside it, to `<name>.damaged-<unix seconds>`.
+fn set_aside(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let renamed = |suffix: &str| {
+        let mut from = path.as_os_str().to_owned();
+        from.push(suffix);
+        let mut to = from.clone();
+        to.push(format!(".damaged-{seconds}"));
+        (std::path::PathBuf::from(from), std::path::PathBuf::from(to))
+    };
+    for suffix in ["-wal", "-shm"] {
+        let (from, to) = renamed(suffix);
+        match std::fs::rename(&from, &to) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+    }
+    let (from, to) = renamed("");
+    std::fs::rename(from, &to)?;
+    Ok(to)
+}
 
 /// How long and how much run history is kept (in `DATA_DIR/history.sqlite`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,10 +158,10 @@ impl Analyst {
                     max_bytes: retention.max_bytes,
                     ..HistoryOptions::in_dir(data_dir)
                 };
-                // A file that is there is opened now, so that one that is not a history stops the start; a
+                // A file that is there is opened now, so that one a newer build wrote stops the start; a
                 // new one is created on the thread, keeping its fsyncs out of the time to ready.
                 if options.path.exists() {
-                    History::open(options).map(HistorySource::Opened)
+                    open_or_set_aside(options, &metrics).map(HistorySource::Opened)
                 } else {
                     Ok(HistorySource::ToCreate(options))
                 }

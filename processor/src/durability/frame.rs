@@ -1,5 +1,6 @@
-//! Length-prefixed, CRC-checked frames. A crash can leave the last frame of a file half written; reading
-//! stops at the first frame whose length or checksum does not hold, so a torn tail is cut, never fatal.
+//! Length-prefixed, CRC-checked frames. A crash can leave the last frame of a file half written: a torn
+//! tail, cut without fuss. A disk can also damage a frame in the middle of a file: reading then looks for
+//! the next frame that checks and goes on from there, so one bad record costs that record, not the file.
 
 /// Length (u32 LE) then CRC-32 of the payload (u32 LE).
 const HEADER: usize = 8;
@@ -21,31 +22,60 @@ pub fn append(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
     out[start + 4..start + HEADER].copy_from_slice(&crc);
 }
 
-/// The frames of a file, up to the first that does not check.
+/// A stretch of a file that held no frame that checks, with good frames after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Damage {
+    /// Where the stretch starts in the file.
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// The frames of a file that check.
 #[derive(Debug)]
 pub struct Frames<'a> {
     pub payloads: Vec<&'a [u8]>,
-    /// Bytes after the last good frame: a torn or corrupt tail (0 for a clean file).
+    /// Damaged stretches skipped in the middle of the file, in file order.
+    pub damaged: Vec<Damage>,
+    /// Bytes after the last good frame: a torn tail (0 for a clean file).
     pub discarded: usize,
+}
+
+/// The payload of the frame at `at`, when a whole frame that checks starts there. The log writes no empty
+/// frame, so eight zero bytes (a zeroed block) are not taken for one.
+fn frame_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
+    let header = bytes.get(at..at.checked_add(HEADER)?)?;
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if len == 0 || len > MAX_FRAME {
+        return None;
+    }
+    let payload = bytes.get(at + HEADER..at + HEADER + len)?;
+    (crc32fast::hash(payload) == crc).then_some(payload)
 }
 
 pub fn read(bytes: &[u8]) -> Frames<'_> {
     let mut payloads = Vec::new();
+    let mut damaged = Vec::new();
     let mut at = 0;
-    while let Some(header) = bytes.get(at..at + HEADER) {
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        let Some(payload) = bytes.get(at + HEADER..at + HEADER + len) else {
+    while at < bytes.len() {
+        if let Some(payload) = frame_at(bytes, at) {
+            payloads.push(payload);
+            at += HEADER + payload.len();
+            continue;
+        }
+        // A frame that does not check is a torn tail unless a good frame follows it somewhere.
+        let Some(next) = (at + 1..bytes.len()).find(|next| frame_at(bytes, *next).is_some()) else {
             break;
         };
-        if len > MAX_FRAME || crc32fast::hash(payload) != crc {
-            break;
-        }
-        payloads.push(payload);
-        at += HEADER + len;
+        damaged.push(Damage {
+            offset: at,
+            len: next - at,
+        });
+        at = next;
     }
     Frames {
         payloads,
+        damaged,
         discarded: bytes.len() - at,
     }
 }
@@ -82,12 +112,50 @@ mod tests {
     }
 
     #[test]
-    fn a_flipped_bit_stops_reading_there() {
+    fn a_flipped_bit_in_the_last_frame_cuts_it() {
         let mut bytes = two_frames();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         let frames = read(&bytes);
         assert_eq!(frames.payloads, vec![&b"first"[..]]);
+        assert!(frames.damaged.is_empty());
         assert_eq!(frames.discarded, 14);
+    }
+
+    #[test]
+    fn damage_in_the_middle_skips_that_frame_only() {
+        let mut bytes = Vec::new();
+        for payload in [&b"first"[..], b"second", b"third"] {
+            append(&mut bytes, |o| o.extend_from_slice(payload));
+        }
+        // Any byte of the second frame (13..27), header or payload, flipped.
+        for at in 13..27 {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x40;
+            let frames = read(&damaged);
+            assert_eq!(
+                frames.payloads,
+                vec![&b"first"[..], b"third"],
+                "flipped at {at}"
+            );
+            assert_eq!(
+                frames.damaged,
+                vec![Damage {
+                    offset: 13,
+                    len: 14
+                }]
+            );
+            assert_eq!(frames.discarded, 0);
+        }
+    }
+
+    #[test]
+    fn a_zeroed_tail_is_torn_not_frames() {
+        let mut bytes = two_frames();
+        bytes.extend_from_slice(&[0; 64]);
+        let frames = read(&bytes);
+        assert_eq!(frames.payloads.len(), 2);
+        assert!(frames.damaged.is_empty());
+        assert_eq!(frames.discarded, 64);
     }
 }

@@ -117,6 +117,7 @@ impl Wal {
         std::fs::create_dir_all(&generation).map_err(WalError::io(&generation))?;
         let usage = std::sync::Arc::new(WalUsage::default());
         usage.replayed(recovered.spans.len() as u64);
+        usage.found_corrupt(recovered.corrupt_records);
         Ok((
             Self {
                 generation,
@@ -268,6 +269,71 @@ mod tests {
             [segment_name(3)],
             "a closing log finishes the deletions it was handed"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_cap_below_one_segment_releases_the_active_segment_once_its_traces_are_decided() {
+        let dir = temp_dir("small-cap");
+        let config = WalConfig {
+            fsync: FsyncPolicy::Batch,
+            max_bytes: 64,
+            ..WalConfig::default()
+        };
+        let (mut wal, _) = Wal::open(&dir, config).unwrap();
+        let mut log = wal.shard_log(0).unwrap();
+        wal.recovered().unwrap();
+        let span = SpanRecord::new(TraceId([1; 16]), SpanId([1; 8]), "run");
+        log.append_spans(&[span]).unwrap();
+        log.commit().unwrap();
+        assert!(wal.usage().bytes() >= 64, "the log is at its cap");
+
+        log.release(|_| true).unwrap();
+        log.settle();
+        assert!(
+            wal.usage().bytes() >= 64,
+            "a trace in flight keeps its segment"
+        );
+
+        log.release(|_| false).unwrap();
+        log.settle();
+        assert_eq!(wal.usage().bytes(), 0, "nothing decided is held");
+        drop(log);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_record_in_the_middle_is_skipped_and_counted_and_the_rest_replayed() {
+        let dir = temp_dir("damaged");
+        let (mut wal, _) = Wal::open(&dir, WalConfig::default()).unwrap();
+        let mut log = wal.shard_log(0).unwrap();
+        wal.recovered().unwrap();
+        let spans: Vec<SpanRecord> = (1..=3)
+            .map(|trace| SpanRecord::new(TraceId([trace; 16]), SpanId([trace; 8]), "run"))
+            .collect();
+        for span in &spans {
+            log.append_spans(std::slice::from_ref(span)).unwrap();
+        }
+        log.append_verdict(&verdict(7)).unwrap();
+        log.append_verdict(&verdict(8)).unwrap();
+        log.commit().unwrap();
+        drop(log);
+        let shard = wal.generation.join("shard-000");
+        let flip = |path: PathBuf, at: usize| {
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[at] ^= 0xff;
+            std::fs::write(&path, bytes).unwrap();
+        };
+        let segment = shard.join(segment_name(1));
+        let frame = std::fs::metadata(&segment).unwrap().len() as usize / 3;
+        flip(segment, frame + frame / 2);
+        flip(shard.join(shard_log::DECISIONS), 20);
+
+        let (_, recovered) = Wal::open(&dir, WalConfig::default()).unwrap();
+        assert_eq!(recovered.spans, vec![spans[0].clone(), spans[2].clone()]);
+        assert_eq!(recovered.verdicts, vec![verdict(8)]);
+        assert_eq!(recovered.corrupt_records, 2);
+        assert_eq!(recovered.discarded_bytes, 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -45,6 +45,16 @@ pub struct Recovered {
     pub emitted: Vec<ViolationKey>,
     /// Bytes found past the last good record of a file (a torn write): cut, with a warning.
     pub discarded_bytes: u64,
+    /// Damaged records found with good ones after them (the disk, not a crash): skipped, each logged with
+    /// its file and offset.
+    pub corrupt_records: u64,
+}
+
+/// What reading the files found wrong with them.
+#[derive(Debug, Default)]
+struct Faults {
+    discarded_bytes: u64,
+    corrupt_records: u64,
 }
 
 /// Files of a directory whose names start with `prefix`, sorted by name.
@@ -62,29 +72,47 @@ fn files(dir: &Path, prefix: &str) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Reads a file's records, cutting a torn or corrupt tail with a warning.
-fn records(path: &Path, discarded: &mut u64) -> std::io::Result<Vec<Record>> {
+/// Reads a file's records: a torn tail is cut with a warning; a damaged record with good ones after it is
+/// skipped, logged with its offset and counted.
+fn records(path: &Path, faults: &mut Faults) -> std::io::Result<Vec<Record>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(err),
     };
     let frames = frame::read(&bytes);
+    for damage in &frames.damaged {
+        tracing::error!(
+            file = %path.display(),
+            offset = damage.offset,
+            bytes = damage.len,
+            "write-ahead log: a damaged record in the middle of the file (its checksum fails); it is skipped \
+             and the records after it are replayed"
+        );
+    }
+    faults.corrupt_records += frames.damaged.len() as u64;
     let mut records = Vec::with_capacity(frames.payloads.len());
-    let mut unreadable = frames.discarded;
     for payload in frames.payloads {
         match record::read(payload) {
             Some(record) => records.push(record),
-            None => unreadable += payload.len(),
+            None => {
+                let offset = payload.as_ptr() as usize - bytes.as_ptr() as usize;
+                tracing::error!(
+                    file = %path.display(),
+                    offset,
+                    "write-ahead log: a record this version cannot read; it is skipped"
+                );
+                faults.corrupt_records += 1;
+            }
         }
     }
-    if unreadable > 0 {
+    if frames.discarded > 0 {
         tracing::warn!(
             file = %path.display(),
-            bytes = unreadable,
-            "write-ahead log: cut a torn or corrupt tail (the process stopped mid-write); the rest is replayed"
+            bytes = frames.discarded,
+            "write-ahead log: cut a torn tail (the process stopped mid-write); the rest is replayed"
         );
-        *discarded += unreadable as u64;
+        faults.discarded_bytes += frames.discarded as u64;
     }
     Ok(records)
 }
@@ -95,8 +123,9 @@ pub(super) fn read_generation(dir: &Path) -> std::io::Result<Recovered> {
     let mut decided: HashSet<TraceId> = HashSet::new();
     let mut emitted: Vec<ViolationKey> = Vec::new();
     let mut spans: Vec<SpanRecord> = Vec::new();
+    let mut faults = Faults::default();
     for shard in files(dir, "shard-")? {
-        for record in records(&shard.join(DECISIONS), &mut recovered.discarded_bytes)? {
+        for record in records(&shard.join(DECISIONS), &mut faults)? {
             match record {
                 Record::Verdict(verdict) => {
                     decided.insert(verdict.trace_id);
@@ -110,7 +139,7 @@ pub(super) fn read_generation(dir: &Path) -> std::io::Result<Recovered> {
             }
         }
         for segment in files(&shard, "segment-")? {
-            for record in records(&segment, &mut recovered.discarded_bytes)? {
+            for record in records(&segment, &mut faults)? {
                 if let Record::Spans(batch) = record {
                     spans.extend(batch);
                 }
@@ -124,5 +153,7 @@ pub(super) fn read_generation(dir: &Path) -> std::io::Result<Recovered> {
     recovered.spans = spans;
     recovered.verdicts = verdicts;
     recovered.emitted = emitted;
+    recovered.discarded_bytes = faults.discarded_bytes;
+    recovered.corrupt_records = faults.corrupt_records;
     Ok(recovered)
 }

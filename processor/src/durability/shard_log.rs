@@ -223,8 +223,17 @@ impl ShardLog {
     /// Hands the sealed segments none of whose traces is still in flight to the releasing thread, which
     /// makes their decisions as durable as the policy makes anything and then deletes them, so a crash never
     /// finds spans gone and decisions missing.
+    ///
+    /// Past half the log's cap, the active segment is sealed too when all its traces are decided: a cap
+    /// smaller than a segment would otherwise hold a segment of decided traces and refuse every batch.
     pub fn release(&mut self, in_flight: impl Fn(&TraceId) -> bool) -> std::io::Result<()> {
         let done = |segment: &Segment| !segment.traces.iter().any(&in_flight);
+        if self.active.bytes > 0
+            && self.usage.bytes() >= self.config.max_bytes / 2
+            && done(&self.active)
+        {
+            self.rotate()?;
+        }
         if !self.sealed.iter().any(done) {
             return Ok(());
         }

@@ -1,7 +1,7 @@
 //! What the log holds and how its syncs go, shared by the shards and read by admission and metrics.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -11,6 +11,10 @@ pub struct WalUsage {
     replayed_spans: AtomicU64,
     /// Failed writes, syncs and deletions not yet reported to the metrics.
     failures: AtomicU64,
+    /// Whether batches are being refused because the log is at its cap.
+    full: AtomicBool,
+    /// Damaged records skipped at the last start, not yet reported to the metrics.
+    corrupt_records: AtomicU64,
     /// Sync durations not yet reported to the metrics.
     syncs: Mutex<Vec<Duration>>,
 }
@@ -36,6 +40,25 @@ impl WalUsage {
     /// Counted by [`crate::internal_events::WalFailed`], which logs it too.
     pub fn failed(&self) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether batches are being refused because the log is at its cap.
+    pub fn is_full(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
+    }
+
+    /// Records whether the log is at its cap; returns whether that changed.
+    pub fn set_full(&self, full: bool) -> bool {
+        self.full.swap(full, Ordering::Relaxed) != full
+    }
+
+    /// Damaged records skipped since the last call.
+    pub fn take_corrupt_records(&self) -> u64 {
+        self.corrupt_records.swap(0, Ordering::Relaxed)
+    }
+
+    pub(super) fn found_corrupt(&self, records: u64) {
+        self.corrupt_records.fetch_add(records, Ordering::Relaxed);
     }
 
     /// Sync durations since the last call.

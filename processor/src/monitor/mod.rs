@@ -72,6 +72,13 @@ impl Monitor {
         recovered: Recovered,
     ) -> std::io::Result<Self> {
         let verdicts = recovered.verdicts.clone();
+        // What the API listed before the restart: the violations of the restored verdicts, by time.
+        let mut violations: Vec<_> = verdicts
+            .iter()
+            .flat_map(|verdict| verdict.violations.iter().cloned())
+            .collect();
+        violations.sort_by_key(|violation| violation.time_unix_nano);
+        outputs.restore_violations(violations);
         let monitor = Self::start(
             contracts,
             outputs,

@@ -26,6 +26,7 @@ use ironforge_engine::{
 
 use crate::durability::{Recovered, Wal, WalUsage};
 use crate::ingest::Durable;
+use crate::internal_events::WalAtCap;
 use crate::model::{SpanRecord, TraceId};
 use crate::verdict::TraceVerdict;
 
@@ -202,13 +203,23 @@ impl Shards {
         spans: Vec<SpanRecord>,
         contracts: &ContractSet,
     ) -> Result<Durable, Overloaded> {
-        if let Some((usage, max_bytes)) = &self.wal
-            && usage.bytes() >= *max_bytes
-        {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(Overloaded {
-                retry_after: RETRY_WHEN_LOG_FULL,
-            });
+        if let Some((usage, max_bytes)) = &self.wal {
+            let bytes = usage.bytes();
+            let full = bytes >= *max_bytes;
+            if usage.set_full(full) {
+                WalAtCap {
+                    full,
+                    bytes,
+                    max_bytes: *max_bytes,
+                }
+                .emit();
+            }
+            if full {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(Overloaded {
+                    retry_after: RETRY_WHEN_LOG_FULL,
+                });
+            }
         }
         let retry = Overloaded {
             retry_after: Duration::from_secs_f64(

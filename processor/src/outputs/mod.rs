@@ -113,6 +113,14 @@ impl Outputs {
             .page(from, since_unix_nano, limit)
     }
 
+    /// Lists violations given before a restart, as they were, without handing them on again.
+    pub fn restore_violations(&self, violations: impl IntoIterator<Item = Violation>) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        for violation in violations {
+            recent.push(violation);
+        }
+    }
+
     pub fn violation(&self, mut violation: Violation, now: Instant) {
         self.metrics.violation(&violation);
         self.recent

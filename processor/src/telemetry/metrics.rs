@@ -86,6 +86,7 @@ pub struct Metrics {
     decision_delay: Histogram,
     metric_points_received: Family<Labels<1>, Counter>,
     late_spans: Counter,
+    spans_duplicate: Counter,
     spans_over_limit: Counter,
     batches_refused: Counter,
     traces_evicted: Counter,
@@ -209,6 +210,12 @@ impl Metrics {
             metric::LATE_SPANS,
             "Spans that arrived for a trace already decided",
             late_spans.clone(),
+        );
+        let spans_duplicate = Counter::default();
+        registry.register(
+            metric::SPANS_DUPLICATE,
+            "Spans whose trace was given a span of the same id already, as by a retried export",
+            spans_duplicate.clone(),
         );
         let spans_over_limit = Counter::default();
         registry.register(
@@ -340,6 +347,7 @@ impl Metrics {
             decision_delay,
             metric_points_received,
             late_spans,
+            spans_duplicate,
             spans_over_limit,
             batches_refused,
             traces_evicted,
@@ -514,6 +522,7 @@ impl Metrics {
 
     pub fn engine_stats(&self, delta: &EngineStats, traces_in_flight: usize) {
         self.late_spans.inc_by(delta.late_spans);
+        self.spans_duplicate.inc_by(delta.spans_duplicate);
         self.spans_over_limit.inc_by(delta.spans_over_limit);
         self.batches_refused.inc_by(delta.batches_refused);
         self.verdicts_forgotten.inc_by(delta.verdicts_forgotten);

@@ -48,6 +48,9 @@ pub mod metric {
     pub const METRIC_POINTS_RECEIVED: &str = "ironforge_processor_metric_points_received";
     /// Counter: spans that arrived for a trace already decided.
     pub const LATE_SPANS: &str = "ironforge_processor_late_spans";
+    /// Counter: spans whose trace was given a span of the same id already (a retried export); they change
+    /// no verdict.
+    pub const SPANS_DUPLICATE: &str = "ironforge_processor_spans_duplicate";
     /// Counter: spans checked but left out of trace-scoped contracts because their trace was over its limits.
     pub const SPANS_OVER_LIMIT: &str = "ironforge_processor_spans_over_limit";
     /// Counter: span batches refused because they alone would exceed a worker's share of
@@ -67,6 +70,10 @@ pub mod metric {
     pub const WAL_FSYNC_DURATION: &str = "ironforge_processor_wal_fsync_duration_seconds";
     /// Counter: failed writes, syncs and deletions of the write-ahead log (a batch not written is refused).
     pub const WAL_ERRORS: &str = "ironforge_processor_wal_errors";
+    /// Gauge: 1 while the write-ahead log is at its cap and span batches are refused with a retry hint.
+    pub const WAL_AT_CAP: &str = "ironforge_processor_wal_at_cap";
+    /// Counter: damaged records of the write-ahead log found with good ones after them, skipped at a start.
+    pub const WAL_CORRUPT_RECORDS: &str = "ironforge_processor_wal_corrupt_records";
     /// Gauge: spans read back from the write-ahead log and evaluated again at the last start.
     pub const WAL_REPLAYED_SPANS: &str = "ironforge_processor_wal_replayed_spans";
     /// Counter: violation events not emitted because of rate limiting or deduplication. Label:

@@ -21,6 +21,8 @@ pub struct WalMetrics {
     fsync: Histogram,
     replayed: Gauge,
     errors: Counter,
+    corrupt_records: Counter,
+    at_cap: Gauge,
 }
 
 impl WalMetrics {
@@ -59,12 +61,26 @@ impl WalMetrics {
             "Failed writes, syncs and deletions of the write-ahead log",
             errors.clone(),
         );
+        let corrupt_records = Counter::default();
+        registry.register(
+            metric::WAL_CORRUPT_RECORDS,
+            "Damaged records of the write-ahead log skipped at a start, with good records after them",
+            corrupt_records.clone(),
+        );
+        let at_cap = Gauge::default();
+        registry.register(
+            metric::WAL_AT_CAP,
+            "1 while the write-ahead log is at its cap and span batches are refused with a retry hint",
+            at_cap.clone(),
+        );
         Self {
             bytes,
             segments,
             fsync,
             replayed,
             errors,
+            corrupt_records,
+            at_cap,
         }
     }
 
@@ -77,6 +93,8 @@ impl WalMetrics {
         self.replayed
             .set(i64::try_from(usage.replayed_spans()).unwrap_or(i64::MAX));
         self.errors.inc_by(usage.take_failures());
+        self.corrupt_records.inc_by(usage.take_corrupt_records());
+        self.at_cap.set(i64::from(usage.is_full()));
         for took in usage.take_syncs() {
             self.fsync.observe(took.as_secs_f64());
         }
