@@ -392,6 +392,57 @@ impl WalAtCap {
     }
 }
 
+/// Shards could not write what the last run left to the new log at start-up (a full disk): the API
+/// serves what was recovered, ingest is refused with a retry hint, and each shard tries again every second.
+#[derive(Debug)]
+pub struct RecoveryDeferred {
+    pub shards: usize,
+}
+
+impl RecoveryDeferred {
+    pub fn emit(&self) {
+        tracing::error!(
+            shards = self.shards,
+            "write-ahead log: what the last run left cannot be written yet; serving the API, refusing span \
+             batches with a retry hint, and trying again every second"
+        );
+    }
+}
+
+/// A shard wrote what the last run left after an earlier attempt failed.
+#[derive(Debug)]
+pub struct RecoveryWritten;
+
+impl RecoveryWritten {
+    pub fn emit(&self) {
+        tracing::info!(
+            "write-ahead log: a shard wrote what the last run left; its traces are evaluated again"
+        );
+    }
+}
+
+/// Every shard wrote what the last run left after a full disk at start-up: span batches are taken again.
+#[derive(Debug)]
+pub struct RecoveryCompleted {
+    /// Whether the new generation could be made the one a restart reads.
+    pub switched: Result<(), crate::durability::WalError>,
+}
+
+impl RecoveryCompleted {
+    pub fn emit(&self) {
+        match &self.switched {
+            Ok(()) => tracing::info!(
+                "write-ahead log: what the last run left is written; span batches are accepted again"
+            ),
+            Err(error) => tracing::error!(
+                %error,
+                "write-ahead log: what the last run left is written, but the new generation could not be \
+                 marked complete; a restart reads the old one again (nothing is lost, verdicts may repeat)"
+            ),
+        }
+    }
+}
+
 /// Log target of analysis findings (`RUST_LOG=ironforge::analysis=warn`).
 pub const ANALYSIS_TARGET: &str = "ironforge::analysis";
 

@@ -198,7 +198,7 @@ impl Server {
                 }
             })?,
         );
-        if replayed > 0 || verdicts > 0 {
+        if (replayed > 0 || verdicts > 0) && monitor.accepts_batches() {
             tracing::info!(
                 spans = replayed,
                 verdicts,

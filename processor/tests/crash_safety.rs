@@ -362,3 +362,80 @@ async fn a_damaged_record_mid_segment_costs_that_record_only_and_is_counted() {
         lines.join("\n")
     );
 }
+
+/// The script `unshare -rm sh -c` runs: a small tmpfs at `$1` holding a copy of the data directory `$2`,
+/// filled to the last byte by `$1/fill`, then the processor (`"$@"` after those two) on it.
+const ON_A_FULL_DISK: &str = r#"mount -t tmpfs -o size=8m none "$1" && cp -a "$2" "$1/data" \
+    && (dd if=/dev/zero of="$1/fill" bs=64k 2>/dev/null || true) && shift 2 && exec "$@""#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_at_start_up_serves_the_api_refuses_spans_and_recovers_by_itself() {
+    let dir = TempDir::new("crash-full-disk");
+    let yaml = test_contracts().replace("grace_seconds: 0.5", "grace_seconds: 2");
+    let contracts = write_contracts(dir.path(), &yaml);
+    let data = dir.path().join("data");
+    let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+    let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
+        .await
+        .unwrap();
+    for trace in 0..4 {
+        let spans = vec![
+            span(trace, 1, None, "run", 5),
+            span(trace, 2, Some(1), "session", 1),
+        ];
+        client.export(request(spans)).await.unwrap();
+    }
+    processor.kill();
+
+    let mount = dir.path().join("tmpfs");
+    std::fs::create_dir_all(&mount).unwrap();
+    let on_tmpfs = mount.join("data");
+    let (mount_arg, data_arg) = (mount.to_str().unwrap(), data.to_str().unwrap());
+    let wrapper = [
+        "unshare",
+        "-rm",
+        "sh",
+        "-c",
+        ON_A_FULL_DISK,
+        "sh",
+        mount_arg,
+        data_arg,
+    ];
+    let full = ProcessorProcess::start_under(&wrapper, &contracts, &on_tmpfs, &[])
+        .unwrap_or_else(|failure| panic!("no start on a full disk: {failure:?}"));
+
+    // Up and answering, but not taking spans.
+    assert_eq!(full.get("/healthz").await.0, 200);
+    assert_eq!(full.get("/readyz").await.0, 503);
+    assert_eq!(full.get("/api/v1/health").await.0, 200);
+    let mut client = TraceServiceClient::connect(full.grpc_endpoint())
+        .await
+        .unwrap();
+    let refused = client
+        .export(request(vec![span(9, 1, None, "run", 5)]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+
+    // Space frees (seen through the process's own view of its mounts): it takes spans again by itself,
+    // and decides the traces it recovered.
+    let fill = format!("/proc/{}/root{}/fill", full.pid(), mount.display());
+    std::fs::remove_file(&fill).unwrap_or_else(|e| panic!("{fill}: {e}"));
+    for trace in 0..4 {
+        let verdict = full.verdict(&hex::encode(trace_id(trace))).await;
+        assert_eq!(verdict["span_count"], 2, "{verdict}");
+    }
+    assert_eq!(full.get("/readyz").await.0, 200);
+    client
+        .export(request(vec![span(9, 1, None, "run", 5)]))
+        .await
+        .unwrap();
+    let lines = full.kill();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("span batches are accepted again")),
+        "{}",
+        lines.join("\n")
+    );
+}

@@ -3,7 +3,7 @@
 //! | path | answer |
 //! |---|---|
 //! | `GET /healthz` | 200 `ok` while the process serves |
-//! | `GET /readyz` | 200 once the receivers listen, 503 before |
+//! | `GET /readyz` | 200 once the receivers listen and span batches are taken, 503 before |
 //! | `GET /metrics` | OpenMetrics text with exemplars |
 //! | `GET /api/v1/health[?pipeline=NAME]` | `{"health": "GREEN", "health_score": 100.0, ...}`, overall and per pipeline, or for one; overall with `downstream` (the logs queue) when a logs endpoint is set |
 //! | `GET /api/v1/compliance[?pipeline=NAME]` | the full compliance report, per contract and per pipeline, or one pipeline's |
@@ -120,10 +120,15 @@ impl IntoResponse for AdminError {
 }
 
 async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ready")
-    } else {
+    if !state.ready.load(Ordering::Acquire) {
         (StatusCode::SERVICE_UNAVAILABLE, "starting")
+    } else if !state.monitor.accepts_batches() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the write-ahead log cannot be written yet; span batches are refused",
+        )
+    } else {
+        (StatusCode::OK, "ready")
     }
 }
 

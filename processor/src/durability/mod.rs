@@ -97,6 +97,27 @@ pub struct Wal {
 
 const MARK_COMPLETE: &str = "COMPLETE";
 
+/// Makes a new generation the one a restart reads, and deletes the ones it replaces.
+#[derive(Debug)]
+pub struct GenerationSwitch {
+    generation: PathBuf,
+    superseded: Vec<PathBuf>,
+}
+
+impl GenerationSwitch {
+    pub fn complete(self) -> Result<(), WalError> {
+        let mark = self.generation.join(MARK_COMPLETE);
+        std::fs::File::create(&mark)
+            .and_then(|file| file.sync_all())
+            .and_then(|()| std::fs::File::open(&self.generation)?.sync_all())
+            .map_err(WalError::io(&mark))?;
+        for old in self.superseded {
+            std::fs::remove_dir_all(&old).map_err(WalError::io(&old))?;
+        }
+        Ok(())
+    }
+}
+
 impl Wal {
     /// Reads what the last run left under `data_dir` and opens a new generation to write to. The caller
     /// holds the data directory's lock.
@@ -141,15 +162,16 @@ impl Wal {
     /// Called once every shard has written and synced what it recovered: the new generation becomes the
     /// one a restart reads, and the old ones go.
     pub fn recovered(&mut self) -> Result<(), WalError> {
-        let mark = self.generation.join(MARK_COMPLETE);
-        std::fs::File::create(&mark)
-            .and_then(|file| file.sync_all())
-            .and_then(|()| std::fs::File::open(&self.generation)?.sync_all())
-            .map_err(WalError::io(&mark))?;
-        for old in self.superseded.drain(..) {
-            std::fs::remove_dir_all(&old).map_err(WalError::io(&old))?;
+        self.switch().complete()
+    }
+
+    /// What [`Wal::recovered`] does, to be done later (on another thread) once every shard could write
+    /// what it recovered: the old generations stay until then, so a restart still finds them.
+    pub fn switch(&mut self) -> GenerationSwitch {
+        GenerationSwitch {
+            generation: self.generation.clone(),
+            superseded: std::mem::take(&mut self.superseded),
         }
-        Ok(())
     }
 
     pub fn config(&self) -> &WalConfig {

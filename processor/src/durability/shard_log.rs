@@ -101,6 +101,29 @@ impl ShardLog {
         })
     }
 
+    /// Empties the log, for another attempt at writing what the last run left after one failed: the
+    /// segments go, the decision file is cut to nothing, and what was appended and not written is dropped.
+    pub fn reset(&mut self) -> std::io::Result<()> {
+        self.releaser.settle();
+        for segment in self.sealed.drain(..) {
+            match std::fs::remove_file(&segment.path) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+                _ => self.usage.segment_removed(segment.bytes),
+            }
+        }
+        self.active_file.set_len(0)?;
+        self.usage.remove_bytes(self.active.bytes);
+        self.active.bytes = 0;
+        self.active.traces.clear();
+        self.decisions.set_len(0)?;
+        self.usage.remove_bytes(self.decisions_bytes);
+        self.decisions_bytes = 0;
+        self.compacted_bytes = 0;
+        self.pending.clear();
+        self.unsynced = true;
+        Ok(())
+    }
+
     /// Writes a batch of spans. On an error the segment is cut back to before the batch, so the batch is
     /// neither acknowledged nor half kept.
     pub fn append_spans(&mut self, spans: &[SpanRecord]) -> std::io::Result<()> {
@@ -163,6 +186,11 @@ impl ShardLog {
     /// Adds an emitted violation to the decisions to write (see [`ShardLog::write_decisions`]).
     pub fn append_emitted(&mut self, key: &ViolationKey) {
         frame::append(&mut self.pending, |out| put_emitted(out, key));
+    }
+
+    /// Drops the decisions appended and not yet written.
+    pub fn discard_pending(&mut self) {
+        self.pending.clear();
     }
 
     /// Writes the decisions appended since the last call with one `write`: a verdict comes with a few

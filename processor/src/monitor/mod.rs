@@ -10,7 +10,7 @@ use ironforge_engine::{Capacity, EngineStats};
 use crate::durability::{Recovered, Wal, WalUsage};
 use crate::engine::{ContractSet, EngineEvent, Now, evaluate_batch};
 use crate::ingest::{Durable, Overloaded, RequestReport, SpanSink};
-use crate::internal_events::{RequestAnswered, TracesEvicted};
+use crate::internal_events::{RecoveryCompleted, RequestAnswered, TracesEvicted};
 use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;
 use crate::telemetry::Transport;
@@ -88,7 +88,19 @@ impl Monitor {
                 recovered,
             }),
         )?;
-        wal.recovered().map_err(std::io::Error::other)?;
+        let switch = wal.switch();
+        if monitor.shards.accepts_batches() {
+            switch.complete().map_err(std::io::Error::other)?;
+        } else {
+            // A full disk at start-up: the old generation stays the one a restart reads until every shard
+            // has written its part to the new one.
+            monitor.shards.when_recovered(move || {
+                RecoveryCompleted {
+                    switched: switch.complete(),
+                }
+                .emit();
+            });
+        }
         {
             let mut compliance = monitor.compliance_state();
             for verdict in &verdicts {
@@ -127,6 +139,12 @@ impl Monitor {
             contracts: RwLock::new(contracts),
             wal,
         })
+    }
+
+    /// Whether span batches are taken: not while what the last run left waits to be written to the log
+    /// (a full disk at start-up).
+    pub fn accepts_batches(&self) -> bool {
+        self.shards.accepts_batches()
     }
 
     /// What the write-ahead log holds, when there is one.

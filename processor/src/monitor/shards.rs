@@ -26,13 +26,13 @@ use ironforge_engine::{
 
 use crate::durability::{Recovered, Wal, WalUsage};
 use crate::ingest::Durable;
-use crate::internal_events::WalAtCap;
+use crate::internal_events::{RecoveryDeferred, RecoveryWritten, WalAtCap, WalFailed};
 use crate::model::{SpanRecord, TraceId};
 use crate::verdict::TraceVerdict;
 
 mod durable;
 
-use durable::{Ack, Logged, ShardRecovery};
+use durable::{Ack, Logged, RecoveryGate, ShardRecovery};
 
 /// Spans queued for one worker at most; beyond it receivers answer UNAVAILABLE / 503 with a retry delay.
 pub const QUEUE_SPANS_PER_SHARD: usize = 64 * 1024;
@@ -78,6 +78,8 @@ pub(crate) struct Shards {
     refused: AtomicUsize,
     /// The log's usage and bound, when there is a log.
     wal: Option<(Arc<WalUsage>, u64)>,
+    /// Shards still to write what the last run left (a full disk at start-up): ingest waits for them.
+    recovery: Arc<RecoveryGate>,
 }
 
 /// A log to write, and what the last run left in it.
@@ -120,6 +122,7 @@ impl Shards {
         };
         let mut shards = Vec::new();
         let mut recovering = Vec::new();
+        let gate = Arc::new(RecoveryGate::new(if wal.is_some() { count } else { 0 }));
         for index in 0..count {
             let mut engine = Engine::with_capacity(Arc::clone(contracts), Arc::clone(&capacity));
             engine.emit_decided_traces(output.wants_decided_traces());
@@ -141,6 +144,12 @@ impl Shards {
                 Some((log, recovery, done)) => (Some(log), Some((recovery, done))),
                 None => (None, None),
             };
+            let recovery = recovery.map(|(recovery, done)| PendingRecovery {
+                recovery,
+                done: Some(done),
+                gate: Arc::clone(&gate),
+                last_attempt: Instant::now(),
+            });
             let worker = Worker {
                 engine: Arc::clone(&engine),
                 inbox,
@@ -148,10 +157,11 @@ impl Shards {
                 output: Arc::clone(&output),
                 reported: EngineStats::default(),
                 log,
+                recovery,
             };
             let worker = std::thread::Builder::new()
                 .name(format!("ironforge-shard-{index}"))
-                .spawn(move || worker.run(recovery))?;
+                .spawn(move || worker.run())?;
             shards.push(Shard {
                 engine,
                 restored,
@@ -165,13 +175,33 @@ impl Shards {
             capacity,
             refused: AtomicUsize::new(0),
             wal: wal.map(|wal| (Arc::clone(wal.usage()), wal.config().max_bytes)),
+            recovery: gate,
         };
+        // Each shard's first attempt is waited for; one that failed (a full disk) tries again on its own
+        // while the API serves what was recovered.
+        let mut failed = 0;
         for wait in recovering {
-            wait.recv().unwrap_or_else(|_| {
-                Err(std::io::Error::other("a shard stopped while recovering"))
-            })?;
+            match wait.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => failed += 1,
+                Err(_) => return Err(std::io::Error::other("a shard stopped while recovering")),
+            }
+        }
+        if failed > 0 {
+            RecoveryDeferred { shards: failed }.emit();
         }
         Ok(shards)
+    }
+
+    /// Runs `then` once every shard has written what the last run left to the new log: at once on a
+    /// healthy start, later after a full disk at start-up frees.
+    pub fn when_recovered(&self, then: impl FnOnce() + Send + 'static) {
+        self.recovery.then(then);
+    }
+
+    /// Whether batches are taken: not while a shard has yet to write what the last run left.
+    pub fn accepts_batches(&self) -> bool {
+        !self.recovery.is_pending()
     }
 
     fn index(&self, trace_id: &TraceId) -> usize {
@@ -203,6 +233,12 @@ impl Shards {
         spans: Vec<SpanRecord>,
         contracts: &ContractSet,
     ) -> Result<Durable, Overloaded> {
+        if self.recovery.is_pending() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Overloaded {
+                retry_after: RETRY_WHEN_LOG_FULL,
+            });
+        }
         if let Some((usage, max_bytes)) = &self.wal {
             let bytes = usage.bytes();
             let full = bytes >= *max_bytes;
@@ -349,16 +385,28 @@ struct Worker {
     output: Arc<dyn ShardOutput>,
     reported: EngineStats,
     log: Option<Logged>,
+    /// What the last run left, until it is written to the new log.
+    recovery: Option<PendingRecovery>,
 }
+
+/// A shard's part of what the last run left, not yet written to the new log.
+struct PendingRecovery {
+    recovery: ShardRecovery,
+    /// Where the first attempt's outcome goes: the start waits for it.
+    done: Option<mpsc::SyncSender<std::io::Result<()>>>,
+    gate: Arc<RecoveryGate>,
+    last_attempt: Instant,
+}
+
+/// How often a shard tries again to write what the last run left, after a full disk refused it.
+const RECOVERY_RETRY: Duration = Duration::from_secs(1);
 
 /// Commands taken in one go, so the batches among them share one sync.
 const GROUP_COMMIT_MAX: usize = 256;
 
 impl Worker {
-    fn run(mut self, recovery: Option<(ShardRecovery, mpsc::SyncSender<std::io::Result<()>>)>) {
-        if let Some((recovery, done)) = recovery {
-            self.recover(recovery, &done);
-        }
+    fn run(mut self) {
+        self.recover();
         loop {
             let mut sleep = self
                 .lock()
@@ -388,14 +436,23 @@ impl Worker {
                 }
             }
             self.tick();
+            if self
+                .recovery
+                .as_ref()
+                .is_some_and(|pending| pending.last_attempt.elapsed() >= RECOVERY_RETRY)
+            {
+                self.recover();
+            }
         }
     }
 
     /// Writes what the last run left to the new log, says so, then evaluates it: its traces' deadlines
-    /// run from now.
-    fn recover(&mut self, recovery: ShardRecovery, done: &mpsc::SyncSender<std::io::Result<()>>) {
+    /// run from now. When it cannot (a full disk), it is kept for another attempt.
+    fn recover(&mut self) {
+        let Some(mut pending) = self.recovery.take() else {
+            return;
+        };
         let Some(log) = &mut self.log else {
-            let _ = done.send(Ok(()));
             return;
         };
         let kept = self
@@ -406,17 +463,37 @@ impl Worker {
             .file()
             .limits
             .decided_traces_kept;
-        let spans = match log.recover(recovery, kept) {
-            Ok(spans) => {
-                let _ = done.send(Ok(()));
-                spans
-            }
+        let first = pending.done.is_some();
+        let written = if first {
+            log.recover(&pending.recovery, kept)
+        } else {
+            log.retry_recover(&pending.recovery, kept)
+        };
+        match written {
+            Ok(()) => {}
             Err(err) => {
-                let _ = done.send(Err(err));
+                if first {
+                    WalFailed {
+                        what: "write what the last run left (ingest is refused until it can)",
+                        error: &err,
+                    }
+                    .emit(log.log.usage());
+                }
+                if let Some(done) = pending.done.take() {
+                    let _ = done.send(Err(err));
+                }
+                pending.last_attempt = Instant::now();
+                self.recovery = Some(pending);
                 return;
             }
         };
-        for chunk in spans {
+        if let Some(done) = pending.done.take() {
+            let _ = done.send(Ok(()));
+        } else {
+            RecoveryWritten.emit();
+        }
+        pending.gate.shard_recovered();
+        for chunk in pending.recovery.into_chunks() {
             self.evaluate(chunk);
         }
     }

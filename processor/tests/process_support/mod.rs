@@ -54,7 +54,27 @@ fn json_fields(line: &str) -> Option<serde_json::Value> {
 impl ProcessorProcess {
     /// Starts the processor and waits for its start-up line (printed once it is ready).
     pub fn start(contracts: &Path, data_dir: &Path, extra: &[&str]) -> Result<Self, StartFailure> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
+        Self::start_under(&[], contracts, data_dir, extra)
+    }
+
+    /// [`ProcessorProcess::start`] with the binary and its arguments handed to `wrapper` (a command that
+    /// ends by running them, as `unshare … sh -c '…; exec "$@"'` does).
+    pub fn start_under(
+        wrapper: &[&str],
+        contracts: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+    ) -> Result<Self, StartFailure> {
+        let binary = env!("CARGO_BIN_EXE_ironforge-processor");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .args(["--config"])
             .arg(contracts)
             .args(["--data-dir"])

@@ -4,7 +4,8 @@
 //! emitted again.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use ironforge_engine::{Engine, EngineEvent, Overloaded};
@@ -59,6 +60,15 @@ impl ShardRecovery {
         parts.reverse();
         parts
     }
+
+    /// The recovered spans, in the chunks they were written in, to evaluate again.
+    pub fn into_chunks(self) -> impl Iterator<Item = Vec<SpanRecord>> {
+        let mut spans = self.spans.into_iter().peekable();
+        std::iter::from_fn(move || {
+            spans.peek()?;
+            Some(spans.by_ref().take(RECOVERY_CHUNK).collect())
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -81,35 +91,46 @@ impl Logged {
         }
     }
 
-    /// Writes what was recovered to this run's log and syncs it; returns the spans to evaluate again.
-    pub fn recover(
-        &mut self,
-        recovery: ShardRecovery,
-        kept: usize,
-    ) -> std::io::Result<Vec<Vec<SpanRecord>>> {
+    /// Writes what was recovered to this run's log and syncs it; its spans are then evaluated again
+    /// ([`ShardRecovery::into_chunks`]). The verdicts given before the restart are answered from the first attempt on, written or not. After a
+    /// failed attempt (a full disk), [`Logged::retry_recover`] tries again.
+    pub fn recover(&mut self, recovery: &ShardRecovery, kept: usize) -> std::io::Result<()> {
+        let written = self.write_recovered(recovery, kept);
+        if written.is_err() {
+            // Left unwritten, the verdicts appended would be tried with every later decision.
+            self.log.discard_pending();
+        }
+        written
+    }
+
+    fn write_recovered(&mut self, recovery: &ShardRecovery, kept: usize) -> std::io::Result<()> {
         let skip = recovery.verdicts.len().saturating_sub(kept);
         let mut restored = HashMap::new();
-        for verdict in recovery.verdicts.into_iter().skip(skip) {
-            self.log.append_verdict(&verdict)?;
-            restored.insert(verdict.trace_id, verdict);
+        for verdict in recovery.verdicts.iter().skip(skip) {
+            self.log.append_verdict(verdict)?;
+            restored.insert(verdict.trace_id, verdict.clone());
         }
         *self
             .restored
             .write()
             .unwrap_or_else(PoisonError::into_inner) = restored;
-        for key in recovery.emitted {
-            self.log.append_emitted(&key);
-            self.emitted.entry(key.trace_id).or_default().insert(key);
+        for key in &recovery.emitted {
+            self.log.append_emitted(key);
+            self.emitted
+                .entry(key.trace_id)
+                .or_default()
+                .insert(key.clone());
         }
-        let mut chunks = Vec::new();
-        let mut spans = recovery.spans.into_iter().peekable();
-        while spans.peek().is_some() {
-            let chunk: Vec<SpanRecord> = spans.by_ref().take(RECOVERY_CHUNK).collect();
-            self.log.append_spans(&chunk)?;
-            chunks.push(chunk);
+        for chunk in recovery.spans.chunks(RECOVERY_CHUNK) {
+            self.log.append_spans(chunk)?;
         }
-        self.log.sync()?;
-        Ok(chunks)
+        self.log.sync()
+    }
+
+    /// Another attempt at [`Logged::recover`], on an emptied log.
+    pub fn retry_recover(&mut self, recovery: &ShardRecovery, kept: usize) -> std::io::Result<()> {
+        self.log.reset()?;
+        self.recover(recovery, kept)
     }
 
     /// Writes the batches and commits them with one sync. A batch that cannot be written is refused (its
@@ -239,5 +260,76 @@ fn refuse(ack: &mut Option<Ack>) {
         let _ = ack.send(Err(Overloaded {
             retry_after: RETRY_AFTER_WRITE_ERROR,
         }));
+    }
+}
+
+/// What runs once the last shard has written its part of what the last run left.
+type OnRecovered = Box<dyn FnOnce() + Send>;
+
+/// The shards whose part of what the last run left is not yet in the new log. Ingest is refused while any
+/// is (a full disk at start-up): the API answers from the recovered verdicts meanwhile, and each shard tries
+/// again every second.
+#[derive(Default)]
+pub(crate) struct RecoveryGate {
+    /// Read on every batch, so it is not behind the lock.
+    pending: AtomicBool,
+    state: Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    shards: usize,
+    then: Option<OnRecovered>,
+}
+
+impl std::fmt::Debug for RecoveryGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoveryGate")
+            .field("pending", &self.is_pending())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecoveryGate {
+    pub fn new(shards: usize) -> Self {
+        Self {
+            pending: AtomicBool::new(shards > 0),
+            state: Mutex::new(GateState { shards, then: None }),
+        }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One shard has written its part; the last one runs what [`RecoveryGate::then`] left.
+    pub fn shard_recovered(&self) {
+        let then = {
+            let mut state = self.lock();
+            state.shards = state.shards.saturating_sub(1);
+            if state.shards > 0 {
+                return;
+            }
+            state.then.take()
+        };
+        if let Some(then) = then {
+            then();
+        }
+        self.pending.store(false, Ordering::Release);
+    }
+
+    /// Runs `then` once every shard has written its part: now, when they all have.
+    pub fn then(&self, then: impl FnOnce() + Send + 'static) {
+        let mut state = self.lock();
+        if state.shards == 0 {
+            drop(state);
+            then();
+        } else {
+            state.then = Some(Box::new(then));
+        }
     }
 }
