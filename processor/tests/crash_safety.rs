@@ -439,3 +439,66 @@ async fn a_full_disk_at_start_up_serves_the_api_refuses_spans_and_recovers_by_it
         lines.join("\n")
     );
 }
+
+/// The violations of `GET /api/v1/violations` (one page of `limit` from `cursor`), as (trace, contract)
+/// pairs, and the cursor of the next page.
+async fn violations_page(
+    admin: std::net::SocketAddr,
+    query: &str,
+) -> (Vec<(String, String)>, Option<String>) {
+    let response = reqwest::get(format!("http://{admin}/api/v1/violations?{query}"))
+        .await
+        .unwrap();
+    let next = response
+        .headers()
+        .get("ironforge-next-cursor")
+        .map(|value| value.to_str().unwrap().to_owned());
+    let body: Vec<serde_json::Value> = response.json().await.unwrap();
+    let listed = body
+        .iter()
+        .map(|v| {
+            (
+                v["trace_id"].as_str().unwrap().to_owned(),
+                v["contract_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (listed, next)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_violations_listed_before_a_restart_are_listed_after_it_and_a_cursor_goes_on() {
+    let dir = TempDir::new("crash-listed");
+    let contracts = write_contracts(dir.path(), &test_contracts());
+    let data = dir.path().join("data");
+    let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+    let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
+        .await
+        .unwrap();
+    // Each trace's session takes 4 s, over the 3 s contract: one violation each.
+    for trace in 0..3 {
+        let spans = vec![
+            span(trace, 1, None, "run", 5),
+            span(trace, 2, Some(1), "session", 4),
+        ];
+        client.export(request(spans)).await.unwrap();
+        processor.verdict(&hex::encode(trace_id(trace))).await;
+    }
+    let (all, _) = violations_page(processor.admin, "since=0").await;
+    assert_eq!(all.len(), 3, "{all:?}");
+    let (first, cursor) = violations_page(processor.admin, "since=0&limit=1").await;
+    let cursor = cursor.unwrap();
+    let (status, _) = processor.terminate();
+    assert!(status.success());
+
+    let restarted = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+    let (again, _) = violations_page(restarted.admin, "since=0").await;
+    assert_eq!(again, all, "the same violations, in the same order");
+    let (rest, _) = violations_page(restarted.admin, &format!("cursor={cursor}")).await;
+    assert_eq!(
+        rest,
+        all[first.len()..],
+        "the cursor goes on where it stopped"
+    );
+    restarted.kill();
+}

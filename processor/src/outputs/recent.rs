@@ -12,12 +12,16 @@ pub struct ViolationPage {
     pub next: Option<u64>,
 }
 
+/// The kept violations, each at a position that never repeats: its decision time in nanoseconds, or one
+/// past the position before it when that is later. Positions so follow the clock, not a counter, and the
+/// violations listed again after a restart (those of the restored verdicts, in time order) come back at
+/// about the positions they had: a cursor taken before the restart goes on from about where it was.
 #[derive(Debug)]
 pub struct RecentViolations {
     capacity: usize,
-    violations: VecDeque<Violation>,
-    /// The position of `violations[0]`: how many were forgotten before it.
-    first: u64,
+    violations: VecDeque<(u64, Violation)>,
+    /// The lowest position the next violation may take.
+    next: u64,
 }
 
 impl RecentViolations {
@@ -25,33 +29,33 @@ impl RecentViolations {
         Self {
             capacity: capacity.max(1),
             violations: VecDeque::new(),
-            first: 0,
+            next: 0,
         }
     }
 
     pub fn push(&mut self, violation: Violation) {
         if self.violations.len() == self.capacity {
             self.violations.pop_front();
-            self.first += 1;
         }
-        self.violations.push_back(violation);
+        let position = self.next.max(violation.time_unix_nano);
+        self.next = position.saturating_add(1);
+        self.violations.push_back((position, violation));
     }
 
     /// At most `limit` violations decided at or after `since_unix_nano`, from position `from` on (or from the
     /// oldest kept, if that one was forgotten), oldest first. Positions never repeat, so pages walked with
     /// [`ViolationPage::next`] list each kept violation once, even while new ones arrive.
     pub fn page(&self, from: u64, since_unix_nano: u64, limit: usize) -> ViolationPage {
-        let skip = usize::try_from(from.saturating_sub(self.first)).unwrap_or(usize::MAX);
-        let mut matching = (self.first..)
-            .zip(&self.violations)
+        let skip = self
+            .violations
+            .partition_point(|(position, _)| *position < from);
+        let mut matching = self
+            .violations
+            .iter()
             .skip(skip)
             .filter(|(_, violation)| violation.time_unix_nano >= since_unix_nano);
-        let violations: Vec<(u64, Violation)> = matching
-            .by_ref()
-            .take(limit)
-            .map(|(position, violation)| (position, violation.clone()))
-            .collect();
-        let next = matching.next().map(|(position, _)| position);
+        let violations: Vec<(u64, Violation)> = matching.by_ref().take(limit).cloned().collect();
+        let next = matching.next().map(|(position, _)| *position);
         ViolationPage { violations, next }
     }
 
@@ -62,6 +66,7 @@ impl RecentViolations {
             .violations
             .iter()
             .rev()
+            .map(|(_, violation)| violation)
             .filter(|violation| violation.time_unix_nano >= since_unix_nano);
         let latest = matching.by_ref().take(limit).cloned().collect();
         (latest, matching.count() as u64)
@@ -71,6 +76,7 @@ impl RecentViolations {
     pub fn since(&self, since_unix_nano: u64, limit: usize) -> Vec<Violation> {
         self.violations
             .iter()
+            .map(|(_, violation)| violation)
             .filter(|violation| violation.time_unix_nano >= since_unix_nano)
             .take(limit)
             .cloned()
@@ -125,6 +131,31 @@ pub(crate) mod tests {
         let late = recent.page(0, 4, 1);
         assert_eq!(late.violations[0].0, 4);
         assert_eq!(late.next, Some(5));
+    }
+
+    #[test]
+    fn positions_follow_the_clock_so_violations_listed_again_keep_their_places() {
+        let mut before = RecentViolations::new(8);
+        for time in [100, 100, 250, 400] {
+            before.push(violation(time));
+        }
+        let walked = before.page(0, 0, 2);
+        let cursor = walked.next.unwrap();
+        assert_eq!(cursor, 250);
+        // After a restart the same violations are listed again, in time order: the cursor still leads on
+        // to what it led to, and later violations come after them.
+        let mut after = RecentViolations::new(8);
+        for time in [100, 100, 250, 400] {
+            after.push(violation(time));
+        }
+        after.push(violation(300));
+        let rest: Vec<(u64, u64)> = after
+            .page(cursor, 0, 10)
+            .violations
+            .iter()
+            .map(|(position, v)| (*position, v.time_unix_nano))
+            .collect();
+        assert_eq!(rest, [(250, 250), (400, 400), (401, 300)]);
     }
 
     #[test]
