@@ -232,6 +232,10 @@ impl ShardOutput for Dispatch {
         self.outputs.metrics().span(span);
     }
 
+    fn relist(&self, violations: Vec<Violation>) {
+        self.outputs.restore_violations(violations);
+    }
+
     fn events(&self, events: Vec<EngineEvent>, now: Now) {
         for event in events {
             match event {

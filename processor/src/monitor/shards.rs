@@ -28,7 +28,7 @@ use crate::durability::{Recovered, Wal, WalUsage};
 use crate::ingest::Durable;
 use crate::internal_events::{RecoveryDeferred, RecoveryWritten, WalAtCap, WalFailed};
 use crate::model::{SpanRecord, TraceId};
-use crate::verdict::TraceVerdict;
+use crate::verdict::{TraceVerdict, Violation};
 
 mod durable;
 
@@ -45,6 +45,9 @@ pub(crate) trait ShardOutput: Send + Sync + 'static {
     /// Called with each accepted span before it is evaluated.
     fn span(&self, span: &SpanRecord);
     fn events(&self, events: Vec<EngineEvent>, now: Now);
+    /// Violations emitted before a restart and raised again as their trace is evaluated again: listed
+    /// for the API, not sent again.
+    fn relist(&self, violations: Vec<Violation>);
     /// What the shard's engine did since its last report.
     fn stats(&self, delta: &EngineStats);
     /// How long after their deadlines the shard's latest decisions came.
@@ -566,7 +569,10 @@ impl Worker {
     /// Logs the decisions, leaving out violations already emitted (before a restart), then hands them on.
     fn dispatch(&mut self, mut events: Vec<EngineEvent>, now: Now) {
         if let Some(log) = &mut self.log {
-            log.decided(&mut events);
+            let emitted_before = log.decided(&mut events);
+            if !emitted_before.is_empty() {
+                self.output.relist(emitted_before);
+            }
         }
         if !events.is_empty() {
             self.output.events(events, now);
@@ -614,6 +620,7 @@ mod tests {
     impl ShardOutput for Discard {
         fn span(&self, _: &SpanRecord) {}
         fn events(&self, _: Vec<EngineEvent>, _: Now) {}
+        fn relist(&self, _: Vec<Violation>) {}
         fn stats(&self, _: &EngineStats) {}
         fn decision_delays(&self, _: &[Duration]) {}
         fn wants_decided_traces(&self) -> bool {

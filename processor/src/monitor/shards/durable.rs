@@ -13,7 +13,7 @@ use ironforge_engine::{Engine, EngineEvent, Overloaded};
 use crate::durability::{Recovered, ShardLog, ViolationKey};
 use crate::internal_events::WalFailed;
 use crate::model::{SpanRecord, TraceId};
-use crate::verdict::TraceVerdict;
+use crate::verdict::{TraceVerdict, Violation};
 
 /// Where a worker says a batch is durable, or could not be written.
 pub(crate) type Ack = tokio::sync::oneshot::Sender<Result<(), Overloaded>>;
@@ -185,12 +185,16 @@ impl Logged {
     }
 
     /// Logs each decision before it is handed on, and leaves out violations already emitted.
-    pub fn decided(&mut self, events: &mut Vec<EngineEvent>) {
+    ///
+    /// Returns the violations left out, emitted before the restart: they are listed again, not sent again.
+    pub fn decided(&mut self, events: &mut Vec<EngineEvent>) -> Vec<Violation> {
+        let mut emitted_before = Vec::new();
         events.retain(|event| match event {
             EngineEvent::Violation(violation) => {
                 let key = ViolationKey::of(violation);
                 let emitted = self.emitted.entry(key.trace_id).or_default();
                 if emitted.contains(&key) {
+                    emitted_before.push(violation.clone());
                     return false;
                 }
                 self.log.append_emitted(&key);
@@ -218,6 +222,7 @@ impl Logged {
         if let Err(err) = self.log.write_decisions() {
             self.failed("record decisions", &err);
         }
+        emitted_before
     }
 
     /// Syncs when the interval is due; now and then deletes segments whose traces are all decided, and
