@@ -525,3 +525,392 @@ async fn the_violations_listed_before_a_restart_are_listed_after_it_and_a_cursor
     assert_eq!(after, all, "the trace in flight's violation is listed once");
     restarted.kill();
 }
+
+/// One row of the fault suite's table: what happened to the runs sent while a fault was injected.
+#[derive(Debug, Default)]
+struct FaultRow {
+    fault: &'static str,
+    sent: usize,
+    acknowledged: usize,
+    judged: usize,
+    /// Acknowledged runs without a verdict.
+    lost: usize,
+    /// Runs whose verdict was given more than once, or holds its violation more than once.
+    doubled: usize,
+    /// Judged runs whose verdict is not the one the run deserves (both spans, one violation).
+    wrong: usize,
+    /// Requests refused with a retry hint (and retried), as the processor counted them.
+    refused: u64,
+    /// The fault destroys records (a damaged disk): runs whose records are gone are lost or cut short.
+    destroys_records: bool,
+    peak_rss_kib: u64,
+}
+
+impl FaultRow {
+    fn line(&self) -> String {
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |",
+            self.fault,
+            self.sent,
+            self.acknowledged,
+            self.refused,
+            self.judged,
+            self.lost,
+            self.doubled,
+            self.wrong,
+            self.peak_rss_kib as f64 / 1024.0
+        )
+    }
+}
+
+/// The most resident memory the process ever held (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Sends run `trace` (its slow session, then its root, each its own request), `copies` times each, retrying
+/// a refusal for up to 60 s as an exporter would. Returns whether every request was acknowledged.
+async fn send_run(endpoint: &str, trace: u64, copies: usize) -> bool {
+    let Ok(mut client) = TraceServiceClient::connect(endpoint.to_owned()).await else {
+        return false;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for spans in [
+        vec![span(trace, 2, Some(1), "session", 4)],
+        vec![span(trace, 1, None, "run", 5)],
+    ] {
+        for _ in 0..copies {
+            loop {
+                match client.export(request(spans.clone())).await {
+                    Ok(_) => break,
+                    Err(status)
+                        if status.code() == tonic::Code::Unavailable
+                            && std::time::Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(_) => return false,
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Fills in what became of the acknowledged runs, as `processor` answers and as every processor of the
+/// fault printed (`lines`).
+async fn judge_runs(
+    row: &mut FaultRow,
+    processor: &ProcessorProcess,
+    acknowledged: &[u64],
+    lines: &[String],
+) {
+    row.acknowledged = acknowledged.len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut verdicts = HashMap::new();
+    while verdicts.len() < acknowledged.len() && std::time::Instant::now() < deadline {
+        for trace in acknowledged {
+            if verdicts.contains_key(trace) {
+                continue;
+            }
+            let path = format!("/api/v1/traces/{}/verdict", hex::encode(trace_id(*trace)));
+            let (status, body) = processor.get(&path).await;
+            if status == 200 {
+                verdicts.insert(
+                    *trace,
+                    serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, metrics) = processor.get("/metrics").await;
+    row.refused += metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("ironforge_processor_batches_refused_total "))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0);
+    let printed = verdicts_printed(lines);
+    row.judged = verdicts.len();
+    row.lost = acknowledged.len() - verdicts.len();
+    for (trace, verdict) in &verdicts {
+        let violations = verdict["violations"].as_array().map_or(0, Vec::len);
+        let times = printed
+            .get(&hex::encode(trace_id(*trace)))
+            .copied()
+            .unwrap_or(0);
+        if times > 1 || violations > 1 {
+            row.doubled += 1;
+        } else if verdict["span_count"] != 2 || violations != 1 {
+            row.wrong += 1;
+        }
+    }
+}
+
+/// Each fault of the reliability table, injected into a real processor under a load of runs: what was sent,
+/// acknowledged, judged, lost, doubled and misjudged, and the peak RSS. `IRONFORGE_FAULT_RUNS` (default 20)
+/// sets the runs per fault; `scripts/faults` runs it long and prints the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fault_suite() {
+    let runs: u64 = std::env::var("IRONFORGE_FAULT_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(20);
+    let dir = TempDir::new("fault-suite");
+    let yaml = test_contracts().replace("grace_seconds: 0.5", "grace_seconds: 1");
+    let contracts = write_contracts(dir.path(), &yaml);
+    let mut rows = Vec::new();
+
+    // Each request delivered twice, as an exporter retries a request whose answer it lost.
+    {
+        let data = dir.path().join("retried");
+        let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
+        let mut row = FaultRow {
+            fault: "every request delivered twice",
+            sent: runs as usize,
+            ..FaultRow::default()
+        };
+        let mut acknowledged = Vec::new();
+        for trace in 0..runs {
+            if send_run(&processor.grpc_endpoint(), trace, 2).await {
+                acknowledged.push(trace);
+            }
+        }
+        judge_runs(&mut row, &processor, &acknowledged, &processor.lines()).await;
+        row.peak_rss_kib = peak_rss_kib(processor.pid());
+        processor.kill();
+        rows.push(row);
+    }
+
+    // Killed (SIGKILL) or stopped (SIGTERM) with half the runs in flight, then restarted.
+    for (fault, kill) in [
+        ("SIGKILL with runs in flight, restart", true),
+        ("SIGTERM with runs in flight, restart", false),
+    ] {
+        let data = dir.path().join(if kill { "sigkill" } else { "sigterm" });
+        let slow_dir = dir.path().join("slow");
+        std::fs::create_dir_all(&slow_dir).unwrap();
+        let slow = yaml.replace("grace_seconds: 1", "grace_seconds: 2.5");
+        let slow_contracts = write_contracts(&slow_dir, &slow);
+        let processor = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
+        let mut row = FaultRow {
+            fault,
+            sent: runs as usize,
+            ..FaultRow::default()
+        };
+        let mut acknowledged = Vec::new();
+        for trace in 0..runs {
+            if send_run(&processor.grpc_endpoint(), trace, 1).await {
+                acknowledged.push(trace);
+            }
+        }
+        let mut peak = peak_rss_kib(processor.pid());
+        let mut lines = if kill {
+            processor.kill()
+        } else {
+            processor.terminate().1
+        };
+        let restarted = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
+        judge_runs(&mut row, &restarted, &acknowledged, &[]).await;
+        peak = peak.max(peak_rss_kib(restarted.pid()));
+        lines.extend(restarted.kill());
+        // Verdicts printed by both processes: none may come twice.
+        let printed = verdicts_printed(&lines);
+        row.doubled += printed.values().filter(|times| **times > 1).count();
+        row.peak_rss_kib = peak;
+        rows.push(row);
+    }
+
+    // A log capped below one segment: runs are refused while it is full and taken once decided runs free it.
+    {
+        let data = dir.path().join("cap");
+        let processor =
+            ProcessorProcess::start(&contracts, &data, &["--wal-max-bytes", "65536"]).unwrap();
+        let mut row = FaultRow {
+            fault: "write-ahead log capped at 64 KiB (a segment is 16 MiB)",
+            sent: runs as usize,
+            ..FaultRow::default()
+        };
+        let mut acknowledged = Vec::new();
+        for trace in 0..runs {
+            if send_run(&processor.grpc_endpoint(), trace, 1).await {
+                acknowledged.push(trace);
+            }
+        }
+        judge_runs(&mut row, &processor, &acknowledged, &processor.lines()).await;
+        row.peak_rss_kib = peak_rss_kib(processor.pid());
+        processor.kill();
+        rows.push(row);
+    }
+
+    // 64 bytes flipped in the middle of a segment while runs are in flight: the damaged record's runs are
+    // cut short, every other run is judged as it should be.
+    {
+        let data = dir.path().join("damaged");
+        let slow = yaml.replace("grace_seconds: 1", "grace_seconds: 2.5");
+        let slow_dir = dir.path().join("slow-damaged");
+        std::fs::create_dir_all(&slow_dir).unwrap();
+        let slow_contracts = write_contracts(&slow_dir, &slow);
+        let processor = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
+        let mut row = FaultRow {
+            fault: "64 bytes flipped mid-segment with runs in flight, restart",
+            sent: runs as usize,
+            ..FaultRow::default()
+        };
+        let mut acknowledged = Vec::new();
+        for trace in 0..runs {
+            if send_run(&processor.grpc_endpoint(), trace, 1).await {
+                acknowledged.push(trace);
+            }
+        }
+        let mut peak = peak_rss_kib(processor.pid());
+        let mut lines = processor.kill();
+        let segment = walk(&data.join("wal"))
+            .into_iter()
+            .filter(|path| path.to_string_lossy().contains("segment-"))
+            .max_by_key(|path| std::fs::metadata(path).unwrap().len())
+            .unwrap();
+        let mut bytes = std::fs::read(&segment).unwrap();
+        let middle = bytes.len() / 2;
+        for byte in &mut bytes[middle..middle + 64] {
+            *byte ^= 0x5a;
+        }
+        std::fs::write(&segment, bytes).unwrap();
+        let restarted = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
+        judge_runs(&mut row, &restarted, &acknowledged, &[]).await;
+        peak = peak.max(peak_rss_kib(restarted.pid()));
+        lines.extend(restarted.kill());
+        row.doubled += verdicts_printed(&lines)
+            .values()
+            .filter(|times| **times > 1)
+            .count();
+        row.peak_rss_kib = peak;
+        // A run's two requests are two records: 64 bytes reach at most two adjacent ones, whose spans are
+        // gone. Nothing else may be.
+        row.destroys_records = true;
+        assert!(row.lost + row.wrong <= 2, "{row:?}");
+        rows.push(row);
+    }
+
+    // A full disk at start-up with runs in flight, freed a moment later.
+    {
+        let data = dir.path().join("full");
+        let slow = yaml.replace("grace_seconds: 1", "grace_seconds: 2.5");
+        let slow_dir = dir.path().join("slow-full");
+        std::fs::create_dir_all(&slow_dir).unwrap();
+        let slow_contracts = write_contracts(&slow_dir, &slow);
+        let processor = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
+        let mut row = FaultRow {
+            fault: "restart on a full disk, freed after 2 s",
+            sent: runs as usize,
+            ..FaultRow::default()
+        };
+        let mut acknowledged = Vec::new();
+        for trace in 0..runs {
+            if send_run(&processor.grpc_endpoint(), trace, 1).await {
+                acknowledged.push(trace);
+            }
+        }
+        let mut peak = peak_rss_kib(processor.pid());
+        let mut lines = processor.kill();
+        let mount = dir.path().join("tmpfs");
+        std::fs::create_dir_all(&mount).unwrap();
+        let (mount_arg, data_arg) = (mount.to_str().unwrap(), data.to_str().unwrap());
+        let wrapper = [
+            "unshare",
+            "-rm",
+            "sh",
+            "-c",
+            ON_A_FULL_DISK,
+            "sh",
+            mount_arg,
+            data_arg,
+        ];
+        let on_tmpfs = mount.join("data");
+        let full =
+            ProcessorProcess::start_under(&wrapper, &slow_contracts, &on_tmpfs, &[]).unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        std::fs::remove_file(format!("/proc/{}/root{}/fill", full.pid(), mount.display())).unwrap();
+        judge_runs(&mut row, &full, &acknowledged, &[]).await;
+        peak = peak.max(peak_rss_kib(full.pid()));
+        lines.extend(full.kill());
+        row.doubled += verdicts_printed(&lines)
+            .values()
+            .filter(|times| **times > 1)
+            .count();
+        row.peak_rss_kib = peak;
+        rows.push(row);
+    }
+
+    // The runs, then a flood of traces whose roots never come, ten times the verdicts kept: the runs'
+    // verdicts are still answered.
+    {
+        let data = dir.path().join("flood");
+        let kept = runs * 5;
+        let small = yaml.replace(
+            "decided_traces_kept: 10000",
+            &format!("decided_traces_kept: {kept}"),
+        );
+        assert_ne!(small, yaml, "the default decided_traces_kept changed");
+        let small_dir = dir.path().join("small-kept");
+        std::fs::create_dir_all(&small_dir).unwrap();
+        let small_contracts = write_contracts(&small_dir, &small);
+        let processor = ProcessorProcess::start(&small_contracts, &data, &[]).unwrap();
+        let mut row = FaultRow {
+            fault: "flood of rootless traces, 10× the verdicts kept, after the runs",
+            sent: runs as usize,
+            ..FaultRow::default()
+        };
+        let mut acknowledged = Vec::new();
+        for trace in 0..runs {
+            if send_run(&processor.grpc_endpoint(), trace, 1).await {
+                acknowledged.push(trace);
+            }
+        }
+        for trace in &acknowledged {
+            processor.verdict(&hex::encode(trace_id(*trace))).await;
+        }
+        let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
+            .await
+            .unwrap();
+        let flood: Vec<u64> = (1_000_000..1_000_000 + kept * 10).collect();
+        for traces in flood.chunks(100) {
+            let spans = traces
+                .iter()
+                .flat_map(|trace| (2..7).map(|id| span(*trace, id, Some(1), "session", 1)))
+                .collect();
+            client.export(request(spans)).await.unwrap();
+        }
+        // Rootless traces are decided once idle for 3 s.
+        let flooded = flood.last().copied().unwrap();
+        processor.verdict(&hex::encode(trace_id(flooded))).await;
+        judge_runs(&mut row, &processor, &acknowledged, &processor.lines()).await;
+        row.peak_rss_kib = peak_rss_kib(processor.pid());
+        processor.kill();
+        rows.push(row);
+    }
+
+    println!(
+        "| fault | runs sent | acknowledged | requests refused, retried | judged | lost | doubled | misjudged | peak RSS (MiB) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for row in &rows {
+        println!("{}", row.line());
+    }
+    for row in &rows {
+        assert_eq!(row.doubled, 0, "{row:?}");
+        assert_eq!(row.acknowledged, row.sent, "{row:?}");
+        if !row.destroys_records {
+            assert_eq!(row.lost, 0, "{row:?}");
+            assert_eq!(row.wrong, 0, "{row:?}");
+        }
+    }
+}

@@ -23,6 +23,9 @@ const DECISIONS_TMP: &str = "decisions.tmp";
 /// The decision file is rewritten from what is still needed once it has grown past this, and twice what
 /// it held after its last rewrite.
 const COMPACT_AT_LEAST: u64 = 8 * 1024 * 1024;
+/// With the log near its cap, the decision file is rewritten once it has grown by this much (or an eighth of
+/// the cap, when less).
+const COMPACT_UNDER_PRESSURE: u64 = 64 * 1024;
 
 pub(super) fn segment_name(seq: u64) -> String {
     format!("segment-{seq:012}.log")
@@ -252,14 +255,13 @@ impl ShardLog {
     /// makes their decisions as durable as the policy makes anything and then deletes them, so a crash never
     /// finds spans gone and decisions missing.
     ///
-    /// Past half the log's cap, the active segment is sealed too when all its traces are decided: a cap
-    /// smaller than a segment would otherwise hold a segment of decided traces and refuse every batch.
+    /// Past half the log's cap, the active segment is sealed at every call (about once a second), so that
+    /// a segment holds a second of traces and goes as soon as they are decided: a cap smaller than a
+    /// segment would otherwise keep a whole segment for one trace in flight and refuse every batch, the
+    /// missing root of that trace included.
     pub fn release(&mut self, in_flight: impl Fn(&TraceId) -> bool) -> std::io::Result<()> {
         let done = |segment: &Segment| !segment.traces.iter().any(&in_flight);
-        if self.active.bytes > 0
-            && self.usage.bytes() >= self.config.max_bytes / 2
-            && done(&self.active)
-        {
+        if self.active.bytes > 0 && self.usage.bytes() >= self.config.max_bytes / 2 {
             self.rotate()?;
         }
         if !self.sealed.iter().any(done) {
@@ -293,12 +295,19 @@ impl ShardLog {
         &self.usage
     }
 
-    /// Whether the decision file has grown enough to be rewritten.
+    /// Whether the decision file has grown enough to be rewritten: past 8 MiB and twice its last rewrite,
+    /// or, with the log past half its cap, by an eighth of the cap (at most 64 KiB) since the last rewrite;
+    /// otherwise a cap smaller than 8 MiB would fill with decisions and refuse every batch for good.
     pub fn wants_compaction(&self) -> bool {
-        self.decisions_bytes > COMPACT_AT_LEAST.max(2 * self.compacted_bytes)
+        let grown = self.decisions_bytes > COMPACT_AT_LEAST.max(2 * self.compacted_bytes);
+        let pressed = self.usage.bytes() >= self.config.max_bytes / 2
+            && self.decisions_bytes
+                >= self.compacted_bytes + (self.config.max_bytes / 8).min(COMPACT_UNDER_PRESSURE);
+        grown || pressed
     }
 
-    /// Rewrites the decision file with only what a restart still needs: the verdicts kept for the API,
+    /// Rewrites the decision file with only what a restart still needs: the verdicts kept for the API
+    /// (newest first, within a quarter of the log's cap: older ones are then not answered after a restart),
     /// the traces decided whose spans are still logged (so a replay skips them), and the violations emitted
     /// on traces still in flight. Written aside and renamed over, so a crash leaves the old file or the new.
     pub fn compact<'a>(
@@ -310,11 +319,19 @@ impl ShardLog {
         self.write_decisions()?;
         let mut out = Vec::new();
         let mut kept = HashSet::new();
+        let mut verdicts: Vec<&TraceVerdict> = verdicts.collect();
+        verdicts.sort_by_key(|verdict| std::cmp::Reverse(verdict.decided_unix_nano));
+        let budget = usize::try_from(self.config.max_bytes / 4).unwrap_or(usize::MAX);
         for verdict in verdicts {
-            kept.insert(verdict.trace_id);
+            let before = out.len();
             frame::append(&mut out, |o| {
                 let _ = put_verdict(o, verdict);
             });
+            if out.len() > budget {
+                out.truncate(before);
+                break;
+            }
+            kept.insert(verdict.trace_id);
         }
         let logged = self.sealed.iter().chain([&self.active]);
         let decided: HashSet<&TraceId> = logged
