@@ -254,7 +254,11 @@ pub(crate) fn quote_list(items: &[&str]) -> String {
 /// `text` cut at `max` bytes on a character boundary, marked when cut.
 pub fn truncate(text: &str, max: usize) -> String {
     match prefix(text, max) {
-        Some(cut) => format!("{cut}… ({} bytes)", text.len()),
+        Some(cut) => {
+            let mut cut = format!("{cut}… ({} bytes)", text.len());
+            cut.shrink_to_fit();
+            cut
+        }
         None => text.to_owned(),
     }
 }

@@ -76,6 +76,14 @@ fn violation(
     what_happened: &str,
     now_unix_nano: u64,
 ) -> Violation {
+    let mut message = format!(
+        "{what_happened}; {} requires {}",
+        contract.id,
+        contract.requirement()
+    );
+    // Formatting grows the string by doubling; a violation is kept for as long as its verdict, so it
+    // keeps only the bytes it uses.
+    message.shrink_to_fit();
     Violation {
         trace_id,
         span_id: span.map(|span| span.span_id),
@@ -92,11 +100,7 @@ fn violation(
         session_id: span
             .and_then(|span| span.session_id.as_deref())
             .map(|session| truncate(session, MAX_QUOTED_BYTES)),
-        message: format!(
-            "{what_happened}; {} requires {}",
-            contract.id,
-            contract.requirement()
-        ),
+        message,
         time_unix_nano: now_unix_nano,
     }
 }

@@ -11,7 +11,7 @@ use foldhash::HashMap;
 use super::decide::Tally;
 use super::state::violation_bytes;
 use crate::model::{SpanId, TraceId};
-use crate::verdict::TraceVerdict;
+use crate::verdict::{TraceVerdict, Violation};
 
 #[derive(Debug)]
 pub(crate) struct DecidedTraces {
@@ -158,6 +158,7 @@ pub(crate) fn verdict_bytes(verdict: &TraceVerdict) -> usize {
             .iter()
             .map(violation_bytes)
             .sum::<usize>()
+        + (verdict.violations.capacity() - verdict.violations.len()) * size_of::<Violation>()
         + verdict.stage_durations.len() * 48
         + verdict.incomplete_reason.as_ref().map_or(0, String::len)
         + verdict.service_name.as_ref().map_or(0, String::len)

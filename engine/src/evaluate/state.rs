@@ -302,8 +302,11 @@ impl TraceState {
             self.violations_over_limit += 1;
             return 0;
         }
-        let bytes = violation_bytes(&violation);
+        // The list's spare room counts too: it grows by doubling, and holds as much again at worst.
+        let capacity = self.violations.capacity();
+        let mut bytes = violation_bytes(&violation) - size_of::<Violation>();
         self.violations.push(violation);
+        bytes += (self.violations.capacity() - capacity) * size_of::<Violation>();
         self.bytes += bytes;
         bytes
     }
@@ -364,11 +367,11 @@ impl TraceState {
 /// Approximate heap and inline size of a violation, for the memory budget.
 pub(crate) fn violation_bytes(violation: &Violation) -> usize {
     size_of::<Violation>()
-        + violation.contract_id.len()
-        + violation.unit.len()
-        + violation.message.len()
-        + violation.stage.as_ref().map_or(0, String::len)
-        + violation.session_id.as_ref().map_or(0, String::len)
+        + violation.contract_id.capacity()
+        + violation.unit.capacity()
+        + violation.message.capacity()
+        + violation.stage.as_ref().map_or(0, String::capacity)
+        + violation.session_id.as_ref().map_or(0, String::capacity)
 }
 
 /// Approximate bytes a batch of spans will take once kept, for admission before it is.

@@ -313,7 +313,7 @@ impl ShardLog {
     pub fn compact<'a>(
         &mut self,
         verdicts: impl Iterator<Item = &'a TraceVerdict>,
-        emitted: impl Iterator<Item = &'a ViolationKey>,
+        emitted: impl Iterator<Item = ViolationKey>,
         in_flight: impl Fn(&TraceId) -> bool,
     ) -> std::io::Result<()> {
         self.write_decisions()?;
@@ -342,7 +342,7 @@ impl ShardLog {
             frame::append(&mut out, |o| put_decided(o, trace_id));
         }
         for key in emitted {
-            frame::append(&mut out, |o| put_emitted(o, key));
+            frame::append(&mut out, |o| put_emitted(o, &key));
         }
         let tmp = self.dir.join(DECISIONS_TMP);
         let mut file = File::create(&tmp)?;

@@ -76,8 +76,8 @@ pub(crate) struct Logged {
     pub log: ShardLog,
     /// Verdicts given before the restart (at most `decided_traces_kept`), shared with readers.
     restored: Arc<RwLock<HashMap<TraceId, TraceVerdict>>>,
-    /// Violations emitted on traces still in flight.
-    emitted: HashMap<TraceId, HashSet<ViolationKey>>,
+    /// Violations emitted on traces still in flight, by trace: their [`ViolationKey`] fingerprints.
+    emitted: HashMap<TraceId, HashSet<u64>>,
     last_maintained: Instant,
 }
 
@@ -119,7 +119,7 @@ impl Logged {
             self.emitted
                 .entry(key.trace_id)
                 .or_default()
-                .insert(key.clone());
+                .insert(key.fingerprint);
         }
         for chunk in recovery.spans.chunks(RECOVERY_CHUNK) {
             self.log.append_spans(chunk)?;
@@ -193,12 +193,11 @@ impl Logged {
             EngineEvent::Violation(violation) => {
                 let key = ViolationKey::of(violation);
                 let emitted = self.emitted.entry(key.trace_id).or_default();
-                if emitted.contains(&key) {
+                if !emitted.insert(key.fingerprint) {
                     emitted_before.push(violation.clone());
                     return false;
                 }
                 self.log.append_emitted(&key);
-                emitted.insert(key);
                 true
             }
             EngineEvent::Verdict(verdict) | EngineEvent::VerdictRevised { verdict, .. } => {
@@ -242,7 +241,12 @@ impl Logged {
         if self.log.wants_compaction() {
             let restored = self.restored.read().unwrap_or_else(PoisonError::into_inner);
             let verdicts = restored.values().chain(engine.verdicts());
-            let emitted = self.emitted.values().flatten();
+            let emitted = self.emitted.iter().flat_map(|(trace_id, fingerprints)| {
+                fingerprints.iter().map(|fingerprint| ViolationKey {
+                    trace_id: *trace_id,
+                    fingerprint: *fingerprint,
+                })
+            });
             if let Err(err) = self.log.compact(verdicts, emitted, in_flight) {
                 WalFailed {
                     what: "rewrite the decision file",
