@@ -12,6 +12,9 @@
 // A failed property or setup stops the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/properties.rs"]
+mod properties;
+
 use ironforge_engine::wire::{SpanVisitor, WireError, WireSpan, WireValue, decode_trace_request};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
@@ -656,16 +659,8 @@ fn arb_fields() -> impl Strategy<Value = Vec<(u32, Node)>> {
 // ---------------------------------------------------------------------------------------------------
 // Properties.
 
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config(600))]
+    #![proptest_config(properties::config(600))]
 
     #[test]
     fn generated_requests_decode_alike(request in arb_request()) {
@@ -698,7 +693,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(1500))]
+    #![proptest_config(properties::config(1500))]
 
     #[test]
     fn arbitrary_field_trees_are_judged_alike(fields in arb_fields()) {
@@ -712,7 +707,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(40))]
+    #![proptest_config(properties::config(40))]
 
     #[test]
     fn every_truncation_is_judged_alike(request in arb_request(), seed in any::<[u8; 16]>()) {

@@ -89,9 +89,78 @@ where
         wire: Vec::new(),
     };
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    Any(Object::<_, messages::Request>::element(&mut walker)).deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(())
+    Any(Object::<_, messages::Request>::element(&mut walker))
+        .deserialize(&mut deserializer)
+        .and_then(|_| deserializer.end())
+        .map_err(|error| JsonError::reading(error, text))
+}
+
+impl JsonError {
+    /// The error `serde_json` met reading `text`, corrected where the text ends inside a number: the
+    /// document then ends too soon, but `serde_json` says so only of a number it reads; of one it skips (an
+    /// unknown field's) cut after its `-`, its `.`, its exponent's `e` or that exponent's sign, it says
+    /// "invalid number". Whether more text could complete the document must not depend on whether the
+    /// field is known.
+    fn reading(error: serde_json::Error, text: &str) -> Self {
+        let syntax = error.classify() == serde_json::error::Category::Syntax;
+        let mut read = JsonError::from(error);
+        if syntax
+            && !read.eof
+            && read.message == "invalid number"
+            && (read.line, read.column) == end_of(text)
+            && ends_inside_number(text)
+        {
+            // What `serde_json` says of the same cut in a field it reads.
+            "EOF while parsing a value".clone_into(&mut read.message);
+            read.eof = true;
+        }
+        read
+    }
+}
+
+/// The line and column `serde_json` gives the end of `text`: 1-based lines, columns counting bytes.
+fn end_of(text: &str) -> (usize, usize) {
+    let line_start = text.rfind('\n').map_or(0, |newline| newline + 1);
+    (1 + text.matches('\n').count(), text.len() - line_start)
+}
+
+/// Whether `text` ends inside a number that more text could complete: right after its `-`, its `.`, its
+/// exponent's `e` or `E`, or that exponent's sign.
+fn ends_inside_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let start = bytes
+        .iter()
+        .rposition(|byte| !matches!(byte, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+        .map_or(0, |at| at + 1);
+    let number = &bytes[start..];
+    if number.is_empty() {
+        return false;
+    }
+    let unsigned = number.strip_prefix(b"-").unwrap_or(number);
+    if unsigned.is_empty() {
+        return true;
+    }
+    let digits = |part: &[u8]| part.iter().take_while(|byte| byte.is_ascii_digit()).count();
+    let integer = digits(unsigned);
+    if integer == 0 || (integer > 1 && unsigned[0] == b'0') {
+        return false;
+    }
+    let mut rest = &unsigned[integer..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let decimals = digits(fraction);
+        if decimals == 0 {
+            return fraction.is_empty();
+        }
+        rest = &fraction[decimals..];
+    }
+    let Some(exponent) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) else {
+        return false;
+    };
+    let exponent = exponent
+        .strip_prefix(b"+")
+        .or_else(|| exponent.strip_prefix(b"-"))
+        .unwrap_or(exponent);
+    exponent.is_empty()
 }
 
 /// One call's state.

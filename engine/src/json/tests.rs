@@ -71,6 +71,66 @@ fn errors_tell_where_and_whether_the_text_ended_early() {
     assert_eq!(twice.message, "duplicate field `resourceSpans`");
 }
 
+/// A number cut short is an early end wherever it lies: in a field read, in an unknown field skipped (where
+/// `serde_json` itself calls it invalid), in an unknown field of an `AnyValue`, on any line.
+#[test]
+fn a_number_cut_short_is_an_early_end_in_any_field() {
+    let attribute =
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"a","value":"#;
+    let span = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"#;
+    let fields = [
+        format!(r#"{attribute}{{"doubleValue":"#),
+        format!(r#"{attribute}{{"unknownValue":"#),
+        format!(r#"{span}"somethingNew":{{"doubleValue":"#),
+        format!(r#"{span}"somethingNew":[1,"#),
+        format!("{span}\n\"somethingNew\":\n  "),
+        r#"{"unknown":"#.to_owned(),
+    ];
+    for field in &fields {
+        for number in [
+            "-", "0.", "-0.", "12.", "1e", "1E", "1e+", "1e-", "-1.5e", "2.25E-",
+        ] {
+            let text = format!("{field}{number}");
+            let error = seen(&text).unwrap_err();
+            assert!(error.eof, "{text}: {error}");
+            assert_eq!(error.message, "EOF while parsing a value", "{text}");
+            assert_eq!((error.line, error.column), end_of(&text), "{text}");
+        }
+        // What no text could complete stays invalid.
+        for number in [
+            "-x", "--", "-.", "1.-", "1.e", "00", "01.", "1e+-", "1ee", "-\n", "1. ",
+        ] {
+            let text = format!("{field}{number}");
+            let error = seen(&text).unwrap_err();
+            assert!(!error.eof, "{text}: {error}");
+        }
+    }
+    // An invalid number before the end of the text is not the end's.
+    for text in [
+        r#"{"unknown":00,"other":-"#,
+        r#"{"unknown":1 -"#,
+        r#"{"unknown":[1 -"#,
+        r#"{"unknown":1,-"#,
+    ] {
+        let error = seen(text).unwrap_err();
+        assert!(!error.eof, "{text}: {error}");
+    }
+}
+
+#[test]
+fn numbers_cut_short_are_told_from_others() {
+    for text in ["-", "x:-", "0.", "-12.", "1e", "1.5E", "1e+", "[1.0e-"] {
+        assert!(ends_inside_number(text), "{text}");
+    }
+    for text in [
+        "", "x", "1", "-0", "1.5", "1e5", "1.-", "-.", "00", "01.", "1e+-", "--", "1-", "1 ",
+    ] {
+        assert!(!ends_inside_number(text), "{text}");
+    }
+    assert_eq!(end_of(""), (1, 0));
+    assert_eq!(end_of("{\n  \"a\":-"), (2, 7));
+}
+
 #[test]
 fn ids_of_any_even_length_are_read_and_others_refused() {
     let span = |id: &str| {

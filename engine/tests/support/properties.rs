@@ -1,0 +1,40 @@
+//! How the property tests draw their cases, shared by the differential tests (included with `#[path]`,
+//! so that they need none of `support`'s engine helpers).
+
+use proptest::test_runner::{Config, FailurePersistence, FileFailurePersistence, RngSeed};
+
+/// The seed of every run that does not ask for a random one.
+const SEED: u64 = 0x1f0e_c0de_5eed;
+
+/// `cases` cases drawn from a fixed seed, so that every run tests the same ones and a failure is the
+/// change's, not the draw's; with `IRONFORGE_PROPTEST_RANDOM=1`, from a random seed, for longer runs that
+/// look for new failures. proptest's own `PROPTEST_CASES`, `PROPTEST_RNG_SEED` and
+/// `PROPTEST_DISABLE_FAILURE_PERSISTENCE` still take precedence.
+///
+/// A failure is saved next to the test's source, in `tests/<test>.proptest-regressions`, and replayed
+/// first by every later run: commit the file with the fix.
+pub fn config(cases: u32) -> Config {
+    let defaults = Config::default();
+    let random = std::env::var("IRONFORGE_PROPTEST_RANDOM").is_ok_and(|value| value == "1");
+    let rng_seed = match defaults.rng_seed {
+        RngSeed::Random if !random => RngSeed::Fixed(SEED),
+        given => given,
+    };
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() {
+        defaults.cases
+    } else {
+        cases
+    };
+    // proptest's default looks for the crate's `lib.rs` above the source, which a test under `tests/`
+    // does not have.
+    let failure_persistence = defaults.failure_persistence.as_ref().map(|_| {
+        Box::new(FileFailurePersistence::WithSource("proptest-regressions"))
+            as Box<dyn FailurePersistence>
+    });
+    Config {
+        cases,
+        rng_seed,
+        failure_persistence,
+        ..defaults
+    }
+}
