@@ -211,18 +211,21 @@ async fn a_replay_survives_kill_9_and_sigterm_right_after_it() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_torn_log_tail_is_cut_with_a_warning_and_the_rest_replayed() {
-    let dir = TempDir::new("crash-torn");
-    // Traces complete 2 s after their root: still in flight when the process is killed.
+/// Starts a processor whose traces complete 2 s after their root, sends it `traces` traces of two spans in
+/// one request each, and kills it (SIGKILL) while they are in flight. Returns its contracts and data
+/// directory, to start it again.
+async fn killed_with_traces_in_flight(
+    dir: &Path,
+    traces: u64,
+) -> (std::path::PathBuf, std::path::PathBuf) {
     let yaml = test_contracts().replace("grace_seconds: 0.5", "grace_seconds: 2");
-    let contracts = write_contracts(dir.path(), &yaml);
-    let data = dir.path().join("data");
+    let contracts = write_contracts(dir, &yaml);
+    let data = dir.join("data");
     let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
     let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
         .await
         .unwrap();
-    for trace in 0..4 {
+    for trace in 0..traces {
         let spans = vec![
             span(trace, 1, None, "run", 5),
             span(trace, 2, Some(1), "session", 1),
@@ -230,6 +233,13 @@ async fn a_torn_log_tail_is_cut_with_a_warning_and_the_rest_replayed() {
         client.export(request(spans)).await.unwrap();
     }
     processor.kill();
+    (contracts, data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_log_tail_is_cut_with_a_warning_and_the_rest_replayed() {
+    let dir = TempDir::new("crash-torn");
+    let (contracts, data) = killed_with_traces_in_flight(dir.path(), 4).await;
 
     // A write torn by the crash: a frame header promising more bytes than follow.
     let segments: Vec<_> = walk(&data.join("wal"))
@@ -292,27 +302,8 @@ async fn a_second_processor_on_the_same_data_dir_is_refused() {
     assert_eq!(status, 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_record_mid_segment_costs_that_record_only_and_is_counted() {
-    let dir = TempDir::new("crash-damaged");
-    let yaml = test_contracts().replace("grace_seconds: 0.5", "grace_seconds: 2");
-    let contracts = write_contracts(dir.path(), &yaml);
-    let data = dir.path().join("data");
-    let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
-    let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
-        .await
-        .unwrap();
-    let traces = 20;
-    for trace in 0..traces {
-        let spans = vec![
-            span(trace, 1, None, "run", 5),
-            span(trace, 2, Some(1), "session", 1),
-        ];
-        client.export(request(spans)).await.unwrap();
-    }
-    processor.kill();
-
-    // Each trace's batch is one frame of its shard's segment: damage the middle of the largest.
+/// Flips 64 bytes in the middle of the largest log segment under `data`, as a bad sector would.
+fn damage_the_largest_segment(data: &Path) {
     let segment = walk(&data.join("wal"))
         .into_iter()
         .filter(|path| path.to_string_lossy().contains("segment-"))
@@ -324,6 +315,16 @@ async fn a_damaged_record_mid_segment_costs_that_record_only_and_is_counted() {
         *byte ^= 0x5a;
     }
     std::fs::write(&segment, bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_mid_segment_costs_that_record_only_and_is_counted() {
+    let dir = TempDir::new("crash-damaged");
+    let traces = 20;
+    let (contracts, data) = killed_with_traces_in_flight(dir.path(), traces).await;
+
+    // Each trace's batch is one frame of its shard's segment.
+    damage_the_largest_segment(&data);
 
     let restarted = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
     // 64 bytes reach at most two adjacent frames (a trace's batch each): every other trace is decided whole.
@@ -368,28 +369,10 @@ async fn a_damaged_record_mid_segment_costs_that_record_only_and_is_counted() {
 const ON_A_FULL_DISK: &str = r#"mount -t tmpfs -o size=8m none "$1" && cp -a "$2" "$1/data" \
     && (dd if=/dev/zero of="$1/fill" bs=64k 2>/dev/null || true) && shift 2 && exec "$@""#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_disk_at_start_up_serves_the_api_refuses_spans_and_recovers_by_itself() {
-    let dir = TempDir::new("crash-full-disk");
-    let yaml = test_contracts().replace("grace_seconds: 0.5", "grace_seconds: 2");
-    let contracts = write_contracts(dir.path(), &yaml);
-    let data = dir.path().join("data");
-    let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
-    let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
-        .await
-        .unwrap();
-    for trace in 0..4 {
-        let spans = vec![
-            span(trace, 1, None, "run", 5),
-            span(trace, 2, Some(1), "session", 1),
-        ];
-        client.export(request(spans)).await.unwrap();
-    }
-    processor.kill();
-
-    let mount = dir.path().join("tmpfs");
-    std::fs::create_dir_all(&mount).unwrap();
-    let on_tmpfs = mount.join("data");
+/// Starts the processor on a copy of `data` on a full tmpfs mounted at `mount` (created here), in a user and
+/// mount namespace of its own; `/proc/PID/root` + `mount` + `/fill` is what fills it.
+fn start_on_a_full_disk(contracts: &Path, data: &Path, mount: &Path) -> ProcessorProcess {
+    std::fs::create_dir_all(mount).unwrap();
     let (mount_arg, data_arg) = (mount.to_str().unwrap(), data.to_str().unwrap());
     let wrapper = [
         "unshare",
@@ -401,8 +384,17 @@ async fn a_full_disk_at_start_up_serves_the_api_refuses_spans_and_recovers_by_it
         mount_arg,
         data_arg,
     ];
-    let full = ProcessorProcess::start_under(&wrapper, &contracts, &on_tmpfs, &[])
-        .unwrap_or_else(|failure| panic!("no start on a full disk: {failure:?}"));
+    ProcessorProcess::start_under(&wrapper, contracts, &mount.join("data"), &[])
+        .unwrap_or_else(|failure| panic!("no start on a full disk: {failure:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_at_start_up_serves_the_api_refuses_spans_and_recovers_by_itself() {
+    let dir = TempDir::new("crash-full-disk");
+    let (contracts, data) = killed_with_traces_in_flight(dir.path(), 4).await;
+
+    let mount = dir.path().join("tmpfs");
+    let full = start_on_a_full_disk(&contracts, &data, &mount);
 
     // Up and answering, but not taking spans.
     assert_eq!(full.get("/healthz").await.0, 200);
@@ -655,6 +647,67 @@ async fn judge_runs(
     }
 }
 
+impl FaultRow {
+    fn new(fault: &'static str, runs: u64) -> Self {
+        Self {
+            fault,
+            sent: usize::try_from(runs).unwrap(),
+            ..Self::default()
+        }
+    }
+
+    /// Judges the acknowledged runs on the processor that received them, and stops it.
+    async fn judge_in_place(&mut self, processor: ProcessorProcess, acknowledged: &[u64]) {
+        judge_runs(self, &processor, acknowledged, &processor.lines()).await;
+        self.peak_rss_kib = peak_rss_kib(processor.pid());
+        processor.kill();
+    }
+
+    /// Stops `before` (SIGKILL or SIGTERM), judges the acknowledged runs on `after` (started on the same
+    /// data, the fault injected between), and stops it: a verdict printed by both counts as doubled.
+    async fn judge_after_restart(
+        &mut self,
+        before: ProcessorProcess,
+        kill: bool,
+        acknowledged: &[u64],
+        after: impl FnOnce() -> ProcessorProcess,
+    ) {
+        let peak = peak_rss_kib(before.pid());
+        let mut lines = if kill {
+            before.kill()
+        } else {
+            before.terminate().1
+        };
+        let restarted = after();
+        judge_runs(self, &restarted, acknowledged, &[]).await;
+        self.peak_rss_kib = peak.max(peak_rss_kib(restarted.pid()));
+        lines.extend(restarted.kill());
+        self.doubled += verdicts_printed(&lines)
+            .values()
+            .filter(|times| **times > 1)
+            .count();
+    }
+}
+
+/// Starts a processor and sends it `runs` runs, each request `copies` times; returns it with the runs whose
+/// requests were all acknowledged.
+async fn loaded(
+    contracts: &Path,
+    data: &Path,
+    extra: &[&str],
+    runs: u64,
+    copies: usize,
+) -> (ProcessorProcess, Vec<u64>) {
+    let processor = ProcessorProcess::start(contracts, data, extra).unwrap();
+    let mut acknowledged = Vec::new();
+    for trace in 0..runs {
+        if send_run(&processor.grpc_endpoint(), trace, copies).await {
+            acknowledged.push(trace);
+        }
+    }
+    (processor, acknowledged)
+}
+
 /// Each fault of the reliability table, injected into a real processor under a load of runs: what was sent,
 /// acknowledged, judged, lost, doubled and misjudged, and the peak RSS. `IRONFORGE_FAULT_RUNS` (default 20)
 /// sets the runs per fault; `scripts/faults` runs it long and prints the table.
@@ -667,236 +720,124 @@ async fn fault_suite() {
     let dir = TempDir::new("fault-suite");
     let yaml = test_contracts().replace("grace_seconds: 0.5", "grace_seconds: 1");
     let contracts = write_contracts(dir.path(), &yaml);
+    // Runs still in flight when the process stops: their grace outlasts the load.
+    let slow_dir = dir.path().join("slow");
+    std::fs::create_dir_all(&slow_dir).unwrap();
+    let slow = write_contracts(
+        &slow_dir,
+        &yaml.replace("grace_seconds: 1", "grace_seconds: 2.5"),
+    );
     let mut rows = Vec::new();
 
     // Each request delivered twice, as an exporter retries a request whose answer it lost.
-    {
-        let data = dir.path().join("retried");
-        let processor = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
-        let mut row = FaultRow {
-            fault: "every request delivered twice",
-            sent: runs as usize,
-            ..FaultRow::default()
-        };
-        let mut acknowledged = Vec::new();
-        for trace in 0..runs {
-            if send_run(&processor.grpc_endpoint(), trace, 2).await {
-                acknowledged.push(trace);
-            }
-        }
-        judge_runs(&mut row, &processor, &acknowledged, &processor.lines()).await;
-        row.peak_rss_kib = peak_rss_kib(processor.pid());
-        processor.kill();
-        rows.push(row);
-    }
+    let mut row = FaultRow::new("every request delivered twice", runs);
+    let (processor, acknowledged) =
+        loaded(&contracts, &dir.path().join("retried"), &[], runs, 2).await;
+    row.judge_in_place(processor, &acknowledged).await;
+    rows.push(row);
 
-    // Killed (SIGKILL) or stopped (SIGTERM) with half the runs in flight, then restarted.
+    // Killed (SIGKILL) or stopped (SIGTERM) with runs in flight, then restarted.
     for (fault, kill) in [
         ("SIGKILL with runs in flight, restart", true),
         ("SIGTERM with runs in flight, restart", false),
     ] {
         let data = dir.path().join(if kill { "sigkill" } else { "sigterm" });
-        let slow_dir = dir.path().join("slow");
-        std::fs::create_dir_all(&slow_dir).unwrap();
-        let slow = yaml.replace("grace_seconds: 1", "grace_seconds: 2.5");
-        let slow_contracts = write_contracts(&slow_dir, &slow);
-        let processor = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
-        let mut row = FaultRow {
-            fault,
-            sent: runs as usize,
-            ..FaultRow::default()
-        };
-        let mut acknowledged = Vec::new();
-        for trace in 0..runs {
-            if send_run(&processor.grpc_endpoint(), trace, 1).await {
-                acknowledged.push(trace);
-            }
-        }
-        let mut peak = peak_rss_kib(processor.pid());
-        let mut lines = if kill {
-            processor.kill()
-        } else {
-            processor.terminate().1
-        };
-        let restarted = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
-        judge_runs(&mut row, &restarted, &acknowledged, &[]).await;
-        peak = peak.max(peak_rss_kib(restarted.pid()));
-        lines.extend(restarted.kill());
-        // Verdicts printed by both processes: none may come twice.
-        let printed = verdicts_printed(&lines);
-        row.doubled += printed.values().filter(|times| **times > 1).count();
-        row.peak_rss_kib = peak;
+        let mut row = FaultRow::new(fault, runs);
+        let (processor, acknowledged) = loaded(&slow, &data, &[], runs, 1).await;
+        row.judge_after_restart(processor, kill, &acknowledged, || {
+            ProcessorProcess::start(&slow, &data, &[]).unwrap()
+        })
+        .await;
         rows.push(row);
     }
 
     // A log capped below one segment: runs are refused while it is full and taken once decided runs free it.
-    {
-        let data = dir.path().join("cap");
-        let processor =
-            ProcessorProcess::start(&contracts, &data, &["--wal-max-bytes", "65536"]).unwrap();
-        let mut row = FaultRow {
-            fault: "write-ahead log capped at 64 KiB (a segment is 16 MiB)",
-            sent: runs as usize,
-            ..FaultRow::default()
-        };
-        let mut acknowledged = Vec::new();
-        for trace in 0..runs {
-            if send_run(&processor.grpc_endpoint(), trace, 1).await {
-                acknowledged.push(trace);
-            }
-        }
-        judge_runs(&mut row, &processor, &acknowledged, &processor.lines()).await;
-        row.peak_rss_kib = peak_rss_kib(processor.pid());
-        processor.kill();
-        rows.push(row);
-    }
+    let mut row = FaultRow::new(
+        "write-ahead log capped at 64 KiB (a segment is 16 MiB)",
+        runs,
+    );
+    let cap = ["--wal-max-bytes", "65536"];
+    let (processor, acknowledged) =
+        loaded(&contracts, &dir.path().join("cap"), &cap, runs, 1).await;
+    row.judge_in_place(processor, &acknowledged).await;
+    rows.push(row);
 
     // 64 bytes flipped in the middle of a segment while runs are in flight: the damaged record's runs are
     // cut short, every other run is judged as it should be.
-    {
-        let data = dir.path().join("damaged");
-        let slow = yaml.replace("grace_seconds: 1", "grace_seconds: 2.5");
-        let slow_dir = dir.path().join("slow-damaged");
-        std::fs::create_dir_all(&slow_dir).unwrap();
-        let slow_contracts = write_contracts(&slow_dir, &slow);
-        let processor = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
-        let mut row = FaultRow {
-            fault: "64 bytes flipped mid-segment with runs in flight, restart",
-            sent: runs as usize,
-            ..FaultRow::default()
-        };
-        let mut acknowledged = Vec::new();
-        for trace in 0..runs {
-            if send_run(&processor.grpc_endpoint(), trace, 1).await {
-                acknowledged.push(trace);
-            }
-        }
-        let mut peak = peak_rss_kib(processor.pid());
-        let mut lines = processor.kill();
-        let segment = walk(&data.join("wal"))
-            .into_iter()
-            .filter(|path| path.to_string_lossy().contains("segment-"))
-            .max_by_key(|path| std::fs::metadata(path).unwrap().len())
-            .unwrap();
-        let mut bytes = std::fs::read(&segment).unwrap();
-        let middle = bytes.len() / 2;
-        for byte in &mut bytes[middle..middle + 64] {
-            *byte ^= 0x5a;
-        }
-        std::fs::write(&segment, bytes).unwrap();
-        let restarted = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
-        judge_runs(&mut row, &restarted, &acknowledged, &[]).await;
-        peak = peak.max(peak_rss_kib(restarted.pid()));
-        lines.extend(restarted.kill());
-        row.doubled += verdicts_printed(&lines)
-            .values()
-            .filter(|times| **times > 1)
-            .count();
-        row.peak_rss_kib = peak;
-        // A run's two requests are two records: 64 bytes reach at most two adjacent ones, whose spans are
-        // gone. Nothing else may be.
-        row.destroys_records = true;
-        assert!(row.lost + row.wrong <= 2, "{row:?}");
-        rows.push(row);
-    }
+    let data = dir.path().join("damaged");
+    let mut row = FaultRow::new(
+        "64 bytes flipped mid-segment with runs in flight, restart",
+        runs,
+    );
+    let (processor, acknowledged) = loaded(&slow, &data, &[], runs, 1).await;
+    row.judge_after_restart(processor, true, &acknowledged, || {
+        damage_the_largest_segment(&data);
+        ProcessorProcess::start(&slow, &data, &[]).unwrap()
+    })
+    .await;
+    // A run's two requests are two records: 64 bytes reach at most two adjacent ones, whose spans are gone.
+    // Nothing else may be.
+    row.destroys_records = true;
+    assert!(row.lost + row.wrong <= 2, "{row:?}");
+    rows.push(row);
 
     // A full disk at start-up with runs in flight, freed a moment later.
-    {
-        let data = dir.path().join("full");
-        let slow = yaml.replace("grace_seconds: 1", "grace_seconds: 2.5");
-        let slow_dir = dir.path().join("slow-full");
-        std::fs::create_dir_all(&slow_dir).unwrap();
-        let slow_contracts = write_contracts(&slow_dir, &slow);
-        let processor = ProcessorProcess::start(&slow_contracts, &data, &[]).unwrap();
-        let mut row = FaultRow {
-            fault: "restart on a full disk, freed after 2 s",
-            sent: runs as usize,
-            ..FaultRow::default()
-        };
-        let mut acknowledged = Vec::new();
-        for trace in 0..runs {
-            if send_run(&processor.grpc_endpoint(), trace, 1).await {
-                acknowledged.push(trace);
-            }
-        }
-        let mut peak = peak_rss_kib(processor.pid());
-        let mut lines = processor.kill();
-        let mount = dir.path().join("tmpfs");
-        std::fs::create_dir_all(&mount).unwrap();
-        let (mount_arg, data_arg) = (mount.to_str().unwrap(), data.to_str().unwrap());
-        let wrapper = [
-            "unshare",
-            "-rm",
-            "sh",
-            "-c",
-            ON_A_FULL_DISK,
-            "sh",
-            mount_arg,
-            data_arg,
-        ];
-        let on_tmpfs = mount.join("data");
-        let full =
-            ProcessorProcess::start_under(&wrapper, &slow_contracts, &on_tmpfs, &[]).unwrap();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        std::fs::remove_file(format!("/proc/{}/root{}/fill", full.pid(), mount.display())).unwrap();
-        judge_runs(&mut row, &full, &acknowledged, &[]).await;
-        peak = peak.max(peak_rss_kib(full.pid()));
-        lines.extend(full.kill());
-        row.doubled += verdicts_printed(&lines)
-            .values()
-            .filter(|times| **times > 1)
-            .count();
-        row.peak_rss_kib = peak;
-        rows.push(row);
+    let data = dir.path().join("full");
+    let mount = dir.path().join("tmpfs");
+    let mut row = FaultRow::new("restart on a full disk, freed after 2 s", runs);
+    let (processor, acknowledged) = loaded(&slow, &data, &[], runs, 1).await;
+    let mut freeing = None;
+    row.judge_after_restart(processor, true, &acknowledged, || {
+        let full = start_on_a_full_disk(&slow, &data, &mount);
+        let fill = format!("/proc/{}/root{}/fill", full.pid(), mount.display());
+        // Freed by a thread of its own while the runs are judged.
+        freeing = Some(std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(2));
+            std::fs::remove_file(&fill).unwrap_or_else(|e| panic!("{fill}: {e}"));
+        }));
+        full
+    })
+    .await;
+    if let Some(freeing) = freeing {
+        freeing.join().unwrap();
     }
+    rows.push(row);
 
     // The runs, then a flood of traces whose roots never come, ten times the verdicts kept: the runs'
     // verdicts are still answered.
-    {
-        let data = dir.path().join("flood");
-        let kept = runs * 5;
-        let small = yaml.replace(
-            "decided_traces_kept: 10000",
-            &format!("decided_traces_kept: {kept}"),
-        );
-        assert_ne!(small, yaml, "the default decided_traces_kept changed");
-        let small_dir = dir.path().join("small-kept");
-        std::fs::create_dir_all(&small_dir).unwrap();
-        let small_contracts = write_contracts(&small_dir, &small);
-        let processor = ProcessorProcess::start(&small_contracts, &data, &[]).unwrap();
-        let mut row = FaultRow {
-            fault: "flood of rootless traces, 10× the verdicts kept, after the runs",
-            sent: runs as usize,
-            ..FaultRow::default()
-        };
-        let mut acknowledged = Vec::new();
-        for trace in 0..runs {
-            if send_run(&processor.grpc_endpoint(), trace, 1).await {
-                acknowledged.push(trace);
-            }
-        }
-        for trace in &acknowledged {
-            processor.verdict(&hex::encode(trace_id(*trace))).await;
-        }
-        let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
-            .await
-            .unwrap();
-        let flood: Vec<u64> = (1_000_000..1_000_000 + kept * 10).collect();
-        for traces in flood.chunks(100) {
-            let spans = traces
-                .iter()
-                .flat_map(|trace| (2..7).map(|id| span(*trace, id, Some(1), "session", 1)))
-                .collect();
-            client.export(request(spans)).await.unwrap();
-        }
-        // Rootless traces are decided once idle for 3 s.
-        let flooded = flood.last().copied().unwrap();
-        processor.verdict(&hex::encode(trace_id(flooded))).await;
-        judge_runs(&mut row, &processor, &acknowledged, &processor.lines()).await;
-        row.peak_rss_kib = peak_rss_kib(processor.pid());
-        processor.kill();
-        rows.push(row);
+    let kept = runs * 5;
+    let small = yaml.replace(
+        "decided_traces_kept: 10000",
+        &format!("decided_traces_kept: {kept}"),
+    );
+    assert_ne!(small, yaml, "the default decided_traces_kept changed");
+    let small_dir = dir.path().join("small-kept");
+    std::fs::create_dir_all(&small_dir).unwrap();
+    let small = write_contracts(&small_dir, &small);
+    let mut row = FaultRow::new(
+        "flood of rootless traces, 10× the verdicts kept, after the runs",
+        runs,
+    );
+    let (processor, acknowledged) = loaded(&small, &dir.path().join("flood"), &[], runs, 1).await;
+    for trace in &acknowledged {
+        processor.verdict(&hex::encode(trace_id(*trace))).await;
     }
+    let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
+        .await
+        .unwrap();
+    let flood: Vec<u64> = (1_000_000..1_000_000 + kept * 10).collect();
+    for traces in flood.chunks(100) {
+        let spans = traces
+            .iter()
+            .flat_map(|trace| (2..7).map(|id| span(*trace, id, Some(1), "session", 1)))
+            .collect();
+        client.export(request(spans)).await.unwrap();
+    }
+    // Rootless traces are decided once idle for 3 s.
+    let flooded = flood.last().copied().unwrap();
+    processor.verdict(&hex::encode(trace_id(flooded))).await;
+    row.judge_in_place(processor, &acknowledged).await;
+    rows.push(row);
 
     println!(
         "| fault | runs sent | acknowledged | requests refused, retried | judged | lost | doubled | misjudged | peak RSS (MiB) |"
