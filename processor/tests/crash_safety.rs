@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use e2e_support::{LogsReceiver, replay, request, test_contracts, trace_hex};
+use e2e_support::{LogsReceiver, eventually, replay, request, test_contracts, trace_hex};
 use ironforge_instrument::Protocol;
 use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
 use ironforge_proto::otlp::trace::Span;
@@ -328,8 +328,7 @@ async fn a_damaged_record_mid_segment_costs_that_record_only_and_is_counted() {
 
     let restarted = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
     // 64 bytes reach at most two adjacent frames (a trace's batch each): every other trace is decided whole.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(|| async {
         let mut whole = 0;
         for trace in 0..traces {
             let path = format!("/api/v1/traces/{}/verdict", hex::encode(trace_id(trace)));
@@ -340,14 +339,12 @@ async fn a_damaged_record_mid_segment_costs_that_record_only_and_is_counted() {
             }
         }
         if whole >= traces - 2 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{whole} of {traces} decided whole"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{whole} of {traces} decided whole"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
     let (_, metrics) = restarted.get("/metrics").await;
     let corrupt = metrics
         .lines()
@@ -481,15 +478,15 @@ async fn the_violations_listed_before_a_restart_are_listed_after_it_and_a_cursor
         .export(request(vec![span(3, 2, Some(1), "session", 4)]))
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let all = loop {
+    let all = eventually(|| async {
         let (all, _) = violations_page(processor.admin, "since=0").await;
         if all.len() == 4 {
-            break all;
+            Ok(all)
+        } else {
+            Err(format!("{all:?}"))
         }
-        assert!(std::time::Instant::now() < deadline, "{all:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     let (first, cursor) = violations_page(processor.admin, "since=0&limit=1").await;
     let cursor = cursor.unwrap();
     let (status, _) = processor.terminate();

@@ -370,15 +370,15 @@ async fn a_retried_export_changes_no_verdict_and_doubles_no_violation() {
 
     // After the verdict: the same request once more leaves it as it was. Two spans, sent twice more.
     otlp.export(slow).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    e2e_support::eventually(|| async {
         let (_, metrics) = processor.get("/metrics").await;
         if metrics.contains("ironforge_processor_spans_duplicate_total 4") {
-            break;
+            Ok(())
+        } else {
+            Err(metrics)
         }
-        assert!(std::time::Instant::now() < deadline, "{metrics}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     let again = processor.verdict(&hex::encode([41; 16])).await;
     assert_eq!(again, verdict);
     processor.stop().await;

@@ -287,14 +287,8 @@ impl Engine {
     ) {
         self.stats.spans_accepted += 1;
         let max_violations = self.contracts.file().limits.max_violations_per_trace;
-        if let Some(decided) = self.decided.get_mut(&span.trace_id) {
-            let Some(added) = decided.first_sight(span.span_id) else {
-                self.stats.spans_duplicate += 1;
-                return;
-            };
-            self.add_bytes(added);
-            observe(span);
-            self.ingest_late(span, now, max_violations, events);
+        if self.decided.contains(&span.trace_id) {
+            self.ingest_late(span, now, max_violations, observe, events);
             return;
         }
 
@@ -390,18 +384,24 @@ impl Engine {
     }
 
     /// A span for a decided trace: checked, and its violations revise the stored verdict, within the
-    /// per-trace bound.
+    /// per-trace bound; one the trace was given already changes nothing.
     fn ingest_late(
         &mut self,
         span: &SpanRecord,
         now: Now,
         max_violations: usize,
+        observe: &mut impl FnMut(&SpanRecord),
         events: &mut Vec<EngineEvent>,
     ) {
-        self.stats.late_spans += 1;
         let Some(decided) = self.decided.get_mut(&span.trace_id) else {
             return;
         };
+        let Some(id_bytes) = decided.first_sight(span.span_id) else {
+            self.stats.spans_duplicate += 1;
+            return;
+        };
+        self.stats.late_spans += 1;
+        observe(span);
         let (verdict, tally) = (&mut decided.verdict, &mut decided.tally);
         let before = verdict_bytes(verdict);
         let mut added = 0;
@@ -417,6 +417,7 @@ impl Engine {
             }
         });
         if !tally.any || (added == 0 && verdict.violations_over_limit == 0) {
+            self.add_bytes(id_bytes);
             return;
         }
         let incomplete = verdict.status == VerdictStatus::Incomplete;
@@ -426,7 +427,7 @@ impl Engine {
             verdict: verdict.clone(),
             added,
         });
-        self.add_bytes(grown);
+        self.add_bytes(id_bytes + grown);
     }
 
     /// Decides every trace whose root arrived more than the grace ago, or that has been idle too long.

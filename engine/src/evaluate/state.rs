@@ -4,10 +4,9 @@
 //! trace-scoped measures and the verdict read later: ids, times, kind, stage, and the name and session as
 //! indexes into a per-trace string table. Attribute values feed running accumulators and are dropped.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Instant;
-
-use std::hash::BuildHasher;
 
 use foldhash::HashSet;
 use foldhash::fast::RandomState;

@@ -50,13 +50,6 @@ pub struct Recovered {
     pub corrupt_records: u64,
 }
 
-/// What reading the files found wrong with them.
-#[derive(Debug, Default)]
-struct Faults {
-    discarded_bytes: u64,
-    corrupt_records: u64,
-}
-
 /// Files of a directory whose names start with `prefix`, sorted by name.
 fn files(dir: &Path, prefix: &str) -> std::io::Result<Vec<PathBuf>> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -74,7 +67,7 @@ fn files(dir: &Path, prefix: &str) -> std::io::Result<Vec<PathBuf>> {
 
 /// Reads a file's records: a torn tail is cut with a warning; a damaged record with good ones after it is
 /// skipped, logged with its offset and counted.
-fn records(path: &Path, faults: &mut Faults) -> std::io::Result<Vec<Record>> {
+fn records(path: &Path, faults: &mut Recovered) -> std::io::Result<Vec<Record>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -123,9 +116,8 @@ pub(super) fn read_generation(dir: &Path) -> std::io::Result<Recovered> {
     let mut decided: HashSet<TraceId> = HashSet::new();
     let mut emitted: Vec<ViolationKey> = Vec::new();
     let mut spans: Vec<SpanRecord> = Vec::new();
-    let mut faults = Faults::default();
     for shard in files(dir, "shard-")? {
-        for record in records(&shard.join(DECISIONS), &mut faults)? {
+        for record in records(&shard.join(DECISIONS), &mut recovered)? {
             match record {
                 Record::Verdict(verdict) => {
                     decided.insert(verdict.trace_id);
@@ -139,7 +131,7 @@ pub(super) fn read_generation(dir: &Path) -> std::io::Result<Recovered> {
             }
         }
         for segment in files(&shard, "segment-")? {
-            for record in records(&segment, &mut faults)? {
+            for record in records(&segment, &mut recovered)? {
                 if let Record::Spans(batch) = record {
                     spans.extend(batch);
                 }
@@ -153,7 +145,5 @@ pub(super) fn read_generation(dir: &Path) -> std::io::Result<Recovered> {
     recovered.spans = spans;
     recovered.verdicts = verdicts;
     recovered.emitted = emitted;
-    recovered.discarded_bytes = faults.discarded_bytes;
-    recovered.corrupt_records = faults.corrupt_records;
     Ok(recovered)
 }

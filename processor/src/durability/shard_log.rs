@@ -104,8 +104,9 @@ impl ShardLog {
         })
     }
 
-    /// Empties the log, for another attempt at writing what the last run left after one failed: the
-    /// segments go, the decision file is cut to nothing, and what was appended and not written is dropped.
+    /// Empties the log before what the last run left is written to it, so that an attempt a full disk cut
+    /// short leaves nothing behind: the segments go, the decision file is cut to nothing, and what was
+    /// appended and not written is dropped.
     pub fn reset(&mut self) -> std::io::Result<()> {
         self.releaser.settle();
         for segment in self.sealed.drain(..) {

@@ -144,15 +144,17 @@ impl Shards {
                 None => None,
             };
             let (log, recovery) = match logged {
-                Some((log, recovery, done)) => (Some(log), Some((recovery, done))),
+                Some((log, recovery, done)) => {
+                    let pending = PendingRecovery {
+                        recovery,
+                        done: Some(done),
+                        gate: Arc::clone(&gate),
+                        last_attempt: Instant::now(),
+                    };
+                    (Some(log), Some(pending))
+                }
                 None => (None, None),
             };
-            let recovery = recovery.map(|(recovery, done)| PendingRecovery {
-                recovery,
-                done: Some(done),
-                gate: Arc::clone(&gate),
-                last_attempt: Instant::now(),
-            });
             let worker = Worker {
                 engine: Arc::clone(&engine),
                 inbox,
@@ -230,35 +232,39 @@ impl Shards {
             .cloned()
     }
 
+    /// Whether the log can take a batch: not while what the last run left waits to be written (a full disk
+    /// at start-up), nor while the log is at its cap. Says when the cap is reached and left.
+    fn log_takes_batches(&self) -> bool {
+        if self.recovery.is_pending() {
+            return false;
+        }
+        let Some((usage, max_bytes)) = &self.wal else {
+            return true;
+        };
+        let bytes = usage.bytes();
+        let full = bytes >= *max_bytes;
+        if usage.set_full(full) {
+            WalAtCap {
+                full,
+                bytes,
+                max_bytes: *max_bytes,
+            }
+            .emit();
+        }
+        !full
+    }
+
     /// Admits the batch whole and hands each worker its share, or refuses it whole.
     pub fn submit(
         &self,
         spans: Vec<SpanRecord>,
         contracts: &ContractSet,
     ) -> Result<Durable, Overloaded> {
-        if self.recovery.is_pending() {
+        if !self.log_takes_batches() {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(Overloaded {
                 retry_after: RETRY_WHEN_LOG_FULL,
             });
-        }
-        if let Some((usage, max_bytes)) = &self.wal {
-            let bytes = usage.bytes();
-            let full = bytes >= *max_bytes;
-            if usage.set_full(full) {
-                WalAtCap {
-                    full,
-                    bytes,
-                    max_bytes: *max_bytes,
-                }
-                .emit();
-            }
-            if full {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                return Err(Overloaded {
-                    retry_after: RETRY_WHEN_LOG_FULL,
-                });
-            }
         }
         let retry = Overloaded {
             retry_after: Duration::from_secs_f64(
@@ -466,30 +472,20 @@ impl Worker {
             .file()
             .limits
             .decided_traces_kept;
-        let first = pending.done.is_some();
-        let written = if first {
-            log.recover(&pending.recovery, kept)
-        } else {
-            log.retry_recover(&pending.recovery, kept)
-        };
-        match written {
-            Ok(()) => {}
-            Err(err) => {
-                if first {
-                    WalFailed {
-                        what: "write what the last run left (ingest is refused until it can)",
-                        error: &err,
-                    }
-                    .emit(log.log.usage());
+        if let Err(err) = log.recover(&pending.recovery, kept) {
+            // Said once, at the first attempt; the retries that follow every second stay quiet.
+            if let Some(done) = pending.done.take() {
+                WalFailed {
+                    what: "write what the last run left (ingest is refused until it can)",
+                    error: &err,
                 }
-                if let Some(done) = pending.done.take() {
-                    let _ = done.send(Err(err));
-                }
-                pending.last_attempt = Instant::now();
-                self.recovery = Some(pending);
-                return;
+                .emit(log.log.usage());
+                let _ = done.send(Err(err));
             }
-        };
+            pending.last_attempt = Instant::now();
+            self.recovery = Some(pending);
+            return;
+        }
         if let Some(done) = pending.done.take() {
             let _ = done.send(Ok(()));
         } else {

@@ -329,6 +329,22 @@ pub async fn wait_until<T>(mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// [`wait_until`] for a probe that awaits (an HTTP request, say): polls it every 50 ms for up to 30 s. An
+/// `Err` says what the probe last saw, for the failure message.
+pub async fn eventually<T, F>(mut probe: impl FnMut() -> F) -> T
+where
+    F: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(seen) => assert!(Instant::now() < deadline, "not within 30 s: {seen}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Contract ids of a verdict's violations, sorted and deduplicated.
 pub fn contract_ids(violations: &[pb::Violation]) -> Vec<String> {
     let mut ids: Vec<String> = violations.iter().map(|v| v.contract_id.clone()).collect();

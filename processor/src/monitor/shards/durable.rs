@@ -91,11 +91,14 @@ impl Logged {
         }
     }
 
-    /// Writes what was recovered to this run's log and syncs it; its spans are then evaluated again
-    /// ([`ShardRecovery::into_chunks`]). The verdicts given before the restart are answered from the first attempt on, written or not. After a
-    /// failed attempt (a full disk), [`Logged::retry_recover`] tries again.
+    /// Writes what was recovered to this run's log, emptied first (a failed attempt may have left part of
+    /// it), and syncs it; its spans are then evaluated again ([`ShardRecovery::into_chunks`]). The verdicts
+    /// given before the restart are answered from the first attempt on, written or not.
     pub fn recover(&mut self, recovery: &ShardRecovery, kept: usize) -> std::io::Result<()> {
-        let written = self.write_recovered(recovery, kept);
+        let written = self
+            .log
+            .reset()
+            .and_then(|()| self.write_recovered(recovery, kept));
         if written.is_err() {
             // Left unwritten, the verdicts appended would be tried with every later decision.
             self.log.discard_pending();
@@ -125,12 +128,6 @@ impl Logged {
             self.log.append_spans(chunk)?;
         }
         self.log.sync()
-    }
-
-    /// Another attempt at [`Logged::recover`], on an emptied log.
-    pub fn retry_recover(&mut self, recovery: &ShardRecovery, kept: usize) -> std::io::Result<()> {
-        self.log.reset()?;
-        self.recover(recovery, kept)
     }
 
     /// Writes the batches and commits them with one sync. A batch that cannot be written is refused (its
@@ -278,14 +275,12 @@ type OnRecovered = Box<dyn FnOnce() + Send>;
 /// The shards whose part of what the last run left is not yet in the new log. Ingest is refused while any
 /// is (a full disk at start-up): the API answers from the recovered verdicts meanwhile, and each shard tries
 /// again every second.
-#[derive(Default)]
 pub(crate) struct RecoveryGate {
     /// Read on every batch, so it is not behind the lock.
     pending: AtomicBool,
     state: Mutex<GateState>,
 }
 
-#[derive(Default)]
 struct GateState {
     shards: usize,
     then: Option<OnRecovered>,
