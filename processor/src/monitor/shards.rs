@@ -486,12 +486,13 @@ impl Worker {
             self.recovery = Some(pending);
             return;
         }
+        // Counted before the start hears of it, so that a healthy start finds every shard written.
+        pending.gate.shard_recovered();
         if let Some(done) = pending.done.take() {
             let _ = done.send(Ok(()));
         } else {
             RecoveryWritten.emit();
         }
-        pending.gate.shard_recovered();
         for chunk in pending.recovery.into_chunks() {
             self.evaluate(chunk);
         }
