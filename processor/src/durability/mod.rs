@@ -360,6 +360,28 @@ mod tests {
     }
 
     #[test]
+    fn a_record_that_checks_but_this_version_cannot_read_is_skipped_and_counted() {
+        let dir = temp_dir("unreadable");
+        let (mut wal, _) = Wal::open(&dir, WalConfig::default()).unwrap();
+        let mut log = wal.shard_log(0).unwrap();
+        wal.recovered().unwrap();
+        log.append_verdict(&verdict(7)).unwrap();
+        log.commit().unwrap();
+        drop(log);
+        // A frame whose checksum holds around a record kind no version writes, then a good one.
+        let decisions = wal.generation.join("shard-000").join(shard_log::DECISIONS);
+        let mut bytes = Vec::new();
+        frame::append(&mut bytes, |out| out.extend_from_slice(&[0xee, 1, 2, 3]));
+        bytes.extend(std::fs::read(&decisions).unwrap());
+        std::fs::write(&decisions, bytes).unwrap();
+
+        let (_, recovered) = Wal::open(&dir, WalConfig::default()).unwrap();
+        assert_eq!(recovered.verdicts, vec![verdict(7)]);
+        assert_eq!(recovered.corrupt_records, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_second_lock_on_one_directory_is_refused() {
         let dir = temp_dir("lock");
         std::fs::create_dir_all(&dir).unwrap();
