@@ -130,3 +130,93 @@ fn a_trace_past_its_span_limit_is_incomplete_never_a_pass() {
         "{reason}"
     );
 }
+
+/// The contract file with its `completion.stages` replaced by `stages` (YAML flow mapping).
+fn with_stages(stages: &str) -> std::sync::Arc<ironforge_engine::ContractSet> {
+    let text = ironforge_engine::config::DEFAULT_CONTRACTS_YAML.replace(
+        "  stages:\n    discovery: per_session\n    confluence: per_session\n    validation: per_session\n    reporting: per_session\n",
+        &format!("  stages: {stages}\n"),
+    );
+    assert_ne!(text, ironforge_engine::config::DEFAULT_CONTRACTS_YAML);
+    std::sync::Arc::new(ironforge_engine::ContractSet::new(
+        ironforge_engine::config::ContractFile::parse(&text, "stages.yaml").unwrap(),
+        None,
+    ))
+}
+
+fn judge_under(
+    contracts: std::sync::Arc<ironforge_engine::ContractSet>,
+    spans: Vec<SpanRecord>,
+) -> TraceVerdict {
+    let start = Instant::now();
+    let mut engine = Engine::new(contracts);
+    let mut events = engine.ingest(spans, at(start, 0)).unwrap();
+    events.extend(engine.tick(at(start, 6)));
+    verdicts(&events)[0].clone()
+}
+
+/// Validation and reporting working once over all sessions: a stage span each, no session spans under them.
+fn whole_run_tail(trace: u8) -> Vec<SpanRecord> {
+    run(trace, 2, |stage| {
+        Some(if matches!(stage, Stage::Validation | Stage::Reporting) {
+            0
+        } else {
+            2
+        })
+    })
+}
+
+#[test]
+fn stages_declared_whole_run_need_their_stage_span_only() {
+    let contracts = with_stages(
+        "{ discovery: per_session, confluence: per_session, validation: whole_run, reporting: whole_run }",
+    );
+    let verdict = judge_under(contracts, whole_run_tail(7));
+    assert_eq!(verdict.incomplete_reason, None, "{verdict:?}");
+    assert_eq!(verdict.status, VerdictStatus::Pass, "{verdict:?}");
+    assert!(verdict.production_ready);
+}
+
+#[test]
+fn the_default_stages_fan_out_per_session() {
+    assert_partial(
+        &judge(whole_run_tail(8)),
+        "session spans per stage short of the 2 declared: validation 0 of 2, reporting 0 of 2",
+    );
+}
+
+#[test]
+fn a_whole_run_stage_is_still_required() {
+    let contracts = with_stages("{ discovery: per_session, reporting: whole_run }");
+    let verdict = judge_under(
+        contracts,
+        run(9, 2, |stage| (stage == Stage::Discovery).then_some(2)),
+    );
+    assert_partial(&verdict, "no span of stage reporting");
+    assert!(
+        !verdict
+            .incomplete_reason
+            .as_deref()
+            .unwrap()
+            .contains("confluence"),
+        "a stage the file does not list is not required: {verdict:?}"
+    );
+}
+
+#[test]
+fn an_unknown_stage_in_the_contract_file_names_its_line() {
+    let text = ironforge_engine::config::DEFAULT_CONTRACTS_YAML.replace(
+        "    reporting: per_session\n",
+        "    reportng: per_session\n",
+    );
+    let err = ironforge_engine::config::ContractFile::parse(&text, "stages.yaml").unwrap_err();
+    let located = err.located().unwrap();
+    assert_eq!(located.file, "stages.yaml");
+    let line = text.lines().position(|l| l.contains("reportng")).unwrap() + 1;
+    assert_eq!(located.line, Some(line), "{err}");
+    assert!(err.to_string().contains("completion.stages"), "{err}");
+    assert!(
+        err.to_string().contains("unknown stage `reportng`"),
+        "{err}"
+    );
+}

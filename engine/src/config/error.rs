@@ -71,6 +71,24 @@ impl ConfigError {
         })
     }
 
+    /// serde_yaml places an error in a mapping's key (an unknown stage name, say) at the mapping's first
+    /// key; this moves it to the line of the offending key itself, found after that place in `text`.
+    pub(super) fn at_offending_key(mut self, text: &str) -> Self {
+        if let ConfigError::Invalid(located) = &mut self
+            && let Some(line) = located.line
+            && let Some(key) = located
+                .message
+                .split('`')
+                .nth(1)
+                .filter(|_| located.message.starts_with("unknown "))
+            && let Some(found) = super::validate::key_lines(text, key).find(|&l| l >= line)
+        {
+            located.line = Some(found);
+            located.column = None;
+        }
+        self
+    }
+
     /// The located error, when there is one.
     pub fn located(&self) -> Option<&Located> {
         match self {

@@ -6,8 +6,10 @@ mod contract;
 mod error;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use ironforge_proto::semconv::Stage;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -42,7 +44,7 @@ pub struct ContractFile {
     /// Types of attributes the contracts read beyond the IRONFORGE conventions, e.g.
     /// `ironforge.tgat.loss: double`. A value of another type is reported by `attribute_errors` contracts.
     #[serde(default)]
-    pub attributes: std::collections::BTreeMap<String, AttributeType>,
+    pub attributes: BTreeMap<String, AttributeType>,
     /// The contracts themselves.
     pub contracts: Vec<ContractConfig>,
 }
@@ -58,7 +60,7 @@ pub enum Profile {
     Development,
 }
 
-/// When a trace is decided.
+/// When a trace is decided, and what a whole one holds.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompletionConfig {
@@ -66,6 +68,12 @@ pub struct CompletionConfig {
     pub grace_seconds: f64,
     /// Seconds without a new span after which a trace is decided as incomplete.
     pub idle_timeout_seconds: f64,
+    /// The stages a whole run holds, and how each works: `per_session` (a stage span with one session span
+    /// per session the run declares in `ironforge.run.session_count`) or `whole_run` (the stage span alone,
+    /// its work done once over all sessions). A run that declares its sessions and misses a stage, or a
+    /// per-session stage's sessions, is decided `incomplete`. Stages not listed are not required.
+    #[schemars(with = "BTreeMap<String, StageWork>")]
+    pub stages: BTreeMap<Stage, StageWork>,
 }
 
 impl Default for CompletionConfig {
@@ -73,8 +81,23 @@ impl Default for CompletionConfig {
         Self {
             grace_seconds: 5.0,
             idle_timeout_seconds: 300.0,
+            // IRONFORGE, as the replay emits it: every stage works session by session.
+            stages: Stage::ALL
+                .iter()
+                .map(|&stage| (stage, StageWork::PerSession))
+                .collect(),
         }
     }
+}
+
+/// How a stage does its work, as far as a whole run's spans show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StageWork {
+    /// A stage span with a session span under it for each session the run declares.
+    PerSession,
+    /// One stage span over all sessions, with no session spans required.
+    WholeRun,
 }
 
 /// Bounds on the processor's state; each overflow is counted in the metrics.
@@ -149,8 +172,8 @@ impl Default for EventsConfig {
 impl ContractFile {
     /// Parses and validates a contract file. `source_name` names it in errors.
     pub fn parse(text: &str, source_name: &str) -> Result<Self, ConfigError> {
-        let file: ContractFile =
-            serde_yaml::from_str(text).map_err(|err| ConfigError::from_yaml(source_name, &err))?;
+        let file: ContractFile = serde_yaml::from_str(text)
+            .map_err(|err| ConfigError::from_yaml(source_name, &err).at_offending_key(text))?;
         validate::validate(&file, text, source_name)?;
         Ok(file)
     }

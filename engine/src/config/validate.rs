@@ -224,7 +224,7 @@ fn nth_key_after(text: &str, id: &str, occurrence: usize, key: &str) -> Option<u
     key_lines(text, key).find(|&line| line >= start)
 }
 
-fn key_lines<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = usize> + 'a {
+pub(super) fn key_lines<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = usize> + 'a {
     text.lines().enumerate().filter_map(move |(index, line)| {
         let trimmed = line.trim_start().trim_start_matches("- ").trim_start();
         let found = trimmed

@@ -8,6 +8,7 @@ use ironforge_proto::semconv::{SpanKind, Stage};
 use super::contracts::{Contract, ContractSet, SpanView, truncate};
 use super::state::{KeptSpan, TraceState};
 use super::trace_measures::TraceObservation;
+use crate::config::StageWork;
 use crate::model::{SpanId, SpanRecord, TraceId};
 use crate::verdict::{Severity, StageDuration, VerdictStatus, Violation};
 
@@ -175,26 +176,31 @@ pub(super) fn evicted_reason(trace: &TraceState) -> String {
 /// own failure.
 pub const EVICTED: &str = "evicted under memory pressure";
 
-/// What a trace whose run declared its sessions is missing: a stage with no span at all, or a stage with
-/// fewer session spans than declared. `None` when nothing is missing or the run declared nothing.
+/// What a trace whose run declared its sessions is missing, against the stages the contract file says a
+/// whole run holds: a stage with no span at all, or a per-session stage with fewer session spans than
+/// declared. `None` when nothing is missing or the run declared nothing.
 ///
 /// Session spans are counted, not distinct session ids: a pipeline that names two sessions alike (as
 /// IRONFORGE's own `NY` naming does) sent every span, and the `sessions_complete` and
 /// `unique_session_ids` contracts report that; a replica or an export that lost spans did not.
 pub(super) fn missing_parts(trace: &TraceState) -> Option<String> {
     let declared = trace.declared_sessions.filter(|declared| *declared > 0)?;
-    let absent: Vec<&str> = Stage::ALL
-        .iter()
-        .zip(&trace.stage_spans)
-        .filter(|(_, counts)| counts.spans == 0)
-        .map(|(stage, _)| stage.as_str())
-        .collect();
-    let short: Vec<String> = Stage::ALL
-        .iter()
-        .zip(&trace.stage_spans)
-        .filter(|(_, counts)| counts.spans > 0 && i64::from(counts.sessions) < declared)
-        .map(|(stage, counts)| format!("{stage} {} of {declared}", counts.sessions))
-        .collect();
+    let expected = &trace.contracts.file().completion.stages;
+    let mut absent: Vec<&str> = Vec::new();
+    let mut short: Vec<String> = Vec::new();
+    for (&stage, &work) in expected {
+        let counts = Stage::ALL
+            .iter()
+            .position(|s| *s == stage)
+            .and_then(|index| trace.stage_spans.get(index))
+            .copied()
+            .unwrap_or_default();
+        if counts.spans == 0 {
+            absent.push(stage.as_str());
+        } else if work == StageWork::PerSession && i64::from(counts.sessions) < declared {
+            short.push(format!("{stage} {} of {declared}", counts.sessions));
+        }
+    }
     let mut missing = Vec::new();
     if !absent.is_empty() {
         missing.push(format!("no span of stage {}", absent.join(", ")));

@@ -3,9 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ironforge_proto::semconv::Stage;
+
 use super::contracts::{Contract, format_number, quote_list};
 use super::state::{Accumulator, TraceState};
-use crate::config::MeasureConfig;
+use crate::config::{MeasureConfig, StageWork};
 
 /// What a trace-scoped contract observed, with what is needed to describe it.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,11 +133,15 @@ pub(crate) fn observe_trace(
         (MeasureConfig::MissingSessions, _) => {
             let declared = trace.declared_sessions?;
             // Every stage the run reached starts at zero, so a stage span with no session under it is short
-            // by all the run declared rather than absent from the count.
+            // by all the run declared rather than absent from the count. A stage the contract file says works
+            // over the whole run has no sessions to count.
+            let stages = &trace.contracts.file().completion.stages;
+            let per_session = |stage: &Stage| stages.get(stage) != Some(&StageWork::WholeRun);
             let mut distinct: BTreeMap<&str, BTreeSet<&str>> = trace
                 .spans
                 .iter()
                 .filter_map(|span| span.stage)
+                .filter(per_session)
                 .filter(|stage| contract.config.scope.stage.is_none_or(|s| s == *stage))
                 .map(|stage| (stage.as_str(), BTreeSet::new()))
                 .collect();
@@ -144,7 +150,9 @@ pub(crate) fn observe_trace(
                 .iter()
                 .filter(|s| contract.applies_to(trace.view(s)))
             {
-                if let (Some(stage), Some(session)) = (span.stage, trace.session(span)) {
+                if let (Some(stage), Some(session)) = (span.stage, trace.session(span))
+                    && per_session(&stage)
+                {
                     distinct.entry(stage.as_str()).or_default().insert(session);
                 }
             }
