@@ -4,6 +4,8 @@
 //! decided verdicts across restarts), and convert to the `ironforge.monitor.v1` protobuf messages for gRPC
 //! and OTLP logs.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +85,10 @@ pub struct Violation {
     #[serde(serialize_with = "display_opt", deserialize_with = "span_id_hex")]
     pub span_id: Option<SpanId>,
     pub contract_id: String,
+    /// The pipeline (`service.name`) whose run broke the contract; `None` for a run that names none.
+    /// Absent from violations recorded before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<Arc<str>>,
     pub category: Category,
     pub severity: Severity,
     pub blocks_production: bool,

@@ -149,6 +149,11 @@ fn a_scope_can_name_the_pipeline() {
     let broken = violations(&events);
     assert_eq!(broken.len(), 1, "{broken:?}");
     assert_eq!(broken[0].trace_id, TraceId([1; 16]));
+    assert_eq!(
+        broken[0].pipeline.as_deref(),
+        Some("nightly"),
+        "a violation names its pipeline"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod e2e_support;
 
-use e2e_support::{TestProcessor, run_with_session};
+use e2e_support::{TestProcessor, eventually, run_with_session};
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
 use ironforge_proto::otlp::resource::Resource;
@@ -179,6 +179,43 @@ async fn http_api_answers_bad_requests_with_a_reason() {
     assert_eq!(status, 400);
     let (status, body) = processor.get("/api/v1/violations?since=0&limit=5").await;
     assert_eq!((status, body.as_str()), (200, "[]"));
+    processor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_without_ironforge_spans_answers_not_monitored() {
+    let processor = TestProcessor::start().await;
+    // A web service's request, sent to the processor by mistake: no span carries an IRONFORGE span kind.
+    let mut web = run_with_session(31, 1);
+    for span in &mut web.resource_spans[0].scope_spans[0].spans {
+        span.attributes = vec![string_attr("http.request.method", "GET")];
+    }
+    let mut otlp = TraceServiceClient::connect(processor.grpc_endpoint())
+        .await
+        .unwrap();
+    otlp.export(web).await.unwrap();
+    let path = format!("/api/v1/traces/{}/verdict", "1f".repeat(16));
+    let body = eventually(|| async {
+        let (status, body) = processor.get(&path).await;
+        (status == 404 && body.contains("not monitored"))
+            .then_some(body.clone())
+            .ok_or(format!("{status} {body}"))
+    })
+    .await;
+    assert!(
+        body.contains("none of its 2 spans carries `ironforge.span.kind`"),
+        "{body}"
+    );
+    let status = processor
+        .client()
+        .await
+        .get_verdict(pb::GetVerdictRequest {
+            trace_id: vec![31; 16],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    assert!(status.message().contains("is not monitored"), "{status:?}");
     processor.stop().await;
 }
 
@@ -370,7 +407,7 @@ async fn a_retried_export_changes_no_verdict_and_doubles_no_violation() {
 
     // After the verdict: the same request once more leaves it as it was. Two spans, sent twice more.
     otlp.export(slow).await.unwrap();
-    e2e_support::eventually(|| async {
+    eventually(|| async {
         let (_, metrics) = processor.get("/metrics").await;
         if metrics.contains("ironforge_processor_spans_duplicate_total 4") {
             Ok(())

@@ -1,6 +1,8 @@
 //! What a decision is made of: the violations a span or a trace yields, and the verdict's status, reason
 //! and per-stage times.
 
+use std::sync::Arc;
+
 use foldhash::HashSet;
 
 use ironforge_proto::semconv::{SpanKind, Stage};
@@ -42,6 +44,7 @@ pub(super) fn span_violations(
         emit(violation(
             contract,
             span.trace_id,
+            span.service_name.as_ref(),
             Some(span),
             observed,
             &what,
@@ -53,6 +56,7 @@ pub(super) fn span_violations(
 pub(super) fn trace_violation(
     contract: &Contract,
     trace_id: TraceId,
+    pipeline: Option<&Arc<str>>,
     observation: &TraceObservation,
     now_unix_nano: u64,
 ) -> Option<Violation> {
@@ -61,6 +65,7 @@ pub(super) fn trace_violation(
         violation(
             contract,
             trace_id,
+            pipeline,
             None,
             observed,
             &format!("run {}", observation.describe(contract)),
@@ -72,6 +77,7 @@ pub(super) fn trace_violation(
 fn violation(
     contract: &Contract,
     trace_id: TraceId,
+    pipeline: Option<&Arc<str>>,
     span: Option<&SpanRecord>,
     observed: f64,
     what_happened: &str,
@@ -89,6 +95,7 @@ fn violation(
         trace_id,
         span_id: span.map(|span| span.span_id),
         contract_id: contract.id.to_string(),
+        pipeline: pipeline.cloned(),
         category: contract.category(),
         severity: contract.severity,
         blocks_production: contract.blocks_production,

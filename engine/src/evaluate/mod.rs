@@ -528,9 +528,13 @@ impl Engine {
                         value: observation.value(),
                     });
                 }
-                if let Some(violation) =
-                    trace_violation(contract, trace_id, &observation, now.unix_nano)
-                {
+                if let Some(violation) = trace_violation(
+                    contract,
+                    trace_id,
+                    trace.service_name.as_ref(),
+                    &observation,
+                    now.unix_nano,
+                ) {
                     events.push(EngineEvent::Violation(violation.clone()));
                     trace.tally.add(&violation);
                     trace.keep_violation(violation, max_violations);

@@ -40,6 +40,7 @@ pub fn violation(v: &Violation) -> pb::Violation {
         session_id: v.session_id.clone().unwrap_or_default(),
         message: v.message.clone(),
         time_unix_nano: v.time_unix_nano,
+        pipeline: v.pipeline.as_deref().unwrap_or_default().to_owned(),
     }
 }
 

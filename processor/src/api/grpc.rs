@@ -31,7 +31,7 @@ use super::convert::analysis as convert_analysis;
 use crate::analysis::Analyst;
 use crate::analysis::answers::{self, AnalysisQueryError};
 use crate::model::TraceId;
-use crate::monitor::Monitor;
+use crate::monitor::{Monitor, VerdictNotFound};
 use crate::otlp::convert_request;
 use crate::verdict::{Severity, Violation};
 
@@ -40,10 +40,8 @@ use crate::verdict::{Severity, Violation};
 pub enum ApiError {
     #[error("trace_id must be 16 bytes and not all zero")]
     InvalidTraceId,
-    #[error(
-        "no verdict for trace {0}: it is still being assembled, was never seen, or was forgotten"
-    )]
-    VerdictNotFound(TraceId),
+    #[error(transparent)]
+    VerdictNotFound(#[from] VerdictNotFound),
     #[error("{0}")]
     InvalidFilter(String),
     #[error(
@@ -212,9 +210,8 @@ impl MonitorService for MonitorApi {
         let trace_id = trace_id(&request.get_ref().trace_id)?;
         let verdict = self
             .monitor
-            .verdict(&trace_id)
-            .ok_or(ApiError::VerdictNotFound(trace_id))
-            .map_err(status)?;
+            .find_verdict(&trace_id)
+            .map_err(|err| status(err.into()))?;
         Ok(Response::new(convert::verdict(&verdict)))
     }
 

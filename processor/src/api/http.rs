@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::pages::{self, Cursor};
 use crate::analysis::answers::{self, AnalysisQueryError};
 use crate::model::TraceId;
-use crate::monitor::{Health, Monitor};
+use crate::monitor::{Health, Monitor, VerdictNotFound};
 use crate::outputs::otlp_logs::DownstreamStatus;
 use crate::telemetry::OPENMETRICS_CONTENT_TYPE;
 
@@ -77,10 +77,8 @@ pub fn metrics_router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
 enum AdminError {
     #[error("trace id must be 32 hex digits and not all zero")]
     InvalidTraceId,
-    #[error(
-        "no verdict for trace {0}: it is still being assembled, was never seen, or was forgotten"
-    )]
-    VerdictNotFound(TraceId),
+    #[error(transparent)]
+    VerdictNotFound(#[from] VerdictNotFound),
     #[error("`since` must be a Unix time in seconds, 0 or more")]
     InvalidSince,
     #[error("`cursor` must be one a previous page gave")]
@@ -280,11 +278,7 @@ async fn verdict(
     Path(trace_id): Path<String>,
 ) -> Result<impl IntoResponse, AdminError> {
     let trace_id = TraceId::from_hex(&trace_id).ok_or(AdminError::InvalidTraceId)?;
-    let verdict = state
-        .monitor
-        .verdict(&trace_id)
-        .ok_or(AdminError::VerdictNotFound(trace_id))?;
-    Ok(Json(verdict))
+    Ok(Json(state.monitor.find_verdict(&trace_id)?))
 }
 
 async fn analysis_trace(

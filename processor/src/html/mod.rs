@@ -212,6 +212,7 @@ mod tests {
                 trace_id: TraceId([7; 16]),
                 span_id: None,
                 contract_id: "session_duration".to_owned(),
+                pipeline: None,
                 category: Category::Timing,
                 severity: Severity::Critical,
                 blocks_production: true,

@@ -23,9 +23,25 @@ pub use compliance::{
 };
 
 mod shards;
+mod unmonitored;
 
 pub use shards::QUEUE_SPANS_PER_SHARD;
 use shards::{Durability, ShardOutput, Shards};
+use unmonitored::UnmonitoredTraces;
+
+/// Why a trace has no verdict to read.
+#[derive(Debug, thiserror::Error)]
+pub enum VerdictNotFound {
+    #[error(
+        "no verdict for trace {0}: it is still being assembled, was never seen, or was forgotten"
+    )]
+    Unknown(TraceId),
+    /// A web service's trace sent to the processor by mistake, typically.
+    #[error(
+        "trace {0} is not monitored: none of its {1} spans carries `ironforge.span.kind`, so no contract applies to it and it has no verdict"
+    )]
+    NotMonitored(TraceId, u32),
+}
 
 /// The engine shards and everything their decisions feed.
 #[derive(Debug)]
@@ -40,6 +56,7 @@ pub struct Monitor {
 #[derive(Debug)]
 struct Dispatch {
     compliance: Mutex<Compliance>,
+    unmonitored: Mutex<UnmonitoredTraces>,
     outputs: Outputs,
     capacity: Arc<Capacity>,
     wal: Option<Arc<WalUsage>>,
@@ -128,6 +145,7 @@ impl Monitor {
             .map(|durability| Arc::clone(durability.wal.usage()));
         let dispatch = Arc::new(Dispatch {
             compliance: Mutex::new(compliance),
+            unmonitored: Mutex::default(),
             outputs,
             capacity: Arc::clone(&capacity),
             wal: wal.clone(),
@@ -196,6 +214,23 @@ impl Monitor {
         self.shards.verdict(trace_id)
     }
 
+    /// The verdict of `trace_id`, or why there is none: the API's answer to a reader asking for one.
+    pub fn find_verdict(&self, trace_id: &TraceId) -> Result<TraceVerdict, VerdictNotFound> {
+        if let Some(verdict) = self.verdict(trace_id) {
+            return Ok(verdict);
+        }
+        let unmonitored = self
+            .dispatch
+            .unmonitored
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .spans(trace_id);
+        Err(match unmonitored {
+            Some(spans) => VerdictNotFound::NotMonitored(*trace_id, spans),
+            None => VerdictNotFound::Unknown(*trace_id),
+        })
+    }
+
     /// Bytes of engine state held across all shards, as counted against `limits.max_memory_bytes`.
     pub fn state_bytes(&self) -> usize {
         self.shards.capacity().bytes()
@@ -249,7 +284,13 @@ impl ShardOutput for Dispatch {
                     self.outputs.verdict(&verdict, true);
                     self.compliance().revise(&verdict, added);
                 }
-                EngineEvent::Unmonitored { .. } => self.outputs.metrics().trace_unmonitored(),
+                EngineEvent::Unmonitored { trace_id, spans } => {
+                    self.outputs.metrics().trace_unmonitored();
+                    self.unmonitored
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .record(trace_id, spans);
+                }
                 EngineEvent::Decided(trace) => {
                     if let Some(analyst) = self.outputs.analysis() {
                         analyst.submit(trace);

@@ -21,7 +21,7 @@ use crate::config::EventsConfig;
 use crate::internal_events::{EventsSuppressed, TraceDecided, ViolationDecided};
 use crate::telemetry::Metrics;
 use crate::verdict::{TraceVerdict, Violation};
-use gate::{EventGate, GateDecision};
+use gate::{EventGate, GateDecision, WindowKey};
 use otlp_logs::{DownstreamStatus, OtlpLogsExporter};
 use recent::RecentViolations;
 pub use recent::ViolationPage;
@@ -131,7 +131,14 @@ impl Outputs {
             .gate
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .admit(&violation.contract_id, violation.stage.as_deref(), now);
+            .admit(
+                WindowKey {
+                    pipeline: violation.pipeline.as_deref(),
+                    contract_id: &violation.contract_id,
+                    stage: violation.stage.as_deref(),
+                },
+                now,
+            );
         let folded = match decision {
             GateDecision::Emit { folded } => folded,
             GateDecision::Aggregated | GateDecision::OverBudget => {
@@ -145,7 +152,7 @@ impl Outputs {
         };
         if folded > 0 {
             violation.message.push_str(&format!(
-                " (+{folded} similar on this contract and stage suppressed since the last event)"
+                " (+{folded} similar of this pipeline on this contract and stage suppressed since the last event)"
             ));
         }
         ViolationDecided {

@@ -96,6 +96,7 @@ pub(crate) mod tests {
             trace_id: TraceId([1; 16]),
             span_id: None,
             contract_id: "c".to_owned(),
+            pipeline: None,
             category: Category::Timing,
             severity: Severity::Critical,
             blocks_production: true,

@@ -10,6 +10,7 @@ pub fn slow_session(trace_id: TraceId, span_id: SpanId, time_unix_nano: u64) -> 
         trace_id,
         span_id: Some(span_id),
         contract_id: "single_session_processing".to_owned(),
+        pipeline: Some("ironforge".into()),
         category: Category::Timing,
         severity: Severity::Critical,
         blocks_production: true,
