@@ -3,6 +3,7 @@
 //! Analysis reads decided traces (their spans and verdict, [`ironforge_engine::DecidedTrace`]) and nothing
 //! else of the engine, so the processor and offline `check` run the same code.
 
+pub mod baseline;
 pub mod bottleneck;
 pub mod breakdown;
 pub mod budget;

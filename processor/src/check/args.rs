@@ -20,9 +20,9 @@ pub mod exit {
 
 /// The exit codes as `--help` shows them.
 pub const EXIT_CODES_HELP: &str = "Exit codes:
-  0  every trace passed (warnings allowed unless --strict)
-  1  a blocking violation: a trace failed, is not production-ready, or regressed past --max-regression
-  2  warnings only, with --strict
+  0  every trace passed (warnings allowed unless --strict or --fail-on warning)
+  1  a blocking violation: a trace failed or is not production-ready, or a stage regressed past the baseline
+  2  warnings only, with --strict or --fail-on warning
   3  bad input or config: a malformed line (reported as FILE:LINE, the rest is still checked), an unreadable
      file, no trace in the input, an invalid contract file or baseline";
 
@@ -50,20 +50,46 @@ pub struct CheckArgs {
     /// The format of --report.
     #[arg(long, value_enum, requires = "report")]
     pub report_format: Option<ReportFormat>,
-    /// Fail (exit 2) when there are warnings but nothing blocking.
+    /// Fail (exit 2) when there are warnings but nothing blocking: the same as `--fail-on warning`.
     #[arg(long)]
     pub strict: bool,
-    /// An earlier `--format json` report: a stage slower than its baseline by more than --max-regression fails.
+    /// What fails the check: blocking violations (exit 1) only, or warnings too (exit 2 when nothing
+    /// blocks, and JUnit failures rather than output).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Blocking)]
+    pub fail_on: FailOn,
+    /// An earlier `--format json` report (repeatable: their runs pool): a stage slower than its baseline
+    /// runs by more than --max-regression and --min-regression-seconds, past their noise, fails.
     #[arg(long, value_name = "REPORT.json")]
-    pub baseline: Option<PathBuf>,
+    pub baseline: Vec<PathBuf>,
     /// Traces the report lists in full, failing ones first; every trace counts in the totals and the
-    /// stage means a baseline reads.
+    /// stage distributions a baseline reads.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TRACE_DETAILS)]
     pub max_trace_details: usize,
-    /// How much slower than the baseline a stage may be, in percent.
+    /// How much slower than the baseline's median a stage's median may be, in percent.
     #[arg(long, value_name = "PCT", default_value_t = 10.0, requires = "baseline",
-        value_parser = percent)]
+        value_parser = non_negative)]
     pub max_regression: f64,
+    /// How much slower than the baseline's median a stage's median may be, in seconds, whatever the
+    /// percentage: differences of a few milliseconds are noise.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.050, requires = "baseline",
+        value_parser = non_negative)]
+    pub min_regression_seconds: f64,
+}
+
+impl CheckArgs {
+    /// Whether warnings fail the check, by `--strict` or `--fail-on warning`.
+    pub fn warnings_fail(&self) -> bool {
+        self.strict || self.fail_on == FailOn::Warning
+    }
+}
+
+/// What fails a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Blocking violations and baseline regressions.
+    Blocking,
+    /// Warnings too.
+    Warning,
 }
 
 /// How many traces a report lists in full unless told otherwise: enough for every run of a CI job, few
@@ -99,10 +125,10 @@ impl ReportFormat {
     }
 }
 
-/// A non-negative, finite percentage.
-fn percent(text: &str) -> Result<f64, String> {
+/// A non-negative, finite number.
+fn non_negative(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
-        _ => Err("expected a percentage of 0 or more".to_owned()),
+        _ => Err("expected a number of 0 or more".to_owned()),
     }
 }

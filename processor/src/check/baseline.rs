@@ -1,22 +1,28 @@
-//! Relative criteria: a stage slower than in an earlier `--format json` report by more than the allowed
-//! percentage fails the check.
+//! Relative criteria: each stage's runs compared with the runs of earlier `--format json` reports, a
+//! regression only when slower past the percentage, the absolute floor and the runs' noise
+//! ([`ironforge_analysis::baseline`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use ironforge_analysis::baseline::{Criteria, Judgement, SIGNIFICANCE, compare};
 use serde::Deserialize;
 
-use super::report::{Regression, SCHEMA_VERSION, StageMean};
-use crate::verdict::{StageDuration, TraceVerdict};
+use super::report::{
+    BaselineReport, NotJudged, Regression, SCHEMA_VERSION, StageDistribution, StageMean,
+};
+use crate::verdict::StageDuration;
 
 /// What a baseline report must hold; the rest of it is not read.
 #[derive(Debug, Deserialize)]
 struct BaselineFile {
     schema_version: u32,
+    /// Every trace's stage seconds; reports written before it was added have only the fields below.
+    #[serde(default)]
+    stage_distributions: Option<Vec<StageDistribution>>,
     #[serde(default)]
     traces: Vec<BaselineTrace>,
-    /// Over every trace of the baseline's check, listed or not; reports written before it was added have
-    /// only their traces.
+    /// One mean per stage over every trace of the baseline's check.
     #[serde(default)]
     stage_means: Option<Vec<StageMean>>,
 }
@@ -28,87 +34,128 @@ struct BaselineTrace {
     stage_durations: Vec<StageDuration>,
 }
 
-/// Each stage's mean duration per service over the baseline's traces.
-#[derive(Debug)]
+type StageKey = (Option<String>, String);
+
+/// Each stage's runs per service over the baseline reports, pooled.
+#[derive(Debug, Default)]
 pub struct Baseline {
-    stages: BTreeMap<(Option<String>, String), f64>,
+    files: Vec<String>,
+    stages: BTreeMap<StageKey, Vec<f64>>,
 }
 
 impl Baseline {
-    /// Reads a baseline report; errors name the file, and the line and column when the JSON is at fault.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let name = path.display();
-        let text =
-            std::fs::read_to_string(path).map_err(|err| format!("{name}: cannot read: {err}"))?;
-        let file: BaselineFile = serde_json::from_str(&text).map_err(|err| {
-            format!(
-                "{name}:{}:{}: not a check report in JSON: {err}",
-                err.line(),
-                err.column()
-            )
-        })?;
-        if file.schema_version != SCHEMA_VERSION {
-            return Err(format!(
-                "{name}: schema_version {} is not {SCHEMA_VERSION}, the version this check writes",
-                file.schema_version
-            ));
-        }
-        if let Some(means) = file.stage_means {
-            let stages = means
-                .into_iter()
-                .map(|mean| ((mean.service_name, mean.stage), mean.mean_seconds))
-                .collect();
-            return Ok(Self { stages });
-        }
-        let mut sums: BTreeMap<(Option<String>, String), (f64, u32)> = BTreeMap::new();
-        for trace in file.traces {
-            for stage in trace.stage_durations {
-                let entry = sums
-                    .entry((trace.service_name.clone(), stage.stage))
-                    .or_default();
-                entry.0 += stage.seconds;
-                entry.1 += 1;
+    /// Reads and pools baseline reports; errors name the file, and the line and column when the JSON is at
+    /// fault.
+    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Self, String> {
+        let mut baseline = Self::default();
+        for path in paths {
+            let path = path.as_ref();
+            baseline.files.push(path.display().to_string());
+            for (key, samples) in read(path)? {
+                baseline.stages.entry(key).or_default().extend(samples);
             }
         }
-        let stages = sums
-            .into_iter()
-            .map(|(key, (sum, count))| (key, sum / f64::from(count.max(1))))
-            .collect();
-        Ok(Self { stages })
+        Ok(baseline)
     }
 
-    /// The stages of `verdict` slower than this baseline's for the same service and stage allow.
-    pub fn regressions(&self, verdict: &TraceVerdict, max_percent: f64) -> Vec<Regression> {
-        verdict
-            .stage_durations
-            .iter()
-            .filter_map(|stage| {
-                let key = (verdict.service_name.clone(), stage.stage.clone());
-                let baseline = *self.stages.get(&key)?;
-                let threshold = baseline * (1.0 + max_percent / 100.0);
-                (stage.seconds > threshold).then(|| Regression {
+    /// Compares the check's stages with the baseline's: the regressions, and what could not be judged.
+    pub fn judge(&self, checked: &[StageDistribution], criteria: &Criteria) -> BaselineReport {
+        let mut report = BaselineReport {
+            files: self.files.clone(),
+            max_regression_percent: criteria.max_regression_percent,
+            min_regression_seconds: criteria.min_regression_seconds,
+            significance: SIGNIFICANCE,
+            stages_compared: 0,
+            regressions: Vec::new(),
+            not_judged: Vec::new(),
+        };
+        for stage in checked {
+            let key = (stage.service_name.clone(), stage.stage.clone());
+            let Some(base) = self.stages.get(&key) else {
+                continue;
+            };
+            report.stages_compared += 1;
+            let comparison = compare(base, &stage.distribution.samples, criteria);
+            let what = StageDistribution::describe(stage.service_name.as_deref(), &stage.stage);
+            match comparison.verdict {
+                Judgement::Within => {}
+                Judgement::TooSmall(reason) => report.not_judged.push(NotJudged {
+                    service_name: stage.service_name.clone(),
                     stage: stage.stage.clone(),
-                    baseline_seconds: baseline,
-                    observed_seconds: stage.seconds,
-                    threshold_seconds: threshold,
-                    max_regression_percent: max_percent,
+                    baseline_runs: comparison.baseline_runs,
+                    new_runs: comparison.new_runs,
+                    reason: format!("{what}: {reason}"),
+                }),
+                Judgement::Regressed => report.regressions.push(Regression {
+                    service_name: stage.service_name.clone(),
+                    stage: stage.stage.clone(),
                     message: format!(
-                        "stage {} took {:.3} s, {:.1}% over the baseline's {:.3} s; at most {max_percent}% is allowed",
-                        stage.stage,
-                        stage.seconds,
-                        percent_over(stage.seconds, baseline),
-                        baseline
+                        "{what} took {:.3} s (median of {} run(s)), {:.3} s or {:.1}% over the baseline's {:.3} s (median of {} run(s)); at most {}% and {} s are allowed; {}",
+                        comparison.new_median_seconds,
+                        comparison.new_runs,
+                        comparison.difference_seconds,
+                        comparison.difference_percent,
+                        comparison.baseline_median_seconds,
+                        comparison.baseline_runs,
+                        criteria.max_regression_percent,
+                        criteria.min_regression_seconds,
+                        comparison.rule
                     ),
-                })
-            })
-            .collect()
+                    baseline_median_seconds: comparison.baseline_median_seconds,
+                    new_median_seconds: comparison.new_median_seconds,
+                    difference_seconds: comparison.difference_seconds,
+                    difference_percent: comparison.difference_percent,
+                    baseline_runs: comparison.baseline_runs,
+                    new_runs: comparison.new_runs,
+                    p_value: comparison.p_value,
+                    rule: comparison.rule,
+                }),
+            }
+        }
+        report
     }
 }
 
-fn percent_over(observed: f64, baseline: f64) -> f64 {
-    if baseline > 0.0 {
-        (observed / baseline - 1.0) * 100.0
-    } else {
-        f64::INFINITY
+/// One baseline report's samples per stage: its distributions, else (older reports) its listed traces'
+/// stage durations, else its stage means, each one sample.
+fn read(path: &Path) -> Result<BTreeMap<StageKey, Vec<f64>>, String> {
+    let name = path.display();
+    let text =
+        std::fs::read_to_string(path).map_err(|err| format!("{name}: cannot read: {err}"))?;
+    let file: BaselineFile = serde_json::from_str(&text).map_err(|err| {
+        format!(
+            "{name}:{}:{}: not a check report in JSON: {err}",
+            err.line(),
+            err.column()
+        )
+    })?;
+    if file.schema_version != SCHEMA_VERSION {
+        return Err(format!(
+            "{name}: schema_version {} is not {SCHEMA_VERSION}, the version this check writes",
+            file.schema_version
+        ));
     }
+    if let Some(distributions) = file.stage_distributions {
+        return Ok(distributions
+            .into_iter()
+            .map(|d| ((d.service_name, d.stage), d.distribution.samples))
+            .collect());
+    }
+    let mut stages: BTreeMap<StageKey, Vec<f64>> = BTreeMap::new();
+    for trace in file.traces {
+        for stage in trace.stage_durations {
+            stages
+                .entry((trace.service_name.clone(), stage.stage))
+                .or_default()
+                .push(stage.seconds);
+        }
+    }
+    if stages.is_empty()
+        && let Some(means) = file.stage_means
+    {
+        for mean in means {
+            stages.insert((mean.service_name, mean.stage), vec![mean.mean_seconds]);
+        }
+    }
+    Ok(stages)
 }

@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use ironforge_analysis::TraceAnalysis;
+use ironforge_analysis::baseline::Distribution;
 
-use super::report::{Checked, Outcome, StageMean, TraceReport};
+use super::report::{Checked, Outcome, StageDistribution, StageMean, TraceReport, WHOLE_RUN};
 use crate::model::TraceId;
 use crate::verdict::VerdictStatus;
 
@@ -53,8 +54,8 @@ pub struct Collector {
     /// The trace last added, when it was listed: its analysis follows.
     last_listed: Option<TraceId>,
     checked: Checked,
-    /// Each service's and stage's summed seconds and traces, over every trace.
-    stages: BTreeMap<(Option<String>, String), (f64, u64)>,
+    /// Each service's stages' (and whole runs') seconds, a sample per trace, over every trace.
+    stages: BTreeMap<(Option<String>, String), Vec<f64>>,
 }
 
 fn rank(outcome: Outcome) -> usize {
@@ -88,13 +89,17 @@ impl Collector {
 
     /// A trace just decided.
     pub fn add(&mut self, trace: TraceReport) {
-        for stage in &trace.verdict.stage_durations {
-            let sum = self
-                .stages
-                .entry((trace.verdict.service_name.clone(), stage.stage.clone()))
-                .or_default();
-            sum.0 += stage.seconds;
-            sum.1 += 1;
+        let service = &trace.verdict.service_name;
+        let stages = trace
+            .verdict
+            .stage_durations
+            .iter()
+            .map(|stage| (stage.stage.as_str(), stage.seconds));
+        for (stage, seconds) in stages.chain(trace.run_seconds.map(|run| (WHOLE_RUN, run))) {
+            self.stages
+                .entry((service.clone(), stage.to_owned()))
+                .or_default()
+                .push(seconds);
         }
         let tally = Tally::of(&trace);
         self.count(tally, true);
@@ -214,12 +219,22 @@ impl Collector {
         checked.traces = traces;
         checked.stage_means = self
             .stages
+            .iter()
+            .filter(|((_, stage), _)| stage != WHOLE_RUN)
+            .map(|((service_name, stage), samples)| StageMean {
+                service_name: service_name.clone(),
+                stage: stage.clone(),
+                traces: samples.len() as u64,
+                mean_seconds: samples.iter().sum::<f64>() / samples.len().max(1) as f64,
+            })
+            .collect();
+        checked.stage_distributions = self
+            .stages
             .into_iter()
-            .map(|((service_name, stage), (sum, traces))| StageMean {
+            .map(|((service_name, stage), samples)| StageDistribution {
                 service_name,
                 stage,
-                traces,
-                mean_seconds: sum / traces.max(1) as f64,
+                distribution: Distribution::of(samples),
             })
             .collect();
         checked

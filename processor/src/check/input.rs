@@ -47,6 +47,15 @@ impl fmt::Display for InputError {
     }
 }
 
+/// An input as messages and reports name it: its path as given, or `<stdin>`.
+pub fn display_name(path: &Path) -> String {
+    if path.as_os_str() == STDIN {
+        STDIN_NAME.to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
 /// Reads one input, handing each decoded request to `sink` and each problem to `errors`; the rest of the
 /// input is still read after a bad line. `on_read` is told how many bytes of the file (as stored, before
 /// any inflating) each read took.
@@ -57,11 +66,7 @@ pub fn read(
     errors: &mut dyn FnMut(InputError),
     on_read: &dyn Fn(u64),
 ) {
-    let name = if path.as_os_str() == STDIN {
-        STDIN_NAME.to_owned()
-    } else {
-        path.display().to_string()
-    };
+    let name = display_name(path);
     let whole_file = |message: String| InputError {
         file: name.clone(),
         line: None,

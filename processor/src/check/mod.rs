@@ -11,13 +11,14 @@ mod collect;
 pub mod input;
 mod progress;
 pub mod report;
+mod source;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-pub use args::{CheckArgs, EXIT_CODES_HELP, ReportFormat, exit};
+pub use args::{CheckArgs, EXIT_CODES_HELP, FailOn, ReportFormat, exit};
 
 use self::baseline::Baseline;
 use self::clock::TraceClock;
@@ -25,9 +26,11 @@ use self::collect::Collector;
 use self::input::InputError;
 use self::progress::Progress;
 use self::report::{CheckReport, Checked, TraceReport};
+use self::source::Sources;
 use crate::config::{ContractFile, DEFAULT_CONTRACTS_NAME, Profile};
 use crate::engine::{ContractSet, Engine, EngineEvent};
 use crate::verdict::TraceVerdict;
+use ironforge_analysis::baseline::Criteria;
 use ironforge_analysis::{AnalysisOptions, Budgets, analyse};
 use ironforge_engine::Overloaded;
 use ironforge_engine::decode::Decoded;
@@ -68,20 +71,26 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
         ),
         None => None,
     };
-    let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
+    let baseline = (!args.baseline.is_empty())
+        .then(|| Baseline::load(&args.baseline))
+        .transpose()?;
     let profile = args.profile.map(Profile::from).unwrap_or(file.profile);
     let contracts = Arc::new(ContractSet::new(unbounded(file), Some(profile)));
-    let checked = decide(&contracts, &args.files, args.max_trace_details, |verdict| {
-        let regressions = baseline
-            .as_ref()
-            .map(|baseline| baseline.regressions(&verdict, args.max_regression))
-            .unwrap_or_default();
-        TraceReport::new(verdict, regressions)
-    });
+    let checked = decide(&contracts, &args.files, args.max_trace_details);
     for error in &checked.input_errors {
         eprintln!("{error}");
     }
-    let report = CheckReport::new(&contracts, source, profile, checked, args.strict);
+    let criteria = Criteria {
+        max_regression_percent: args.max_regression,
+        min_regression_seconds: args.min_regression_seconds,
+    };
+    let judged = baseline.map(|baseline| baseline.judge(&checked.stage_distributions, &criteria));
+    let fail_on = if args.warnings_fail() {
+        FailOn::Warning
+    } else {
+        args.fail_on
+    };
+    let report = CheckReport::new(&contracts, source, profile, checked, judged, fail_on);
     if let (Some(path), Some(format)) = (&args.report, report_format) {
         write_report(path, &report.render(format, false))?;
     }
@@ -115,25 +124,24 @@ fn unbounded(mut file: ContractFile) -> ContractFile {
 
 /// Feeds every input to one engine, deciding each trace as trace time passes its completion (see
 /// [`clock`]) and the rest when the input ends.
-fn decide(
-    contracts: &Arc<ContractSet>,
-    files: &[PathBuf],
-    max_details: usize,
-    judge: impl FnMut(TraceVerdict) -> TraceReport,
-) -> Checked {
+fn decide(contracts: &Arc<ContractSet>, files: &[PathBuf], max_details: usize) -> Checked {
     let kept = contracts.file().limits.decided_traces_kept;
+    let inputs: Vec<String> = files.iter().map(|path| input::display_name(path)).collect();
     let mut decider = Decider {
         engine: Engine::new(Arc::clone(contracts)),
         clock: TraceClock::new(),
         budgets: Budgets::from_contracts(contracts),
-        judge,
+        sources: Sources::new(kept),
+        inputs: inputs.clone(),
+        file: 0,
         collector: Collector::new(max_details, kept),
     };
     decider.engine.emit_decided_traces(true);
     let plan = Arc::clone(contracts.plan());
     let mut input_errors = Vec::new();
     let progress = Progress::new(files);
-    for path in files {
+    for (index, path) in files.iter().enumerate() {
+        decider.file = index;
         let mut refused = None;
         let mut sink = |decoded: Decoded| {
             progress.spans(decoded.spans.len());
@@ -150,7 +158,7 @@ fn decide(
         );
         if let Some(err) = refused {
             input_errors.push(InputError {
-                file: path.display().to_string(),
+                file: input::display_name(path),
                 line: None,
                 message: format!("spans refused by the engine: {err}"),
             });
@@ -162,29 +170,29 @@ fn decide(
     let mut checked = decider.collector.finish();
     if checked.totals.traces == 0 && input_errors.is_empty() {
         input_errors.push(InputError {
-            file: files
-                .iter()
-                .map(|path| path.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            file: inputs.join(", "),
             line: None,
             message: "no IRONFORGE trace in the input: nothing was checked".to_owned(),
         });
     }
     checked.input_errors = input_errors;
+    checked.inputs = inputs;
     checked
 }
 
 /// One engine on trace time, and what it decided so far.
-struct Decider<J> {
+struct Decider {
     engine: Engine,
     clock: TraceClock,
     budgets: Budgets,
-    judge: J,
+    sources: Sources,
+    /// The input files as reports name them, and the one being read.
+    inputs: Vec<String>,
+    file: usize,
     collector: Collector,
 }
 
-impl<J: FnMut(TraceVerdict) -> TraceReport> Decider<J> {
+impl Decider {
     /// Takes one request's spans, then decides what their times completed, as a live processor's tick
     /// after the request would.
     fn ingest(&mut self, decoded: Decoded) -> Result<(), Overloaded> {
@@ -192,6 +200,7 @@ impl<J: FnMut(TraceVerdict) -> TraceReport> Decider<J> {
             return Ok(());
         }
         self.clock.advance(&decoded.spans);
+        self.sources.see(self.file, &decoded.spans);
         let now = self.clock.now();
         let events = self.engine.ingest(decoded.spans, now)?;
         let checked = self.collector.checked_mut();
@@ -204,11 +213,23 @@ impl<J: FnMut(TraceVerdict) -> TraceReport> Decider<J> {
         Ok(())
     }
 
+    /// The verdict with where its trace came from.
+    fn judge(&mut self, verdict: TraceVerdict) -> TraceReport {
+        let seen = self.sources.decided(&verdict.trace_id);
+        let mut report = TraceReport::new(verdict, Vec::new());
+        if let Some(seen) = seen {
+            report.input_file = self.inputs.get(seen.file).cloned();
+            report.started_unix_nano = Some(seen.first_start_unix_nano);
+            report.run_seconds = Some(seen.seconds());
+        }
+        report
+    }
+
     fn handle(&mut self, events: Vec<EngineEvent>) {
         for event in events {
             match event {
                 EngineEvent::Verdict(verdict) => {
-                    let report = (self.judge)(verdict);
+                    let report = self.judge(verdict);
                     self.collector.add(report);
                 }
                 EngineEvent::Unmonitored { .. } => {
@@ -224,7 +245,7 @@ impl<J: FnMut(TraceVerdict) -> TraceReport> Decider<J> {
                 }
                 // Spans that arrived after their trace was decided, as they would in production.
                 EngineEvent::VerdictRevised { verdict, .. } => {
-                    let revised = (self.judge)(verdict);
+                    let revised = self.judge(verdict);
                     self.collector.revise(revised);
                 }
                 // The verdicts repeat them.

@@ -16,6 +16,8 @@ use ironforge_replay::record::{DiscardMetrics, JsonLinesExporter};
 use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
 use tracing_subscriber::layer::SubscriberExt;
 
+pub mod runs;
+
 /// The `service.name` the recorded runs carry.
 pub const SERVICE: &str = "ironforge-replay";
 

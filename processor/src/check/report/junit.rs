@@ -1,33 +1,70 @@
-//! JUnit XML: a `<testsuite>` per trace, a `<testcase>` per contract of the set (failed with the observed
-//! values, thresholds and places of its violations), one for completeness and one per baseline regression.
+//! JUnit XML for CI servers: a `<testsuite>` per input file (named after it), a `<testcase>` per run and
+//! contract named `pipeline / run start (UTC) / contract`, so a server groups the same check of the same
+//! pipeline across builds. Blocking violations fail their case; warnings are the case's `<system-out>`
+//! unless warnings fail the check. Baseline regressions fail cases of a `baseline` suite.
 
 use std::fmt::Write as _;
 
-use super::{CheckReport, TraceReport, number, place, quantity};
+use super::{BaselineReport, CheckReport, ContractInfo, TraceReport, number, place, quantity};
 use crate::verdict::{VerdictStatus, Violation};
 
 /// The testcase that fails when a trace could not be judged whole.
 const COMPLETE_CASE: &str = "trace_complete";
 
-/// The prefix of a baseline regression's testcase; the stage follows.
-const REGRESSION_CASE: &str = "baseline_regression.";
+/// The suite of the baseline comparison.
+const BASELINE_SUITE: &str = "baseline";
+
+/// The suite of traces no input file is known for.
+const UNKNOWN_INPUT: &str = "(unknown input)";
+
+/// One testcase as written: its name, and what failed or was noted.
+struct Case {
+    classname: String,
+    name: String,
+    failure: Option<(String, &'static str, String)>,
+    output: Option<String>,
+    skipped: Option<String>,
+}
 
 pub(super) fn render(report: &CheckReport) -> String {
+    let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
+    let mut names: Vec<&str> = report.inputs.iter().map(String::as_str).collect();
+    for trace in &report.traces {
+        let file = trace.input_file.as_deref().unwrap_or(UNKNOWN_INPUT);
+        if !names.contains(&file) {
+            names.push(file);
+        }
+    }
+    for name in names {
+        let cases: Vec<Case> = report
+            .traces
+            .iter()
+            .filter(|t| t.input_file.as_deref().unwrap_or(UNKNOWN_INPUT) == name)
+            .flat_map(|trace| trace_cases(report, trace))
+            .collect();
+        suites.push((name.to_owned(), cases));
+    }
+    if let Some(baseline) = &report.baseline {
+        suites.push((BASELINE_SUITE.to_owned(), baseline_cases(baseline)));
+    }
+    let count = |test: fn(&Case) -> bool| -> usize {
+        suites
+            .iter()
+            .map(|(_, cases)| cases.iter().filter(|c| test(c)).count())
+            .sum()
+    };
+    let tests: usize = suites.iter().map(|(_, cases)| cases.len()).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let cases_per_trace = report.contracts.len() + 1;
-    let tests: usize = report
-        .traces
-        .iter()
-        .map(|trace| cases_per_trace + trace.regressions.len())
-        .sum();
-    let failures: usize = report.traces.iter().map(|t| failed_cases(report, t)).sum();
     let _ = writeln!(
         out,
-        "<testsuites name=\"ironforge check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{}\">",
-        report.input_errors.len()
+        "<testsuites name=\"ironforge check\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
+        tests + report.input_errors.len(),
+        count(|c| c.failure.is_some()),
+        report.input_errors.len(),
+        count(|c| c.skipped.is_some())
     );
-    for trace in &report.traces {
-        suite(&mut out, report, trace);
+    for (name, cases) in &suites {
+        suite(&mut out, name, cases);
     }
     if !report.input_errors.is_empty() {
         input_suite(&mut out, report);
@@ -36,100 +73,164 @@ pub(super) fn render(report: &CheckReport) -> String {
     out
 }
 
-fn failed_cases(report: &CheckReport, trace: &TraceReport) -> usize {
-    let contracts = report
-        .contracts
-        .iter()
-        .filter(|c| violations_of(trace, &c.id).next().is_some())
-        .count();
-    let incomplete = usize::from(trace.verdict.status == VerdictStatus::Incomplete);
-    contracts + incomplete + trace.regressions.len()
+fn suite(out: &mut String, name: &str, cases: &[Case]) {
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
+        escape(name),
+        cases.len(),
+        cases.iter().filter(|c| c.failure.is_some()).count(),
+        cases.iter().filter(|c| c.skipped.is_some()).count()
+    );
+    for case in cases {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\"",
+            escape(&case.classname),
+            escape(&case.name)
+        );
+        if case.failure.is_none() && case.output.is_none() && case.skipped.is_none() {
+            out.push_str("/>\n");
+            continue;
+        }
+        out.push_str(">\n");
+        if let Some((message, kind, text)) = &case.failure {
+            let _ = writeln!(
+                out,
+                "      <failure message=\"{}\" type=\"{kind}\">{}</failure>",
+                escape(message),
+                escape_text(text)
+            );
+        }
+        if let Some(reason) = &case.skipped {
+            let _ = writeln!(out, "      <skipped message=\"{}\"/>", escape(reason));
+        }
+        if let Some(text) = &case.output {
+            let _ = writeln!(out, "      <system-out>{}</system-out>", escape_text(text));
+        }
+        out.push_str("    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n");
 }
 
-fn violations_of<'a>(trace: &'a TraceReport, id: &'a str) -> impl Iterator<Item = &'a Violation> {
-    trace
+/// A run's cases: one per contract, and whether it was judged whole.
+fn trace_cases(report: &CheckReport, trace: &TraceReport) -> Vec<Case> {
+    let pipeline = trace.pipeline();
+    let prefix = format!("{pipeline} / {}", trace.started());
+    let case = |name: &str| Case {
+        classname: pipeline.to_owned(),
+        name: format!("{prefix} / {name}"),
+        failure: None,
+        output: None,
+        skipped: None,
+    };
+    let mut cases: Vec<Case> = report
+        .contracts
+        .iter()
+        .map(|contract| {
+            let mut case = case(&contract.id);
+            contract_outcome(&mut case, report, trace, contract);
+            case
+        })
+        .collect();
+    let mut complete = case(COMPLETE_CASE);
+    if let (VerdictStatus::Incomplete, Some(reason)) =
+        (trace.verdict.status, &trace.verdict.incomplete_reason)
+    {
+        complete.failure = Some((reason.clone(), "incomplete", String::new()));
+    }
+    cases.push(complete);
+    cases
+}
+
+/// Fails the case on a blocking violation of the contract (or any, when warnings fail); otherwise lists
+/// its warnings as output.
+fn contract_outcome(
+    case: &mut Case,
+    report: &CheckReport,
+    trace: &TraceReport,
+    contract: &ContractInfo,
+) {
+    let violations: Vec<&Violation> = trace
         .verdict
         .violations
         .iter()
-        .filter(move |v| v.contract_id == id)
+        .filter(|v| v.contract_id == contract.id)
+        .collect();
+    let Some(first) = violations.first() else {
+        return;
+    };
+    let mut text = String::new();
+    for violation in &violations {
+        let _ = writeln!(
+            text,
+            "{}: observed {}, threshold {} ({}{}); {}; trace {}; input {}",
+            violation.contract_id,
+            quantity(violation.observed, &violation.unit),
+            contract.requirement,
+            violation.severity.as_str(),
+            if violation.blocks_production {
+                ", blocking"
+            } else {
+                ""
+            },
+            place(violation),
+            violation.trace_id,
+            trace.input_file.as_deref().unwrap_or(UNKNOWN_INPUT)
+        );
+    }
+    let blocking = violations.iter().find(|v| v.blocks_production);
+    match blocking {
+        Some(worst) => {
+            let message = summary_message(worst, violations.len());
+            case.failure = Some((message, worst.severity.as_str(), text));
+        }
+        None if report.warnings_fail() => {
+            let message = summary_message(first, violations.len());
+            case.failure = Some((message, "warning", text));
+        }
+        None => case.output = Some(format!("warning: {text}")),
+    }
 }
 
-fn suite(out: &mut String, report: &CheckReport, trace: &TraceReport) {
-    let verdict = &trace.verdict;
-    let service = verdict.service_name.as_deref().unwrap_or("(unknown)");
-    let tests = report.contracts.len() + 1 + trace.regressions.len();
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{}\" errors=\"0\">",
-        escape(&format!("trace {} ({service})", verdict.trace_id)),
-        failed_cases(report, trace)
-    );
-    let _ = writeln!(
-        out,
-        "    <properties><property name=\"trace_id\" value=\"{}\"/><property name=\"service.name\" value=\"{}\"/><property name=\"status\" value=\"{}\"/><property name=\"production_ready\" value=\"{}\"/></properties>",
-        verdict.trace_id,
-        escape(service),
-        verdict.status.as_str(),
-        verdict.production_ready
-    );
-    let classname = escape(service);
-    for contract in &report.contracts {
-        let open = format!(
-            "    <testcase classname=\"{classname}\" name=\"{}\"",
-            escape(&contract.id)
-        );
-        let violations: Vec<&Violation> = violations_of(trace, &contract.id).collect();
-        let Some(first) = violations.first() else {
-            let _ = writeln!(out, "{open}/>");
-            continue;
-        };
-        let mut text = String::new();
-        for violation in &violations {
-            let _ = writeln!(
-                text,
-                "{}: observed {}, threshold {} ({}); {}; trace {}",
-                violation.contract_id,
-                quantity(violation.observed, &violation.unit),
-                contract.requirement,
-                violation.severity.as_str(),
-                place(violation),
-                violation.trace_id
-            );
-        }
-        let _ = writeln!(
-            out,
-            "{open}>\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
-            escape(&summary_message(first, violations.len())),
-            first.severity.as_str(),
-            escape_text(&text)
-        );
-    }
-    let complete_open = format!("    <testcase classname=\"{classname}\" name=\"{COMPLETE_CASE}\"");
-    match &verdict.incomplete_reason {
-        Some(reason) if verdict.status == VerdictStatus::Incomplete => {
-            let _ = writeln!(
-                out,
-                "{complete_open}>\n      <failure message=\"{}\" type=\"incomplete\"/>\n    </testcase>",
-                escape(reason)
-            );
-        }
-        _ => {
-            let _ = writeln!(out, "{complete_open}/>");
-        }
-    }
-    for regression in &trace.regressions {
-        let _ = writeln!(
-            out,
-            "    <testcase classname=\"{classname}\" name=\"{}\">\n      <failure message=\"{}\" type=\"regression\">observed {} s, threshold {} s (baseline {} s + {}%)</failure>\n    </testcase>",
-            escape(&format!("{REGRESSION_CASE}{}", regression.stage)),
-            escape(&regression.message),
-            number(regression.observed_seconds),
-            number(regression.threshold_seconds),
-            number(regression.baseline_seconds),
-            number(regression.max_regression_percent)
-        );
-    }
-    out.push_str("  </testsuite>\n");
+/// A failed case per regressed stage, a skipped one per stage too small to judge.
+fn baseline_cases(baseline: &BaselineReport) -> Vec<Case> {
+    let regressions = baseline.regressions.iter().map(|regression| Case {
+        classname: BASELINE_SUITE.to_owned(),
+        name: format!(
+            "{} / baseline / {}",
+            regression.service_name.as_deref().unwrap_or("(unknown)"),
+            regression.stage
+        ),
+        failure: Some((
+            regression.message.clone(),
+            "regression",
+            format!(
+                "baseline median {} s ({} runs), new median {} s ({} runs): {} s, {}% slower; {}",
+                number(regression.baseline_median_seconds),
+                regression.baseline_runs,
+                number(regression.new_median_seconds),
+                regression.new_runs,
+                number(regression.difference_seconds),
+                number(regression.difference_percent),
+                regression.rule
+            ),
+        )),
+        output: None,
+        skipped: None,
+    });
+    let not_judged = baseline.not_judged.iter().map(|stage| Case {
+        classname: BASELINE_SUITE.to_owned(),
+        name: format!(
+            "{} / baseline / {}",
+            stage.service_name.as_deref().unwrap_or("(unknown)"),
+            stage.stage
+        ),
+        failure: None,
+        output: None,
+        skipped: Some(stage.reason.clone()),
+    });
+    regressions.chain(not_judged).collect()
 }
 
 fn summary_message(first: &Violation, count: usize) -> String {

@@ -3,14 +3,19 @@
 mod json;
 mod junit;
 mod markdown;
+mod stages;
 mod summary;
+mod time;
+
+pub use stages::{BaselineReport, NotJudged, Regression, StageDistribution, StageMean, WHOLE_RUN};
+pub(crate) use time::iso8601;
 
 use std::sync::Arc;
 
 use ironforge_analysis::TraceAnalysis;
 use serde::{Deserialize, Serialize};
 
-use super::args::{ReportFormat, exit};
+use super::args::{FailOn, ReportFormat, exit};
 use super::input::InputError;
 use crate::config::Profile;
 use crate::engine::ContractSet;
@@ -29,6 +34,10 @@ pub struct CheckReport {
     /// The contract file, or the embedded defaults.
     pub contracts_source: String,
     pub profile: &'static str,
+    /// What fails the check: `blocking`, or `warning` too (`--strict`, `--fail-on warning`).
+    pub fail_on: &'static str,
+    /// The input files, as given (`<stdin>` for `-`).
+    pub inputs: Vec<String>,
     /// The contracts every trace was held to, in file order.
     pub contracts: Vec<ContractInfo>,
     /// The traces listed in full: every one up to `--max-trace-details`, failing ones first beyond it
@@ -37,6 +46,12 @@ pub struct CheckReport {
     /// Each service's stages, averaged over every trace checked (listed or not): what a `--baseline`
     /// compares with.
     pub stage_means: Vec<StageMean>,
+    /// Each service's stages and whole runs over every trace checked: median, spread and samples. What a
+    /// later check's `--baseline` compares with.
+    pub stage_distributions: Vec<StageDistribution>,
+    /// The comparison with `--baseline`, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineReport>,
     /// Traces without any IRONFORGE span: not pipeline runs, so not judged.
     pub unmonitored_traces: u64,
     pub input_errors: Vec<InputError>,
@@ -66,6 +81,16 @@ pub struct ContractInfo {
 pub struct TraceReport {
     #[serde(flatten)]
     pub verdict: TraceVerdict,
+    /// The input file the trace's first span was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_file: Option<String>,
+    /// When the run started: its earliest span's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_unix_nano: Option<u64>,
+    /// From the run's earliest span start to its latest span end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_seconds: Option<f64>,
+    /// Per-trace regressions; a check judges stages over all its runs instead ([`CheckReport::baseline`]).
     #[serde(default)]
     pub regressions: Vec<Regression>,
     pub outcome: Outcome,
@@ -73,28 +98,6 @@ pub struct TraceReport {
     /// baseline: the baseline compares verdicts.
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<TraceAnalysis>,
-}
-
-/// One stage of one service, averaged over the traces checked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StageMean {
-    pub service_name: Option<String>,
-    pub stage: String,
-    /// Traces that ran the stage.
-    pub traces: u64,
-    pub mean_seconds: f64,
-}
-
-/// A stage slower than the baseline allows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Regression {
-    pub stage: String,
-    pub baseline_seconds: f64,
-    pub observed_seconds: f64,
-    /// The most the stage may take: the baseline plus `max_regression_percent`.
-    pub threshold_seconds: f64,
-    pub max_regression_percent: f64,
-    pub message: String,
 }
 
 /// How a trace came out of the check.
@@ -139,8 +142,11 @@ pub struct Checked {
     /// Counted over every trace, listed or not; `input_errors` is filled in by the report.
     pub totals: Totals,
     pub stage_means: Vec<StageMean>,
+    pub stage_distributions: Vec<StageDistribution>,
     pub unmonitored_traces: u64,
     pub input_errors: Vec<InputError>,
+    /// The input files, as reports name them.
+    pub inputs: Vec<String>,
     /// The most traces the engine held undecided at once while reading.
     pub max_traces_in_flight: usize,
 }
@@ -192,10 +198,39 @@ impl TraceReport {
         let outcome = Outcome::of(&verdict, &regressions);
         Self {
             verdict,
+            input_file: None,
+            started_unix_nano: None,
+            run_seconds: None,
             regressions,
             outcome,
             analysis: None,
         }
+    }
+
+    /// Blocking violations listed on the trace.
+    pub fn blocking_count(&self) -> u64 {
+        self.verdict
+            .violations
+            .iter()
+            .filter(|violation| violation.blocks_production)
+            .count() as u64
+    }
+
+    /// Violations that do not block: the rest of [`TraceReport::violation_count`].
+    pub fn warning_count(&self) -> u64 {
+        self.violation_count().saturating_sub(self.blocking_count())
+    }
+
+    /// The run's start in UTC, ISO 8601, or `unknown start`.
+    pub fn started(&self) -> String {
+        self.started_unix_nano
+            .map(iso8601)
+            .unwrap_or_else(|| "unknown start".to_owned())
+    }
+
+    /// The pipeline: the trace's `service.name`.
+    pub fn pipeline(&self) -> &str {
+        self.verdict.service_name.as_deref().unwrap_or("(unknown)")
     }
 
     /// Violations decided on the trace, those the per-trace limit left out included.
@@ -205,20 +240,24 @@ impl TraceReport {
 }
 
 impl CheckReport {
-    /// Totals and exit code follow from the traces and errors; `strict` makes warnings fail.
+    /// Totals and exit code follow from the traces, errors and baseline regressions; `fail_on` says
+    /// whether warnings fail.
     pub fn new(
         contracts: &ContractSet,
         contracts_source: String,
         profile: Profile,
         checked: Checked,
-        strict: bool,
+        baseline: Option<BaselineReport>,
+        fail_on: FailOn,
     ) -> Self {
         let Checked {
             traces,
             mut totals,
             stage_means,
+            stage_distributions,
             unmonitored_traces,
             input_errors,
+            inputs,
             max_traces_in_flight,
         } = checked;
         let health = health(contracts, &traces);
@@ -240,11 +279,12 @@ impl CheckReport {
             .collect();
         totals.input_errors = input_errors.len();
         totals.max_traces_in_flight = max_traces_in_flight;
+        totals.regressions = baseline.as_ref().map_or(0, |b| b.regressions.len());
         let exit_code = if !input_errors.is_empty() {
             exit::BAD_INPUT
-        } else if totals.failed > 0 {
+        } else if totals.failed > 0 || totals.regressions > 0 {
             exit::BLOCKING
-        } else if strict && totals.warned > 0 {
+        } else if fail_on == FailOn::Warning && totals.warned > 0 {
             exit::WARNINGS
         } else {
             exit::PASS
@@ -253,9 +293,16 @@ impl CheckReport {
             schema_version: SCHEMA_VERSION,
             contracts_source,
             profile,
+            fail_on: match fail_on {
+                FailOn::Blocking => "blocking",
+                FailOn::Warning => "warning",
+            },
+            inputs,
             contracts,
             traces,
             stage_means,
+            stage_distributions,
+            baseline,
             unmonitored_traces,
             input_errors,
             totals,
@@ -263,6 +310,11 @@ impl CheckReport {
             health,
             limits,
         }
+    }
+
+    /// Whether warnings fail the check.
+    pub fn warnings_fail(&self) -> bool {
+        self.fail_on == "warning"
     }
 
     /// The check's result in one word.
@@ -315,15 +367,6 @@ pub(crate) fn quantity(value: f64, unit: &str) -> String {
     match unit {
         "" | "1" => number(value),
         unit => format!("{} {unit}", number(value)),
-    }
-}
-
-/// A trace id shortened for tables: its first and last four hex digits.
-pub(crate) fn short_id(verdict: &TraceVerdict) -> String {
-    let id = verdict.trace_id.to_string();
-    match (id.get(..4), id.get(id.len().saturating_sub(4)..)) {
-        (Some(head), Some(tail)) if id.len() > 8 => format!("{head}…{tail}"),
-        _ => id,
     }
 }
 

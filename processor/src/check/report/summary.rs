@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{CheckReport, Outcome, TraceReport, quantity};
+use super::{BaselineReport, CheckReport, Outcome, TraceReport, quantity};
 use crate::verdict::Severity;
 
 const RED: &str = "\x1b[31m";
@@ -38,6 +38,9 @@ pub(super) fn render(report: &CheckReport, colour: bool) -> String {
     let mut out = String::new();
     for trace in &report.traces {
         trace_lines(&mut out, trace, &paint);
+    }
+    if let Some(baseline) = &report.baseline {
+        baseline_lines(&mut out, baseline, &paint);
     }
     let totals = &report.totals;
     if let Some(unlisted) = totals.unlisted() {
@@ -92,6 +95,9 @@ fn trace_lines(out: &mut String, trace: &TraceReport, paint: &Paint) {
         },
         verdict.span_count
     );
+    if let Some(file) = &trace.input_file {
+        let _ = writeln!(out, "    input {file}, started {}", trace.started());
+    }
     if let Some(reason) = &verdict.incomplete_reason {
         let _ = writeln!(out, "    incomplete: {reason}");
     }
@@ -135,6 +141,28 @@ fn trace_lines(out: &mut String, trace: &TraceReport, paint: &Paint) {
     }
     if let Some(analysis) = &trace.analysis {
         analysis_lines(out, analysis);
+    }
+}
+
+/// Each regressed stage, and each stage the baseline could not judge.
+fn baseline_lines(out: &mut String, baseline: &BaselineReport, paint: &Paint) {
+    let _ = writeln!(
+        out,
+        "baseline {}: {} stage(s) compared, {} regressed",
+        baseline.files.join(", "),
+        baseline.stages_compared,
+        baseline.regressions.len()
+    );
+    for regression in &baseline.regressions {
+        let _ = writeln!(
+            out,
+            "  - {} {}",
+            paint.paint(RED, "regression:"),
+            regression.message
+        );
+    }
+    for stage in &baseline.not_judged {
+        let _ = writeln!(out, "  - not judged: {}", stage.reason);
     }
 }
 
