@@ -45,6 +45,10 @@ pub struct ExportReport {
     /// Failed export attempts (spans or metrics), and flushes or shutdowns that gave up waiting for
     /// one: the same count as [`export_failures`](crate::Instrumentation::export_failures).
     pub export_failures: u64,
+    /// The part of [`export_failures`](Self::export_failures) that were metric exports: a receiver that
+    /// takes traces only (as Jaeger's and Tempo's OTLP endpoints do) refuses every one, yet has the whole
+    /// trace.
+    pub metric_export_failures: u64,
 }
 
 impl fmt::Display for ExportReport {
@@ -119,6 +123,7 @@ impl FailureLog {
             spans_exported: exported,
             spans_lost: ended - exported,
             export_failures: self.count(),
+            metric_export_failures: self.metrics(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! [`Instrumentation`]: the guard `init` returns.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -230,7 +232,14 @@ impl Instrumentation {
                 reason: e.to_string(),
             })?;
         tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().with_filter(console))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(console_colour(
+                        std::io::stdout().is_terminal(),
+                        std::env::var_os("NO_COLOR"),
+                    ))
+                    .with_filter(console),
+            )
             .with(self.layer().with_filter(telemetry_filter()))
             .try_init()
             .map_err(InitError::SubscriberAlreadySet)
@@ -299,9 +308,32 @@ impl Drop for Instrumentation {
     }
 }
 
+/// Whether the console log may colour its output: only for a terminal, where a person reads it (escape codes
+/// in a redirected file or a pipe are noise), and not when `NO_COLOR` is set to anything but the empty string
+/// (<https://no-color.org>).
+fn console_colour(terminal: bool, no_color: Option<OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 fn telemetry_filter() -> Targets {
     TRANSPORT_TARGETS.iter().fold(
         Targets::new().with_default(LevelFilter::INFO),
         |targets, target| targets.with_target(*target, LevelFilter::OFF),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::console_colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(console_colour(true, None));
+        assert!(!console_colour(false, None), "a pipe or a file");
+        assert!(!console_colour(true, Some("1".into())));
+        assert!(
+            console_colour(true, Some("".into())),
+            "an empty NO_COLOR is unset"
+        );
+    }
 }

@@ -128,6 +128,7 @@ fn a_clean_shutdown_reports_every_span_delivered() {
             spans_exported: 3,
             spans_lost: 0,
             export_failures: 0,
+            metric_export_failures: 0,
         }
     );
 }

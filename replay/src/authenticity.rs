@@ -20,7 +20,7 @@
 
 use std::collections::HashSet;
 
-use crate::session::{ClockTime, SessionFile};
+use crate::session::{ClockTime, LiquidityEvent, PriceMovement, SessionFile};
 
 /// The authenticity of one session and the counts it comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -84,23 +84,14 @@ pub fn score(file: &SessionFile) -> Authenticity {
     };
 
     for pm in &file.price_movements {
-        let key = format!(
-            "p|{:?}|{:?}|{:?}|{:?}|{:?}",
-            pm.timestamp, pm.movement_type, pm.action, pm.context, pm.price_level
+        check(
+            pm.timestamp.as_deref(),
+            pm.movement_type.is_none(),
+            price_key(pm),
         );
-        check(pm.timestamp.as_deref(), pm.movement_type.is_none(), key);
     }
     for le in &file.session_liquidity_events {
-        let key = format!(
-            "l|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-            le.timestamp,
-            le.event_type,
-            le.price_level,
-            le.target_level,
-            le.liquidity_type,
-            le.context
-        );
-        check(le.timestamp.as_deref(), false, key);
+        check(le.timestamp.as_deref(), false, liquidity_key(le));
     }
 
     a.score = if a.events == 0 {
@@ -109,6 +100,22 @@ pub fn score(file: &SessionFile) -> Authenticity {
         a.clean as f64 / a.events as f64
     };
     a
+}
+
+/// What makes two price movements the same event: kind, time, type, description and price.
+pub(crate) fn price_key(pm: &PriceMovement) -> String {
+    format!(
+        "p|{:?}|{:?}|{:?}|{:?}|{:?}",
+        pm.timestamp, pm.movement_type, pm.action, pm.context, pm.price_level
+    )
+}
+
+/// What makes two liquidity events the same event.
+pub(crate) fn liquidity_key(le: &LiquidityEvent) -> String {
+    format!(
+        "l|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        le.timestamp, le.event_type, le.price_level, le.target_level, le.liquidity_type, le.context
+    )
 }
 
 #[cfg(test)]

@@ -72,11 +72,7 @@ pub fn session_events(file: &SessionFile) -> (Vec<Event<'_>>, usize) {
         };
         let description = match &pm.movement_type {
             Some(mt) => mt.clone(),
-            None => [pm.action.as_deref(), pm.context.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" "),
+            None => untyped_description(pm),
         };
         let event_types = classify::classify(&description);
         events.push(Event {
@@ -113,6 +109,15 @@ pub fn session_events(file: &SessionFile) -> (Vec<Event<'_>>, usize) {
 
     events.sort_by_key(|e| e.offset);
     (events, dropped)
+}
+
+/// The description of a price movement without a `movement_type`: its `action` and `context` text.
+pub fn untyped_description(pm: &PriceMovement) -> String {
+    [pm.action.as_deref(), pm.context.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Price of the price movement nearest in time to `t`, or 0 when there is none.

@@ -26,6 +26,7 @@ pub mod graph;
 pub mod htf;
 mod pipeline;
 pub mod record;
+pub mod repair;
 pub mod report;
 pub mod session;
 pub mod session_id;

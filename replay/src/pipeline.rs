@@ -28,9 +28,9 @@ use crate::authenticity::{self, Authenticity};
 use crate::confluence::{Confluence, ConfluenceIndex, SessionLevels};
 use crate::faults::{self, Ballast, Faults, SLOW_SESSION_SLEEP, UNKNOWN_EVENT_TYPE};
 use crate::graph::{self, BuildOptions, EventLabel, NodeIds, SessionGraph};
-use crate::report;
 use crate::session::{self, SchemaVariant, SessionFile};
 use crate::session_id::{self, IdDerivation, SessionId};
+use crate::{repair, report};
 
 /// Where the session fixtures live, relative to this crate.
 pub const DEFAULT_SESSIONS_DIR: &str = concat!(
@@ -49,6 +49,9 @@ pub struct ReplayOptions {
     pub report: Option<PathBuf>,
     /// Faults to inject.
     pub faults: Faults,
+    /// Reference run: repair the sessions' known data defects (see [`crate::repair`]) so that the run passes
+    /// every default contract. Faults still apply on top.
+    pub reference: bool,
 }
 
 impl Default for ReplayOptions {
@@ -58,6 +61,7 @@ impl Default for ReplayOptions {
             sessions_limit: None,
             report: None,
             faults: Faults::default(),
+            reference: false,
         }
     }
 }
@@ -352,7 +356,7 @@ fn timed(state: &mut RunState<'_>, stage: Stage, body: fn(&mut RunState<'_>)) {
 
 /// A count as a signed integer: OpenTelemetry has no unsigned integers, and the tracing bridge records `u64` and
 /// `usize` values as strings.
-fn int(n: usize) -> i64 {
+pub(crate) fn int(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -378,7 +382,11 @@ fn init(options: &ReplayOptions) -> Result<(Vec<Planned>, Targets), ReplayError>
         .into_iter()
         .map(|path| {
             let file = session::display_name(&path);
-            let id = session_id::derive_session_id(&file);
+            let id = if options.reference {
+                session_id::derive_distinct_session_id(&file)
+            } else {
+                session_id::derive_session_id(&file)
+            };
             if let IdDerivation::AsIs { reason } = &id.derivation {
                 warn!(file = %file, session_id = %id.id, reason = %reason, "IRONFORGE cannot derive a session id; using the file name as-is");
             }
@@ -407,7 +415,7 @@ fn init(options: &ReplayOptions) -> Result<(Vec<Planned>, Targets), ReplayError>
         }
         info!(faults = ?faults.names(), target = ?targets.target, "faults to inject");
     }
-    info!(sessions = int(planned.len()), dir = %dir.display(), "sessions planned");
+    info!(sessions = int(planned.len()), dir = %dir.display(), reference = options.reference, "sessions planned");
     ironforge_instrument::record_memory();
     Ok((planned, targets))
 }
@@ -466,6 +474,11 @@ fn discover_session(state: &mut RunState<'_>, position: usize, id: &str) {
     inject_discovery_faults(state, position);
     let planned = &state.planned[position];
     let file = match session::read_session(&planned.path) {
+        Ok(file) if state.options.reference => {
+            let (file, repairs) = repair::repair_session(&file);
+            repairs.log();
+            file
+        }
         Ok(file) => file,
         Err(e) => {
             error!(file = %planned.file, error = %e, "session file does not parse; the run goes on without it");
@@ -493,6 +506,9 @@ fn discover_session(state: &mut RunState<'_>, position: usize, id: &str) {
         );
     }
     let mut graph = graph::build_graph(position, &file, &mut state.node_ids, options);
+    if state.options.reference {
+        repair::add_context_edges(&mut graph, &file);
+    }
 
     if faults.unknown_event_type && is_target {
         match graph.nodes.first_mut() {

@@ -28,6 +28,14 @@ pub enum IdDerivation {
         /// The date assembled from the last three words.
         date: String,
     },
+    /// The reference run's rule ([`derive_distinct_session_id`]): every word of the session type, and the date
+    /// wherever it stands after the level word.
+    Distinct {
+        /// The words before the level word (`Lvl-…`), joined by `_`.
+        session_type: String,
+        /// The first three consecutive words after the level word that form a date.
+        date: String,
+    },
     /// IRONFORGE's rule fails for this name (IRONFORGE would skip the file); the id is the stem without its prefix.
     AsIs {
         /// Why IRONFORGE's rule does not apply.
@@ -53,14 +61,9 @@ impl fmt::Display for SessionId {
 /// Derives the session id of a session file from its name (with or without the `.json` extension and any
 /// directory part).
 pub fn derive_session_id(file_name: &str) -> SessionId {
-    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
-    let stem = base.strip_suffix(".json").unwrap_or(base);
-    let rest = if let Some(rest) = stem.strip_prefix(ENHANCED_REL_PREFIX) {
-        rest
-    } else if let Some(rest) = stem.strip_prefix(ENHANCED_PREFIX) {
-        rest
-    } else {
-        return as_is(stem, "the name lacks the `enhanced_` prefix");
+    let rest = match name_without_prefix(file_name) {
+        Ok(rest) => rest,
+        Err(stem) => return as_is(stem, "the name lacks the `enhanced_` prefix"),
     };
 
     let parts: Vec<&str> = rest.split('_').collect();
@@ -87,6 +90,52 @@ pub fn derive_session_id(file_name: &str) -> SessionId {
         ),
     }
 }
+
+/// The file name without directory, `.json` and `enhanced_(rel_)` prefix; `Err(stem)` when it has no prefix.
+fn name_without_prefix(file_name: &str) -> Result<&str, &str> {
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    let stem = base.strip_suffix(".json").unwrap_or(base);
+    stem.strip_prefix(ENHANCED_REL_PREFIX)
+        .or_else(|| stem.strip_prefix(ENHANCED_PREFIX))
+        .ok_or(stem)
+}
+
+/// The session id of the reference run, which repairs two defects of IRONFORGE's rule:
+///
+/// - the session type keeps every word before the level word, so `NY_AM_…` and `NY_PM_…` of one day become
+///   `NY_AM_2025-08-05` and `NY_PM_2025-08-05` instead of one `NY_2025-08-05` twice (the `unique_session_ids`
+///   and `sessions_complete` contracts);
+/// - the date is the first three consecutive words after the level word that form one, so
+///   `NYAM_Lvl-1_2025_08_07_FRESH` becomes `NYAM_2025-08-07` instead of being skipped.
+///
+/// A name without a level word or a date falls back to [`derive_session_id`].
+pub fn derive_distinct_session_id(file_name: &str) -> SessionId {
+    let Ok(rest) = name_without_prefix(file_name) else {
+        return derive_session_id(file_name);
+    };
+    let parts: Vec<&str> = rest.split('_').collect();
+    let Some(level) = parts.iter().position(|p| p.starts_with(LEVEL_WORD)) else {
+        return derive_session_id(file_name);
+    };
+    let date = parts
+        .get(level + 1..)
+        .unwrap_or_default()
+        .windows(3)
+        .find_map(|w| valid_date(w[0], w[1], w[2]));
+    match date {
+        Some(date) if level > 0 => {
+            let session_type = parts[..level].join("_");
+            SessionId {
+                id: format!("{session_type}_{date}"),
+                derivation: IdDerivation::Distinct { session_type, date },
+            }
+        }
+        _ => derive_session_id(file_name),
+    }
+}
+
+/// The word that separates the session type from the date in the files' names, as in `NY_AM_Lvl-1_2025_08_05`.
+const LEVEL_WORD: &str = "Lvl";
 
 fn as_is(id: &str, reason: &str) -> SessionId {
     SessionId {
@@ -177,6 +226,44 @@ mod tests {
         assert_eq!(
             derive_session_id("enhanced_rel_NYPM_Lvl-1_2025_08_06.json").id,
             "NYPM_2025-08-06"
+        );
+    }
+
+    #[test]
+    fn distinct_ids_keep_am_and_pm_apart_and_find_the_fresh_date() {
+        let distinct = |name: &str| derive_distinct_session_id(name).id;
+        assert_eq!(
+            distinct("enhanced_rel_NY_AM_Lvl-1_2025_08_05.json"),
+            "NY_AM_2025-08-05"
+        );
+        assert_eq!(
+            distinct("enhanced_rel_NY_PM_Lvl-1_2025_08_05.json"),
+            "NY_PM_2025-08-05"
+        );
+        assert_eq!(
+            distinct("enhanced_rel_NYAM_Lvl-1_2025_08_07_FRESH.json"),
+            "NYAM_2025-08-07"
+        );
+        assert_eq!(
+            distinct("enhanced_rel_LONDON_Lvl-1_2025_07_24.json"),
+            "LONDON_2025-07-24"
+        );
+        assert_eq!(distinct("notes.json"), "notes");
+        assert_eq!(
+            distinct("enhanced_rel_Lvl-1_2025_07_24.json"),
+            "Lvl-1_2025-07-24"
+        );
+        let dir = std::path::Path::new(crate::DEFAULT_SESSIONS_DIR);
+        let ids: Vec<SessionId> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| derive_distinct_session_id(&e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        assert_eq!(ids.len(), 57);
+        assert_eq!(duplicate_ids(ids.iter().map(|i| i.id.as_str())), []);
+        assert!(
+            ids.iter()
+                .all(|i| matches!(i.derivation, IdDerivation::Distinct { .. })),
+            "{ids:?}"
         );
     }
 

@@ -85,3 +85,33 @@ fn output_and_an_endpoint_are_refused_together() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot be used with"));
 }
+
+/// Output captured through a pipe (as a redirect to a file or CI's log) carries no colour escapes, though the
+/// console log prints there; `NO_COLOR` is not what turns them off here.
+#[test]
+fn output_through_a_pipe_carries_no_colour() {
+    let file = std::env::temp_dir().join(format!(
+        "ironforge-replay-colour-{}.jsonl",
+        std::process::id()
+    ));
+    let output = Command::new(env!("CARGO_BIN_EXE_ironforge-replay"))
+        .args(["--sessions-limit", "2", "--output", file.to_str().unwrap()])
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("INFO") && stdout.contains("sessions planned"),
+        "the console log is in the captured output: {stdout}"
+    );
+    for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        assert!(
+            !text.contains("\x1b["),
+            "{name} has colour escapes: {text:?}"
+        );
+    }
+}

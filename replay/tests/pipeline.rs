@@ -4,6 +4,8 @@
 // Helpers outside `#[test]` functions may fail loudly too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod recordings;
+
 use std::path::{Path, PathBuf};
 
 use ironforge_replay::{DEFAULT_SESSIONS_DIR, ReplayError, ReplayOptions, run};

@@ -1,5 +1,6 @@
 //! An in-process OTLP/gRPC receiver for the end-to-end tests: it keeps every trace export request it gets and
-//! accepts metric exports so those do not count as failures.
+//! accepts metric exports so those do not count as failures, unless it is started as a trace-only receiver (as
+//! Jaeger's or Tempo's OTLP endpoints are), which has no metrics service at all.
 
 // Each test file uses a different part of this module; a failure in a helper is a test failure.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -73,15 +74,20 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start() -> Receiver {
-        Self::start_with(false)
+        Self::start_with(false, true)
     }
 
     /// A receiver that takes metrics but never answers a trace export.
     pub fn start_hanging_traces() -> Receiver {
-        Self::start_with(true)
+        Self::start_with(true, true)
     }
 
-    fn start_with(hang: bool) -> Receiver {
+    /// A receiver that implements the trace service only: metric exports get gRPC `UNIMPLEMENTED`.
+    pub fn start_traces_only() -> Receiver {
+        Self::start_with(false, false)
+    }
+
+    fn start_with(hang: bool, with_metrics: bool) -> Receiver {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -99,7 +105,7 @@ impl Receiver {
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(traces.clone()))
-            .add_service(MetricsServiceServer::new(metrics.clone()))
+            .add_optional_service(with_metrics.then(|| MetricsServiceServer::new(metrics.clone())))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 async {
