@@ -364,17 +364,13 @@ mod tests {
         assert_eq!(median(&[1.0, 2.0, 3.0, 4.0]), 2.5);
     }
 
-    /// `count` runs of `centre` seconds jittered by up to ±`spread` (a fraction), reproducibly.
+    /// `count` runs of `centre` seconds spread evenly over ±`spread` (a fraction), the grid shifted by
+    /// `seed` so two samples of the same noise differ. Order is irrelevant to the statistics compared.
     fn jittered(centre: f64, spread: f64, count: usize, seed: u64) -> Vec<f64> {
-        let mut state = seed;
+        let phase = (seed % 7) as f64 / 7.0;
         (0..count)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
-                centre * (1.0 + spread * (2.0 * unit - 1.0))
-            })
+            .map(|index| (index as f64 + phase) / count as f64)
+            .map(|unit| centre * (1.0 + spread * (2.0 * unit - 1.0)))
             .collect()
     }
 

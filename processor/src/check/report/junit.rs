@@ -195,13 +195,14 @@ fn contract_outcome(
 
 /// A failed case per regressed stage, a skipped one per stage too small to judge.
 fn baseline_cases(baseline: &BaselineReport) -> Vec<Case> {
-    let regressions = baseline.regressions.iter().map(|regression| Case {
+    let case = |service: Option<&str>, stage: &str| Case {
         classname: BASELINE_SUITE.to_owned(),
-        name: format!(
-            "{} / baseline / {}",
-            regression.service_name.as_deref().unwrap_or("(unknown)"),
-            regression.stage
-        ),
+        name: format!("{} / baseline / {stage}", service.unwrap_or("(unknown)")),
+        failure: None,
+        output: None,
+        skipped: None,
+    };
+    let regressions = baseline.regressions.iter().map(|regression| Case {
         failure: Some((
             regression.message.clone(),
             "regression",
@@ -216,19 +217,11 @@ fn baseline_cases(baseline: &BaselineReport) -> Vec<Case> {
                 regression.rule
             ),
         )),
-        output: None,
-        skipped: None,
+        ..case(regression.service_name.as_deref(), &regression.stage)
     });
     let not_judged = baseline.not_judged.iter().map(|stage| Case {
-        classname: BASELINE_SUITE.to_owned(),
-        name: format!(
-            "{} / baseline / {}",
-            stage.service_name.as_deref().unwrap_or("(unknown)"),
-            stage.stage
-        ),
-        failure: None,
-        output: None,
         skipped: Some(stage.reason.clone()),
+        ..case(stage.service_name.as_deref(), &stage.stage)
     });
     regressions.chain(not_judged).collect()
 }
