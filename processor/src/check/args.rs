@@ -103,7 +103,7 @@ pub enum ReportFormat {
     Summary,
     /// The verdicts and totals, with a `schema_version`; usable as a --baseline.
     Json,
-    /// JUnit XML: a testsuite per trace, a testcase per contract.
+    /// JUnit XML: a testsuite per input file, a testcase per run and contract.
     Junit,
     /// A Markdown table for a pull-request comment.
     Markdown,
