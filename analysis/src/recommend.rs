@@ -6,6 +6,9 @@
 //! - **compute**: a stage holding at least 20 % of the critical path: make it `speedup_percent` faster.
 //! - **outlier**: a session on the critical path taking more than `outlier_factor` × its stage's median, or
 //!   over the session budget: bring it down to the smaller of the median and the budget. The three slowest.
+//! - **untraced**: a span holding at least `untraced_min_share` of the critical path outside its children
+//!   (see [`crate::untraced`]): instrument where that time goes. Its gain is an upper bound (the run with
+//!   that time gone); it is not a step of the plan, since instrumenting shows time without shortening it.
 //!
 //! Classes, by rule:
 //! - effort: parallelism `low` (a concurrency setting: IRONFORGE sessions share no edges), outlier `medium`
@@ -13,18 +16,23 @@
 //! - risk: compute `medium`; outlier `low`; parallelism `medium`, or `high` when the run's peak memory
 //!   scaled by the added width would pass the memory limit (memory assumed to grow with concurrent sessions).
 //! - priority: from the estimated gain, `high` at 20 % of the run or more, `medium` at 5 %, `low` below;
-//!   `critical` when the run broke its duration budget and this change alone brings it back under.
-//!   Candidates gaining less than 0.5 % of the run are dropped.
+//!   `critical` when the run broke its duration budget and this change alone brings it back under; for
+//!   untraced time, from its share of the critical path.
 //!
-//! The plan takes the recommendations by priority, then effort, then gain; phase 1 holds the low-effort
-//! ones, phase 2 medium, phase 3 high. Each phase's figure re-times everything up to it on the tree together.
+//! Which gains count is the rule of [`crate::plan`]: a speed-up must gain at least [`gain_floor`], and
+//! none is recommended for a run far inside its duration budget unless it brings a session back within
+//! the session budget. Untraced time is named whatever the budget: knowing where time goes costs little.
 
 use ironforge_proto::semconv::Stage;
 use serde::Serialize;
 
 use crate::breakdown::{SessionBreakdown, StageBreakdown, ratio};
 use crate::budget::Budgets;
+use crate::critical_path::critical_path;
+pub use crate::plan::{Phase, Plan, far_inside_budget, gain_floor, plan};
+use crate::plan::{percent, seconds_text};
 use crate::tree::SpanTree;
+use crate::untraced;
 use crate::whatif::{Change, Scenario, Target, simulate};
 
 /// Which kind of change a recommendation makes.
@@ -34,6 +42,8 @@ pub enum Category {
     Parallelism,
     Compute,
     Outlier,
+    /// Time a span spends outside its children: instrument it.
+    Untraced,
 }
 
 /// Effort and risk classes.
@@ -63,6 +73,17 @@ pub struct RecommendOptions {
     /// Memory limit the parallelism risk is judged against, in bytes.
     pub memory_limit_bytes: f64,
     pub skew_tolerance: f64,
+    /// A speed-up counts when it gains at least this share of the run (0.01: 1 %) ...
+    pub min_gain_share: f64,
+    /// ... and at least this many seconds, what one run's timing varies by anyway (scheduling jitter,
+    /// clock skew between hosts).
+    pub noise_floor_seconds: f64,
+    /// A run that took less than this share of its duration budget is far inside it: no speed-up is
+    /// recommended, only what brings a session back within the session budget.
+    pub budget_share: f64,
+    /// Untraced time is named when one span holds at least this share of the critical path outside its
+    /// children.
+    pub untraced_min_share: f64,
 }
 
 impl Default for RecommendOptions {
@@ -73,6 +94,10 @@ impl Default for RecommendOptions {
             outlier_factor: 2.0,
             memory_limit_bytes: 104_857_600.0,
             skew_tolerance: crate::critical_path::DEFAULT_SKEW_TOLERANCE_SECONDS,
+            min_gain_share: 0.01,
+            noise_floor_seconds: 0.005,
+            budget_share: 0.5,
+            untraced_min_share: 0.1,
         }
     }
 }
@@ -94,34 +119,13 @@ pub struct Recommendation {
     pub evidence: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Phase {
-    pub phase: u32,
-    /// Ids of the recommendations taken in this phase.
-    pub recommendations: Vec<String>,
-    /// The run's estimated time with this phase and those before it applied.
-    pub run_seconds_after: f64,
-    pub gain_seconds: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Plan {
-    pub run_seconds_before: f64,
-    pub run_seconds_after: f64,
-    pub total_gain_seconds: f64,
-    pub total_gain_percent: f64,
-    pub phases: Vec<Phase>,
-    /// The highest risk among the plan's recommendations; `low` for an empty plan.
-    pub overall_risk: Level,
-    pub assumption: String,
-}
-
 impl Category {
     pub const fn as_str(self) -> &'static str {
         match self {
             Category::Parallelism => "parallelism",
             Category::Compute => "compute",
             Category::Outlier => "outlier",
+            Category::Untraced => "untraced",
         }
     }
 }
@@ -147,7 +151,6 @@ impl Priority {
     }
 }
 
-const MIN_GAIN_PERCENT: f64 = 0.5;
 const MAX_OUTLIERS: usize = 3;
 
 /// What the run's recording suggests, best first.
@@ -165,6 +168,40 @@ pub fn recommend(
             simulate(tree, std::slice::from_ref(scenario), options.skew_tolerance).run_seconds();
         before - after
     };
+    let mut candidates = stage_drafts(stages, peak_memory_bytes, options);
+    candidates.extend(outliers(sessions, budgets, options));
+    let quiet = far_inside_budget(before, budgets, options).is_some();
+    let floor = gain_floor(before, options);
+    let mut recommendations: Vec<Recommendation> = candidates
+        .into_iter()
+        .filter(|draft| !quiet || draft.restores_budget)
+        .filter_map(|draft| {
+            let gain_seconds = gain(&draft.scenario);
+            let gain_percent = percent(ratio(gain_seconds, before));
+            (gain_seconds >= floor).then(|| {
+                let rescues = budgets
+                    .run_seconds
+                    .is_some_and(|limit| before >= limit && before - gain_seconds < limit);
+                draft.finish(gain_seconds, gain_percent, priority(gain_percent, rescues))
+            })
+        })
+        .collect();
+    recommendations.extend(untraced_time(tree, options, &gain));
+    recommendations.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.effort.cmp(&b.effort))
+            .then(b.gain_seconds.total_cmp(&a.gain_seconds))
+    });
+    recommendations
+}
+
+/// The parallelism and compute candidates of the run's stages.
+fn stage_drafts(
+    stages: &[StageBreakdown],
+    peak_memory_bytes: Option<f64>,
+    options: &RecommendOptions,
+) -> Vec<Draft> {
     let mut candidates = Vec::new();
     for stage in stages {
         let name = stage.stage.as_str();
@@ -192,6 +229,7 @@ pub fn recommend(
                     "{} sessions ran {:.1}-wide over {:.2} s; {share:.0} % of the critical path",
                     stage.sessions, stage.parallelism, stage.seconds
                 ),
+                restores_budget: false,
             });
         }
         if stage.critical_share >= 0.2 {
@@ -216,30 +254,63 @@ pub fn recommend(
                     "{share:.0} % of the critical path ({:.2} s)",
                     stage.critical_seconds
                 ),
+                restores_budget: false,
             });
         }
     }
-    candidates.extend(outliers(sessions, budgets, options));
-    let mut recommendations: Vec<Recommendation> = candidates
+    candidates
+}
+
+/// One recommendation for each span holding at least `untraced_min_share` of the critical path (and the
+/// noise floor) outside its children, worded from where its largest gap lies.
+fn untraced_time(
+    tree: &SpanTree,
+    options: &RecommendOptions,
+    gain: &dyn Fn(&Scenario) -> f64,
+) -> Vec<Recommendation> {
+    let path = critical_path(tree, options.skew_tolerance);
+    let path_seconds: f64 = path.iter().map(|s| s.seconds()).sum();
+    let before = tree.run_seconds();
+    let floor = (options.untraced_min_share * path_seconds).max(options.noise_floor_seconds);
+    untraced::spans_on_path(tree, &path)
         .into_iter()
-        .filter_map(|draft| {
-            let gain_seconds = gain(&draft.scenario);
-            let gain_percent = percent(ratio(gain_seconds, before));
-            (gain_percent >= MIN_GAIN_PERCENT).then(|| {
-                let rescues = budgets
-                    .run_seconds
-                    .is_some_and(|limit| before >= limit && before - gain_seconds < limit);
-                draft.finish(gain_seconds, gain_percent, priority(gain_percent, rescues))
-            })
+        .filter(|span| span.seconds > 0.0 && span.seconds >= floor)
+        .map(|span| {
+            let node = &tree.nodes[span.node];
+            let share = percent(ratio(span.seconds, path_seconds));
+            let place = span.largest.place(tree);
+            let scenario = Scenario::Retime {
+                target: Target::Untraced {
+                    span: node.name.to_string(),
+                    stage: node.stage,
+                },
+                change: Change::Percent(-100.0),
+            };
+            let gain_seconds = gain(&scenario);
+            let stage = node.stage.map_or(String::new(), |s| format!(" in {s}"));
+            Draft {
+                id: format!("instrument-{}{}", node.name, node.stage.map_or(String::new(), |s| format!("-{s}"))),
+                title: format!(
+                    "{share:.0} % of the run is in `{}`{stage} outside its child spans: instrument what happens {place}",
+                    node.name
+                ),
+                category: Category::Untraced,
+                effort: Level::Low,
+                risk: Level::Low,
+                scenario,
+                assumption: "the gain is an upper bound: the run with this untraced time gone; instrumenting it shows how much of it can go".to_owned(),
+                evidence: format!(
+                    "{} of the {} critical path with no child span of `{}` running; the largest stretch, {} {place}",
+                    seconds_text(span.seconds),
+                    seconds_text(path_seconds),
+                    node.name,
+                    seconds_text(span.largest.seconds()),
+                ),
+                restores_budget: false,
+            }
+            .finish(gain_seconds, percent(ratio(gain_seconds, before)), priority(share, false))
         })
-        .collect();
-    recommendations.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then(a.effort.cmp(&b.effort))
-            .then(b.gain_seconds.total_cmp(&a.gain_seconds))
-    });
-    recommendations
+        .collect()
 }
 
 fn outliers(
@@ -271,7 +342,11 @@ fn outliers(
             let stage = session.stage.map_or("run", Stage::as_str);
             Some(Draft {
                 id: format!("outlier-{stage}-{}", session.session_id),
-                title: format!("Bring session {} in {stage} down to {goal:.3} s", session.session_id),
+                title: format!(
+                    "Bring session {} in {stage} down to {}",
+                    session.session_id,
+                    seconds_text(goal)
+                ),
                 category: Category::Outlier,
                 effort: Level::Medium,
                 risk: Level::Low,
@@ -289,45 +364,11 @@ fn outliers(
                     if over_budget { ", over the session budget" } else { "" },
                     session.critical_seconds
                 ),
+                restores_budget: over_budget,
             })
         })
         .take(MAX_OUTLIERS)
         .collect()
-}
-
-/// The recommendations in phases, with the gain of each re-timed together on the tree.
-pub fn plan(tree: &SpanTree, recommendations: &[Recommendation], skew_tolerance: f64) -> Plan {
-    let before = tree.run_seconds();
-    let mut phases = Vec::new();
-    let mut applied: Vec<Scenario> = Vec::new();
-    let mut previous = before;
-    for (number, effort) in [(1, Level::Low), (2, Level::Medium), (3, Level::High)] {
-        let taken: Vec<&Recommendation> = recommendations
-            .iter()
-            .filter(|r| r.effort == effort)
-            .collect();
-        if taken.is_empty() {
-            continue;
-        }
-        applied.extend(taken.iter().map(|r| r.scenario.clone()));
-        let after = simulate(tree, &applied, skew_tolerance).run_seconds();
-        phases.push(Phase {
-            phase: number,
-            recommendations: taken.iter().map(|r| r.id.clone()).collect(),
-            run_seconds_after: after,
-            gain_seconds: previous - after,
-        });
-        previous = after;
-    }
-    Plan {
-        run_seconds_before: before,
-        run_seconds_after: previous,
-        total_gain_seconds: before - previous,
-        total_gain_percent: percent(ratio(before - previous, before)),
-        phases,
-        overall_risk: recommendations.iter().map(|r| r.risk).max().unwrap_or(Level::Low),
-        assumption: "each phase is re-timed on the recorded span tree with every change up to it applied together; gains are not added up".to_owned(),
-    }
 }
 
 fn priority(gain_percent: f64, rescues_budget: bool) -> Priority {
@@ -342,10 +383,6 @@ fn priority(gain_percent: f64, rescues_budget: bool) -> Priority {
     }
 }
 
-fn percent(fraction: f64) -> f64 {
-    fraction * 100.0
-}
-
 /// A candidate before its gain is known.
 struct Draft {
     id: String,
@@ -356,6 +393,8 @@ struct Draft {
     scenario: Scenario,
     assumption: String,
     evidence: String,
+    /// It brings a session back within the session budget: a contract the run broke.
+    restores_budget: bool,
 }
 
 impl Draft {
