@@ -82,7 +82,8 @@ pub struct RecommendOptions {
     /// recommended, only what brings a session back within the session budget.
     pub budget_share: f64,
     /// Untraced time is named when one span holds at least this share of the critical path outside its
-    /// children.
+    /// children (and the noise floor), whatever the budget: a quarter of a run unexplained is worth knowing
+    /// about, and instrumenting it costs little.
     pub untraced_min_share: f64,
 }
 
@@ -97,7 +98,7 @@ impl Default for RecommendOptions {
             min_gain_share: 0.01,
             noise_floor_seconds: 0.005,
             budget_share: 0.5,
-            untraced_min_share: 0.1,
+            untraced_min_share: 0.25,
         }
     }
 }
@@ -287,7 +288,11 @@ fn untraced_time(
                 change: Change::Percent(-100.0),
             };
             let gain_seconds = gain(&scenario);
-            let stage = node.stage.map_or(String::new(), |s| format!(" in {s}"));
+            // A stage span is named after its stage: "in discovery" would only repeat it.
+            let stage = node
+                .stage
+                .filter(|s| s.as_str() != &*node.name)
+                .map_or(String::new(), |s| format!(" in {s}"));
             Draft {
                 id: format!("instrument-{}{}", node.name, node.stage.map_or(String::new(), |s| format!("-{s}"))),
                 title: format!(

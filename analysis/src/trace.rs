@@ -8,6 +8,7 @@ use crate::breakdown::{self, SessionBreakdown, StageBreakdown};
 use crate::budget::Budgets;
 use crate::critical_path::{Segment, critical_path};
 use crate::memory::{LeakOptions, MemorySample, MemoryTrend, memory_trend};
+use crate::plan::seconds_text;
 use crate::recommend::{Plan, RecommendOptions, Recommendation, plan, recommend};
 use crate::tree::SpanTree;
 use crate::untraced;
@@ -254,10 +255,10 @@ fn dominant(
         .filter(|(_, share)| *share > top_share)
         .map(|(span, share)| {
             format!(
-                "`{}` outside its child spans holds {:.0} % of the critical path ({:.2} s, most of it {})",
+                "`{}` outside its child spans holds {:.0} % of the critical path ({}, most of it {})",
                 tree.nodes[span.node].name,
                 share * 100.0,
-                span.seconds,
+                seconds_text(span.seconds),
                 span.largest.place(tree)
             )
         });
@@ -272,10 +273,10 @@ fn stage_dominant(stages: &[StageBreakdown], sessions: &[SessionBreakdown]) -> O
         .iter()
         .max_by(|a, b| a.critical_share.total_cmp(&b.critical_share))?;
     let mut text = format!(
-        "{} holds {:.0} % of the critical path ({:.2} s, {} sessions at {:.1}-wide)",
+        "{} holds {:.0} % of the critical path ({}, {} sessions at {:.1}-wide)",
         stage.stage,
         stage.critical_share * 100.0,
-        stage.critical_seconds,
+        seconds_text(stage.critical_seconds),
         stage.sessions,
         stage.parallelism
     );
@@ -286,8 +287,9 @@ fn stage_dominant(stages: &[StageBreakdown], sessions: &[SessionBreakdown]) -> O
         .filter(|s| s.critical_seconds > 0.0)
     {
         text.push_str(&format!(
-            "; its slowest session on the path is {} ({:.2} s)",
-            session.session_id, session.seconds
+            "; its slowest session on the path is {} ({})",
+            session.session_id,
+            seconds_text(session.seconds)
         ));
     }
     Some(text)
