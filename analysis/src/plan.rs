@@ -72,10 +72,12 @@ pub fn far_inside_budget(
         .filter(|&budget| budget > 0.0 && run_seconds < options.budget_share * budget)
 }
 
-/// Seconds in the unit that keeps their digits: `1.53 s`, `33.0 ms`, `40 µs`.
+/// Seconds in the unit that keeps their digits: `180 s`, `1.53 s`, `33.0 ms`, `40 µs`.
 pub fn seconds_text(seconds: f64) -> String {
     let magnitude = seconds.abs();
-    if magnitude >= 1.0 {
+    if magnitude >= 100.0 {
+        format!("{seconds:.0} s")
+    } else if magnitude >= 1.0 {
         format!("{seconds:.2} s")
     } else if magnitude >= 0.001 {
         format!("{:.1} ms", seconds * 1e3)
@@ -153,10 +155,11 @@ fn summary(
     if !phases.is_empty() {
         let changes: usize = phases.iter().map(|p| p.recommendations.len()).sum();
         return format!(
-            "{changes} change{} in {} phase{} take the run from {} to {} ({:.0} % less)",
+            "{changes} change{} in {} phase{} take{} the run from {} to {} ({:.0} % less)",
             if changes == 1 { "" } else { "s" },
             phases.len(),
             if phases.len() == 1 { "" } else { "s" },
+            if changes == 1 { "s" } else { "" },
             seconds_text(before),
             seconds_text(after),
             percent(ratio(before - after, before))

@@ -1,4 +1,4 @@
-//! Recommendations and the plan that orders them, each with its gain estimated on the span tree.
+//! Recommendations, each with its gain estimated on the span tree; [`crate::plan`] orders them into phases.
 //!
 //! Candidates, from the run's breakdown:
 //! - **parallelism**: a stage of at least two sessions that ran below `lanes`-wide and holds at least 5 % of
@@ -12,8 +12,9 @@
 //!
 //! Classes, by rule:
 //! - effort: parallelism `low` (a concurrency setting: IRONFORGE sessions share no edges), outlier `medium`
-//!   (one session's data or code path), compute `high` (work on the stage's code).
-//! - risk: compute `medium`; outlier `low`; parallelism `medium`, or `high` when the run's peak memory
+//!   (one session's data or code path), compute `high` (work on the stage's code), untraced `low` (adding
+//!   spans).
+//! - risk: compute `medium`; outlier and untraced `low`; parallelism `medium`, or `high` when the run's peak memory
 //!   scaled by the added width would pass the memory limit (memory assumed to grow with concurrent sessions).
 //! - priority: from the estimated gain, `high` at 20 % of the run or more, `medium` at 5 %, `low` below;
 //!   `critical` when the run broke its duration budget and this change alone brings it back under; for
@@ -227,8 +228,10 @@ fn stage_drafts(
                     widened.map_or(String::new(), |b| format!(", to about {:.0} MB at peak", b / 1e6))
                 ),
                 evidence: format!(
-                    "{} sessions ran {:.1}-wide over {:.2} s; {share:.0} % of the critical path",
-                    stage.sessions, stage.parallelism, stage.seconds
+                    "{} sessions ran {:.1}-wide over {}; {share:.0} % of the critical path",
+                    stage.sessions,
+                    stage.parallelism,
+                    seconds_text(stage.seconds)
                 ),
                 restores_budget: false,
             });
@@ -252,8 +255,8 @@ fn stage_drafts(
                     options.speedup_percent
                 ),
                 evidence: format!(
-                    "{share:.0} % of the critical path ({:.2} s)",
-                    stage.critical_seconds
+                    "{share:.0} % of the critical path ({})",
+                    seconds_text(stage.critical_seconds)
                 ),
                 restores_budget: false,
             });
@@ -338,12 +341,16 @@ fn outliers(
         .filter(|session| session.critical_seconds > 0.0)
         .filter_map(|session| {
             let median = median(session.stage)?;
-            let over_budget = budgets.session_seconds.is_some_and(|limit| session.seconds > limit);
+            let over_budget = budgets
+                .session_seconds
+                .is_some_and(|limit| session.seconds > limit);
             let outlying = session.seconds > options.outlier_factor * median;
             if !(over_budget || outlying) {
                 return None;
             }
-            let goal = budgets.session_seconds.map_or(median, |limit| median.min(limit));
+            let goal = budgets
+                .session_seconds
+                .map_or(median, |limit| median.min(limit));
             let stage = session.stage.map_or("run", Stage::as_str);
             Some(Draft {
                 id: format!("outlier-{stage}-{}", session.session_id),
@@ -362,12 +369,19 @@ fn outliers(
                     },
                     change: Change::Seconds(goal - session.seconds),
                 },
-                assumption: "the session can run as fast as the stage's median session (or its budget)".to_owned(),
+                assumption:
+                    "the session can run as fast as the stage's median session (or its budget)"
+                        .to_owned(),
                 evidence: format!(
-                    "{:.2} s against a stage median of {median:.2} s{}; {:.2} s on the critical path",
-                    session.seconds,
-                    if over_budget { ", over the session budget" } else { "" },
-                    session.critical_seconds
+                    "{} against a stage median of {}{}; {} on the critical path",
+                    seconds_text(session.seconds),
+                    seconds_text(median),
+                    if over_budget {
+                        ", over the session budget"
+                    } else {
+                        ""
+                    },
+                    seconds_text(session.critical_seconds)
                 ),
                 restores_budget: over_budget,
             })

@@ -1,14 +1,13 @@
 //! End to end: the replay of the 57 real sessions analysed by a running processor, read back from the HTTP
-//! API and the metrics. A slowed session must stand out as what dominates its run.
+//! API and the metrics. A slowed session must stand out as what dominates its run, and the bundled slow-run
+//! recording's untraced time as its top bottleneck.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod check_support;
 mod e2e_support;
 
-use std::io::Read;
-
 use e2e_support::{TestProcessor, eventually, replay, trace_hex};
-use flate2::read::GzDecoder;
 use ironforge_instrument::Protocol;
 use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
 use serde_json::Value;
@@ -162,7 +161,7 @@ async fn the_replay_is_analysed_and_a_slow_session_is_named_as_what_dominates_it
         plan["summary"]
             .as_str()
             .unwrap()
-            .starts_with("1 change in 1 phase take the run from"),
+            .starts_with("1 change in 1 phase takes the run from"),
         "{plan}"
     );
 
@@ -228,14 +227,7 @@ async fn analysis_questions_without_an_answer_say_why() {
 
 /// The bundled recording `name` of the reference replay (`fixtures/traces`), as OTLP/JSON requests.
 fn recording(name: &str) -> Vec<String> {
-    let path = format!(
-        "{}/../fixtures/traces/{name}.jsonl.gz",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut text = String::new();
-    GzDecoder::new(std::fs::File::open(&path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
+    let text = std::fs::read_to_string(check_support::recorded(name)).unwrap();
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .map(str::to_owned)
