@@ -101,23 +101,7 @@ pub fn simulate(tree: &SpanTree, scenarios: &[Scenario], skew_tolerance: f64) ->
         match scenario {
             Scenario::Retime { target, change } => {
                 for node in targets(tree, target) {
-                    // A fixed amount is converted against the time the change scales.
-                    let seconds = match target {
-                        Target::Untraced { .. } => {
-                            untraced::gaps(tree, node).iter().map(Gap::seconds).sum()
-                        }
-                        _ => tree.nodes[node].seconds(),
-                    };
-                    let factor = match *change {
-                        Change::Percent(percent) => 1.0 + percent / 100.0,
-                        Change::Seconds(delta) if seconds > 0.0 => (seconds + delta) / seconds,
-                        Change::Seconds(_) => 1.0,
-                    };
-                    let factor = if factor.is_finite() {
-                        factor.max(0.0)
-                    } else {
-                        1.0
-                    };
+                    let factor = retime_factor(tree, node, target, *change);
                     match target {
                         Target::Untraced { .. } => gap_factor[node] *= factor,
                         _ => own_factor[node] *= factor,
@@ -179,6 +163,25 @@ pub fn simulate(tree: &SpanTree, scenarios: &[Scenario], skew_tolerance: f64) ->
         starts,
         ends,
         critical_path,
+    }
+}
+
+/// The factor a retime scales `node`'s time by: a fixed amount is converted against the time the change
+/// scales (the span's, or for an untraced-time target its gaps'). Never negative; 1 when it cannot be told.
+fn retime_factor(tree: &SpanTree, node: usize, target: &Target, change: Change) -> f64 {
+    let seconds = match target {
+        Target::Untraced { .. } => untraced::gaps(tree, node).iter().map(Gap::seconds).sum(),
+        _ => tree.nodes[node].seconds(),
+    };
+    let factor = match change {
+        Change::Percent(percent) => 1.0 + percent / 100.0,
+        Change::Seconds(delta) if seconds > 0.0 => (seconds + delta) / seconds,
+        Change::Seconds(_) => 1.0,
+    };
+    if factor.is_finite() {
+        factor.max(0.0)
+    } else {
+        1.0
     }
 }
 
