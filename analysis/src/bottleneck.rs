@@ -1,8 +1,12 @@
 //! Bottlenecks across recent runs: the stages and sessions that dominate the critical path or overrun their
 //! share of the time budget, ranked.
 //!
+//! Subjects are stages, sessions, and the untraced time of spans (their time on the critical path outside
+//! their children, see [`crate::untraced`]), so work no span explains ranks beside the stages.
+//!
 //! Severity, by rule, from the subject's worst run in the window against its budget (a stage's budget is its
-//! sessions times the session limit; a session's is the session limit): `critical` when over it, `high` at
+//! sessions times the session limit; a session's is the session limit; the untraced time of a span outside
+//! every stage, the run's own, has the run's limit): `critical` when over it, `high` at
 //! 80 % of it or when the subject holds half the critical path on average, `medium` at a fifth of the
 //! critical path, `low` otherwise. One overrun is enough to be critical: it broke a contract. Ranked by mean
 //! time on the critical path.
@@ -26,6 +30,11 @@ pub enum Subject {
     },
     Session {
         session_id: String,
+        stage: Option<Stage>,
+    },
+    /// The time spans of this name spend on the critical path outside their children.
+    Untraced {
+        span: String,
         stage: Option<Stage>,
     },
 }
@@ -79,6 +88,9 @@ pub struct BottleneckWindow {
 /// Sessions kept per run: the ones that can rank are among the slowest on the critical path.
 const SESSIONS_PER_RUN: usize = 20;
 
+/// Spans with untraced time kept per run, the most first.
+const UNTRACED_PER_RUN: usize = 5;
+
 impl BottleneckWindow {
     pub fn new(capacity: usize) -> Self {
         Self {
@@ -125,6 +137,7 @@ impl BottleneckWindow {
                 budgets.session_seconds,
             )
         }));
+        subjects.extend(untraced(analysis, budgets));
         self.digests.push_back(Digest {
             trace_id: analysis.trace_id.clone(),
             critical_path_seconds: analysis.critical_path_seconds,
@@ -212,4 +225,34 @@ fn severity(budget_ratio: Option<f64>, share: f64) -> Severity {
         _ if share >= 0.2 => Severity::Medium,
         _ => Severity::Low,
     }
+}
+
+/// The untraced time of each span name (and stage) on the run's critical path, the most first.
+fn untraced(analysis: &TraceAnalysis, budgets: &Budgets) -> Vec<(Subject, f64, f64, Option<f64>)> {
+    let mut sums: Vec<(Subject, f64)> = Vec::new();
+    for step in analysis
+        .critical_path
+        .iter()
+        .filter(|s| s.untraced_seconds > 0.0)
+    {
+        let subject = Subject::Untraced {
+            span: step.name.clone(),
+            stage: step.stage,
+        };
+        match sums.iter_mut().find(|(s, _)| *s == subject) {
+            Some((_, seconds)) => *seconds += step.untraced_seconds,
+            None => sums.push((subject, step.untraced_seconds)),
+        }
+    }
+    sums.sort_by(|a, b| b.1.total_cmp(&a.1));
+    sums.into_iter()
+        .take(UNTRACED_PER_RUN)
+        .map(|(subject, seconds)| {
+            let budget = match &subject {
+                Subject::Untraced { stage: None, .. } => budgets.run_seconds,
+                _ => None,
+            };
+            (subject, seconds, seconds, budget)
+        })
+        .collect()
 }

@@ -25,6 +25,11 @@ pub struct StageBreakdown {
     pub critical_share: f64,
     /// Time the stage's own spans spent outside their children (set-up, merging, waiting).
     pub self_seconds: f64,
+    /// Time of the critical path in the stage's spans during which they run none of their children: work no
+    /// span explains (see [`crate::untraced`]).
+    pub untraced_seconds: f64,
+    /// `untraced_seconds` over the run's critical path.
+    pub untraced_share: f64,
     /// Sum of the durations of the stage's sessions (or of its spans' children when it has no sessions).
     pub busy_seconds: f64,
     /// `busy_seconds` over `seconds`: 1 for sessions run one after another, N for N-wide.
@@ -44,8 +49,9 @@ pub struct SessionBreakdown {
     pub self_seconds: f64,
 }
 
-/// Per stage, in pipeline order, the stages the run has.
-pub fn stages(tree: &SpanTree, path: &[Segment]) -> Vec<StageBreakdown> {
+/// Per stage, in pipeline order, the stages the run has. `untraced` holds the untraced seconds of each
+/// segment of `path` ([`crate::untraced::on_path`]).
+pub fn stages(tree: &SpanTree, path: &[Segment], untraced: &[f64]) -> Vec<StageBreakdown> {
     let path_seconds: f64 = path.iter().map(Segment::seconds).sum();
     Stage::ALL
         .iter()
@@ -55,10 +61,17 @@ pub fn stages(tree: &SpanTree, path: &[Segment]) -> Vec<StageBreakdown> {
                 return None;
             }
             let seconds = tops.iter().map(|&t| tree.nodes[t].seconds()).sum::<f64>();
+            let in_stage = |segment: &&Segment| tree.nodes[segment.node].stage == Some(stage);
             let critical_seconds = path
                 .iter()
-                .filter(|segment| tree.nodes[segment.node].stage == Some(stage))
+                .filter(in_stage)
                 .map(Segment::seconds)
+                .sum::<f64>();
+            let untraced_seconds = path
+                .iter()
+                .zip(untraced)
+                .filter(|(segment, _)| in_stage(segment))
+                .map(|(_, seconds)| seconds)
                 .sum::<f64>();
             let self_seconds = tops.iter().map(|&t| tree.self_seconds(t)).sum::<f64>();
             let sessions: Vec<usize> = (0..tree.nodes.len())
@@ -88,6 +101,8 @@ pub fn stages(tree: &SpanTree, path: &[Segment]) -> Vec<StageBreakdown> {
                 critical_seconds,
                 critical_share: ratio(critical_seconds, path_seconds),
                 self_seconds,
+                untraced_seconds,
+                untraced_share: ratio(untraced_seconds, path_seconds),
                 busy_seconds,
                 parallelism: ratio(busy_seconds, seconds),
                 sessions: u32::try_from(sessions.len()).unwrap_or(u32::MAX),

@@ -9,11 +9,13 @@ pub mod breakdown;
 pub mod budget;
 pub mod critical_path;
 pub mod memory;
+pub mod plan;
 pub mod recommend;
 pub mod regression;
 mod stats;
 pub mod trace;
 pub mod tree;
+pub mod untraced;
 pub mod whatif;
 
 pub use bottleneck::{Bottleneck, BottleneckWindow};

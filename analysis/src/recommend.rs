@@ -1,4 +1,4 @@
-//! Recommendations and the plan that orders them, each with its gain estimated on the span tree.
+//! Recommendations, each with its gain estimated on the span tree; [`crate::plan`] orders them into phases.
 //!
 //! Candidates, from the run's breakdown:
 //! - **parallelism**: a stage of at least two sessions that ran below `lanes`-wide and holds at least 5 % of
@@ -6,25 +6,34 @@
 //! - **compute**: a stage holding at least 20 % of the critical path: make it `speedup_percent` faster.
 //! - **outlier**: a session on the critical path taking more than `outlier_factor` × its stage's median, or
 //!   over the session budget: bring it down to the smaller of the median and the budget. The three slowest.
+//! - **untraced**: a span holding at least `untraced_min_share` of the critical path outside its children
+//!   (see [`crate::untraced`]): instrument where that time goes. Its gain is an upper bound (the run with
+//!   that time gone); it is not a step of the plan, since instrumenting shows time without shortening it.
 //!
 //! Classes, by rule:
 //! - effort: parallelism `low` (a concurrency setting: IRONFORGE sessions share no edges), outlier `medium`
-//!   (one session's data or code path), compute `high` (work on the stage's code).
-//! - risk: compute `medium`; outlier `low`; parallelism `medium`, or `high` when the run's peak memory
+//!   (one session's data or code path), compute `high` (work on the stage's code), untraced `low` (adding
+//!   spans).
+//! - risk: compute `medium`; outlier and untraced `low`; parallelism `medium`, or `high` when the run's peak memory
 //!   scaled by the added width would pass the memory limit (memory assumed to grow with concurrent sessions).
 //! - priority: from the estimated gain, `high` at 20 % of the run or more, `medium` at 5 %, `low` below;
-//!   `critical` when the run broke its duration budget and this change alone brings it back under.
-//!   Candidates gaining less than 0.5 % of the run are dropped.
+//!   `critical` when the run broke its duration budget and this change alone brings it back under; for
+//!   untraced time, from its share of the critical path.
 //!
-//! The plan takes the recommendations by priority, then effort, then gain; phase 1 holds the low-effort
-//! ones, phase 2 medium, phase 3 high. Each phase's figure re-times everything up to it on the tree together.
+//! Which gains count is the rule of [`crate::plan`]: a speed-up must gain at least [`gain_floor`], and
+//! none is recommended for a run far inside its duration budget unless it brings a session back within
+//! the session budget. Untraced time is named whatever the budget: knowing where time goes costs little.
 
 use ironforge_proto::semconv::Stage;
 use serde::Serialize;
 
 use crate::breakdown::{SessionBreakdown, StageBreakdown, ratio};
 use crate::budget::Budgets;
+use crate::critical_path::critical_path;
+pub use crate::plan::{Phase, Plan, far_inside_budget, gain_floor, plan};
+use crate::plan::{percent, seconds_text};
 use crate::tree::SpanTree;
+use crate::untraced;
 use crate::whatif::{Change, Scenario, Target, simulate};
 
 /// Which kind of change a recommendation makes.
@@ -34,6 +43,8 @@ pub enum Category {
     Parallelism,
     Compute,
     Outlier,
+    /// Time a span spends outside its children: instrument it.
+    Untraced,
 }
 
 /// Effort and risk classes.
@@ -63,6 +74,18 @@ pub struct RecommendOptions {
     /// Memory limit the parallelism risk is judged against, in bytes.
     pub memory_limit_bytes: f64,
     pub skew_tolerance: f64,
+    /// A speed-up counts when it gains at least this share of the run (0.01: 1 %) ...
+    pub min_gain_share: f64,
+    /// ... and at least this many seconds, what one run's timing varies by anyway (scheduling jitter,
+    /// clock skew between hosts).
+    pub noise_floor_seconds: f64,
+    /// A run that took less than this share of its duration budget is far inside it: no speed-up is
+    /// recommended, only what brings a session back within the session budget.
+    pub budget_share: f64,
+    /// Untraced time is named when one span holds at least this share of the critical path outside its
+    /// children (and the noise floor), whatever the budget: a quarter of a run unexplained is worth knowing
+    /// about, and instrumenting it costs little.
+    pub untraced_min_share: f64,
 }
 
 impl Default for RecommendOptions {
@@ -73,6 +96,10 @@ impl Default for RecommendOptions {
             outlier_factor: 2.0,
             memory_limit_bytes: 104_857_600.0,
             skew_tolerance: crate::critical_path::DEFAULT_SKEW_TOLERANCE_SECONDS,
+            min_gain_share: 0.01,
+            noise_floor_seconds: 0.005,
+            budget_share: 0.5,
+            untraced_min_share: 0.25,
         }
     }
 }
@@ -94,34 +121,13 @@ pub struct Recommendation {
     pub evidence: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Phase {
-    pub phase: u32,
-    /// Ids of the recommendations taken in this phase.
-    pub recommendations: Vec<String>,
-    /// The run's estimated time with this phase and those before it applied.
-    pub run_seconds_after: f64,
-    pub gain_seconds: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Plan {
-    pub run_seconds_before: f64,
-    pub run_seconds_after: f64,
-    pub total_gain_seconds: f64,
-    pub total_gain_percent: f64,
-    pub phases: Vec<Phase>,
-    /// The highest risk among the plan's recommendations; `low` for an empty plan.
-    pub overall_risk: Level,
-    pub assumption: String,
-}
-
 impl Category {
     pub const fn as_str(self) -> &'static str {
         match self {
             Category::Parallelism => "parallelism",
             Category::Compute => "compute",
             Category::Outlier => "outlier",
+            Category::Untraced => "untraced",
         }
     }
 }
@@ -147,7 +153,6 @@ impl Priority {
     }
 }
 
-const MIN_GAIN_PERCENT: f64 = 0.5;
 const MAX_OUTLIERS: usize = 3;
 
 /// What the run's recording suggests, best first.
@@ -165,6 +170,40 @@ pub fn recommend(
             simulate(tree, std::slice::from_ref(scenario), options.skew_tolerance).run_seconds();
         before - after
     };
+    let mut candidates = stage_drafts(stages, peak_memory_bytes, options);
+    candidates.extend(outliers(sessions, budgets, options));
+    let quiet = far_inside_budget(before, budgets, options).is_some();
+    let floor = gain_floor(before, options);
+    let mut recommendations: Vec<Recommendation> = candidates
+        .into_iter()
+        .filter(|draft| !quiet || draft.restores_budget)
+        .filter_map(|draft| {
+            let gain_seconds = gain(&draft.scenario);
+            let gain_percent = percent(ratio(gain_seconds, before));
+            (gain_seconds >= floor).then(|| {
+                let rescues = budgets
+                    .run_seconds
+                    .is_some_and(|limit| before >= limit && before - gain_seconds < limit);
+                draft.finish(gain_seconds, gain_percent, priority(gain_percent, rescues))
+            })
+        })
+        .collect();
+    recommendations.extend(untraced_time(tree, options, &gain));
+    recommendations.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.effort.cmp(&b.effort))
+            .then(b.gain_seconds.total_cmp(&a.gain_seconds))
+    });
+    recommendations
+}
+
+/// The parallelism and compute candidates of the run's stages.
+fn stage_drafts(
+    stages: &[StageBreakdown],
+    peak_memory_bytes: Option<f64>,
+    options: &RecommendOptions,
+) -> Vec<Draft> {
     let mut candidates = Vec::new();
     for stage in stages {
         let name = stage.stage.as_str();
@@ -189,9 +228,12 @@ pub fn recommend(
                     widened.map_or(String::new(), |b| format!(", to about {:.0} MB at peak", b / 1e6))
                 ),
                 evidence: format!(
-                    "{} sessions ran {:.1}-wide over {:.2} s; {share:.0} % of the critical path",
-                    stage.sessions, stage.parallelism, stage.seconds
+                    "{} sessions ran {:.1}-wide over {}; {share:.0} % of the critical path",
+                    stage.sessions,
+                    stage.parallelism,
+                    seconds_text(stage.seconds)
                 ),
+                restores_budget: false,
             });
         }
         if stage.critical_share >= 0.2 {
@@ -213,33 +255,70 @@ pub fn recommend(
                     options.speedup_percent
                 ),
                 evidence: format!(
-                    "{share:.0} % of the critical path ({:.2} s)",
-                    stage.critical_seconds
+                    "{share:.0} % of the critical path ({})",
+                    seconds_text(stage.critical_seconds)
                 ),
+                restores_budget: false,
             });
         }
     }
-    candidates.extend(outliers(sessions, budgets, options));
-    let mut recommendations: Vec<Recommendation> = candidates
+    candidates
+}
+
+/// One recommendation for each span holding at least `untraced_min_share` of the critical path (and the
+/// noise floor) outside its children, worded from where its largest gap lies.
+fn untraced_time(
+    tree: &SpanTree,
+    options: &RecommendOptions,
+    gain: &dyn Fn(&Scenario) -> f64,
+) -> Vec<Recommendation> {
+    let path = critical_path(tree, options.skew_tolerance);
+    let path_seconds: f64 = path.iter().map(|s| s.seconds()).sum();
+    let before = tree.run_seconds();
+    let floor = (options.untraced_min_share * path_seconds).max(options.noise_floor_seconds);
+    untraced::spans_on_path(tree, &path)
         .into_iter()
-        .filter_map(|draft| {
-            let gain_seconds = gain(&draft.scenario);
-            let gain_percent = percent(ratio(gain_seconds, before));
-            (gain_percent >= MIN_GAIN_PERCENT).then(|| {
-                let rescues = budgets
-                    .run_seconds
-                    .is_some_and(|limit| before >= limit && before - gain_seconds < limit);
-                draft.finish(gain_seconds, gain_percent, priority(gain_percent, rescues))
-            })
+        .filter(|span| span.seconds > 0.0 && span.seconds >= floor)
+        .map(|span| {
+            let node = &tree.nodes[span.node];
+            let share = percent(ratio(span.seconds, path_seconds));
+            let place = span.largest.place(tree);
+            let scenario = Scenario::Retime {
+                target: Target::Untraced {
+                    span: node.name.to_string(),
+                    stage: node.stage,
+                },
+                change: Change::Percent(-100.0),
+            };
+            let gain_seconds = gain(&scenario);
+            // A stage span is named after its stage: "in discovery" would only repeat it.
+            let stage = node
+                .stage
+                .filter(|s| s.as_str() != &*node.name)
+                .map_or(String::new(), |s| format!(" in {s}"));
+            Draft {
+                id: format!("instrument-{}{}", node.name, node.stage.map_or(String::new(), |s| format!("-{s}"))),
+                title: format!(
+                    "{share:.0} % of the run is in `{}`{stage} outside its child spans: instrument what happens {place}",
+                    node.name
+                ),
+                category: Category::Untraced,
+                effort: Level::Low,
+                risk: Level::Low,
+                scenario,
+                assumption: "the gain is an upper bound: the run with this untraced time gone; instrumenting it shows how much of it can go".to_owned(),
+                evidence: format!(
+                    "{} of the {} critical path with no child span of `{}` running; the largest stretch, {} {place}",
+                    seconds_text(span.seconds),
+                    seconds_text(path_seconds),
+                    node.name,
+                    seconds_text(span.largest.seconds()),
+                ),
+                restores_budget: false,
+            }
+            .finish(gain_seconds, percent(ratio(gain_seconds, before)), priority(share, false))
         })
-        .collect();
-    recommendations.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then(a.effort.cmp(&b.effort))
-            .then(b.gain_seconds.total_cmp(&a.gain_seconds))
-    });
-    recommendations
+        .collect()
 }
 
 fn outliers(
@@ -262,16 +341,24 @@ fn outliers(
         .filter(|session| session.critical_seconds > 0.0)
         .filter_map(|session| {
             let median = median(session.stage)?;
-            let over_budget = budgets.session_seconds.is_some_and(|limit| session.seconds > limit);
+            let over_budget = budgets
+                .session_seconds
+                .is_some_and(|limit| session.seconds > limit);
             let outlying = session.seconds > options.outlier_factor * median;
             if !(over_budget || outlying) {
                 return None;
             }
-            let goal = budgets.session_seconds.map_or(median, |limit| median.min(limit));
+            let goal = budgets
+                .session_seconds
+                .map_or(median, |limit| median.min(limit));
             let stage = session.stage.map_or("run", Stage::as_str);
             Some(Draft {
                 id: format!("outlier-{stage}-{}", session.session_id),
-                title: format!("Bring session {} in {stage} down to {goal:.3} s", session.session_id),
+                title: format!(
+                    "Bring session {} in {stage} down to {}",
+                    session.session_id,
+                    seconds_text(goal)
+                ),
                 category: Category::Outlier,
                 effort: Level::Medium,
                 risk: Level::Low,
@@ -282,52 +369,25 @@ fn outliers(
                     },
                     change: Change::Seconds(goal - session.seconds),
                 },
-                assumption: "the session can run as fast as the stage's median session (or its budget)".to_owned(),
+                assumption:
+                    "the session can run as fast as the stage's median session (or its budget)"
+                        .to_owned(),
                 evidence: format!(
-                    "{:.2} s against a stage median of {median:.2} s{}; {:.2} s on the critical path",
-                    session.seconds,
-                    if over_budget { ", over the session budget" } else { "" },
-                    session.critical_seconds
+                    "{} against a stage median of {}{}; {} on the critical path",
+                    seconds_text(session.seconds),
+                    seconds_text(median),
+                    if over_budget {
+                        ", over the session budget"
+                    } else {
+                        ""
+                    },
+                    seconds_text(session.critical_seconds)
                 ),
+                restores_budget: over_budget,
             })
         })
         .take(MAX_OUTLIERS)
         .collect()
-}
-
-/// The recommendations in phases, with the gain of each re-timed together on the tree.
-pub fn plan(tree: &SpanTree, recommendations: &[Recommendation], skew_tolerance: f64) -> Plan {
-    let before = tree.run_seconds();
-    let mut phases = Vec::new();
-    let mut applied: Vec<Scenario> = Vec::new();
-    let mut previous = before;
-    for (number, effort) in [(1, Level::Low), (2, Level::Medium), (3, Level::High)] {
-        let taken: Vec<&Recommendation> = recommendations
-            .iter()
-            .filter(|r| r.effort == effort)
-            .collect();
-        if taken.is_empty() {
-            continue;
-        }
-        applied.extend(taken.iter().map(|r| r.scenario.clone()));
-        let after = simulate(tree, &applied, skew_tolerance).run_seconds();
-        phases.push(Phase {
-            phase: number,
-            recommendations: taken.iter().map(|r| r.id.clone()).collect(),
-            run_seconds_after: after,
-            gain_seconds: previous - after,
-        });
-        previous = after;
-    }
-    Plan {
-        run_seconds_before: before,
-        run_seconds_after: previous,
-        total_gain_seconds: before - previous,
-        total_gain_percent: percent(ratio(before - previous, before)),
-        phases,
-        overall_risk: recommendations.iter().map(|r| r.risk).max().unwrap_or(Level::Low),
-        assumption: "each phase is re-timed on the recorded span tree with every change up to it applied together; gains are not added up".to_owned(),
-    }
 }
 
 fn priority(gain_percent: f64, rescues_budget: bool) -> Priority {
@@ -342,10 +402,6 @@ fn priority(gain_percent: f64, rescues_budget: bool) -> Priority {
     }
 }
 
-fn percent(fraction: f64) -> f64 {
-    fraction * 100.0
-}
-
 /// A candidate before its gain is known.
 struct Draft {
     id: String,
@@ -356,6 +412,8 @@ struct Draft {
     scenario: Scenario,
     assumption: String,
     evidence: String,
+    /// It brings a session back within the session budget: a contract the run broke.
+    restores_budget: bool,
 }
 
 impl Draft {

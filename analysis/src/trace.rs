@@ -8,8 +8,10 @@ use crate::breakdown::{self, SessionBreakdown, StageBreakdown};
 use crate::budget::Budgets;
 use crate::critical_path::{Segment, critical_path};
 use crate::memory::{LeakOptions, MemorySample, MemoryTrend, memory_trend};
+use crate::plan::seconds_text;
 use crate::recommend::{Plan, RecommendOptions, Recommendation, plan, recommend};
 use crate::tree::SpanTree;
+use crate::untraced;
 
 /// How to analyse a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -29,6 +31,11 @@ pub struct PathStep {
     /// Seconds from the run's start.
     pub start_seconds: f64,
     pub seconds: f64,
+    /// Seconds of this step during which the span, which has children, runs none of them: work no span
+    /// explains (see [`crate::untraced`]). 0 for a leaf, whose time is the work it names.
+    pub untraced_seconds: f64,
+    /// `untraced_seconds` over the run's critical path.
+    pub untraced_share: f64,
 }
 
 /// Readings a run's memory timeline keeps at most: enough for a chart, bounded whatever the span count.
@@ -50,6 +57,10 @@ pub struct TraceAnalysis {
     pub run_seconds: f64,
     pub critical_path_seconds: f64,
     pub critical_path: Vec<PathStep>,
+    /// Seconds of the critical path no span explains: the steps' `untraced_seconds`, summed.
+    pub untraced_seconds: f64,
+    /// `untraced_seconds` over the critical path.
+    pub untraced_share: f64,
     pub stages: Vec<StageBreakdown>,
     /// Session spans, slowest first.
     pub sessions: Vec<SessionBreakdown>,
@@ -120,18 +131,17 @@ fn plan_into(
         peak_memory,
         &options.recommend,
     );
-    analysis.plan = plan(
-        tree,
-        &analysis.recommendations,
-        options.recommend.skew_tolerance,
-    );
+    analysis.plan = plan(tree, &analysis.recommendations, budgets, &options.recommend);
 }
 
 /// Everything but the recommendations, which are left empty, and the plan, which changes nothing.
 fn measure(trace: &DecidedTrace, tree: &SpanTree, options: &AnalysisOptions) -> TraceAnalysis {
     let tolerance = options.recommend.skew_tolerance;
     let path = critical_path(tree, tolerance);
-    let stages = breakdown::stages(tree, &path);
+    let untraced = untraced::on_path(tree, &path);
+    let path_seconds: f64 = path.iter().map(Segment::seconds).sum();
+    let untraced_seconds: f64 = untraced.iter().sum();
+    let stages = breakdown::stages(tree, &path, &untraced);
     let sessions = breakdown::sessions(tree, &path);
     let samples: Vec<MemorySample> = tree
         .nodes
@@ -165,13 +175,15 @@ fn measure(trace: &DecidedTrace, tree: &SpanTree, options: &AnalysisOptions) -> 
         trace_id: trace.verdict.trace_id.to_hex(),
         service_name: trace.verdict.service_name.clone(),
         run_seconds: tree.run_seconds(),
-        critical_path_seconds: path.iter().map(Segment::seconds).sum(),
-        critical_path: steps(tree, &path),
-        dominant: dominant(&stages, &sessions),
+        critical_path_seconds: path_seconds,
+        critical_path: steps(tree, &path, &untraced, path_seconds),
+        untraced_seconds,
+        untraced_share: breakdown::ratio(untraced_seconds, path_seconds),
+        dominant: dominant(tree, &path, &stages, &sessions),
         stages,
         sessions,
         recommendations: Vec::new(),
-        plan: plan(tree, &[], tolerance),
+        plan: plan(tree, &[], &Budgets::default(), &options.recommend),
         memory,
         memory_timeline,
         notes,
@@ -207,9 +219,10 @@ fn memory_timeline(tree: &SpanTree) -> Vec<MemoryPoint> {
         .collect()
 }
 
-fn steps(tree: &SpanTree, path: &[Segment]) -> Vec<PathStep> {
+fn steps(tree: &SpanTree, path: &[Segment], untraced: &[f64], path_seconds: f64) -> Vec<PathStep> {
     path.iter()
-        .map(|segment| {
+        .zip(untraced)
+        .map(|(segment, &untraced_seconds)| {
             let node = &tree.nodes[segment.node];
             PathStep {
                 span_id: node.span_id.to_hex(),
@@ -218,21 +231,52 @@ fn steps(tree: &SpanTree, path: &[Segment]) -> Vec<PathStep> {
                 session_id: node.session.as_deref().map(str::to_owned),
                 start_seconds: segment.start,
                 seconds: segment.seconds(),
+                untraced_seconds,
+                untraced_share: breakdown::ratio(untraced_seconds, path_seconds),
             }
         })
         .collect()
 }
 
-/// The stage with the largest share of the critical path, and within it the session with the most.
-fn dominant(stages: &[StageBreakdown], sessions: &[SessionBreakdown]) -> Option<String> {
+/// The stage with the largest share of the critical path, and within it the session with the most; led by
+/// the untraced time of a span when that holds more of the path than any stage.
+fn dominant(
+    tree: &SpanTree,
+    path: &[Segment],
+    stages: &[StageBreakdown],
+    sessions: &[SessionBreakdown],
+) -> Option<String> {
+    let top_share = stages.iter().map(|s| s.critical_share).fold(0.0, f64::max);
+    let path_seconds: f64 = path.iter().map(Segment::seconds).sum();
+    let lead = untraced::spans_on_path(tree, path)
+        .into_iter()
+        .next()
+        .map(|span| (span.clone(), breakdown::ratio(span.seconds, path_seconds)))
+        .filter(|(_, share)| *share > top_share)
+        .map(|(span, share)| {
+            format!(
+                "`{}` outside its child spans holds {:.0} % of the critical path ({}, most of it {})",
+                tree.nodes[span.node].name,
+                share * 100.0,
+                seconds_text(span.seconds),
+                span.largest.place(tree)
+            )
+        });
+    match (lead, stage_dominant(stages, sessions)) {
+        (Some(lead), Some(stage)) => Some(format!("{lead}; of the stages, {stage}")),
+        (lead, stage) => lead.or(stage),
+    }
+}
+
+fn stage_dominant(stages: &[StageBreakdown], sessions: &[SessionBreakdown]) -> Option<String> {
     let stage = stages
         .iter()
         .max_by(|a, b| a.critical_share.total_cmp(&b.critical_share))?;
     let mut text = format!(
-        "{} holds {:.0} % of the critical path ({:.2} s, {} sessions at {:.1}-wide)",
+        "{} holds {:.0} % of the critical path ({}, {} sessions at {:.1}-wide)",
         stage.stage,
         stage.critical_share * 100.0,
-        stage.critical_seconds,
+        seconds_text(stage.critical_seconds),
         stage.sessions,
         stage.parallelism
     );
@@ -243,8 +287,9 @@ fn dominant(stages: &[StageBreakdown], sessions: &[SessionBreakdown]) -> Option<
         .filter(|s| s.critical_seconds > 0.0)
     {
         text.push_str(&format!(
-            "; its slowest session on the path is {} ({:.2} s)",
-            session.session_id, session.seconds
+            "; its slowest session on the path is {} ({})",
+            session.session_id,
+            seconds_text(session.seconds)
         ));
     }
     Some(text)

@@ -9,6 +9,8 @@
 //!   latest new end plus that tail; a leaf keeps its duration.
 //! - Re-timing a stage or session scales its whole subtree (its own work, its gaps and its descendants) by
 //!   one factor: a percentage, or a fixed amount converted to the factor that changes the span by it.
+//! - Re-timing a span's untraced time scales only the stretches the model keeps as the span's own work
+//!   (before its first child, between a child and its predecessor, after its last child), not its children.
 //! - Running a stage's children N-wide schedules them in their recorded order on N lanes, each starting
 //!   when a lane frees. It assumes they are independent (IRONFORGE forbids edges across sessions) and that
 //!   the machine has the cores and memory for N at once: the recommendations check the memory.
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::critical_path::{Segment, critical_path_of};
 use crate::tree::SpanTree;
+use crate::untraced::{self, Gap};
 
 /// By how much a target's time changes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -42,6 +45,13 @@ pub enum Target {
     /// Every span of the session in any stage, or in one stage only.
     Session {
         session_id: String,
+        #[serde(default)]
+        stage: Option<Stage>,
+    },
+    /// The time spans of this name (in this stage, or in any) spend outside their children: the untraced
+    /// time (see [`crate::untraced`]). Their children keep their times.
+    Untraced {
+        span: String,
         #[serde(default)]
         stage: Option<Stage>,
     },
@@ -84,22 +94,18 @@ impl Simulation {
 pub fn simulate(tree: &SpanTree, scenarios: &[Scenario], skew_tolerance: f64) -> Simulation {
     let count = tree.nodes.len();
     let mut own_factor = vec![1.0f64; count];
+    // Scales a span's own stretches between its children only; it does not flow down.
+    let mut gap_factor = vec![1.0f64; count];
     let mut lanes: Vec<Option<usize>> = vec![None; count];
     for scenario in scenarios {
         match scenario {
             Scenario::Retime { target, change } => {
                 for node in targets(tree, target) {
-                    let seconds = tree.nodes[node].seconds();
-                    let factor = match *change {
-                        Change::Percent(percent) => 1.0 + percent / 100.0,
-                        Change::Seconds(delta) if seconds > 0.0 => (seconds + delta) / seconds,
-                        Change::Seconds(_) => 1.0,
-                    };
-                    own_factor[node] *= if factor.is_finite() {
-                        factor.max(0.0)
-                    } else {
-                        1.0
-                    };
+                    let factor = retime_factor(tree, node, target, *change);
+                    match target {
+                        Target::Untraced { .. } => gap_factor[node] *= factor,
+                        _ => own_factor[node] *= factor,
+                    }
                 }
             }
             Scenario::Widen { stage, lanes: wide } => {
@@ -116,6 +122,7 @@ pub fn simulate(tree: &SpanTree, scenarios: &[Scenario], skew_tolerance: f64) ->
             factor[index] *= factor[parent];
         }
     }
+    let gap_scale: Vec<f64> = factor.iter().zip(&gap_factor).map(|(f, g)| f * g).collect();
     let mut duration = vec![0.0f64; count];
     let mut offset = vec![0.0f64; count];
     for index in (0..count).rev() {
@@ -125,17 +132,24 @@ pub fn simulate(tree: &SpanTree, scenarios: &[Scenario], skew_tolerance: f64) ->
             continue;
         }
         let latest_end = match lanes[index] {
-            Some(lanes) => schedule_on_lanes(tree, index, lanes, &factor, &duration, &mut offset),
-            None => {
-                follow_predecessors(tree, index, skew_tolerance, &factor, &duration, &mut offset)
+            Some(lanes) => {
+                schedule_on_lanes(tree, index, lanes, &gap_scale, &duration, &mut offset)
             }
+            None => follow_predecessors(
+                tree,
+                index,
+                skew_tolerance,
+                &gap_scale,
+                &duration,
+                &mut offset,
+            ),
         };
         let last_child_end = node
             .children
             .iter()
             .map(|&child| tree.nodes[child].end)
             .fold(node.start, f64::max);
-        duration[index] = latest_end + (node.end - last_child_end).max(0.0) * factor[index];
+        duration[index] = latest_end + (node.end - last_child_end).max(0.0) * gap_scale[index];
     }
     let mut starts = vec![0.0f64; count];
     for index in 1..count {
@@ -152,7 +166,27 @@ pub fn simulate(tree: &SpanTree, scenarios: &[Scenario], skew_tolerance: f64) ->
     }
 }
 
+/// The factor a retime scales `node`'s time by: a fixed amount is converted against the time the change
+/// scales (the span's, or for an untraced-time target its gaps'). Never negative; 1 when it cannot be told.
+fn retime_factor(tree: &SpanTree, node: usize, target: &Target, change: Change) -> f64 {
+    let seconds = match target {
+        Target::Untraced { .. } => untraced::gaps(tree, node).iter().map(Gap::seconds).sum(),
+        _ => tree.nodes[node].seconds(),
+    };
+    let factor = match change {
+        Change::Percent(percent) => 1.0 + percent / 100.0,
+        Change::Seconds(delta) if seconds > 0.0 => (seconds + delta) / seconds,
+        Change::Seconds(_) => 1.0,
+    };
+    if factor.is_finite() {
+        factor.max(0.0)
+    } else {
+        1.0
+    }
+}
+
 /// Offsets of a node's children after their predecessors; returns the latest child end, from the node's start.
+/// `factor` scales each span's own stretches between its children.
 fn follow_predecessors(
     tree: &SpanTree,
     index: usize,
@@ -217,7 +251,8 @@ fn schedule_on_lanes(
     latest
 }
 
-/// The topmost spans a target names: descendants of a matched span are scaled with it, not again.
+/// The topmost spans a target names: descendants of a matched span are scaled with it, not again. An
+/// untraced-time target names every matching span, since its change does not reach their children.
 pub fn targets(tree: &SpanTree, target: &Target) -> Vec<usize> {
     let matches = |index: usize| {
         let node = &tree.nodes[index];
@@ -227,14 +262,19 @@ pub fn targets(tree: &SpanTree, target: &Target) -> Vec<usize> {
                 node.session.as_deref() == Some(session_id.as_str())
                     && stage.is_none_or(|stage| node.stage == Some(stage))
             }
+            Target::Untraced { span, stage } => {
+                *node.name == **span && stage.is_none_or(|stage| node.stage == Some(stage))
+            }
         }
     };
+    let every = matches!(target, Target::Untraced { .. });
     (0..tree.nodes.len())
         .filter(|&index| {
             matches(index)
-                && tree.nodes[index]
-                    .parent
-                    .is_none_or(|parent| !matches(parent))
+                && (every
+                    || tree.nodes[index]
+                        .parent
+                        .is_none_or(|parent| !matches(parent)))
         })
         .collect()
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
+mod untraced;
 
 use ironforge_analysis::bottleneck::{Severity, Subject};
 use ironforge_analysis::{AnalysisOptions, BottleneckWindow, Budgets, analyse};

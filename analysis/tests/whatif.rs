@@ -3,6 +3,7 @@
 // Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod plan;
 mod support;
 
 use ironforge_analysis::critical_path::DEFAULT_SKEW_TOLERANCE_SECONDS;

@@ -1,11 +1,13 @@
 //! End to end: the replay of the 57 real sessions analysed by a running processor, read back from the HTTP
-//! API and the metrics. A slowed session must stand out as what dominates its run.
+//! API and the metrics. A slowed session must stand out as what dominates its run, and the bundled slow-run
+//! recording's untraced time as its top bottleneck.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod check_support;
 mod e2e_support;
 
-use e2e_support::{TestProcessor, replay, trace_hex};
+use e2e_support::{TestProcessor, eventually, replay, trace_hex};
 use ironforge_instrument::Protocol;
 use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
 use serde_json::Value;
@@ -142,6 +144,26 @@ async fn the_replay_is_analysed_and_a_slow_session_is_named_as_what_dominates_it
         plan["total_gain_seconds"].as_f64().unwrap()
             >= outlier["gain_seconds"].as_f64().unwrap() - 1e-9
     );
+    // A 3.6 s run far inside its 180 s budget: only the session over its own budget is worth a step, and
+    // the plan's one phase is numbered 1 whatever its effort.
+    let categories: Vec<&str> = analysis["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(categories, ["outlier"], "{}", analysis["recommendations"]);
+    let phase = &plan["phases"][0];
+    assert_eq!(phase["phase"], 1, "{plan}");
+    assert_eq!(phase["effort"], "medium", "{plan}");
+    assert_eq!(phase["cumulative_gain_seconds"], plan["total_gain_seconds"]);
+    assert!(
+        plan["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 change in 1 phase takes the run from"),
+        "{plan}"
+    );
 
     // Bottlenecks over both runs: the slow session, over its 3 s budget, is critical.
     let (status, body) = processor
@@ -200,6 +222,91 @@ async fn analysis_questions_without_an_answer_say_why() {
         serde_json::from_str::<Value>(&body).unwrap()["pipelines"],
         Value::Array(vec![])
     );
+    processor.stop().await;
+}
+
+/// The bundled recording `name` of the reference replay (`fixtures/traces`), as OTLP/JSON requests.
+fn recording(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(check_support::recorded(name)).unwrap();
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundled_slow_run_recording_names_its_untraced_time_as_its_top_bottleneck() {
+    let processor = TestProcessor::start().await;
+    let requests = recording("slow-run");
+    let first: Value = serde_json::from_str(&requests[0]).unwrap();
+    let trace = first["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::new();
+    for request in requests {
+        let answer = client
+            .post(format!("{}/v1/traces", processor.http_endpoint()))
+            .header("content-type", "application/json")
+            .body(request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200, "{:?}", answer.text().await);
+    }
+    let analysis = analysis_of(&processor, &trace).await;
+    // The run lasts about 1.53 s; its stages are over after about 22 ms.
+    let share = analysis["untraced_share"].as_f64().unwrap();
+    assert!(share > 0.9, "{analysis}");
+    let run_steps: f64 = analysis["critical_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|step| step["name"] == "run")
+        .map(|step| step["untraced_seconds"].as_f64().unwrap())
+        .sum();
+    assert!(run_steps > 1.4, "{}", analysis["critical_path"]);
+    let named = &analysis["recommendations"][0];
+    assert_eq!(named["category"], "untraced", "{named}");
+    let title = named["title"].as_str().unwrap();
+    assert!(
+        title.ends_with("% of the run is in `run` outside its child spans: instrument what happens after reporting"),
+        "{title}"
+    );
+    assert!(
+        analysis["dominant"]
+            .as_str()
+            .unwrap()
+            .starts_with("`run` outside its child spans"),
+        "{}",
+        analysis["dominant"]
+    );
+    // Far inside its 180 s budget: no speed-up is planned, and the plan says why.
+    let plan = &analysis["plan"];
+    assert_eq!(plan["phases"], Value::Array(vec![]), "{plan}");
+    assert!(
+        plan["summary"].as_str().unwrap().contains("far inside"),
+        "{plan}"
+    );
+
+    // Bottlenecks are ranked when the analysis worker next catches up across runs.
+    let answer = eventually(|| async {
+        let (status, body) = processor
+            .get("/api/v1/analysis/bottlenecks?pipeline=ironforge-replay")
+            .await;
+        let answer: Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        (status == 200 && answer["pipelines"][0]["runs"] == 1)
+            .then_some(answer)
+            .ok_or(body)
+    })
+    .await;
+    let top = &answer["pipelines"][0]["bottlenecks"][0];
+    assert_eq!(
+        top["subject"],
+        serde_json::json!({ "kind": "untraced", "span": "run", "stage": null }),
+        "{answer}"
+    );
+    assert!(top["mean_critical_share"].as_f64().unwrap() > 0.9, "{top}");
     processor.stop().await;
 }
 

@@ -92,11 +92,16 @@ fn session_json(session: &pb::SessionRef) -> Value {
     json!({ "session_id": session.session_id, "stage": stage_json(&session.stage) })
 }
 
+fn untraced_json(untraced: &pb::UntracedRef) -> Value {
+    json!({ "span": untraced.span, "stage": stage_json(&untraced.stage) })
+}
+
 /// A retime target in the JSON's shape.
 fn target_json(target: &pb::Subject) -> Value {
     match target.subject.as_ref().unwrap() {
         pb::subject::Subject::Stage(stage) => json!({ "stage": stage }),
         pb::subject::Subject::Session(session) => json!({ "session": session_json(session) }),
+        pb::subject::Subject::Untraced(untraced) => json!({ "untraced": untraced_json(untraced) }),
     }
 }
 
@@ -107,6 +112,11 @@ fn subject_json(subject: &pb::Subject) -> Value {
         pb::subject::Subject::Session(session) => {
             let mut json = session_json(session);
             json["kind"] = json!("session");
+            json
+        }
+        pb::subject::Subject::Untraced(untraced) => {
+            let mut json = untraced_json(untraced);
+            json["kind"] = json!("untraced");
             json
         }
     }
@@ -254,6 +264,19 @@ async fn grpc_gives_the_analysis_the_http_api_gives() {
         assert_close(grpc.seconds, &http["seconds"]);
         assert_close(grpc.critical_share, &http["critical_share"]);
         assert_close(grpc.parallelism, &http["parallelism"]);
+        assert_close(grpc.untraced_seconds, &http["untraced_seconds"]);
+        assert_close(grpc.untraced_share, &http["untraced_share"]);
+    }
+    assert_close(analysis.untraced_seconds, &http["untraced_seconds"]);
+    assert_close(analysis.untraced_share, &http["untraced_share"]);
+    assert!(
+        analysis.untraced_seconds > 0.0,
+        "the run spans gaps between its stages"
+    );
+    let http_path = http["critical_path"].as_array().unwrap();
+    for (grpc, http) in analysis.critical_path.iter().zip(http_path) {
+        assert_close(grpc.untraced_seconds, &http["untraced_seconds"]);
+        assert_close(grpc.untraced_share, &http["untraced_share"]);
     }
     let slowest = &analysis.sessions[0];
     assert_eq!(slowest.session_id, http["sessions"][0]["session_id"]);
@@ -289,6 +312,28 @@ async fn grpc_gives_the_analysis_the_http_api_gives() {
         json_name(plan.overall_risk().as_str_name(), "LEVEL_"),
         http["plan"]["overall_risk"]
     );
+    assert_eq!(plan.summary, http["plan"]["summary"]);
+    for (grpc, http) in plan
+        .phases
+        .iter()
+        .zip(http["plan"]["phases"].as_array().unwrap())
+    {
+        assert_eq!(grpc.phase, http["phase"]);
+        assert_eq!(
+            json_name(grpc.effort().as_str_name(), "LEVEL_"),
+            http["effort"]
+        );
+        assert_close(grpc.gain_seconds, &http["gain_seconds"]);
+        assert_close(grpc.gain_percent, &http["gain_percent"]);
+        assert_close(
+            grpc.cumulative_gain_seconds,
+            &http["cumulative_gain_seconds"],
+        );
+        assert_close(
+            grpc.cumulative_gain_percent,
+            &http["cumulative_gain_percent"],
+        );
+    }
     let memory = analysis.memory.as_ref().expect("the replay reports memory");
     assert!(memory.samples > 0);
     assert_eq!(memory.samples, http["memory"]["samples"]);

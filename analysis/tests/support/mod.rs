@@ -117,24 +117,29 @@ impl TraceBuilder {
     }
 
     pub fn build(self) -> DecidedTrace {
-        DecidedTrace {
-            verdict: TraceVerdict {
-                trace_id: self.trace_id,
-                status: VerdictStatus::Pass,
-                production_ready: true,
-                violations: Vec::new(),
-                violations_over_limit: 0,
-                stage_durations: Vec::new(),
-                span_count: u32::try_from(self.spans.len()).unwrap_or(u32::MAX),
-                incomplete_reason: None,
-                decided_unix_nano: 0,
-                service_name: Some("ironforge".to_owned()),
-                evicted: false,
-                attributes_truncated: 0,
-            },
-            spans: self.spans,
-            observations: Vec::new(),
-        }
+        decided(self.trace_id, self.spans)
+    }
+}
+
+/// A passed trace of these spans.
+pub fn decided(trace_id: TraceId, spans: Vec<DecidedSpan>) -> DecidedTrace {
+    DecidedTrace {
+        verdict: TraceVerdict {
+            trace_id,
+            status: VerdictStatus::Pass,
+            production_ready: true,
+            violations: Vec::new(),
+            violations_over_limit: 0,
+            stage_durations: Vec::new(),
+            span_count: u32::try_from(spans.len()).unwrap_or(u32::MAX),
+            incomplete_reason: None,
+            decided_unix_nano: 0,
+            service_name: Some("ironforge".to_owned()),
+            evicted: false,
+            attributes_truncated: 0,
+        },
+        spans,
+        observations: Vec::new(),
     }
 }
 

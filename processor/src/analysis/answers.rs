@@ -12,9 +12,10 @@ use super::Analyst;
 use super::view::Regression;
 
 /// How bottlenecks are ranked and graded, stated beside them.
-pub const BOTTLENECK_RULE: &str = "ranked by mean seconds on the critical path over the pipeline's recent runs; \
+pub const BOTTLENECK_RULE: &str = "stages, sessions and untraced time (a span's time on the critical path \
+    outside its children) ranked by mean seconds on the critical path over the pipeline's recent runs; \
     severity from the slowest of those runs against the budget (a stage: its sessions x the session limit; a \
-    session: the session limit): critical when over it, high at 80 % of it or at half the critical path on \
+    session: the session limit; the run's own untraced time: the run limit): critical when over it, high at 80 % of it or at half the critical path on \
     average, medium at a fifth of the critical path, else low";
 
 /// Why an analysis question has no answer.

@@ -47,6 +47,8 @@ pub fn trace_analysis(a: &TraceAnalysis) -> pb::TraceAnalysis {
         plan: Some(plan(&a.plan)),
         memory: a.memory.as_ref().map(memory_trend),
         notes: a.notes.clone(),
+        untraced_seconds: a.untraced_seconds,
+        untraced_share: a.untraced_share,
     }
 }
 
@@ -58,6 +60,8 @@ fn path_step(s: &PathStep) -> pb::PathStep {
         session_id: s.session_id.clone().unwrap_or_default(),
         start_seconds: s.start_seconds,
         seconds: s.seconds,
+        untraced_seconds: s.untraced_seconds,
+        untraced_share: s.untraced_share,
     }
 }
 
@@ -71,6 +75,8 @@ fn stage_breakdown(s: &StageBreakdown) -> pb::StageBreakdown {
         busy_seconds: s.busy_seconds,
         parallelism: s.parallelism,
         sessions: s.sessions,
+        untraced_seconds: s.untraced_seconds,
+        untraced_share: s.untraced_share,
     }
 }
 
@@ -89,6 +95,7 @@ fn category(category: Category) -> pb::RecommendationCategory {
         Category::Parallelism => pb::RecommendationCategory::Parallelism,
         Category::Compute => pb::RecommendationCategory::Compute,
         Category::Outlier => pb::RecommendationCategory::Outlier,
+        Category::Untraced => pb::RecommendationCategory::Untraced,
     }
 }
 
@@ -140,10 +147,20 @@ fn stage_subject(stage: Stage) -> pb::Subject {
     }
 }
 
+fn untraced_subject(span: &str, in_stage: Option<Stage>) -> pb::Subject {
+    pb::Subject {
+        subject: Some(pb::subject::Subject::Untraced(pb::UntracedRef {
+            span: span.to_owned(),
+            stage: stage(in_stage),
+        })),
+    }
+}
+
 fn target(target: &Target) -> pb::Subject {
     match target {
         Target::Stage(stage) => stage_subject(*stage),
         Target::Session { session_id, stage } => session_subject(session_id, *stage),
+        Target::Untraced { span, stage } => untraced_subject(span, *stage),
     }
 }
 
@@ -151,6 +168,7 @@ fn subject(subject: &Subject) -> pb::Subject {
     match subject {
         Subject::Stage { stage } => stage_subject(*stage),
         Subject::Session { session_id, stage } => session_subject(session_id, *stage),
+        Subject::Untraced { span, stage } => untraced_subject(span, *stage),
     }
 }
 
@@ -189,6 +207,10 @@ fn phase(p: &Phase) -> pb::Phase {
         recommendations: p.recommendations.clone(),
         run_seconds_after: p.run_seconds_after,
         gain_seconds: p.gain_seconds,
+        effort: level(p.effort).into(),
+        gain_percent: p.gain_percent,
+        cumulative_gain_seconds: p.cumulative_gain_seconds,
+        cumulative_gain_percent: p.cumulative_gain_percent,
     }
 }
 
@@ -201,6 +223,7 @@ fn plan(p: &Plan) -> pb::Plan {
         phases: p.phases.iter().map(phase).collect(),
         overall_risk: level(p.overall_risk).into(),
         assumption: p.assumption.clone(),
+        summary: p.summary.clone(),
     }
 }
 
