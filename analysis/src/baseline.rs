@@ -293,14 +293,7 @@ fn format_p(p: f64) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn assert_close(actual: f64, expected: f64, relative: f64) {
-        let scale = expected.abs().max(f64::MIN_POSITIVE);
-        assert!(
-            ((actual - expected) / scale).abs() <= relative,
-            "{actual} is not within {relative} of {expected}"
-        );
-    }
+    use crate::stats::assert_close;
 
     const CRITERIA: Criteria = Criteria {
         max_regression_percent: 10.0,

@@ -118,17 +118,20 @@ pub(crate) fn ln_gamma(x: f64) -> f64 {
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
+/// Asserts `actual` lies within `relative` (a fraction) of `expected`: statistics are compared with reference
+/// values printed to a limited precision.
+#[cfg(test)]
+pub(crate) fn assert_close(actual: f64, expected: f64, relative: f64) {
+    let scale = expected.abs().max(f64::MIN_POSITIVE);
+    assert!(
+        ((actual - expected) / scale).abs() <= relative,
+        "{actual} is not within {relative} of {expected}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn assert_close(actual: f64, expected: f64, relative: f64) {
-        let scale = expected.abs().max(f64::MIN_POSITIVE);
-        assert!(
-            ((actual - expected) / scale).abs() <= relative,
-            "{actual} is not within {relative} of {expected}"
-        );
-    }
 
     #[test]
     fn ln_gamma_matches_factorials_and_half_integers() {
