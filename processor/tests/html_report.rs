@@ -350,10 +350,16 @@ fn the_report_of_every_replay_run_loads_clean_and_shows_its_violations_and_criti
                     dom.contains("data-peak-source=\"ironforge.memory.peak\""),
                     "{name}"
                 );
-                assert!(
-                    !dom.contains(" MB<") && !dom.contains(" MB "),
-                    "{name}: decimal units"
-                );
+                // The page's own memory figures are binary and say so (the analysis's advice is its own prose).
+                for (from, to) in [
+                    ("data-figure=\"memory-peak", "data-figure=\"authenticity"),
+                    ("class=\"card memory\"", "class=\"card authenticity\""),
+                ] {
+                    let start = dom.find(from).unwrap();
+                    let figures = &dom[start..start + dom[start..].find(to).unwrap()];
+                    assert!(figures.contains(" MiB"), "{name}: {figures}");
+                    assert!(!figures.contains(" MB"), "{name}: {figures}");
+                }
             }
             _ => {}
         }
@@ -513,8 +519,8 @@ async fn the_live_pages_show_the_runs_the_processor_decided() {
 }
 
 /// A frame of 1280×800 around a page, and a script that writes where the page's parts fall into the
-/// frame's own DOM for `--dump-dom`: the pages themselves carry no script. Chromium runs it with web
-/// security off so the file may read the frame served by the processor.
+/// frame's own DOM for `--dump-dom`: the pages themselves carry no script. The framed page is a file
+/// beside it, which Chromium lets it read with `--allow-file-access-from-files`.
 const MEASURE: &str = r#"<!DOCTYPE html><html><head><meta charset="utf-8">
 <style>body { margin: 0 } iframe { border: 0; width: 1280px; height: 800px; display: block }</style></head>
 <body><iframe id="page" src="PAGE_URL"></iframe><pre id="measured"></pre><script>
@@ -567,12 +573,16 @@ async fn a_recorded_run_shows_its_verdict_blocking_violation_and_waterfall_in_th
     let processor = TestProcessor::start().await;
     let trace = send_recording(&processor, &recorded("memory-growth")).await;
     analysed(&processor, &trace).await;
-    let frame = path(&format!("{}.html", unique("measure")));
-    let page = format!("http://{}/runs/{trace}", processor.admin);
-    std::fs::write(&frame, MEASURE.replace("PAGE_URL", &page)).unwrap();
+    // The page as the processor served it, framed beside the measuring file so both share an origin.
+    let (status, _, body) = get_page(&processor, &format!("/runs/{trace}")).await;
+    assert_eq!(status, 200, "{body}");
+    let name = unique("run-page");
+    std::fs::write(path(&format!("{name}.html")), body).unwrap();
+    let frame = path(&format!("{name}-measured.html"));
+    std::fs::write(&frame, MEASURE.replace("PAGE_URL", &format!("{name}.html"))).unwrap();
     let loaded = chromium_with(
         &file_url(&frame),
-        &["--disable-web-security", "--window-size=1280,800"],
+        &["--allow-file-access-from-files", "--window-size=1280,800"],
     );
     let (_, rest) = loaded
         .dom
