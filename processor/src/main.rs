@@ -310,9 +310,10 @@ fn serve(args: ServeArgs) -> ExitCode {
             admin = %server.addrs.admin,
             contracts = contracts.contracts().len(),
             logs_endpoint = logs_endpoint.as_deref().unwrap_or("none"),
-            "ironforge-processor listening: OTLP/gRPC {}, OTLP/HTTP {}, admin http://{}/metrics{}",
+            "ironforge-processor listening: OTLP/gRPC {}, OTLP/HTTP {}, overview http://{}/, admin http://{}/metrics{}",
             server.addrs.otlp_grpc,
             server.addrs.otlp_http,
+            server.addrs.admin,
             server.addrs.admin,
             server
                 .addrs

@@ -24,3 +24,24 @@ fn the_text_log_carries_no_colour_escapes_when_redirected() {
         "escape codes in a piped log: {first:?}"
     );
 }
+
+#[test]
+fn the_start_up_line_names_the_html_overview_at_the_admin_address() {
+    let mut child = processor_command_logging("text").spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.contains("listening"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("no start-up line");
+    let admin = line
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("admin="))
+        .expect("no admin field");
+    assert!(
+        line.contains(&format!("overview http://{admin}/,")),
+        "{line}"
+    );
+}

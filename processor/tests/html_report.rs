@@ -10,6 +10,7 @@
 mod check_support;
 mod e2e_support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -38,6 +39,11 @@ struct Loaded {
 
 /// Loads `url` in headless Chromium, in a profile of its own, and returns the DOM after load.
 fn chromium(url: &str) -> Loaded {
+    chromium_with(url, &[])
+}
+
+/// [`chromium`] with `extra` switches.
+fn chromium_with(url: &str, extra: &[&str]) -> Loaded {
     let binary = std::env::var_os(CHROMIUM_VARIABLE).unwrap_or_else(|| "chromium".into());
     let profile = std::env::temp_dir().join(unique("ironforge-chromium"));
     let output = Command::new(&binary)
@@ -51,6 +57,7 @@ fn chromium(url: &str) -> Loaded {
             "--v=0",
             "--virtual-time-budget=5000",
         ])
+        .args(extra)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(["--dump-dom", url])
         .output()
@@ -137,6 +144,33 @@ fn assert_loads_clean(url: &str, messages: &[String]) -> Loaded {
     loaded
 }
 
+/// `data-violations` per `data-contract` of a page's rows with `class`, those at zero left out.
+fn contract_counts(page: &str, class: &str) -> BTreeMap<String, u64> {
+    let marker = format!("<tr class=\"{class}\" data-contract=\"");
+    page.split(&marker)
+        .skip(1)
+        .map(|rest| {
+            let (contract, rest) = rest.split_once('"').unwrap();
+            let (_, rest) = rest.split_once("data-violations=\"").unwrap();
+            let (count, _) = rest.split_once('"').unwrap();
+            (contract.to_owned(), count.parse().unwrap())
+        })
+        .filter(|(_, count)| *count > 0)
+        .collect()
+}
+
+/// The overview's active violations per contract are its compliance table's, and its heading their sum.
+fn assert_counts_agree(page: &str, name: &str) {
+    let active = contract_counts(page, "active");
+    assert!(!active.is_empty(), "{name}: no active violation");
+    assert_eq!(active, contract_counts(page, "compliance"), "{name}");
+    let total: u64 = active.values().sum();
+    assert!(
+        page.contains(&format!("Active violations ({total})")),
+        "{name}: the heading is not the sum of its rows ({total})"
+    );
+}
+
 /// The violation messages of every trace of a JSON report.
 fn messages(report: &Value) -> Vec<String> {
     report["traces"]
@@ -203,7 +237,7 @@ fn the_report_of_every_replay_run_loads_clean_and_shows_its_violations_and_criti
         // Each violation on the run's section, and each contract violated once among the overview's active
         // violations.
         assert_eq!(
-            count(dom, "<tr class=\"violation\">"),
+            count(dom, "<tr class=\"violation\""),
             violations.min(LISTED_PER_RUN),
             "{name}"
         );
@@ -216,10 +250,11 @@ fn the_report_of_every_replay_run_loads_clean_and_shows_its_violations_and_criti
         contracts.sort_unstable();
         contracts.dedup();
         assert_eq!(
-            count(dom, "<tr class=\"active\">"),
+            count(dom, "<tr class=\"active\""),
             contracts.len(),
             "{name}"
         );
+        assert_counts_agree(dom, name);
         assert_eq!(
             count(dom, "class=\"session"),
             REPLAY_SESSION_BARS,
@@ -239,7 +274,7 @@ fn the_report_of_every_replay_run_loads_clean_and_shows_its_violations_and_criti
         )));
         for section in [
             "Stage timings against limits",
-            "Memory against 100.0 MB",
+            "Memory against 100 MiB",
             "Authenticity against 0.87",
             "What-if plan",
             "Compliance per contract",
@@ -267,6 +302,12 @@ fn the_report_of_every_replay_run_loads_clean_and_shows_its_violations_and_criti
                 "{name}: {stage}"
             );
         }
+        // The top of the page tells the faults apart from a clean run: the slowed run is past its budget
+        // (the quick-run contracts' 1 s), the low-authenticity one scored a session at 0.
+        let run_time_over = dom.contains("class=\"figure over\" data-figure=\"run-time\"");
+        assert_eq!(run_time_over, name == "slow-run", "{name}");
+        let scored_zero = dom.contains(" · lowest 0</div>");
+        assert_eq!(scored_zero, name == "low-authenticity", "{name}");
         match name.as_str() {
             "slow-session" => {
                 // The slowed session tops the flame graph's discovery stage and the plan names it.
@@ -293,13 +334,32 @@ fn the_report_of_every_replay_run_loads_clean_and_shows_its_violations_and_criti
                     .map(|point| point["bytes"].as_f64().unwrap())
                     .fold(0.0, f64::max);
                 assert_eq!(highest, peak);
+                // The page's peak is the one the memory contract read, not the resident readings'.
+                let contract_peak = trace["violations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["contract_id"] == "run_memory_peak")
+                    .map(|v| v["observed"].as_f64().unwrap())
+                    .expect("the memory-growth run breaks run_memory_peak");
                 assert!(
-                    dom.contains(&format!(
-                        "Peak <strong>{:.1} MB</strong>",
-                        peak / 1_048_576.0
-                    )),
+                    dom.contains(&format!("data-peak-bytes=\"{contract_peak}\"")),
                     "{name}"
                 );
+                assert!(
+                    dom.contains("data-peak-source=\"ironforge.memory.peak\""),
+                    "{name}"
+                );
+                // The page's own memory figures are binary and say so (the analysis's advice is its own prose).
+                for (from, to) in [
+                    ("data-figure=\"memory-peak", "data-figure=\"authenticity"),
+                    ("class=\"card memory\"", "class=\"card authenticity\""),
+                ] {
+                    let start = dom.find(from).unwrap();
+                    let figures = &dom[start..start + dom[start..].find(to).unwrap()];
+                    assert!(figures.contains(" MiB"), "{name}: {figures}");
+                    assert!(!figures.contains(" MB"), "{name}: {figures}");
+                }
             }
             _ => {}
         }
@@ -425,9 +485,10 @@ async fn the_live_pages_show_the_runs_the_processor_decided() {
         "no health row for the pipeline"
     );
     assert!(
-        overview.contains("<tr class=\"active\">"),
+        overview.contains("<tr class=\"active\""),
         "no active violation"
     );
+    assert_counts_agree(&overview, "live overview");
     let loaded = chromium(&format!("http://{}/", processor.admin));
     assert!(loaded.console.is_empty(), "{:#?}", loaded.console);
     assert!(loaded.dom.contains("Stage durations over recent runs"));
@@ -454,5 +515,111 @@ async fn the_live_pages_show_the_runs_the_processor_decided() {
         assert!(content_type.starts_with("text/html"), "{content_type}");
         assert!(body.contains("Not found"));
     }
+    processor.stop().await;
+}
+
+/// A frame of 1280×800 around a page, and a script that writes where the page's parts fall into the
+/// frame's own DOM for `--dump-dom`: the pages themselves carry no script. The framed page is a file
+/// beside it, which Chromium lets it read with `--allow-file-access-from-files`.
+const MEASURE: &str = r#"<!DOCTYPE html><html><head><meta charset="utf-8">
+<style>body { margin: 0 } iframe { border: 0; width: 1280px; height: 800px; display: block }</style></head>
+<body><iframe id="page" src="PAGE_URL"></iframe><pre id="measured"></pre><script>
+document.getElementById('page').addEventListener('load', function () {
+  var out = {};
+  try {
+    var d = this.contentDocument;
+    var top = function (selector) {
+      var e = d.querySelector(selector);
+      return e ? e.getBoundingClientRect().top : null;
+    };
+    out.viewport_height = d.defaultView.innerHeight;
+    out.verdict_top = top('.verdict-line');
+    out.reason_top = top('.reason');
+    out.waterfall_top = top('svg.waterfall');
+    var row = d.querySelector('tr.violation');
+    out.first_rank = row ? row.getAttribute('data-rank') : null;
+    out.first_text = row ? row.textContent : null;
+    out.first_shown = row ? row.getClientRects().length > 0 : false;
+  } catch (e) { out.error = String(e); }
+  document.getElementById('measured').textContent = JSON.stringify(out);
+});
+</script></body></html>"#;
+
+/// Sends a recording (OTLP/JSON lines) to the processor over OTLP/gRPC; returns its trace id in hex.
+async fn send_recording(processor: &TestProcessor, file: &Path) -> String {
+    use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+    use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
+
+    let mut client = TraceServiceClient::connect(processor.grpc_endpoint())
+        .await
+        .unwrap();
+    let mut trace = None;
+    for line in std::fs::read_to_string(file).unwrap().lines() {
+        let request: ExportTraceServiceRequest = serde_json::from_str(line).unwrap();
+        let first = request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .next();
+        trace = trace.or_else(|| first.map(|span| hex::encode(&span.trace_id)));
+        client.export(request).await.unwrap();
+    }
+    trace.expect("a recording with no span")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_run_shows_its_verdict_blocking_violation_and_waterfall_in_the_first_screen() {
+    let processor = TestProcessor::start().await;
+    let trace = send_recording(&processor, &recorded("memory-growth")).await;
+    analysed(&processor, &trace).await;
+    // The page as the processor served it, framed beside the measuring file so both share an origin.
+    let (status, _, body) = get_page(&processor, &format!("/runs/{trace}")).await;
+    assert_eq!(status, 200, "{body}");
+    let name = unique("run-page");
+    std::fs::write(path(&format!("{name}.html")), body).unwrap();
+    let frame = path(&format!("{name}-measured.html"));
+    std::fs::write(&frame, MEASURE.replace("PAGE_URL", &format!("{name}.html"))).unwrap();
+    let loaded = chromium_with(
+        &file_url(&frame),
+        &["--allow-file-access-from-files", "--window-size=1280,800"],
+    );
+    let (_, rest) = loaded
+        .dom
+        .split_once("<pre id=\"measured\">")
+        .expect("no measurements");
+    let (json, _) = rest.split_once("</pre>").unwrap();
+    let measured: Value = serde_json::from_str(
+        &json
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+    .unwrap_or_else(|err| panic!("{err}: {json}"));
+    assert!(measured.get("error").is_none(), "{measured}");
+    assert_eq!(measured["viewport_height"], 800, "{measured}");
+    // The first violation listed is a blocking one, shown, not folded away.
+    assert_eq!(measured["first_rank"], "0", "{measured}");
+    assert_eq!(measured["first_shown"], true, "{measured}");
+    assert!(
+        measured["first_text"]
+            .as_str()
+            .unwrap()
+            .contains("blocks production"),
+        "{measured}"
+    );
+    // The verdict, its reason and the top of the waterfall are on the first screen, in that order.
+    let top = |key: &str| {
+        measured[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {key}: {measured}"))
+    };
+    assert!(top("verdict_top") >= 0.0, "{measured}");
+    assert!(top("verdict_top") <= top("reason_top"), "{measured}");
+    assert!(top("reason_top") < top("waterfall_top"), "{measured}");
+    assert!(
+        top("waterfall_top") < 800.0,
+        "the waterfall starts below the first screen: {measured}"
+    );
     processor.stop().await;
 }

@@ -25,8 +25,10 @@ use crate::monitor::Monitor;
 const RECENT_RUNS: usize = 50;
 /// Violations decided this recently are active.
 const ACTIVE_WINDOW: Duration = Duration::from_secs(3600);
-/// Active violations listed; the rest are counted.
-const ACTIVE_LISTED: usize = 200;
+/// Active violations read for the overview: as many as the monitor keeps. The page lists one row per
+/// contract, so its size does not grow with them, and counting every one keeps its figures those of the
+/// compliance table.
+const ACTIVE_READ: usize = usize::MAX;
 
 /// The pages, to merge into the admin router.
 pub fn router(monitor: Arc<Monitor>) -> Router {
@@ -73,12 +75,15 @@ async fn overview(State(monitor): State<Arc<Monitor>>) -> Response {
         .map_or(0, |since| {
             u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
         });
-    let (violations, left_out) = monitor.outputs().latest_violations(since, ACTIVE_LISTED);
+    let mut violations = monitor.outputs().violations_since(since, ACTIVE_READ);
+    violations.reverse();
     let body = html::overview_page(&Overview {
         health: &health,
         runs: &runs,
         violations: &violations,
-        violations_left_out: left_out,
+        violations_left_out: 0,
+        active_scope: "decided in the last hour",
+        compliance_scope: "since the monitor started",
         links: Links::Pages,
     });
     page(StatusCode::OK, body)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ironforge_analysis::TraceAnalysis;
 use maud::{Markup, html};
 
-use super::layout;
+use super::format;
 use super::svg::{WIDTH, coord};
 
 /// The label of critical time spent outside every stage (the run span's own set-up and tear-down).
@@ -155,7 +155,7 @@ pub(super) fn section(graph: &FlameGraph) -> Markup {
         section.card id="flame" {
             h2 { "Critical-path flame graph" }
             p {
-                "Critical-path time summed over " (graph.runs) " run(s): " strong { (layout::seconds(total)) }
+                "Critical-path time summed over " (graph.runs) " run(s): " strong { (format::duration(total)) }
                 ". Rows are the run, then stage → session → span name; each box is as wide as its share of the summed "
                 "critical time. Hover a box for its figures."
             }
@@ -165,8 +165,8 @@ pub(super) fn section(graph: &FlameGraph) -> Markup {
                     @for p in &placed {
                         g {
                             title {
-                                (p.node.name) ": " (layout::seconds(p.node.seconds))
-                                " (" (layout::percent(p.node.seconds / total)) " of the critical time)"
+                                (p.node.name) ": " (format::duration(p.node.seconds))
+                                " (" (format::share(p.node.seconds / total)) " of the critical time)"
                             }
                             rect.flame x=(coord(p.x)) y=(coord(p.depth as f64 * ROW_HEIGHT))
                                 width=(coord(p.width)) height=(coord(ROW_HEIGHT - 1.0))
@@ -185,11 +185,11 @@ pub(super) fn section(graph: &FlameGraph) -> Markup {
                     @for stage in &graph.root.children {
                         tr {
                             td { (stage.name) }
-                            td.num { (layout::seconds(stage.seconds)) }
-                            td.num { (layout::percent(stage.seconds / total)) }
+                            td.num { (format::duration(stage.seconds)) }
+                            td.num { (format::share(stage.seconds / total)) }
                             td {
                                 @if let Some(session) = stage.children.first() {
-                                    code { (session.name) } " " (layout::seconds(session.seconds))
+                                    code { (session.name) } " " (format::duration(session.seconds))
                                 }
                             }
                         }

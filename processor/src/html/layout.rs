@@ -46,6 +46,13 @@ svg .meter { fill: var(--bar); } svg .meter.over { fill: var(--fail); } svg .tra
 svg .flame { stroke: #fff; stroke-width: 0.5; }
 .legend span { display: inline-block; margin-right: 14px; }
 .swatch { display: inline-block; width: 12px; height: 10px; margin-right: 4px; vertical-align: middle; }
+.figures { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 8px 12px; margin: 8px 0; }
+.figure { border: 1px solid var(--line); border-left: 4px solid var(--pass); border-radius: 4px; padding: 6px 10px; }
+.figure.over { border-left-color: var(--fail); background: #fff5f5; }
+.figure .value { font-size: 22px; font-weight: 700; font-variant-numeric: tabular-nums; }
+.figure.over .value { color: var(--fail); }
+.verdict-line { font-size: 16px; margin: 4px 0; }
+details.violation-group { margin: 6px 0; } details.violation-group summary { cursor: pointer; padding: 4px 0; }
 .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 8px 16px; }
 @media print {
   body { background: #fff; font-size: 11px; } nav { display: none; } main { max-width: none; padding: 0; }
@@ -128,30 +135,4 @@ pub(super) fn result_class(exit_code: u8) -> &'static str {
 
 pub(super) fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
-}
-
-/// Seconds with millisecond precision: `1.234 s`.
-pub(super) fn seconds(value: f64) -> String {
-    format!("{value:.3} s")
-}
-
-/// The contracts' unit of bytes (UCUM).
-const BYTES: &str = "By";
-
-/// Bytes as megabytes of 2^20 bytes, the unit of the memory contracts: `87.5 MB`.
-pub(super) fn megabytes(bytes: f64) -> String {
-    format!("{:.1} MB", bytes / 1_048_576.0)
-}
-
-/// A measured value with its unit, bytes as megabytes: `170.0 MB`, `0.87`, `3.5 s`.
-pub(super) fn measured(value: f64, unit: &str) -> String {
-    match unit {
-        BYTES => megabytes(value),
-        unit => crate::check::report::quantity(value, unit),
-    }
-}
-
-/// A ratio as a percentage: `42.0 %`.
-pub(super) fn percent(ratio: f64) -> String {
-    format!("{:.1} %", ratio * 100.0)
 }

@@ -9,10 +9,16 @@
 //! monitor, so the offline report and the live pages are the same code.
 
 mod flame;
+mod format;
+mod headline;
 mod layout;
 mod overview;
+mod readings;
+mod resources;
 mod run;
 mod svg;
+mod violations;
+mod waterfall;
 
 use maud::html;
 
@@ -94,10 +100,15 @@ pub struct Overview<'a> {
     pub health: &'a HealthReport,
     /// Recent runs, oldest first.
     pub runs: &'a [TraceReport],
-    /// Violations to act on, newest first.
+    /// Violations to act on, newest first: every one in the scope, so the counts per contract agree with
+    /// the compliance table's on the same runs.
     pub violations: &'a [Violation],
-    /// Violations left out of `violations` for its bound.
+    /// Violations decided but not in `violations`: past a per-trace limit, their contract unknown.
     pub violations_left_out: u64,
+    /// Which violations are active, in words: `decided in the last hour`.
+    pub active_scope: &'a str,
+    /// Which runs the compliance table counts, in words: `since the monitor started`.
+    pub compliance_scope: &'a str,
     pub links: Links,
 }
 
@@ -168,6 +179,8 @@ pub fn check_report(report: &CheckReport) -> String {
         runs: &report.traces,
         violations: &violations,
         violations_left_out: left_out,
+        active_scope: "in the checked traces",
+        compliance_scope: "in the checked traces",
         links: Links::Sections,
     };
     layout::page(
@@ -194,6 +207,9 @@ pub fn check_report(report: &CheckReport) -> String {
         },
     )
 }
+
+#[cfg(test)]
+mod page_tests;
 
 #[cfg(test)]
 mod tests {
@@ -257,6 +273,8 @@ mod tests {
                 runs: &runs,
                 violations: &trace.verdict.violations,
                 violations_left_out: 0,
+                active_scope: "",
+                compliance_scope: "",
                 links: Links::Pages,
             }),
             not_found_page(HOSTILE),

@@ -3,7 +3,8 @@
 
 use maud::{Markup, html};
 
-use super::{Links, Overview, layout, svg};
+use super::violations::rank;
+use super::{Links, Overview, format, layout, svg};
 use crate::check::report::TraceReport;
 use crate::model::TraceId;
 use crate::monitor::HealthReport;
@@ -16,11 +17,12 @@ const RUNS_LINKED: usize = 5;
 struct Active<'a> {
     /// The first of the list: the newest where the list is newest first.
     latest: &'a Violation,
+    /// Every violation of the contract in the list, so the figure is the compliance table's on the same data.
     count: u64,
     runs: Vec<TraceId>,
 }
 
-/// Violations grouped by contract, in the order each contract first appears.
+/// Violations grouped by contract, most serious first (blocking, critical, warning), then by contract id.
 fn by_contract(violations: &[Violation]) -> Vec<Active<'_>> {
     let mut groups: Vec<Active<'_>> = Vec::new();
     for violation in violations {
@@ -44,6 +46,11 @@ fn by_contract(violations: &[Violation]) -> Vec<Active<'_>> {
             group.runs.push(violation.trace_id);
         }
     }
+    groups.sort_by(|a, b| {
+        rank(a.latest)
+            .cmp(&rank(b.latest))
+            .then(a.latest.contract_id.cmp(&b.latest.contract_id))
+    });
     groups
 }
 
@@ -51,7 +58,8 @@ fn active(overview: &Overview<'_>) -> Markup {
     let groups = by_contract(overview.violations);
     html! {
         div.card.active-violations {
-            h2 { "Active violations (" (overview.violations.len() as u64 + overview.violations_left_out) ")" }
+            h2 { "Active violations (" (overview.violations.len()) ")" }
+            p.small.muted { "Violations " (overview.active_scope) ", per contract; the compliance table below counts the same way." }
             @if groups.is_empty() {
                 p { "None." }
             } @else {
@@ -62,7 +70,7 @@ fn active(overview: &Overview<'_>) -> Markup {
                     }
                     @for group in &groups {
                         @let latest = group.latest;
-                        tr.active {
+                        tr.active data-contract=(latest.contract_id) data-violations=(group.count) {
                             td { code { (latest.contract_id) } }
                             td {
                                 @match latest.severity {
@@ -74,13 +82,16 @@ fn active(overview: &Overview<'_>) -> Markup {
                             td.num { (group.count) }
                             td { (run_links(&group.runs, overview.links)) }
                             td { (latest.message) }
-                            td.num { (layout::measured(latest.observed, &latest.unit)) }
-                            td.num { (layout::measured(latest.threshold, &latest.unit)) }
+                            td.num { (format::measured(latest.observed, &latest.unit)) }
+                            td.num { (format::measured(latest.threshold, &latest.unit)) }
                         }
                     }
                 }
-                @if overview.violations_left_out > 0 {
-                    p.muted { "… and " (overview.violations_left_out) " more not counted here." }
+            }
+            @if overview.violations_left_out > 0 {
+                p.muted {
+                    "… and " (overview.violations_left_out)
+                    " more past a per-trace limit: counted on their runs, kept by no contract's figure here."
                 }
             }
         }
@@ -103,7 +114,7 @@ pub(super) fn section(overview: &Overview<'_>) -> Markup {
             (health(overview.health))
             (runs(overview))
             (active(overview))
-            (compliance(overview.health))
+            (compliance(overview.health, overview.compliance_scope))
             (trends(overview.runs))
         }
     }
@@ -115,7 +126,7 @@ fn health(report: &HealthReport) -> Markup {
             h2 { "Health" }
             p {
                 "Overall " (layout::health(report.health)) " score " strong { (format!("{:.1}", report.health_score)) }
-                ", " (layout::percent(report.compliance_ratio)) " of " (report.counts.traces_total) " run(s) production-ready."
+                ", " (format::share(report.compliance_ratio)) " of " (report.counts.traces_total) " run(s) production-ready."
             }
             table {
                 tr {
@@ -127,7 +138,7 @@ fn health(report: &HealthReport) -> Markup {
                         td { (p.pipeline) }
                         td { (layout::health(p.health)) }
                         td.num { (format!("{:.1}", p.health_score)) }
-                        td.num { (layout::percent(p.compliance_ratio)) }
+                        td.num { (format::share(p.compliance_ratio)) }
                         td.num { (p.counts.traces_total) }
                         td.num { (p.counts.traces_passed) }
                         td.num { (p.counts.traces_warned) }
@@ -162,8 +173,8 @@ fn runs(overview: &Overview<'_>) -> Markup {
                         td.num { (trace.violation_count()) }
                         @match &trace.analysis {
                             Some(a) => {
-                                td.num { (layout::seconds(a.run_seconds)) }
-                                td.num { (layout::seconds(a.critical_path_seconds)) }
+                                td.num { (format::duration(a.run_seconds)) }
+                                td.num { (format::duration(a.critical_path_seconds)) }
                             }
                             None => { td.num { "—" } td.num { "—" } }
                         }
@@ -174,10 +185,11 @@ fn runs(overview: &Overview<'_>) -> Markup {
     }
 }
 
-fn compliance(report: &HealthReport) -> Markup {
+fn compliance(report: &HealthReport, scope: &str) -> Markup {
     html! {
         div.card {
             h2 { "Compliance per contract" }
+            p.small.muted { "Every run decided " (scope) "." }
             table {
                 tr {
                     th { "contract" } th { "category" } th.num { "runs judged" } th.num { "runs violating" }
@@ -189,13 +201,13 @@ fn compliance(report: &HealthReport) -> Markup {
                     } else {
                         1.0
                     };
-                    tr {
+                    tr.compliance data-contract=(c.contract_id) data-violations=(c.violations) {
                         td { code { (c.contract_id) } }
                         td { (c.category.as_str()) }
                         td.num { (c.evaluated) }
                         td.num { (c.traces_violating) }
                         td.num { (c.violations) }
-                        td.num { (layout::percent(compliant)) }
+                        td.num { (format::share(compliant)) }
                         td { (svg::meter(compliant, Some(1.0), compliant < 1.0, &format!("{} compliance", c.contract_id))) }
                     }
                 }
@@ -237,8 +249,8 @@ fn trends(runs: &[TraceReport]) -> Markup {
                             h3 { (stage) }
                             (svg::sparkline(values, None, &format!("{stage} duration over {} run(s)", values.len())))
                             p.small {
-                                "latest " (layout::seconds(values.last().copied().unwrap_or_default()))
-                                ", min " (layout::seconds(min)) ", max " (layout::seconds(max))
+                                "latest " (format::duration(values.last().copied().unwrap_or_default()))
+                                ", min " (format::duration(min)) ", max " (format::duration(max))
                                 " over " (values.len()) " run(s)"
                             }
                         }

@@ -58,8 +58,8 @@ pub(super) fn nice_step(max: f64, ticks: f64) -> f64 {
         .unwrap_or(10.0 * power)
 }
 
-/// Vertical grid lines with their labels below, from 0 to the scale's max, `unit` after each label.
-pub(super) fn axis(scale: &Scale, top: f64, bottom: f64, unit: &str) -> Markup {
+/// Vertical grid lines with their labels below, from 0 to the scale's max, each label written by `label`.
+pub(super) fn axis(scale: &Scale, top: f64, bottom: f64, label: fn(f64) -> String) -> Markup {
     let step = nice_step(scale.max, 8.0);
     let count = (scale.max / step).floor() as usize;
     html! {
@@ -68,14 +68,9 @@ pub(super) fn axis(scale: &Scale, top: f64, bottom: f64, unit: &str) -> Markup {
             @let value = step * i as f64;
             @let x = scale.x(value);
             line.grid x1=(coord(x)) y1=(coord(top)) x2=(coord(x)) y2=(coord(bottom)) {}
-            text x=(coord(x)) y=(coord(bottom + 14.0)) text-anchor="middle" { (tick(value)) (unit) }
+            text x=(coord(x)) y=(coord(bottom + 14.0)) text-anchor="middle" { (label(value)) }
         }
     }
-}
-
-/// A tick label without trailing zeros.
-fn tick(value: f64) -> String {
-    crate::check::report::number((value * 1000.0).round() / 1000.0)
 }
 
 /// A horizontal bar of `value` with a dashed mark at `limit`, red when `bad`: past a ceiling, or short of
