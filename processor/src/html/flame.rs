@@ -228,6 +228,8 @@ mod tests {
             session_id: session.map(str::to_owned),
             start_seconds: 0.0,
             seconds,
+            untraced_seconds: 0.0,
+            untraced_share: 0.0,
         }
     }
 
@@ -238,6 +240,8 @@ mod tests {
             run_seconds: 10.0,
             critical_path_seconds: steps.iter().map(|s| s.seconds).sum(),
             critical_path: steps,
+            untraced_seconds: 0.0,
+            untraced_share: 0.0,
             stages: Vec::new(),
             sessions: Vec::new(),
             dominant: None,
@@ -250,6 +254,7 @@ mod tests {
                 phases: Vec::new(),
                 overall_risk: ironforge_analysis::recommend::Level::Low,
                 assumption: String::new(),
+                summary: String::new(),
             },
             memory: None,
             memory_timeline: Vec::new(),

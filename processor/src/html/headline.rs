@@ -5,7 +5,7 @@
 use ironforge_analysis::TraceAnalysis;
 use maud::{Markup, html};
 
-use super::readings::{self, Authenticity, MemoryPeak};
+use super::readings::{Authenticity, MemoryPeak};
 use super::violations::{self, Group};
 use super::{Limits, format, layout};
 use crate::check::report::TraceReport;
@@ -122,17 +122,16 @@ fn run_time(analysis: Option<&TraceAnalysis>, limits: &Limits) -> Markup {
     };
     let budget = limits.budgets.run_seconds;
     let run = analysis.run_seconds;
-    let outside = readings::outside_stages(analysis);
-    let outside_share = if run > 0.0 { outside / run } else { 0.0 };
     let against = html! {
         @match budget {
             Some(budget) => { "of a " (format::duration(budget)) " budget (" (format::share(run / budget)) ")" }
             None => "no run budget",
         }
         br;
-        // Most of a run outside its stages is time no stage accounts for: worth the eye.
-        span class=(if outside_share > 0.5 { "warning-text" } else { "" }) {
-            (format::duration(outside)) " (" (format::share(outside_share)) ") outside every stage"
+        // Most of the critical path in no span is time the trace cannot explain: worth the eye.
+        span class=(if analysis.untraced_share > 0.5 { "warning-text" } else { "" }) {
+            (format::duration(analysis.untraced_seconds)) " (" (format::share(analysis.untraced_share))
+            ") of the critical path untraced: no child span covers it"
         }
     };
     figure(

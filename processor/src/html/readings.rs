@@ -85,14 +85,3 @@ impl<'a> Authenticity<'a> {
             .min_by(|a, b| a.observed.total_cmp(&b.observed))
     }
 }
-
-/// Seconds of the run's critical path outside every stage: time the run spent in its own span, before,
-/// between or after its stages.
-pub(super) fn outside_stages(analysis: &TraceAnalysis) -> f64 {
-    analysis
-        .critical_path
-        .iter()
-        .filter(|step| step.stage.is_none())
-        .map(|step| step.seconds)
-        .sum()
-}

@@ -111,9 +111,8 @@ fn plan(analysis: &TraceAnalysis) -> Markup {
     html! {
         div.card.plan {
             h2 { "What-if plan" }
-            @if analysis.recommendations.is_empty() {
-                p { "Nothing to recommend: no change the analysis weighs would gain 0.5 % of the run." }
-            } @else {
+            p { (plan.summary) }
+            @if !analysis.recommendations.is_empty() {
                 table {
                     tr {
                         th { "recommendation" } th { "category" } th { "priority" } th { "effort" } th { "risk" }
@@ -131,15 +130,22 @@ fn plan(analysis: &TraceAnalysis) -> Markup {
                         }
                     }
                 }
+            }
+            @if !plan.phases.is_empty() {
                 h3 { "Phases" }
                 table {
-                    tr { th { "phase" } th { "takes" } th.num { "run after" } th.num { "gain so far" } }
+                    tr {
+                        th { "phase" } th { "effort" } th { "takes" } th.num { "gain" } th.num { "gain so far" }
+                        th.num { "run after" }
+                    }
                     @for phase in &plan.phases {
                         tr {
                             td { (phase.phase) }
+                            td { (phase.effort.as_str()) }
                             td { @for id in &phase.recommendations { (title(id)) br; } }
-                            td.num { (format::duration(phase.run_seconds_after)) }
                             td.num { (format::duration(phase.gain_seconds)) }
+                            td.num { (format::duration(phase.cumulative_gain_seconds)) }
+                            td.num { (format::duration(phase.run_seconds_after)) }
                         }
                     }
                 }

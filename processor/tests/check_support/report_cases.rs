@@ -18,7 +18,7 @@ fn bundled() -> Vec<std::path::PathBuf> {
 #[test]
 fn every_report_names_the_input_file_of_each_run() {
     let files = bundled();
-    assert_eq!(files.len(), 9);
+    assert_eq!(files.len(), 10);
     let names: Vec<&str> = files.iter().map(|f| arg(f)).collect();
     let run = |format: &str| {
         let mut args = vec!["--format", format];
