@@ -1,0 +1,222 @@
+//! Writing runs: what a run and its measures are ([`RunRecord`], [`Measure`]), what makes one recordable, and
+//! recording them, one or a batch to a transaction.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{HistoryError, sqlite_error};
+use crate::open::History;
+
+/// The statuses a run may have.
+const STATUSES: [&str; 4] = ["pass", "fail", "warn", "incomplete"];
+
+/// One decided pipeline run and what was measured of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's trace id: 32 lowercase hex digits.
+    pub trace_id: String,
+    /// The run's `service.name`, `""` when absent.
+    pub service: String,
+    /// When the verdict was decided, in nanoseconds since the Unix epoch (at most `i64::MAX`, the year 2262).
+    pub decided_unix_nano: u64,
+    /// One of `"pass"`, `"fail"`, `"warn"` or `"incomplete"`.
+    pub status: String,
+    /// Whether the verdict found the run production ready.
+    pub production_ready: bool,
+    /// What was measured, each name at most once, each value finite.
+    pub measures: Vec<Measure>,
+}
+
+/// One named number measured of a run, such as `("stage.discovery.duration_seconds", 80.1)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    /// Dotted name, such as `run.duration_seconds` or `memory.peak_bytes`; not empty.
+    pub name: String,
+    /// The value, in the unit the name says.
+    pub value: f64,
+}
+
+impl History {
+    /// Records a decided run with its measures, in one transaction. Recording a trace id again replaces the run and
+    /// all its measures: a revised verdict leaves no stale measure behind.
+    ///
+    /// Each call commits without an fsync (WAL with `synchronous = NORMAL`): a power cut may lose the last few runs,
+    /// never corrupt the file.
+    ///
+    /// # Errors
+    /// [`HistoryError::InvalidRun`] when the trace id is not 32 lowercase hex digits, the status is not `pass`,
+    /// `fail`, `warn` or `incomplete`, the decided time is past `i64::MAX`, or a measure has an empty or repeated name
+    /// or a value that is not finite; [`HistoryError::Sqlite`] when the write fails.
+    pub fn record(&mut self, run: &RunRecord) -> Result<(), HistoryError> {
+        self.record_all(std::slice::from_ref(run))
+    }
+
+    /// Records runs in order, as [`record`](Self::record) does one, all in one transaction: all are written or
+    /// none. A burst of runs costs one commit instead of one each.
+    ///
+    /// # Errors
+    /// As [`record`](Self::record), for the first run that fails; then nothing is written.
+    pub fn record_all(&mut self, runs: &[RunRecord]) -> Result<(), HistoryError> {
+        if let Some((run, reason)) = runs
+            .iter()
+            .find_map(|run| validate(run).err().map(|reason| (run, reason)))
+        {
+            return Err(HistoryError::InvalidRun {
+                path: self.options.path.clone(),
+                trace_id: run.trace_id.clone(),
+                reason,
+            });
+        }
+        let path = &self.options.path;
+        let sql = |error| sqlite_error(path, error);
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        {
+            // Deleting rather than updating gives a revised run a new, latest run_id, keeping the tables in arrival
+            // order, which retention by size relies on; the measures go with it by the cascade.
+            let mut delete = transaction
+                .prepare_cached("DELETE FROM runs WHERE trace_id = ?1")
+                .map_err(sql)?;
+            let mut insert_run = transaction
+                .prepare_cached(
+                    "INSERT INTO runs (trace_id, service, decided_unix_nano, status, production_ready)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(sql)?;
+            let mut insert_measure = transaction
+                .prepare_cached("INSERT INTO measures (run_id, name, value) VALUES (?1, ?2, ?3)")
+                .map_err(sql)?;
+            for run in runs {
+                delete.execute([&run.trace_id]).map_err(sql)?;
+                insert_run
+                    .execute(params![
+                        run.trace_id,
+                        run.service,
+                        run.decided_unix_nano,
+                        run.status,
+                        run.production_ready
+                    ])
+                    .map_err(sql)?;
+                let run_id = transaction.last_insert_rowid();
+                for measure in &run.measures {
+                    insert_measure
+                        .execute(params![run_id, measure.name, measure.value])
+                        .map_err(sql)?;
+                }
+            }
+        }
+        transaction.commit().map_err(sql)
+    }
+}
+
+/// What is wrong with a run, if anything; checked before the transaction so that a bad run writes nothing.
+fn validate(run: &RunRecord) -> Result<(), String> {
+    let hex = |byte: u8| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte);
+    if run.trace_id.len() != 32 || !run.trace_id.bytes().all(hex) {
+        return Err("the trace id is not 32 lowercase hex digits".into());
+    }
+    if !STATUSES.contains(&run.status.as_str()) {
+        return Err(format!(
+            "status {:?} is none of {}",
+            run.status,
+            STATUSES.join(", ")
+        ));
+    }
+    if i64::try_from(run.decided_unix_nano).is_err() {
+        return Err(format!(
+            "decided_unix_nano {} is past i64::MAX",
+            run.decided_unix_nano
+        ));
+    }
+    let mut names = BTreeSet::new();
+    for measure in &run.measures {
+        if measure.name.is_empty() {
+            return Err("a measure has an empty name".into());
+        }
+        if !measure.value.is_finite() {
+            return Err(format!(
+                "measure {:?} is {}, not a finite number",
+                measure.name, measure.value
+            ));
+        }
+        if !names.insert(measure.name.as_str()) {
+            return Err(format!("measure {:?} appears twice", measure.name));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(trace_id: &str, status: &str, measures: Vec<Measure>) -> RunRecord {
+        RunRecord {
+            trace_id: trace_id.into(),
+            service: "svc".into(),
+            decided_unix_nano: 1,
+            status: status.into(),
+            production_ready: false,
+            measures,
+        }
+    }
+
+    fn measure(name: &str, value: f64) -> Measure {
+        Measure {
+            name: name.into(),
+            value,
+        }
+    }
+
+    #[test]
+    fn validate_accepts_a_well_formed_run_and_names_what_is_wrong_otherwise() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            validate(&run(
+                id,
+                "warn",
+                vec![measure("a", 1.0), measure("b", -2.5)]
+            )),
+            Ok(())
+        );
+        let rejected = [
+            (
+                run("0123456789ABCDEF0123456789abcdef", "pass", vec![]),
+                "lowercase hex",
+            ),
+            (run("abc", "pass", vec![]), "32 lowercase hex"),
+            (run(id, "passed", vec![]), "status \"passed\""),
+            (run(id, "pass", vec![measure("", 1.0)]), "empty name"),
+            (
+                run(id, "pass", vec![measure("a", f64::NAN)]),
+                "not a finite number",
+            ),
+            (
+                run(id, "pass", vec![measure("a", f64::INFINITY)]),
+                "not a finite number",
+            ),
+            (
+                run(id, "pass", vec![measure("a", 1.0), measure("a", 2.0)]),
+                "appears twice",
+            ),
+            (
+                RunRecord {
+                    decided_unix_nano: u64::MAX,
+                    ..run(id, "pass", vec![])
+                },
+                "past i64::MAX",
+            ),
+        ];
+        for (record, expected) in rejected {
+            let reason = validate(&record).err().unwrap_or_default();
+            assert!(
+                reason.contains(expected),
+                "{record:?}: {reason:?} should say {expected:?}"
+            );
+        }
+    }
+}
