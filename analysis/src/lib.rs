@@ -15,6 +15,7 @@ pub mod regression;
 mod stats;
 pub mod trace;
 pub mod tree;
+pub mod units;
 pub mod untraced;
 pub mod whatif;
 

@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::stats::student_t_two_sided_p;
+use crate::units::{bytes, duration, rate};
 
 /// One reading of a process's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -144,34 +145,35 @@ pub fn memory_trend(samples: &[MemorySample], options: &LeakOptions) -> MemoryTr
         (
             false,
             format!(
-                "not a leak: memory does not grow {since} ({:.1} bytes/s)",
-                fit.slope
+                "not a leak: memory does not grow {since} ({})",
+                rate(fit.slope)
             ),
         )
     } else if tail_fit.slope <= 0.0 {
         (
             false,
             format!(
-                "not a leak: memory grew {since} ({:.1} bytes/s) but levelled off: the last {quarter} samples do \
-                 not grow",
-                fit.slope
+                "not a leak: memory grew {since} ({}) but levelled off: the last {quarter} samples do not grow",
+                rate(fit.slope)
             ),
         )
     } else if fit.confidence < options.min_confidence {
         (
             false,
             format!(
-                "not a leak: growth of {:.1} bytes/s {since} is not significant (confidence {:.3} < {:.3})",
-                fit.slope, fit.confidence, options.min_confidence
+                "not a leak: growth of {} {since} is not significant (confidence {:.3} < {:.3})",
+                rate(fit.slope),
+                fit.confidence,
+                options.min_confidence
             ),
         )
     } else {
         (
             true,
             format!(
-                "leak: memory grows {:.1} bytes/s {since} (confidence {:.3}), still growing in the last {quarter} \
-                 samples",
-                fit.slope, fit.confidence
+                "leak: memory grows {} {since} (confidence {:.3}), still growing in the last {quarter} samples",
+                rate(fit.slope),
+                fit.confidence
             ),
         )
     };
@@ -189,7 +191,11 @@ pub fn memory_trend(samples: &[MemorySample], options: &LeakOptions) -> MemoryTr
         if score.is_finite() { score } else { 0.0 }
     };
     let verdict = match seconds_to_limit {
-        Some(seconds) if leak => format!("{verdict}; reaches {limit} bytes in {seconds:.0} s"),
+        Some(seconds) if leak => format!(
+            "{verdict}; reaches the {} limit in {}",
+            bytes(limit),
+            duration(seconds)
+        ),
         _ => verdict,
     };
 

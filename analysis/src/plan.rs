@@ -15,6 +15,7 @@ use crate::breakdown::ratio;
 use crate::budget::Budgets;
 use crate::recommend::{Category, Level, RecommendOptions, Recommendation};
 use crate::tree::SpanTree;
+use crate::units::duration;
 use crate::whatif::{Scenario, simulate};
 
 /// Below half a millisecond a figure prints as 0 ms: never a step of a plan, whatever the options.
@@ -72,20 +73,6 @@ pub fn far_inside_budget(
         .filter(|&budget| budget > 0.0 && run_seconds < options.budget_share * budget)
 }
 
-/// Seconds in the unit that keeps their digits: `180 s`, `1.53 s`, `33.0 ms`, `40 µs`.
-pub fn seconds_text(seconds: f64) -> String {
-    let magnitude = seconds.abs();
-    if magnitude >= 100.0 {
-        format!("{seconds:.0} s")
-    } else if magnitude >= 1.0 {
-        format!("{seconds:.2} s")
-    } else if magnitude >= 0.001 {
-        format!("{:.1} ms", seconds * 1e3)
-    } else {
-        format!("{:.0} µs", seconds * 1e6)
-    }
-}
-
 /// The recommendations that change the run's time, in phases by effort (low, medium, high), each re-timed
 /// together with the phases before it. Untraced-time recommendations are not steps: instrumenting time
 /// shows where it goes but does not shorten it.
@@ -139,7 +126,7 @@ pub fn plan(
         overall_risk: taken_risks.into_iter().max().unwrap_or(Level::Low),
         assumption: format!(
             "each phase is re-timed on the recorded span tree with every change up to it applied together; a phase's gain is what it adds to those before it, and one adding less than {} is left out",
-            seconds_text(floor)
+            duration(floor)
         ),
         summary,
     }
@@ -160,25 +147,25 @@ fn summary(
             phases.len(),
             if phases.len() == 1 { "" } else { "s" },
             if changes == 1 { "s" } else { "" },
-            seconds_text(before),
-            seconds_text(after),
+            duration(before),
+            duration(after),
             percent(ratio(before - after, before))
         );
     }
     if let Some(budget) = far_inside_budget(before, budgets, options) {
         return format!(
             "The run took {} of its {} budget ({:.2} %), far inside it: below {:.0} % of the budget no speed-up is worth its risk, so none is planned",
-            seconds_text(before),
-            seconds_text(budget),
+            duration(before),
+            duration(budget),
             percent(ratio(before, budget)),
             percent(options.budget_share)
         );
     }
     format!(
         "No change gains {} or more (the larger of {:.0} % of the run and the {} noise floor): nothing to plan",
-        seconds_text(gain_floor(before, options)),
+        duration(gain_floor(before, options)),
         percent(options.min_gain_share),
-        seconds_text(options.noise_floor_seconds)
+        duration(options.noise_floor_seconds)
     )
 }
 

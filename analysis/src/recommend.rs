@@ -30,9 +30,10 @@ use serde::Serialize;
 use crate::breakdown::{SessionBreakdown, StageBreakdown, ratio};
 use crate::budget::Budgets;
 use crate::critical_path::critical_path;
+use crate::plan::percent;
 pub use crate::plan::{Phase, Plan, far_inside_budget, gain_floor, plan};
-use crate::plan::{percent, seconds_text};
 use crate::tree::SpanTree;
+use crate::units::{bytes, duration};
 use crate::untraced;
 use crate::whatif::{Change, Scenario, Target, simulate};
 
@@ -225,13 +226,13 @@ fn stage_drafts(
                 assumption: format!(
                     "sessions are independent (no edge crosses sessions) and the machine runs {} at once; memory grows with concurrent sessions{}",
                     options.lanes,
-                    widened.map_or(String::new(), |b| format!(", to about {:.0} MB at peak", b / 1e6))
+                    widened.map_or(String::new(), |b| format!(", to about {} at peak", bytes(b)))
                 ),
                 evidence: format!(
                     "{} sessions ran {:.1}-wide over {}; {share:.0} % of the critical path",
                     stage.sessions,
                     stage.parallelism,
-                    seconds_text(stage.seconds)
+                    duration(stage.seconds)
                 ),
                 restores_budget: false,
             });
@@ -256,7 +257,7 @@ fn stage_drafts(
                 ),
                 evidence: format!(
                     "{share:.0} % of the critical path ({})",
-                    seconds_text(stage.critical_seconds)
+                    duration(stage.critical_seconds)
                 ),
                 restores_budget: false,
             });
@@ -309,10 +310,10 @@ fn untraced_time(
                 assumption: "the gain is an upper bound: the run with this untraced time gone; instrumenting it shows how much of it can go".to_owned(),
                 evidence: format!(
                     "{} of the {} critical path with no child span of `{}` running; the largest stretch, {} {place}",
-                    seconds_text(span.seconds),
-                    seconds_text(path_seconds),
+                    duration(span.seconds),
+                    duration(path_seconds),
                     node.name,
-                    seconds_text(span.largest.seconds()),
+                    duration(span.largest.seconds()),
                 ),
                 restores_budget: false,
             }
@@ -357,7 +358,7 @@ fn outliers(
                 title: format!(
                     "Bring session {} in {stage} down to {}",
                     session.session_id,
-                    seconds_text(goal)
+                    duration(goal)
                 ),
                 category: Category::Outlier,
                 effort: Level::Medium,
@@ -374,14 +375,14 @@ fn outliers(
                         .to_owned(),
                 evidence: format!(
                     "{} against a stage median of {}{}; {} on the critical path",
-                    seconds_text(session.seconds),
-                    seconds_text(median),
+                    duration(session.seconds),
+                    duration(median),
                     if over_budget {
                         ", over the session budget"
                     } else {
                         ""
                     },
-                    seconds_text(session.critical_seconds)
+                    duration(session.critical_seconds)
                 ),
                 restores_budget: over_budget,
             })

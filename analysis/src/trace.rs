@@ -8,9 +8,9 @@ use crate::breakdown::{self, SessionBreakdown, StageBreakdown};
 use crate::budget::Budgets;
 use crate::critical_path::{Segment, critical_path};
 use crate::memory::{LeakOptions, MemorySample, MemoryTrend, memory_trend};
-use crate::plan::seconds_text;
 use crate::recommend::{Plan, RecommendOptions, Recommendation, plan, recommend};
 use crate::tree::SpanTree;
+use crate::units::duration;
 use crate::untraced;
 
 /// How to analyse a trace.
@@ -258,7 +258,7 @@ fn dominant(
                 "`{}` outside its child spans holds {:.0} % of the critical path ({}, most of it {})",
                 tree.nodes[span.node].name,
                 share * 100.0,
-                seconds_text(span.seconds),
+                duration(span.seconds),
                 span.largest.place(tree)
             )
         });
@@ -276,7 +276,7 @@ fn stage_dominant(stages: &[StageBreakdown], sessions: &[SessionBreakdown]) -> O
         "{} holds {:.0} % of the critical path ({}, {} sessions at {:.1}-wide)",
         stage.stage,
         stage.critical_share * 100.0,
-        seconds_text(stage.critical_seconds),
+        duration(stage.critical_seconds),
         stage.sessions,
         stage.parallelism
     );
@@ -289,7 +289,7 @@ fn stage_dominant(stages: &[StageBreakdown], sessions: &[SessionBreakdown]) -> O
         text.push_str(&format!(
             "; its slowest session on the path is {} ({})",
             session.session_id,
-            seconds_text(session.seconds)
+            duration(session.seconds)
         ));
     }
     Some(text)
