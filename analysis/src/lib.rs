@@ -22,5 +22,6 @@ pub mod whatif;
 pub use bottleneck::{Bottleneck, BottleneckWindow};
 pub use budget::Budgets;
 pub use trace::{
-    AnalysisOptions, MemoryPoint, TraceAnalysis, add_plan, analyse, analyse_unplanned,
+    AnalysisOptions, ContractReading, MemoryPoint, TraceAnalysis, add_plan, analyse,
+    analyse_unplanned,
 };

@@ -76,6 +76,16 @@ pub struct TraceAnalysis {
     pub memory_timeline: Vec<MemoryPoint>,
     /// What the figures rest on that a reader should know (clipped spans, orphans, a partial trace).
     pub notes: Vec<String>,
+    /// What each trace-scoped contract read on the run, held or broken, in contract file order: the figures
+    /// a page sets against their limits (the verdict keeps only the broken ones).
+    pub contract_readings: Vec<ContractReading>,
+}
+
+/// One trace-scoped contract's reading of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContractReading {
+    pub contract_id: String,
+    pub value: f64,
 }
 
 /// Analyses a decided trace; `None` when it has no spans.
@@ -187,6 +197,14 @@ fn measure(trace: &DecidedTrace, tree: &SpanTree, options: &AnalysisOptions) -> 
         memory,
         memory_timeline,
         notes,
+        contract_readings: trace
+            .observations
+            .iter()
+            .map(|observation| ContractReading {
+                contract_id: observation.contract_id.to_string(),
+                value: observation.value,
+            })
+            .collect(),
     }
 }
 

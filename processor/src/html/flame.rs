@@ -259,6 +259,7 @@ mod tests {
             memory: None,
             memory_timeline: Vec::new(),
             notes: Vec::new(),
+            contract_readings: Vec::new(),
         }
     }
 

@@ -150,7 +150,7 @@ fn memory(trace: &TraceReport, limits: &Limits) -> Markup {
         MemoryPeak::ProcessUsage(_) | MemoryPeak::Unknown => "memory peak (fallback)",
     };
     let value = peak.bytes().map_or_else(|| "—".to_owned(), format::bytes);
-    let bad = matches!(peak, MemoryPeak::Contract(_));
+    let bad = matches!((peak, limit), (MemoryPeak::Contract(bytes), Some(limit)) if bytes >= limit);
     let against = html! {
         @if let (Some(bytes), Some(limit)) = (peak.bytes(), limit) {
             "of a " (format::bytes(limit)) " limit (" (format::share(bytes / limit)) ")" br;

@@ -166,3 +166,47 @@ fn a_run_without_a_broken_memory_contract_labels_its_fallback() {
     assert!(page.contains("memory peak (fallback)"), "{page}");
     assert!(page.contains("No violations") || page.contains("No contract was broken"));
 }
+
+#[test]
+fn a_run_whose_memory_contract_held_shows_the_contract_reading_not_a_fallback() {
+    use ironforge_engine::{DecidedSpan, DecidedTrace, Observation};
+
+    let mut verdict = run(2, 0);
+    verdict.violations.clear();
+    verdict.status = VerdictStatus::Pass;
+    verdict.production_ready = true;
+    let root = DecidedSpan {
+        span_id: crate::model::SpanId([1; 8]),
+        parent_span_id: None,
+        start_unix_nano: 0,
+        end_unix_nano: 1_000_000_000,
+        name: "run".into(),
+        session_id: None,
+        kind: Some(ironforge_proto::semconv::SpanKind::Run),
+        stage: None,
+        // The resident reading is lower than the contract's: the page must not show it.
+        memory_bytes: Some(10 * 1024 * 1024),
+    };
+    let decided = DecidedTrace {
+        verdict: verdict.clone(),
+        spans: vec![root],
+        observations: vec![Observation {
+            contract_id: MEMORY_CONTRACT.into(),
+            value: 50.0 * 1024.0 * 1024.0,
+        }],
+    };
+    let analysis = ironforge_analysis::analyse(
+        &decided,
+        &Budgets::default(),
+        &ironforge_analysis::AnalysisOptions::default(),
+    );
+    let mut trace = TraceReport::new(verdict, Vec::new());
+    trace.analysis = analysis;
+    let page = run_page(&trace, &Limits::from_contracts(&contracts()));
+    assert!(!page.contains("memory peak (fallback)"), "{page}");
+    assert!(page.contains("50 MiB"), "{page}");
+    assert!(
+        !page.contains("critical-text\">50 MiB"),
+        "a held limit is not drawn as broken"
+    );
+}

@@ -1,8 +1,8 @@
 //! The run's readings the pages set against limits, taken from where the contracts take them: the peak
 //! memory from `ironforge.memory.peak` (what `run_memory_peak` reads), the mean and lowest authenticity from
-//! `ironforge.pattern.authenticity`. The verdict keeps a contract's reading only when it broke, so a reading
-//! the verdict lacks is said to be within its limit, and memory falls back, labelled, to the analysis's
-//! `process.memory.usage` readings.
+//! `ironforge.pattern.authenticity`. The analysis carries every trace-scoped contract's reading, held or
+//! broken; without an analysis the verdict keeps a reading only when it broke, so a reading it lacks is said
+//! to be within its limit, and memory falls back, labelled, to the `process.memory.usage` readings.
 
 use ironforge_analysis::TraceAnalysis;
 use ironforge_proto::semconv::attr;
@@ -13,7 +13,7 @@ use crate::verdict::{TraceVerdict, Violation};
 /// Where the memory figure on a run's page comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum MemoryPeak {
-    /// `ironforge.memory.peak` as the memory contract read it: the contract broke.
+    /// `ironforge.memory.peak` as the memory contract read it, held or broken.
     Contract(f64),
     /// The contract kept no reading (it held, or the run reported no `ironforge.memory.peak`); this is the
     /// highest `process.memory.usage` a span reported at its end.
@@ -24,14 +24,24 @@ pub(super) enum MemoryPeak {
 
 impl MemoryPeak {
     pub(super) fn of(verdict: &TraceVerdict, analysis: Option<&TraceAnalysis>) -> Self {
+        let read = analysis
+            .and_then(|a| {
+                a.contract_readings
+                    .iter()
+                    .find(|reading| reading.contract_id == MEMORY_CONTRACT)
+            })
+            .map(|reading| reading.value);
         let broken = verdict
             .violations
             .iter()
             .filter(|v| v.contract_id == MEMORY_CONTRACT)
-            .map(|v| v.observed)
+            .map(|v| v.observed);
+        let peak = read
+            .into_iter()
+            .chain(broken)
             .filter(|peak| peak.is_finite())
             .reduce(f64::max);
-        match (broken, analysis.and_then(|a| a.memory.as_ref())) {
+        match (peak, analysis.and_then(|a| a.memory.as_ref())) {
             (Some(peak), _) => MemoryPeak::Contract(peak),
             (None, Some(trend)) => MemoryPeak::ProcessUsage(trend.peak_bytes),
             (None, None) => MemoryPeak::Unknown,

@@ -47,12 +47,14 @@ pub(super) fn peak_sentence(peak: MemoryPeak, limit: Option<f64>) -> Markup {
     html! {
         @match peak {
             MemoryPeak::Contract(bytes) => {
-                "Peak " strong.critical-text { (format::bytes(bytes)) }
+                "Peak " strong class=(if limit.is_some_and(|limit| bytes >= limit) { "critical-text" } else { "" }) {
+                    (format::bytes(bytes))
+                }
                 @if let Some(text) = of_limit(bytes) { (text) }
                 ", read from " code { (attr::MEMORY_PEAK) } " as " code { (MEMORY_CONTRACT) } " reads it."
             }
             MemoryPeak::ProcessUsage(bytes) => {
-                code { (attr::MEMORY_PEAK) } " broke no limit, and the verdict keeps its reading only when it does. "
+                "No reading of " code { (attr::MEMORY_PEAK) } " as " code { (MEMORY_CONTRACT) } " reads it. "
                 "Fallback: the highest " code { (attr::PROCESS_MEMORY_USAGE) } " was " strong { (format::bytes(bytes)) }
                 @if let Some(text) = of_limit(bytes) { (text) }
                 "."

@@ -49,6 +49,14 @@ pub fn trace_analysis(a: &TraceAnalysis) -> pb::TraceAnalysis {
         notes: a.notes.clone(),
         untraced_seconds: a.untraced_seconds,
         untraced_share: a.untraced_share,
+        contract_readings: a
+            .contract_readings
+            .iter()
+            .map(|r| pb::ContractReading {
+                contract_id: r.contract_id.clone(),
+                value: r.value,
+            })
+            .collect(),
     }
 }
 
