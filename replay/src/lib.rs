@@ -24,6 +24,9 @@ pub mod faults;
 pub mod features;
 pub mod graph;
 pub mod htf;
+mod options;
+mod otel;
+mod outcome;
 mod pipeline;
 pub mod record;
 pub mod repair;
@@ -32,6 +35,6 @@ pub mod session;
 pub mod session_id;
 
 pub use faults::{Faults, SessionSelector};
-pub use pipeline::{
-    DEFAULT_SESSIONS_DIR, GraphSummary, ReplayError, ReplayOptions, RunSummary, SessionOutcome, run,
-};
+pub use options::{DEFAULT_SESSIONS_DIR, ReplayError, ReplayOptions};
+pub use outcome::{GraphSummary, RunSummary, SessionOutcome};
+pub use pipeline::run;

@@ -142,6 +142,27 @@ impl Cli {
             reference: self.reference,
         })
     }
+
+    /// The instrumentation's configuration; an unusable export timeout is a usage error.
+    fn config(&self) -> Result<Config, String> {
+        // Unset endpoint and protocol are left to the instrumentation, which applies the OTEL_* environment.
+        let mut config = Config::builder().service_name(self.service_name.clone());
+        if let Some(endpoint) = &self.endpoint {
+            config = config.endpoint(endpoint.clone());
+        }
+        if let Some(protocol) = self.protocol {
+            config = config.protocol(match protocol {
+                Transport::Grpc => Protocol::Grpc,
+                Transport::Http => Protocol::HttpProtobuf,
+            });
+        }
+        if let Some(seconds) = self.export_timeout {
+            let timeout = Duration::try_from_secs_f64(seconds)
+                .map_err(|e| format!("--export-timeout {seconds}: {e}"))?;
+            config = config.timeout(timeout);
+        }
+        Ok(config.build())
+    }
 }
 
 fn main() -> ExitCode {
@@ -153,27 +174,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Unset endpoint and protocol are left to the instrumentation, which applies the OTEL_* environment.
-    let mut config = Config::builder().service_name(cli.service_name.clone());
-    if let Some(endpoint) = &cli.endpoint {
-        config = config.endpoint(endpoint.clone());
-    }
-    if let Some(protocol) = cli.protocol {
-        config = config.protocol(match protocol {
-            Transport::Grpc => Protocol::Grpc,
-            Transport::Http => Protocol::HttpProtobuf,
-        });
-    }
-    if let Some(seconds) = cli.export_timeout {
-        match Duration::try_from_secs_f64(seconds) {
-            Ok(timeout) => config = config.timeout(timeout),
-            Err(e) => {
-                eprintln!("error: --export-timeout {seconds}: {e}");
-                return ExitCode::from(2);
-            }
+    let config = match cli.config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
         }
-    }
-    let config = config.build();
+    };
     let destination = match &cli.output {
         Some(path) => format!("{} (OTLP/JSON lines)", path.display()),
         None => format!("{} (OTLP {})", config.traces_endpoint(), config.protocol()),
@@ -208,18 +215,7 @@ fn main() -> ExitCode {
     println!("sent to:          {destination}");
     println!("service.name:     {}", cli.service_name);
     if let Ok(summary) = &result {
-        println!(
-            "trace id:         {}",
-            summary
-                .trace_id
-                .as_deref()
-                .unwrap_or("(none: nothing recorded it)")
-        );
-        println!("spans:            {}", summary.span_count);
-        println!(
-            "run time:         {:.3} s",
-            summary.total_time.as_secs_f64()
-        );
+        print_trace(summary);
     }
     println!(
         "instrumentation:  {:.3} ms over {} operations",
@@ -232,6 +228,23 @@ fn main() -> ExitCode {
         None => run_code,
     }
 }
+
+/// Where the run's trace went: its id, span count and time.
+fn print_trace(summary: &RunSummary) {
+    println!(
+        "trace id:         {}",
+        summary
+            .trace_id
+            .as_deref()
+            .unwrap_or("(none: nothing recorded it)")
+    );
+    println!("spans:            {}", summary.span_count);
+    println!(
+        "run time:         {:.3} s",
+        summary.total_time.as_secs_f64()
+    );
+}
+
 /// The instrumentation exporting over OTLP, or recording to `output`.
 fn instrument(config: Config, output: Option<&Path>) -> Result<Instrumentation, String> {
     match output {

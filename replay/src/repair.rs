@@ -27,7 +27,7 @@ use crate::authenticity::{liquidity_key, price_key};
 use crate::events::untyped_description;
 use crate::graph::{self, SessionGraph};
 use crate::htf::H1;
-use crate::pipeline::int;
+use crate::otel::int;
 use crate::session::{ClockTime, SessionFile};
 
 /// What the repairs changed in one session file.

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use ironforge_proto::semconv::{EdgeIntent, EventType};
 
-use crate::pipeline::SessionOutcome;
+use crate::authenticity::Authenticity;
+use crate::outcome::SessionOutcome;
 use crate::session::SchemaVariant;
 use crate::session_id;
 
@@ -53,6 +54,35 @@ pub fn render(outcomes: &[SessionOutcome], lines: &[String], faults: &[&str]) ->
         .iter()
         .filter(|o| o.parse_error.is_none())
         .collect();
+    write_sessions(&mut out, outcomes, &parsed);
+    write_data_defects(&mut out, &parsed);
+    write_graphs(&mut out, &parsed);
+    let faults: Vec<String> = faults.iter().map(|f| (*f).to_owned()).collect();
+    let _ = writeln!(out, "faults injected: {}", none_or(&faults));
+
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:>3} {:<28} {:<15} {:>5} {:>5} {:>3} {:>6} {:>6} {:>8}  defects",
+        "#", "session id", "variant", "nodes", "edges", "dim", "auth", "conf", "discover"
+    );
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    for o in outcomes.iter().filter(|o| o.parse_error.is_some()) {
+        let _ = writeln!(
+            out,
+            "{:>3} {:<28} FAILED: {}",
+            o.position,
+            o.id,
+            o.parse_error.as_deref().unwrap_or("")
+        );
+    }
+    out
+}
+
+/// The title, then the sessions: how many parsed, their schema variants, and their ids' problems.
+fn write_sessions(out: &mut String, outcomes: &[SessionOutcome], parsed: &[&SessionOutcome]) {
     let _ = writeln!(out, "IRONFORGE replay report");
     let _ = writeln!(
         out,
@@ -84,10 +114,12 @@ pub fn render(outcomes: &[SessionOutcome], lines: &[String], faults: &[&str]) ->
         "ids kept as-is (IRONFORGE cannot derive one): {}",
         none_or(&as_is)
     );
+}
 
+/// The events' defects summed over the parsed sessions, and the spread of their authenticity.
+fn write_data_defects(out: &mut String, parsed: &[&SessionOutcome]) {
     let scored: Vec<_> = parsed.iter().filter_map(|o| o.authenticity).collect();
-    let sum =
-        |f: fn(&crate::authenticity::Authenticity) -> usize| scored.iter().map(f).sum::<usize>();
+    let sum = |f: fn(&Authenticity) -> usize| scored.iter().map(f).sum::<usize>();
     let _ = writeln!(
         out,
         "events: {} (placeholder 12:00:00 {}, outside window {}, no movement_type {}, duplicates {}, unparseable {})",
@@ -114,7 +146,10 @@ pub fn render(outcomes: &[SessionOutcome], lines: &[String], faults: &[&str]) ->
             scores.len()
         );
     }
+}
 
+/// The graphs' sizes and edges per intent, and the event types and edge intents no graph of the run holds.
+fn write_graphs(out: &mut String, parsed: &[&SessionOutcome]) {
     let graphs: Vec<_> = parsed.iter().filter_map(|o| o.graph.as_ref()).collect();
     let nodes: Vec<usize> = graphs.iter().map(|g| g.nodes).collect();
     let edges: usize = graphs.iter().map(|g| g.edges).sum();
@@ -163,28 +198,6 @@ pub fn render(outcomes: &[SessionOutcome], lines: &[String], faults: &[&str]) ->
         none_or(&missing_types),
         none_or(&missing_intents)
     );
-    let faults: Vec<String> = faults.iter().map(|f| (*f).to_owned()).collect();
-    let _ = writeln!(out, "faults injected: {}", none_or(&faults));
-
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:>3} {:<28} {:<15} {:>5} {:>5} {:>3} {:>6} {:>6} {:>8}  defects",
-        "#", "session id", "variant", "nodes", "edges", "dim", "auth", "conf", "discover"
-    );
-    for line in lines {
-        let _ = writeln!(out, "{line}");
-    }
-    for o in outcomes.iter().filter(|o| o.parse_error.is_some()) {
-        let _ = writeln!(
-            out,
-            "{:>3} {:<28} FAILED: {}",
-            o.position,
-            o.id,
-            o.parse_error.as_deref().unwrap_or("")
-        );
-    }
-    out
 }
 
 fn none_or(items: &[String]) -> String {

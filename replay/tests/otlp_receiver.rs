@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use ironforge_instrument::{Config, Protocol, Sampling};
 use ironforge_proto::otlp::trace::Span;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
-use ironforge_replay::{ReplayOptions, run};
+use ironforge_replay::{ReplayOptions, RunSummary, run};
 use support::{Receiver, double_attr, hex, int_attr, str_array_attr, str_attr};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -23,6 +23,14 @@ fn kind(span: &Span) -> Option<SpanKind> {
 
 fn stage_of(span: &Span) -> Option<Stage> {
     str_attr(&span.attributes, attr::STAGE)?.parse().ok()
+}
+
+fn of_kind<'a>(spans: &[&'a Span], k: SpanKind) -> impl Iterator<Item = &'a Span> {
+    spans.iter().copied().filter(move |s| kind(s) == Some(k))
+}
+
+fn sessions_of<'a>(spans: &[&'a Span], stage: Stage) -> impl Iterator<Item = &'a Span> {
+    of_kind(spans, SpanKind::Session).filter(move |s| stage_of(s) == Some(stage))
 }
 
 #[test]
@@ -73,25 +81,33 @@ fn the_full_replay_arrives_as_one_trace_with_the_documented_tree() {
         "all spans share the run's trace id"
     );
 
-    // The tree: run -> init + 4 stages -> sessions.
+    let run_span = assert_tree(&spans, &summary);
+    assert_run_facts(run_span);
+    assert_discovery_facts(&spans);
+    assert_validation_facts(&spans, &summary);
+}
+
+/// The tree: run -> init + 4 stages -> sessions, each stage with one session span per session. Returns the run
+/// span.
+fn assert_tree<'a>(spans: &[&'a Span], summary: &RunSummary) -> &'a Span {
+    let sessions = summary.sessions_given();
     let by_id: HashMap<&[u8], &Span> = spans.iter().map(|s| (s.span_id.as_slice(), *s)).collect();
-    let of_kind = |k: SpanKind| spans.iter().copied().filter(move |s| kind(s) == Some(k));
-    let runs: Vec<&Span> = of_kind(SpanKind::Run).collect();
+    let runs: Vec<&Span> = of_kind(spans, SpanKind::Run).collect();
     assert_eq!(runs.len(), 1);
     let run_span = runs[0];
     assert!(
         run_span.parent_span_id.is_empty(),
         "the run span is the root"
     );
-    let inits: Vec<&Span> = of_kind(SpanKind::Init).collect();
+    let inits: Vec<&Span> = of_kind(spans, SpanKind::Init).collect();
     assert_eq!(inits.len(), 1);
     assert_eq!(inits[0].parent_span_id, run_span.span_id);
 
-    let stages: BTreeMap<Stage, &Span> = of_kind(SpanKind::Stage)
+    let stages: BTreeMap<Stage, &Span> = of_kind(spans, SpanKind::Stage)
         .map(|s| (stage_of(s).expect("stage attr"), s))
         .collect();
     assert_eq!(stages.keys().copied().collect::<Vec<_>>(), Stage::ALL);
-    assert_eq!(of_kind(SpanKind::Stage).count(), 4);
+    assert_eq!(of_kind(spans, SpanKind::Stage).count(), 4);
     for s in stages.values() {
         assert_eq!(s.parent_span_id, run_span.span_id);
         assert!(
@@ -110,7 +126,7 @@ fn the_full_replay_arrives_as_one_trace_with_the_documented_tree() {
             m
         });
     for (stage, stage_span) in &stages {
-        let children: Vec<&Span> = of_kind(SpanKind::Session)
+        let children: Vec<&Span> = of_kind(spans, SpanKind::Session)
             .filter(|s| s.parent_span_id == stage_span.span_id)
             .collect();
         assert_eq!(
@@ -138,9 +154,13 @@ fn the_full_replay_arrives_as_one_trace_with_the_documented_tree() {
             "NY AM and NY PM collide"
         );
     }
-    assert!(of_kind(SpanKind::Session).all(|s| by_id.contains_key(s.parent_span_id.as_slice())));
+    assert!(
+        of_kind(spans, SpanKind::Session).all(|s| by_id.contains_key(s.parent_span_id.as_slice()))
+    );
+    run_span
+}
 
-    // Run facts.
+fn assert_run_facts(run_span: &Span) {
     assert_eq!(
         int_attr(&run_span.attributes, attr::RUN_SESSION_COUNT),
         Some(57)
@@ -148,11 +168,13 @@ fn the_full_replay_arrives_as_one_trace_with_the_documented_tree() {
     assert!(double_attr(&run_span.attributes, attr::INSTRUMENT_OVERHEAD).is_some_and(|s| s > 0.0));
     assert!(int_attr(&run_span.attributes, attr::INSTRUMENT_OPERATIONS).is_some_and(|n| n > 0));
     assert!(int_attr(&run_span.attributes, attr::PROCESS_MEMORY_USAGE).is_some_and(|m| m > 0));
+}
 
-    // Discovery: graph facts on every session span.
+/// Discovery: graph facts on every session span.
+fn assert_discovery_facts(spans: &[&Span]) {
     let mut run_types = BTreeSet::new();
     let mut run_intents = BTreeSet::new();
-    for s in of_kind(SpanKind::Session).filter(|s| stage_of(s) == Some(Stage::Discovery)) {
+    for s in sessions_of(spans, Stage::Discovery) {
         let a = &s.attributes;
         let types = str_array_attr(a, attr::GRAPH_EVENT_TYPES).expect("event types");
         let intents = str_array_attr(a, attr::GRAPH_EDGE_INTENTS).expect("edge intents");
@@ -175,10 +197,13 @@ fn the_full_replay_arrives_as_one_trace_with_the_documented_tree() {
         ["LIQ_LINK", "MOVEMENT_TRANSITION", "TEMPORAL_NEXT"],
         "never CONTEXT"
     );
+}
 
-    // Validation: authenticity on every session span, matching the summary.
+/// Validation: authenticity on every session span, matching the summary, and the data defects as span events;
+/// confluence and reporting sessions carry no graph facts or scores.
+fn assert_validation_facts(spans: &[&Span], summary: &RunSummary) {
     let mut scores = Vec::new();
-    for s in of_kind(SpanKind::Session).filter(|s| stage_of(s) == Some(Stage::Validation)) {
+    for s in sessions_of(spans, Stage::Validation) {
         let score = double_attr(&s.attributes, attr::PATTERN_AUTHENTICITY).expect("authenticity");
         assert!((0.0..=1.0).contains(&score));
         scores.push(score);
@@ -192,17 +217,14 @@ fn the_full_replay_arrives_as_one_trace_with_the_documented_tree() {
     expected_scores.sort_by(f64::total_cmp);
     assert_eq!(scores, expected_scores);
 
-    // Confluence and reporting sessions carry no graph facts or scores.
-    for s in of_kind(SpanKind::Session)
+    for s in of_kind(spans, SpanKind::Session)
         .filter(|s| matches!(stage_of(s), Some(Stage::Confluence | Stage::Reporting)))
     {
         assert!(support::attr(&s.attributes, attr::GRAPH_EVENT_TYPES).is_none());
         assert!(support::attr(&s.attributes, attr::PATTERN_AUTHENTICITY).is_none());
     }
 
-    // Validation reports the data defects as span events.
-    let defect_events = of_kind(SpanKind::Session)
-        .filter(|s| stage_of(s) == Some(Stage::Validation))
+    let defect_events = sessions_of(spans, Stage::Validation)
         .filter(|s| s.events.iter().any(|e| e.name.contains("defects")))
         .count();
     assert!(defect_events > 0);
