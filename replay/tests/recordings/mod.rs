@@ -12,14 +12,9 @@ use ironforge_engine::config::ContractFile;
 use ironforge_engine::decode::decode_json_request;
 use ironforge_engine::verdict::{TraceVerdict, VerdictStatus};
 use ironforge_engine::{ContractSet, Now, evaluate_batch};
-use ironforge_instrument::{Config, Instrumentation, Sampling};
-use ironforge_replay::record::{DiscardMetrics, JsonLinesExporter};
-use ironforge_replay::{ReplayOptions, run};
-use tracing_subscriber::layer::SubscriberExt;
 
 /// Contracts on the process that recorded a run (its memory, the instrumentation's cost per operation on a
-/// loaded machine) rather than on what the run did; a run recorded inside this test process is not judged on
-/// them.
+/// loaded machine) rather than on what the run did; a run recorded by a test build is not judged on them.
 const PROCESS_CONTRACTS: [&str; 3] = ["instrument_overhead", "run_memory_peak", "span_memory_peak"];
 
 fn recording(name: &str) -> PathBuf {
@@ -107,19 +102,16 @@ fn a_reference_run_recorded_now_passes_and_an_ordinary_one_does_not() {
             "ironforge-replay-reference-{reference}-{}.jsonl",
             std::process::id()
         ));
-        let instrumentation = Instrumentation::with_exporters(
-            Config::builder().sampling(Sampling::Always).build(),
-            JsonLinesExporter::create(&file).unwrap(),
-            DiscardMetrics,
-        )
-        .unwrap();
-        let subscriber = tracing_subscriber::registry().with(instrumentation.layer());
-        let options = ReplayOptions {
-            reference,
-            ..ReplayOptions::default()
-        };
-        tracing::subscriber::with_default(subscriber, || run(&options)).unwrap();
-        instrumentation.shutdown().unwrap();
+        // The replay binary, in a process of its own: tracing caches each callsite's interest per process,
+        // and a test of this binary running the pipeline without a subscriber at the same moment could leave
+        // spans of this run unrecorded.
+        let mut replay = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-replay"));
+        replay.arg("--output").arg(&file).env("NO_COLOR", "1");
+        if reference {
+            replay.arg("--reference");
+        }
+        let output = replay.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
         let verdicts = judge(&file);
         std::fs::remove_file(&file).unwrap();
         assert_eq!(verdicts.len(), 1);
