@@ -33,6 +33,7 @@ pub(super) fn card(trace: &TraceReport, limits: &Limits) -> Markup {
             p.small.muted {
                 "verdict " (verdict.status.as_str()) " · service " (verdict.service_name.as_deref().unwrap_or("(unknown)"))
                 " · " (verdict.span_count) " spans"
+                @if let Some(file) = &trace.input_file { " · from " code { (file) } }
                 @if let Some(analysis) = analysis { " · critical path " (format::duration(analysis.critical_path_seconds)) }
             }
             @if let Some(dominant) = analysis.and_then(|a| a.dominant.as_ref()) {

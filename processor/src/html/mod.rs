@@ -20,12 +20,12 @@ mod svg;
 mod violations;
 mod waterfall;
 
-use maud::html;
+use maud::{Markup, html};
 
 pub use flame::{FlameGraph, FlameNode, flame_graph};
 pub use layout::CONTENT_SECURITY_POLICY;
 
-use crate::check::report::{CheckReport, TraceReport};
+use crate::check::report::{BaselineReport, CheckReport, TraceReport};
 use crate::engine::ContractSet;
 use crate::monitor::HealthReport;
 use crate::verdict::Violation;
@@ -193,6 +193,10 @@ pub fn check_report(report: &CheckReport) -> String {
                     (report.totals.violations) " violation(s), " (report.totals.blocking_violations) " blocking; "
                     "contracts: " (report.contracts_source) " (" (report.profile) " profile); exit " (report.exit_code) "."
                 }
+                p.small { "input: " @for (i, file) in report.inputs.iter().enumerate() { @if i > 0 { ", " } code { (file) } } }
+                @if let Some(baseline) = &report.baseline {
+                    (baseline_section(baseline))
+                }
                 @if !report.input_errors.is_empty() {
                     h2 { "Input errors" }
                     ul { @for error in &report.input_errors { li { (error.to_string()) } } }
@@ -206,6 +210,29 @@ pub fn check_report(report: &CheckReport) -> String {
             (flame::section(&graph))
         },
     )
+}
+
+/// The comparison with `--baseline`: each regression with its size and the rule that found it, then the
+/// stages too little sampled to judge.
+fn baseline_section(baseline: &BaselineReport) -> Markup {
+    html! {
+        h2 { "Baseline (" (baseline.regressions.len()) " regression(s))" }
+        p.small.muted {
+            "Against " @for (i, file) in baseline.files.iter().enumerate() { @if i > 0 { ", " } code { (file) } }
+            ": a stage regresses when its median is more than " (format::number(baseline.max_regression_percent))
+            " % and " (format::duration(baseline.min_regression_seconds)) " slower, past the noise of the runs ("
+            (baseline.stages_compared) " compared)."
+        }
+        @if !baseline.regressions.is_empty() {
+            ul { @for regression in &baseline.regressions { li.critical-text { (regression.message) } } }
+        }
+        @if !baseline.not_judged.is_empty() {
+            details {
+                summary { (baseline.not_judged.len()) " not judged" }
+                ul { @for stage in &baseline.not_judged { li { (stage.stage) ": " (stage.reason) } } }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -126,6 +126,25 @@ fn jittering_runs_regress_nothing_and_a_slowed_discovery_does() {
         markdown.contains("| ironforge-replay | discovery |"),
         "{markdown}"
     );
+    let html = check(
+        &[
+            "--profile",
+            "development",
+            "--format",
+            "html",
+            "--baseline",
+            arg(&baseline),
+            arg(&slow),
+        ],
+        b"",
+    );
+    let html = text(&html.stdout);
+    assert!(html.contains("Baseline (2 regression(s))"), "{html}");
+    assert!(
+        html.contains("stage discovery of ironforge-replay took"),
+        "{html}"
+    );
+    assert!(html.contains("jitter-slow.jsonl"), "the input file is named");
 }
 
 #[test]
