@@ -1,0 +1,207 @@
+//! Requests built to amplify memory (a 4 MB session id on a span breaking many contracts) keep a real
+//! `ironforge-processor` process within its memory budget: attribute limits cut the id before anything is
+//! stored, and violations quote it bounded. Resident memory is read from `/proc`, of the spawned process.
+
+use std::io::BufRead;
+use std::process::Child;
+use std::time::Duration;
+
+use ironforge_processor::config::DEFAULT_CONTRACTS_YAML;
+use ironforge_proto::otlp::common::{AnyValue, ArrayValue, any_value};
+use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
+use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use ironforge_proto::semconv::attr;
+use prost::Message;
+
+use crate::e2e_support::{kv, processor_command};
+
+/// The engine's memory budget in this test.
+const BUDGET: u64 = 64 * 1024 * 1024;
+
+/// Requests sent: together their session ids would hold 80 MB, over the budget, if they were kept.
+const REQUESTS: u32 = 20;
+
+/// A 4 MB request: one session span with a 4,000,000-character session id that breaks ten contracts.
+fn amplifying_request(trace: u32) -> Vec<u8> {
+    use any_value::Value::{ArrayValue as Array, DoubleValue, IntValue, StringValue};
+    let strings = |items: &[&str]| {
+        Array(ArrayValue {
+            values: items
+                .iter()
+                .map(|item| AnyValue {
+                    value: Some(StringValue((*item).to_owned())),
+                })
+                .collect(),
+        })
+    };
+    let mut trace_id = vec![0xcd; 16];
+    trace_id[12..].copy_from_slice(&trace.to_le_bytes());
+    let t0 = 1_754_300_000_000_000_000_u64;
+    let span = Span {
+        trace_id,
+        span_id: vec![2; 8],
+        parent_span_id: vec![1; 8],
+        name: "session".to_owned(),
+        start_time_unix_nano: t0,
+        end_time_unix_nano: t0 + 10_000_000_000,
+        attributes: vec![
+            kv(attr::SPAN_KIND, StringValue("session".into())),
+            kv(attr::STAGE, StringValue("discovery".into())),
+            kv(attr::SESSION_ID, StringValue("S".repeat(4_000_000))),
+            kv(attr::MEMORY_PEAK, DoubleValue(500e6)),
+            kv(attr::PATTERN_AUTHENTICITY, DoubleValue(0.1)),
+            kv(attr::GRAPH_NODE_FEATURE_DIM, IntValue(45)),
+            kv(attr::GRAPH_EDGE_FEATURE_DIM, IntValue(7)),
+            kv(attr::GRAPH_CROSS_SESSION_EDGES, IntValue(3)),
+            kv(attr::HTF_OPEN_CANDLE_READS, IntValue(2)),
+            kv(attr::GRAPH_EVENT_TYPES, strings(&["Bogus", "Unknown"])),
+            kv(attr::GRAPH_EDGE_INTENTS, strings(&["SIDEWAYS"])),
+            kv(attr::PROCESS_MEMORY_USAGE, StringValue("lots".into())),
+        ],
+        ..Span::default()
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// Resident bytes of a process, from `/proc/PID/status`.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// The processor, killed when the test ends however it ends.
+struct Processor(Child);
+
+impl Drop for Processor {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amplifying_requests_keep_the_process_within_its_memory_budget() {
+    let dir = std::env::temp_dir().join(format!("ironforge-memory-budget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let contracts = dir.join("contracts.yaml");
+    // Traces stay in flight (no root, a long idle timeout): whatever they hold stays held.
+    std::fs::write(
+        &contracts,
+        DEFAULT_CONTRACTS_YAML
+            .replace(
+                "max_memory_bytes: 268435456",
+                &format!("max_memory_bytes: {BUDGET}"),
+            )
+            .replace(
+                "aggregation_window_seconds: 10",
+                "aggregation_window_seconds: 0",
+            ),
+    )
+    .unwrap();
+    let mut child = processor_command()
+        .arg("--config")
+        .arg(&contracts)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let processor = Processor(child);
+    let pid = processor.0.id();
+    let (started_tx, started) = std::sync::mpsc::channel::<serde_json::Value>();
+    // Reads every line, so the pipe never fills and stalls the processor's logging.
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&line)
+                && parsed["fields"]["otlp_http"].is_string()
+            {
+                let _ = started_tx.send(parsed);
+            }
+        }
+    });
+    let started = started.recv_timeout(Duration::from_secs(60)).unwrap();
+    let http = started["fields"]["otlp_http"].as_str().unwrap().to_owned();
+    let admin = started["fields"]["admin"].as_str().unwrap().to_owned();
+
+    let client = reqwest::Client::new();
+    let before = rss(pid);
+    let mut peak = before;
+    for trace in 0..REQUESTS {
+        let response = client
+            .post(format!("http://{http}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(amplifying_request(trace))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "request {trace} refused");
+        peak = peak.max(rss(pid));
+    }
+    // Every span was evaluated: its violations reached the API, each quoting the id bounded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let violations = loop {
+        let body = client
+            .get(format!(
+                "http://{admin}/api/v1/violations?since=0&limit=500"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let violations: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let list = violations
+            .as_array()
+            .or_else(|| violations["violations"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        if list.len() >= (REQUESTS * 10) as usize || std::time::Instant::now() > deadline {
+            break list;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    peak = peak.max(rss(pid));
+    assert!(
+        violations.len() >= (REQUESTS * 10) as usize,
+        "{} violations",
+        violations.len()
+    );
+    for violation in &violations {
+        let text = violation.to_string();
+        assert!(text.len() < 2_000, "a violation of {} bytes", text.len());
+    }
+    let grown = peak.saturating_sub(before);
+    println!(
+        "resident memory: {} MiB before, {} MiB at most after {REQUESTS} requests of 4 MB (budget {} MiB)",
+        before >> 20,
+        peak >> 20,
+        BUDGET >> 20
+    );
+    assert!(
+        grown < BUDGET,
+        "resident memory grew by {} MiB, over the {} MiB budget",
+        grown >> 20,
+        BUDGET >> 20
+    );
+    drop(processor);
+    let _ = std::fs::remove_dir_all(&dir);
+}

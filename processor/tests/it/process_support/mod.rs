@@ -1,0 +1,233 @@
+//! The `ironforge-processor` binary as an operator runs it: started on free loopback ports with its own data
+//! directory, killed (SIGKILL) or stopped (SIGTERM), restarted on the same directory. Its JSON console log
+//! is kept, so tests count the verdicts it printed.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use crate::alerting_support::TempDir;
+
+/// A running `ironforge-processor`.
+pub struct ProcessorProcess {
+    child: Child,
+    pub grpc: SocketAddr,
+    pub admin: SocketAddr,
+    lines: Arc<Mutex<Vec<String>>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+/// Why a processor did not start: its exit status and what it printed.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub status: Option<ExitStatus>,
+    pub output: String,
+}
+
+fn read_lines(
+    stream: impl std::io::Read + Send + 'static,
+    lines: Arc<Mutex<Vec<String>>>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            match line {
+                Ok(line) => lines.lock().unwrap().push(line),
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+fn json_fields(line: &str) -> Option<serde_json::Value> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(value)
+}
+
+impl ProcessorProcess {
+    /// Starts the processor and waits for its start-up line (printed once it is ready).
+    pub fn start(contracts: &Path, data_dir: &Path, extra: &[&str]) -> Result<Self, StartFailure> {
+        Self::start_under(&[], contracts, data_dir, extra)
+    }
+
+    /// [`ProcessorProcess::start`] with the binary and its arguments handed to `wrapper` (a command that
+    /// ends by running them, as `unshare … sh -c '…; exec "$@"'` does).
+    pub fn start_under(
+        wrapper: &[&str],
+        contracts: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+    ) -> Result<Self, StartFailure> {
+        let binary = env!("CARGO_BIN_EXE_ironforge-processor");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
+            .args(["--config"])
+            .arg(contracts)
+            .args(["--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--otlp-grpc-addr",
+                "127.0.0.1:0",
+                "--otlp-http-addr",
+                "127.0.0.1:0",
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--shards",
+                "2",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            read_lines(child.stdout.take().unwrap(), Arc::clone(&lines)),
+            read_lines(child.stderr.take().unwrap(), Arc::clone(&lines)),
+        ];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let listening = lines.lock().unwrap().iter().find_map(|line| {
+                let value = json_fields(line)?;
+                let fields = value.get("fields")?;
+                let addr = |key: &str| fields.get(key)?.as_str()?.parse::<SocketAddr>().ok();
+                Some((addr("otlp_grpc")?, addr("otlp_http")?, addr("admin")?))
+            });
+            // The start-up line names all three listeners once they are bound; only two are used here.
+            if let Some((grpc, _http, admin)) = listening {
+                return Ok(Self {
+                    child,
+                    grpc,
+                    admin,
+                    lines,
+                    readers,
+                });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                for reader in readers {
+                    let _ = reader.join();
+                }
+                let output = lines.lock().unwrap().join("\n");
+                return Err(StartFailure {
+                    status: Some(status),
+                    output,
+                });
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the processor did not start within 60 s:\n{}",
+                lines.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.grpc)
+    }
+
+    /// Everything printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// SIGKILL: no chance to flush anything. Returns everything printed.
+    pub fn kill(mut self) -> Vec<String> {
+        self.child.kill().unwrap();
+        self.finish()
+    }
+
+    /// SIGTERM, then waits (up to 60 s) for the process to exit on its own. Returns everything printed.
+    pub fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "no exit within 60 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, self.finish())
+    }
+
+    fn finish(&mut self) -> Vec<String> {
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        self.lines()
+    }
+
+    /// GET on the admin port: status and body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        crate::e2e_support::admin_get(self.admin, path).await
+    }
+
+    /// Waits (up to 60 s) for a trace's verdict from the HTTP API, as JSON.
+    pub async fn verdict(&self, trace_hex: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = self
+                .get(&format!("/api/v1/traces/{trace_hex}/verdict"))
+                .await;
+            if status == 200 {
+                return serde_json::from_str(&body).unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no verdict for {trace_hex} within 60 s (last answer {status}: {body})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ProcessorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// First verdicts (not revisions) printed, by trace id, over the given console lines.
+pub fn verdicts_printed(lines: &[String]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for line in lines {
+        let Some(value) = json_fields(line) else {
+            continue;
+        };
+        if value.get("target").and_then(|t| t.as_str()) != Some("ironforge::verdict") {
+            continue;
+        }
+        let Some(fields) = value.get("fields") else {
+            continue;
+        };
+        if fields.get("revised").and_then(|r| r.as_bool()) == Some(true) {
+            continue;
+        }
+        if let Some(trace) = fields.get("trace_id").and_then(|t| t.as_str()) {
+            *counts.entry(trace.to_owned()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
