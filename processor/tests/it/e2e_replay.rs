@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::e2e_support::{TestProcessor, contract_ids, replay, test_contracts, trace_hex};
+use crate::own_process::run_apart;
 use ironforge_instrument::Protocol;
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_proto::monitor::v1 as pb;
@@ -33,6 +34,13 @@ const COLLIDING_IDS: [&str; 5] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_defects_of_the_sessions_arrive_on_every_output_over_grpc() {
+    // The memory contracts read this process's peak of resident memory, which other tests raise.
+    if !run_apart(
+        module_path!(),
+        "real_defects_of_the_sessions_arrive_on_every_output_over_grpc",
+    ) {
+        return;
+    }
     let processor = TestProcessor::start().await;
     let summary = replay(
         processor.grpc_endpoint(),
@@ -156,6 +164,10 @@ async fn real_defects_of_the_sessions_arrive_on_every_output_over_grpc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_defects_arrive_over_http_too() {
+    // The memory contracts read this process's peak of resident memory, which other tests raise.
+    if !run_apart(module_path!(), "real_defects_arrive_over_http_too") {
+        return;
+    }
     let processor = TestProcessor::start().await;
     let summary = replay(
         processor.http_endpoint(),
@@ -193,6 +205,13 @@ fn counts(verdict: &pb::TraceVerdict) -> BTreeMap<String, usize> {
 /// raises the whole process's peak, so it runs in a process of its own (`e2e_memory.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_injected_fault_is_caught_by_its_contract() {
+    // The memory contracts read this process's peak of resident memory, which other tests raise.
+    if !run_apart(
+        module_path!(),
+        "each_injected_fault_is_caught_by_its_contract",
+    ) {
+        return;
+    }
     // The full-run contract is 180 s; the slow-run fault adds seconds, so this processor holds runs to 2 s.
     let contracts = test_contracts().replace("    threshold: 180\n", "    threshold: 2\n");
     let processor = TestProcessor::start_with(&contracts, ReceiverLimits::default()).await;
