@@ -2,6 +2,8 @@
 //! names of everything it publishes.
 
 mod analysis;
+#[cfg(test)]
+mod exposition_tests;
 mod labels;
 pub mod metrics;
 pub mod names;
