@@ -29,15 +29,15 @@ const STAMPED_NOW: [&str; 3] = [
     "ironforge_pattern_authenticity_bucket",
 ];
 
-fn violation(trace: u8, contract: &str, category: Category, severity: Severity) -> Violation {
+fn violation(trace: u8) -> Violation {
     Violation {
         trace_id: TraceId([trace; 16]),
         span_id: Some(SpanId([trace; 8])),
-        contract_id: contract.to_owned(),
+        contract_id: "session_duration".to_owned(),
         pipeline: None,
-        category,
-        severity,
-        blocks_production: severity == Severity::Critical,
+        category: Category::Timing,
+        severity: Severity::Critical,
+        blocks_production: true,
         observed: 2.0,
         threshold: 1.0,
         unit: "s".to_owned(),
@@ -92,12 +92,7 @@ fn span(
 /// one exemplar-taking span only, since later ones within a second take none.
 fn record_pipelines(metrics: &Metrics) {
     for trace in [1, 3] {
-        metrics.violation(&violation(
-            trace,
-            "session_duration",
-            Category::Timing,
-            Severity::Critical,
-        ));
+        metrics.violation(&violation(trace));
     }
     metrics.verdict(&verdict(
         4,
