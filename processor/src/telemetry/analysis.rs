@@ -9,11 +9,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::metrics::register_unit;
 use super::names::{label, metric};
-
-type Labels<const N: usize> = [(&'static str, Cow<'static, str>); N];
-type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+use super::registry::{FloatGauge, Labels, register_default, register_with_unit};
 
 /// From a small trace's tens of microseconds to a history query on a loaded disk.
 const ANALYSIS_BUCKETS: &[f64] = &[
@@ -45,65 +42,49 @@ fn pipeline_and<'a>(
 
 impl AnalysisMetrics {
     pub(super) fn register(registry: &mut Registry) -> Self {
-        let critical_path_share = Family::default();
-        registry.register(
-            metric::CRITICAL_PATH_SHARE,
-            "Share of the latest run's critical path spent in each stage, 0 to 1",
-            Family::clone(&critical_path_share),
-        );
-        let regression = Family::default();
-        registry.register(
-            metric::REGRESSION,
-            "1 when the newest change point of a measure over the run history is a regression",
-            Family::clone(&regression),
-        );
-        let memory_leak = Family::default();
-        registry.register(
-            metric::MEMORY_LEAK,
-            "1 when memory grows like a leak, within the latest run or across runs",
-            Family::clone(&memory_leak),
-        );
-        let memory_growth = Family::default();
-        registry.register(
-            metric::MEMORY_GROWTH,
-            "Least-squares memory growth, in bytes per second",
-            Family::clone(&memory_growth),
-        );
-        let analysed = Counter::default();
-        registry.register(
-            metric::TRACES_ANALYSED,
-            "Decided traces analysed",
-            analysed.clone(),
-        );
-        let dropped = Counter::default();
-        registry.register(
-            metric::ANALYSIS_DROPPED,
-            "Decided traces not analysed because the analysis queue was full",
-            dropped.clone(),
-        );
-        let duration = Histogram::new(ANALYSIS_BUCKETS.iter().copied());
-        register_unit(
-            registry,
-            metric::ANALYSIS_DURATION,
-            "Time the analysis thread spends on one decided trace, with the history write and comparison across runs that follow it (once for a burst)",
-            Unit::Seconds,
-            duration.clone(),
-        );
-        let history_errors = Counter::default();
-        registry.register(
-            metric::HISTORY_ERRORS,
-            "Failed reads and writes of the run history database",
-            history_errors.clone(),
-        );
         Self {
-            critical_path_share,
-            regression,
-            memory_leak,
-            memory_growth,
-            analysed,
-            dropped,
-            duration,
-            history_errors,
+            critical_path_share: register_default(
+                registry,
+                metric::CRITICAL_PATH_SHARE,
+                "Share of the latest run's critical path spent in each stage, 0 to 1",
+            ),
+            regression: register_default(
+                registry,
+                metric::REGRESSION,
+                "1 when the newest change point of a measure over the run history is a regression",
+            ),
+            memory_leak: register_default(
+                registry,
+                metric::MEMORY_LEAK,
+                "1 when memory grows like a leak, within the latest run or across runs",
+            ),
+            memory_growth: register_default(
+                registry,
+                metric::MEMORY_GROWTH,
+                "Least-squares memory growth, in bytes per second",
+            ),
+            analysed: register_default(
+                registry,
+                metric::TRACES_ANALYSED,
+                "Decided traces analysed",
+            ),
+            dropped: register_default(
+                registry,
+                metric::ANALYSIS_DROPPED,
+                "Decided traces not analysed because the analysis queue was full",
+            ),
+            duration: register_with_unit(
+                registry,
+                metric::ANALYSIS_DURATION,
+                "Time the analysis thread spends on one decided trace, with the history write and comparison across runs that follow it (once for a burst)",
+                Unit::Seconds,
+                Histogram::new(ANALYSIS_BUCKETS.iter().copied()),
+            ),
+            history_errors: register_default(
+                registry,
+                metric::HISTORY_ERRORS,
+                "Failed reads and writes of the run history database",
+            ),
         }
     }
 

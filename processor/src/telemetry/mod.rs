@@ -2,13 +2,20 @@
 //! names of everything it publishes.
 
 mod analysis;
+#[cfg(test)]
+mod exposition_tests;
+mod health;
+mod ingest;
 mod labels;
-pub mod metrics;
+mod metrics;
 pub mod names;
+mod outputs;
 pub(crate) mod rate_limit;
+mod registry;
+mod spans;
 mod transport;
+mod verdicts;
 mod wal;
 
-pub use metrics::{
-    Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE, RequestOutcome, Transport,
-};
+pub use labels::{RequestOutcome, Transport};
+pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};

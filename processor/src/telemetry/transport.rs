@@ -7,8 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 use super::names::{label, metric};
-
-type Labels<const N: usize> = [(&'static str, Cow<'static, str>); N];
+use super::registry::{Labels, register_default};
 
 #[derive(Debug)]
 pub struct TransportMetrics {
@@ -18,21 +17,17 @@ pub struct TransportMetrics {
 
 impl TransportMetrics {
     pub(super) fn register(registry: &mut Registry) -> Self {
-        let auth_refusals = Family::default();
-        registry.register(
-            metric::AUTH_REFUSALS,
-            "Requests refused for a missing or wrong bearer token, by listener and reason",
-            Family::clone(&auth_refusals),
-        );
-        let tls_handshake_failures = Family::default();
-        registry.register(
-            metric::TLS_HANDSHAKE_FAILURES,
-            "TLS handshakes that failed or timed out, by listener",
-            Family::clone(&tls_handshake_failures),
-        );
         Self {
-            auth_refusals,
-            tls_handshake_failures,
+            auth_refusals: register_default(
+                registry,
+                metric::AUTH_REFUSALS,
+                "Requests refused for a missing or wrong bearer token, by listener and reason",
+            ),
+            tls_handshake_failures: register_default(
+                registry,
+                metric::TLS_HANDSHAKE_FAILURES,
+                "TLS handshakes that failed or timed out, by listener",
+            ),
         }
     }
 

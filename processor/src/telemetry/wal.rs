@@ -5,8 +5,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::metrics::register_unit;
 use super::names::metric;
+use super::registry::{register_default, register_with_unit};
 use crate::durability::WalUsage;
 
 /// From a fast SSD's tens of microseconds to a loaded disk's tenths of a second.
@@ -27,60 +27,46 @@ pub struct WalMetrics {
 
 impl WalMetrics {
     pub(super) fn register(registry: &mut Registry) -> Self {
-        let bytes = Gauge::default();
-        register_unit(
-            registry,
-            metric::WAL_BYTES,
-            "Bytes the write-ahead log holds",
-            Unit::Bytes,
-            bytes.clone(),
-        );
-        let segments = Gauge::default();
-        registry.register(
-            metric::WAL_SEGMENTS,
-            "Span segments the write-ahead log holds",
-            segments.clone(),
-        );
-        let fsync = Histogram::new(FSYNC_BUCKETS.iter().copied());
-        register_unit(
-            registry,
-            metric::WAL_FSYNC_DURATION,
-            "Time of each fsync of the write-ahead log",
-            Unit::Seconds,
-            fsync.clone(),
-        );
-        let replayed = Gauge::default();
-        registry.register(
-            metric::WAL_REPLAYED_SPANS,
-            "Spans read back from the write-ahead log and evaluated again at the last start",
-            replayed.clone(),
-        );
-        let errors = Counter::default();
-        registry.register(
-            metric::WAL_ERRORS,
-            "Failed writes, syncs and deletions of the write-ahead log",
-            errors.clone(),
-        );
-        let corrupt_records = Counter::default();
-        registry.register(
-            metric::WAL_CORRUPT_RECORDS,
-            "Damaged records of the write-ahead log skipped at a start, with good records after them",
-            corrupt_records.clone(),
-        );
-        let at_cap = Gauge::default();
-        registry.register(
-            metric::WAL_AT_CAP,
-            "1 while the write-ahead log is at its cap and span batches are refused with a retry hint",
-            at_cap.clone(),
-        );
         Self {
-            bytes,
-            segments,
-            fsync,
-            replayed,
-            errors,
-            corrupt_records,
-            at_cap,
+            bytes: register_with_unit(
+                registry,
+                metric::WAL_BYTES,
+                "Bytes the write-ahead log holds",
+                Unit::Bytes,
+                Gauge::default(),
+            ),
+            segments: register_default(
+                registry,
+                metric::WAL_SEGMENTS,
+                "Span segments the write-ahead log holds",
+            ),
+            fsync: register_with_unit(
+                registry,
+                metric::WAL_FSYNC_DURATION,
+                "Time of each fsync of the write-ahead log",
+                Unit::Seconds,
+                Histogram::new(FSYNC_BUCKETS.iter().copied()),
+            ),
+            replayed: register_default(
+                registry,
+                metric::WAL_REPLAYED_SPANS,
+                "Spans read back from the write-ahead log and evaluated again at the last start",
+            ),
+            errors: register_default(
+                registry,
+                metric::WAL_ERRORS,
+                "Failed writes, syncs and deletions of the write-ahead log",
+            ),
+            corrupt_records: register_default(
+                registry,
+                metric::WAL_CORRUPT_RECORDS,
+                "Damaged records of the write-ahead log skipped at a start, with good records after them",
+            ),
+            at_cap: register_default(
+                registry,
+                metric::WAL_AT_CAP,
+                "1 while the write-ahead log is at its cap and span batches are refused with a retry hint",
+            ),
         }
     }
 

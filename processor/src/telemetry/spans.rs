@@ -1,0 +1,171 @@
+//! The span metrics: session and run durations, peak memory and authenticity, recorded for every monitored
+//! span. The hot path of the metrics, so it records through handles bound once and takes exemplars sparingly.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use ironforge_proto::semconv::{SpanKind, Stage, attr};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::names::{label, metric, value};
+use super::registry::{
+    ExemplarHistogram, ExemplarHistograms, FloatGauge, Labels, exemplar_histogram,
+    exemplar_histograms, register, register_with_unit, trace_exemplar,
+};
+use crate::model::SpanRecord;
+
+/// Session durations; 3 s is the default single-session contract.
+const SESSION_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 10.0, 30.0,
+];
+/// Run durations; 180 s is the default full-discovery contract.
+const RUN_BUCKETS: &[f64] = &[
+    5.0, 10.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0, 240.0, 300.0, 600.0, 1800.0,
+];
+/// Authenticity scores in 0..1; 0.87 is the default production threshold.
+const AUTHENTICITY_BUCKETS: &[f64] = &[
+    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.87, 0.9, 0.95, 0.99, 1.0,
+];
+
+#[derive(Debug)]
+pub(super) struct SpanMetrics {
+    session_duration: ExemplarHistograms<1>,
+    run_duration: ExemplarHistogram,
+    memory_peak: Family<Labels<1>, FloatGauge>,
+    authenticity: ExemplarHistograms<1>,
+    bound: BoundSeries,
+    /// Exemplar gates of the session-duration, run-duration and authenticity histograms.
+    exemplars: [SpanExemplars; 3],
+}
+
+impl SpanMetrics {
+    pub(super) fn register(registry: &mut Registry) -> Self {
+        Self {
+            session_duration: register_with_unit(
+                registry,
+                metric::SESSION_DURATION,
+                "Duration of each session span",
+                Unit::Seconds,
+                exemplar_histograms(|| exemplar_histogram(SESSION_BUCKETS)),
+            ),
+            run_duration: register_with_unit(
+                registry,
+                metric::RUN_DURATION,
+                "Duration of each run span",
+                Unit::Seconds,
+                exemplar_histogram(RUN_BUCKETS),
+            ),
+            memory_peak: register_with_unit(
+                registry,
+                metric::MEMORY_PEAK,
+                "Peak memory reported by the latest span of each kind",
+                Unit::Bytes,
+                Family::default(),
+            ),
+            authenticity: register(
+                registry,
+                metric::PATTERN_AUTHENTICITY,
+                "Authenticity scores reported by pattern and session spans",
+                exemplar_histograms(|| exemplar_histogram(AUTHENTICITY_BUCKETS)),
+            ),
+            bound: BoundSeries::default(),
+            exemplars: [
+                SpanExemplars::new(),
+                SpanExemplars::new(),
+                SpanExemplars::new(),
+            ],
+        }
+    }
+
+    /// A trace-id exemplar (a hex string to format) is taken at most once per [`SpanExemplars::INTERVAL`].
+    pub(super) fn span(&self, span: &SpanRecord) {
+        let Some(kind) = span.kind else { return };
+        let observe = |histogram: &ExemplarHistogram, gate: &SpanExemplars, value: f64| {
+            let (label_set, at) = gate
+                .admit()
+                .then(|| (trace_exemplar(span.trace_id), SystemTime::now()))
+                .unzip();
+            histogram.observe(value, label_set, at);
+        };
+        let gates = &self.exemplars;
+        let seconds = span.duration_seconds();
+        match kind {
+            SpanKind::Session => {
+                let stage = span.stage.map_or(value::UNKNOWN, |stage| stage.as_str());
+                let index = span.stage.map_or(Stage::ALL.len(), |stage| stage as usize);
+                let histogram = self.bound.session_duration[index].get_or_init(|| {
+                    self.session_duration
+                        .get_or_create(&[(label::STAGE, Cow::Borrowed(stage))])
+                        .clone()
+                });
+                observe(histogram, &gates[0], seconds);
+            }
+            SpanKind::Run => observe(&self.run_duration, &gates[1], seconds),
+            SpanKind::Init | SpanKind::Stage | SpanKind::Pattern => {}
+        }
+        let kind_label = || [(label::SPAN_KIND, Cow::Borrowed(kind.as_str()))];
+        if let Some(peak) = span
+            .facts
+            .number(attr::MEMORY_PEAK)
+            .filter(|peak| peak.is_finite())
+        {
+            self.bound.memory_peak[kind as usize]
+                .get_or_init(|| self.memory_peak.get_or_create(&kind_label()).clone())
+                .set(peak);
+        }
+        if let Some(score) = span
+            .facts
+            .number(attr::PATTERN_AUTHENTICITY)
+            .filter(|score| score.is_finite())
+        {
+            let histogram = self.bound.authenticity[kind as usize]
+                .get_or_init(|| self.authenticity.get_or_create(&kind_label()).clone());
+            observe(histogram, &gates[2], score);
+        }
+    }
+}
+
+/// Series handles bound on first use, so a span's record hashes no label set. Bound lazily, so a stage or
+/// kind that never occurs exports no empty series.
+#[derive(Debug, Default)]
+struct BoundSeries {
+    /// Per stage, in `Stage::ALL` order, then spans without a stage.
+    session_duration: [OnceLock<ExemplarHistogram>; Stage::ALL.len() + 1],
+    /// Per span kind, in `SpanKind::ALL` order.
+    memory_peak: [OnceLock<FloatGauge>; SpanKind::ALL.len()],
+    authenticity: [OnceLock<ExemplarHistogram>; SpanKind::ALL.len()],
+}
+
+/// How often span histograms take a new exemplar. Each exemplar is a formatted trace id; taking one per
+/// span cost more than the rest of the record, and a bucket's exemplar only needs to be recent.
+#[derive(Debug)]
+struct SpanExemplars {
+    start: Instant,
+    /// Milliseconds after `start` of the last exemplar taken; `u64::MAX` before the first.
+    last_ms: AtomicU64,
+}
+
+impl SpanExemplars {
+    const INTERVAL: Duration = Duration::from_secs(1);
+
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Whether this record takes an exemplar.
+    fn admit(&self) -> bool {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_ms.load(Ordering::Relaxed);
+        let due = last == u64::MAX || now.saturating_sub(last) >= Self::INTERVAL.as_millis() as u64;
+        due && self
+            .last_ms
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+}
