@@ -13,13 +13,12 @@ use std::sync::Arc;
 
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
+use crate::config::AttributeType;
 use crate::evaluate::prefix;
 use crate::intern::intern;
 use crate::json::{JsonError, decode_json_trace_request};
 use crate::model::{FactValue, SpanId, SpanRecord, TraceId};
-use crate::plan::{
-    AttributeLimits, AttributeType, ReadPlan, SLOT_KIND, SLOT_SERVICE, SLOT_SESSION, SLOT_STAGE,
-};
+use crate::plan::{AttributeLimits, ReadPlan, SLOT_KIND, SLOT_SERVICE, SLOT_SESSION, SLOT_STAGE};
 use crate::wire::{SpanVisitor, WireError, WireSpan, WireValue, decode_trace_request};
 
 /// At most this many refusals are spelled out; the rest are only counted, so a request of a million bad

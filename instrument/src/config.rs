@@ -286,63 +286,12 @@ impl ConfigBuilder {
             .or_else(|| env(ENV_SERVICE_NAME))
             .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
 
-        let protocol = match self.protocol {
-            Some(p) => p,
-            None => match env(ENV_PROTOCOL) {
-                Some(raw) => raw.parse().unwrap_or_else(|e: UnknownProtocol| {
-                    problems.push(SettingProblem {
-                        setting: ENV_PROTOCOL.to_owned(),
-                        value: raw.clone(),
-                        reason: e.to_string(),
-                    });
-                    Protocol::default()
-                }),
-                None => Protocol::default(),
-            },
-        };
+        let protocol = self
+            .protocol
+            .unwrap_or_else(|| protocol_from_env(&env, &mut problems));
+        let (traces_endpoint, metrics_endpoint) = endpoints(protocol, self.endpoint, &env);
 
-        let (traces_endpoint, metrics_endpoint) = match self.endpoint {
-            Some(base) => (
-                signal_url(protocol, &base, HTTP_TRACES_PATH),
-                signal_url(protocol, &base, HTTP_METRICS_PATH),
-            ),
-            None => {
-                let base = env(ENV_ENDPOINT).unwrap_or_else(|| {
-                    match protocol {
-                        Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
-                        Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
-                    }
-                    .to_owned()
-                });
-                (
-                    env(ENV_TRACES_ENDPOINT)
-                        .unwrap_or_else(|| signal_url(protocol, &base, HTTP_TRACES_PATH)),
-                    env(ENV_METRICS_ENDPOINT)
-                        .unwrap_or_else(|| signal_url(protocol, &base, HTTP_METRICS_PATH)),
-                )
-            }
-        };
-
-        let mut headers = Vec::new();
-        if let Some(raw) = env(ENV_HEADERS) {
-            for entry in raw.split(',').filter(|e| !e.trim().is_empty()) {
-                match entry.split_once('=') {
-                    Some((k, v)) if !k.trim().is_empty() => {
-                        headers.push((percent_decode(k.trim()), percent_decode(v.trim())));
-                    }
-                    _ => problems.push(SettingProblem {
-                        setting: ENV_HEADERS.to_owned(),
-                        // The entry may hold a credential; its position is enough to find it.
-                        value: "<redacted>".to_owned(),
-                        reason: "an entry is not of the form key=value".to_owned(),
-                    }),
-                }
-            }
-        }
-        for (key, value) in self.headers {
-            headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
-            headers.push((key, value));
-        }
+        let headers = headers(&env, self.headers, &mut problems);
 
         let timeout = self.timeout.unwrap_or_else(|| {
             millis_from_env(&env, ENV_TIMEOUT, &mut problems).unwrap_or(DEFAULT_TIMEOUT)
@@ -382,6 +331,84 @@ impl ConfigBuilder {
             problems,
         }
     }
+}
+
+/// The protocol `OTEL_EXPORTER_OTLP_PROTOCOL` names, else the default; an unknown one is a problem.
+fn protocol_from_env(
+    env: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<SettingProblem>,
+) -> Protocol {
+    match env(ENV_PROTOCOL) {
+        Some(raw) => raw.parse().unwrap_or_else(|e: UnknownProtocol| {
+            problems.push(SettingProblem {
+                setting: ENV_PROTOCOL.to_owned(),
+                value: raw.clone(),
+                reason: e.to_string(),
+            });
+            Protocol::default()
+        }),
+        None => Protocol::default(),
+    }
+}
+
+/// The traces and metrics endpoints: from the endpoint the builder was given, else from the
+/// environment's per-signal and base endpoints, else the protocol's default.
+fn endpoints(
+    protocol: Protocol,
+    endpoint: Option<String>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> (String, String) {
+    match endpoint {
+        Some(base) => (
+            signal_url(protocol, &base, HTTP_TRACES_PATH),
+            signal_url(protocol, &base, HTTP_METRICS_PATH),
+        ),
+        None => {
+            let base = env(ENV_ENDPOINT).unwrap_or_else(|| {
+                match protocol {
+                    Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
+                    Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
+                }
+                .to_owned()
+            });
+            (
+                env(ENV_TRACES_ENDPOINT)
+                    .unwrap_or_else(|| signal_url(protocol, &base, HTTP_TRACES_PATH)),
+                env(ENV_METRICS_ENDPOINT)
+                    .unwrap_or_else(|| signal_url(protocol, &base, HTTP_METRICS_PATH)),
+            )
+        }
+    }
+}
+
+/// The headers of `OTEL_EXPORTER_OTLP_HEADERS`, each replaced by one of the same name the builder
+/// was given.
+fn headers(
+    env: &impl Fn(&str) -> Option<String>,
+    given: Vec<(String, String)>,
+    problems: &mut Vec<SettingProblem>,
+) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    if let Some(raw) = env(ENV_HEADERS) {
+        for entry in raw.split(',').filter(|e| !e.trim().is_empty()) {
+            match entry.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => {
+                    headers.push((percent_decode(k.trim()), percent_decode(v.trim())));
+                }
+                _ => problems.push(SettingProblem {
+                    setting: ENV_HEADERS.to_owned(),
+                    // The entry may hold a credential; its position is enough to find it.
+                    value: "<redacted>".to_owned(),
+                    reason: "an entry is not of the form key=value".to_owned(),
+                }),
+            }
+        }
+    }
+    for (key, value) in given {
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+        headers.push((key, value));
+    }
+    headers
 }
 
 fn signal_url(protocol: Protocol, base: &str, http_path: &str) -> String {

@@ -1,5 +1,7 @@
-//! Exporter wrappers that count failed exports and report them without flooding the log.
+//! Exporter wrappers that count failed exports and report them without flooding the log, and the mark
+//! of the threads that export, whose own spans must not be exported in turn.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +16,38 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 /// The target of the crate's own export warnings, so subscribers can route or silence them.
 pub const EXPORT_LOG_TARGET: &str = "ironforge_instrument::export";
+
+thread_local! {
+    static EXPORT_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current thread as part of the export path until the returned guard is dropped.
+///
+/// The transport traces its own work (h2 alone opens dozens of spans per request). If the
+/// pipeline's subscriber has no filter for it, those spans reach the OpenTelemetry layer, and
+/// exporting them would make every export produce more to export. Spans started on a marked thread
+/// are dropped by the sampler and not counted as overhead. A suppressed OpenTelemetry context is not
+/// enough: it only reaches spans that take their parent from the current context, and h2's root
+/// spans do not.
+pub(crate) fn mark_export_thread() -> ExportThreadGuard {
+    ExportThreadGuard {
+        previous: EXPORT_THREAD.with(|m| m.replace(true)),
+    }
+}
+
+pub(crate) fn on_export_thread() -> bool {
+    EXPORT_THREAD.with(Cell::get)
+}
+
+pub(crate) struct ExportThreadGuard {
+    previous: bool,
+}
+
+impl Drop for ExportThreadGuard {
+    fn drop(&mut self) {
+        EXPORT_THREAD.with(|m| m.set(self.previous));
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Signal {
@@ -192,7 +226,7 @@ impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         // The SDK drives this future to completion on its own exporter thread (`block_on`), so a
         // thread mark covers everything the inner exporter does here.
-        let _export_path = crate::sampler::mark_export_thread();
+        let _export_path = mark_export_thread();
         let spans = batch.len() as u64;
         let result = self.inner.export(batch).await;
         match &result {
@@ -238,7 +272,7 @@ impl<E> fmt::Debug for CountingMetricExporter<E> {
 
 impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let _export_path = crate::sampler::mark_export_thread();
+        let _export_path = mark_export_thread();
         let result = self.inner.export(metrics).await;
         if let Err(e) = &result {
             self.log.record(Signal::Metrics, e);

@@ -40,7 +40,7 @@ impl IoRuntime {
                     }
                 };
                 let _ = handle_tx.send(Ok(runtime.handle().clone()));
-                let _export_path = crate::sampler::mark_export_thread();
+                let _export_path = crate::export::mark_export_thread();
                 runtime.block_on(async {
                     let _ = stop_rx.await;
                 });

@@ -94,7 +94,7 @@ pub(crate) fn sample_start() -> Option<Instant> {
         t.set(n.wrapping_add(1));
         n
     });
-    (n.is_multiple_of(TIMING_PERIOD) && !crate::sampler::on_export_thread()).then(Instant::now)
+    (n.is_multiple_of(TIMING_PERIOD) && !crate::export::on_export_thread()).then(Instant::now)
 }
 
 /// Opens the measurement of a layer callback (see [`sample_start`]).

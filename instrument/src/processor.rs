@@ -12,16 +12,16 @@
 //! processor; the sampler records every run, init, stage and session span, and counts the monitored
 //! operations it drops itself (see `sampler.rs`).
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
-use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry::{Context, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
+use crate::attribute::{span_kind, text};
 use crate::export::FailureLog;
 use crate::state::{Shared, StageLabel};
 
@@ -106,30 +106,6 @@ impl<P> MetricsProcessor<P> {
     }
 }
 
-/// The text of an attribute value: strings as they are, other types as the OpenTelemetry layer
-/// would have written them had they come through `Debug`.
-fn text(value: &Value) -> Cow<'_, str> {
-    match value {
-        Value::String(s) => Cow::Borrowed(s.as_str()),
-        other => other.as_str(),
-    }
-}
-
-/// The span kind an `ironforge.span.kind` value names, if any. Compared against the conventions'
-/// spellings rather than parsed, because a failed parse allocates its error message.
-pub(crate) fn span_kind(value: &Value) -> Option<SpanKind> {
-    let text = text(value);
-    SpanKind::ALL.iter().copied().find(|k| k.as_str() == text)
-}
-
-/// The span kind the attributes declare, if any.
-pub(crate) fn kind_of(attributes: &[KeyValue]) -> Option<SpanKind> {
-    attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == attr::SPAN_KIND)
-        .and_then(|kv| span_kind(&kv.value))
-}
-
 fn stage_label(value: &Value) -> StageLabel {
     let text = text(value);
     match Stage::ALL.iter().find(|s| s.as_str() == text) {
@@ -141,6 +117,8 @@ fn stage_label(value: &Value) -> StageLabel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attribute::kind_of;
+    use opentelemetry::KeyValue;
 
     #[test]
     fn kinds_and_stages_are_read_from_strings_and_other_values() {

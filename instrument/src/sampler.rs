@@ -6,7 +6,6 @@
 //! `#[tracing::instrument(fields(ironforge.span.kind = "stage"))]` does) is visible here; a kind
 //! recorded later with `Span::record` after the span was entered is not.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -15,41 +14,10 @@ use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
+use crate::attribute::kind_of;
 use crate::config::Sampling;
+use crate::export::on_export_thread;
 use crate::overhead::OverheadStats;
-use crate::processor::kind_of;
-
-thread_local! {
-    static EXPORT_THREAD: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks the current thread as part of the export path until the returned guard is dropped.
-///
-/// The transport traces its own work (h2 alone opens dozens of spans per request). If the
-/// pipeline's subscriber has no filter for it, those spans reach the OpenTelemetry layer, and
-/// exporting them would make every export produce more to export. Spans started on a marked thread
-/// are dropped by the sampler and not counted as overhead. A suppressed OpenTelemetry context is not
-/// enough: it only reaches spans that take their parent from the current context, and h2's root
-/// spans do not.
-pub(crate) fn mark_export_thread() -> ExportThreadGuard {
-    ExportThreadGuard {
-        previous: EXPORT_THREAD.with(|m| m.replace(true)),
-    }
-}
-
-pub(crate) fn on_export_thread() -> bool {
-    EXPORT_THREAD.with(Cell::get)
-}
-
-pub(crate) struct ExportThreadGuard {
-    previous: bool,
-}
-
-impl Drop for ExportThreadGuard {
-    fn drop(&mut self) {
-        EXPORT_THREAD.with(|m| m.set(self.previous));
-    }
-}
 
 /// Multiplicative decrease and additive increase of the adaptive ratio: quick to back off when the
 /// budget is exceeded, slow to return.
@@ -235,6 +203,7 @@ impl ShouldSample for IronforgeSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::mark_export_thread;
     use ironforge_proto::semconv::attr;
     use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
     use std::time::Duration;

@@ -1,8 +1,9 @@
-//! One connection to an OTLP receiver, over gRPC or HTTP, and how an export over it ended.
+//! The OTLP transports, one connection to a receiver over either, and how an export over it ended.
 //!
 //! gRPC requests go out through a codec that writes the pre-encoded request bytes as they are, so the sender
 //! does not decode and re-encode what it built ahead.
 
+use std::fmt;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes};
@@ -15,7 +16,36 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 use tonic_types::StatusExt;
 
-use crate::send::{Protocol, SendError};
+use crate::error::SendError;
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// OTLP/gRPC.
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies.
+    Http,
+}
+
+impl Protocol {
+    /// Where an OTLP receiver listens by default.
+    pub fn default_endpoint(self) -> &'static str {
+        match self {
+            Self::Grpc => "http://127.0.0.1:4317",
+            Self::Http => "http://127.0.0.1:4318/v1/traces",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Grpc => "grpc",
+            Self::Http => "http",
+        })
+    }
+}
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 const PROTOBUF: &str = "application/x-protobuf";

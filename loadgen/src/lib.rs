@@ -11,6 +11,7 @@
 
 pub mod baseline;
 pub mod copies;
+mod error;
 mod export;
 pub mod measure;
 pub mod send;

@@ -18,42 +18,15 @@ use flate2::write::GzEncoder;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+pub use crate::error::SendError;
+pub use crate::export::Protocol;
 use crate::export::{Connection, Outcome};
-use crate::measure::{MeasureError, ProcessProbe};
-use crate::shape::{ShapeError, ShapeOptions, TraceSet};
+use crate::measure::ProcessProbe;
+use crate::shape::{ShapeOptions, TraceSet};
 
 /// First wait before retrying a refusal that named no delay; doubled on each further try.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// The OTLP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// OTLP/gRPC.
-    Grpc,
-    /// OTLP/HTTP with protobuf bodies.
-    Http,
-}
-
-impl Protocol {
-    /// Where an OTLP receiver listens by default.
-    pub fn default_endpoint(self) -> &'static str {
-        match self {
-            Self::Grpc => "http://127.0.0.1:4317",
-            Self::Http => "http://127.0.0.1:4318/v1/traces",
-        }
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Grpc => "grpc",
-            Self::Http => "http",
-        })
-    }
-}
 
 /// What to send, where, and how fast.
 #[derive(Debug, Clone)]
@@ -104,33 +77,6 @@ impl SendOptions {
             settle: Duration::ZERO,
         }
     }
-}
-
-/// Error that stops a load run (refused or failed requests are counted instead).
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    #[error("invalid options: {0}")]
-    Options(&'static str),
-    #[error(transparent)]
-    Shape(#[from] ShapeError),
-    #[error("invalid endpoint {endpoint}: {source}")]
-    Endpoint {
-        endpoint: String,
-        source: tonic::transport::Error,
-    },
-    #[error("cannot connect to {endpoint}: {source}")]
-    Connect {
-        endpoint: String,
-        source: tonic::transport::Error,
-    },
-    #[error("cannot build the HTTP client: {0}")]
-    HttpClient(#[source] reqwest::Error),
-    #[error("cannot compress a request: {0}")]
-    Compress(#[source] std::io::Error),
-    #[error(transparent)]
-    Measure(#[from] MeasureError),
-    #[error("a sending task ended abnormally: {0}")]
-    Task(#[from] tokio::task::JoinError),
 }
 
 /// What a load run did, and what it cost the receiver when that was measured.

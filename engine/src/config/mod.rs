@@ -2,6 +2,7 @@
 //!
 //! These are plain configuration structs; [`crate::ContractSet`] is the runtime form built from them.
 
+mod attributes;
 mod contract;
 mod error;
 mod validate;
@@ -13,7 +14,8 @@ use ironforge_proto::semconv::Stage;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub use crate::plan::AttributeType;
+pub use attributes::AttributeType;
+pub(crate) use attributes::{BUILTIN, attribute_type};
 pub use contract::{Comparison, ContractConfig, MeasureConfig, ScopeConfig, SetRule};
 pub use error::ConfigError;
 

@@ -10,33 +10,29 @@ mod contracts;
 mod deadlines;
 mod decide;
 mod decided;
+mod ingest;
+mod judge;
 mod state;
 mod trace_measures;
 
 use foldhash::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use capacity::Capacity;
 pub(crate) use contracts::prefix;
 pub use contracts::{Contract, ContractSet, SpanView, truncate};
+pub use decide::EVICTED;
 pub use state::KeptSpan;
+pub use state::batch_bytes;
 
-use crate::Overloaded;
-use crate::decided_trace::{DecidedTrace, Observation};
+use crate::decided_trace::DecidedTrace;
 use crate::intern::Interner;
 use crate::model::{SpanRecord, TraceId};
-use crate::verdict::{TraceVerdict, VerdictStatus, Violation};
+use crate::verdict::{TraceVerdict, Violation};
 use deadlines::Deadlines;
-pub use decide::EVICTED;
-use decide::{
-    Ending, evicted_reason, incomplete_reason, missing_parts, span_violations, stage_durations,
-    trace_violation,
-};
-use decided::{DecidedTraces, verdict_bytes};
-pub use state::batch_bytes;
-use state::{TraceState, span_bytes_estimate};
+use decided::DecidedTraces;
+use state::TraceState;
 
 /// The time of an engine call: monotonic for completion, wall clock for the timestamps it reports.
 #[derive(Debug, Clone, Copy)]
@@ -221,123 +217,6 @@ impl Engine {
         self.decided.iter()
     }
 
-    /// Whether a batch would be accepted: refused only when it alone would start more traces than this
-    /// engine's share of `max_traces_in_flight`, or hold more than its share of `max_memory_bytes`. Any
-    /// other pressure is relieved by eviction as the batch is taken. Counts the refusal.
-    fn admit(&mut self, spans: &[SpanRecord]) -> Result<(), Overloaded> {
-        let mut new_traces: Vec<TraceId> = spans
-            .iter()
-            .map(|span| span.trace_id)
-            .filter(|id| !self.knows(id))
-            .collect();
-        new_traces.sort_unstable();
-        new_traces.dedup();
-        let refused = self
-            .capacity
-            .admits(&self.contracts, new_traces.len(), batch_bytes(spans));
-        if refused.is_err() {
-            self.stats.batches_refused += 1;
-        }
-        refused
-    }
-
-    /// Takes a batch of spans. Refuses the whole batch, keeping nothing, when [`Engine::admit`] refuses it,
-    /// so the client's retry loses nothing.
-    pub fn ingest(
-        &mut self,
-        spans: Vec<SpanRecord>,
-        now: Now,
-    ) -> Result<Vec<EngineEvent>, Overloaded> {
-        self.ingest_observed(spans, now, |_| {})
-    }
-
-    /// [`Engine::ingest`], showing each accepted span to `observe` first (the live processor feeds its
-    /// span metrics from it), so a refused batch is seen by no one, and a duplicate span not twice.
-    pub fn ingest_observed(
-        &mut self,
-        spans: Vec<SpanRecord>,
-        now: Now,
-        observe: impl FnMut(&SpanRecord),
-    ) -> Result<Vec<EngineEvent>, Overloaded> {
-        self.admit(&spans)?;
-        Ok(self.ingest_admitted(spans, now, observe))
-    }
-
-    /// [`Engine::ingest_observed`] for a batch its owner already admitted against the shared
-    /// [`Capacity`]: the live processor admits a batch whole before splitting it across shards.
-    pub fn ingest_admitted(
-        &mut self,
-        spans: Vec<SpanRecord>,
-        now: Now,
-        mut observe: impl FnMut(&SpanRecord),
-    ) -> Vec<EngineEvent> {
-        let mut events = Vec::new();
-        for span in &spans {
-            self.ingest_span(span, now, &mut observe, &mut events);
-        }
-        events
-    }
-
-    fn ingest_span(
-        &mut self,
-        span: &SpanRecord,
-        now: Now,
-        observe: &mut impl FnMut(&SpanRecord),
-        events: &mut Vec<EngineEvent>,
-    ) {
-        self.stats.spans_accepted += 1;
-        let max_violations = self.contracts.file().limits.max_violations_per_trace;
-        if self.decided.contains(&span.trace_id) {
-            self.ingest_late(span, now, max_violations, observe, events);
-            return;
-        }
-
-        let trace = match self.traces.entry(span.trace_id) {
-            Entry::Occupied(entry) => entry.into_mut(),
-            Entry::Vacant(entry) => {
-                let trace = TraceState::new(Arc::clone(&self.contracts), now.instant);
-                self.capacity.add_trace();
-                self.capacity.add_bytes(trace.bytes);
-                self.held_bytes += trace.bytes;
-                let idle = self.contracts.file().completion.idle_timeout_seconds;
-                self.deadlines
-                    .push(now.instant + Duration::from_secs_f64(idle), span.trace_id);
-                entry.insert(trace)
-            }
-        };
-        if trace.has_seen(span.span_id) {
-            self.stats.spans_duplicate += 1;
-            return;
-        }
-        observe(span);
-        trace.last_seen_at = now.instant;
-        trace.accumulate(span);
-        let mut added = 0;
-        let contracts = Arc::clone(&trace.contracts);
-        span_violations(&contracts, span, now.unix_nano, |violation| {
-            events.push(EngineEvent::Violation(violation.clone()));
-            trace.tally.add(&violation);
-            added += trace.keep_violation(violation, max_violations);
-        });
-        if span.parent_span_id.is_none() && trace.root_seen_at.is_none() {
-            trace.root_seen_at = Some(now.instant);
-            let grace = trace.contracts.file().completion.grace_seconds;
-            self.deadlines
-                .push(now.instant + Duration::from_secs_f64(grace), span.trace_id);
-        }
-        let limits = &trace.contracts.file().limits;
-        if trace.spans.len() >= limits.max_spans_per_trace
-            || trace.bytes + span_bytes_estimate(span) > limits.max_bytes_per_trace
-        {
-            added += trace.over_limit(span.span_id);
-            self.stats.spans_over_limit += 1;
-        } else {
-            added += trace.keep(span, &mut self.strings);
-        }
-        self.add_bytes(added);
-        self.relieve(span.trace_id, now, events);
-    }
-
     fn add_bytes(&mut self, bytes: usize) {
         self.held_bytes += bytes;
         self.capacity.add_bytes(bytes);
@@ -346,252 +225,6 @@ impl Engine {
     fn release_bytes(&mut self, bytes: usize) {
         self.held_bytes = self.held_bytes.saturating_sub(bytes);
         self.capacity.release_bytes(bytes);
-    }
-
-    /// Brings the engine back within its share of the limits once a span took it over, sparing the trace
-    /// that span joined. Over the memory share, the oldest kept verdicts are forgotten first: they were
-    /// reported already, and forgetting one loses only its answer to the API. Then, over either share, the
-    /// traces idle the longest are decided `incomplete` (evicted). It frees a little more than needed, so
-    /// a flood pays for the scan of the traces once per many new traces rather than for each.
-    fn relieve(&mut self, spare: TraceId, now: Now, events: &mut Vec<EngineEvent>) {
-        let (max_traces, max_bytes) = self.capacity.shares(&self.contracts.file().limits);
-        if self.traces.len() <= max_traces && self.held_bytes <= max_bytes {
-            return;
-        }
-        let (max_traces, max_bytes) = (max_traces - max_traces / 64, max_bytes - max_bytes / 64);
-        while self.held_bytes > max_bytes {
-            let Some(freed) = self.decided.forget_oldest() else {
-                break;
-            };
-            self.stats.verdicts_forgotten += 1;
-            self.release_bytes(freed);
-        }
-        let mut idle: Vec<(Instant, TraceId)> = self
-            .traces
-            .iter()
-            .filter(|(id, _)| **id != spare)
-            .map(|(id, trace)| (trace.last_seen_at, *id))
-            .collect();
-        // Ties broken by trace id, so a replay of the same spans and times evicts the same traces.
-        idle.sort_unstable();
-        for (_, id) in idle {
-            if self.traces.len() <= max_traces && self.held_bytes <= max_bytes {
-                break;
-            }
-            self.stats.traces_evicted += 1;
-            self.decide(id, Ending::Evicted, now, events);
-        }
-    }
-
-    /// A span for a decided trace: checked, and its violations revise the stored verdict, within the
-    /// per-trace bound; one the trace was given already changes nothing.
-    fn ingest_late(
-        &mut self,
-        span: &SpanRecord,
-        now: Now,
-        max_violations: usize,
-        observe: &mut impl FnMut(&SpanRecord),
-        events: &mut Vec<EngineEvent>,
-    ) {
-        let Some(decided) = self.decided.get_mut(&span.trace_id) else {
-            return;
-        };
-        let Some(id_bytes) = decided.first_sight(span.span_id) else {
-            self.stats.spans_duplicate += 1;
-            return;
-        };
-        self.stats.late_spans += 1;
-        observe(span);
-        let (verdict, tally) = (&mut decided.verdict, &mut decided.tally);
-        let before = verdict_bytes(verdict);
-        let mut added = 0;
-        span_violations(&self.contracts, span, now.unix_nano, |violation| {
-            events.push(EngineEvent::Violation(violation.clone()));
-            tally.add(&violation);
-            if verdict.violations.len() < max_violations {
-                verdict.violations.push(violation);
-                added += 1;
-            } else {
-                verdict.violations_over_limit += 1;
-                self.stats.violations_over_limit += 1;
-            }
-        });
-        if !tally.any || (added == 0 && verdict.violations_over_limit == 0) {
-            self.add_bytes(id_bytes);
-            return;
-        }
-        let incomplete = verdict.status == VerdictStatus::Incomplete;
-        (verdict.status, verdict.production_ready) = tally.status(incomplete);
-        let grown = verdict_bytes(verdict).saturating_sub(before);
-        events.push(EngineEvent::VerdictRevised {
-            verdict: verdict.clone(),
-            added,
-        });
-        self.add_bytes(id_bytes + grown);
-    }
-
-    /// Decides every trace whose root arrived more than the grace ago, or that has been idle too long.
-    pub fn tick(&mut self, now: Now) -> Vec<EngineEvent> {
-        let events = self.decide_due(now);
-        // A load's traces leave the map when decided, but its table would stay at its peak size for good.
-        if self.traces.capacity() > 4 * self.traces.len() + 1024 {
-            self.traces.shrink_to(2 * self.traces.len());
-        }
-        self.deadlines.shrink();
-        events
-    }
-
-    fn decide_due(&mut self, now: Now) -> Vec<EngineEvent> {
-        let completion = &self.contracts.file().completion;
-        let grace = Duration::from_secs_f64(completion.grace_seconds);
-        let idle = Duration::from_secs_f64(completion.idle_timeout_seconds);
-        let mut events = Vec::new();
-        while let Some(id) = self.deadlines.pop_due(now.instant) {
-            let Some(trace) = self.traces.get(&id) else {
-                continue;
-            };
-            let complete_at = trace.root_seen_at.map(|at| at + grace);
-            let idle_at = trace.last_seen_at + idle;
-            if let Some(at) = complete_at.filter(|at| *at <= now.instant) {
-                self.decision_delays.push(now.instant.duration_since(at));
-                self.decide(id, Ending::Complete, now, &mut events);
-            } else if idle_at <= now.instant {
-                self.decide(id, Ending::TimedOut, now, &mut events);
-            } else {
-                let next = complete_at.map_or(idle_at, |at| at.min(idle_at));
-                self.deadlines.push(next, id);
-            }
-        }
-        events
-    }
-
-    /// Decides every trace now: those with a root as complete, the rest as incomplete. For batch evaluation.
-    pub fn finish_all(&mut self, now: Now) -> Vec<EngineEvent> {
-        let ids: Vec<(TraceId, Ending)> = self
-            .traces
-            .iter()
-            .map(|(id, trace)| {
-                let ending = if trace.root_seen_at.is_some() {
-                    Ending::Complete
-                } else {
-                    Ending::TimedOut
-                };
-                (*id, ending)
-            })
-            .collect();
-        let mut events = Vec::new();
-        for (id, ending) in ids {
-            self.decide(id, ending, now, &mut events);
-        }
-        self.deadlines.clear();
-        events
-    }
-
-    /// Decides one trace: its trace-scoped violations (each an event of its own), then its verdict. A
-    /// complete trace whose run declared sessions it does not hold is decided, but `incomplete`.
-    fn decide(
-        &mut self,
-        trace_id: TraceId,
-        ending: Ending,
-        now: Now,
-        events: &mut Vec<EngineEvent>,
-    ) {
-        let Some(mut trace) = self.traces.remove(&trace_id) else {
-            return;
-        };
-        self.capacity.release_trace();
-        self.release_bytes(trace.bytes);
-        if !trace.monitored {
-            self.stats.traces_unmonitored += 1;
-            events.push(EngineEvent::Unmonitored {
-                trace_id,
-                spans: u32::try_from(trace.spans.len()).unwrap_or(u32::MAX),
-            });
-            return;
-        }
-        let max_violations = trace.contracts.file().limits.max_violations_per_trace;
-        let mut observations = Vec::new();
-        let mut incomplete_reason = if ending == Ending::Complete {
-            let contracts = Arc::clone(&trace.contracts);
-            for (index, contract) in contracts.contracts().iter().enumerate() {
-                if !contract.config.measure.is_trace_scoped() {
-                    continue;
-                }
-                let Some(observation) = trace.accumulators.get(index).and_then(|accumulator| {
-                    trace_measures::observe_trace(contract, accumulator, &trace)
-                }) else {
-                    continue;
-                };
-                if self.emit_decided {
-                    observations.push(Observation {
-                        contract_id: Arc::clone(&contract.id),
-                        value: observation.value(),
-                    });
-                }
-                if let Some(violation) = trace_violation(
-                    contract,
-                    trace_id,
-                    trace.service_name.as_ref(),
-                    &observation,
-                    now.unix_nano,
-                ) {
-                    events.push(EngineEvent::Violation(violation.clone()));
-                    trace.tally.add(&violation);
-                    trace.keep_violation(violation, max_violations);
-                }
-            }
-            missing_parts(&trace)
-        } else if ending == Ending::Evicted {
-            Some(evicted_reason(&trace))
-        } else {
-            Some(incomplete_reason(&trace))
-        };
-        // A trace past its limits was judged on part of its spans: it is incomplete, whatever that part
-        // showed, so it never reads as production-ready.
-        if trace.spans_over_limit > 0 {
-            let note = format!(
-                "{} spans over the per-trace limits were checked span by span but left out of trace-scoped contracts",
-                trace.spans_over_limit
-            );
-            incomplete_reason = Some(match incomplete_reason {
-                Some(reason) => format!("{reason}; {note}"),
-                None => note,
-            });
-        }
-        let (status, production_ready) = trace.tally.status(incomplete_reason.is_some());
-        self.stats.violations_over_limit += trace.violations_over_limit;
-        let decided_spans = self.emit_decided.then(|| trace.decided_spans());
-        let span_ids = trace.seen_ids();
-        let fragment = trace.root_seen_at.is_none();
-        let verdict = TraceVerdict {
-            trace_id,
-            status,
-            production_ready,
-            violations: trace.violations,
-            violations_over_limit: trace.violations_over_limit,
-            stage_durations: stage_durations(&trace.spans),
-            span_count: u32::try_from(trace.spans.len()).unwrap_or(u32::MAX),
-            incomplete_reason,
-            decided_unix_nano: now.unix_nano,
-            service_name: trace.service_name.as_deref().map(str::to_owned),
-            evicted: ending == Ending::Evicted,
-            attributes_truncated: trace.attributes_truncated,
-        };
-        let (held, forgotten, freed) =
-            self.decided
-                .insert(verdict.clone(), trace.tally, span_ids, fragment);
-        self.add_bytes(held);
-        self.stats.verdicts_forgotten += forgotten;
-        self.release_bytes(freed);
-        let decided = decided_spans.map(|spans| DecidedTrace {
-            verdict: verdict.clone(),
-            spans,
-            observations,
-        });
-        events.push(EngineEvent::Verdict(verdict));
-        if let Some(decided) = decided {
-            events.push(EngineEvent::Decided(Box::new(decided)));
-        }
     }
 }
 

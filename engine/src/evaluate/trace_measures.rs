@@ -109,67 +109,72 @@ pub(crate) fn observe_trace(
                 .collect();
             Some(TraceObservation::Missing(missing))
         }
-        (MeasureConfig::DuplicateSessionIds, _) => {
-            let mut per_stage: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-            for span in trace
-                .spans
-                .iter()
-                .filter(|s| contract.applies_to(trace.view(s)))
-            {
-                if let Some(session) = trace.session(span) {
-                    let stage = span.stage.map_or("", |stage| stage.as_str());
-                    *per_stage.entry((stage, session)).or_default() += 1;
-                }
-            }
-            let duplicated: BTreeSet<&str> = per_stage
-                .iter()
-                .filter(|(_, count)| **count > 1)
-                .map(|((_, session), _)| *session)
-                .collect();
-            Some(TraceObservation::Duplicated(
-                duplicated.into_iter().map(str::to_owned).collect(),
-            ))
-        }
-        (MeasureConfig::MissingSessions, _) => {
-            let declared = trace.declared_sessions?;
-            // Every stage the run reached starts at zero, so a stage span with no session under it is short
-            // by all the run declared rather than absent from the count. A stage the contract file says works
-            // over the whole run has no sessions to count.
-            let stages = &trace.contracts.file().completion.stages;
-            let per_session = |stage: &Stage| stages.get(stage) != Some(&StageWork::WholeRun);
-            let mut distinct: BTreeMap<&str, BTreeSet<&str>> = trace
-                .spans
-                .iter()
-                .filter_map(|span| span.stage)
-                .filter(per_session)
-                .filter(|stage| contract.config.scope.stage.is_none_or(|s| s == *stage))
-                .map(|stage| (stage.as_str(), BTreeSet::new()))
-                .collect();
-            for span in trace
-                .spans
-                .iter()
-                .filter(|s| contract.applies_to(trace.view(s)))
-            {
-                if let (Some(stage), Some(session)) = (span.stage, trace.session(span))
-                    && per_session(&stage)
-                {
-                    distinct.entry(stage.as_str()).or_default().insert(session);
-                }
-            }
-            let mut shortfalls: Vec<(String, i64)> = distinct
-                .iter()
-                .map(|(stage, sessions)| ((*stage).to_owned(), declared - sessions.len() as i64))
-                .filter(|(_, short)| *short > 0)
-                .collect();
-            // A run that declared sessions but reached no stage at all processed none of them.
-            if distinct.is_empty() && declared > 0 {
-                shortfalls.push(("every stage".to_owned(), declared));
-            }
-            Some(TraceObservation::Short {
-                declared,
-                shortfalls,
-            })
-        }
+        (MeasureConfig::DuplicateSessionIds, _) => Some(duplicated_sessions(contract, trace)),
+        (MeasureConfig::MissingSessions, _) => missing_sessions(contract, trace),
         _ => None,
     }
+}
+
+/// The sessions a trace holds more than once within one stage, among the spans the contract applies to.
+fn duplicated_sessions(contract: &Contract, trace: &TraceState) -> TraceObservation {
+    let mut per_stage: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for span in trace
+        .spans
+        .iter()
+        .filter(|s| contract.applies_to(trace.view(s)))
+    {
+        if let Some(session) = trace.session(span) {
+            let stage = span.stage.map_or("", |stage| stage.as_str());
+            *per_stage.entry((stage, session)).or_default() += 1;
+        }
+    }
+    let duplicated: BTreeSet<&str> = per_stage
+        .iter()
+        .filter(|(_, count)| **count > 1)
+        .map(|((_, session), _)| *session)
+        .collect();
+    TraceObservation::Duplicated(duplicated.into_iter().map(str::to_owned).collect())
+}
+
+/// How many sessions each stage the run reached is short of those the run declared; `None` when it
+/// declared none.
+fn missing_sessions(contract: &Contract, trace: &TraceState) -> Option<TraceObservation> {
+    let declared = trace.declared_sessions?;
+    // Every stage the run reached starts at zero, so a stage span with no session under it is short
+    // by all the run declared rather than absent from the count. A stage the contract file says works
+    // over the whole run has no sessions to count.
+    let stages = &trace.contracts.file().completion.stages;
+    let per_session = |stage: &Stage| stages.get(stage) != Some(&StageWork::WholeRun);
+    let mut distinct: BTreeMap<&str, BTreeSet<&str>> = trace
+        .spans
+        .iter()
+        .filter_map(|span| span.stage)
+        .filter(per_session)
+        .filter(|stage| contract.config.scope.stage.is_none_or(|s| s == *stage))
+        .map(|stage| (stage.as_str(), BTreeSet::new()))
+        .collect();
+    for span in trace
+        .spans
+        .iter()
+        .filter(|s| contract.applies_to(trace.view(s)))
+    {
+        if let (Some(stage), Some(session)) = (span.stage, trace.session(span))
+            && per_session(&stage)
+        {
+            distinct.entry(stage.as_str()).or_default().insert(session);
+        }
+    }
+    let mut shortfalls: Vec<(String, i64)> = distinct
+        .iter()
+        .map(|(stage, sessions)| ((*stage).to_owned(), declared - sessions.len() as i64))
+        .filter(|(_, short)| *short > 0)
+        .collect();
+    // A run that declared sessions but reached no stage at all processed none of them.
+    if distinct.is_empty() && declared > 0 {
+        shortfalls.push(("every stage".to_owned(), declared));
+    }
+    Some(TraceObservation::Short {
+        declared,
+        shortfalls,
+    })
 }

@@ -32,9 +32,8 @@ use std::borrow::Cow;
 
 use serde::de::DeserializeSeed;
 
-use crate::wire::{KeySelector, SpanVisitor, WireSpan, WireValue};
+use crate::wire::{JsonValue, KeySelector, SpanVisitor, WireSpan, WireValue};
 use fields::{Any, Id, Object};
-pub(crate) use value::JsonValue;
 
 /// Why a document is not a valid OTLP/JSON `ExportTraceServiceRequest`, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

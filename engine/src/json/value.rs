@@ -1,7 +1,6 @@
 //! Attributes in OTLP/JSON: `KeyValue`s, and the `AnyValue`s they hold, kept when selected and only
 //! checked otherwise.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{
@@ -12,36 +11,7 @@ use super::fields::{
     Base64, Bool, Double, Element, FieldName, Integer, Message, NextElement, NextValue, Object,
     Repeated, Text,
 };
-use crate::wire::{KeySelector, WireArray, WireValue};
-
-/// An attribute value as read from a document: strings are borrowed from it unless they held escapes.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum JsonValue<'de> {
-    Empty,
-    String(Cow<'de, str>),
-    Bool(bool),
-    Int(i64),
-    Double(f64),
-    Bytes(Vec<u8>),
-    Array(Vec<JsonValue<'de>>),
-    KvList { len: usize },
-}
-
-impl JsonValue<'_> {
-    /// The value as the visitors of either decoder take it.
-    pub(crate) fn wire(&self) -> WireValue<'_> {
-        match self {
-            JsonValue::Empty => WireValue::Empty,
-            JsonValue::String(text) => WireValue::String(text),
-            JsonValue::Bool(flag) => WireValue::Bool(*flag),
-            JsonValue::Int(int) => WireValue::Int(*int),
-            JsonValue::Double(double) => WireValue::Double(*double),
-            JsonValue::Bytes(bytes) => WireValue::Bytes(bytes),
-            JsonValue::Array(elements) => WireValue::Array(WireArray::json(elements)),
-            JsonValue::KvList { len } => WireValue::KvList { len: *len },
-        }
-    }
-}
+use crate::wire::{JsonValue, KeySelector};
 
 /// Selects no key: the attributes of scopes, events, links and key-value lists are only checked.
 struct Unselected;

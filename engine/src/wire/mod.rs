@@ -79,6 +79,7 @@ mod tests;
 use reader::{RECURSION_LIMIT, Reader};
 use schema::Msg;
 use value::AnyParts;
+pub(crate) use value::JsonValue;
 pub use value::WireArray;
 
 /// Chooses which attribute keys are kept; the contract engine's read plan implements it.

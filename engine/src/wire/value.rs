@@ -1,9 +1,10 @@
 //! Attribute values: an `AnyValue` read in place, and arrays walked lazily.
 
+use std::borrow::Cow;
+
 use super::WireValue;
 use super::reader::{Field, RECURSION_LIMIT, Reader, Result};
 use super::schema::Msg;
-use crate::json::JsonValue;
 
 /// The encoded pieces of one `AnyValue`.
 ///
@@ -146,6 +147,37 @@ fn next_len_field<'a>(bytes: &mut &'a [u8], msg: Msg, tag: u32) -> Option<&'a [u
                 *bytes = &[];
                 return None;
             }
+        }
+    }
+}
+
+/// An attribute value as the OTLP/JSON reader reads it from a document: strings are borrowed from it
+/// unless they held escapes. It lives here, beside [`WireArray`], because an array read from JSON holds
+/// its elements in this form.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum JsonValue<'de> {
+    Empty,
+    String(Cow<'de, str>),
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Bytes(Vec<u8>),
+    Array(Vec<JsonValue<'de>>),
+    KvList { len: usize },
+}
+
+impl JsonValue<'_> {
+    /// The value as the visitors of either decoder take it.
+    pub(crate) fn wire(&self) -> WireValue<'_> {
+        match self {
+            JsonValue::Empty => WireValue::Empty,
+            JsonValue::String(text) => WireValue::String(text),
+            JsonValue::Bool(flag) => WireValue::Bool(*flag),
+            JsonValue::Int(int) => WireValue::Int(*int),
+            JsonValue::Double(double) => WireValue::Double(*double),
+            JsonValue::Bytes(bytes) => WireValue::Bytes(bytes),
+            JsonValue::Array(elements) => WireValue::Array(WireArray::json(elements)),
+            JsonValue::KvList { len } => WireValue::KvList { len: *len },
         }
     }
 }
