@@ -1,13 +1,11 @@
 //! What the engine hands analysis: each decided trace's spans, memory samples and trace-scoped observations,
 //! only when asked for.
 
-mod support;
-
 use std::time::Instant;
 
+use crate::support::{at, defaults, span};
 use ironforge_engine::{Engine, EngineEvent, decide_batch};
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
-use support::{at, defaults, span};
 
 fn run_of_two_spans() -> Vec<ironforge_engine::model::SpanRecord> {
     let mut run = span(30, 1, None, Some(SpanKind::Run));

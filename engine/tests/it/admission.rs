@@ -2,8 +2,6 @@
 //! longest `incomplete` (evicted) rather than refusing new ones, and refuses only a batch that alone would
 //! not fit.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::time::{Duration, Instant};
 
 use ironforge_engine::model::{SpanRecord, TraceId};
@@ -11,9 +9,7 @@ use ironforge_engine::verdict::{TraceVerdict, VerdictStatus};
 use ironforge_engine::{EVICTED, Engine, EngineEvent};
 use ironforge_proto::semconv::{SpanKind, attr};
 
-mod support;
-
-use support::{SECOND, at, contracts, span, verdicts};
+use crate::support::{SECOND, at, contracts, span, verdicts};
 
 const SESSION_DURATION: &str = "  - id: session_duration\n    category: timing\n    scope: { kind: session }\n    measure: duration\n    comparison: lt\n    threshold: 5\n    severity: critical\n";
 

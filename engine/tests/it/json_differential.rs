@@ -8,11 +8,7 @@
 //! `null` field, `doubleValue` in quotes, URL-safe or unpadded base64, `0x` ids, messages as arrays) is not
 //! generated; `deviations_from_opentelemetry_proto` pins each one.
 
-// A failed property or setup stops the test loudly.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "support/properties.rs"]
-mod properties;
+use crate::support::properties;
 
 use std::fmt::Write as _;
 

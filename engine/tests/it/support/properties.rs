@@ -1,5 +1,4 @@
-//! How the property tests draw their cases, shared by the differential tests (included with `#[path]`,
-//! so that they need none of `support`'s engine helpers).
+//! How the differential tests' properties draw their cases.
 
 use proptest::test_runner::{Config, FailurePersistence, FileFailurePersistence, RngSeed};
 
@@ -11,8 +10,8 @@ const SEED: u64 = 0x1f0e_c0de_5eed;
 /// look for new failures. proptest's own `PROPTEST_CASES`, `PROPTEST_RNG_SEED` and
 /// `PROPTEST_DISABLE_FAILURE_PERSISTENCE` still take precedence.
 ///
-/// A failure is saved next to the test's source, in `tests/<test>.proptest-regressions`, and replayed
-/// first by every later run: commit the file with the fix.
+/// A failure is saved next to the test's source (see [`kept_next_to_source`]) and replayed first by every
+/// later run: commit the file with the fix.
 pub fn config(cases: u32) -> Config {
     let defaults = Config::default();
     let random = std::env::var("IRONFORGE_PROPTEST_RANDOM").is_ok_and(|value| value == "1");
@@ -25,16 +24,23 @@ pub fn config(cases: u32) -> Config {
     } else {
         cases
     };
-    // proptest's default looks for the crate's `lib.rs` above the source, which a test under `tests/`
-    // does not have.
-    let failure_persistence = defaults.failure_persistence.as_ref().map(|_| {
+    kept_next_to_source(Config {
+        cases,
+        rng_seed,
+        ..defaults
+    })
+}
+
+/// `config` with its failures kept next to the test's source, in `tests/it/<module>.proptest-regressions`,
+/// where the checked-in ones are. proptest's default keeps them in a `proptest-regressions` folder beside
+/// the nearest folder above the source with a `lib.rs` or `main.rs`, which for this binary is `tests/`.
+pub fn kept_next_to_source(config: Config) -> Config {
+    let failure_persistence = config.failure_persistence.as_ref().map(|_| {
         Box::new(FileFailurePersistence::WithSource("proptest-regressions"))
             as Box<dyn FailurePersistence>
     });
     Config {
-        cases,
-        rng_seed,
         failure_persistence,
-        ..defaults
+        ..config
     }
 }

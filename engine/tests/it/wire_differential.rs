@@ -9,11 +9,7 @@
 //! There is no difference in what is accepted; in particular the decoder keeps prost's nesting limit of
 //! 100 messages (and groups) exactly, which `nesting_limits_match` pins at the boundary.
 
-// A failed property or setup stops the test loudly.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "support/properties.rs"]
-mod properties;
+use crate::support::properties;
 
 use ironforge_engine::wire::{SpanVisitor, WireError, WireSpan, WireValue, decode_trace_request};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

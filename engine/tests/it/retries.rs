@@ -1,19 +1,15 @@
 //! Idempotent ingest: an exporter retries a request whose answer it did not get, so the engine must judge a
 //! span given twice (before its trace's verdict or after) as if it came once.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use crate::support::{at, defaults, properties, span, verdicts, violations};
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
 use ironforge_engine::verdict::VerdictStatus;
 use ironforge_engine::{Engine, EngineEvent};
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 use proptest::prelude::*;
-use support::{at, defaults, span, verdicts, violations};
 
 /// A run of one stage with `sessions` session spans, each scoring `authenticity`. It declares no session
 /// count, so one stage is a whole run.
@@ -130,7 +126,7 @@ fn a_request_retried_after_the_verdict_changes_nothing() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(properties::kept_next_to_source(ProptestConfig::with_cases(64)))]
 
     /// Any split of some runs into requests, each delivered one to three times in any order, is judged as
     /// the requests delivered once in order.

@@ -1,8 +1,6 @@
 //! Partial traces are never a pass: a run that declares its sessions and lacks a stage, or session spans of
 //! a stage, is `incomplete`, saying what is missing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::time::Instant;
 
 use ironforge_engine::Engine;
@@ -10,9 +8,7 @@ use ironforge_engine::model::{SpanId, SpanRecord};
 use ironforge_engine::verdict::{TraceVerdict, VerdictStatus};
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
-mod support;
-
-use support::{at, defaults, span, verdicts};
+use crate::support::{at, defaults, span, verdicts};
 
 /// A run declaring `declared` sessions, with `sessions(stage)` session spans under each stage it reaches.
 fn run(trace: u8, declared: i64, sessions: impl Fn(Stage) -> Option<u8>) -> Vec<SpanRecord> {
@@ -111,7 +107,7 @@ fn a_run_that_declares_no_sessions_is_not_held_to_stages() {
 
 #[test]
 fn a_trace_past_its_span_limit_is_incomplete_never_a_pass() {
-    let contracts = support::contracts(
+    let contracts = crate::support::contracts(
         "",
         "limits: { max_spans_per_trace: 4 }\n",
         "  - id: session_duration\n    category: timing\n    scope: { kind: session }\n    measure: duration\n    comparison: lt\n    threshold: 5\n    severity: warning\n",

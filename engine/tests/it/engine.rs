@@ -1,9 +1,6 @@
 //! The engine on its own: contracts over any declared attribute, scopes by pipeline, which traces are
 //! monitored, and the bounds that keep one trace from taking the engine's memory.
 
-// Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,9 +15,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
-mod support;
-
-use support::{at, contracts, defaults, kv, span, verdicts, violations};
+use crate::support::{at, contracts, defaults, kv, span, verdicts, violations};
 
 #[test]
 fn a_contract_holds_an_attribute_the_project_has_never_seen() {

@@ -1,8 +1,6 @@
 //! OpenTelemetry's attribute limits, applied as spans are decoded: attributes per span, bytes of a value,
 //! members of an array. What is cut is counted on the span and on its trace's verdict.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::time::Instant;
 
 use ironforge_engine::decode::decode_request;
@@ -16,9 +14,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, any_value::Va
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
-mod support;
-
-use support::{at, defaults, kv, span, verdicts};
+use crate::support::{at, defaults, kv, span, verdicts};
 
 fn string(text: &str) -> Value {
     Value::StringValue(text.to_owned())
@@ -177,7 +173,7 @@ fn a_span_repeating_a_mistyped_attribute_yields_one_bounded_violation() {
         .collect();
     let mut engine = Engine::new(defaults());
     let events = engine.ingest(vec![session], at(Instant::now(), 0)).unwrap();
-    let broken = support::violations(&events);
+    let broken = crate::support::violations(&events);
     assert_eq!(broken.len(), 1);
     assert!(
         broken[0].message.len() < 2_000,

@@ -1,6 +1,6 @@
 //! What the engine tests share: contract files, spans, times, and the events' verdicts and violations.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+pub mod properties;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
