@@ -1,4 +1,4 @@
-"""Series with Apache Otava's change points, as JSON on stdout, for analysis/tests/regression.rs.
+"""Series with Apache Otava's change points, as JSON on stdout, for analysis/tests/it/regression.rs.
 
 Runs Otava's own `compute_change_points` with its defaults on each series, twice: as released, and with its
 merge step re-testing both neighbours of a dropped change point (the one difference documented in

@@ -1,15 +1,10 @@
 //! The critical path and the per-stage breakdown on traces whose answers are known in closed form.
 
-// Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
-
+use crate::support::{TraceBuilder, assert_close, serial_stage, wide_stage};
 use ironforge_analysis::critical_path::{DEFAULT_SKEW_TOLERANCE_SECONDS, critical_path};
 use ironforge_analysis::tree::SpanTree;
 use ironforge_analysis::{AnalysisOptions, Budgets, analyse};
 use ironforge_proto::semconv::Stage;
-use support::{TraceBuilder, assert_close, serial_stage, wide_stage};
 
 fn path_names(tree: &SpanTree, tolerance: f64) -> Vec<(String, f64)> {
     critical_path(tree, tolerance)

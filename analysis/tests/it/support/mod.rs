@@ -1,5 +1,4 @@
 //! Traces drawn by hand, with times in seconds, so each test's right answer can be worked out on paper.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 
@@ -7,8 +6,6 @@ use ironforge_engine::model::{SpanId, TraceId};
 use ironforge_engine::verdict::{TraceVerdict, VerdictStatus};
 use ironforge_engine::{DecidedSpan, DecidedTrace};
 use ironforge_proto::semconv::{SpanKind, Stage};
-
-pub const EPSILON: f64 = 1e-9;
 
 pub struct TraceBuilder {
     spans: Vec<DecidedSpan>,
@@ -85,17 +82,6 @@ impl TraceBuilder {
             SpanKind::Session,
             Some(stage),
             Some(session),
-            times,
-        )
-    }
-
-    pub fn pattern(&mut self, parent: SpanId, times: (f64, f64)) -> SpanId {
-        self.push(
-            Some(parent),
-            "pattern",
-            SpanKind::Pattern,
-            None,
-            None,
             times,
         )
     }

@@ -1,18 +1,12 @@
 //! What-if estimates, recommendations and the plan, against answers worked out by hand.
 
-// Helpers outside `#[test]` functions fail the test loudly, as the tests themselves do.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod plan;
-mod support;
-
+use crate::support::{TraceBuilder, assert_close, serial_stage, wide_stage};
 use ironforge_analysis::critical_path::DEFAULT_SKEW_TOLERANCE_SECONDS;
 use ironforge_analysis::recommend::{Category, Level, Priority};
 use ironforge_analysis::tree::SpanTree;
 use ironforge_analysis::whatif::{Change, Scenario, Target, simulate};
 use ironforge_analysis::{AnalysisOptions, Budgets, add_plan, analyse, analyse_unplanned};
 use ironforge_proto::semconv::Stage;
-use support::{TraceBuilder, assert_close, serial_stage, wide_stage};
 
 fn run_after(trace: &ironforge_engine::DecidedTrace, scenarios: &[Scenario]) -> f64 {
     let tree = SpanTree::new(&trace.spans).expect("spans");

@@ -2,8 +2,7 @@
 
 use ironforge_analysis::memory::{LeakOptions, MemorySample, MemoryTrend, memory_trend};
 
-mod common;
-use common::Noise;
+use crate::common::Noise;
 
 const MIB: f64 = 1024.0 * 1024.0;
 const START: u64 = 1_700_000_000_000_000_000;

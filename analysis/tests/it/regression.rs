@@ -10,8 +10,7 @@ use std::process::Command;
 use ironforge_analysis::regression::{ChangePoint, Direction, RegressionOptions, change_points};
 use serde::Deserialize;
 
-mod common;
-use common::Noise;
+use crate::common::Noise;
 
 /// `before.0` points around `before.1`, then `after.0` around `after.1`, with normal noise of `deviation`.
 fn noisy_step(seed: u64, before: (usize, f64), after: (usize, f64), deviation: f64) -> Vec<f64> {

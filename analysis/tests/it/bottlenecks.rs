@@ -1,14 +1,9 @@
 //! Bottlenecks across runs: ranked by time on the critical path, graded against the budgets.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
-mod untraced;
-
+use crate::support::{TraceBuilder, assert_close};
 use ironforge_analysis::bottleneck::{Severity, Subject};
 use ironforge_analysis::{AnalysisOptions, BottleneckWindow, Budgets, analyse};
 use ironforge_proto::semconv::Stage;
-use support::{TraceBuilder, assert_close};
 
 /// A run of two stages: discovery with sessions of the given times one after another, then a one-second
 /// validation.
