@@ -1,14 +1,12 @@
 //! The sampler as pipelines meet it: through `#[tracing::instrument]` spans and the OpenTelemetry
 //! layer, which hands the span's initial fields to the sampler.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Harness, attr};
 use ironforge_instrument::Sampling;
 use ironforge_instrument::semconv::{Stage, attr};
 use opentelemetry::Value;
-use support::{Harness, attr};
 
 #[tracing::instrument(skip_all)]
 fn helper(depth: u32) {

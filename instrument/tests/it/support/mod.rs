@@ -1,10 +1,9 @@
 //! Shared test helpers: an instrumentation over the SDK's in-memory exporters, metric lookups, and
 //! a gRPC OTLP sink on 127.0.0.1.
-// Each test binary compiles this module and uses a different part of it; and, being test
-// scaffolding outside `#[test]` functions, it fails loudly on purpose.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+// The footprint bench compiles this module too; it and the tests use different parts of it.
+#![allow(dead_code)]
+
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -333,55 +332,4 @@ impl Drop for GrpcSink {
 pub fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
-}
-
-/// (path, content type, body) of each request.
-pub type Requests = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
-
-/// An OTLP/HTTP collector on 127.0.0.1, as small as HTTP/1.1 allows: answers every request with an empty protobuf 200, keeping what it received.
-pub fn http_sink() -> (String, Requests) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let requests: Requests = Arc::default();
-    let seen = Arc::clone(&requests);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let seen = Arc::clone(&seen);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = request_line.split(' ').nth(1).unwrap_or("").to_owned();
-                    let (mut length, mut content_type) = (0usize, String::new());
-                    loop {
-                        let mut line = String::new();
-                        reader.read_line(&mut line).unwrap();
-                        let line = line.trim_end();
-                        if line.is_empty() {
-                            break;
-                        }
-                        let (name, value) = line.split_once(':').unwrap();
-                        match name.to_ascii_lowercase().as_str() {
-                            "content-length" => length = value.trim().parse().unwrap(),
-                            "content-type" => content_type = value.trim().to_owned(),
-                            _ => {}
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    seen.lock().unwrap().push((path, content_type, body));
-                    stream
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
-                        )
-                        .unwrap();
-                }
-            });
-        }
-    });
-    (format!("http://{addr}"), requests)
 }

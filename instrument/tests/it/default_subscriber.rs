@@ -1,11 +1,12 @@
 //! `install_default_subscriber`: the explicit opt-in to a global subscriber.
-
-mod support;
+//!
+//! The test sets the process's global subscriber, once only, so it runs in a process of its own.
 
 use std::time::Duration;
 
+use crate::own_process::run_apart;
+use crate::support::GrpcSink;
 use ironforge_instrument::{Config, InitError, init};
-use support::GrpcSink;
 
 #[tracing::instrument(skip_all, fields(ironforge.span.kind = "session"))]
 fn session() {
@@ -17,6 +18,9 @@ fn debug_helper() {}
 
 #[test]
 fn installs_once_and_exports_info_spans() {
+    if !run_apart(module_path!(), "installs_once_and_exports_info_spans") {
+        return;
+    }
     let sink = GrpcSink::start();
     let instrumentation = init(
         Config::builder()

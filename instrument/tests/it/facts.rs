@@ -1,19 +1,17 @@
 //! Exactly which spans, attributes and metrics the layer and each helper produce, read back from the
 //! SDK's in-memory exporters.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{
+    Harness, attr, gauge_u64, histogram_f64, kv, metric, metric_names, own_keys, span, sum_f64,
+    sum_u64,
+};
 use ironforge_instrument::semconv::{SpanKind, Stage, attr, metric};
 use ironforge_instrument::{
     GraphFacts, Sampling, record_authenticity, record_graph, record_memory, record_overhead,
 };
 use opentelemetry::{Array, StringValue, Value};
-use support::{
-    Harness, attr, gauge_u64, histogram_f64, kv, metric, metric_names, own_keys, span, sum_f64,
-    sum_u64,
-};
 
 #[tracing::instrument(skip_all, fields(
     ironforge.span.kind = "session",

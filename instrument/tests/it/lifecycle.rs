@@ -1,12 +1,11 @@
 //! Init, export and shutdown against real sockets on 127.0.0.1: a collector that is down, one that
 //! is up, and exporters that fail or hang.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::{GrpcSink, closed_port, metric, sum_u64};
 use ironforge_instrument::semconv::{attr, metric};
 use ironforge_instrument::{
     Config, ExportReport, Instrumentation, Sampling, ShutdownCause, ShutdownError, init,
@@ -17,7 +16,6 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, Temporality};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use support::{GrpcSink, closed_port, metric, sum_u64};
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Generous bounds: they catch hangs and blocking, not slowness of a loaded machine.

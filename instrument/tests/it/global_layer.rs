@@ -1,14 +1,15 @@
 //! The layer in a global subscriber with no filter at all, so the exporter's own threads trace
 //! into it too: the transport's spans must not become telemetry (each export would otherwise
 //! produce more to export).
-
-mod support;
+//!
+//! The test sets the process's global subscriber, so it runs in a process of its own.
 
 use std::time::Duration;
 
+use crate::own_process::run_apart;
+use crate::support::{GrpcSink, SINK_THREAD};
 use ironforge_instrument::{Config, init};
 use opentelemetry_proto::tonic::common::v1::any_value;
-use support::{GrpcSink, SINK_THREAD};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[tracing::instrument(skip_all, fields(ironforge.span.kind = "session"))]
@@ -16,6 +17,9 @@ fn session() {}
 
 #[test]
 fn the_exporter_never_exports_its_own_traffic() {
+    if !run_apart(module_path!(), "the_exporter_never_exports_its_own_traffic") {
+        return;
+    }
     let sink = GrpcSink::start();
     let instrumentation = init(
         Config::builder()
