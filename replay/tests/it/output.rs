@@ -1,7 +1,5 @@
 //! `ironforge-replay --output`: the run recorded as OTLP/JSON lines, with no server to send to.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::process::Command;
 
 use serde_json::Value;

@@ -1,11 +1,6 @@
 //! The pipeline without an exporter: what a run reports about the real sessions, and how it copes with a file
 //! that does not parse.
 
-// Helpers outside `#[test]` functions may fail loudly too: a failure there is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod recordings;
-
 use std::path::{Path, PathBuf};
 
 use ironforge_replay::{DEFAULT_SESSIONS_DIR, ReplayError, ReplayOptions, run};

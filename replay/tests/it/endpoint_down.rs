@@ -1,21 +1,27 @@
 //! With nothing listening at the endpoint, the pipeline still completes and the failed exports are counted.
-
-// Helpers outside `#[test]` functions may fail loudly too: a failure there is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
+//!
+//! It records the run's spans through a subscriber of its own, and tracing caches each callsite's interest
+//! per process: a test of this binary running the pipeline without a subscriber at the same moment could
+//! leave spans of this run unrecorded. It runs in a process of its own.
 
 use std::time::{Duration, Instant};
 
+use crate::own_process::run_apart;
 use ironforge_instrument::{Config, Protocol, Sampling};
 use ironforge_replay::{ReplayOptions, run};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[test]
 fn the_run_completes_and_counts_export_failures() {
+    if !run_apart(
+        module_path!(),
+        "the_run_completes_and_counts_export_failures",
+    ) {
+        return;
+    }
     let config = Config::builder()
         .service_name("ironforge-replay-test")
-        .endpoint(support::dead_endpoint())
+        .endpoint(crate::support::dead_endpoint())
         .protocol(Protocol::Grpc)
         .sampling(Sampling::Always)
         .timeout(Duration::from_secs(1))

@@ -1,18 +1,18 @@
 //! The full replay, exported over OTLP/gRPC to a real receiver: one trace, the documented span tree, and the
 //! facts the monitor reads on each kind of span.
-
-// Helpers outside `#[test]` functions may fail loudly too: a failure there is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
+//!
+//! It records the run's spans through a subscriber of its own, and tracing caches each callsite's interest
+//! per process: a test of this binary running the pipeline without a subscriber at the same moment could
+//! leave spans of this run unrecorded. It runs in a process of its own.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::own_process::run_apart;
+use crate::support::{Receiver, double_attr, hex, int_attr, str_array_attr, str_attr};
 use ironforge_instrument::{Config, Protocol, Sampling};
 use ironforge_proto::otlp::trace::Span;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 use ironforge_replay::{ReplayOptions, RunSummary, run};
-use support::{Receiver, double_attr, hex, int_attr, str_array_attr, str_attr};
 use tracing_subscriber::layer::SubscriberExt;
 
 const SERVICE: &str = "ironforge-replay-test";
@@ -35,6 +35,12 @@ fn sessions_of<'a>(spans: &[&'a Span], stage: Stage) -> impl Iterator<Item = &'a
 
 #[test]
 fn the_full_replay_arrives_as_one_trace_with_the_documented_tree() {
+    if !run_apart(
+        module_path!(),
+        "the_full_replay_arrives_as_one_trace_with_the_documented_tree",
+    ) {
+        return;
+    }
     let receiver = Receiver::start();
     let config = Config::builder()
         .service_name(SERVICE)
@@ -185,7 +191,7 @@ fn assert_discovery_facts(spans: &[&Span]) {
         assert_eq!(int_attr(a, attr::GRAPH_EDGE_FEATURE_DIM), Some(20));
         assert_eq!(int_attr(a, attr::GRAPH_CROSS_SESSION_EDGES), Some(0));
         assert_eq!(int_attr(a, attr::HTF_OPEN_CANDLE_READS), Some(0));
-        assert!(support::attr(a, attr::PATTERN_AUTHENTICITY).is_none());
+        assert!(crate::support::attr(a, attr::PATTERN_AUTHENTICITY).is_none());
     }
     assert_eq!(
         run_types.len(),
@@ -220,8 +226,8 @@ fn assert_validation_facts(spans: &[&Span], summary: &RunSummary) {
     for s in of_kind(spans, SpanKind::Session)
         .filter(|s| matches!(stage_of(s), Some(Stage::Confluence | Stage::Reporting)))
     {
-        assert!(support::attr(&s.attributes, attr::GRAPH_EVENT_TYPES).is_none());
-        assert!(support::attr(&s.attributes, attr::PATTERN_AUTHENTICITY).is_none());
+        assert!(crate::support::attr(&s.attributes, attr::GRAPH_EVENT_TYPES).is_none());
+        assert!(crate::support::attr(&s.attributes, attr::PATTERN_AUTHENTICITY).is_none());
     }
 
     let defect_events = sessions_of(spans, Stage::Validation)

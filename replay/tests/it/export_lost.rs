@@ -1,10 +1,5 @@
 //! The `ironforge-replay` binary against collectors that lose its trace: what it prints and how it exits.
 
-// Helpers outside `#[test]` functions may fail loudly too: a failure there is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
-
 use std::process::{Command, Output};
 
 /// Runs the replay binary over two sessions against `endpoint`.
@@ -43,7 +38,7 @@ fn figure(stdout: &str, label: &str) -> u64 {
 // metrics, so only the lost trace can tell. Before, the replay printed "export failures:  0" and exited 0.
 #[test]
 fn a_final_flush_that_times_out_is_reported_and_fails_the_run() {
-    let receiver = support::Receiver::start_hanging_traces();
+    let receiver = crate::support::Receiver::start_hanging_traces();
     let output = replay(&receiver.endpoint(), "7");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -58,7 +53,7 @@ fn a_final_flush_that_times_out_is_reported_and_fails_the_run() {
 
 #[test]
 fn a_collector_that_never_answers_at_all_is_reported() {
-    let (_silent, endpoint) = support::silent_endpoint();
+    let (_silent, endpoint) = crate::support::silent_endpoint();
     let output = replay(&endpoint, "7");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{stdout}");
@@ -68,7 +63,7 @@ fn a_collector_that_never_answers_at_all_is_reported() {
 
 #[test]
 fn a_refused_export_is_reported_and_fails_the_run() {
-    let output = replay(&support::dead_endpoint(), "2");
+    let output = replay(&crate::support::dead_endpoint(), "2");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{stdout}");
     assert!(figure(&stdout, "export failures:") > 0, "{stdout}");
@@ -76,7 +71,7 @@ fn a_refused_export_is_reported_and_fails_the_run() {
 
 #[test]
 fn a_delivered_trace_exits_zero_with_no_failures() {
-    let receiver = support::Receiver::start();
+    let receiver = crate::support::Receiver::start();
     let output = replay(&receiver.endpoint(), "10");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -89,7 +84,7 @@ fn a_delivered_trace_exits_zero_with_no_failures() {
 // metric export is refused. Before, the replay called that "not fully delivered" and exited 1.
 #[test]
 fn a_trace_only_receiver_gets_the_whole_trace_and_the_run_passes_with_a_warning() {
-    let receiver = support::Receiver::start_traces_only();
+    let receiver = crate::support::Receiver::start_traces_only();
     let output = replay(&receiver.endpoint(), "10");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -118,7 +113,7 @@ fn a_trace_only_receiver_gets_the_whole_trace_and_the_run_passes_with_a_warning(
 
 #[test]
 fn require_metrics_makes_refused_metrics_an_error_of_its_own() {
-    let receiver = support::Receiver::start_traces_only();
+    let receiver = crate::support::Receiver::start_traces_only();
     let output = replay_with(&receiver.endpoint(), "10", &["--require-metrics"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -139,7 +134,7 @@ fn require_metrics_makes_refused_metrics_an_error_of_its_own() {
     );
 
     // A receiver that takes both passes the same flag.
-    let both = support::Receiver::start();
+    let both = crate::support::Receiver::start();
     let output = replay_with(&both.endpoint(), "10", &["--require-metrics"]);
     assert_eq!(
         output.status.code(),

@@ -1,8 +1,5 @@
 //! Each fault flag changes exactly the fact its contract reads, and nothing else.
 
-// Helpers outside `#[test]` functions may fail loudly too: a failure there is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::time::Duration;
 
 use ironforge_replay::faults::{SLOW_SESSION_SLEEP, UNKNOWN_EVENT_TYPE};
