@@ -1,5 +1,4 @@
 //! A receiver that sheds load: the sender waits the delay it names, retries, and counts the retries.
-#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,5 +1,4 @@
 //! The sender against the baseline receiver on loopback, over both transports: every span sent is decoded.
-#![allow(clippy::unwrap_used)]
 
 use ironforge_loadgen::baseline::{self, Baseline, Tally};
 use ironforge_loadgen::send::{self, Protocol, SendOptions};
