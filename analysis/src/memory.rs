@@ -88,26 +88,12 @@ pub struct MemoryTrend {
 
 /// The trend of `samples` (in any order), judged by `options`. See the module documentation for the guards.
 pub fn memory_trend(samples: &[MemorySample], options: &LeakOptions) -> MemoryTrend {
-    let mut valid: Vec<MemorySample> = samples
-        .iter()
-        .copied()
-        .filter(|s| s.bytes.is_finite() && s.bytes >= 0.0)
-        .collect();
-    valid.sort_by_key(|s| s.unix_nano);
-    let ignored_samples = samples.len() - valid.len();
-
-    let restarts: Vec<usize> = (1..valid.len())
-        .filter(|&i| valid[i].bytes < options.restart_drop * valid[i - 1].bytes)
-        .collect();
-    let segments = if valid.is_empty() {
-        0
-    } else {
-        restarts.len() + 1
-    };
-    let last_segment = &valid[restarts.last().copied().unwrap_or(0)..];
-    let peak_bytes = valid.iter().map(|s| s.bytes).fold(0.0, f64::max);
+    let series = Series::of(samples, options.restart_drop);
+    let last_segment = series.last_segment();
+    let peak_bytes = series.valid.iter().map(|s| s.bytes).fold(0.0, f64::max);
     // A running mean, which no sum of large readings can overflow.
-    let mean_bytes = valid
+    let mean_bytes = series
+        .valid
         .iter()
         .enumerate()
         .fold(0.0, |m, (i, s)| m + (s.bytes - m) / (i + 1) as f64);
@@ -119,19 +105,108 @@ pub fn memory_trend(samples: &[MemorySample], options: &LeakOptions) -> MemoryTr
         .max(2)
         .min(last_segment.len());
     let tail_fit = LineFit::of(&last_segment[last_segment.len() - quarter..]);
-    let since = if restarts.is_empty() {
+    let (leak, verdict) = judge(&series, &fit, &tail_fit, quarter, options);
+
+    let limit = options.limit_bytes;
+    let limit_is_usable = limit.is_finite() && limit > 0.0;
+    let seconds_to_limit = (limit_is_usable && fit.slope > 0.0)
+        .then(|| ((limit - fit.fitted_last) / fit.slope).max(0.0))
+        .filter(|s| s.is_finite());
+    let efficiency_score = if series.valid.is_empty() || !limit_is_usable {
+        0.0
+    } else {
+        let headroom = (1.0 - peak_bytes / limit).clamp(0.0, 1.0);
+        let score = 100.0 * headroom * if leak { 0.5 } else { 1.0 };
+        if score.is_finite() { score } else { 0.0 }
+    };
+    let verdict = match seconds_to_limit {
+        Some(seconds) if leak => format!(
+            "{verdict}; reaches the {} limit in {}",
+            bytes(limit),
+            duration(seconds)
+        ),
+        _ => verdict,
+    };
+
+    MemoryTrend {
+        samples: series.valid.len(),
+        ignored_samples: series.ignored,
+        segments: series.segments(),
+        segment_samples: last_segment.len(),
+        peak_bytes,
+        mean_bytes,
+        growth_bytes_per_second: fit.slope,
+        confidence: fit.confidence,
+        leak,
+        verdict,
+        seconds_to_limit,
+        efficiency_score,
+    }
+}
+
+/// The usable samples in time order, and where the process restarted among them.
+struct Series {
+    valid: Vec<MemorySample>,
+    /// Samples left out for a negative or non-finite reading.
+    ignored: usize,
+    /// Indexes in `valid` of the first sample after each restart.
+    restarts: Vec<usize>,
+}
+
+impl Series {
+    fn of(samples: &[MemorySample], restart_drop: f64) -> Series {
+        let mut valid: Vec<MemorySample> = samples
+            .iter()
+            .copied()
+            .filter(|s| s.bytes.is_finite() && s.bytes >= 0.0)
+            .collect();
+        valid.sort_by_key(|s| s.unix_nano);
+        let ignored = samples.len() - valid.len();
+        let restarts: Vec<usize> = (1..valid.len())
+            .filter(|&i| valid[i].bytes < restart_drop * valid[i - 1].bytes)
+            .collect();
+        Series {
+            valid,
+            ignored,
+            restarts,
+        }
+    }
+
+    fn segments(&self) -> usize {
+        if self.valid.is_empty() {
+            0
+        } else {
+            self.restarts.len() + 1
+        }
+    }
+
+    /// The samples since the last restart: the only ones a leak in the running process shows in.
+    fn last_segment(&self) -> &[MemorySample] {
+        &self.valid[self.restarts.last().copied().unwrap_or(0)..]
+    }
+}
+
+/// Whether the last segment leaks, the first guard that fails saying why not.
+fn judge(
+    series: &Series,
+    fit: &LineFit,
+    tail_fit: &LineFit,
+    quarter: usize,
+    options: &LeakOptions,
+) -> (bool, String) {
+    let last_segment = series.last_segment();
+    let since = if series.restarts.is_empty() {
         "since the first sample"
     } else {
         "since the last restart"
     };
-
-    let (leak, verdict) = if valid.is_empty() {
+    if series.valid.is_empty() {
         (false, "no samples: nothing to judge".to_owned())
     } else if last_segment.len() < options.min_points {
-        let restarted = if restarts.is_empty() {
+        let restarted = if series.restarts.is_empty() {
             String::new()
         } else {
-            format!(" (the process restarted {} times)", restarts.len())
+            format!(" (the process restarted {} times)", series.restarts.len())
         };
         (
             false,
@@ -176,42 +251,6 @@ pub fn memory_trend(samples: &[MemorySample], options: &LeakOptions) -> MemoryTr
                 fit.confidence
             ),
         )
-    };
-
-    let limit = options.limit_bytes;
-    let limit_is_usable = limit.is_finite() && limit > 0.0;
-    let seconds_to_limit = (limit_is_usable && fit.slope > 0.0)
-        .then(|| ((limit - fit.fitted_last) / fit.slope).max(0.0))
-        .filter(|s| s.is_finite());
-    let efficiency_score = if valid.is_empty() || !limit_is_usable {
-        0.0
-    } else {
-        let headroom = (1.0 - peak_bytes / limit).clamp(0.0, 1.0);
-        let score = 100.0 * headroom * if leak { 0.5 } else { 1.0 };
-        if score.is_finite() { score } else { 0.0 }
-    };
-    let verdict = match seconds_to_limit {
-        Some(seconds) if leak => format!(
-            "{verdict}; reaches the {} limit in {}",
-            bytes(limit),
-            duration(seconds)
-        ),
-        _ => verdict,
-    };
-
-    MemoryTrend {
-        samples: valid.len(),
-        ignored_samples,
-        segments,
-        segment_samples: last_segment.len(),
-        peak_bytes,
-        mean_bytes,
-        growth_bytes_per_second: fit.slope,
-        confidence: fit.confidence,
-        leak,
-        verdict,
-        seconds_to_limit,
-        efficiency_score,
     }
 }
 

@@ -51,92 +51,9 @@ impl SpanTree {
     /// earliest span without a parent, or else the earliest span.
     pub fn new(spans: &[DecidedSpan]) -> Option<Self> {
         let root = root_index(spans)?;
-        let by_id: HashMap<SpanId, usize> = spans
-            .iter()
-            .enumerate()
-            .map(|(index, span)| (span.span_id, index))
-            .collect();
-        // Original index of each span's parent; the root and orphans hang under nothing yet.
-        let mut parent: Vec<Option<usize>> = spans
-            .iter()
-            .enumerate()
-            .map(|(index, span)| {
-                let parent = by_id.get(&span.parent_span_id?).copied()?;
-                (index != root && parent != index).then_some(parent)
-            })
-            .collect();
-        if let Some(slot) = parent.get_mut(root) {
-            *slot = None;
-        }
-        let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
-        for (index, parent) in parent.iter().enumerate() {
-            if let Some(parent) = parent {
-                children[*parent].push(index);
-            }
-        }
-        // Whatever the root does not reach (no parent in the trace, or a cycle) hangs under the root.
-        let mut reached = vec![false; spans.len()];
-        let mut orphans = 0;
-        let mut order = Vec::with_capacity(spans.len());
-        let mut next = 0;
-        reach(root, &children, &mut reached, &mut order);
-        while next < spans.len() {
-            if !reached[next] {
-                // Hang the topmost unreached ancestor, so an orphaned subtree stays whole.
-                let mut top = next;
-                for _ in 0..spans.len() {
-                    match parent[top] {
-                        Some(up) if !reached[up] && up != next => top = up,
-                        _ => break,
-                    }
-                }
-                orphans += 1;
-                parent[top] = Some(root);
-                children[root].push(top);
-                reach(top, &children, &mut reached, &mut order);
-                continue;
-            }
-            next += 1;
-        }
-        // Breadth-first order puts every parent before its children: clip and inherit in one pass.
-        let origin = spans[root].start_unix_nano;
-        let seconds = |nanos: u64| (i128::from(nanos) - i128::from(origin)) as f64 / 1e9;
-        let mut new_index = vec![0usize; spans.len()];
-        let mut nodes: Vec<Node> = Vec::with_capacity(spans.len());
-        let mut clipped = 0;
-        for &old in &order {
-            let span = &spans[old];
-            let parent_new = parent[old].map(|p| new_index[p]);
-            let (mut start, mut end) = (seconds(span.start_unix_nano), seconds(span.end_unix_nano));
-            let (mut stage, mut session) = (span.stage, span.session_id.clone());
-            if let Some(p) = parent_new.and_then(|p| nodes.get(p)) {
-                let (s, e) = (start.clamp(p.start, p.end), end.clamp(p.start, p.end));
-                if (s, e) != (start, end) {
-                    clipped += 1;
-                }
-                (start, end) = (s, e.max(s));
-                stage = stage.or(p.stage);
-                session = session.or_else(|| p.session.clone());
-            }
-            let index = nodes.len();
-            new_index[old] = index;
-            if let Some(p) = parent_new.and_then(|p| nodes.get_mut(p)) {
-                p.children.push(index);
-            }
-            nodes.push(Node {
-                span_id: span.span_id,
-                name: Arc::clone(&span.name),
-                kind: span.kind,
-                stage,
-                session,
-                start,
-                end,
-                parent: parent_new,
-                children: Vec::new(),
-                memory_bytes: span.memory_bytes,
-                end_unix_nano: span.end_unix_nano,
-            });
-        }
+        let mut links = Links::of(spans, root);
+        let (order, orphans) = links.hang_orphans(root);
+        let (nodes, clipped) = clip_in_order(spans, root, &links.parent, &order);
         let mut tree = Self {
             nodes,
             orphans,
@@ -181,6 +98,121 @@ impl SpanTree {
         }
         (node.seconds() - covered).max(0.0)
     }
+}
+
+/// Each span's parent and children, by the spans' original indexes.
+struct Links {
+    parent: Vec<Option<usize>>,
+    children: Vec<Vec<usize>>,
+}
+
+impl Links {
+    /// Links every span to its parent among `spans`; the root and orphans hang under nothing yet.
+    fn of(spans: &[DecidedSpan], root: usize) -> Links {
+        let by_id: HashMap<SpanId, usize> = spans
+            .iter()
+            .enumerate()
+            .map(|(index, span)| (span.span_id, index))
+            .collect();
+        let mut parent: Vec<Option<usize>> = spans
+            .iter()
+            .enumerate()
+            .map(|(index, span)| {
+                let parent = by_id.get(&span.parent_span_id?).copied()?;
+                (index != root && parent != index).then_some(parent)
+            })
+            .collect();
+        if let Some(slot) = parent.get_mut(root) {
+            *slot = None;
+        }
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+        for (index, parent) in parent.iter().enumerate() {
+            if let Some(parent) = parent {
+                children[*parent].push(index);
+            }
+        }
+        Links { parent, children }
+    }
+
+    /// Hangs whatever the root does not reach (no parent in the trace, or a cycle) under the root. Returns
+    /// every span breadth first from the root, and how many were hung.
+    fn hang_orphans(&mut self, root: usize) -> (Vec<usize>, usize) {
+        let count = self.parent.len();
+        let mut reached = vec![false; count];
+        let mut orphans = 0;
+        let mut order = Vec::with_capacity(count);
+        let mut next = 0;
+        reach(root, &self.children, &mut reached, &mut order);
+        while next < count {
+            if !reached[next] {
+                // Hang the topmost unreached ancestor, so an orphaned subtree stays whole.
+                let mut top = next;
+                for _ in 0..count {
+                    match self.parent[top] {
+                        Some(up) if !reached[up] && up != next => top = up,
+                        _ => break,
+                    }
+                }
+                orphans += 1;
+                self.parent[top] = Some(root);
+                self.children[root].push(top);
+                reach(top, &self.children, &mut reached, &mut order);
+                continue;
+            }
+            next += 1;
+        }
+        (order, orphans)
+    }
+}
+
+/// The nodes in `order`, in seconds from the root's start, each clipped to its parent and inheriting its
+/// stage and session; and how many were clipped. Breadth-first order puts every parent before its
+/// children, so one pass does it.
+fn clip_in_order(
+    spans: &[DecidedSpan],
+    root: usize,
+    parent: &[Option<usize>],
+    order: &[usize],
+) -> (Vec<Node>, usize) {
+    let origin = spans[root].start_unix_nano;
+    let seconds = |nanos: u64| (i128::from(nanos) - i128::from(origin)) as f64 / 1e9;
+    let mut new_index = vec![0usize; spans.len()];
+    let mut nodes: Vec<Node> = Vec::with_capacity(spans.len());
+    let mut clipped = 0;
+    for &old in order {
+        let span = &spans[old];
+        let parent_new = parent[old].map(|p| new_index[p]);
+        let (mut start, mut end) = (seconds(span.start_unix_nano), seconds(span.end_unix_nano));
+        let (mut stage, mut session) = (span.stage, span.session_id.clone());
+        if let Some(p) = parent_new.and_then(|p| nodes.get(p)) {
+            let (s, e) = (start.clamp(p.start, p.end), end.clamp(p.start, p.end));
+            if (s, e) != (start, end) {
+                clipped += 1;
+            }
+            (start, end) = (s, e.max(s));
+            stage = stage.or(p.stage);
+            session = session.or_else(|| p.session.clone());
+        }
+        let index = nodes.len();
+        new_index[old] = index;
+        if let Some(p) = parent_new.and_then(|p| nodes.get_mut(p)) {
+            p.children.push(index);
+        }
+        nodes.push(Node {
+            span_id: span.span_id,
+            name: Arc::clone(&span.name),
+            kind: span.kind,
+            stage,
+            session,
+            start,
+            end,
+            parent: parent_new,
+            children: Vec::new(),
+            memory_bytes: span.memory_bytes,
+            end_unix_nano: span.end_unix_nano,
+        });
+    }
+    (nodes, clipped)
 }
 
 fn root_index(spans: &[DecidedSpan]) -> Option<usize> {

@@ -163,98 +163,15 @@ impl Server {
         let data_dir_lock = DataDirLock::acquire(&options.data_dir)?;
         let metrics = Arc::new(Metrics::new());
         let secured = Secured::new(&options.security, Arc::clone(&metrics))?;
-        let logs = match &options.logs_endpoint {
-            Some(endpoint) => {
-                let config = OtlpLogsConfig::new(
-                    endpoint.clone(),
-                    options.data_dir.join(LOGS_QUEUE_DIR),
-                    &options.logs_queue,
-                );
-                Some(OtlpLogsExporter::spawn(config, Arc::clone(&metrics))?.0)
-            }
-            None => None,
-        };
-        let mut outputs =
-            Outputs::new(Arc::clone(&metrics), &contracts.file().events, logs.clone());
-        if let Some(config) = options.analysis.clone() {
-            let analyst =
-                Analyst::start(config, &options.data_dir, Arc::clone(&contracts), metrics)?;
-            outputs = outputs.with_analysis(analyst);
-        }
-        let shards = options
-            .shards
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        // The log is read, written anew and evaluated before any listener is bound: nothing is accepted
-        // (and /readyz says nothing) until the last run's traces are back.
-        let recovering = std::time::Instant::now();
-        let (mut wal, recovered) = Wal::open(&options.data_dir, options.wal)?;
-        let replayed = recovered.spans.len();
-        let verdicts = recovered.verdicts.len();
-        let monitor = Arc::new(
-            Monitor::durable(contracts, outputs, shards, &mut wal, recovered).map_err(|err| {
-                ServerError::Serve {
-                    what: "engine shards",
-                    message: err.to_string(),
-                }
-            })?,
-        );
-        if (replayed > 0 || verdicts > 0) && monitor.accepts_batches() {
-            tracing::info!(
-                spans = replayed,
-                verdicts,
-                seconds = recovering.elapsed().as_secs_f64(),
-                "write-ahead log recovered: spans of traces in flight evaluated again, verdicts restored"
-            );
-        }
+        let (outputs, logs) = start_outputs(&options, &contracts, metrics)?;
+        let monitor = Arc::new(recover(&options, contracts, outputs)?);
 
-        let grpc_listener = bind("OTLP/gRPC", options.otlp_grpc_addr).await?;
-        let http_listener = bind("OTLP/HTTP", options.otlp_http_addr).await?;
-        let admin_listener = bind("admin HTTP", options.admin_addr).await?;
-        let metrics_listener = match options.security.metrics_addr {
-            Some(addr) => Some(bind("metrics HTTP", addr).await?),
-            None => None,
-        };
-        let addrs = BoundAddrs {
-            otlp_grpc: local_addr(&grpc_listener, options.otlp_grpc_addr),
-            otlp_http: local_addr(&http_listener, options.otlp_http_addr),
-            admin: local_addr(&admin_listener, options.admin_addr),
-            metrics: metrics_listener
-                .as_ref()
-                .zip(options.security.metrics_addr)
-                .map(|(listener, asked)| local_addr(listener, asked)),
-        };
-
+        let listeners = Listeners::bind(&options).await?;
+        let addrs = listeners.addrs(&options);
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let ready = Arc::new(AtomicBool::new(false));
         let mut tasks = JoinSet::new();
-        let sink: Arc<dyn crate::ingest::SpanSink> = monitor.clone();
-
-        let grpc = tonic::service::Routes::new(otlp::trace_service(
-            Arc::clone(&sink),
-            &options.receiver_limits,
-        ))
-        .add_service(otlp::metrics_service(
-            Arc::clone(&sink),
-            &options.receiver_limits,
-        ))
-        .add_service(api::grpc::monitor_service(
-            Arc::clone(&monitor),
-            shutdown_rx.clone(),
-        ))
-        .prepare()
-        .into_axum_router();
-        let http = otlp::router(Arc::clone(&sink), &options.receiver_limits);
-        let admin = api::http::router(Arc::clone(&monitor), Arc::clone(&ready));
-        let mut listeners = vec![
-            (Surface::Grpc, grpc_listener, grpc),
-            (Surface::OtlpHttp, http_listener, http),
-            (Surface::Admin, admin_listener, admin),
-        ];
-        if let Some(metrics_listener) = metrics_listener {
-            let router = api::http::metrics_router(Arc::clone(&monitor), Arc::clone(&ready));
-            listeners.push((Surface::Metrics, metrics_listener, router));
-        }
-        for (surface, tcp, router) in listeners {
+        for (surface, tcp, router) in listeners.routed(&options, &monitor, &ready, &shutdown_rx) {
             let (listener, router) = secured.listener(surface, tcp, router);
             let stop = stopped(shutdown_rx.clone());
             tasks.spawn(async move {
@@ -267,7 +184,6 @@ impl Server {
                     })
             });
         }
-
         if let Some(path) = options.contracts_path.clone() {
             tasks.spawn(watch_contracts(
                 path,
@@ -320,6 +236,137 @@ impl Server {
         if let Some(logs) = self.logs.take() {
             logs.shutdown().await;
         }
+    }
+}
+
+/// The outputs verdicts go to: the violation-log exporter when there is an endpoint (also returned, to be
+/// drained at shutdown) and the analyst when analysis is on.
+fn start_outputs(
+    options: &ServerOptions,
+    contracts: &Arc<ContractSet>,
+    metrics: Arc<Metrics>,
+) -> Result<(Outputs, Option<OtlpLogsExporter>), ServerError> {
+    let logs = match &options.logs_endpoint {
+        Some(endpoint) => {
+            let config = OtlpLogsConfig::new(
+                endpoint.clone(),
+                options.data_dir.join(LOGS_QUEUE_DIR),
+                &options.logs_queue,
+            );
+            Some(OtlpLogsExporter::spawn(config, Arc::clone(&metrics))?.0)
+        }
+        None => None,
+    };
+    let mut outputs = Outputs::new(Arc::clone(&metrics), &contracts.file().events, logs.clone());
+    if let Some(config) = options.analysis.clone() {
+        let analyst = Analyst::start(config, &options.data_dir, Arc::clone(contracts), metrics)?;
+        outputs = outputs.with_analysis(analyst);
+    }
+    Ok((outputs, logs))
+}
+
+/// Starts the engine shards on the write-ahead log. The log is read, written anew and evaluated before any
+/// listener is bound: nothing is accepted (and /readyz says nothing) until the last run's traces are back.
+fn recover(
+    options: &ServerOptions,
+    contracts: Arc<ContractSet>,
+    outputs: Outputs,
+) -> Result<Monitor, ServerError> {
+    let shards = options
+        .shards
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let recovering = std::time::Instant::now();
+    let (mut wal, recovered) = Wal::open(&options.data_dir, options.wal)?;
+    let replayed = recovered.spans.len();
+    let verdicts = recovered.verdicts.len();
+    let monitor =
+        Monitor::durable(contracts, outputs, shards, &mut wal, recovered).map_err(|err| {
+            ServerError::Serve {
+                what: "engine shards",
+                message: err.to_string(),
+            }
+        })?;
+    if (replayed > 0 || verdicts > 0) && monitor.accepts_batches() {
+        tracing::info!(
+            spans = replayed,
+            verdicts,
+            seconds = recovering.elapsed().as_secs_f64(),
+            "write-ahead log recovered: spans of traces in flight evaluated again, verdicts restored"
+        );
+    }
+    Ok(monitor)
+}
+
+/// Every listener, bound before any serves so that a port in use fails the start.
+struct Listeners {
+    grpc: TcpListener,
+    otlp_http: TcpListener,
+    admin: TcpListener,
+    metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    async fn bind(options: &ServerOptions) -> Result<Self, ServerError> {
+        Ok(Self {
+            grpc: bind("OTLP/gRPC", options.otlp_grpc_addr).await?,
+            otlp_http: bind("OTLP/HTTP", options.otlp_http_addr).await?,
+            admin: bind("admin HTTP", options.admin_addr).await?,
+            metrics: match options.security.metrics_addr {
+                Some(addr) => Some(bind("metrics HTTP", addr).await?),
+                None => None,
+            },
+        })
+    }
+
+    fn addrs(&self, options: &ServerOptions) -> BoundAddrs {
+        BoundAddrs {
+            otlp_grpc: local_addr(&self.grpc, options.otlp_grpc_addr),
+            otlp_http: local_addr(&self.otlp_http, options.otlp_http_addr),
+            admin: local_addr(&self.admin, options.admin_addr),
+            metrics: self
+                .metrics
+                .as_ref()
+                .zip(options.security.metrics_addr)
+                .map(|(listener, asked)| local_addr(listener, asked)),
+        }
+    }
+
+    /// Each listener with what it serves: the OTLP receivers and the processor's gRPC API share the gRPC
+    /// port; OTLP/HTTP, the admin API and the metrics have their own.
+    fn routed(
+        self,
+        options: &ServerOptions,
+        monitor: &Arc<Monitor>,
+        ready: &Arc<AtomicBool>,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<(Surface, TcpListener, axum::Router)> {
+        let sink: Arc<dyn crate::ingest::SpanSink> = monitor.clone();
+        let grpc = tonic::service::Routes::new(otlp::trace_service(
+            Arc::clone(&sink),
+            &options.receiver_limits,
+        ))
+        .add_service(otlp::metrics_service(
+            Arc::clone(&sink),
+            &options.receiver_limits,
+        ))
+        .add_service(api::grpc::monitor_service(
+            Arc::clone(monitor),
+            shutdown.clone(),
+        ))
+        .prepare()
+        .into_axum_router();
+        let http = otlp::router(Arc::clone(&sink), &options.receiver_limits);
+        let admin = api::http::router(Arc::clone(monitor), Arc::clone(ready));
+        let mut listeners = vec![
+            (Surface::Grpc, self.grpc, grpc),
+            (Surface::OtlpHttp, self.otlp_http, http),
+            (Surface::Admin, self.admin, admin),
+        ];
+        if let Some(metrics_listener) = self.metrics {
+            let router = api::http::metrics_router(Arc::clone(monitor), Arc::clone(ready));
+            listeners.push((Surface::Metrics, metrics_listener, router));
+        }
+        listeners
     }
 }
 

@@ -15,54 +15,28 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ironforge_engine::{
-    Capacity, ContractSet, Engine, EngineEvent, EngineStats, Now, Overloaded, batch_bytes,
-};
+use ironforge_engine::{Capacity, ContractSet, Engine, Overloaded, batch_bytes};
 
 use crate::durability::{Recovered, Wal, WalUsage};
 use crate::ingest::Durable;
-use crate::internal_events::{RecoveryDeferred, RecoveryWritten, WalAtCap, WalFailed};
+use crate::internal_events::{RecoveryDeferred, WalAtCap};
 use crate::model::{SpanRecord, TraceId};
-use crate::verdict::{TraceVerdict, Violation};
+use crate::verdict::TraceVerdict;
 
 mod durable;
+mod worker;
 
-use durable::{Ack, Logged, RecoveryGate, ShardRecovery};
+use durable::{Logged, RecoveryGate, ShardRecovery};
+pub(crate) use worker::ShardOutput;
+use worker::{Command, PendingRecovery, Worker};
 
 /// Spans queued for one worker at most; beyond it receivers answer UNAVAILABLE / 503 with a retry delay.
 pub const QUEUE_SPANS_PER_SHARD: usize = 64 * 1024;
-
-/// A worker wakes at least this often, to report its counters even when idle.
-const MAX_SLEEP: Duration = Duration::from_millis(250);
-
-/// What a worker does with the engine's decisions and counters: the monitor's dispatch.
-pub(crate) trait ShardOutput: Send + Sync + 'static {
-    /// Called with each accepted span before it is evaluated.
-    fn span(&self, span: &SpanRecord);
-    fn events(&self, events: Vec<EngineEvent>, now: Now);
-    /// Violations emitted before a restart and raised again as their trace is evaluated again: listed
-    /// for the API, not sent again.
-    fn relist(&self, violations: Vec<Violation>);
-    /// What the shard's engine did since its last report.
-    fn stats(&self, delta: &EngineStats);
-    /// How long after their deadlines the shard's latest decisions came.
-    fn decision_delays(&self, delays: &[Duration]);
-    /// Whether each verdict should come with its trace's spans ([`EngineEvent::Decided`]), for analysis.
-    fn wants_decided_traces(&self) -> bool;
-}
-
-enum Command {
-    /// A share of a batch, and where to say it is durable (with a log).
-    Ingest(Vec<SpanRecord>, Option<Ack>),
-    Contracts(Arc<ContractSet>),
-    /// Answers once everything sent before it was handled.
-    Flush(mpsc::SyncSender<()>),
-}
 
 struct Shard {
     engine: Arc<Mutex<Engine>>,
@@ -127,53 +101,20 @@ impl Shards {
         let mut recovering = Vec::new();
         let gate = Arc::new(RecoveryGate::new(if wal.is_some() { count } else { 0 }));
         for index in 0..count {
-            let mut engine = Engine::with_capacity(Arc::clone(contracts), Arc::clone(&capacity));
-            engine.emit_decided_traces(output.wants_decided_traces());
-            let engine = Arc::new(Mutex::new(engine));
             let restored = Arc::new(RwLock::new(HashMap::new()));
-            let (commands, inbox) = mpsc::channel();
-            let queued = Arc::new(AtomicUsize::new(0));
             let logged = match wal {
                 Some(wal) => {
                     let (done, wait) = mpsc::sync_channel(1);
                     recovering.push(wait);
                     let recovery = recoveries.pop().unwrap_or_default();
                     let log = Logged::new(wal.shard_log(index)?, Arc::clone(&restored));
-                    Some((log, recovery, done))
+                    let pending = PendingRecovery::new(recovery, done, Arc::clone(&gate));
+                    Some((log, pending))
                 }
                 None => None,
             };
-            let (log, recovery) = match logged {
-                Some((log, recovery, done)) => {
-                    let pending = PendingRecovery {
-                        recovery,
-                        done: Some(done),
-                        gate: Arc::clone(&gate),
-                        last_attempt: Instant::now(),
-                    };
-                    (Some(log), Some(pending))
-                }
-                None => (None, None),
-            };
-            let worker = Worker {
-                engine: Arc::clone(&engine),
-                inbox,
-                queued: Arc::clone(&queued),
-                output: Arc::clone(&output),
-                reported: EngineStats::default(),
-                log,
-                recovery,
-            };
-            let worker = std::thread::Builder::new()
-                .name(format!("ironforge-shard-{index}"))
-                .spawn(move || worker.run())?;
-            shards.push(Shard {
-                engine,
-                restored,
-                commands,
-                queued,
-                worker: Some(worker),
-            });
+            let engine = Engine::with_capacity(Arc::clone(contracts), Arc::clone(&capacity));
+            shards.push(Shard::spawn(index, engine, restored, &output, logged)?);
         }
         let shards = Self {
             shards,
@@ -182,19 +123,7 @@ impl Shards {
             wal: wal.map(|wal| (Arc::clone(wal.usage()), wal.config().max_bytes)),
             recovery: gate,
         };
-        // Each shard's first attempt is waited for; one that failed (a full disk) tries again on its own
-        // while the API serves what was recovered.
-        let mut failed = 0;
-        for wait in recovering {
-            match wait.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => failed += 1,
-                Err(_) => return Err(std::io::Error::other("a shard stopped while recovering")),
-            }
-        }
-        if failed > 0 {
-            RecoveryDeferred { shards: failed }.emit();
-        }
+        wait_for_recovery(recovering)?;
         Ok(shards)
     }
 
@@ -367,6 +296,58 @@ impl Shards {
     }
 }
 
+impl Shard {
+    /// Starts shard `index`'s worker on `engine`, with its log and what the last run left for it.
+    fn spawn(
+        index: usize,
+        mut engine: Engine,
+        restored: Arc<RwLock<HashMap<TraceId, TraceVerdict>>>,
+        output: &Arc<dyn ShardOutput>,
+        logged: Option<(Logged, PendingRecovery)>,
+    ) -> std::io::Result<Self> {
+        engine.emit_decided_traces(output.wants_decided_traces());
+        let engine = Arc::new(Mutex::new(engine));
+        let (commands, inbox) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (log, recovery) = logged.unzip();
+        let worker = Worker::new(
+            Arc::clone(&engine),
+            inbox,
+            Arc::clone(&queued),
+            Arc::clone(output),
+            log,
+            recovery,
+        );
+        let worker = std::thread::Builder::new()
+            .name(format!("ironforge-shard-{index}"))
+            .spawn(move || worker.run())?;
+        Ok(Self {
+            engine,
+            restored,
+            commands,
+            queued,
+            worker: Some(worker),
+        })
+    }
+}
+
+/// Waits for each shard's first attempt to write what the last run left; one that failed (a full disk)
+/// tries again on its own while the API serves what was recovered.
+fn wait_for_recovery(recovering: Vec<mpsc::Receiver<std::io::Result<()>>>) -> std::io::Result<()> {
+    let mut failed = 0;
+    for wait in recovering {
+        match wait.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => failed += 1,
+            Err(_) => return Err(std::io::Error::other("a shard stopped while recovering")),
+        }
+    }
+    if failed > 0 {
+        RecoveryDeferred { shards: failed }.emit();
+    }
+    Ok(())
+}
+
 /// Trace ids are random (W3C): their low bytes spread traces evenly without hashing.
 fn shard_index(trace_id: &TraceId, shards: usize) -> usize {
     let [.., a, b, c, d] = trace_id.0;
@@ -387,230 +368,15 @@ impl Drop for Shards {
     }
 }
 
-struct Worker {
-    engine: Arc<Mutex<Engine>>,
-    inbox: Receiver<Command>,
-    queued: Arc<AtomicUsize>,
-    output: Arc<dyn ShardOutput>,
-    reported: EngineStats,
-    log: Option<Logged>,
-    /// What the last run left, until it is written to the new log.
-    recovery: Option<PendingRecovery>,
-}
-
-/// A shard's part of what the last run left, not yet written to the new log.
-struct PendingRecovery {
-    recovery: ShardRecovery,
-    /// Where the first attempt's outcome goes: the start waits for it.
-    done: Option<mpsc::SyncSender<std::io::Result<()>>>,
-    gate: Arc<RecoveryGate>,
-    last_attempt: Instant,
-}
-
-/// How often a shard tries again to write what the last run left, after a full disk refused it.
-const RECOVERY_RETRY: Duration = Duration::from_secs(1);
-
-/// Commands taken in one go, so the batches among them share one sync.
-const GROUP_COMMIT_MAX: usize = 256;
-
-impl Worker {
-    fn run(mut self) {
-        self.recover();
-        loop {
-            let mut sleep = self
-                .lock()
-                .next_deadline()
-                .map_or(MAX_SLEEP, |at| at.saturating_duration_since(Instant::now()))
-                .min(MAX_SLEEP);
-            if let Some(every) = self.log.as_ref().and_then(|log| log.log.sync_interval()) {
-                sleep = sleep.min(every);
-            }
-            match self.inbox.recv_timeout(sleep) {
-                Ok(command) => {
-                    let mut commands = vec![command];
-                    while commands.len() < GROUP_COMMIT_MAX {
-                        match self.inbox.try_recv() {
-                            Ok(command) => commands.push(command),
-                            Err(_) => break,
-                        }
-                    }
-                    self.handle_all(commands);
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    if let Some(log) = &mut self.log {
-                        log.close();
-                    }
-                    return;
-                }
-            }
-            self.tick();
-            if self
-                .recovery
-                .as_ref()
-                .is_some_and(|pending| pending.last_attempt.elapsed() >= RECOVERY_RETRY)
-            {
-                self.recover();
-            }
-        }
-    }
-
-    /// Writes what the last run left to the new log, says so, then evaluates it: its traces' deadlines
-    /// run from now. When it cannot (a full disk), it is kept for another attempt.
-    fn recover(&mut self) {
-        let Some(mut pending) = self.recovery.take() else {
-            return;
-        };
-        let Some(log) = &mut self.log else {
-            return;
-        };
-        let kept = self
-            .engine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contracts()
-            .file()
-            .limits
-            .decided_traces_kept;
-        if let Err(err) = log.recover(&pending.recovery, kept) {
-            // Said once, at the first attempt; the retries that follow every second stay quiet.
-            if let Some(done) = pending.done.take() {
-                WalFailed {
-                    what: "write what the last run left (ingest is refused until it can)",
-                    error: &err,
-                }
-                .emit(log.log.usage());
-                let _ = done.send(Err(err));
-            }
-            pending.last_attempt = Instant::now();
-            self.recovery = Some(pending);
-            return;
-        }
-        // Counted before the start hears of it, so that a healthy start finds every shard written.
-        pending.gate.shard_recovered();
-        if let Some(done) = pending.done.take() {
-            let _ = done.send(Ok(()));
-        } else {
-            RecoveryWritten.emit();
-        }
-        for chunk in pending.recovery.into_chunks() {
-            self.evaluate(chunk);
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Engine> {
-        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn handle_all(&mut self, mut commands: Vec<Command>) {
-        if let Some(log) = &mut self.log {
-            let refused = log.write(commands.iter_mut().filter_map(|command| match command {
-                Command::Ingest(spans, ack) => Some((spans, ack)),
-                _ => None,
-            }));
-            self.queued.fetch_sub(refused, Ordering::AcqRel);
-        }
-        // A full inbox takes a while to evaluate: verdicts falling due meanwhile are given between
-        // batches, not after all of them.
-        for command in commands {
-            self.handle(command);
-            if self
-                .lock()
-                .next_deadline()
-                .is_some_and(|at| at <= Instant::now())
-            {
-                self.decide_due();
-            }
-        }
-    }
-
-    fn handle(&mut self, command: Command) {
-        match command {
-            Command::Ingest(spans, ack) => {
-                let count = spans.len();
-                if let Some(ack) = ack {
-                    // Durable by now (`handle_all` wrote and committed it): the receiver may answer.
-                    let _ = ack.send(Ok(()));
-                }
-                self.evaluate(spans);
-                self.queued.fetch_sub(count, Ordering::AcqRel);
-            }
-            Command::Contracts(contracts) => self.lock().set_contracts(contracts),
-            Command::Flush(done) => {
-                if let Some(log) = &mut self.log {
-                    log.sync();
-                }
-                let _ = done.send(());
-            }
-        }
-    }
-
-    fn evaluate(&mut self, mut spans: Vec<SpanRecord>) {
-        if let Some(log) = &self.log {
-            log.drop_decided_before_restart(&mut spans);
-        }
-        if spans.is_empty() {
-            return;
-        }
-        let now = Now::system();
-        let output = Arc::clone(&self.output);
-        let events = {
-            let mut engine = self.lock();
-            // Admission happened in `Shards::submit`; the engine's own bounds were checked there
-            // against the same shared capacity.
-            engine.ingest_admitted(spans, now, |span| output.span(span))
-        };
-        self.dispatch(events, now);
-    }
-
-    /// Logs the decisions, leaving out violations already emitted (before a restart), then hands them on.
-    fn dispatch(&mut self, mut events: Vec<EngineEvent>, now: Now) {
-        if let Some(log) = &mut self.log {
-            let emitted_before = log.decided(&mut events);
-            if !emitted_before.is_empty() {
-                self.output.relist(emitted_before);
-            }
-        }
-        if !events.is_empty() {
-            self.output.events(events, now);
-        }
-    }
-
-    /// Decides what is due and hands the decisions on.
-    fn decide_due(&mut self) {
-        let now = Now::system();
-        let (events, delays) = {
-            let mut engine = self.lock();
-            let events = engine.tick(now);
-            (events, engine.take_decision_delays())
-        };
-        self.dispatch(events, now);
-        if !delays.is_empty() {
-            self.output.decision_delays(&delays);
-        }
-    }
-
-    /// Decides what is due, reports the counters, and lets the log sync and drop what is decided.
-    fn tick(&mut self) {
-        self.decide_due();
-        let stats = self.lock().stats().clone();
-        let delta = stats.since(&self.reported);
-        // Reported on every wake, changed or not, so the in-flight gauge follows traces leaving too.
-        self.output.stats(&delta);
-        self.reported = stats;
-        if let Some(log) = &mut self.log {
-            let engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
-            log.maintain(&engine);
-        }
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::panic)]
 mod tests {
+    use ironforge_engine::{EngineEvent, EngineStats, Now};
+
     use super::*;
     use crate::config::ContractFile;
     use crate::model::SpanId;
+    use crate::verdict::Violation;
 
     struct Discard;
 

@@ -10,7 +10,7 @@ use ironforge_engine::decode::Decoded;
 use ironforge_engine::plan::ReadPlan;
 
 use super::{MAX_ERROR_MESSAGES, convert_request, partial_success};
-use crate::model::{SpanId, TraceId};
+use crate::model::{SpanId, SpanRecord, TraceId};
 
 const TRACE: [u8; 16] = [0xab; 16];
 
@@ -72,8 +72,8 @@ fn request(service: Option<Value>, spans: Vec<Span>) -> ExportTraceServiceReques
     }
 }
 
-#[test]
-fn a_session_span_keeps_its_ids_times_and_facts() {
+/// A session span carrying every kind of fact, and its run.
+fn session_and_run() -> ExportTraceServiceRequest {
     let mut session = span(
         2,
         "process_session",
@@ -107,8 +107,12 @@ fn a_session_span_keeps_its_ids_times_and_facts() {
             kv(attr::INSTRUMENT_OPERATIONS, Value::IntValue(4000)),
         ],
     );
+    request(Some(text("ironforge")), vec![session, run])
+}
 
-    let decoded = convert(request(Some(text("ironforge")), vec![session, run]));
+#[test]
+fn a_session_span_keeps_its_ids_times_and_facts() {
+    let decoded = convert(session_and_run());
 
     assert_eq!(decoded.rejected, 0);
     assert!(decoded.errors.is_empty());
@@ -134,6 +138,17 @@ fn a_session_span_keeps_its_ids_times_and_facts() {
         "service.name is shared, not copied per span"
     );
 
+    assert_session_facts(session);
+
+    assert_eq!(run.kind, Some(SpanKind::Run));
+    assert_eq!(run.facts.int(attr::RUN_SESSION_COUNT), Some(57));
+    assert_eq!(run.facts.number(attr::INSTRUMENT_OVERHEAD), Some(0.002));
+    assert_eq!(run.facts.int(attr::INSTRUMENT_OPERATIONS), Some(4000));
+    assert_eq!(run.facts.number(attr::PATTERN_AUTHENTICITY), None);
+}
+
+/// The session span of [`session_and_run`], its kind, stage and session resolved and each fact typed.
+fn assert_session_facts(session: &SpanRecord) {
     assert_eq!(session.kind, Some(SpanKind::Session));
     assert_eq!(session.stage, Some(Stage::Discovery));
     assert_eq!(session.session_id.as_deref(), Some("NY_AM_2025-08-04"));
@@ -154,12 +169,6 @@ fn a_session_span_keeps_its_ids_times_and_facts() {
     assert_eq!(facts.int(attr::GRAPH_EDGE_FEATURE_DIM), Some(20));
     assert_eq!(facts.int(attr::GRAPH_CROSS_SESSION_EDGES), Some(0));
     assert_eq!(facts.int(attr::HTF_OPEN_CANDLE_READS), Some(3));
-
-    assert_eq!(run.kind, Some(SpanKind::Run));
-    assert_eq!(run.facts.int(attr::RUN_SESSION_COUNT), Some(57));
-    assert_eq!(run.facts.number(attr::INSTRUMENT_OVERHEAD), Some(0.002));
-    assert_eq!(run.facts.int(attr::INSTRUMENT_OPERATIONS), Some(4000));
-    assert_eq!(run.facts.number(attr::PATTERN_AUTHENTICITY), None);
 }
 
 #[test]
