@@ -24,10 +24,12 @@ use ironforge_engine::{
     Capacity, ContractSet, Engine, EngineEvent, EngineStats, Now, Overloaded, batch_bytes,
 };
 
-use crate::durability::{Recovered, Wal, WalUsage};
+use super::events::{RecoveryDeferred, RecoveryWritten, WalAtCap};
+use crate::durability::events::WalFailed;
+use crate::durability::{Recovered, Wal};
 use crate::ingest::Durable;
-use crate::internal_events::{RecoveryDeferred, RecoveryWritten, WalAtCap, WalFailed};
 use crate::model::{SpanRecord, TraceId};
+use crate::telemetry::{InternalEvent, WalUsage};
 use crate::verdict::{TraceVerdict, Violation};
 
 mod durable;
@@ -478,8 +480,9 @@ impl Worker {
                 WalFailed {
                     what: "write what the last run left (ingest is refused until it can)",
                     error: &err,
+                    usage: log.log.usage(),
                 }
-                .emit(log.log.usage());
+                .emit();
                 let _ = done.send(Err(err));
             }
             pending.last_attempt = Instant::now();
