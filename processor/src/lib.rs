@@ -14,7 +14,6 @@ pub mod cli;
 pub mod durability;
 pub mod html;
 pub mod ingest;
-pub mod internal_events;
 pub mod monitor;
 pub mod otlp;
 pub mod outputs;

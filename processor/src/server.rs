@@ -14,15 +14,15 @@ use crate::analysis::{AnalysisConfig, AnalysisError, Analyst};
 use crate::config::{ConfigError, ContractFile, Profile};
 use crate::durability::{DataDirLock, Wal, WalConfig, WalError};
 use crate::engine::ContractSet;
-use crate::internal_events::ContractsReloaded;
 use crate::monitor::Monitor;
+use crate::monitor::events::ContractsReloaded;
 use crate::otlp::ReceiverLimits;
 use crate::outputs::Outputs;
 use crate::outputs::otlp_logs::{
     LogsQueueOptions, OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter,
 };
 use crate::security::{Secured, SecurityOptions, Surface, TlsError};
-use crate::telemetry::Metrics;
+use crate::telemetry::{InternalEvent, Metrics};
 use crate::{api, otlp};
 
 /// How long a shutdown waits for open requests to finish.
@@ -409,16 +409,18 @@ async fn watch_contracts(
                 ContractsReloaded {
                     source: &source,
                     error: None,
+                    metrics: monitor.outputs().metrics(),
                 }
-                .emit(monitor.outputs().metrics());
+                .emit();
             }
             Err(err) => {
                 let error = err.to_string();
                 ContractsReloaded {
                     source: &source,
                     error: Some(&error),
+                    metrics: monitor.outputs().metrics(),
                 }
-                .emit(monitor.outputs().metrics());
+                .emit();
             }
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod answers;
 mod args;
+mod events;
 mod measures;
 mod view;
 mod worker;
@@ -24,8 +25,8 @@ pub use args::AnalysisArgs;
 pub use measures::{CRITICAL_PATH, MEMORY_PEAK, RUN_DURATION};
 pub use view::{AnalysisView, PipelineFindings, Regression};
 
-use crate::internal_events::{AnalysisDropped, HistorySetAside};
-use crate::telemetry::Metrics;
+use crate::telemetry::{InternalEvent, Metrics};
+use events::{AnalysisDropped, HistorySetAside};
 use worker::{Command, HistorySource, Worker};
 
 /// Opens the history; one that is damaged (or not a history at all) is moved aside, kept for inspection, and a
@@ -42,8 +43,9 @@ fn open_or_set_aside(options: HistoryOptions, metrics: &Metrics) -> Result<Histo
     HistorySetAside {
         error: &error,
         aside: &aside,
+        metrics,
     }
-    .emit(metrics);
+    .emit();
     History::open(options)
 }
 
@@ -197,7 +199,10 @@ impl Analyst {
         match self.commands.try_send(Command::Analyse(trace)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                AnalysisDropped.emit(&self.metrics);
+                AnalysisDropped {
+                    metrics: &self.metrics,
+                }
+                .emit();
             }
         }
     }

@@ -19,11 +19,11 @@ use ironforge_engine::{ContractSet, DecidedTrace};
 use ironforge_history::{History, HistoryOptions, RunRecord, SeriesPoint};
 
 use super::AnalysisConfig;
+use super::events::{HistoryFailed, MemoryLeakSuspected, RegressionFound};
 use super::measures::{self, MEMORY_PEAK, run_record};
 use super::view::{AnalysisView, Regression};
-use crate::internal_events::{HistoryFailed, MemoryLeakSuspected, RegressionFound};
-use crate::telemetry::Metrics;
 use crate::telemetry::names::value;
+use crate::telemetry::{InternalEvent, Metrics};
 
 /// What the worker is asked to do, in order.
 pub(super) enum Command {
@@ -117,8 +117,9 @@ impl Worker {
                 Err(error) => HistoryFailed {
                     what: "create the run history",
                     error: &error,
+                    metrics: &self.metrics,
                 }
-                .emit(&self.metrics),
+                .emit(),
             }
         }
         // The bounds may have been lowered since the file was last written.
@@ -282,8 +283,9 @@ impl Worker {
                     HistoryFailed {
                         what: "record a run",
                         error: &error,
+                        metrics: &self.metrics,
                     }
-                    .emit(&self.metrics);
+                    .emit();
                 }
             }
         }
@@ -309,8 +311,9 @@ impl Worker {
                 HistoryFailed {
                     what: "read the recent runs",
                     error: &error,
+                    metrics: &self.metrics,
                 }
-                .emit(&self.metrics);
+                .emit();
                 return None;
             }
         };
@@ -327,8 +330,9 @@ impl Worker {
             HistoryFailed {
                 what: "prune",
                 error: &error,
+                metrics: &self.metrics,
             }
-            .emit(&self.metrics);
+            .emit();
         }
     }
 

@@ -7,22 +7,23 @@
 //! generation to start from, and a change in the number of shards is just a new split.
 
 mod codec;
+pub(crate) mod events;
 mod frame;
 mod lock;
 mod record;
 mod recovery;
 mod release;
 mod shard_log;
-mod usage;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::telemetry::WalUsage;
 
 pub use lock::DataDirLock;
 pub use record::ViolationKey;
 pub use recovery::Recovered;
 pub use shard_log::ShardLog;
-pub use usage::WalUsage;
 
 /// When accepted spans reach the disk, relative to their acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

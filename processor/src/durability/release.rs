@@ -11,9 +11,8 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
-use crate::internal_events::WalFailed;
-
-use super::WalUsage;
+use super::events::WalFailed;
+use crate::telemetry::{InternalEvent, WalUsage};
 
 /// Segments to delete, once the decisions taken on their traces are on disk.
 #[derive(Debug)]
@@ -105,8 +104,9 @@ fn delete(release: Release, usage: &WalUsage) {
         WalFailed {
             what: "sync the decisions before deleting a decided segment (it is kept)",
             error: &error,
+            usage,
         }
-        .emit(usage);
+        .emit();
         return;
     }
     for (path, bytes) in release.segments {
@@ -115,8 +115,9 @@ fn delete(release: Release, usage: &WalUsage) {
             Err(error) => WalFailed {
                 what: "delete a decided segment",
                 error: &error,
+                usage,
             }
-            .emit(usage),
+            .emit(),
         }
     }
 }

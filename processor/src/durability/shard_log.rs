@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::model::{SpanRecord, TraceId};
+use crate::telemetry::WalUsage;
 use crate::verdict::TraceVerdict;
 
 use super::record::{ViolationKey, put_decided, put_emitted, put_spans, put_verdict};
 use super::release::{Release, Releaser};
-use super::{FsyncPolicy, WalConfig, WalUsage, frame};
+use super::{FsyncPolicy, WalConfig, frame};
 
 pub(super) const DECISIONS: &str = "decisions.log";
 const DECISIONS_TMP: &str = "decisions.tmp";

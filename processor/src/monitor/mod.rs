@@ -7,16 +7,16 @@ use std::time::Duration;
 use ironforge_engine::plan::ReadPlan;
 use ironforge_engine::{Capacity, EngineStats};
 
-use crate::durability::{Recovered, Wal, WalUsage};
+use crate::durability::{Recovered, Wal};
 use crate::engine::{ContractSet, EngineEvent, Now, evaluate_batch};
 use crate::ingest::{Durable, Overloaded, RequestReport, SpanSink};
-use crate::internal_events::{RecoveryCompleted, RequestAnswered, TracesEvicted};
 use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;
-use crate::telemetry::Transport;
+use crate::telemetry::{InternalEvent, Transport, WalUsage};
 use crate::verdict::{TraceVerdict, Violation};
 
 mod compliance;
+pub(crate) mod events;
 
 pub use compliance::{
     Compliance, ContractCompliance, Health, HealthReport, PipelineCompliance, VerdictCounts,
@@ -25,6 +25,7 @@ pub use compliance::{
 mod shards;
 mod unmonitored;
 
+use events::{RecoveryCompleted, RequestAnswered, TracesEvicted};
 pub use shards::QUEUE_SPANS_PER_SHARD;
 use shards::{Durability, ShardOutput, Shards};
 use unmonitored::UnmonitoredTraces;
@@ -314,8 +315,9 @@ impl ShardOutput for Dispatch {
         if delta.traces_evicted > 0 {
             TracesEvicted {
                 count: delta.traces_evicted,
+                metrics: self.outputs.metrics(),
             }
-            .emit(self.outputs.metrics());
+            .emit();
         }
         self.outputs
             .metrics()
@@ -345,7 +347,11 @@ impl SpanSink for Monitor {
     }
 
     fn record_request(&self, report: RequestReport) {
-        RequestAnswered { report }.emit(self.outputs().metrics());
+        RequestAnswered {
+            report,
+            metrics: self.outputs().metrics(),
+        }
+        .emit();
     }
 
     fn record_metric_points(&self, transport: Transport, points: u64) {

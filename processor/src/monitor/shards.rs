@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use ironforge_engine::{Capacity, ContractSet, Engine, Overloaded, batch_bytes};
 
-use crate::durability::{Recovered, Wal, WalUsage};
+use super::events::{RecoveryDeferred, WalAtCap};
+use crate::durability::{Recovered, Wal};
 use crate::ingest::Durable;
-use crate::internal_events::{RecoveryDeferred, WalAtCap};
 use crate::model::{SpanRecord, TraceId};
+use crate::telemetry::{InternalEvent, WalUsage};
 use crate::verdict::TraceVerdict;
 
 mod durable;

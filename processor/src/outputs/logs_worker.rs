@@ -14,9 +14,10 @@ use tonic::Status;
 use tonic::transport::Channel;
 
 use super::disk_queue::Batch;
+use super::events::{LogsDropReason, LogsDropped, LogsExportFailed, LogsLeftQueued};
 use super::otlp_logs::{OtlpLogsConfig, Shared, export_request};
 use super::retry::{Backoff, Retry, classify};
-use crate::internal_events::{LogsDropReason, LogsDropped, LogsExportFailed, LogsLeftQueued};
+use crate::telemetry::InternalEvent;
 use crate::telemetry::names::value;
 use crate::telemetry::rate_limit::RateLimit;
 
@@ -123,8 +124,9 @@ impl Worker {
                 LogsDropped {
                     reason: LogsDropReason::Disk(err),
                     count: 0,
+                    shared: &self.shared,
                 }
-                .emit(&self.shared);
+                .emit();
                 return None;
             }
         };
@@ -138,7 +140,12 @@ impl Worker {
             Ok(lost) => (LogsDropReason::Corrupt, lost),
             Err(err) => (LogsDropReason::Disk(err), 0),
         };
-        LogsDropped { reason, count }.emit(&self.shared);
+        LogsDropped {
+            reason,
+            count,
+            shared: &self.shared,
+        }
+        .emit();
         None
     }
 
@@ -239,8 +246,9 @@ impl Worker {
             LogsDropped {
                 reason: LogsDropReason::Rejected(message.to_owned()),
                 count: rejected,
+                shared: &self.shared,
             }
-            .emit(&self.shared);
+            .emit();
         }
     }
 
@@ -256,8 +264,9 @@ impl Worker {
                     status.message()
                 )),
                 count,
+                shared: &self.shared,
             }
-            .emit(&self.shared);
+            .emit();
             return;
         }
         LogsExportFailed {
@@ -265,8 +274,9 @@ impl Worker {
             status,
             events: count,
             warning: &self.failure_warning,
+            shared: &self.shared,
         }
-        .emit(&self.shared);
+        .emit();
     }
 
     fn remove(&self, batch: &Batch) {
@@ -284,8 +294,9 @@ impl Worker {
             LogsDropped {
                 reason: LogsDropReason::Disk(err),
                 count: 0,
+                shared: &self.shared,
             }
-            .emit(&self.shared);
+            .emit();
         }
     }
 }

@@ -5,6 +5,7 @@
 //! [`EventGate`](gate::EventGate) so floods are folded and counted instead of drowning them.
 
 mod disk_queue;
+mod events;
 pub mod gate;
 mod logs_worker;
 pub mod otlp_logs;
@@ -18,9 +19,9 @@ use tokio::sync::broadcast;
 
 use crate::analysis::Analyst;
 use crate::config::EventsConfig;
-use crate::internal_events::{EventsSuppressed, TraceDecided, ViolationDecided};
-use crate::telemetry::Metrics;
+use crate::telemetry::{InternalEvent, Metrics};
 use crate::verdict::{TraceVerdict, Violation};
+use events::{EventsSuppressed, TraceDecided, ViolationDecided};
 use gate::{EventGate, GateDecision, WindowKey};
 use otlp_logs::{DownstreamStatus, OtlpLogsExporter};
 use recent::RecentViolations;
@@ -145,8 +146,9 @@ impl Outputs {
                 EventsSuppressed {
                     contract_id: &violation.contract_id,
                     decision,
+                    metrics: &self.metrics,
                 }
-                .emit(&self.metrics);
+                .emit();
                 return;
             }
         };

@@ -24,12 +24,12 @@ use tokio::task::JoinHandle;
 use tonic::transport::Endpoint;
 
 use super::disk_queue::{DiskQueue, PushError};
+use super::events::{LogsDropReason, LogsDropped};
 use super::logs_worker::Worker;
-use crate::internal_events::{LogsDropReason, LogsDropped};
 use crate::security::redact;
-use crate::telemetry::Metrics;
 use crate::telemetry::names::{PROCESSOR_SERVICE_NAME, log_attr, value};
 use crate::telemetry::rate_limit::RateLimit;
+use crate::telemetry::{InternalEvent, Metrics};
 use crate::verdict::{Severity, Violation};
 
 /// Upper bound of `flush_interval` and `timeout`, far beyond any useful value, so deadlines never overflow.
@@ -267,7 +267,12 @@ impl OtlpLogsExporter {
         drop(state);
         match result {
             Ok(()) => self.shared.wake.notify_one(),
-            Err(reason) => LogsDropped { reason, count: 1 }.emit(&self.shared),
+            Err(reason) => LogsDropped {
+                reason,
+                count: 1,
+                shared: &self.shared,
+            }
+            .emit(),
         }
     }
 

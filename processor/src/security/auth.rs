@@ -10,9 +10,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use super::events::AuthRefused;
 use super::token::{Denial, Token};
-use crate::internal_events::AuthRefused;
-use crate::telemetry::Metrics;
+use crate::telemetry::{InternalEvent, Metrics};
 
 /// The gRPC path prefix of the monitor's own API, which shares the OTLP/gRPC port.
 const MONITOR_SERVICE_PREFIX: &str = "/ironforge.monitor.v1.MonitorService/";
@@ -128,8 +128,9 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
             AuthRefused {
                 surface: guard.surface.as_str(),
                 reason: denial.as_str(),
+                metrics: &guard.metrics,
             }
-            .emit(&guard.metrics);
+            .emit();
             guard.refusal(denial)
         }
     }

@@ -15,8 +15,8 @@ use tokio_io_timeout::TimeoutStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::ConnectionLimits;
-use crate::internal_events::{AcceptFailed, TlsHandshakeFailed};
-use crate::telemetry::Metrics;
+use super::events::{AcceptFailed, TlsHandshakeFailed};
+use crate::telemetry::{InternalEvent, Metrics};
 
 /// Largest HTTP/2 header block a request may send: gRPC metadata and OTLP headers take a few hundred bytes,
 /// and hyper's default (16 MiB per stream) would let one connection hold 1.6 GB across its streams.
@@ -118,14 +118,16 @@ impl Connection {
                     listener: self.name,
                     peer,
                     error: &error.to_string(),
+                    metrics: &self.metrics,
                 }
-                .emit(&self.metrics),
+                .emit(),
                 Err(_) => TlsHandshakeFailed {
                     listener: self.name,
                     peer,
                     error: "timed out",
+                    metrics: &self.metrics,
                 }
-                .emit(&self.metrics),
+                .emit(),
             }
         }
     }

@@ -4,6 +4,7 @@
 mod args;
 mod auth;
 mod deadline;
+mod events;
 mod limits;
 mod listener;
 pub mod redact;

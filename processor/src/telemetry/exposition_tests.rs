@@ -10,8 +10,7 @@ use std::time::Duration;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use super::names::value;
-use super::{Metrics, RequestOutcome, Transport};
-use crate::durability::WalUsage;
+use super::{Metrics, RequestOutcome, Transport, WalUsage};
 use crate::engine::EngineStats;
 use crate::model::{SpanId, SpanRecord, TraceId};
 use crate::verdict::{Category, Severity, StageDuration, TraceVerdict, VerdictStatus, Violation};

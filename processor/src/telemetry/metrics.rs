@@ -130,7 +130,7 @@ impl Metrics {
         self.ingest.metric_points_received(transport, points);
     }
 
-    /// Counts traces decided early to make room; see [`crate::internal_events::TracesEvicted`].
+    /// Counts traces decided early to make room; the monitor's `TracesEvicted` event logs them too.
     pub fn traces_evicted(&self, count: u64) {
         self.ingest.traces_evicted(count);
     }

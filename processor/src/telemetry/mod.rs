@@ -2,6 +2,7 @@
 //! names of everything it publishes.
 
 mod analysis;
+mod event;
 #[cfg(test)]
 mod exposition_tests;
 mod health;
@@ -16,6 +17,9 @@ mod spans;
 mod transport;
 mod verdicts;
 mod wal;
+mod wal_usage;
 
+pub(crate) use event::InternalEvent;
 pub use labels::{RequestOutcome, Transport};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
+pub use wal_usage::WalUsage;

@@ -1,4 +1,4 @@
-//! Every metric name, label name, label value set and log attribute name the processor publishes.
+//! Every metric name, label name, label value set, log target and log attribute name the processor publishes.
 //!
 //! These names are a public contract: dashboards, alert rules and log queries are written against them, so each
 //! is spelled here once and nowhere else. Metric names follow Prometheus conventions: base units (seconds,
@@ -220,6 +220,17 @@ pub mod value {
     pub const fn boolean(value: bool) -> &'static str {
         if value { "true" } else { "false" }
     }
+}
+
+/// Log targets of the processor's own event lines, so each kind can be filtered on its own
+/// (`RUST_LOG=ironforge::violation=warn`).
+pub(crate) mod target {
+    /// Violation lines.
+    pub(crate) const VIOLATION: &str = "ironforge::violation";
+    /// Verdict lines.
+    pub(crate) const VERDICT: &str = "ironforge::verdict";
+    /// Analysis findings (`RUST_LOG=ironforge::analysis=warn`).
+    pub(crate) const ANALYSIS: &str = "ironforge::analysis";
 }
 
 /// Attribute names of the OTLP log record each violation becomes: the wire contract's

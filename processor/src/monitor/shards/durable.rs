@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use ironforge_engine::{Engine, EngineEvent, Overloaded};
 
+use crate::durability::events::WalFailed;
 use crate::durability::{Recovered, ShardLog, ViolationKey};
-use crate::internal_events::WalFailed;
 use crate::model::{SpanRecord, TraceId};
+use crate::telemetry::InternalEvent;
 use crate::verdict::{TraceVerdict, Violation};
 
 /// Where a worker says a batch is durable, or could not be written.
@@ -203,8 +204,9 @@ impl Logged {
                     WalFailed {
                         what: "record a verdict",
                         error: &err,
+                        usage: self.log.usage(),
                     }
-                    .emit(self.log.usage());
+                    .emit();
                 }
                 true
             }
@@ -248,8 +250,9 @@ impl Logged {
                 WalFailed {
                     what: "rewrite the decision file",
                     error: &err,
+                    usage: self.log.usage(),
                 }
-                .emit(self.log.usage());
+                .emit();
             }
         }
     }
@@ -257,7 +260,12 @@ impl Logged {
 
 impl Logged {
     fn failed(&self, what: &'static str, error: &std::io::Error) {
-        WalFailed { what, error }.emit(self.log.usage());
+        WalFailed {
+            what,
+            error,
+            usage: self.log.usage(),
+        }
+        .emit();
     }
 }
 

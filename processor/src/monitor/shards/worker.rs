@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use ironforge_engine::{ContractSet, Engine, EngineEvent, EngineStats, Now};
 
 use super::durable::{Ack, Logged, RecoveryGate, ShardRecovery};
-use crate::internal_events::{RecoveryWritten, WalFailed};
+use crate::durability::events::WalFailed;
 use crate::model::SpanRecord;
+use crate::monitor::events::RecoveryWritten;
+use crate::telemetry::InternalEvent;
 use crate::verdict::Violation;
 
 /// A worker wakes at least this often, to report its counters even when idle.
@@ -168,8 +170,9 @@ impl Worker {
                 WalFailed {
                     what: "write what the last run left (ingest is refused until it can)",
                     error: &err,
+                    usage: log.log.usage(),
                 }
-                .emit(log.log.usage());
+                .emit();
                 let _ = done.send(Err(err));
             }
             pending.last_attempt = Instant::now();

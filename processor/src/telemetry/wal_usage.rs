@@ -1,4 +1,5 @@
-//! What the log holds and how its syncs go, shared by the shards and read by admission and metrics.
+//! What the write-ahead log holds and how its syncs go: written by the log, read by admission and by the
+//! metrics. It lives here, below both, so that the metrics need not reach into the log.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,7 +38,7 @@ impl WalUsage {
         self.failures.swap(0, Ordering::Relaxed)
     }
 
-    /// Counted by [`crate::internal_events::WalFailed`], which logs it too.
+    /// Counted by the log's `WalFailed` event, which logs it too.
     pub fn failed(&self) {
         self.failures.fetch_add(1, Ordering::Relaxed);
     }
@@ -57,7 +58,7 @@ impl WalUsage {
         self.corrupt_records.swap(0, Ordering::Relaxed)
     }
 
-    pub(super) fn found_corrupt(&self, records: u64) {
+    pub(crate) fn found_corrupt(&self, records: u64) {
         self.corrupt_records.fetch_add(records, Ordering::Relaxed);
     }
 
@@ -66,11 +67,11 @@ impl WalUsage {
         std::mem::take(&mut *self.syncs.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    pub(super) fn add_bytes(&self, bytes: u64) {
+    pub(crate) fn add_bytes(&self, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    pub(super) fn remove_bytes(&self, bytes: u64) {
+    pub(crate) fn remove_bytes(&self, bytes: u64) {
         let _ = self
             .bytes
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
@@ -78,11 +79,11 @@ impl WalUsage {
             });
     }
 
-    pub(super) fn segment_opened(&self) {
+    pub(crate) fn segment_opened(&self) {
         self.segments.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(super) fn segment_removed(&self, bytes: u64) {
+    pub(crate) fn segment_removed(&self, bytes: u64) {
         self.remove_bytes(bytes);
         let _ = self
             .segments
@@ -91,7 +92,7 @@ impl WalUsage {
             });
     }
 
-    pub(super) fn replayed(&self, spans: u64) {
+    pub(crate) fn replayed(&self, spans: u64) {
         self.replayed_spans.store(spans, Ordering::Relaxed);
     }
 
