@@ -25,7 +25,7 @@ use self::clock::TraceClock;
 use self::collect::Collector;
 use self::input::InputError;
 use self::progress::Progress;
-use self::report::{CheckReport, Checked, TraceReport};
+use self::report::{CheckReport, Checked, HtmlRenderer, TraceReport};
 use self::source::Sources;
 use crate::config::{ContractFile, DEFAULT_CONTRACTS_NAME, Profile};
 use crate::engine::{ContractSet, Engine, EngineEvent};
@@ -35,9 +35,9 @@ use ironforge_analysis::{AnalysisOptions, Budgets, analyse};
 use ironforge_engine::Overloaded;
 use ironforge_engine::decode::Decoded;
 
-/// Runs the check and prints its report; the exit code follows [`exit`].
-pub fn run(args: &CheckArgs) -> ExitCode {
-    match check(args) {
+/// Runs the check and prints its report, its HTML page drawn by `html`; the exit code follows [`exit`].
+pub fn run(args: &CheckArgs, html: HtmlRenderer) -> ExitCode {
+    match check(args, html) {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
             eprintln!("ironforge-processor check: {message}");
@@ -47,7 +47,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 }
 
 /// Errors here are about the configuration or options, and stop the check before any input is read.
-fn check(args: &CheckArgs) -> Result<u8, String> {
+fn check(args: &CheckArgs, html: HtmlRenderer) -> Result<u8, String> {
     let (file, source) = match &args.config {
         Some(path) => (
             ContractFile::load(path).map_err(|err| err.to_string())?,
@@ -92,12 +92,12 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     };
     let report = CheckReport::new(&contracts, source, profile, checked, judged, fail_on);
     if let (Some(path), Some(format)) = (&args.report, report_format) {
-        write_report(path, &report.render(format, false))?;
+        write_report(path, &report.render(format, false, html))?;
     }
     let colour = args.format == ReportFormat::Summary && crate::cli::stdout_colour();
     let mut stdout = std::io::stdout().lock();
     // A closed stdout (`| head`) must not turn the verdict into a panic; the exit code still tells it.
-    let _ = stdout.write_all(report.render(args.format, colour).as_bytes());
+    let _ = stdout.write_all(report.render(args.format, colour, html).as_bytes());
     let _ = stdout.flush();
     Ok(report.exit_code)
 }

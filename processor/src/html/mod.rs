@@ -25,48 +25,13 @@ use maud::{Markup, html};
 pub use flame::{FlameGraph, FlameNode, flame_graph};
 pub use layout::CONTENT_SECURITY_POLICY;
 
+pub use crate::check::report::{
+    AUTHENTICITY_CONTRACT, Limits, MEAN_AUTHENTICITY_CONTRACT, MEMORY_CONTRACT,
+};
+
 use crate::check::report::{BaselineReport, CheckReport, TraceReport};
-use crate::engine::ContractSet;
 use crate::monitor::HealthReport;
 use crate::verdict::Violation;
-use ironforge_analysis::Budgets;
-
-/// The contract whose threshold is the run's memory limit.
-pub const MEMORY_CONTRACT: &str = "run_memory_peak";
-/// The contract on the run's mean authenticity.
-pub const MEAN_AUTHENTICITY_CONTRACT: &str = "run_mean_authenticity";
-/// The contract on each scored session's or pattern's authenticity.
-pub const AUTHENTICITY_CONTRACT: &str = "pattern_authenticity";
-
-/// The limits the pages draw measurements against, read from the contracts in force.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Limits {
-    /// The run and session duration limits.
-    pub budgets: Budgets,
-    /// The run's peak memory limit in bytes, from [`MEMORY_CONTRACT`].
-    pub memory_bytes: Option<f64>,
-    /// The authenticity floor, from [`MEAN_AUTHENTICITY_CONTRACT`] or else [`AUTHENTICITY_CONTRACT`].
-    pub authenticity: Option<f64>,
-}
-
-impl Limits {
-    pub fn from_contracts(contracts: &ContractSet) -> Self {
-        let threshold = |id: &str| {
-            contracts
-                .contracts()
-                .iter()
-                .find(|contract| &*contract.id == id)
-                .map(|contract| contract.config.threshold)
-                .filter(|threshold| threshold.is_finite())
-        };
-        Self {
-            budgets: Budgets::from_contracts(contracts),
-            memory_bytes: threshold(MEMORY_CONTRACT),
-            authenticity: threshold(MEAN_AUTHENTICITY_CONTRACT)
-                .or_else(|| threshold(AUTHENTICITY_CONTRACT)),
-        }
-    }
-}
 
 /// Where a page's links to runs and to the flame graph lead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,6 +206,7 @@ mod page_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ContractSet;
     use crate::model::TraceId;
     use crate::verdict::{Category, Severity, StageDuration, TraceVerdict, VerdictStatus};
 

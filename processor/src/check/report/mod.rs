@@ -2,11 +2,13 @@
 
 mod json;
 mod junit;
+mod limits;
 mod markdown;
 mod stages;
 mod summary;
 mod time;
 
+pub use limits::{AUTHENTICITY_CONTRACT, Limits, MEAN_AUTHENTICITY_CONTRACT, MEMORY_CONTRACT};
 pub use stages::{BaselineReport, NotJudged, Regression, StageDistribution, StageMean, WHOLE_RUN};
 pub(crate) use time::iso8601;
 
@@ -19,7 +21,6 @@ use super::args::{FailOn, ReportFormat, exit};
 use super::input::InputError;
 use crate::config::Profile;
 use crate::engine::ContractSet;
-use crate::html::Limits;
 use crate::monitor::{Compliance, HealthReport};
 use crate::telemetry::Metrics;
 use crate::verdict::{TraceVerdict, VerdictStatus};
@@ -327,17 +328,21 @@ impl CheckReport {
         }
     }
 
-    /// The report in `format`; `colour` applies to the summary only.
-    pub fn render(&self, format: ReportFormat, colour: bool) -> String {
+    /// The report in `format`; `colour` applies to the summary only. The HTML page is drawn by `html`,
+    /// which the caller supplies: the page renderer builds on these types, not the other way round.
+    pub fn render(&self, format: ReportFormat, colour: bool, html: HtmlRenderer) -> String {
         match format {
             ReportFormat::Summary => summary::render(self, colour),
             ReportFormat::Json => json::render(self),
             ReportFormat::Junit => junit::render(self),
             ReportFormat::Markdown => markdown::render(self),
-            ReportFormat::Html => crate::html::check_report(self),
+            ReportFormat::Html => html(self),
         }
     }
 }
+
+/// Draws a check's report as an HTML page: the `html` module's `check_report`.
+pub type HtmlRenderer = fn(&CheckReport) -> String;
 
 /// The live monitor's compliance and health rule over the traces, in the order they were decided. Its
 /// gauges go to a registry of its own, which nothing reads.
