@@ -19,6 +19,7 @@ pub mod otlp;
 pub mod outputs;
 pub mod security;
 pub mod server;
+mod shutdown;
 pub mod telemetry;
 
 pub use ironforge_engine::evaluate as engine;

@@ -22,6 +22,7 @@ use crate::outputs::otlp_logs::{
     LogsQueueOptions, OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter,
 };
 use crate::security::{Secured, SecurityOptions, Surface, TlsError};
+use crate::shutdown::stopped;
 use crate::telemetry::{InternalEvent, Metrics};
 use crate::{api, otlp};
 
@@ -372,11 +373,6 @@ impl Listeners {
 
 fn local_addr(listener: &TcpListener, asked: SocketAddr) -> SocketAddr {
     listener.local_addr().unwrap_or(asked)
-}
-
-/// Resolves once shutdown is requested. Either the flag flips or the sender is gone: both mean stop.
-pub(crate) async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// Reloads the contract file on SIGHUP and whenever its modification time changes. An invalid new file keeps

@@ -199,7 +199,7 @@ impl MonitorService for MonitorApi {
                 };
                 std::future::ready(out)
             });
-        let stream = stream.take_until(crate::server::stopped(self.shutdown.clone()));
+        let stream = stream.take_until(crate::shutdown::stopped(self.shutdown.clone()));
         Ok(Response::new(Box::pin(stream)))
     }
 
