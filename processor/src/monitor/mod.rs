@@ -50,7 +50,6 @@ pub struct Monitor {
     shards: Shards,
     dispatch: Arc<Dispatch>,
     contracts: RwLock<Arc<ContractSet>>,
-    wal: Option<Arc<WalUsage>>,
 }
 
 /// Where the workers' decisions go: compliance and the outputs.
@@ -149,14 +148,13 @@ impl Monitor {
             unmonitored: Mutex::default(),
             outputs,
             capacity: Arc::clone(&capacity),
-            wal: wal.clone(),
+            wal,
         });
         let output: Arc<dyn ShardOutput> = dispatch.clone();
         Ok(Self {
             shards: Shards::start(shards, &contracts, capacity, output, durability)?,
             dispatch,
             contracts: RwLock::new(contracts),
-            wal,
         })
     }
 
@@ -164,11 +162,6 @@ impl Monitor {
     /// (a full disk at start-up).
     pub fn accepts_batches(&self) -> bool {
         self.shards.accepts_batches()
-    }
-
-    /// What the write-ahead log holds, when there is one.
-    pub fn wal_usage(&self) -> Option<&Arc<WalUsage>> {
-        self.wal.as_ref()
     }
 
     fn compliance_state(&self) -> MutexGuard<'_, Compliance> {
@@ -230,11 +223,6 @@ impl Monitor {
             Some(spans) => VerdictNotFound::NotMonitored(*trace_id, spans),
             None => VerdictNotFound::Unknown(*trace_id),
         })
-    }
-
-    /// Bytes of engine state held across all shards, as counted against `limits.max_memory_bytes`.
-    pub fn state_bytes(&self) -> usize {
-        self.shards.capacity().bytes()
     }
 
     pub fn traces_in_flight(&self) -> usize {
