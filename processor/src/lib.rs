@@ -4,7 +4,7 @@
 //! receivers (otlp) ─▶ Monitor ─▶ Engine (contracts, trace assembly) ─▶ outputs (metrics, console, stream, logs)
 //!                                                                    └▶ api (gRPC MonitorService, admin HTTP)
 //! ```
-//! The engine ([`ironforge_engine`]) is synchronous and transport-free; [`engine::evaluate_batch`] runs it
+//! The engine ([`ironforge_engine`]) is synchronous and transport-free; [`ironforge_engine::evaluate_batch`] runs it
 //! over recorded spans.
 
 pub mod analysis;
@@ -22,5 +22,4 @@ pub mod server;
 mod shutdown;
 pub mod telemetry;
 
-pub use ironforge_engine::evaluate as engine;
 pub use ironforge_engine::{config, model, verdict};

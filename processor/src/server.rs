@@ -13,7 +13,6 @@ use tokio::task::JoinSet;
 use crate::analysis::{AnalysisConfig, AnalysisError, Analyst};
 use crate::config::{ConfigError, ContractFile, Profile};
 use crate::durability::{DataDirLock, Wal, WalConfig, WalError};
-use crate::engine::ContractSet;
 use crate::monitor::Monitor;
 use crate::monitor::events::ContractsReloaded;
 use crate::otlp::ReceiverLimits;
@@ -25,6 +24,7 @@ use crate::security::{Secured, SecurityOptions, Surface, TlsError};
 use crate::shutdown::stopped;
 use crate::telemetry::{InternalEvent, Metrics};
 use crate::{api, otlp};
+use ironforge_engine::ContractSet;
 
 /// How long a shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

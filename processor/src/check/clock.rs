@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::engine::Now;
 use crate::model::SpanRecord;
+use ironforge_engine::Now;
 
 /// The latest span end seen so far, as the engine's monotonic [`Now`]: `origin` (the first end seen) maps to
 /// the instant the clock was made, later ends to as much after it. It never goes back, so a span that ended

@@ -28,12 +28,12 @@ use self::progress::Progress;
 use self::report::{CheckReport, Checked, HtmlRenderer, TraceReport};
 use self::source::Sources;
 use crate::config::{ContractFile, DEFAULT_CONTRACTS_NAME, Profile};
-use crate::engine::{ContractSet, Engine, EngineEvent};
 use crate::verdict::TraceVerdict;
 use ironforge_analysis::baseline::Criteria;
 use ironforge_analysis::{AnalysisOptions, Budgets, analyse};
 use ironforge_engine::Overloaded;
 use ironforge_engine::decode::Decoded;
+use ironforge_engine::{ContractSet, Engine, EngineEvent};
 
 /// Runs the check and prints its report, its HTML page drawn by `html`; the exit code follows [`exit`].
 pub fn run(args: &CheckArgs, html: HtmlRenderer) -> ExitCode {

@@ -206,9 +206,9 @@ mod page_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::ContractSet;
     use crate::model::TraceId;
     use crate::verdict::{Category, Severity, StageDuration, TraceVerdict, VerdictStatus};
+    use ironforge_engine::ContractSet;
 
     const HOSTILE: &str = "<script>alert(\"x\")</script>";
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use super::*;
 use crate::config::ContractFile;
-use crate::engine::ContractSet;
 use crate::model::TraceId;
 use crate::monitor::Compliance;
 use crate::telemetry::Metrics;
 use crate::verdict::{Severity, TraceVerdict, VerdictStatus};
 use ironforge_analysis::Budgets;
+use ironforge_engine::ContractSet;
 
 fn contracts() -> ContractSet {
     ContractSet::new(ContractFile::embedded_default().unwrap(), None)

@@ -21,11 +21,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::engine::ContractSet;
 use crate::model::TraceId;
 use crate::telemetry::Metrics;
 use crate::telemetry::names::value;
 use crate::verdict::{Category, TraceVerdict, VerdictStatus};
+use ironforge_engine::ContractSet;
 
 /// Verdicts the health score looks back over, overall and per pipeline.
 pub const HEALTH_WINDOW: usize = 20;

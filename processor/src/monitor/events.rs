@@ -75,7 +75,7 @@ impl InternalEvent for TracesEvicted<'_> {
             evicted = self.count,
             "{} traces {}: decided incomplete before they completed, to stay within limits.max_traces_in_flight and limits.max_memory_bytes",
             self.count,
-            crate::engine::EVICTED
+            ironforge_engine::EVICTED
         );
     }
 }

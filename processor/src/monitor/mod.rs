@@ -8,12 +8,12 @@ use ironforge_engine::plan::ReadPlan;
 use ironforge_engine::{Capacity, EngineStats};
 
 use crate::durability::{Recovered, Wal};
-use crate::engine::{ContractSet, EngineEvent, Now, evaluate_batch};
 use crate::ingest::{Durable, Overloaded, RequestReport, SpanSink};
 use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;
 use crate::telemetry::{InternalEvent, Transport, WalUsage};
 use crate::verdict::{TraceVerdict, Violation};
+use ironforge_engine::{ContractSet, EngineEvent, Now, evaluate_batch};
 
 mod compliance;
 pub(crate) mod events;

@@ -11,9 +11,9 @@ use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use super::names::value;
 use super::{Metrics, RequestOutcome, Transport, WalUsage};
-use crate::engine::EngineStats;
 use crate::model::{SpanId, SpanRecord, TraceId};
 use crate::verdict::{Category, Severity, StageDuration, TraceVerdict, VerdictStatus, Violation};
+use ironforge_engine::EngineStats;
 
 const OPENMETRICS: &str = include_str!("testdata/exposition.openmetrics.txt");
 const PROMETHEUS_TEXT: &str = include_str!("testdata/exposition.prometheus.txt");

@@ -12,7 +12,7 @@ use prometheus_client::registry::{Registry, Unit};
 use super::labels::{RequestOutcome, Transport};
 use super::names::{label, metric, value};
 use super::registry::{Histograms, Labels, register_default, register_with_unit};
-use crate::engine::EngineStats;
+use ironforge_engine::EngineStats;
 
 /// Delays of verdicts past their deadlines; the goal is under 5 ms.
 const DECISION_DELAY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 0.25, 1.0];

@@ -17,9 +17,9 @@ use super::spans::SpanMetrics;
 use super::transport::TransportMetrics;
 use super::verdicts::VerdictMetrics;
 use super::wal::WalMetrics;
-use crate::engine::EngineStats;
 use crate::model::SpanRecord;
 use crate::verdict::{TraceVerdict, Violation};
+use ironforge_engine::EngineStats;
 
 /// `Content-Type` of [`Metrics::encode`].
 pub const OPENMETRICS_CONTENT_TYPE: &str =

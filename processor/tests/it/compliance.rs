@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::violation_support::slow_session;
+use ironforge_engine::ContractSet;
 use ironforge_processor::config::ContractFile;
-use ironforge_processor::engine::ContractSet;
 use ironforge_processor::model::{SpanId, TraceId};
 use ironforge_processor::monitor::{Compliance, Health};
 use ironforge_processor::telemetry::Metrics;

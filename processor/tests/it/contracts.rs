@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ironforge_engine::{ContractSet, Engine, EngineEvent, Now, evaluate_batch};
 use ironforge_processor::config::{ContractFile, Profile};
-use ironforge_processor::engine::{ContractSet, Engine, EngineEvent, Now, evaluate_batch};
 use ironforge_processor::model::{SpanId, SpanRecord, TraceId};
 use ironforge_processor::verdict::{Severity, TraceVerdict, VerdictStatus};
 use ironforge_proto::semconv::{EdgeIntent, EventType, SpanKind, Stage, attr};

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::violation_support::slow_session;
-use ironforge_processor::engine::EngineStats;
+use ironforge_engine::EngineStats;
 use ironforge_processor::model::{Facts, SpanId, SpanRecord, TraceId};
 use ironforge_processor::telemetry::names::{metric, value};
 use ironforge_processor::telemetry::{Metrics, RequestOutcome, Transport, WalUsage};

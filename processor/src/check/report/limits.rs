@@ -1,8 +1,8 @@
 //! The limits a report's measurements are drawn against, read from the contracts in force: the HTML
 //! pages draw them, and a check's report carries them so its pages need no contract file.
 
-use crate::engine::ContractSet;
 use ironforge_analysis::Budgets;
+use ironforge_engine::ContractSet;
 
 /// The contract whose threshold is the run's memory limit.
 pub const MEMORY_CONTRACT: &str = "run_memory_peak";

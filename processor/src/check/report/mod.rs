@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 use super::args::{FailOn, ReportFormat, exit};
 use super::input::InputError;
 use crate::config::Profile;
-use crate::engine::ContractSet;
 use crate::monitor::{Compliance, HealthReport};
 use crate::telemetry::Metrics;
 use crate::verdict::{TraceVerdict, VerdictStatus};
+use ironforge_engine::ContractSet;
 
 /// The version of the JSON report's layout; a `--baseline` must have the same.
 pub const SCHEMA_VERSION: u32 = 1;
