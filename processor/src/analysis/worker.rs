@@ -23,7 +23,7 @@ use super::events::{HistoryFailed, MemoryLeakSuspected, RegressionFound};
 use super::measures::{self, MEMORY_PEAK, run_record};
 use super::view::{AnalysisView, Regression};
 use crate::telemetry::names::value;
-use crate::telemetry::{InternalEvent, Metrics};
+use crate::telemetry::{InternalEvent, MAX_PIPELINES, Metrics};
 
 /// What the worker is asked to do, in order.
 pub(super) enum Command {
@@ -33,8 +33,6 @@ pub(super) enum Command {
     Flush(SyncSender<()>),
 }
 
-/// Pipelines whose findings are kept; more are analysed but not ranked (the bound of the pipeline label).
-const MAX_PIPELINES: usize = 100;
 /// Bottlenecks ranked per pipeline.
 const BOTTLENECKS_RANKED: usize = 20;
 /// Runs recorded between two prunes of the history.
@@ -221,6 +219,7 @@ impl Worker {
                 self.unrecorded.push(record);
                 service
             });
+        // Findings are kept for a bounded set of pipelines; more are analysed but not ranked.
         let tracked = self.windows.contains_key(&pipeline) || self.windows.len() < MAX_PIPELINES;
         if tracked {
             self.windows

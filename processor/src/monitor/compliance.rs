@@ -22,16 +22,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::model::TraceId;
-use crate::telemetry::Metrics;
 use crate::telemetry::names::value;
+use crate::telemetry::{MAX_PIPELINES, Metrics};
 use crate::verdict::{Category, TraceVerdict, VerdictStatus};
 use ironforge_engine::ContractSet;
 
 /// Verdicts the health score looks back over, overall and per pipeline.
 pub const HEALTH_WINDOW: usize = 20;
-
-/// Pipelines tracked at once.
-pub const MAX_PIPELINES: usize = 100;
 
 /// Pipeline health, traffic-light style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

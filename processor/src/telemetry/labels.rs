@@ -1,4 +1,9 @@
-//! Closed label value sets of the receiver metrics, as enums so no caller can invent a new series.
+//! Closed label value sets of the receiver metrics, as enums so no caller can invent a new series, and the
+//! bound on the one open set, the pipelines.
+
+/// Pipelines tracked at once, by compliance and by the analysis alike: the bound on the values of the
+/// [`PIPELINE`](super::names::label::PIPELINE) label.
+pub(crate) const MAX_PIPELINES: usize = 100;
 
 /// The OTLP transport a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -20,6 +20,7 @@ mod wal;
 mod wal_usage;
 
 pub(crate) use event::InternalEvent;
+pub(crate) use labels::MAX_PIPELINES;
 pub use labels::{RequestOutcome, Transport};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
 pub use wal_usage::WalUsage;
