@@ -158,10 +158,10 @@ struct LogsQueueArgs {
         value_parser = clap::value_parser!(u64).range(4096..))]
     logs_queue_max_bytes: u64,
     /// Seconds one export to the logs endpoint may take before it is abandoned and retried.
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = cli::seconds)]
     logs_request_timeout: Duration,
     /// Longest wait, in seconds, between two attempts to reach the logs endpoint.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = cli::seconds)]
     logs_max_backoff: Duration,
 }
 
@@ -172,17 +172,6 @@ impl From<LogsQueueArgs> for LogsQueueOptions {
             request_timeout: args.logs_request_timeout,
             max_backoff: args.logs_max_backoff,
         }
-    }
-}
-
-/// A duration in seconds, above zero and at most a day.
-fn seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text.parse().map_err(|err| format!("{err}"))?;
-    match Duration::try_from_secs_f64(seconds) {
-        Ok(duration) if !duration.is_zero() && duration <= Duration::from_secs(86_400) => {
-            Ok(duration)
-        }
-        _ => Err("expected seconds above 0 and at most 86400".to_owned()),
     }
 }
 

@@ -37,7 +37,7 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "P", default_value_t = RegressionOptions::default().max_p_value, value_parser = probability)]
     pub regression_max_p_value: f64,
     /// Smallest relative change of a change point (0.1 = 10 %).
-    #[arg(long, value_name = "FRACTION", default_value_t = RegressionOptions::default().min_magnitude, value_parser = non_negative)]
+    #[arg(long, value_name = "FRACTION", default_value_t = RegressionOptions::default().min_magnitude, value_parser = crate::cli::non_negative)]
     pub regression_min_magnitude: f64,
 }
 
@@ -45,13 +45,6 @@ fn probability(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(p) if p > 0.0 && p < 1.0 => Ok(p),
         _ => Err("expected a number above 0 and below 1".to_owned()),
-    }
-}
-
-fn non_negative(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        _ => Err("expected a finite number, 0 or more".to_owned()),
     }
 }
 

@@ -67,12 +67,12 @@ pub struct CheckArgs {
     pub max_trace_details: usize,
     /// How much slower than the baseline's median a stage's median may be, in percent.
     #[arg(long, value_name = "PCT", default_value_t = 10.0, requires = "baseline",
-        value_parser = non_negative)]
+        value_parser = crate::cli::non_negative)]
     pub max_regression: f64,
     /// How much slower than the baseline's median a stage's median may be, in seconds, whatever the
     /// percentage: differences of a few milliseconds are noise.
     #[arg(long, value_name = "SECONDS", default_value_t = 0.050, requires = "baseline",
-        value_parser = non_negative)]
+        value_parser = crate::cli::non_negative)]
     pub min_regression_seconds: f64,
 }
 
@@ -122,13 +122,5 @@ impl ReportFormat {
             "txt" => Some(Self::Summary),
             _ => None,
         }
-    }
-}
-
-/// A non-negative, finite number.
-fn non_negative(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
-        _ => Err("expected a number of 0 or more".to_owned()),
     }
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::cli::seconds;
+
 use super::{ConnectionLimits, SecurityOptions, TlsFiles, Token, TokenError, Tokens};
 
 /// Security flags, flattened into `serve`.
@@ -110,15 +112,4 @@ impl SecurityArgs {
             metrics_addr: self.metrics_addr,
         })
     }
-}
-
-/// A positive, finite number of seconds, at most a day.
-fn seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(seconds > 0.0 && seconds <= 86_400.0) {
-        return Err("must be above 0 and at most 86400 seconds".to_owned());
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
