@@ -67,24 +67,19 @@ fn spans_and_metrics_reach_an_http_collector_on_their_paths() {
 
 #[test]
 fn an_http_collector_that_is_down_is_counted_not_waited_for() {
-    let start = Instant::now();
     let instrumentation = init(config(format!("http://127.0.0.1:{}", closed_port()))).unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "init took {:?}",
-        start.elapsed()
-    );
+    // Init did not wait for the collector: had it tried to reach it, the refusal would be counted.
+    assert_eq!(instrumentation.export_failures(), 0);
     let subscriber = tracing_subscriber::registry().with(instrumentation.layer());
     tracing::subscriber::with_default(subscriber, session);
     assert!(instrumentation.force_flush().is_err());
     assert!(instrumentation.export_failures() >= 2);
+    // The guard's promise: dropping it returns within the export timeout plus one second. The rest of the
+    // bound is slack for a loaded machine.
+    let bound = Duration::from_secs(2 + 1 + 3);
     let start = Instant::now();
     drop(instrumentation);
-    assert!(
-        start.elapsed() < Duration::from_secs(6),
-        "drop took {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < bound, "drop took {:?}", start.elapsed());
 }
 
 /// (path, content type, body) of each request.

@@ -523,6 +523,17 @@ fn alertmanager_config(webhook: SocketAddr) -> String {
     serde_yaml::to_string(&config).unwrap()
 }
 
+/// When Prometheus last began evaluating each rule group, as it reports it.
+async fn rule_evaluations(prometheus: &Prometheus) -> Vec<Json> {
+    let rules = prometheus.api("rules").await;
+    let groups = rules["groups"].as_array().cloned().unwrap_or_default();
+    assert!(!groups.is_empty(), "no rule groups: {rules}");
+    groups
+        .into_iter()
+        .map(|group| group["lastEvaluation"].clone())
+        .collect()
+}
+
 fn label<'a>(alert: &'a Json, name: &str) -> &'a str {
     alert["labels"][name].as_str().unwrap_or_default()
 }
@@ -562,8 +573,21 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         (!up.is_empty()).then_some(())
     })
     .await;
-    // A processor that has decided nothing alerts on nothing, although its health gauge reads 0 until then.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // A processor that has decided nothing alerts on nothing, although its health gauge reads 0 until then:
+    // shown at an evaluation of every rule group that Prometheus began after it had scraped the processor
+    // (a group's last evaluation changes from what it was once the scrape was seen). Pending alerts count.
+    let scraped = rule_evaluations(prom).await;
+    wait_for("Prometheus to evaluate its rules after the scrape", || {
+        let scraped = &scraped;
+        async move {
+            let now = rule_evaluations(prom).await;
+            now.iter()
+                .zip(scraped)
+                .all(|(now, then)| now != then)
+                .then_some(())
+        }
+    })
+    .await;
     let alerts = prometheus.api("alerts").await;
     assert_eq!(alerts["alerts"], serde_json::json!([]), "{alerts}");
 

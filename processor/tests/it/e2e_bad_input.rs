@@ -1,8 +1,6 @@
 //! Bad input over the wire against a running processor: each gets the right status, nothing valid is lost,
 //! and the processor keeps deciding other traces correctly.
 
-use std::time::Duration;
-
 use crate::e2e_support::{TestProcessor, contract_ids, kv, test_contracts};
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_proto::monitor::v1 as pb;
@@ -180,11 +178,10 @@ async fn undecodable_and_mistyped_requests_are_refused_with_the_right_status() {
     let refused = grpc(&processor).await.export(oversized).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
 
-    // Nothing of trace 9 was taken in: it has no verdict and nothing in flight.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_no_verdict(&processor, 9, "trace 9 was refused whole").await;
-
+    // Nothing of trace 9 was taken in. Trace 10, sent after it, is decided once its grace has passed, so by
+    // then trace 9 would have been too: it has no verdict.
     still_serves(&processor, 10).await;
+    assert_no_verdict(&processor, 9, "trace 9 was refused whole").await;
     processor.stop().await;
 }
 
@@ -271,15 +268,16 @@ async fn one_trace_split_over_requests_far_apart_is_assembled_whole() {
     let processor = TestProcessor::start().await;
     let mut spans = clean_run(15);
     let root = spans.remove(0);
-    // Children first over HTTP, the root two seconds later over gRPC: longer than the grace, shorter than
-    // the idle timeout. The span timestamps are a day old: completion runs on the processor's clock, so
-    // skewed client clocks change nothing.
+    // Children first over HTTP, the root later over gRPC: longer than the grace, shorter than the idle
+    // timeout. The span timestamps are a day old: completion runs on the processor's clock, so skewed client
+    // clocks change nothing.
     for span in &mut spans {
         span.start_time_unix_nano -= 86_400 * 1_000 * MS;
         span.end_time_unix_nano -= 86_400 * 1_000 * MS;
     }
     assert_eq!(post_spans(&processor, spans).await, 200);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Trace 16, sent after the children, is decided once its grace has passed: so has the children's.
+    still_serves(&processor, 16).await;
     assert_no_verdict(&processor, 15, "no verdict before the root arrives").await;
     export(&processor, vec![root]).await;
     assert_clean_pass(&processor, 15).await;

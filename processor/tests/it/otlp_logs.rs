@@ -182,16 +182,20 @@ fn spawn(config: OtlpLogsConfig) -> (OtlpLogsExporter, JoinHandle<()>, Arc<Metri
     (exporter, task, metrics)
 }
 
-/// Sends `count` copies of [`critical`]: however the downstream fares, a send never waits for it.
-fn send_without_waiting(exporter: &OtlpLogsExporter, count: usize) {
-    let started = Instant::now();
+/// Sends `count` copies of [`critical`] to an exporter whose downstream is not there: however the downstream
+/// fares, a send hands its record to the queue and returns. So the moment the sends return, every record is
+/// accounted for (queued, or counted as overflow) and none was delivered.
+fn send_without_waiting(exporter: &OtlpLogsExporter, count: u64) {
     for _ in 0..count {
         exporter.send(&critical());
     }
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "send waited"
+    let status = exporter.status();
+    assert_eq!(
+        status.queued_events + status.dropped_overflow,
+        count,
+        "{status:?}"
     );
+    assert_eq!(status.delivered, 0, "{status:?}");
 }
 
 /// The value of an `output="otlp_logs"` counter, 0 before its first increment.
@@ -314,20 +318,31 @@ async fn violations_arrive_as_log_records_linked_to_their_traces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_batches_go_at_once_and_shutdown_flushes_the_rest() {
     let (collector, endpoint) = Collector::start(&[]).await;
-    let (exporter, _task, metrics) = spawn(config(endpoint));
+    let config = config(endpoint);
+    let flush_interval = config.flush_interval;
+    let (exporter, _task, metrics) = spawn(config);
     for _ in 0..5 {
         exporter.send(&critical());
     }
     eventually("two full batches", || collector.records().len() == 4).await;
-    // The fifth waits for the 10 s flush interval, or for shutdown.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(collector.batch_sizes(), [2, 2]);
+    // The fifth waits for the 10 s flush interval, or for shutdown, or for a record to fill its batch: the
+    // sixth does, and the two arrive together, so the fifth was not sent alone.
+    exporter.send(&critical());
+    eventually("the third full batch", || collector.records().len() == 6).await;
+    assert_eq!(collector.batch_sizes(), [2, 2, 2]);
 
+    // The seventh is left alone in its batch; shutdown sends it without waiting out the flush interval (the
+    // bound under test, 5 times what shutdown needs on an idle machine).
+    exporter.send(&critical());
     let started = Instant::now();
     exporter.clone().shutdown().await;
-    assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(collector.batch_sizes(), [2, 2, 1]);
-    assert_eq!(exported(&metrics), 5);
+    assert!(
+        started.elapsed() < flush_interval,
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(collector.batch_sizes(), [2, 2, 2, 1]);
+    assert_eq!(exported(&metrics), 7);
 
     // The queue is closed: a later send is counted, not lost silently.
     exporter.send(&critical());
@@ -382,9 +397,11 @@ async fn retryable_failures_are_retried_and_permanent_ones_are_not() {
         })
         .await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(collector.calls(), 5, "final codes must not be retried");
-    assert_eq!(exported(&metrics), 1);
+    // A record sent after them is delivered on the sixth call: the worker, which takes the queue in order,
+    // has moved past both refusals without a retry.
+    exporter.send(&critical());
+    eventually("the later record delivered", || exported(&metrics) == 2).await;
+    assert_eq!(collector.calls(), 6, "final codes must not be retried");
     let status = exporter.status();
     assert_eq!((status.dropped_refused, status.queued_events), (2, 0));
     exporter.shutdown().await;
@@ -433,13 +450,14 @@ async fn an_unreachable_endpoint_neither_blocks_senders_nor_loses_records() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_counts_overflow_and_shutdown_stays_bounded() {
+    const BACKOFF: Duration = Duration::from_secs(60);
     let config = OtlpLogsConfig {
         batch_size: 1,
         queue_max_bytes: 4096,
         timeout: Duration::from_millis(500),
         // Far longer than the test: the worker sits in this backoff while the queue fills.
-        retry_backoff: Duration::from_secs(60),
-        max_backoff: Duration::from_secs(60),
+        retry_backoff: BACKOFF,
+        max_backoff: BACKOFF,
         ..config(dead_endpoint().await)
     };
     let (exporter, _task, metrics) = spawn(config);
@@ -455,11 +473,12 @@ async fn a_full_queue_counts_overflow_and_shutdown_stays_bounded() {
         status.dropped_overflow
     );
 
+    // The bound under test: shutdown interrupts the backoff instead of sitting it out.
     let started = Instant::now();
     exporter.clone().shutdown().await;
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "shutdown took {:?} despite a 60 s backoff",
+        started.elapsed() < BACKOFF,
+        "shutdown took {:?}, waiting out the {BACKOFF:?} backoff",
         started.elapsed()
     );
     assert_eq!(exported(&metrics), 0);
