@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use foldhash::HashSet;
 
-use ironforge_proto::semconv::{SpanKind, Stage};
+use ironforge_proto::semconv::SpanKind;
 
 use super::contracts::{Contract, ContractSet, SpanView, truncate};
 use super::state::{KeptSpan, TraceState};
@@ -196,12 +196,7 @@ pub(super) fn missing_parts(trace: &TraceState) -> Option<String> {
     let mut absent: Vec<&str> = Vec::new();
     let mut short: Vec<String> = Vec::new();
     for (&stage, &work) in expected {
-        let counts = Stage::ALL
-            .iter()
-            .position(|s| *s == stage)
-            .and_then(|index| trace.stage_spans.get(index))
-            .copied()
-            .unwrap_or_default();
+        let counts = trace.stage_spans(stage);
         if counts.spans == 0 {
             absent.push(stage.as_str());
         } else if work == StageWork::PerSession && i64::from(counts.sessions) < declared {

@@ -75,6 +75,11 @@ enum Scan {
     FromLast,
 }
 
+/// Where a stage's counts sit in [`TraceState::stage_spans`]: its place in [`Stage::ALL`].
+fn stage_slot(stage: Stage) -> Option<usize> {
+    Stage::ALL.iter().position(|s| *s == stage)
+}
+
 /// How many spans of one stage a trace holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct StageSpans {
@@ -105,7 +110,7 @@ pub(crate) struct TraceState {
     pub declared_sessions: Option<i64>,
     /// Per stage of [`Stage::ALL`]: spans of that stage, and session spans among them. Every span counts,
     /// kept or over the limits, so a partial trace is told from a whole one however large.
-    pub stage_spans: [StageSpans; Stage::ALL.len()],
+    stage_spans: [StageSpans; Stage::ALL.len()],
     /// Attribute values cut or dropped by the attribute limits, over the trace's spans.
     pub attributes_truncated: u64,
     pub service_name: Option<Arc<str>>,
@@ -127,6 +132,14 @@ pub(crate) struct TraceState {
 }
 
 impl TraceState {
+    /// The spans of `stage` the trace holds, kept or over its limits.
+    pub fn stage_spans(&self, stage: Stage) -> StageSpans {
+        stage_slot(stage)
+            .and_then(|slot| self.stage_spans.get(slot))
+            .copied()
+            .unwrap_or_default()
+    }
+
     pub fn new(contracts: Arc<ContractSet>, now: Instant) -> Self {
         let accumulators = contracts
             .contracts()
@@ -203,10 +216,11 @@ impl TraceState {
             self.service_name.clone_from(&span.service_name);
         }
         self.attributes_truncated += u64::from(span.facts.truncated);
-        if let Some(counts) = span.stage.and_then(|stage| {
-            let index = Stage::ALL.iter().position(|s| *s == stage)?;
-            self.stage_spans.get_mut(index)
-        }) {
+        if let Some(counts) = span
+            .stage
+            .and_then(stage_slot)
+            .and_then(|slot| self.stage_spans.get_mut(slot))
+        {
             counts.spans = counts.spans.saturating_add(1);
             if span.kind == Some(SpanKind::Session) {
                 counts.sessions = counts.sessions.saturating_add(1);

@@ -2,7 +2,9 @@
 //! give its start and length. Held only while a trace is undecided (and for spans that come late), so it
 //! follows the traces in flight, not the input's size.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+
+use hashlink::LinkedHashMap;
 
 use crate::model::{SpanRecord, TraceId};
 
@@ -28,8 +30,8 @@ impl Seen {
 #[derive(Debug)]
 pub struct Sources {
     traces: HashMap<TraceId, Seen>,
-    decided: HashMap<TraceId, Seen>,
-    decided_order: VecDeque<TraceId>,
+    /// In the order they were first decided: a revision keeps a trace's place.
+    decided: LinkedHashMap<TraceId, Seen>,
     decided_kept: usize,
 }
 
@@ -38,8 +40,7 @@ impl Sources {
     pub fn new(decided_kept: usize) -> Self {
         Self {
             traces: HashMap::new(),
-            decided: HashMap::new(),
-            decided_order: VecDeque::new(),
+            decided: LinkedHashMap::new(),
             decided_kept,
         }
     }
@@ -70,13 +71,9 @@ impl Sources {
             }),
             (earlier, late) => earlier.copied().or(late),
         }?;
-        if self.decided.insert(*trace_id, seen).is_none() {
-            self.decided_order.push_back(*trace_id);
-            if self.decided_order.len() > self.decided_kept
-                && let Some(oldest) = self.decided_order.pop_front()
-            {
-                self.decided.remove(&oldest);
-            }
+        if self.decided.replace(*trace_id, seen).is_none() && self.decided.len() > self.decided_kept
+        {
+            self.decided.pop_front();
         }
         Some(seen)
     }

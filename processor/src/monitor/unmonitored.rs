@@ -1,33 +1,28 @@
 //! The traces that arrived without any IRONFORGE span kind, remembered so a reader asking for one of their
 //! verdicts learns it was received and left unjudged, not lost.
 
-use std::collections::VecDeque;
-
-use foldhash::HashMap;
+use hashlink::LinkedHashMap;
 
 use crate::model::TraceId;
 
-/// How many unmonitored traces are remembered: 32 bytes or so each, the newest kept.
+/// How many unmonitored traces are remembered: about 50 bytes each, the newest kept.
 const KEPT: usize = 10_000;
 
 /// The most recent unmonitored traces, with the spans each had.
 #[derive(Debug, Default)]
 pub(super) struct UnmonitoredTraces {
-    spans: HashMap<TraceId, u32>,
-    order: VecDeque<TraceId>,
+    /// Oldest first.
+    spans: LinkedHashMap<TraceId, u32>,
 }
 
 impl UnmonitoredTraces {
     pub(super) fn record(&mut self, trace_id: TraceId, spans: u32) {
-        let std::collections::hash_map::Entry::Vacant(entry) = self.spans.entry(trace_id) else {
+        if self.spans.contains_key(&trace_id) {
             return;
-        };
-        entry.insert(spans);
-        self.order.push_back(trace_id);
-        if self.order.len() > KEPT
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.spans.remove(&oldest);
+        }
+        self.spans.insert(trace_id, spans);
+        if self.spans.len() > KEPT {
+            self.spans.pop_front();
         }
     }
 
@@ -53,6 +48,6 @@ mod tests {
         assert_eq!(traces.spans(&id(0)), None);
         assert_eq!(traces.spans(&id(1)), Some(3));
         assert_eq!(traces.spans(&id(KEPT)), Some(3), "a repeat keeps the first");
-        assert_eq!(traces.order.len(), KEPT);
+        assert_eq!(traces.spans.len(), KEPT);
     }
 }

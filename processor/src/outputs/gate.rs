@@ -5,8 +5,10 @@
 //! Suppressed events are never lost silently: each is counted in the metrics, and the next event of the
 //! same pipeline, contract and stage says how many it stands for.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use foldhash::fast::RandomState;
+use hashbrown::{Equivalent, HashMap};
 
 use crate::config::EventsConfig;
 
@@ -36,7 +38,27 @@ pub struct WindowKey<'a> {
     pub stage: Option<&'a str>,
 }
 
+/// A [`WindowKey`] kept in the map. Its fields hash in the same order as the key's, so a violation finds its
+/// window without copying its strings; they are copied once, when the window opens.
 type OwnedKey = (Option<Box<str>>, Box<str>, Option<Box<str>>);
+
+impl Equivalent<OwnedKey> for WindowKey<'_> {
+    fn equivalent(&self, key: &OwnedKey) -> bool {
+        self.pipeline == key.0.as_deref()
+            && self.contract_id == &*key.1
+            && self.stage == key.2.as_deref()
+    }
+}
+
+impl WindowKey<'_> {
+    fn to_owned_key(self) -> OwnedKey {
+        (
+            self.pipeline.map(Box::from),
+            Box::from(self.contract_id),
+            self.stage.map(Box::from),
+        )
+    }
+}
 
 /// Per pipeline, contract and stage windows plus an hourly token bucket.
 #[derive(Debug)]
@@ -45,7 +67,7 @@ pub struct EventGate {
     per_hour: f64,
     tokens: f64,
     refilled_at: Instant,
-    windows: HashMap<OwnedKey, Window>,
+    windows: HashMap<OwnedKey, Window, RandomState>,
 }
 
 impl EventGate {
@@ -56,7 +78,7 @@ impl EventGate {
             per_hour,
             tokens: per_hour,
             refilled_at: now,
-            windows: HashMap::new(),
+            windows: HashMap::default(),
         }
     }
 
@@ -72,11 +94,6 @@ impl EventGate {
         self.tokens = (self.tokens + elapsed * self.per_hour / 3600.0).min(self.per_hour);
         self.refilled_at = now;
 
-        let key: OwnedKey = (
-            key.pipeline.map(Box::from),
-            Box::from(key.contract_id),
-            key.stage.map(Box::from),
-        );
         let window_open = self
             .windows
             .get(&key)
@@ -97,7 +114,7 @@ impl EventGate {
         let folded = self
             .windows
             .insert(
-                key,
+                key.to_owned_key(),
                 Window {
                     opened_at: now,
                     suppressed: 0,

@@ -1,40 +1,10 @@
-//! Times as CI reports print them: UTC in ISO 8601, with no date library for one format.
+//! Times as CI reports print them: UTC in ISO 8601 (RFC 3339), to the millisecond.
 
-const NANOS_PER_SECOND: u64 = 1_000_000_000;
-const SECONDS_PER_DAY: u64 = 86_400;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// `2026-11-29T08:01:14.738Z` for nanoseconds since the Unix epoch.
 pub(crate) fn iso8601(unix_nano: u64) -> String {
-    let seconds = unix_nano / NANOS_PER_SECOND;
-    let millis = (unix_nano % NANOS_PER_SECOND) / 1_000_000;
-    let (year, month, day) = civil_from_days(seconds / SECONDS_PER_DAY);
-    let of_day = seconds % SECONDS_PER_DAY;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`,
-/// for days on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let shifted = days + 719_468;
-    let era = shifted / 146_097;
-    let day_of_era = shifted % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_nanos(unix_nano)).to_string()
 }
 
 #[cfg(test)]
