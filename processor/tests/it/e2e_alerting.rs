@@ -317,16 +317,49 @@ fn compose_stack_files_agree_with_each_other() {
     }
 
     // The processor is reached where its environment says it listens.
-    let env = &services["processor"]["environment"];
+    let processor = &services["processor"];
+    let env = &processor["environment"];
     let grpc_port = port(str_of(&env["IRONFORGE_OTLP_GRPC_ADDR"]));
     let metrics_port = port(str_of(&env["IRONFORGE_METRICS_ADDR"]));
-    // The admin API stays on the container's loopback, in the compose file and in the image.
-    assert!(str_of(&env["IRONFORGE_ADMIN_ADDR"]).starts_with("127.0.0.1:"));
+    let admin_port = port(str_of(&env["IRONFORGE_ADMIN_ADDR"]));
+    // The image keeps the admin API on loopback; the stack publishes it on the host's loopback, one port per
+    // replica, and only behind the API token.
     assert!(read_repo_file("Dockerfile").contains("IRONFORGE_ADMIN_ADDR=127.0.0.1:"));
+    assert!(env.get("IRONFORGE_API_TOKEN_FILE").is_some());
+    let replicas = processor["deploy"]["replicas"].as_u64().unwrap();
+    assert!(replicas >= 2, "the stack runs several processors");
+    let published = str_of(&processor["ports"][0]);
+    let (host_ports, container_port) = published
+        .strip_prefix("127.0.0.1:")
+        .and_then(|ports| ports.rsplit_once(':'))
+        .expect("admin published on the host's loopback");
+    assert_eq!(container_port, admin_port);
+    let (first, last) = host_ports.split_once('-').expect("a range of host ports");
+    let range = last.parse::<u64>().unwrap() - first.parse::<u64>().unwrap() + 1;
+    assert_eq!(range, replicas, "one host port per replica");
+    // Nothing that needs a newer Compose than 2.0 (inline `configs.content` needs 2.23.1).
+    assert!(compose.get("configs").is_none());
+
+    // The Collector balances traces over the replicas by trace id, finding them in DNS under the service name.
     let collector = yaml("otel-collector/config.yml");
+    let balancer = &collector["exporters"]["loadbalancing/ironforge"];
+    assert_eq!(str_of(&balancer["routing_key"]), "traceID");
+    assert_eq!(str_of(&balancer["resolver"]["dns"]["hostname"]), "processor");
     assert_eq!(
-        str_of(&collector["exporters"]["otlp/ironforge"]["endpoint"]),
-        format!("processor:{grpc_port}")
+        balancer["resolver"]["dns"]["port"].as_u64().unwrap().to_string(),
+        grpc_port
+    );
+    let exporter = &balancer["protocol"]["otlp"];
+    // Its queue lives on a volume, so what the Collector acknowledged survives a restart.
+    let queue_storage = str_of(&exporter["sending_queue"]["storage"]);
+    let queue_dir = str_of(&collector["extensions"][queue_storage]["directory"]);
+    assert!(
+        services["otel-collector"]["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|v| str_of(v).ends_with(&format!(":{queue_dir}"))),
+        "the Collector's queue directory {queue_dir} is not a volume"
     );
     let collector_grpc = port(str_of(
         &collector["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"],
@@ -346,7 +379,11 @@ fn compose_stack_files_agree_with_each_other() {
             }
         }
     }
+    for extension in collector["service"]["extensions"].as_sequence().unwrap() {
+        assert!(collector["extensions"].get(str_of(extension)).is_some());
+    }
 
+    // Prometheus scrapes every replica, found in DNS the same way.
     let prometheus = yaml("prometheus/prometheus.yml");
     let processor_job = prometheus["scrape_configs"]
         .as_sequence()
@@ -354,10 +391,9 @@ fn compose_stack_files_agree_with_each_other() {
         .iter()
         .find(|job| job["job_name"] == "ironforge-processor")
         .expect("a scrape job for the processor");
-    assert_eq!(
-        str_of(&processor_job["static_configs"][0]["targets"][0]),
-        format!("processor:{metrics_port}")
-    );
+    let discovery = &processor_job["dns_sd_configs"][0];
+    assert_eq!(str_of(&discovery["names"][0]), "processor");
+    assert_eq!(discovery["port"].as_u64().unwrap().to_string(), metrics_port);
     // The Collector and Prometheus send the tokens the processor requires, read from the volume the
     // `tokens` service fills and each of them mounts.
     assert_eq!(
@@ -365,7 +401,7 @@ fn compose_stack_files_agree_with_each_other() {
         str_of(&env["IRONFORGE_METRICS_TOKEN_FILE"])
     );
     assert_eq!(
-        str_of(&collector["exporters"]["otlp/ironforge"]["headers"]["authorization"]),
+        str_of(&exporter["headers"]["authorization"]),
         format!(
             "Bearer ${{file:{}}}",
             str_of(&env["IRONFORGE_INGEST_TOKEN_FILE"])
@@ -401,8 +437,7 @@ fn compose_stack_files_agree_with_each_other() {
     assert_eq!(str_of(&link["name"]), exemplar::TRACE_ID);
     assert_eq!(str_of(&link["datasourceUid"]), "tempo");
     assert!(uids.contains("tempo"));
-    let tempo_config: Yaml =
-        serde_yaml::from_str(str_of(&compose["configs"]["tempo"]["content"])).unwrap();
+    let tempo_config = yaml("tempo/tempo.yaml");
     let tempo_port = tempo_config["server"]["http_listen_port"].as_u64().unwrap();
     for ds in datasources {
         let host = str_of(&ds["type"]);
@@ -495,7 +530,12 @@ fn prometheus_config(dir: &Path, admin: SocketAddr, alertmanager: SocketAddr) ->
         .find(|job| job["job_name"] == "ironforge-processor")
         .unwrap()
         .clone();
-    job["static_configs"] = serde_yaml::from_str(&format!("[{{targets: ['{admin}']}}]")).unwrap();
+    let job_map = job.as_mapping_mut().unwrap();
+    job_map.remove("dns_sd_configs");
+    job_map.insert(
+        "static_configs".into(),
+        serde_yaml::from_str(&format!("[{{targets: ['{admin}']}}]")).unwrap(),
+    );
     config["scrape_configs"] = Yaml::Sequence(vec![job]);
     config["alerting"]["alertmanagers"][0]["static_configs"] =
         serde_yaml::from_str(&format!("[{{targets: ['{alertmanager}']}}]")).unwrap();
