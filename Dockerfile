@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
 # The IRONFORGE processor as a container image: docker build -t ironforge-processor .
+# The replay of the bundled sessions, as the stack's one-shot job: docker build --target replay -t ironforge-replay .
 
 # Build stage: the workspace's minimum Rust, on the same Debian release as the runtime so glibc matches.
 FROM rust:1.88-bookworm AS builder
@@ -9,11 +10,19 @@ COPY . .
 # same step because the target directory is not part of the image layer.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p ironforge-processor \
-    && install -D target/release/ironforge-processor /out/ironforge-processor
+    cargo build --release --locked -p ironforge-processor -p ironforge-replay \
+    && install -D target/release/ironforge-processor /out/ironforge-processor \
+    && install -D target/release/ironforge-replay /out/ironforge-replay
 
-# Runtime stage: only the binary, run as an unprivileged user (uid 10001, no shell login, no home), in a working
-# directory it owns so the default data directory (data/) can be created.
+# The replay: its binary and the 57 session files it reads, sending to --endpoint (the stack's Collector).
+FROM debian:bookworm-slim AS replay
+COPY --from=builder /out/ironforge-replay /usr/local/bin/ironforge-replay
+COPY fixtures/ironforge/sessions /usr/share/ironforge/sessions
+USER 10001
+ENTRYPOINT ["/usr/local/bin/ironforge-replay", "--sessions-dir", "/usr/share/ironforge/sessions"]
+
+# Runtime stage, the default target: only the processor binary, run as an unprivileged user (uid 10001, no
+# shell login, no home), in a working directory it owns so the default data directory (data/) can be created.
 FROM debian:bookworm-slim
 # CA certificates for an https:// --logs-endpoint.
 RUN apt-get update \

@@ -112,6 +112,9 @@ pub enum VerdictStatus {
 }
 
 impl VerdictStatus {
+    /// Every status, best first.
+    pub const ALL: &'static [Self] = &[Self::Pass, Self::Warn, Self::Fail, Self::Incomplete];
+
     /// The lowercase name used in the API, metrics labels and logs.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -33,6 +33,7 @@ use crate::analysis::answers::{self, AnalysisQueryError};
 use crate::model::TraceId;
 use crate::monitor::{Monitor, VerdictNotFound};
 use crate::otlp::convert_request;
+use crate::telemetry::names::value;
 use crate::verdict::{Severity, Violation};
 
 /// What a `MonitorService` call can fail with, before it becomes a `Status`.
@@ -193,7 +194,7 @@ impl MonitorService for MonitorApi {
                         .then(|| Ok(convert::violation(&violation))),
                     // A subscriber that reads too slowly skips ahead; the skipped events are counted.
                     Err(BroadcastStreamRecvError::Lagged(skipped)) => {
-                        metrics.output_dropped("watch_stream", skipped);
+                        metrics.output_dropped(value::WATCH_STREAM, skipped);
                         None
                     }
                 };

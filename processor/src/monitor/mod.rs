@@ -136,6 +136,7 @@ impl Monitor {
         durability: Option<Durability<'_>>,
     ) -> std::io::Result<Self> {
         let compliance = Compliance::new(&contracts, Arc::clone(outputs.metrics()));
+        outputs.metrics().contracts(&contracts);
         // The score is defined before the first verdict too (100), so dashboards and alerts never read a gap.
         outputs.metrics().health(compliance.report().health_score);
         // Each shard keeps to its share of the limits, so its evictions depend on its own spans alone.
@@ -188,6 +189,7 @@ impl Monitor {
             analyst.set_contracts(Arc::clone(&contracts));
         }
         self.compliance_state().set_contracts(&contracts);
+        self.outputs().metrics().contracts(&contracts);
         self.shards.set_contracts(&contracts);
         *self
             .contracts

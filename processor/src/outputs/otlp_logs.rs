@@ -223,6 +223,7 @@ impl OtlpLogsExporter {
             metrics,
             drop_warning: RateLimit::new(WARN_INTERVAL),
         });
+        shared.metrics.output_started(value::OTLP_LOGS);
         shared.publish_depth(&shared.lock().queue);
         let (stop, stop_rx) = watch::channel(false);
         let (done_tx, done) = watch::channel(false);

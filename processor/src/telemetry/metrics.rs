@@ -15,11 +15,11 @@ use super::labels::{RequestOutcome, Transport};
 use super::outputs::OutputMetrics;
 use super::spans::SpanMetrics;
 use super::transport::TransportMetrics;
-use super::verdicts::VerdictMetrics;
+use super::verdicts::{ContractLabels, VerdictMetrics};
 use super::wal::WalMetrics;
 use crate::model::SpanRecord;
 use crate::verdict::{TraceVerdict, Violation};
-use ironforge_engine::EngineStats;
+use ironforge_engine::{ContractSet, EngineStats};
 
 /// `Content-Type` of [`Metrics::encode`].
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -89,12 +89,31 @@ impl Metrics {
         &self.analysis
     }
 
-    /// Counts a violation under its contract, category and severity, with its trace id as the exemplar.
+    /// The contracts in force: each pipeline's violation counters, and the held-back events, start at zero for
+    /// every one of them.
+    pub fn contracts(&self, contracts: &ContractSet) {
+        self.outputs
+            .contracts(contracts.contracts().iter().map(|contract| &*contract.id));
+        self.verdicts.contracts(
+            contracts
+                .contracts()
+                .iter()
+                .map(|contract| ContractLabels {
+                    id: contract.id.to_string(),
+                    category: contract.category(),
+                    severity: contract.severity,
+                })
+                .collect(),
+        );
+    }
+
+    /// Counts a violation under its pipeline, contract, category and severity, with its trace id as the
+    /// exemplar.
     pub fn violation(&self, violation: &Violation) {
         self.verdicts.violation(violation);
     }
 
-    /// Counts a decided trace by status and production readiness, and observes its stage durations.
+    /// Counts a decided trace by pipeline, status and production readiness, and observes its stage durations.
     ///
     /// Production readiness is a label of the trace counter rather than a metric of its own, so that the share
     /// of production-ready runs is one query over one metric.
@@ -143,6 +162,11 @@ impl Metrics {
     /// Counts violation events of a contract that were not emitted.
     pub fn events_suppressed(&self, contract: &str, count: u64) {
         self.outputs.events_suppressed(contract, count);
+    }
+
+    /// Starts a configured output's counters and queue gauges at zero.
+    pub fn output_started(&self, output: &str) {
+        self.outputs.started(output);
     }
 
     /// Counts records an output delivered downstream.

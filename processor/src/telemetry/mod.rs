@@ -11,6 +11,7 @@ mod labels;
 mod metrics;
 pub mod names;
 mod outputs;
+mod pipelines;
 pub(crate) mod rate_limit;
 mod registry;
 mod spans;

@@ -184,6 +184,8 @@ pub mod value {
     pub const UNKNOWN: &str = "unknown";
     /// Pipeline of a verdict whose spans carry no `service.name`: the name OpenTelemetry SDKs default to.
     pub const UNKNOWN_SERVICE: &str = "unknown_service";
+    /// Pipeline label of the run metrics shared by every `service.name` past the bound on tracked pipelines.
+    pub const OTHER_PIPELINES: &str = "other";
     /// Spans-received outcome: kept by the processor.
     pub const ACCEPTED: &str = "accepted";
     /// Spans-received outcome: refused by the processor.

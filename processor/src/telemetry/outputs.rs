@@ -8,7 +8,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::names::{label, metric};
+use super::names::{label, metric, value};
 use super::registry::{Labels, register_default, register_with_unit};
 
 type PerOutput<M> = Family<Labels<1>, M>;
@@ -26,7 +26,7 @@ pub(super) struct OutputMetrics {
 
 impl OutputMetrics {
     pub(super) fn register(registry: &mut Registry) -> Self {
-        Self {
+        let metrics = Self {
             events_suppressed: register_default(
                 registry,
                 metric::EVENTS_SUPPRESSED,
@@ -64,6 +64,31 @@ impl OutputMetrics {
                 metric::OUTPUT_OVERFLOW,
                 "Records an output dropped because its queue was full",
             ),
+        };
+        // The watch stream is always there; its losses read 0 until it has any.
+        metrics
+            .dropped
+            .get_or_create_owned(&labels(value::WATCH_STREAM));
+        metrics
+    }
+
+    /// Starts an output's counters and queue gauges at zero, so they read 0 rather than nothing until its
+    /// first event.
+    pub(super) fn started(&self, output: &str) {
+        let labels = labels(output);
+        for family in [&self.exported, &self.dropped, &self.retries, &self.overflow] {
+            family.get_or_create_owned(&labels);
+        }
+        for family in [&self.queue_depth, &self.queue_bytes] {
+            family.get_or_create_owned(&labels);
+        }
+    }
+
+    /// Starts the held-back count of each contract at zero.
+    pub(super) fn contracts<'a>(&self, contracts: impl IntoIterator<Item = &'a str>) {
+        for contract in contracts {
+            self.events_suppressed
+                .get_or_create_owned(&[(label::CONTRACT, Cow::Owned(contract.to_owned()))]);
         }
     }
 

@@ -1,5 +1,6 @@
 //! The span metrics: session and run durations, peak memory and authenticity, recorded for every monitored
-//! span. The hot path of the metrics, so it records through handles bound once and takes exemplars sparingly.
+//! span under its pipeline. The hot path of the metrics, so it records through handles bound once per
+//! pipeline and takes exemplars sparingly.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -11,19 +12,19 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::names::{label, metric, value};
+use super::pipelines::PipelineSeries;
 use super::registry::{
     ExemplarHistogram, ExemplarHistograms, FloatGauge, Labels, exemplar_histogram,
     exemplar_histograms, register, register_with_unit, trace_exemplar,
 };
 use crate::model::SpanRecord;
 
-/// Session durations; 3 s is the default single-session contract.
-const SESSION_BUCKETS: &[f64] = &[
-    0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 10.0, 30.0,
-];
-/// Run durations; 180 s is the default full-discovery contract.
+/// Session durations, 10 ms to 10 s: 3 s is the default single-session contract, and a fast session (the
+/// bundled replay's take microseconds) still falls in a bucket that reads as "under 10 ms".
+const SESSION_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0];
+/// Run durations, 100 ms to 10 min: 180 s is the default full-discovery contract.
 const RUN_BUCKETS: &[f64] = &[
-    5.0, 10.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0, 240.0, 300.0, 600.0, 1800.0,
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0,
 ];
 /// Authenticity scores in 0..1; 0.87 is the default production threshold.
 const AUTHENTICITY_BUCKETS: &[f64] = &[
@@ -32,11 +33,11 @@ const AUTHENTICITY_BUCKETS: &[f64] = &[
 
 #[derive(Debug)]
 pub(super) struct SpanMetrics {
-    session_duration: ExemplarHistograms<1>,
-    run_duration: ExemplarHistogram,
-    memory_peak: Family<Labels<1>, FloatGauge>,
-    authenticity: ExemplarHistograms<1>,
-    bound: BoundSeries,
+    session_duration: ExemplarHistograms<2>,
+    run_duration: ExemplarHistograms<1>,
+    memory_peak: Family<Labels<2>, FloatGauge>,
+    authenticity: ExemplarHistograms<2>,
+    bound: PipelineSeries<BoundSeries>,
     /// Exemplar gates of the session-duration, run-duration and authenticity histograms.
     exemplars: [SpanExemplars; 3],
 }
@@ -56,7 +57,7 @@ impl SpanMetrics {
                 metric::RUN_DURATION,
                 "Duration of each run span",
                 Unit::Seconds,
-                exemplar_histogram(RUN_BUCKETS),
+                exemplar_histograms(|| exemplar_histogram(RUN_BUCKETS)),
             ),
             memory_peak: register_with_unit(
                 registry,
@@ -71,7 +72,7 @@ impl SpanMetrics {
                 "Authenticity scores reported by pattern and session spans",
                 exemplar_histograms(|| exemplar_histogram(AUTHENTICITY_BUCKETS)),
             ),
-            bound: BoundSeries::default(),
+            bound: PipelineSeries::default(),
             exemplars: [
                 SpanExemplars::new(),
                 SpanExemplars::new(),
@@ -91,29 +92,45 @@ impl SpanMetrics {
             histogram.observe(value, label_set, at);
         };
         let gates = &self.exemplars;
+        let bound = self
+            .bound
+            .of(span.service_name.as_deref(), |_| BoundSeries::default());
+        let (pipeline, series) = (&bound.pipeline, &bound.series);
+        let with_pipeline = |name: &'static str, value: &'static str| {
+            [
+                (label::PIPELINE, Cow::Owned(pipeline.to_string())),
+                (name, Cow::Borrowed(value)),
+            ]
+        };
         let seconds = span.duration_seconds();
         match kind {
             SpanKind::Session => {
                 let stage = span.stage.map_or(value::UNKNOWN, |stage| stage.as_str());
                 let index = span.stage.map_or(Stage::ALL.len(), |stage| stage as usize);
-                let histogram = self.bound.session_duration[index].get_or_init(|| {
+                let histogram = series.session_duration[index].get_or_init(|| {
                     self.session_duration
-                        .get_or_create(&[(label::STAGE, Cow::Borrowed(stage))])
+                        .get_or_create(&with_pipeline(label::STAGE, stage))
                         .clone()
                 });
                 observe(histogram, &gates[0], seconds);
             }
-            SpanKind::Run => observe(&self.run_duration, &gates[1], seconds),
+            SpanKind::Run => {
+                let histogram = series.run_duration.get_or_init(|| {
+                    let labels = [(label::PIPELINE, Cow::Owned(pipeline.to_string()))];
+                    self.run_duration.get_or_create(&labels).clone()
+                });
+                observe(histogram, &gates[1], seconds);
+            }
             SpanKind::Init | SpanKind::Stage | SpanKind::Pattern => {}
         }
-        let kind_label = || [(label::SPAN_KIND, Cow::Borrowed(kind.as_str()))];
+        let kind_labels = || with_pipeline(label::SPAN_KIND, kind.as_str());
         if let Some(peak) = span
             .facts
             .number(attr::MEMORY_PEAK)
             .filter(|peak| peak.is_finite())
         {
-            self.bound.memory_peak[kind as usize]
-                .get_or_init(|| self.memory_peak.get_or_create(&kind_label()).clone())
+            series.memory_peak[kind as usize]
+                .get_or_init(|| self.memory_peak.get_or_create(&kind_labels()).clone())
                 .set(peak);
         }
         if let Some(score) = span
@@ -121,19 +138,20 @@ impl SpanMetrics {
             .number(attr::PATTERN_AUTHENTICITY)
             .filter(|score| score.is_finite())
         {
-            let histogram = self.bound.authenticity[kind as usize]
-                .get_or_init(|| self.authenticity.get_or_create(&kind_label()).clone());
+            let histogram = series.authenticity[kind as usize]
+                .get_or_init(|| self.authenticity.get_or_create(&kind_labels()).clone());
             observe(histogram, &gates[2], score);
         }
     }
 }
 
-/// Series handles bound on first use, so a span's record hashes no label set. Bound lazily, so a stage or
-/// kind that never occurs exports no empty series.
+/// One pipeline's series handles, bound on first use, so a span's record hashes no label set. Bound lazily,
+/// so a stage or kind that never occurs exports no empty series.
 #[derive(Debug, Default)]
 struct BoundSeries {
     /// Per stage, in `Stage::ALL` order, then spans without a stage.
     session_duration: [OnceLock<ExemplarHistogram>; Stage::ALL.len() + 1],
+    run_duration: OnceLock<ExemplarHistogram>,
     /// Per span kind, in `SpanKind::ALL` order.
     memory_peak: [OnceLock<FloatGauge>; SpanKind::ALL.len()],
     authenticity: [OnceLock<ExemplarHistogram>; SpanKind::ALL.len()],

@@ -1,7 +1,11 @@
 //! The verdict metrics: violations by contract, decided traces by status, and the stage durations of each
-//! decided trace, each carrying the trace id as its exemplar.
+//! decided trace, each under its pipeline and carrying the trace id as its exemplar.
+//!
+//! A pipeline's violation and trace counters start at zero for every contract and status the moment it is
+//! first seen, so a dashboard's rate over "no violations yet" reads 0, not an empty panel.
 
 use std::borrow::Cow;
+use std::sync::RwLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::metrics::exemplar::CounterWithExemplar;
@@ -9,24 +13,38 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::names::{label, metric, value};
+use super::pipelines::PipelineSeries;
 use super::registry::{
     ExemplarHistograms, Labels, TraceExemplar, exemplar_histogram, exemplar_histograms,
     register_default, register_with_unit, trace_exemplar,
 };
-use crate::verdict::{TraceVerdict, Violation};
+use crate::verdict::{Category, Severity, TraceVerdict, VerdictStatus, Violation};
 
-/// Stage durations; 180 s is the default full-discovery contract.
+/// Stage durations, 10 ms to 10 min: a stage holds many sessions (3 s each by contract) and the whole run
+/// has 180 s.
 const STAGE_BUCKETS: &[f64] = &[
-    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0,
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0,
 ];
 
 type ExemplarCounters<const N: usize> = Family<Labels<N>, CounterWithExemplar<TraceExemplar>>;
 
+/// A contract as its violation series are labelled.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ContractLabels {
+    pub(super) id: String,
+    pub(super) category: Category,
+    pub(super) severity: Severity,
+}
+
 #[derive(Debug)]
 pub(super) struct VerdictMetrics {
-    violations: ExemplarCounters<3>,
-    traces: ExemplarCounters<2>,
-    stage_duration: ExemplarHistograms<1>,
+    violations: ExemplarCounters<4>,
+    traces: ExemplarCounters<3>,
+    stage_duration: ExemplarHistograms<2>,
+    /// The pipelines seen, whose counters start at zero.
+    pipelines: PipelineSeries<()>,
+    /// The contracts of the file in force.
+    contracts: RwLock<Vec<ContractLabels>>,
 }
 
 impl VerdictMetrics {
@@ -35,12 +53,12 @@ impl VerdictMetrics {
             violations: register_default(
                 registry,
                 metric::VIOLATIONS,
-                "Contract violations, by contract, category and severity",
+                "Contract violations, by pipeline, contract, category and severity",
             ),
             traces: register_default(
                 registry,
                 metric::TRACES,
-                "Decided traces, by verdict status and whether the run may go to production",
+                "Decided traces, by pipeline, verdict status and whether the run may go to production",
             ),
             stage_duration: register_with_unit(
                 registry,
@@ -49,21 +67,64 @@ impl VerdictMetrics {
                 Unit::Seconds,
                 exemplar_histograms(|| exemplar_histogram(STAGE_BUCKETS)),
             ),
+            pipelines: PipelineSeries::default(),
+            contracts: RwLock::default(),
+        }
+    }
+
+    /// Sets the contracts in force, and starts the violation counters of any new one at zero under every
+    /// pipeline seen.
+    pub(super) fn contracts(&self, contracts: Vec<ContractLabels>) {
+        for pipeline in self.pipelines.labels() {
+            self.zero_violations(&pipeline, &contracts);
+        }
+        *self
+            .contracts
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = contracts;
+    }
+
+    /// The pipeline label of a verdict's or violation's `service.name`; a pipeline seen for the first time has
+    /// its counters started at zero.
+    fn pipeline(&self, service: Option<&str>) -> Cow<'static, str> {
+        let bound = self.pipelines.of(service, |pipeline| {
+            let contracts = self
+                .contracts
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.zero_violations(pipeline, &contracts);
+            for status in VerdictStatus::ALL {
+                for production_ready in [true, false] {
+                    self.traces.get_or_create_owned(&trace_labels(
+                        pipeline,
+                        *status,
+                        production_ready,
+                    ));
+                }
+            }
+        });
+        Cow::Owned(bound.pipeline.to_string())
+    }
+
+    fn zero_violations(&self, pipeline: &str, contracts: &[ContractLabels]) {
+        for contract in contracts {
+            self.violations.get_or_create_owned(&violation_labels(
+                pipeline,
+                &contract.id,
+                contract.category,
+                contract.severity,
+            ));
         }
     }
 
     pub(super) fn violation(&self, violation: &Violation) {
-        let labels = [
-            (label::CONTRACT, Cow::Owned(violation.contract_id.clone())),
-            (
-                label::CATEGORY,
-                Cow::Borrowed(value::category(violation.category)),
-            ),
-            (
-                label::SEVERITY,
-                Cow::Borrowed(value::severity(violation.severity)),
-            ),
-        ];
+        let pipeline = self.pipeline(violation.pipeline.as_deref());
+        let labels = violation_labels(
+            &pipeline,
+            &violation.contract_id,
+            violation.category,
+            violation.severity,
+        );
         self.violations.get_or_create(&labels).inc_by(
             1,
             Some(trace_exemplar(violation.trace_id)),
@@ -73,13 +134,8 @@ impl VerdictMetrics {
 
     pub(super) fn verdict(&self, verdict: &TraceVerdict) {
         let at = timestamp(verdict.decided_unix_nano);
-        let labels = [
-            (label::STATUS, Cow::Borrowed(value::status(verdict.status))),
-            (
-                label::PRODUCTION_READY,
-                Cow::Borrowed(value::boolean(verdict.production_ready)),
-            ),
-        ];
+        let pipeline = self.pipeline(verdict.service_name.as_deref());
+        let labels = trace_labels(&pipeline, verdict.status, verdict.production_ready);
         self.traces
             .get_or_create(&labels)
             .inc_by(1, Some(trace_exemplar(verdict.trace_id)), at);
@@ -87,7 +143,10 @@ impl VerdictMetrics {
             if !stage.seconds.is_finite() {
                 continue;
             }
-            let labels = [(label::STAGE, Cow::Owned(stage.stage.clone()))];
+            let labels = [
+                (label::PIPELINE, pipeline.clone()),
+                (label::STAGE, Cow::Owned(stage.stage.clone())),
+            ];
             self.stage_duration.get_or_create(&labels).observe(
                 stage.seconds,
                 Some(trace_exemplar(verdict.trace_id)),
@@ -95,6 +154,31 @@ impl VerdictMetrics {
             );
         }
     }
+}
+
+fn violation_labels(
+    pipeline: &str,
+    contract: &str,
+    category: Category,
+    severity: Severity,
+) -> Labels<4> {
+    [
+        (label::PIPELINE, Cow::Owned(pipeline.to_owned())),
+        (label::CONTRACT, Cow::Owned(contract.to_owned())),
+        (label::CATEGORY, Cow::Borrowed(value::category(category))),
+        (label::SEVERITY, Cow::Borrowed(value::severity(severity))),
+    ]
+}
+
+fn trace_labels(pipeline: &str, status: VerdictStatus, production_ready: bool) -> Labels<3> {
+    [
+        (label::PIPELINE, Cow::Owned(pipeline.to_owned())),
+        (label::STATUS, Cow::Borrowed(value::status(status))),
+        (
+            label::PRODUCTION_READY,
+            Cow::Borrowed(value::boolean(production_ready)),
+        ),
+    ]
 }
 
 /// The exemplar timestamp; none for a zero (unknown) time.

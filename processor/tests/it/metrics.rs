@@ -7,7 +7,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::violation_support::slow_session;
-use ironforge_engine::EngineStats;
+use ironforge_engine::{ContractSet, EngineStats};
+use ironforge_processor::config::ContractFile;
 use ironforge_processor::model::{Facts, SpanId, SpanRecord, TraceId};
 use ironforge_processor::telemetry::names::{metric, value};
 use ironforge_processor::telemetry::{Metrics, RequestOutcome, Transport, WalUsage};
@@ -25,7 +26,10 @@ const OTHER_TRACE: TraceId = TraceId([
 const DECIDED_AT: u64 = 1_754_300_000_500_000_000;
 
 fn violation(trace_id: TraceId) -> Violation {
-    slow_session(trace_id, SpanId([7; 8]), DECIDED_AT)
+    Violation {
+        pipeline: Some("ironforge".into()),
+        ..slow_session(trace_id, SpanId([7; 8]), DECIDED_AT)
+    }
 }
 
 /// A span lasting `tenths` tenths of a second.
@@ -35,7 +39,7 @@ fn span(kind: Option<SpanKind>, stage: Option<Stage>, tenths: u64, facts: Facts)
         span_id: SpanId([9; 8]),
         parent_span_id: None,
         name: "span".into(),
-        service_name: None,
+        service_name: Some("ironforge".into()),
         start_unix_nano: DECIDED_AT,
         end_unix_nano: DECIDED_AT + tenths * 100_000_000,
         kind,
@@ -86,14 +90,14 @@ fn violations_are_counted_by_contract_with_the_latest_trace_as_exemplar() {
     assert_line(&text, "# TYPE ironforge_violations counter");
     assert_line(
         &text,
-        "ironforge_violations_total{contract=\"single_session_processing\",category=\"timing\",severity=\"critical\"} 1 \
+        "ironforge_violations_total{pipeline=\"ironforge\",contract=\"single_session_processing\",category=\"timing\",severity=\"critical\"} 1 \
          # {trace_id=\"4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b\"} 1.0 1754300000.5",
     );
 
     metrics.violation(&violation(OTHER_TRACE));
     assert_line(
         &encoded(&metrics),
-        "ironforge_violations_total{contract=\"single_session_processing\",category=\"timing\",severity=\"critical\"} 2 \
+        "ironforge_violations_total{pipeline=\"ironforge\",contract=\"single_session_processing\",category=\"timing\",severity=\"critical\"} 2 \
          # {trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 1.0 1754300000.5",
     );
 }
@@ -129,42 +133,79 @@ fn verdicts_are_counted_by_status_and_readiness_and_time_their_stages() {
     assert_line(
         &text,
         &format!(
-            "ironforge_traces_total{{status=\"fail\",production_ready=\"false\"}} 1 {exemplar} 1.0 1754300000.5"
+            "ironforge_traces_total{{pipeline=\"ironforge\",status=\"fail\",production_ready=\"false\"}} 1 {exemplar} 1.0 1754300000.5"
         ),
+    );
+    // The pipeline's other statuses read 0 from its first verdict, not nothing.
+    assert_line(
+        &text,
+        "ironforge_traces_total{pipeline=\"ironforge\",status=\"pass\",production_ready=\"true\"} 0",
     );
     assert_line(&text, "# TYPE ironforge_stage_duration_seconds histogram");
     assert_line(&text, "# UNIT ironforge_stage_duration_seconds seconds");
     assert_line(
         &text,
-        "ironforge_stage_duration_seconds_bucket{le=\"120.0\",stage=\"discovery\"} 0",
+        "ironforge_stage_duration_seconds_bucket{le=\"120.0\",pipeline=\"ironforge\",stage=\"discovery\"} 0",
     );
     assert_line(
         &text,
         &format!(
-            "ironforge_stage_duration_seconds_bucket{{le=\"180.0\",stage=\"discovery\"}} 1 {exemplar} 150.0 1754300000.5"
+            "ironforge_stage_duration_seconds_bucket{{le=\"180.0\",pipeline=\"ironforge\",stage=\"discovery\"}} 1 {exemplar} 150.0 1754300000.5"
         ),
     );
     assert_line(
         &text,
-        "ironforge_stage_duration_seconds_sum{stage=\"discovery\"} 150.0",
+        "ironforge_stage_duration_seconds_sum{pipeline=\"ironforge\",stage=\"discovery\"} 150.0",
     );
     assert_line(
         &text,
-        "ironforge_stage_duration_seconds_count{stage=\"discovery\"} 1",
+        "ironforge_stage_duration_seconds_count{pipeline=\"ironforge\",stage=\"discovery\"} 1",
     );
     assert_line(
         &text,
         &format!(
-            "ironforge_stage_duration_seconds_bucket{{le=\"0.5\",stage=\"reporting\"}} 1 {exemplar} 0.2 1754300000.5"
+            "ironforge_stage_duration_seconds_bucket{{le=\"0.25\",pipeline=\"ironforge\",stage=\"reporting\"}} 1 {exemplar} 0.2 1754300000.5"
         ),
+    );
+}
+
+#[test]
+fn each_pipeline_has_its_own_series_and_every_contract_starts_at_zero() {
+    let metrics = Metrics::new();
+    let contracts = ContractSet::new(ContractFile::embedded_default().unwrap(), None);
+    metrics.contracts(&contracts);
+    metrics.violation(&violation(TRACE));
+    let mut other = span(Some(SpanKind::Run), None, 2, Facts::default());
+    other.service_name = Some("ironforge-nightly".into());
+    metrics.span(&other);
+    metrics.span(&span(Some(SpanKind::Run), None, 2000, Facts::default()));
+    let text = encoded(&metrics);
+    for contract in contracts.contracts() {
+        let prefix = format!(
+            "ironforge_violations_total{{pipeline=\"ironforge\",contract=\"{}\",",
+            contract.id
+        );
+        assert_line_starting(&text, &prefix);
+    }
+    assert_line(
+        &text,
+        "ironforge_violations_total{pipeline=\"ironforge\",contract=\"pattern_authenticity\",category=\"quality\",severity=\"critical\"} 0",
+    );
+    assert_line(
+        &text,
+        "ironforge_run_duration_seconds_count{pipeline=\"ironforge-nightly\"} 1",
+    );
+    assert_line(
+        &text,
+        "ironforge_run_duration_seconds_count{pipeline=\"ironforge\"} 1",
     );
 }
 
 #[test]
 fn monitored_spans_feed_durations_memory_and_authenticity() {
     let metrics = Metrics::new();
-    // 2.5 s: on the bucket edge, which counts as inside it.
-    metrics.span(&session_span(Stage::Discovery, 25, 52_428_800.0, 0.86));
+    // 3 s: on the bucket edge, which counts as inside it.
+    metrics.span(&session_span(Stage::Discovery, 30, 52_428_800.0, 0.86));
     metrics.span(&span(Some(SpanKind::Session), None, 5, Facts::default()));
     metrics.span(&span(Some(SpanKind::Run), None, 2000, Facts::default()));
     let mut pattern_facts = Facts::default();
@@ -175,49 +216,51 @@ fn monitored_spans_feed_durations_memory_and_authenticity() {
 
     assert_line(
         &text,
-        "ironforge_session_duration_seconds_bucket{le=\"2.0\",stage=\"discovery\"} 0",
+        "ironforge_session_duration_seconds_bucket{le=\"2.0\",pipeline=\"ironforge\",stage=\"discovery\"} 0",
     );
     assert_line_starting(
         &text,
         &format!(
-            "ironforge_session_duration_seconds_bucket{{le=\"2.5\",stage=\"discovery\"}} 1 {exemplar} 2.5 "
+            "ironforge_session_duration_seconds_bucket{{le=\"3.0\",pipeline=\"ironforge\",stage=\"discovery\"}} 1 {exemplar} 3.0 "
         ),
     );
     assert_line(
         &text,
-        "ironforge_session_duration_seconds_count{stage=\"unknown\"} 1",
+        "ironforge_session_duration_seconds_count{pipeline=\"ironforge\",stage=\"unknown\"} 1",
     );
     assert_line(&text, "# UNIT ironforge_run_duration_seconds seconds");
     assert_line(
         &text,
-        "ironforge_run_duration_seconds_bucket{le=\"180.0\"} 0",
-    );
-    assert_line_starting(
-        &text,
-        &format!("ironforge_run_duration_seconds_bucket{{le=\"240.0\"}} 1 {exemplar} 200.0 "),
-    );
-    assert_line(&text, "# UNIT ironforge_memory_peak_bytes bytes");
-    assert_line(
-        &text,
-        "ironforge_memory_peak_bytes{kind=\"session\"} 52428800.0",
-    );
-    assert_line(
-        &text,
-        "ironforge_pattern_authenticity_bucket{le=\"0.85\",kind=\"session\"} 0",
+        "ironforge_run_duration_seconds_bucket{le=\"180.0\",pipeline=\"ironforge\"} 0",
     );
     assert_line_starting(
         &text,
         &format!(
-            "ironforge_pattern_authenticity_bucket{{le=\"0.87\",kind=\"session\"}} 1 {exemplar} 0.86 "
+            "ironforge_run_duration_seconds_bucket{{le=\"300.0\",pipeline=\"ironforge\"}} 1 {exemplar} 200.0 "
+        ),
+    );
+    assert_line(&text, "# UNIT ironforge_memory_peak_bytes bytes");
+    assert_line(
+        &text,
+        "ironforge_memory_peak_bytes{pipeline=\"ironforge\",kind=\"session\"} 52428800.0",
+    );
+    assert_line(
+        &text,
+        "ironforge_pattern_authenticity_bucket{le=\"0.85\",pipeline=\"ironforge\",kind=\"session\"} 0",
+    );
+    assert_line_starting(
+        &text,
+        &format!(
+            "ironforge_pattern_authenticity_bucket{{le=\"0.87\",pipeline=\"ironforge\",kind=\"session\"}} 1 {exemplar} 0.86 "
         ),
     );
     assert_line(
         &text,
-        "ironforge_pattern_authenticity_bucket{le=\"0.9\",kind=\"pattern\"} 0",
+        "ironforge_pattern_authenticity_bucket{le=\"0.9\",pipeline=\"ironforge\",kind=\"pattern\"} 0",
     );
     assert_line(
         &text,
-        "ironforge_pattern_authenticity_count{kind=\"pattern\"} 1",
+        "ironforge_pattern_authenticity_count{pipeline=\"ironforge\",kind=\"pattern\"} 1",
     );
 }
 
