@@ -1,7 +1,7 @@
 //! The health rule, pure: compliance over the verdicts recorded, overall and per pipeline, and the health
 //! derived from it. It keeps no metrics; the live monitor publishes its gauges from the scores it reads here.
 //!
-//! Health rule (documented in the README): each of the last [`HEALTH_WINDOW`] verdicts scores points —
+//! Health rule (documented in the README): each of the last `HEALTH_WINDOW` verdicts scores points —
 //! pass 1, warn 0.75, incomplete 0.5, fail 0 — and the health score is their mean × 100 (100 before any
 //! verdict). The status is RED when the score is under 60 or the latest verdict failed a blocking contract;
 //! GREEN when the score is at least 90 and the latest verdict is production-ready (or there is none yet);

@@ -1,8 +1,8 @@
-//! A check's reading of recordings: every input fed to one engine on the spans' own time ([`clock`]), each
+//! A check's reading of recordings: every input fed to one engine on the spans' own time (`clock.rs`), each
 //! trace decided once trace time passes its completion and the rest when the input ends, so memory follows
-//! the traces in flight, not the input's size. Inputs are read request by request ([`input`]) on a thread
-//! of their own ([`ahead`]); what is decided is collected ([`collect`]) with where each trace came from
-//! ([`source`]).
+//! the traces in flight, not the input's size. Inputs are read request by request (`input.rs`) on a thread
+//! of their own (`ahead.rs`); what is decided is collected (`collect.rs`) with where each trace came from
+//! (`source.rs`).
 
 mod ahead;
 mod clock;
@@ -15,10 +15,9 @@ use std::sync::Arc;
 
 pub use input::{InputError, STDIN};
 
-use self::input::display_name;
-
 use self::clock::TraceClock;
 use self::collect::Collector;
+use self::input::display_name;
 use self::source::Sources;
 use crate::check::{Checked, TraceReport};
 use crate::verdict::TraceVerdict;
@@ -55,7 +54,7 @@ pub fn unbounded(mut file: ContractFile) -> ContractFile {
 }
 
 /// Feeds every input to one engine, deciding each trace as trace time passes its completion (see
-/// [`clock`]) and the rest when the input ends; `progress` hears of each read and decode.
+/// `clock.rs`) and the rest when the input ends; `progress` hears of each read and decode.
 pub fn decide(
     contracts: &Arc<ContractSet>,
     files: &[PathBuf],
