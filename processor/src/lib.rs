@@ -12,7 +12,6 @@ pub mod api;
 pub mod check;
 pub mod cli;
 pub mod durability;
-pub mod html;
 pub mod ingest;
 pub mod monitor;
 pub mod otlp;

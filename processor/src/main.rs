@@ -11,7 +11,6 @@ use ironforge_processor::check::{self, CheckArgs};
 use ironforge_processor::cli::{self, ProfileArg};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::durability::{FsyncPolicy, WalConfig};
-use ironforge_processor::html;
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::outputs::otlp_logs::LogsQueueOptions;
 use ironforge_processor::security::{SecurityArgs, redact};
@@ -200,7 +199,7 @@ fn main() -> ExitCode {
     match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
-        Some(Command::Check(args)) => check::run(&args, html::check_report),
+        Some(Command::Check(args)) => check::run(&args),
         Some(Command::Config(ConfigCommand::Validate { file })) => {
             match ContractFile::load(&file) {
                 Ok(contracts) => {

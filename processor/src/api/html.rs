@@ -16,10 +16,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use crate::analysis::answers;
-use crate::check::report::TraceReport;
-use crate::html::{self, Links, Overview};
 use crate::model::TraceId;
 use crate::monitor::Monitor;
+use ironforge_report::check::{Limits, TraceReport};
+use ironforge_report::html::{self, Links, Overview};
 
 /// Runs the overview lists and the flame graph sums.
 const RECENT_RUNS: usize = 50;
@@ -108,7 +108,7 @@ async fn run(State(monitor): State<Arc<Monitor>>, Path(trace_id): Path<String>) 
     report.analysis = answers::trace(monitor.outputs().analysis(), &id.to_hex())
         .ok()
         .map(|analysis| (*analysis).clone());
-    let limits = html::Limits::from_contracts(&monitor.contracts());
+    let limits = Limits::from_contracts(&monitor.contracts());
     page(StatusCode::OK, html::run_page(&report, &limits))
 }
 

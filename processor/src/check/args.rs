@@ -2,21 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
+
+pub use ironforge_report::{FailOn, ReportFormat, exit};
 
 use crate::cli::ProfileArg;
-
-/// The exit codes of `check`, as its help and the README document them.
-pub mod exit {
-    /// Every trace passed (warnings allowed unless `--strict`).
-    pub const PASS: u8 = 0;
-    /// A blocking violation: a trace failed, is not production-ready, or regressed against the baseline.
-    pub const BLOCKING: u8 = 1;
-    /// Warnings only, with `--strict`.
-    pub const WARNINGS: u8 = 2;
-    /// Bad input (a malformed line, an unreadable file, no trace at all) or a bad contract file or option.
-    pub const BAD_INPUT: u8 = 3;
-}
 
 /// The exit codes as `--help` shows them.
 pub const EXIT_CODES_HELP: &str = "Exit codes:
@@ -83,44 +73,6 @@ impl CheckArgs {
     }
 }
 
-/// What fails a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    /// Blocking violations and baseline regressions.
-    Blocking,
-    /// Warnings too.
-    Warning,
-}
-
 /// How many traces a report lists in full unless told otherwise: enough for every run of a CI job, few
 /// enough that a check of thousands of runs keeps a report of a few MB.
 pub const DEFAULT_MAX_TRACE_DETAILS: usize = 100;
-
-/// A report format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    /// Readable text: each trace, its violations, totals.
-    Summary,
-    /// The verdicts and totals, with a `schema_version`; usable as a --baseline.
-    Json,
-    /// JUnit XML: a testsuite per input file, a testcase per run and contract.
-    Junit,
-    /// A Markdown table for a pull-request comment.
-    Markdown,
-    /// One self-contained HTML page: overview, each trace's run page, critical-path flame graph.
-    Html,
-}
-
-impl ReportFormat {
-    /// The format a report file's extension implies.
-    pub fn from_extension(path: &std::path::Path) -> Option<Self> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "json" => Some(Self::Json),
-            "xml" => Some(Self::Junit),
-            "md" | "markdown" => Some(Self::Markdown),
-            "html" | "htm" => Some(Self::Html),
-            "txt" => Some(Self::Summary),
-            _ => None,
-        }
-    }
-}

@@ -8,10 +8,10 @@ use std::path::Path;
 use ironforge_analysis::baseline::{Criteria, Judgement, SIGNIFICANCE, compare};
 use serde::Deserialize;
 
-use super::report::{
+use crate::verdict::StageDuration;
+use ironforge_report::check::{
     BaselineReport, NotJudged, Regression, SCHEMA_VERSION, StageDistribution, StageMean,
 };
-use crate::verdict::StageDuration;
 
 /// What a baseline report must hold; the rest of it is not read.
 #[derive(Debug, Deserialize)]

@@ -1,43 +1,30 @@
 //! `ironforge-processor check`: recorded traces judged offline by the same engine and contract file as
-//! production, for CI. Input is read request by request ([`input`]), each trace is decided once the spans'
-//! own times pass its completion (the rest when the input ends), so memory follows the traces in flight,
-//! not the input's size; the verdicts are rendered ([`report`]) with an exit code CI can act on.
+//! production, for CI. The command line is read here; the recordings are read and judged by
+//! [`ironforge_report::read`], and the verdicts rendered by [`ironforge_report::check`] with an exit code CI
+//! can act on.
 
-mod ahead;
 mod args;
 mod baseline;
-mod clock;
-mod collect;
-pub mod input;
 mod progress;
-pub mod report;
-mod source;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 pub use args::{CheckArgs, EXIT_CODES_HELP, FailOn, ReportFormat, exit};
 
 use self::baseline::Baseline;
-use self::clock::TraceClock;
-use self::collect::Collector;
-use self::input::InputError;
 use self::progress::Progress;
-use self::report::{CheckReport, Checked, HtmlRenderer, TraceReport};
-use self::source::Sources;
 use crate::config::{ContractFile, DEFAULT_CONTRACTS_NAME, Profile};
-use crate::verdict::TraceVerdict;
 use ironforge_analysis::baseline::Criteria;
-use ironforge_analysis::{AnalysisOptions, Budgets, analyse};
-use ironforge_engine::Overloaded;
-use ironforge_engine::decode::Decoded;
-use ironforge_engine::{ContractSet, Engine, EngineEvent};
+use ironforge_engine::ContractSet;
+use ironforge_report::CheckReport;
+use ironforge_report::read::{decide, unbounded};
 
-/// Runs the check and prints its report, its HTML page drawn by `html`; the exit code follows [`exit`].
-pub fn run(args: &CheckArgs, html: HtmlRenderer) -> ExitCode {
-    match check(args, html) {
+/// Runs the check and prints its report; the exit code follows [`exit`].
+pub fn run(args: &CheckArgs) -> ExitCode {
+    match check(args) {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
             eprintln!("ironforge-processor check: {message}");
@@ -47,7 +34,7 @@ pub fn run(args: &CheckArgs, html: HtmlRenderer) -> ExitCode {
 }
 
 /// Errors here are about the configuration or options, and stop the check before any input is read.
-fn check(args: &CheckArgs, html: HtmlRenderer) -> Result<u8, String> {
+fn check(args: &CheckArgs) -> Result<u8, String> {
     let (file, source) = match &args.config {
         Some(path) => (
             ContractFile::load(path).map_err(|err| err.to_string())?,
@@ -76,7 +63,12 @@ fn check(args: &CheckArgs, html: HtmlRenderer) -> Result<u8, String> {
         .transpose()?;
     let profile = args.profile.map(Profile::from).unwrap_or(file.profile);
     let contracts = Arc::new(ContractSet::new(unbounded(file), Some(profile)));
-    let checked = decide(&contracts, &args.files, args.max_trace_details);
+    let checked = decide(
+        &contracts,
+        &args.files,
+        args.max_trace_details,
+        &Progress::new(&args.files),
+    );
     for error in &checked.input_errors {
         eprintln!("{error}");
     }
@@ -92,165 +84,16 @@ fn check(args: &CheckArgs, html: HtmlRenderer) -> Result<u8, String> {
     };
     let report = CheckReport::new(&contracts, source, profile, checked, judged, fail_on);
     if let (Some(path), Some(format)) = (&args.report, report_format) {
-        write_report(path, &report.render(format, false, html))?;
+        write_report(path, &report.render(format, false))?;
     }
     let colour = args.format == ReportFormat::Summary && crate::cli::stdout_colour();
     let mut stdout = std::io::stdout().lock();
     // A closed stdout (`| head`) must not turn the verdict into a panic; the exit code still tells it.
-    let _ = stdout.write_all(report.render(args.format, colour, html).as_bytes());
+    let _ = stdout.write_all(report.render(args.format, colour).as_bytes());
     let _ = stdout.flush();
     Ok(report.exit_code)
 }
 
 fn write_report(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|err| format!("--report {}: {err}", path.display()))
-}
-
-/// Decided verdicts the check's engine keeps, at most, for spans that arrive after their trace was decided.
-/// A verdict with its violations is about 16 KB for a replay run (BENCHMARKS.md, `check`): the production default of 10,000 would
-/// make a check's memory grow with its first 10,000 runs, while spans come late by seconds of trace time,
-/// not by hundreds of runs.
-const DECIDED_TRACES_KEPT: usize = 256;
-
-/// The contract file with the engine's in-flight bounds lifted: a check judges every trace of its input, so
-/// none is evicted to make room (traces still complete and leave the engine as trace time passes); the
-/// per-trace limits stay as production has them, and fewer decided verdicts are kept.
-fn unbounded(mut file: ContractFile) -> ContractFile {
-    file.limits.max_traces_in_flight = usize::MAX;
-    file.limits.max_memory_bytes = usize::MAX;
-    file.limits.decided_traces_kept = file.limits.decided_traces_kept.min(DECIDED_TRACES_KEPT);
-    file
-}
-
-/// Feeds every input to one engine, deciding each trace as trace time passes its completion (see
-/// [`clock`]) and the rest when the input ends.
-fn decide(contracts: &Arc<ContractSet>, files: &[PathBuf], max_details: usize) -> Checked {
-    let kept = contracts.file().limits.decided_traces_kept;
-    let inputs: Vec<String> = files.iter().map(|path| input::display_name(path)).collect();
-    let mut decider = Decider {
-        engine: Engine::new(Arc::clone(contracts)),
-        clock: TraceClock::new(),
-        budgets: Budgets::from_contracts(contracts),
-        sources: Sources::new(kept),
-        inputs: inputs.clone(),
-        file: 0,
-        collector: Collector::new(max_details, kept),
-    };
-    decider.engine.emit_decided_traces(true);
-    let plan = Arc::clone(contracts.plan());
-    let mut input_errors = Vec::new();
-    let progress = Progress::new(files);
-    for (index, path) in files.iter().enumerate() {
-        decider.file = index;
-        let mut refused = None;
-        let mut sink = |decoded: Decoded| {
-            progress.spans(decoded.spans.len());
-            if let Err(err) = decider.ingest(decoded) {
-                refused = Some(err);
-            }
-        };
-        ahead::read(
-            path,
-            &plan,
-            &mut sink,
-            &mut |error| input_errors.push(error),
-            &|bytes| progress.read(bytes),
-        );
-        if let Some(err) = refused {
-            input_errors.push(InputError {
-                file: input::display_name(path),
-                line: None,
-                message: format!("spans refused by the engine: {err}"),
-            });
-        }
-    }
-    progress.finish();
-    let events = decider.engine.finish_all(decider.clock.now());
-    decider.handle(events);
-    let mut checked = decider.collector.finish();
-    if checked.totals.traces == 0 && input_errors.is_empty() {
-        input_errors.push(InputError {
-            file: inputs.join(", "),
-            line: None,
-            message: "no IRONFORGE trace in the input: nothing was checked".to_owned(),
-        });
-    }
-    checked.input_errors = input_errors;
-    checked.inputs = inputs;
-    checked
-}
-
-/// One engine on trace time, and what it decided so far.
-struct Decider {
-    engine: Engine,
-    clock: TraceClock,
-    budgets: Budgets,
-    sources: Sources,
-    /// The input files as reports name them, and the one being read.
-    inputs: Vec<String>,
-    file: usize,
-    collector: Collector,
-}
-
-impl Decider {
-    /// Takes one request's spans, then decides what their times completed, as a live processor's tick
-    /// after the request would.
-    fn ingest(&mut self, decoded: Decoded) -> Result<(), Overloaded> {
-        if decoded.spans.is_empty() {
-            return Ok(());
-        }
-        self.clock.advance(&decoded.spans);
-        self.sources.see(self.file, &decoded.spans);
-        let now = self.clock.now();
-        let events = self.engine.ingest(decoded.spans, now)?;
-        let checked = self.collector.checked_mut();
-        checked.max_traces_in_flight = checked
-            .max_traces_in_flight
-            .max(self.engine.traces_in_flight());
-        self.handle(events);
-        let events = self.engine.tick(now);
-        self.handle(events);
-        Ok(())
-    }
-
-    /// The verdict with where its trace came from.
-    fn judge(&mut self, verdict: TraceVerdict) -> TraceReport {
-        let seen = self.sources.decided(&verdict.trace_id);
-        let mut report = TraceReport::new(verdict, Vec::new());
-        if let Some(seen) = seen {
-            report.input_file = self.inputs.get(seen.file).cloned();
-            report.started_unix_nano = Some(seen.first_start_unix_nano);
-            report.run_seconds = Some(seen.seconds());
-        }
-        report
-    }
-
-    fn handle(&mut self, events: Vec<EngineEvent>) {
-        for event in events {
-            match event {
-                EngineEvent::Verdict(verdict) => {
-                    let report = self.judge(verdict);
-                    self.collector.add(report);
-                }
-                EngineEvent::Unmonitored { .. } => {
-                    self.collector.checked_mut().unmonitored_traces += 1;
-                }
-                // Follows its trace's verdict; analysed only when the report lists that trace.
-                EngineEvent::Decided(trace) => {
-                    let id = trace.verdict.trace_id;
-                    if self.collector.wants_analysis(&id) {
-                        let analysis = analyse(&trace, &self.budgets, &AnalysisOptions::default());
-                        self.collector.analysis(&id, analysis);
-                    }
-                }
-                // Spans that arrived after their trace was decided, as they would in production.
-                EngineEvent::VerdictRevised { verdict, .. } => {
-                    let revised = self.judge(verdict);
-                    self.collector.revise(revised);
-                }
-                // The verdicts repeat them.
-                EngineEvent::Violation(_) => {}
-            }
-        }
-    }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::input::STDIN;
+use ironforge_report::read::{self, STDIN};
 
 /// How often the spans-per-second figure is worked out again: the bar redraws about as often.
 const MESSAGE_EVERY: Duration = Duration::from_millis(200);
@@ -36,16 +36,18 @@ impl Progress {
             shown_at: Cell::new(now),
         }
     }
+}
 
+impl read::Progress for Progress {
     /// Counts bytes read from the files.
-    pub fn read(&self, bytes: u64) {
+    fn read(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
         }
     }
 
     /// Counts spans decoded.
-    pub fn spans(&self, spans: usize) {
+    fn spans(&self, spans: usize) {
         let Some(bar) = &self.bar else {
             return;
         };
@@ -63,7 +65,7 @@ impl Progress {
     }
 
     /// Takes the bar off the terminal, so the report is printed on a clean line.
-    pub fn finish(&self) {
+    fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -18,8 +18,9 @@ use ironforge_engine::{ContractSet, EngineEvent, Now, evaluate_batch};
 mod compliance;
 pub(crate) mod events;
 
-pub use compliance::{
-    Compliance, ContractCompliance, Health, HealthReport, PipelineCompliance, VerdictCounts,
+pub use compliance::Compliance;
+pub use ironforge_report::health::{
+    ContractCompliance, Health, HealthReport, PipelineCompliance, VerdictCounts,
 };
 
 mod shards;

@@ -3,7 +3,7 @@
 
 /// Pipelines tracked at once, by compliance and by the analysis alike: the bound on the values of the
 /// [`PIPELINE`](super::names::label::PIPELINE) label.
-pub(crate) const MAX_PIPELINES: usize = 100;
+pub(crate) use ironforge_report::health::MAX_PIPELINES;
 
 /// The OTLP transport a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -183,7 +183,7 @@ pub mod value {
     /// Stage label of a span that names no stage.
     pub const UNKNOWN: &str = "unknown";
     /// Pipeline of a verdict whose spans carry no `service.name`: the name OpenTelemetry SDKs default to.
-    pub const UNKNOWN_SERVICE: &str = "unknown_service";
+    pub const UNKNOWN_SERVICE: &str = ironforge_report::health::UNKNOWN_SERVICE;
     /// Pipeline label of the run metrics shared by every `service.name` past the bound on tracked pipelines.
     pub const OTHER_PIPELINES: &str = "other";
     /// Spans-received outcome: kept by the processor.

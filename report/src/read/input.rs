@@ -3,17 +3,14 @@
 //! own decoders (the engine's OTLP/JSON reader and its wire decoder) and handed on, so a file is never
 //! held whole (a protobuf file is one message, read whole).
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
-use ironforge_engine::decode::{Decoded, decode_json_request};
+use ironforge_engine::decode::{Decoded, decode_json_request, decode_request};
 use ironforge_engine::plan::ReadPlan;
 use serde::Serialize;
-
-use crate::otlp::convert::decode_request;
 
 /// The file name that means standard input.
 pub const STDIN: &str = "-";
@@ -29,22 +26,14 @@ const UTF8_BOM: &str = "\u{feff}";
 /// little beside parsing.
 const READ_BUFFER: usize = 256 * 1024;
 
-/// Something wrong with the input, where it is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Something wrong with the input, where it is: `FILE:LINE: message`, or `FILE: message` for the whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[error("{file}{}: {message}", .line.map(|line| format!(":{line}")).unwrap_or_default())]
 pub struct InputError {
     pub file: String,
     /// 1-based; `None` when the whole file is meant.
     pub line: Option<u64>,
     pub message: String,
-}
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
 }
 
 /// An input as messages and reports name it: its path as given, or `<stdin>`.

@@ -33,7 +33,7 @@ impl Paint {
     }
 }
 
-pub(super) fn render(report: &CheckReport, colour: bool) -> String {
+pub(crate) fn render(report: &CheckReport, colour: bool) -> String {
     let paint = Paint(colour);
     let mut out = String::new();
     for trace in &report.traces {

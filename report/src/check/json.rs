@@ -2,7 +2,7 @@
 
 use super::CheckReport;
 
-pub(super) fn render(report: &CheckReport) -> String {
+pub(crate) fn render(report: &CheckReport) -> String {
     match serde_json::to_string_pretty(report) {
         Ok(mut text) => {
             text.push('\n');

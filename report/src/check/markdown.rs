@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{BaselineReport, CheckReport, Outcome, number, place, quantity};
 use crate::verdict::Violation;
 
-pub(super) fn render(report: &CheckReport) -> String {
+pub(crate) fn render(report: &CheckReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

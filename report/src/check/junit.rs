@@ -26,7 +26,7 @@ struct Case {
     skipped: Option<String>,
 }
 
-pub(super) fn render(report: &CheckReport) -> String {
+pub(crate) fn render(report: &CheckReport) -> String {
     let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
     let mut names: Vec<&str> = report.inputs.iter().map(String::as_str).collect();
     for trace in &report.traces {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use ironforge_analysis::TraceAnalysis;
 use ironforge_analysis::baseline::Distribution;
 
-use super::report::{Checked, Outcome, StageDistribution, StageMean, TraceReport, WHOLE_RUN};
+use crate::check::{Checked, Outcome, StageDistribution, StageMean, TraceReport, WHOLE_RUN};
 use crate::model::TraceId;
 use crate::verdict::VerdictStatus;
 

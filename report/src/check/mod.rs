@@ -1,29 +1,28 @@
-//! What a check found, and its renderings: one file per format.
+//! What a check found, and its renderings: one file per format (the HTML page is [`crate::html`]'s).
 
-mod json;
-mod junit;
+pub(crate) mod json;
+pub(crate) mod junit;
 mod limits;
-mod markdown;
+pub(crate) mod markdown;
+mod options;
 mod stages;
-mod summary;
+pub(crate) mod summary;
 mod time;
 
-pub use limits::{AUTHENTICITY_CONTRACT, Limits, MEAN_AUTHENTICITY_CONTRACT, MEMORY_CONTRACT};
+pub use limits::Limits;
+pub(crate) use limits::{AUTHENTICITY_CONTRACT, MEAN_AUTHENTICITY_CONTRACT, MEMORY_CONTRACT};
+pub use options::{FailOn, ReportFormat, exit};
 pub use stages::{BaselineReport, NotJudged, Regression, StageDistribution, StageMean, WHOLE_RUN};
 pub(crate) use time::iso8601;
-
-use std::sync::Arc;
 
 use ironforge_analysis::TraceAnalysis;
 use serde::{Deserialize, Serialize};
 
-use super::args::{FailOn, ReportFormat, exit};
-use super::input::InputError;
-use crate::config::Profile;
-use crate::monitor::{Compliance, HealthReport};
-use crate::telemetry::Metrics;
+use crate::health::{HealthReport, Scorer};
+use crate::read::InputError;
 use crate::verdict::{TraceVerdict, VerdictStatus};
 use ironforge_engine::ContractSet;
+use ironforge_engine::config::Profile;
 
 /// The version of the JSON report's layout; a `--baseline` must have the same.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -327,33 +326,17 @@ impl CheckReport {
             _ => "BAD INPUT",
         }
     }
-
-    /// The report in `format`; `colour` applies to the summary only. The HTML page is drawn by `html`,
-    /// which the caller supplies: the page renderer builds on these types, not the other way round.
-    pub fn render(&self, format: ReportFormat, colour: bool, html: HtmlRenderer) -> String {
-        match format {
-            ReportFormat::Summary => summary::render(self, colour),
-            ReportFormat::Json => json::render(self),
-            ReportFormat::Junit => junit::render(self),
-            ReportFormat::Markdown => markdown::render(self),
-            ReportFormat::Html => html(self),
-        }
-    }
 }
 
-/// Draws a check's report as an HTML page: the `html` module's `check_report`.
-pub type HtmlRenderer = fn(&CheckReport) -> String;
-
-/// The live monitor's compliance and health rule over the traces, in the order they were decided. Its
-/// gauges go to a registry of its own, which nothing reads.
+/// The live monitor's compliance and health rule over the traces, in the order they were decided.
 fn health(contracts: &ContractSet, traces: &[TraceReport]) -> HealthReport {
-    let mut compliance = Compliance::new(contracts, Arc::new(Metrics::new()));
+    let mut scorer = Scorer::new(contracts);
     let mut ordered: Vec<&TraceReport> = traces.iter().collect();
     ordered.sort_by_key(|trace| trace.verdict.decided_unix_nano);
     for trace in ordered {
-        compliance.record(&trace.verdict);
+        scorer.record(&trace.verdict);
     }
-    compliance.report()
+    scorer.report()
 }
 
 /// A number as reports print it: up to six significant decimals, no trailing zeros.

@@ -2,16 +2,14 @@
 //! pages; a run page leads with what blocks; figures carry binary units.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::*;
-use crate::config::ContractFile;
+use crate::health::Scorer;
 use crate::model::TraceId;
-use crate::monitor::Compliance;
-use crate::telemetry::Metrics;
 use crate::verdict::{Severity, TraceVerdict, VerdictStatus};
 use ironforge_analysis::Budgets;
 use ironforge_engine::ContractSet;
+use ironforge_engine::config::ContractFile;
 
 fn contracts() -> ContractSet {
     ContractSet::new(ContractFile::embedded_default().unwrap(), None)
@@ -29,7 +27,7 @@ fn violation(trace: u8, contract: &str, blocks: bool, at: u64) -> Violation {
         blocks_production: blocks,
         message: format!("{contract} broke"),
         time_unix_nano: at,
-        ..crate::outputs::test_violation(at)
+        ..tests::violation(at)
     }
 }
 
@@ -81,7 +79,7 @@ fn counts(page: &str, class: &str) -> BTreeMap<String, u64> {
 #[test]
 fn the_overview_counts_agree_with_its_compliance_table_and_the_run_pages() {
     let contracts = contracts();
-    let mut compliance = Compliance::new(&contracts, Arc::new(Metrics::new()));
+    let mut compliance = Scorer::new(&contracts);
     // More violations than any listing bound: 3 runs of 120.
     let verdicts: Vec<TraceVerdict> = (1..=3).map(|trace| run(trace, 119)).collect();
     for verdict in &verdicts {

@@ -4,8 +4,8 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{Links, run};
 use crate::check::exit;
-use crate::check::report::{Outcome, TraceReport};
-use crate::monitor::Health;
+use crate::check::{Outcome, TraceReport};
+use crate::health::Health;
 
 /// Nothing may be fetched: styles are inline and images are inline SVG. A report that tried to load
 /// anything would show it as a blocked request in the browser's console.

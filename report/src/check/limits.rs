@@ -16,9 +16,9 @@ pub const AUTHENTICITY_CONTRACT: &str = "pattern_authenticity";
 pub struct Limits {
     /// The run and session duration limits.
     pub budgets: Budgets,
-    /// The run's peak memory limit in bytes, from [`MEMORY_CONTRACT`].
+    /// The run's peak memory limit in bytes, from `MEMORY_CONTRACT`.
     pub memory_bytes: Option<f64>,
-    /// The authenticity floor, from [`MEAN_AUTHENTICITY_CONTRACT`] or else [`AUTHENTICITY_CONTRACT`].
+    /// The authenticity floor, from `MEAN_AUTHENTICITY_CONTRACT` or else `AUTHENTICITY_CONTRACT`.
     pub authenticity: Option<f64>,
 }
 

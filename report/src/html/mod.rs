@@ -25,12 +25,11 @@ use maud::{Markup, html};
 pub use flame::{FlameGraph, FlameNode, flame_graph};
 pub use layout::CONTENT_SECURITY_POLICY;
 
-pub use crate::check::report::{
-    AUTHENTICITY_CONTRACT, Limits, MEAN_AUTHENTICITY_CONTRACT, MEMORY_CONTRACT,
+use crate::check::{
+    AUTHENTICITY_CONTRACT, BaselineReport, CheckReport, Limits, MEAN_AUTHENTICITY_CONTRACT,
+    MEMORY_CONTRACT, TraceReport,
 };
-
-use crate::check::report::{BaselineReport, CheckReport, TraceReport};
-use crate::monitor::HealthReport;
+use crate::health::HealthReport;
 use crate::verdict::Violation;
 
 /// Where a page's links to runs and to the flame graph lead.
@@ -127,7 +126,7 @@ pub fn not_found_page(message: &str) -> String {
 
 /// `check --format html`: the overview of every trace of the input, each trace's run page, and the flame
 /// graph over them, in one document.
-pub fn check_report(report: &CheckReport) -> String {
+pub(crate) fn check_report(report: &CheckReport) -> String {
     let graph = flame_graph(report.traces.iter().filter_map(|t| t.analysis.as_ref()));
     let violations: Vec<Violation> = report
         .traces
@@ -204,7 +203,7 @@ fn baseline_section(baseline: &BaselineReport) -> Markup {
 mod page_tests;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::TraceId;
     use crate::verdict::{Category, Severity, StageDuration, TraceVerdict, VerdictStatus};
@@ -247,16 +246,26 @@ mod tests {
         }
     }
 
+    /// A critical timing violation of contract `c`, on no span, decided at `time_unix_nano`, for tests.
+    pub(crate) fn violation(time_unix_nano: u64) -> Violation {
+        let mut violation = verdict().violations.remove(0);
+        violation.trace_id = TraceId([1; 16]);
+        violation.contract_id = "c".to_owned();
+        (violation.observed, violation.threshold) = (1.0, 0.0);
+        violation.unit.clear();
+        (violation.stage, violation.session_id) = (None, None);
+        violation.message.clear();
+        violation.time_unix_nano = time_unix_nano;
+        violation
+    }
+
     #[test]
     fn strings_from_traces_are_escaped_on_every_page() {
         let trace = TraceReport::new(verdict(), Vec::new());
-        let health = crate::monitor::Compliance::new(
-            &ContractSet::new(
-                crate::config::ContractFile::embedded_default().unwrap(),
-                None,
-            ),
-            std::sync::Arc::new(crate::telemetry::Metrics::new()),
-        )
+        let health = crate::health::Scorer::new(&ContractSet::new(
+            ironforge_engine::config::ContractFile::embedded_default().unwrap(),
+            None,
+        ))
         .report();
         let runs = [trace.clone()];
         let pages = [

@@ -5,7 +5,7 @@
 use maud::{Markup, html};
 
 use super::format;
-use crate::check::report::{TraceReport, place};
+use crate::check::{TraceReport, place};
 use crate::verdict::{Severity, Violation};
 
 /// Violations listed per run; the rest are counted.
@@ -145,7 +145,7 @@ mod tests {
             contract_id: contract.to_owned(),
             severity,
             blocks_production: blocks,
-            ..crate::outputs::test_violation(1)
+            ..crate::html::tests::violation(1)
         }
     }
 

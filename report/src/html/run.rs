@@ -6,7 +6,7 @@ use ironforge_analysis::TraceAnalysis;
 use maud::{Markup, html};
 
 use super::{Limits, format, headline, resources, svg, violations, waterfall};
-use crate::check::report::TraceReport;
+use crate::check::TraceReport;
 use crate::verdict::TraceVerdict;
 
 /// The id of a run's section.

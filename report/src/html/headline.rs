@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use super::readings::{Authenticity, MemoryPeak};
 use super::violations::{self, Group};
 use super::{Limits, format, layout};
-use crate::check::report::TraceReport;
+use crate::check::TraceReport;
 use crate::verdict::VerdictStatus;
 
 /// Contracts a reason names before it counts the rest.

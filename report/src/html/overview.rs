@@ -5,9 +5,9 @@ use maud::{Markup, html};
 
 use super::violations::rank;
 use super::{Links, Overview, format, layout, svg};
-use crate::check::report::TraceReport;
+use crate::check::TraceReport;
+use crate::health::HealthReport;
 use crate::model::TraceId;
-use crate::monitor::HealthReport;
 use crate::verdict::{Severity, Violation};
 
 /// Runs linked from one contract's row of active violations.
