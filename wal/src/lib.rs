@@ -253,6 +253,13 @@ mod tests {
         }
     }
 
+    /// The default settings with one changed.
+    fn config(change: impl FnOnce(&mut WalConfig)) -> WalConfig {
+        let mut config = WalConfig::default();
+        change(&mut config);
+        config
+    }
+
     /// A log on a new directory (returned, for the test to remove) with one shard, its generation
     /// complete.
     fn started(name: &str, config: WalConfig) -> (PathBuf, Wal, ShardLog) {
@@ -317,13 +324,7 @@ mod tests {
 
     #[test]
     fn a_segment_is_deleted_once_none_of_its_traces_is_in_flight() {
-        let (dir, wal, mut log) = started(
-            "release",
-            WalConfig {
-                segment_bytes: 1,
-                ..WalConfig::default()
-            },
-        );
+        let (dir, wal, mut log) = started("release", config(|config| config.segment_bytes = 1));
         let segments = |shard: &Path| -> Vec<String> {
             let mut names: Vec<String> = std::fs::read_dir(shard)
                 .unwrap()
@@ -366,13 +367,7 @@ mod tests {
 
     #[test]
     fn a_cap_below_one_segment_releases_the_active_segment_once_its_traces_are_decided() {
-        let (dir, wal, mut log) = started(
-            "small-cap",
-            WalConfig {
-                max_bytes: 64,
-                ..WalConfig::default()
-            },
-        );
+        let (dir, wal, mut log) = started("small-cap", config(|config| config.max_bytes = 64));
         let span = SpanRecord::new(TraceId([1; 16]), SpanId([1; 8]), "run");
         log.append_spans(&[span]).unwrap();
         log.commit().unwrap();

@@ -102,7 +102,7 @@ fn records(
         match record::read(payload) {
             Some(record) => records.push(record),
             None => {
-                let offset = payload.as_ptr() as usize - bytes.as_ptr() as usize;
+                let offset = (payload.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
                 report
                     .observer
                     .observe(Event::Unreadable { file: path, offset }, report.usage);
