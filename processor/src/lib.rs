@@ -11,7 +11,7 @@ pub mod analysis;
 pub mod api;
 pub mod check;
 pub mod cli;
-pub mod durability;
+mod durability;
 pub mod ingest;
 pub mod monitor;
 pub mod otlp;

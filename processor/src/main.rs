@@ -10,11 +10,11 @@ use ironforge_processor::analysis::AnalysisArgs;
 use ironforge_processor::check::{self, CheckArgs};
 use ironforge_processor::cli::{self, ProfileArg};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
-use ironforge_processor::durability::{FsyncPolicy, WalConfig};
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::outputs::otlp_logs::LogsQueueOptions;
 use ironforge_processor::security::{SecurityArgs, redact};
 use ironforge_processor::server::{DEFAULT_DATA_DIR, Server, ServerOptions};
+use ironforge_wal::{FsyncPolicy, WalConfig};
 use tracing_subscriber::EnvFilter;
 
 #[cfg(feature = "jemalloc")]

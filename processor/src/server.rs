@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::analysis::{AnalysisConfig, AnalysisError, Analyst};
 use crate::config::{ConfigError, ContractFile, Profile};
-use crate::durability::{DataDirLock, Wal, WalConfig, WalError};
+use crate::durability::LogEvents;
 use crate::monitor::Monitor;
 use crate::monitor::events::ContractsReloaded;
 use crate::otlp::ReceiverLimits;
@@ -25,6 +25,7 @@ use crate::shutdown::stopped;
 use crate::telemetry::{InternalEvent, Metrics};
 use crate::{api, otlp};
 use ironforge_engine::ContractSet;
+use ironforge_wal::{DataDirLock, Wal, WalConfig, WalError};
 
 /// How long a shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -277,7 +278,7 @@ fn recover(
         .shards
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let recovering = std::time::Instant::now();
-    let (mut wal, recovered) = Wal::open(&options.data_dir, options.wal)?;
+    let (mut wal, recovered) = Wal::open(&options.data_dir, options.wal, Arc::new(LogEvents))?;
     let replayed = recovered.spans.len();
     let verdicts = recovered.verdicts.len();
     let monitor =

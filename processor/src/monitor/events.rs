@@ -1,10 +1,10 @@
 //! What the live processor reports: requests answered, contracts reloaded, traces evicted, and the
 //! write-ahead log's cap and recovery as the shards see them.
 
-use crate::durability::WalError;
 use crate::ingest::RequestReport;
 use crate::telemetry::names::target;
 use crate::telemetry::{InternalEvent, Metrics, RequestOutcome};
+use ironforge_wal::WalError;
 
 /// An OTLP request was answered.
 #[derive(Debug)]

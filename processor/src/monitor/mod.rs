@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ironforge_engine::plan::ReadPlan;
 use ironforge_engine::{Capacity, EngineStats};
+use ironforge_wal::{Recovered, Wal};
 
-use crate::durability::{Recovered, Wal};
 use crate::ingest::{Durable, Overloaded, RequestReport, SpanSink};
 use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;

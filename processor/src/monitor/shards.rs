@@ -21,9 +21,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ironforge_engine::{Capacity, ContractSet, Engine, Overloaded, batch_bytes};
+use ironforge_wal::{Recovered, Wal};
 
 use super::events::{RecoveryDeferred, WalAtCap};
-use crate::durability::{Recovered, Wal};
 use crate::ingest::Durable;
 use crate::model::{SpanRecord, TraceId};
 use crate::telemetry::{InternalEvent, WalUsage};

@@ -18,10 +18,9 @@ mod spans;
 mod transport;
 mod verdicts;
 mod wal;
-mod wal_usage;
 
 pub(crate) use event::InternalEvent;
+pub use ironforge_wal::WalUsage;
 pub(crate) use labels::MAX_PIPELINES;
 pub use labels::{RequestOutcome, Transport};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
-pub use wal_usage::WalUsage;

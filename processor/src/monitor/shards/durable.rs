@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use ironforge_engine::{Engine, EngineEvent, Overloaded};
+use ironforge_wal::{LogError, Recovered, ShardLog, ViolationKey};
 
-use crate::durability::events::WalFailed;
-use crate::durability::{Recovered, ShardLog, ViolationKey};
+use crate::durability::WalFailed;
 use crate::model::{SpanRecord, TraceId};
 use crate::telemetry::InternalEvent;
 use crate::verdict::{TraceVerdict, Violation};
@@ -104,10 +104,10 @@ impl Logged {
             // Left unwritten, the verdicts appended would be tried with every later decision.
             self.log.discard_pending();
         }
-        written
+        Ok(written?)
     }
 
-    fn write_recovered(&mut self, recovery: &ShardRecovery, kept: usize) -> std::io::Result<()> {
+    fn write_recovered(&mut self, recovery: &ShardRecovery, kept: usize) -> Result<(), LogError> {
         let skip = recovery.verdicts.len().saturating_sub(kept);
         let mut restored = HashMap::new();
         for verdict in recovery.verdicts.iter().skip(skip) {
@@ -259,7 +259,7 @@ impl Logged {
 }
 
 impl Logged {
-    fn failed(&self, what: &'static str, error: &std::io::Error) {
+    fn failed(&self, what: &'static str, error: &LogError) {
         WalFailed {
             what,
             error,

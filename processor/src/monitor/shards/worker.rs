@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ironforge_engine::{ContractSet, Engine, EngineEvent, EngineStats, Now};
 
 use super::durable::{Ack, Logged, RecoveryGate, ShardRecovery};
-use crate::durability::events::WalFailed;
+use crate::durability::WalFailed;
 use crate::model::SpanRecord;
 use crate::monitor::events::RecoveryWritten;
 use crate::telemetry::InternalEvent;

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
-use super::events::WalFailed;
-use crate::telemetry::{InternalEvent, WalUsage};
+use crate::observer::{Event, Observer};
+use crate::usage::WalUsage;
 
 /// Segments to delete, once the decisions taken on their traces are on disk.
 #[derive(Debug)]
-pub(super) struct Release {
+pub(crate) struct Release {
     /// The decision file as it was when the segments were picked, to sync first (`None` when the policy
     /// never syncs).
     pub decisions: Option<File>,
@@ -32,23 +32,30 @@ enum Job {
 
 /// The deleting thread of one shard log; dropping it finishes what was sent, then stops the thread.
 #[derive(Debug)]
-pub(super) struct Releaser {
+pub(crate) struct Releaser {
     jobs: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
     usage: Arc<WalUsage>,
+    observer: Arc<dyn Observer>,
 }
 
 impl Releaser {
-    pub fn start(name: String, usage: Arc<WalUsage>) -> std::io::Result<Self> {
+    pub fn start(
+        name: String,
+        usage: Arc<WalUsage>,
+        observer: Arc<dyn Observer>,
+    ) -> std::io::Result<Self> {
         let (jobs, inbox) = mpsc::channel();
         let thread_usage = Arc::clone(&usage);
+        let thread_observer = Arc::clone(&observer);
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || run(&inbox, &thread_usage))?;
+            .spawn(move || run(&inbox, &thread_usage, &*thread_observer))?;
         Ok(Self {
             jobs: Some(jobs),
             thread: Some(thread),
             usage,
+            observer,
         })
     }
 
@@ -60,7 +67,7 @@ impl Releaser {
             None => Some(job),
         };
         if let Some(Job::Release(release)) = unsent {
-            delete(release, &self.usage);
+            delete(release, &self.usage, &*self.observer);
         }
     }
 
@@ -84,10 +91,10 @@ impl Drop for Releaser {
     }
 }
 
-fn run(inbox: &Receiver<Job>, usage: &WalUsage) {
+fn run(inbox: &Receiver<Job>, usage: &WalUsage, observer: &dyn Observer) {
     for job in inbox {
         match job {
-            Job::Release(release) => delete(release, usage),
+            Job::Release(release) => delete(release, usage, observer),
             Job::Settle(done) => {
                 let _ = done.send(());
             }
@@ -96,28 +103,32 @@ fn run(inbox: &Receiver<Job>, usage: &WalUsage) {
 }
 
 /// Syncs the decisions, then deletes the segments. A segment whose decisions could not be synced is kept:
-/// a restart reads its spans again and skips the traces whose decisions did reach the disk.
-fn delete(release: Release, usage: &WalUsage) {
+/// a restart reads its spans again and skips the traces whose decisions did reach the disk. Failures go to
+/// the observer.
+fn delete(release: Release, usage: &WalUsage, observer: &dyn Observer) {
     if let Some(decisions) = &release.decisions
         && let Err(error) = decisions.sync_data()
     {
-        WalFailed {
-            what: "sync the decisions before deleting a decided segment (it is kept)",
-            error: &error,
+        let what = "sync the decisions before deleting a decided segment (it is kept)";
+        observer.observe(
+            Event::Failed {
+                what,
+                error: &error,
+            },
             usage,
-        }
-        .emit();
+        );
         return;
     }
     for (path, bytes) in release.segments {
         match std::fs::remove_file(&path) {
             Ok(()) => usage.segment_removed(bytes),
-            Err(error) => WalFailed {
-                what: "delete a decided segment",
-                error: &error,
+            Err(error) => observer.observe(
+                Event::Failed {
+                    what: "delete a decided segment",
+                    error: &error,
+                },
                 usage,
-            }
-            .emit(),
+            ),
         }
     }
 }

@@ -1,29 +1,80 @@
-//! The write-ahead log: every accepted span is written before its batch is acknowledged, with what was
-//! decided on it, so a restart rebuilds the traces in flight and repeats no verdict and no violation.
+//! The write-ahead log of the IRONFORGE monitor. What it guarantees:
+//!
+//! - **Nothing acknowledged is lost.** Every batch of accepted spans is written (and, with
+//!   [`FsyncPolicy::Batch`], synced) before [`ShardLog::commit`] returns, so a batch is acknowledged only once
+//!   a restart can read it back; a batch that cannot be written is cut back out, never half kept.
+//! - **Nothing decided is decided again.** Verdicts and emitted violations are logged next to the spans, and a
+//!   segment is deleted only once the decisions on all its traces are as durable as its spans were: a restart
+//!   replays the spans of the traces still in flight, returns the verdicts already given, and says which
+//!   violations were already emitted.
+//! - **A crash at any step leaves a log to start from.** Records are framed with their length and a CRC-32: a
+//!   torn tail is cut, a damaged record with good ones after it is skipped and reported, and each start writes
+//!   a new generation that replaces the old one only once it is complete.
 //!
 //! Layout under the data directory: `wal/gen-N/shard-K/segment-*.log` (spans) and `decisions.log`
 //! (verdicts and emitted violations). Each start reads the newest complete generation, writes what is still
-//! needed into a new one, marks it complete, and deletes the old: a crash at any step leaves one complete
-//! generation to start from, and a change in the number of shards is just a new split.
+//! needed into a new one, marks it complete, and deletes the old: a change in the number of shards is just a
+//! new split.
+//!
+//! The log keeps its figures in a [`WalUsage`] and reports what a caller cannot see from a return value
+//! (damaged records found at a start, failures of the thread that deletes segments) to an [`Observer`]; it
+//! logs and counts nothing on its own.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
+//! use ironforge_wal::{Event, Observer, Wal, WalConfig, WalUsage};
+//!
+//! #[derive(Debug)]
+//! struct Quiet;
+//!
+//! impl Observer for Quiet {
+//!     fn observe(&self, _event: Event<'_>, _usage: &WalUsage) {}
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = std::env::temp_dir().join(format!("ironforge-wal-doc-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! let (mut wal, recovered) = Wal::open(&dir, WalConfig::default(), Arc::new(Quiet))?;
+//! assert!(recovered.spans.is_empty());
+//! let mut log = wal.shard_log(0)?;
+//! wal.switch().complete()?;
+//! let span = SpanRecord::new(TraceId([1; 16]), SpanId([1; 8]), "session");
+//! log.append_spans(std::slice::from_ref(&span))?;
+//! log.commit()?; // the batch may now be acknowledged
+//! drop((log, wal));
+//!
+//! // After a crash: the span of the undecided trace comes back.
+//! let (_wal, recovered) = Wal::open(&dir, WalConfig::default(), Arc::new(Quiet))?;
+//! assert_eq!(recovered.spans, vec![span]);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod codec;
-pub(crate) mod events;
+mod error;
 mod frame;
 mod lock;
+mod observer;
 mod record;
 mod recovery;
 mod release;
 mod shard_log;
+mod usage;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::telemetry::WalUsage;
-
+pub use error::{LogError, WalError};
 pub use lock::DataDirLock;
+pub use observer::{Event, Observer};
 pub use record::ViolationKey;
 pub use recovery::Recovered;
 pub use shard_log::ShardLog;
+pub use usage::WalUsage;
 
 /// When accepted spans reach the disk, relative to their acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,31 +112,6 @@ impl Default for WalConfig {
     }
 }
 
-/// Why the log could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum WalError {
-    #[error(
-        "the data directory {path} is in use by another ironforge-processor (its lock file is held); \
-         give each processor its own --data-dir"
-    )]
-    Locked { path: PathBuf },
-    #[error("write-ahead log in {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl WalError {
-    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
-        move |source| Self::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-}
-
 /// The log of one running processor: the generation it writes, and the ones it recovered from until
 /// they are replaced.
 #[derive(Debug)]
@@ -93,7 +119,8 @@ pub struct Wal {
     generation: PathBuf,
     superseded: Vec<PathBuf>,
     config: WalConfig,
-    usage: std::sync::Arc<WalUsage>,
+    usage: Arc<WalUsage>,
+    observer: Arc<dyn Observer>,
 }
 
 const MARK_COMPLETE: &str = "COMPLETE";
@@ -106,6 +133,7 @@ pub struct GenerationSwitch {
 }
 
 impl GenerationSwitch {
+    /// Marks the new generation complete (synced, with its directory) and deletes the ones it replaces.
     pub fn complete(self) -> Result<(), WalError> {
         let mark = self.generation.join(MARK_COMPLETE);
         std::fs::File::create(&mark)
@@ -121,8 +149,13 @@ impl GenerationSwitch {
 
 impl Wal {
     /// Reads what the last run left under `data_dir` and opens a new generation to write to. The caller
-    /// holds the data directory's lock.
-    pub fn open(data_dir: &Path, config: WalConfig) -> Result<(Self, Recovered), WalError> {
+    /// holds the data directory's lock ([`DataDirLock`]). What reading found damaged goes to `observer`, as
+    /// will the failures of the threads that delete decided segments.
+    pub fn open(
+        data_dir: &Path,
+        config: WalConfig,
+        observer: Arc<dyn Observer>,
+    ) -> Result<(Self, Recovered), WalError> {
         let root = data_dir.join("wal");
         std::fs::create_dir_all(&root).map_err(WalError::io(&root))?;
         let generations = recovery::generations(&root).map_err(WalError::io(&root))?;
@@ -130,14 +163,16 @@ impl Wal {
             .iter()
             .rev()
             .find(|(_, dir)| dir.join(MARK_COMPLETE).exists());
+        let usage = Arc::new(WalUsage::default());
         let recovered = match complete {
-            Some((_, dir)) => recovery::read_generation(dir).map_err(WalError::io(dir))?,
+            Some((_, dir)) => {
+                recovery::read_generation(dir, &*observer, &usage).map_err(WalError::io(dir))?
+            }
             None => Recovered::default(),
         };
         let next = generations.last().map_or(1, |(number, _)| number + 1);
         let generation = root.join(recovery::generation_name(next));
         std::fs::create_dir_all(&generation).map_err(WalError::io(&generation))?;
-        let usage = std::sync::Arc::new(WalUsage::default());
         usage.replayed(recovered.spans.len() as u64);
         usage.found_corrupt(recovered.corrupt_records);
         Ok((
@@ -146,28 +181,25 @@ impl Wal {
                 superseded: generations.into_iter().map(|(_, dir)| dir).collect(),
                 config,
                 usage,
+                observer,
             },
             recovered,
         ))
     }
 
     /// The log of shard `index` in the new generation.
-    pub fn shard_log(&self, index: usize) -> std::io::Result<ShardLog> {
+    pub fn shard_log(&self, index: usize) -> Result<ShardLog, LogError> {
         ShardLog::create(
             self.generation.join(format!("shard-{index:03}")),
             self.config,
-            std::sync::Arc::clone(&self.usage),
+            Arc::clone(&self.usage),
+            Arc::clone(&self.observer),
         )
     }
 
-    /// Called once every shard has written and synced what it recovered: the new generation becomes the
-    /// one a restart reads, and the old ones go.
-    pub fn recovered(&mut self) -> Result<(), WalError> {
-        self.switch().complete()
-    }
-
-    /// What [`Wal::recovered`] does, to be done later (on another thread) once every shard could write
-    /// what it recovered: the old generations stay until then, so a restart still finds them.
+    /// Once every shard has written and synced what it recovered, [`GenerationSwitch::complete`] makes the
+    /// new generation the one a restart reads, and the old ones go. It may be done later (on another
+    /// thread): the old generations stay until then, so a restart still finds them.
     pub fn switch(&mut self) -> GenerationSwitch {
         GenerationSwitch {
             generation: self.generation.clone(),
@@ -175,11 +207,13 @@ impl Wal {
         }
     }
 
+    /// The settings the log was opened with.
     pub fn config(&self) -> &WalConfig {
         &self.config
     }
 
-    pub fn usage(&self) -> &std::sync::Arc<WalUsage> {
+    /// The log's figures, shared by every shard log.
+    pub fn usage(&self) -> &Arc<WalUsage> {
         &self.usage
     }
 }
@@ -188,9 +222,53 @@ impl Wal {
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::model::{SpanId, SpanRecord, TraceId};
-    use crate::verdict::{TraceVerdict, VerdictStatus};
+    use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
+    use ironforge_engine::verdict::{TraceVerdict, VerdictStatus};
     use shard_log::segment_name;
+    use std::sync::Mutex;
+
+    /// Keeps what the log reports, spelled out, for the tests to read.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Observer for Recorder {
+        fn observe(&self, event: Event<'_>, _usage: &WalUsage) {
+            let line = match event {
+                Event::Failed { what, .. } => format!("failed: {what}"),
+                Event::Damaged { offset, bytes, .. } => format!("damaged at {offset}: {bytes}"),
+                Event::Unreadable { offset, .. } => format!("unreadable at {offset}"),
+                Event::TornTail { bytes, .. } => format!("torn tail: {bytes}"),
+            };
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    fn open(dir: &Path, config: WalConfig) -> Result<(Wal, Recovered), WalError> {
+        Wal::open(dir, config, Arc::new(Recorder::default()))
+    }
+
+    impl Wal {
+        fn recovered(&mut self) -> Result<(), WalError> {
+            self.switch().complete()
+        }
+    }
+
+    /// The default settings with one changed.
+    fn config(change: impl FnOnce(&mut WalConfig)) -> WalConfig {
+        let mut config = WalConfig::default();
+        change(&mut config);
+        config
+    }
+
+    /// A log on a new directory (returned, for the test to remove) with one shard, its generation
+    /// complete.
+    fn started(name: &str, config: WalConfig) -> (PathBuf, Wal, ShardLog) {
+        let dir = temp_dir(name);
+        let (mut wal, _) = open(&dir, config).unwrap();
+        let log = wal.shard_log(0).unwrap();
+        wal.recovered().unwrap();
+        (dir, wal, log)
+    }
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("ironforge-wal-{name}-{}", std::process::id()));
@@ -218,7 +296,7 @@ mod tests {
     #[test]
     fn a_restart_reads_back_spans_of_undecided_traces_and_verdicts() {
         let dir = temp_dir("restart");
-        let (mut wal, recovered) = Wal::open(&dir, WalConfig::default()).unwrap();
+        let (mut wal, recovered) = open(&dir, WalConfig::default()).unwrap();
         assert!(recovered.spans.is_empty());
         let mut log = wal.shard_log(0).unwrap();
         wal.recovered().unwrap();
@@ -229,14 +307,14 @@ mod tests {
         log.commit().unwrap();
         drop(log);
 
-        let (mut wal, recovered) = Wal::open(&dir, WalConfig::default()).unwrap();
+        let (mut wal, recovered) = open(&dir, WalConfig::default()).unwrap();
         assert_eq!(recovered.spans, vec![undecided]);
         assert_eq!(recovered.verdicts, vec![verdict(2)]);
         // Until the new generation is marked complete, a restart still reads the old one.
-        let (_, again) = Wal::open(&dir, WalConfig::default()).unwrap();
+        let (_, again) = open(&dir, WalConfig::default()).unwrap();
         assert_eq!(again.spans.len(), 1);
         wal.recovered().unwrap();
-        let (_, empty) = Wal::open(&dir, WalConfig::default()).unwrap();
+        let (_, empty) = open(&dir, WalConfig::default()).unwrap();
         assert!(
             empty.spans.is_empty(),
             "the new generation holds nothing yet"
@@ -246,15 +324,7 @@ mod tests {
 
     #[test]
     fn a_segment_is_deleted_once_none_of_its_traces_is_in_flight() {
-        let dir = temp_dir("release");
-        let config = WalConfig {
-            fsync: FsyncPolicy::Batch,
-            segment_bytes: 1,
-            ..WalConfig::default()
-        };
-        let (mut wal, _) = Wal::open(&dir, config).unwrap();
-        let mut log = wal.shard_log(0).unwrap();
-        wal.recovered().unwrap();
+        let (dir, wal, mut log) = started("release", config(|config| config.segment_bytes = 1));
         let segments = |shard: &Path| -> Vec<String> {
             let mut names: Vec<String> = std::fs::read_dir(shard)
                 .unwrap()
@@ -297,15 +367,7 @@ mod tests {
 
     #[test]
     fn a_cap_below_one_segment_releases_the_active_segment_once_its_traces_are_decided() {
-        let dir = temp_dir("small-cap");
-        let config = WalConfig {
-            fsync: FsyncPolicy::Batch,
-            max_bytes: 64,
-            ..WalConfig::default()
-        };
-        let (mut wal, _) = Wal::open(&dir, config).unwrap();
-        let mut log = wal.shard_log(0).unwrap();
-        wal.recovered().unwrap();
+        let (dir, wal, mut log) = started("small-cap", config(|config| config.max_bytes = 64));
         let span = SpanRecord::new(TraceId([1; 16]), SpanId([1; 8]), "run");
         log.append_spans(&[span]).unwrap();
         log.commit().unwrap();
@@ -327,10 +389,7 @@ mod tests {
 
     #[test]
     fn a_damaged_record_in_the_middle_is_skipped_and_counted_and_the_rest_replayed() {
-        let dir = temp_dir("damaged");
-        let (mut wal, _) = Wal::open(&dir, WalConfig::default()).unwrap();
-        let mut log = wal.shard_log(0).unwrap();
-        wal.recovered().unwrap();
+        let (dir, wal, mut log) = started("damaged", WalConfig::default());
         let spans: Vec<SpanRecord> = (1..=3)
             .map(|trace| SpanRecord::new(TraceId([trace; 16]), SpanId([trace; 8]), "run"))
             .collect();
@@ -352,20 +411,22 @@ mod tests {
         flip(segment, frame + frame / 2);
         flip(shard.join(shard_log::DECISIONS), 20);
 
-        let (_, recovered) = Wal::open(&dir, WalConfig::default()).unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let (wal, recovered) = Wal::open(&dir, WalConfig::default(), recorder.clone()).unwrap();
         assert_eq!(recovered.spans, vec![spans[0].clone(), spans[2].clone()]);
         assert_eq!(recovered.verdicts, vec![verdict(8)]);
         assert_eq!(recovered.corrupt_records, 2);
         assert_eq!(recovered.discarded_bytes, 0);
+        assert_eq!(wal.usage().take_corrupt_records(), 2);
+        let reported = recorder.0.lock().unwrap().clone();
+        assert_eq!(reported.len(), 2, "{reported:?}");
+        assert!(reported.iter().all(|line| line.starts_with("damaged at ")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_record_that_checks_but_this_version_cannot_read_is_skipped_and_counted() {
-        let dir = temp_dir("unreadable");
-        let (mut wal, _) = Wal::open(&dir, WalConfig::default()).unwrap();
-        let mut log = wal.shard_log(0).unwrap();
-        wal.recovered().unwrap();
+        let (dir, wal, mut log) = started("unreadable", WalConfig::default());
         log.append_verdict(&verdict(7)).unwrap();
         log.commit().unwrap();
         drop(log);
@@ -376,9 +437,11 @@ mod tests {
         bytes.extend(std::fs::read(&decisions).unwrap());
         std::fs::write(&decisions, bytes).unwrap();
 
-        let (_, recovered) = Wal::open(&dir, WalConfig::default()).unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let (_, recovered) = Wal::open(&dir, WalConfig::default(), recorder.clone()).unwrap();
         assert_eq!(recovered.verdicts, vec![verdict(7)]);
         assert_eq!(recovered.corrupt_records, 1);
+        assert_eq!(*recorder.0.lock().unwrap(), ["unreadable at 8"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

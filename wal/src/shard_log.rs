@@ -11,15 +11,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::model::{SpanRecord, TraceId};
-use crate::telemetry::WalUsage;
-use crate::verdict::TraceVerdict;
+use ironforge_engine::model::{SpanRecord, TraceId};
+use ironforge_engine::verdict::TraceVerdict;
 
-use super::record::{ViolationKey, put_decided, put_emitted, put_spans, put_verdict};
-use super::release::{Release, Releaser};
-use super::{FsyncPolicy, WalConfig, frame};
+use crate::observer::Observer;
+use crate::record::{ViolationKey, put_decided, put_emitted, put_spans, put_verdict};
+use crate::release::{Release, Releaser};
+use crate::usage::WalUsage;
+use crate::{FsyncPolicy, LogError, WalConfig, frame};
 
-pub(super) const DECISIONS: &str = "decisions.log";
+pub(crate) const DECISIONS: &str = "decisions.log";
 const DECISIONS_TMP: &str = "decisions.tmp";
 /// The decision file is rewritten from what is still needed once it has grown past this, and twice what
 /// it held after its last rewrite.
@@ -28,7 +29,7 @@ const COMPACT_AT_LEAST: u64 = 8 * 1024 * 1024;
 /// the cap, when less).
 const COMPACT_UNDER_PRESSURE: u64 = 64 * 1024;
 
-pub(super) fn segment_name(seq: u64) -> String {
+pub(crate) fn segment_name(seq: u64) -> String {
     format!("segment-{seq:012}.log")
 }
 
@@ -40,6 +41,7 @@ struct Segment {
     traces: HashSet<TraceId>,
 }
 
+/// One shard's part of the log: what its worker writes, commits, syncs and releases.
 #[derive(Debug)]
 pub struct ShardLog {
     dir: PathBuf,
@@ -70,7 +72,12 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl ShardLog {
-    pub fn create(dir: PathBuf, config: WalConfig, usage: Arc<WalUsage>) -> std::io::Result<Self> {
+    pub(crate) fn create(
+        dir: PathBuf,
+        config: WalConfig,
+        usage: Arc<WalUsage>,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Self, LogError> {
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(segment_name(1));
         let active_file = append_file(&path)?;
@@ -80,8 +87,11 @@ impl ShardLog {
         let name = dir
             .file_name()
             .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
-        let releaser =
-            Releaser::start(format!("ironforge-wal-release-{name}"), Arc::clone(&usage))?;
+        let releaser = Releaser::start(
+            format!("ironforge-wal-release-{name}"),
+            Arc::clone(&usage),
+            observer,
+        )?;
         Ok(Self {
             active: Segment {
                 path,
@@ -108,11 +118,11 @@ impl ShardLog {
     /// Empties the log before what the last run left is written to it, so that an attempt a full disk cut
     /// short leaves nothing behind: the segments go, the decision file is cut to nothing, and what was
     /// appended and not written is dropped.
-    pub fn reset(&mut self) -> std::io::Result<()> {
+    pub fn reset(&mut self) -> Result<(), LogError> {
         self.releaser.settle();
         for segment in self.sealed.drain(..) {
             match std::fs::remove_file(&segment.path) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
                 _ => self.usage.segment_removed(segment.bytes),
             }
         }
@@ -131,12 +141,12 @@ impl ShardLog {
 
     /// Writes a batch of spans. On an error the segment is cut back to before the batch, so the batch is
     /// neither acknowledged nor half kept.
-    pub fn append_spans(&mut self, spans: &[SpanRecord]) -> std::io::Result<()> {
+    pub fn append_spans(&mut self, spans: &[SpanRecord]) -> Result<(), LogError> {
         self.buf.clear();
         frame::append(&mut self.buf, |out| put_spans(out, spans));
         if let Err(err) = self.active_file.write_all(&self.buf) {
             let _ = self.active_file.set_len(self.active.bytes);
-            return Err(err);
+            return Err(err.into());
         }
         let written = self.buf.len() as u64;
         self.active.bytes += written;
@@ -173,7 +183,7 @@ impl ShardLog {
     }
 
     /// Adds a verdict to the decisions to write (see [`ShardLog::write_decisions`]).
-    pub fn append_verdict(&mut self, verdict: &TraceVerdict) -> std::io::Result<()> {
+    pub fn append_verdict(&mut self, verdict: &TraceVerdict) -> Result<(), LogError> {
         let before = self.pending.len();
         let mut failed = None;
         frame::append(&mut self.pending, |out| {
@@ -182,7 +192,7 @@ impl ShardLog {
         match failed {
             Some(err) => {
                 self.pending.truncate(before);
-                Err(std::io::Error::other(err))
+                Err(err.into())
             }
             None => Ok(()),
         }
@@ -200,7 +210,7 @@ impl ShardLog {
 
     /// Writes the decisions appended since the last call with one `write`: a verdict comes with a few
     /// dozen violations, and a record each cost a system call each.
-    pub fn write_decisions(&mut self) -> std::io::Result<()> {
+    pub fn write_decisions(&mut self) -> Result<(), LogError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -216,7 +226,7 @@ impl ShardLog {
 
     /// Makes what was written durable as the policy asks before a batch is acknowledged: now for `batch`
     /// (once for every batch written since the last commit), later or never for the others.
-    pub fn commit(&mut self) -> std::io::Result<()> {
+    pub fn commit(&mut self) -> Result<(), LogError> {
         match self.config.fsync {
             FsyncPolicy::Batch => self.sync(),
             FsyncPolicy::Interval(_) | FsyncPolicy::None => Ok(()),
@@ -224,7 +234,7 @@ impl ShardLog {
     }
 
     /// For the `interval` policy: syncs when the interval has passed since the last sync.
-    pub fn sync_if_due(&mut self) -> std::io::Result<()> {
+    pub fn sync_if_due(&mut self) -> Result<(), LogError> {
         match self.config.fsync {
             FsyncPolicy::Interval(every) if self.last_sync.elapsed() >= every => self.sync(),
             _ => Ok(()),
@@ -240,7 +250,7 @@ impl ShardLog {
     }
 
     /// Flushes everything written to the disk, whatever the policy: on shutdown and after recovery.
-    pub fn sync(&mut self) -> std::io::Result<()> {
+    pub fn sync(&mut self) -> Result<(), LogError> {
         self.write_decisions()?;
         if self.unsynced {
             let started = Instant::now();
@@ -261,7 +271,7 @@ impl ShardLog {
     /// a segment holds a second of traces and goes as soon as they are decided: a cap smaller than a
     /// segment would otherwise keep a whole segment for one trace in flight and refuse every batch, the
     /// missing root of that trace included.
-    pub fn release(&mut self, in_flight: impl Fn(&TraceId) -> bool) -> std::io::Result<()> {
+    pub fn release(&mut self, in_flight: impl Fn(&TraceId) -> bool) -> Result<(), LogError> {
         let done = |segment: &Segment| !segment.traces.iter().any(&in_flight);
         if self.active.bytes > 0 && self.usage.bytes() >= self.config.max_bytes / 2 {
             self.rotate()?;
@@ -293,6 +303,7 @@ impl ShardLog {
         self.releaser.settle();
     }
 
+    /// The log's figures (shared by every shard).
     pub fn usage(&self) -> &WalUsage {
         &self.usage
     }
@@ -317,7 +328,7 @@ impl ShardLog {
         verdicts: impl Iterator<Item = &'a TraceVerdict>,
         emitted: impl Iterator<Item = ViolationKey>,
         in_flight: impl Fn(&TraceId) -> bool,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), LogError> {
         self.write_decisions()?;
         let mut out = Vec::new();
         let mut kept = HashSet::new();

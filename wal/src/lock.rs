@@ -5,7 +5,7 @@ use std::path::Path;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::WalError;
+use crate::WalError;
 
 /// Held for as long as the processor runs; the kernel releases it when the process ends, however it ends.
 #[derive(Debug)]
@@ -14,6 +14,7 @@ pub struct DataDirLock {
 }
 
 impl DataDirLock {
+    /// Locks `data_dir` (through its `LOCK` file), or says another process holds it.
     pub fn acquire(data_dir: &Path) -> Result<Self, WalError> {
         let path = data_dir.join("LOCK");
         let file = File::options()

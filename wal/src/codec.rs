@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ironforge_proto::semconv::{SpanKind, Stage};
 
-use crate::model::{FactValue, Facts, SpanId, SpanRecord, TraceId};
+use ironforge_engine::model::{FactValue, Facts, SpanId, SpanRecord, TraceId};
 
 pub fn put_u8(out: &mut Vec<u8>, value: u8) {
     out.push(value);

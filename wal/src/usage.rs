@@ -1,10 +1,12 @@
-//! What the write-ahead log holds and how its syncs go: written by the log, read by admission and by the
-//! metrics. It lives here, below both, so that the metrics need not reach into the log.
+//! What the write-ahead log holds and how its syncs go: written by the log, read by whoever admits batches
+//! (is the log at its cap?) and by whoever publishes metrics. Figures a reader reports as they come (failures,
+//! damaged records, sync durations) are taken, so that each is reported once.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+/// The figures of one log, shared by its shard logs and its readers.
 #[derive(Debug, Default)]
 pub struct WalUsage {
     bytes: AtomicU64,
@@ -38,7 +40,8 @@ impl WalUsage {
         self.failures.swap(0, Ordering::Relaxed)
     }
 
-    /// Counted by the log's `WalFailed` event, which logs it too.
+    /// Counts a failed write, sync or deletion; called by the caller's reporting of the failure, which
+    /// logs it too.
     pub fn failed(&self) {
         self.failures.fetch_add(1, Ordering::Relaxed);
     }
@@ -72,11 +75,7 @@ impl WalUsage {
     }
 
     pub(crate) fn remove_bytes(&self, bytes: u64) {
-        let _ = self
-            .bytes
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
-                Some(held.saturating_sub(bytes))
-            });
+        take_saturating(&self.bytes, bytes);
     }
 
     pub(crate) fn segment_opened(&self) {
@@ -85,11 +84,7 @@ impl WalUsage {
 
     pub(crate) fn segment_removed(&self, bytes: u64) {
         self.remove_bytes(bytes);
-        let _ = self
-            .segments
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
-                Some(held.saturating_sub(1))
-            });
+        take_saturating(&self.segments, 1);
     }
 
     pub(crate) fn replayed(&self, spans: u64) {
@@ -104,4 +99,11 @@ impl WalUsage {
             syncs.push(took);
         }
     }
+}
+
+/// Takes `amount` from `counter`, stopping at zero.
+fn take_saturating(counter: &AtomicU64, amount: u64) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+        Some(held.saturating_sub(amount))
+    });
 }

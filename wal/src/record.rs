@@ -1,9 +1,9 @@
 //! What the log holds: batches of accepted spans in the segments; decisions in each shard's decision file.
 
-use crate::model::{SpanId, SpanRecord, TraceId};
-use crate::verdict::{TraceVerdict, Violation};
+use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
+use ironforge_engine::verdict::{TraceVerdict, Violation};
 
-use super::codec::{Reader, put_span, put_u8, put_u32, put_u64};
+use crate::codec::{Reader, put_span, put_u8, put_u32, put_u64};
 
 const SPANS: u8 = 1;
 const VERDICT: u8 = 2;
@@ -24,6 +24,7 @@ pub struct ViolationKey {
 }
 
 impl ViolationKey {
+    /// The key of an emitted violation.
     pub fn of(violation: &Violation) -> Self {
         Self::new(
             violation.trace_id,
@@ -144,7 +145,7 @@ mod tests {
         let mut old = vec![EMITTED];
         old.extend_from_slice(&trace_id.0);
         old.extend_from_slice(&[4; 8]);
-        super::super::codec::put_str(&mut old, "session_duration");
+        crate::codec::put_str(&mut old, "session_duration");
         let mut new = Vec::new();
         put_emitted(
             &mut new,

@@ -13,13 +13,17 @@ pub fn append(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER]);
     encode(out);
-    let payload = &out[start + HEADER..];
-    let len = u32::try_from(payload.len())
+    let Some((header, payload)) = out
+        .get_mut(start..)
+        .and_then(|frame| frame.split_first_chunk_mut::<HEADER>())
+    else {
+        return;
+    };
+    let [l0, l1, l2, l3] = u32::try_from(payload.len())
         .unwrap_or(u32::MAX)
         .to_le_bytes();
-    let crc = crc32fast::hash(payload).to_le_bytes();
-    out[start..start + 4].copy_from_slice(&len);
-    out[start + 4..start + HEADER].copy_from_slice(&crc);
+    let [c0, c1, c2, c3] = crc32fast::hash(payload).to_le_bytes();
+    *header = [l0, l1, l2, l3, c0, c1, c2, c3];
 }
 
 /// A stretch of a file that held no frame that checks, with good frames after it.
@@ -43,13 +47,14 @@ pub struct Frames<'a> {
 /// The payload of the frame at `at`, when a whole frame that checks starts there. The log writes no empty
 /// frame, so eight zero bytes (a zeroed block) are not taken for one.
 fn frame_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
-    let header = bytes.get(at..at.checked_add(HEADER)?)?;
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let (header, rest) = bytes.get(at..)?.split_first_chunk::<HEADER>()?;
+    let [l0, l1, l2, l3, c0, c1, c2, c3] = *header;
+    let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+    let crc = u32::from_le_bytes([c0, c1, c2, c3]);
     if len == 0 || len > MAX_FRAME {
         return None;
     }
-    let payload = bytes.get(at + HEADER..at + HEADER + len)?;
+    let payload = rest.get(..len)?;
     (crc32fast::hash(payload) == crc).then_some(payload)
 }
 

@@ -3,21 +3,23 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::model::{SpanRecord, TraceId};
-use crate::verdict::TraceVerdict;
+use ironforge_engine::model::{SpanRecord, TraceId};
+use ironforge_engine::verdict::TraceVerdict;
 
-use super::frame;
-use super::record::{self, Record, ViolationKey};
-use super::shard_log::DECISIONS;
+use crate::frame;
+use crate::observer::{Event, Observer};
+use crate::record::{self, Record, ViolationKey};
+use crate::shard_log::DECISIONS;
+use crate::usage::WalUsage;
 
 const GENERATION_PREFIX: &str = "gen-";
 
-pub(super) fn generation_name(number: u64) -> String {
+pub(crate) fn generation_name(number: u64) -> String {
     format!("{GENERATION_PREFIX}{number:09}")
 }
 
 /// The generation directories under `root`, oldest first.
-pub(super) fn generations(root: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+pub(crate) fn generations(root: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(root)? {
         let entry = entry?;
@@ -43,11 +45,17 @@ pub struct Recovered {
     pub verdicts: Vec<TraceVerdict>,
     /// Violations already emitted on traces not decided.
     pub emitted: Vec<ViolationKey>,
-    /// Bytes found past the last good record of a file (a torn write): cut, with a warning.
-    pub discarded_bytes: u64,
-    /// Damaged records found with good ones after them (the disk, not a crash): skipped, each logged with
+    /// Bytes found past the last good record of a file (a torn write): cut, each file reported.
+    pub(crate) discarded_bytes: u64,
+    /// Damaged records found with good ones after them (the disk, not a crash): skipped, each reported with
     /// its file and offset.
-    pub corrupt_records: u64,
+    pub(crate) corrupt_records: u64,
+}
+
+/// Where [`records`] reports what it skips or cuts.
+struct Report<'a> {
+    observer: &'a dyn Observer,
+    usage: &'a WalUsage,
 }
 
 /// Files of a directory whose names start with `prefix`, sorted by name.
@@ -65,9 +73,13 @@ fn files(dir: &Path, prefix: &str) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Reads a file's records: a torn tail is cut with a warning; a damaged record with good ones after it is
-/// skipped, logged with its offset and counted.
-fn records(path: &Path, faults: &mut Recovered) -> std::io::Result<Vec<Record>> {
+/// Reads a file's records: a torn tail is cut and reported; a damaged record with good ones after it is
+/// skipped, reported with its offset and counted.
+fn records(
+    path: &Path,
+    faults: &mut Recovered,
+    report: &Report<'_>,
+) -> std::io::Result<Vec<Record>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -75,12 +87,13 @@ fn records(path: &Path, faults: &mut Recovered) -> std::io::Result<Vec<Record>> 
     };
     let frames = frame::read(&bytes);
     for damage in &frames.damaged {
-        tracing::error!(
-            file = %path.display(),
-            offset = damage.offset,
-            bytes = damage.len,
-            "write-ahead log: a damaged record in the middle of the file (its checksum fails); it is skipped \
-             and the records after it are replayed"
+        report.observer.observe(
+            Event::Damaged {
+                file: path,
+                offset: damage.offset,
+                bytes: damage.len,
+            },
+            report.usage,
         );
     }
     faults.corrupt_records += frames.damaged.len() as u64;
@@ -89,35 +102,41 @@ fn records(path: &Path, faults: &mut Recovered) -> std::io::Result<Vec<Record>> 
         match record::read(payload) {
             Some(record) => records.push(record),
             None => {
-                let offset = payload.as_ptr() as usize - bytes.as_ptr() as usize;
-                tracing::error!(
-                    file = %path.display(),
-                    offset,
-                    "write-ahead log: a record this version cannot read; it is skipped"
-                );
+                let offset = (payload.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+                report
+                    .observer
+                    .observe(Event::Unreadable { file: path, offset }, report.usage);
                 faults.corrupt_records += 1;
             }
         }
     }
     if frames.discarded > 0 {
-        tracing::warn!(
-            file = %path.display(),
-            bytes = frames.discarded,
-            "write-ahead log: cut a torn tail (the process stopped mid-write); the rest is replayed"
+        report.observer.observe(
+            Event::TornTail {
+                file: path,
+                bytes: frames.discarded,
+            },
+            report.usage,
         );
         faults.discarded_bytes += frames.discarded as u64;
     }
     Ok(records)
 }
 
-pub(super) fn read_generation(dir: &Path) -> std::io::Result<Recovered> {
+/// Reads the records of the generation in `dir`, reporting what is damaged or cut to `observer`.
+pub(crate) fn read_generation(
+    dir: &Path,
+    observer: &dyn Observer,
+    usage: &WalUsage,
+) -> std::io::Result<Recovered> {
+    let report = Report { observer, usage };
     let mut recovered = Recovered::default();
     let mut verdicts: HashMap<TraceId, TraceVerdict> = HashMap::new();
     let mut decided: HashSet<TraceId> = HashSet::new();
     let mut emitted: Vec<ViolationKey> = Vec::new();
     let mut spans: Vec<SpanRecord> = Vec::new();
     for shard in files(dir, "shard-")? {
-        for record in records(&shard.join(DECISIONS), &mut recovered)? {
+        for record in records(&shard.join(DECISIONS), &mut recovered, &report)? {
             match record {
                 Record::Verdict(verdict) => {
                     decided.insert(verdict.trace_id);
@@ -131,7 +150,7 @@ pub(super) fn read_generation(dir: &Path) -> std::io::Result<Recovered> {
             }
         }
         for segment in files(&shard, "segment-")? {
-            for record in records(&segment, &mut recovered)? {
+            for record in records(&segment, &mut recovered, &report)? {
                 if let Record::Spans(batch) = record {
                     spans.extend(batch);
                 }
