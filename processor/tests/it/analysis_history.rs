@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ironforge_engine::config::ContractFile;
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
 use ironforge_engine::{ContractSet, DecidedTrace, Now, decide_batch};
-use ironforge_processor::analysis::{AnalysisConfig, Analyst, MEMORY_PEAK, RUN_DURATION};
+use ironforge_processor::analysis::{AnalysisConfig, Analyst, MEMORY_PEAK, RUN_DURATION, answers};
 use ironforge_processor::telemetry::Metrics;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
@@ -354,5 +354,33 @@ fn a_damaged_history_is_kept_aside_and_a_new_one_started() {
     assert!(
         text.contains("ironforge_analysis_history_errors_total 1"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_run_recorded_before_a_restart_is_answered_from_the_history_as_it_was_served() {
+    let dir = DataDir::new("served");
+    let trace = run(0, 2.0, 40e6).verdict.trace_id.to_hex();
+    let served = {
+        let metrics = Arc::new(Metrics::new());
+        let analyst = start_analyst(&dir.0, &metrics);
+        analyst.submit(Box::new(run(0, 2.0, 40e6)));
+        analyst.flush();
+        answers::trace(Some(&analyst), &trace).unwrap()
+    };
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&dir.0, &metrics);
+    assert!(analyst.view().trace(&trace).is_none(), "not in memory");
+    assert_eq!(
+        analyst.stored_verdict(&trace),
+        Some(run(0, 2.0, 40e6).verdict)
+    );
+    let stored = answers::trace(Some(&analyst), &trace).unwrap();
+    assert_eq!(*stored, *served);
+    let unknown = run(1, 2.0, 40e6).verdict.trace_id.to_hex();
+    assert_eq!(analyst.stored_verdict(&unknown), None);
+    assert_eq!(
+        answers::trace(Some(&analyst), &unknown).unwrap_err(),
+        answers::AnalysisQueryError::TraceNotFound(unknown)
     );
 }
