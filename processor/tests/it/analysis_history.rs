@@ -384,3 +384,23 @@ fn a_run_recorded_before_a_restart_is_answered_from_the_history_as_it_was_served
         answers::AnalysisQueryError::TraceNotFound(unknown)
     );
 }
+
+#[test]
+fn a_revised_verdict_replaces_the_one_its_run_was_recorded_with() {
+    let dir = DataDir::new("revised");
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&dir.0, &metrics);
+    let first = run(0, 2.0, 40e6);
+    let trace = first.verdict.trace_id.to_hex();
+    analyst.submit(Box::new(first));
+    analyst.flush();
+    let mut revised = run(0, 2.0, 40e6).verdict;
+    revised.span_count += 1;
+    assert_ne!(analyst.stored_verdict(&trace).as_ref(), Some(&revised));
+    analyst.revise(&revised);
+    analyst.flush();
+    assert_eq!(analyst.stored_verdict(&trace), Some(revised.clone()));
+    drop(analyst);
+    let analyst = start_analyst(&dir.0, &metrics);
+    assert_eq!(analyst.stored_verdict(&trace), Some(revised));
+}
