@@ -81,7 +81,8 @@
 //! [`HistoryOptions::max_bytes`], the oldest runs until the data fits in 90% of it. A run's measures and what it
 //! served go with it. The file is created with `PRAGMA auto_vacuum = INCREMENTAL`, and prune runs
 //! `PRAGMA incremental_vacuum` and a truncating checkpoint, so the bytes freed are given back to the file system: the
-//! bound holds for the file as `ls` shows it, not only for the pages in use. The 10% margin lets many records pass between two evictions.
+//! bound holds for the file as `ls` shows it, not only for the pages in use. The 10% margin lets many records pass
+//! between two evictions.
 
 // The modules, each a job; `open` holds the `History` handle, the others add its methods for their job.
 mod error; // `HistoryError`, and SQLite's errors mapped onto it

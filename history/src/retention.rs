@@ -1,5 +1,5 @@
-//! Retention: keeping the file within its age, count and size bounds, and giving the freed bytes back to the file system
-//! (see "Retention" in the crate docs).
+//! Retention: keeping the file within its age, count and size bounds, and giving the freed bytes back to the file
+//! system (see "Retention" in the crate docs).
 
 use std::ffi::OsString;
 use std::fs;

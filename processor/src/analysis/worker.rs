@@ -1,5 +1,6 @@
 //! The analysis thread: analyses each decided trace, records the run in the history with the verdict and
-//! analysis the API serves for it, and looks for regressions and leaks across runs. It runs beside the engine shards, never on the receive path.
+//! analysis the API serves for it, and looks for regressions and leaks across runs. It runs beside the
+//! engine shards, never on the receive path.
 //!
 //! A trace's own analysis is done as it arrives. What looks across runs (the history's write, the read of
 //! each pipeline's recent runs, change points, the memory trend, the bottleneck ranking) is caught up at
