@@ -3,14 +3,14 @@
 
 use foldhash::HashMap;
 use ironforge_proto::semconv::{SpanKind, Stage};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::critical_path::Segment;
 use crate::tree::SpanTree;
 use crate::whatif::{Target, targets};
 
 /// One stage of a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageBreakdown {
     pub stage: Stage,
     /// When the stage's first span started, in seconds from the run's start.
@@ -38,7 +38,7 @@ pub struct StageBreakdown {
 }
 
 /// One session in one stage.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionBreakdown {
     pub session_id: String,
     pub stage: Option<Stage>,

@@ -52,7 +52,7 @@ impl Default for LeakOptions {
 }
 
 /// What a series of memory samples shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryTrend {
     /// Samples analysed: all with a finite, non-negative reading.
     pub samples: usize,

@@ -9,7 +9,7 @@
 //!   budget, which broke a contract;
 //! - a phase that adds less than the floor to the phases before it is left out, so every phase shows.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::breakdown::ratio;
 use crate::budget::Budgets;
@@ -21,7 +21,7 @@ use crate::whatif::{Scenario, simulate};
 /// Below half a millisecond a figure prints as 0 ms: never a step of a plan, whatever the options.
 const MIN_STEP_SECONDS: f64 = 0.0005;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Phase {
     /// 1, 2, ... in order.
     pub phase: u32,
@@ -40,7 +40,7 @@ pub struct Phase {
     pub cumulative_gain_percent: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub run_seconds_before: f64,
     pub run_seconds_after: f64,

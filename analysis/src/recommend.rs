@@ -25,7 +25,7 @@
 //! the session budget. Untraced time is named whatever the budget: knowing where time goes costs little.
 
 use ironforge_proto::semconv::Stage;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::breakdown::{SessionBreakdown, StageBreakdown, ratio};
 use crate::budget::Budgets;
@@ -38,7 +38,7 @@ use crate::untraced;
 use crate::whatif::{Change, Scenario, Target, simulate};
 
 /// Which kind of change a recommendation makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Parallelism,
@@ -49,7 +49,7 @@ pub enum Category {
 }
 
 /// Effort and risk classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Low,
@@ -57,7 +57,7 @@ pub enum Level {
     High,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     Low,
@@ -105,7 +105,7 @@ impl Default for RecommendOptions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
     /// Stable for the same change, so runs can be compared.
     pub id: String,

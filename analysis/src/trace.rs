@@ -2,7 +2,7 @@
 
 use ironforge_engine::DecidedTrace;
 use ironforge_proto::semconv::Stage;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::breakdown::{self, SessionBreakdown, StageBreakdown};
 use crate::budget::Budgets;
@@ -22,7 +22,7 @@ pub struct AnalysisOptions {
 }
 
 /// A stretch of the critical path.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathStep {
     pub span_id: String,
     pub name: String,
@@ -42,7 +42,7 @@ pub struct PathStep {
 pub const MEMORY_TIMELINE_POINTS: usize = 240;
 
 /// One point of a run's memory timeline.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MemoryPoint {
     /// Seconds from the run's start.
     pub seconds: f64,
@@ -50,7 +50,7 @@ pub struct MemoryPoint {
 }
 
 /// The analysis of one run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceAnalysis {
     pub trace_id: String,
     pub service_name: Option<String>,
@@ -82,7 +82,7 @@ pub struct TraceAnalysis {
 }
 
 /// One trace-scoped contract's reading of a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContractReading {
     pub contract_id: String,
     pub value: f64,

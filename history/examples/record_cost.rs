@@ -37,6 +37,8 @@ fn measure(dir: &std::path::Path, runs: u64) -> Result<(), HistoryError> {
             decided_unix_nano: start_nano + n * 1_000_000_000,
             status: "pass".into(),
             production_ready: true,
+            verdict: None,
+            analysis: None,
             measures: names
                 .iter()
                 .enumerate()

@@ -1,8 +1,11 @@
-//! The run history: decided pipeline runs and their measures, kept in one SQLite file so that analysis baselines
-//! (regressions across runs, memory trends across runs) survive a restart of the processor.
+//! The run history: decided pipeline runs, their measures, and the verdict and analysis the API served for each,
+//! kept in one SQLite file so that analysis baselines (regressions across runs, memory trends across runs) and the
+//! answers about runs survive a restart of the processor.
 //!
 //! The processor owns one [`History`] on a dedicated thread, feeds it each decided run with [`History::record`] and
-//! calls [`History::prune`] now and then (see there). The file is plain SQLite: any SQL tool reads it, for example
+//! calls [`History::prune`] now and then (see there); [`History::run`], [`History::verdict`] and
+//! [`History::analysis`] read back by trace id what was served for a run, as the JSON text it was recorded with: the
+//! crate stores it and does not read it. The file is plain SQLite: any SQL tool reads it, for example
 //! `sqlite3 data/history.sqlite`, while the processor keeps writing (the file is in WAL mode).
 //!
 //! ```
@@ -18,19 +21,25 @@
 //!         status: "pass".into(),
 //!         production_ready: true,
 //!         measures: vec![Measure { name: "stage.discovery.duration_seconds".into(), value: seconds }],
+//!         verdict: Some(format!(r#"{{"status":"pass","run":{i}}}"#)),
+//!         analysis: None,
 //!     })?;
 //! }
 //! let series = history.series("pipeline", "stage.discovery.duration_seconds", 2)?;
 //! let values: Vec<f64> = series.iter().map(|point| point.value).collect();
 //! assert_eq!(values, [83.4, 121.9]); // the newest two, oldest first
+//! assert_eq!(history.verdict(&format!("{:032x}", 2))?.as_deref(), Some(r#"{"status":"pass","run":1}"#));
 //! drop(history);
 //! std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Schema (version 1, in `PRAGMA user_version`)
+//! # Schema (version 2, in `PRAGMA user_version`)
 //!
-#![doc = concat!("```sql\n", include_str!("schema_v1.sql"), "```")]
+#![doc = concat!("```sql\n", include_str!("schema_v1.sql"), "\n", include_str!("schema_v2.sql"), "```")]
+//!
+//! A file at version 1 is brought to version 2 when opened, by adding `served`; its runs keep no verdict or analysis.
+//! Runs recorded without measures (an incomplete run, kept for its verdict alone) take no place in a series.
 //!
 //! Measures hang off an integer `run_id` rather than the trace id so that both tables are ordered by arrival: deleting
 //! the oldest runs then empties whole pages that the file can give back. Keyed by the random trace id, the deleted rows
@@ -67,22 +76,24 @@
 //!
 //! # Retention
 //!
-//! [`History::prune`] deletes runs decided more than [`HistoryOptions::max_age`] ago, then, while the file (with its
-//! write-ahead log) is larger than [`HistoryOptions::max_bytes`], the oldest runs until the data fits in 90% of it. The
-//! file is created with `PRAGMA auto_vacuum = INCREMENTAL`, and prune runs `PRAGMA incremental_vacuum` and a truncating
-//! checkpoint, so the bytes freed are given back to the file system: the bound holds for the file as `ls` shows it, not
-//! only for the pages in use. The 10% margin lets many records pass between two evictions.
+//! [`History::prune`] deletes runs decided more than [`HistoryOptions::max_age`] ago, then the oldest runs beyond the
+//! newest [`HistoryOptions::max_runs`], then, while the file (with its write-ahead log) is larger than
+//! [`HistoryOptions::max_bytes`], the oldest runs until the data fits in 90% of it. A run's measures and what it
+//! served go with it. The file is created with `PRAGMA auto_vacuum = INCREMENTAL`, and prune runs
+//! `PRAGMA incremental_vacuum` and a truncating checkpoint, so the bytes freed are given back to the file system: the
+//! bound holds for the file as `ls` shows it, not only for the pages in use. The 10% margin lets many records pass
+//! between two evictions.
 
 // The modules, each a job; `open` holds the `History` handle, the others add its methods for their job.
 mod error; // `HistoryError`, and SQLite's errors mapped onto it
 mod open; // `HistoryOptions` and `History::open`: the directory, the connection's settings
-mod query; // series, services, measure names and recent runs read back
+mod query; // series, services, measure names, recent runs and one run's served answers read back
 mod record; // `RunRecord` and `Measure`, validated and written
-mod retention; // `History::prune` by age and size, and the file's size
+mod retention; // `History::prune` by age, count and size, and the file's size
 mod schema; // the schema version and its migrations
 
 pub use error::HistoryError;
 pub use open::{History, HistoryOptions};
-pub use query::{RunSummary, SeriesPoint};
+pub use query::{RunSummary, SeriesPoint, StoredRun};
 pub use record::{Measure, RunRecord};
 pub use retention::PruneReport;

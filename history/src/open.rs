@@ -20,6 +20,8 @@ pub struct HistoryOptions {
     pub max_age: Duration,
     /// The most bytes the file and its write-ahead log may take after [`History::prune`]. Default 256 MiB.
     pub max_bytes: u64,
+    /// The most runs kept after [`History::prune`]: the newest by decided time. Default 100,000.
+    pub max_runs: u64,
     /// How long a statement waits for a lock held by another connection (a user's `sqlite3` shell, say) before it
     /// fails. Default 5 seconds.
     pub busy_timeout: Duration,
@@ -29,13 +31,14 @@ impl HistoryOptions {
     /// The file name the history has in the processor's data directory.
     const FILE_NAME: &str = "history.sqlite";
 
-    /// `data_dir/history.sqlite`, keeping 30 days and at most 256 MiB.
+    /// `data_dir/history.sqlite`, keeping 30 days, at most 256 MiB and at most 100,000 runs.
     #[must_use]
     pub fn in_dir(data_dir: &Path) -> Self {
         Self {
             path: data_dir.join(Self::FILE_NAME),
             max_age: Duration::from_secs(30 * 24 * 60 * 60),
             max_bytes: 256 * 1024 * 1024,
+            max_runs: 100_000,
             busy_timeout: Duration::from_secs(5),
         }
     }

@@ -1,9 +1,10 @@
-//! Reading the history back: the series that regression and memory-trend detection compare a run against, and the
-//! listings of services, measure names and recent runs a user or a dashboard browses.
+//! Reading the history back: the series that regression and memory-trend detection compare a run against, the
+//! listings of services, measure names and recent runs a user or a dashboard browses, and one run's verdict and
+//! analysis as the API served them.
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{HistoryError, sqlite_error};
@@ -37,7 +38,79 @@ pub struct RunSummary {
     pub measure_count: u64,
 }
 
+/// One recorded run with what the API served for it, as [`History::run`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRun {
+    /// The run as [`History::recent_runs`] lists it.
+    pub run: RunSummary,
+    /// The verdict as served, JSON; `None` when none was kept (a run recorded at schema version 1, say).
+    pub verdict: Option<String>,
+    /// The analysis as served, JSON; `None` when none was kept.
+    pub analysis: Option<String>,
+}
+
 impl History {
+    /// The run recorded under `trace_id` (32 lowercase hex digits), with its verdict and analysis as served;
+    /// `None` when the history has no such run (never recorded, or pruned).
+    ///
+    /// # Errors
+    /// [`HistoryError::Sqlite`] when the read fails.
+    pub fn run(&self, trace_id: &str) -> Result<Option<StoredRun>, HistoryError> {
+        let sql = |error| sqlite_error(&self.options.path, error);
+        self.connection
+            .prepare_cached(
+                "SELECT r.trace_id, r.service, r.decided_unix_nano, r.status, r.production_ready,
+                        (SELECT count(*) FROM measures AS m WHERE m.run_id = r.run_id),
+                        s.verdict, s.analysis
+                 FROM runs AS r LEFT JOIN served AS s ON s.run_id = r.run_id
+                 WHERE r.trace_id = ?1",
+            )
+            .map_err(sql)?
+            .query_row([trace_id], |row| {
+                Ok(StoredRun {
+                    run: run_summary(row)?,
+                    verdict: row.get(6)?,
+                    analysis: row.get(7)?,
+                })
+            })
+            .optional()
+            .map_err(sql)
+    }
+
+    /// The verdict served for `trace_id`, JSON; `None` when the history has no run of it or kept no verdict.
+    ///
+    /// # Errors
+    /// [`HistoryError::Sqlite`] when the read fails.
+    pub fn verdict(&self, trace_id: &str) -> Result<Option<String>, HistoryError> {
+        self.served_column(
+            "SELECT s.verdict FROM runs AS r JOIN served AS s ON s.run_id = r.run_id WHERE r.trace_id = ?1",
+            trace_id,
+        )
+    }
+
+    /// The analysis served for `trace_id`, JSON; `None` when the history has no run of it or kept no analysis.
+    ///
+    /// # Errors
+    /// [`HistoryError::Sqlite`] when the read fails.
+    pub fn analysis(&self, trace_id: &str) -> Result<Option<String>, HistoryError> {
+        self.served_column(
+            "SELECT s.analysis FROM runs AS r JOIN served AS s ON s.run_id = r.run_id WHERE r.trace_id = ?1",
+            trace_id,
+        )
+    }
+
+    fn served_column(&self, query: &str, trace_id: &str) -> Result<Option<String>, HistoryError> {
+        let sql = |error| sqlite_error(&self.options.path, error);
+        let found: Option<Option<String>> = self
+            .connection
+            .prepare_cached(query)
+            .map_err(sql)?
+            .query_row([trace_id], |row| row.get(0))
+            .optional()
+            .map_err(sql)?;
+        Ok(found.flatten())
+    }
+
     /// The newest `limit` values of `measure` in `service`'s runs, returned oldest first. Runs decided at the same
     /// nanosecond come in the order they were recorded.
     ///
@@ -74,8 +147,9 @@ impl History {
         Ok(points)
     }
 
-    /// Every measure of `service`'s newest `limit` runs, each as a series oldest first: what [`History::series`]
-    /// gives for each name, in one query instead of one per measure.
+    /// Every measure of `service`'s newest `limit` runs that have measures, each as a series oldest first: what
+    /// [`History::series`] gives for each name, in one query instead of one per measure. Runs kept without measures
+    /// (for what they served) take no place among the `limit`.
     ///
     /// # Errors
     /// [`HistoryError::Sqlite`] when the read fails or the file holds a time SQLite cannot give as a `u64`.
@@ -89,7 +163,9 @@ impl History {
             .connection
             .prepare_cached(
                 "SELECT r.trace_id, r.decided_unix_nano, m.name, m.value
-                 FROM (SELECT run_id, trace_id, decided_unix_nano FROM runs WHERE service = ?1
+                 FROM (SELECT run_id, trace_id, decided_unix_nano FROM runs AS all_runs
+                       WHERE service = ?1
+                         AND EXISTS (SELECT 1 FROM measures WHERE measures.run_id = all_runs.run_id)
                        ORDER BY decided_unix_nano DESC, run_id DESC LIMIT ?2) AS r
                  JOIN measures AS m ON m.run_id = r.run_id
                  ORDER BY r.decided_unix_nano, r.run_id",
@@ -155,19 +231,9 @@ impl History {
         let sql = |error| sqlite_error(&self.options.path, error);
         let mut statement = self.connection.prepare_cached(&query).map_err(sql)?;
         let limit = sql_limit(limit);
-        let read = |row: &rusqlite::Row<'_>| {
-            Ok(RunSummary {
-                trace_id: row.get(0)?,
-                service: row.get(1)?,
-                decided_unix_nano: row.get(2)?,
-                status: row.get(3)?,
-                production_ready: row.get(4)?,
-                measure_count: row.get(5)?,
-            })
-        };
         let rows = match service {
-            Some(service) => statement.query_map(params![limit, service], read),
-            None => statement.query_map(params![limit], read),
+            Some(service) => statement.query_map(params![limit, service], run_summary),
+            None => statement.query_map(params![limit], run_summary),
         }
         .map_err(sql)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(sql)
@@ -186,6 +252,19 @@ impl History {
             .map_err(sql)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(sql)
     }
+}
+
+/// A run from the first six columns of `row`: trace id, service, decided time, status, production ready, and the
+/// count of its measures.
+fn run_summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
+    Ok(RunSummary {
+        trace_id: row.get(0)?,
+        service: row.get(1)?,
+        decided_unix_nano: row.get(2)?,
+        status: row.get(3)?,
+        production_ready: row.get(4)?,
+        measure_count: row.get(5)?,
+    })
 }
 
 /// SQLite's LIMIT is an i64; a larger `usize` means no limit anyway.

@@ -1,9 +1,9 @@
 //! Writing runs: what a run and its measures are ([`RunRecord`], [`Measure`]), what makes one recordable, and
-//! recording them, one or a batch to a transaction.
+//! recording them, one or a batch to a transaction; and replacing a recorded run's verdict when it is revised.
 
 use std::collections::BTreeSet;
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{HistoryError, sqlite_error};
@@ -25,8 +25,18 @@ pub struct RunRecord {
     pub status: String,
     /// Whether the verdict found the run production ready.
     pub production_ready: bool,
-    /// What was measured, each name at most once, each value finite.
+    /// What was measured, each name at most once, each value finite. A run kept only for what it served (an
+    /// incomplete one, whose figures would skew every baseline it joined) has none, and takes no place in a
+    /// series.
     pub measures: Vec<Measure>,
+    /// The verdict as the API served it, as JSON (violations included), for [`History::verdict`]; `None` keeps
+    /// none. The history does not read it.
+    #[serde(default)]
+    pub verdict: Option<String>,
+    /// The run's analysis as the API served it, as JSON, for [`History::analysis`]; `None` keeps none. The
+    /// history does not read it.
+    #[serde(default)]
+    pub analysis: Option<String>,
 }
 
 /// One named number measured of a run, such as `("stage.discovery.duration_seconds", 80.1)`.
@@ -63,18 +73,11 @@ impl History {
             .iter()
             .find_map(|run| validate(run).err().map(|reason| (run, reason)))
         {
-            return Err(HistoryError::InvalidRun {
-                path: self.options.path.clone(),
-                trace_id: run.trace_id.clone(),
-                reason,
-            });
+            return Err(self.invalid(&run.trace_id, reason));
         }
-        let path = &self.options.path;
-        let sql = |error| sqlite_error(path, error);
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+        let path = self.options.path.clone();
+        let sql = |error| sqlite_error(&path, error);
+        let transaction = self.write_transaction()?;
         {
             // Deleting rather than updating gives a revised run a new, latest run_id, keeping the tables in arrival
             // order, which retention by size relies on; the measures go with it by the cascade.
@@ -89,6 +92,11 @@ impl History {
                 .map_err(sql)?;
             let mut insert_measure = transaction
                 .prepare_cached("INSERT INTO measures (run_id, name, value) VALUES (?1, ?2, ?3)")
+                .map_err(sql)?;
+            let mut insert_served = transaction
+                .prepare_cached(
+                    "INSERT INTO served (run_id, verdict, analysis) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(sql)?;
             for run in runs {
                 delete.execute([&run.trace_id]).map_err(sql)?;
@@ -107,9 +115,84 @@ impl History {
                         .execute(params![run_id, measure.name, measure.value])
                         .map_err(sql)?;
                 }
+                if run.verdict.is_some() || run.analysis.is_some() {
+                    insert_served
+                        .execute(params![run_id, run.verdict, run.analysis])
+                        .map_err(sql)?;
+                }
             }
         }
         transaction.commit().map_err(sql)
+    }
+
+    /// Replaces the verdict of a recorded run, as when spans that came after it revised it: its status, whether it
+    /// is production ready and the verdict as served (JSON). Its measures and analysis stay. Returns whether the
+    /// trace had a run to update.
+    ///
+    /// # Errors
+    /// [`HistoryError::InvalidRun`] when the status is not `pass`, `fail`, `warn` or `incomplete`;
+    /// [`HistoryError::Sqlite`] when the write fails.
+    pub fn revise_verdict(
+        &mut self,
+        trace_id: &str,
+        status: &str,
+        production_ready: bool,
+        verdict: &str,
+    ) -> Result<bool, HistoryError> {
+        check_status(status).map_err(|reason| self.invalid(trace_id, reason))?;
+        let path = self.options.path.clone();
+        let sql = |error| sqlite_error(&path, error);
+        let transaction = self.write_transaction()?;
+        let run_id: Option<i64> = transaction
+            .prepare_cached(
+                "UPDATE runs SET status = ?2, production_ready = ?3 WHERE trace_id = ?1 RETURNING run_id",
+            )
+            .map_err(sql)?
+            .query_row(params![trace_id, status, production_ready], |row| row.get(0))
+            .optional()
+            .map_err(sql)?;
+        if let Some(run_id) = run_id {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO served (run_id, verdict) VALUES (?1, ?2)
+                     ON CONFLICT (run_id) DO UPDATE SET verdict = excluded.verdict",
+                )
+                .map_err(sql)?
+                .execute(params![run_id, verdict])
+                .map_err(sql)?;
+        }
+        transaction.commit().map_err(sql)?;
+        Ok(run_id.is_some())
+    }
+}
+
+impl History {
+    /// A transaction that takes the write lock at once, so that it never fails half-way for a lock.
+    fn write_transaction(&mut self) -> Result<rusqlite::Transaction<'_>, HistoryError> {
+        let path = &self.options.path;
+        self.connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|error| sqlite_error(path, error))
+    }
+
+    fn invalid(&self, trace_id: &str, reason: String) -> HistoryError {
+        HistoryError::InvalidRun {
+            path: self.options.path.clone(),
+            trace_id: trace_id.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// Whether `status` is one a run may have.
+fn check_status(status: &str) -> Result<(), String> {
+    if STATUSES.contains(&status) {
+        Ok(())
+    } else {
+        Err(format!(
+            "status {status:?} is none of {}",
+            STATUSES.join(", ")
+        ))
     }
 }
 
@@ -119,13 +202,7 @@ fn validate(run: &RunRecord) -> Result<(), String> {
     if run.trace_id.len() != 32 || !run.trace_id.bytes().all(hex) {
         return Err("the trace id is not 32 lowercase hex digits".into());
     }
-    if !STATUSES.contains(&run.status.as_str()) {
-        return Err(format!(
-            "status {:?} is none of {}",
-            run.status,
-            STATUSES.join(", ")
-        ));
-    }
+    check_status(&run.status)?;
     if i64::try_from(run.decided_unix_nano).is_err() {
         return Err(format!(
             "decided_unix_nano {} is past i64::MAX",
@@ -162,6 +239,8 @@ mod tests {
             status: status.into(),
             production_ready: false,
             measures,
+            verdict: None,
+            analysis: None,
         }
     }
 

@@ -1,5 +1,5 @@
-//! Retention: keeping the file within its age and size bounds, and giving the freed bytes back to the file system
-//! (see "Retention" in the crate docs).
+//! Retention: keeping the file within its age, count and size bounds, and giving the freed bytes back to the file
+//! system (see "Retention" in the crate docs).
 
 use std::ffi::OsString;
 use std::fs;
@@ -20,6 +20,8 @@ const EVICT_TO_PERCENT: u64 = 90;
 pub struct PruneReport {
     /// Runs deleted for being older than `max_age`.
     pub expired_runs: u64,
+    /// Runs deleted, oldest first, for no more than `max_runs` to be kept.
+    pub excess_runs: u64,
     /// Runs deleted, oldest first, for the file to fit in `max_bytes`.
     pub evicted_runs: u64,
     /// The file's size afterwards, as [`History::size_bytes`] counts it.
@@ -30,10 +32,12 @@ pub struct PruneReport {
 }
 
 impl History {
-    /// Deletes runs decided more than `max_age` before `now_unix_nano`, then, if the file is larger than `max_bytes`,
-    /// the oldest runs until it fits in 90% of it, and gives the freed pages back to the file system.
+    /// Deletes runs decided more than `max_age` before `now_unix_nano`, then the oldest runs beyond the newest
+    /// `max_runs`, then, if the file is larger than `max_bytes`, the oldest runs until it fits in 90% of it, and gives
+    /// the freed pages back to the file system. "Oldest" is by decided time, then by arrival.
     ///
-    /// When nothing is over the bounds it costs an index lookup and a few `stat`s, so the caller may call it after
+    /// When nothing is over the bounds it costs an index lookup, a count of the runs (a scan of the smallest index)
+    /// and a few `stat`s, so the caller may call it after
     /// every [`record`](Self::record); calling it every 100 records, or every minute, bounds the file as well, give or
     /// take what those records add. Call it once after [`open`](Self::open) too: options may have shrunk since the
     /// file was last written.
@@ -48,11 +52,13 @@ impl History {
             "DELETE FROM runs WHERE decided_unix_nano < ?1",
             params![cutoff],
         )?;
-        if expired > 0 {
+        let excess = self.delete_beyond(self.options.max_runs)?;
+        if expired > 0 || excess > 0 {
             self.incremental_vacuum()?;
         }
         let mut report = PruneReport {
             expired_runs: expired,
+            excess_runs: excess,
             ..PruneReport::default()
         };
         let max_bytes = self.options.max_bytes;
@@ -91,6 +97,19 @@ impl History {
             Err(error) => return Err(io_error(error)),
         };
         Ok(database.saturating_add(wal))
+    }
+
+    /// Deletes the oldest runs beyond the newest `max_runs`; returns how many. Costs a count when within the bound.
+    fn delete_beyond(&mut self, max_runs: u64) -> Result<u64, HistoryError> {
+        let runs = self.count("SELECT count(*) FROM runs")?;
+        if runs <= max_runs {
+            return Ok(0);
+        }
+        self.execute(
+            "DELETE FROM runs WHERE run_id IN
+             (SELECT run_id FROM runs ORDER BY decided_unix_nano, run_id LIMIT ?1)",
+            params![i64::try_from(runs - max_runs).unwrap_or(i64::MAX)],
+        )
     }
 
     /// Deletes the oldest runs until the pages in use take at most `target` bytes, or no run is left; returns how many

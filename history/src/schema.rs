@@ -1,5 +1,5 @@
 //! The schema and its migrations: which version a file is at, and bringing it to the one this build writes. The
-//! schema itself is `schema_v1.sql`, shown in the crate docs.
+//! schema itself is `schema_v1.sql` and the step to version 2, `schema_v2.sql`, both shown in the crate docs.
 
 use std::path::Path;
 
@@ -8,10 +8,14 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::error::{HistoryError, sqlite_error};
 
 /// The schema version this build writes and reads, kept in `PRAGMA user_version`.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Schema version 1, as the crate docs show it; `auto_vacuum` is set before it, while the file is still empty.
 const SCHEMA_V1: &str = include_str!("schema_v1.sql");
+
+/// The step from version 1 to version 2: the table of what the API served for each run. Runs recorded at version
+/// 1 have no row in it, so their verdict and analysis read as absent.
+const SCHEMA_V2: &str = include_str!("schema_v2.sql");
 
 /// Brings the file at `path`, open as `connection`, to [`SCHEMA_VERSION`], creating the tables in an empty file.
 pub(crate) fn migrate(connection: &Connection, path: &Path) -> Result<(), HistoryError> {
@@ -55,6 +59,11 @@ fn migrate_in_transaction(connection: &Connection, path: &Path) -> Result<(), Hi
             .map_err(|error| sqlite_error(path, error))?;
     }
     // Later versions migrate here, one step at a time, each from the version before it.
+    if version < 2 {
+        connection
+            .execute_batch(SCHEMA_V2)
+            .map_err(|error| sqlite_error(path, error))?;
+    }
     if version == SCHEMA_VERSION {
         return Ok(());
     }

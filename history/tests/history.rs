@@ -55,6 +55,8 @@ fn run(n: u64, service: &str, decided_unix_nano: u64, measures: &[(&str, f64)]) 
                 value,
             })
             .collect(),
+        verdict: None,
+        analysis: None,
     }
 }
 
@@ -254,7 +256,7 @@ fn the_history_survives_closing_and_reopening_as_a_plain_sqlite_file() {
             .map(|value| format!("{value:?}"))
             .unwrap()
     };
-    assert_eq!(pragma("user_version"), "Integer(1)");
+    assert_eq!(pragma("user_version"), "Integer(2)");
     assert_eq!(pragma("auto_vacuum"), "Integer(2)");
     assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
     let mut statement = connection
@@ -428,7 +430,7 @@ fn another_applications_database_or_a_newer_schema_is_refused() {
             error,
             HistoryError::NewerSchema {
                 found: 7,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -459,4 +461,199 @@ fn a_directory_that_cannot_be_created_gives_an_error() {
             .contains(&options.path.display().to_string()),
         "{error}"
     );
+}
+
+fn served(n: u64, decided_unix_nano: u64) -> RunRecord {
+    RunRecord {
+        verdict: Some(format!(
+            r#"{{"trace_id":"{}","status":"fail","violations":[{{"contract_id":"c{n}"}}]}}"#,
+            trace_id(n)
+        )),
+        analysis: Some(format!(
+            r#"{{"trace_id":"{}","run_seconds":{n}}}"#,
+            trace_id(n)
+        )),
+        ..run(n, "pipeline", decided_unix_nano, &[("a", n as f64)])
+    }
+}
+
+#[test]
+fn what_a_run_served_is_read_back_by_trace_id_replaced_revised_and_kept_across_reopening() {
+    let dir = TempDir::new("served");
+    let options = HistoryOptions::in_dir(dir.path());
+    let mut history = History::open(options.clone()).unwrap();
+    history.record(&served(1, T0)).unwrap();
+    history
+        .record(&run(2, "pipeline", T0 + MINUTE, &[("b", 2.0)]))
+        .unwrap();
+    let first = served(1, T0);
+    assert_eq!(history.verdict(&trace_id(1)).unwrap(), first.verdict);
+    assert_eq!(history.analysis(&trace_id(1)).unwrap(), first.analysis);
+    // A run recorded without them, and a trace never recorded, answer None alike.
+    assert_eq!(history.verdict(&trace_id(2)).unwrap(), None);
+    assert_eq!(history.analysis(&trace_id(3)).unwrap(), None);
+    assert_eq!(history.run(&trace_id(3)).unwrap(), None);
+    let stored = history.run(&trace_id(2)).unwrap().unwrap();
+    assert_eq!(
+        (stored.run.status.as_str(), stored.verdict, stored.analysis),
+        ("pass", None, None)
+    );
+
+    // Recording the trace again replaces what it served.
+    let again = RunRecord {
+        verdict: Some("{\"again\":true}".into()),
+        analysis: None,
+        ..served(1, T0)
+    };
+    history.record(&again).unwrap();
+    assert_eq!(
+        history.verdict(&trace_id(1)).unwrap().as_deref(),
+        Some("{\"again\":true}")
+    );
+    assert_eq!(history.analysis(&trace_id(1)).unwrap(), None);
+
+    // A revision replaces the verdict and status, keeping the measures; a run without a served row gets one.
+    assert!(
+        history
+            .revise_verdict(&trace_id(2), "fail", false, "{\"revised\":2}")
+            .unwrap()
+    );
+    assert!(
+        !history
+            .revise_verdict(&trace_id(9), "fail", false, "{}")
+            .unwrap()
+    );
+    assert!(matches!(
+        history.revise_verdict(&trace_id(2), "failed", false, "{}"),
+        Err(HistoryError::InvalidRun { .. })
+    ));
+    drop(history);
+
+    let history = History::open(options).unwrap();
+    let revised = history.run(&trace_id(2)).unwrap().unwrap();
+    assert_eq!(
+        (
+            revised.run.status.as_str(),
+            revised.run.production_ready,
+            revised.run.measure_count,
+            revised.verdict.as_deref()
+        ),
+        ("fail", false, 1, Some("{\"revised\":2}"))
+    );
+    assert_eq!(values(&history, "pipeline", "a", 10), [1.0]);
+}
+
+#[test]
+fn runs_without_measures_take_no_place_in_the_recent_series() {
+    let dir = TempDir::new("no-measures");
+    let mut history = History::open(HistoryOptions::in_dir(dir.path())).unwrap();
+    for n in 1..=4 {
+        history
+            .record(&run(n, "pipeline", T0 + n * MINUTE, &[("a", n as f64)]))
+            .unwrap();
+    }
+    // Two incomplete runs, newer than all: kept for their verdicts, not as baseline.
+    for n in 5..=6 {
+        history.record(&served(n, T0 + n * MINUTE)).unwrap();
+        history
+            .record(&RunRecord {
+                status: "incomplete".into(),
+                measures: Vec::new(),
+                ..served(n, T0 + n * MINUTE)
+            })
+            .unwrap();
+    }
+    let series = history.recent_series("pipeline", 2).unwrap();
+    let values: Vec<f64> = series["a"].iter().map(|point| point.value).collect();
+    assert_eq!(values, [3.0, 4.0]);
+}
+
+#[test]
+fn prune_by_count_keeps_the_newest_runs_and_deletes_what_the_older_ones_served() {
+    let dir = TempDir::new("count");
+    let mut history = History::open(HistoryOptions {
+        max_runs: 3,
+        ..HistoryOptions::in_dir(dir.path())
+    })
+    .unwrap();
+    // Recorded out of decided order: the newest by decided time are kept, not the last recorded.
+    for n in [4, 1, 5, 2, 3] {
+        history.record(&served(n, T0 + n * MINUTE)).unwrap();
+    }
+    let now = T0 + 10 * MINUTE;
+    let report = history.prune(now).unwrap();
+    assert_eq!(
+        (report.expired_runs, report.excess_runs, report.evicted_runs),
+        (0, 2, 0)
+    );
+    assert!(report.within_bound);
+    assert_eq!(values(&history, "pipeline", "a", 10), [3.0, 4.0, 5.0]);
+    for n in 1..=2 {
+        assert_eq!(history.run(&trace_id(n)).unwrap(), None, "run {n}");
+    }
+    assert_eq!(history.verdict(&trace_id(3)).unwrap(), served(3, 0).verdict);
+    // Within the bound, prune deletes nothing more.
+    assert_eq!(history.prune(now).unwrap().excess_runs, 0);
+    history.record(&served(6, T0 + 6 * MINUTE)).unwrap();
+    assert_eq!(history.prune(now).unwrap().excess_runs, 1);
+    assert_eq!(values(&history, "pipeline", "a", 10), [4.0, 5.0, 6.0]);
+    // What the pruned runs served went with them: no orphan rows.
+    let orphans = history.run(&trace_id(3)).unwrap();
+    assert_eq!(orphans, None);
+}
+
+#[test]
+fn a_version_1_file_is_migrated_keeping_its_runs() {
+    let dir = TempDir::new("migrate");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let options = HistoryOptions::in_dir(dir.path());
+    {
+        // A file as version 1 of this crate wrote it.
+        let connection = rusqlite::Connection::open(&options.path).unwrap();
+        connection
+            .execute_batch(concat!(
+                "PRAGMA auto_vacuum = INCREMENTAL;\n",
+                include_str!("../src/schema_v1.sql"),
+                "\nPRAGMA user_version = 1;"
+            ))
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO runs (trace_id, service, decided_unix_nano, status, production_ready)
+                 VALUES (?1, 'pipeline', ?2, 'pass', 1)",
+                rusqlite::params![trace_id(1), T0],
+            )
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO measures (run_id, name, value) VALUES (last_insert_rowid(), 'a', 1.0)",
+                [],
+            )
+            .unwrap();
+    }
+
+    let mut history = History::open(options.clone()).unwrap();
+    let old = history.run(&trace_id(1)).unwrap().unwrap();
+    assert_eq!((old.verdict, old.analysis), (None, None));
+    // Decided before the migrated run, so the first to go below.
+    history.record(&served(2, T0 - MINUTE)).unwrap();
+    assert_eq!(history.verdict(&trace_id(2)).unwrap(), served(2, 0).verdict);
+    assert_eq!(values(&history, "pipeline", "a", 10), [2.0, 1.0]);
+    // Deleting a run from the migrated file takes what it served along (the new table's foreign key holds).
+    let mut options = options;
+    options.max_runs = 1;
+    drop(history);
+    let mut history = History::open(options.clone()).unwrap();
+    assert_eq!(history.prune(T0 + 2 * MINUTE).unwrap().excess_runs, 1);
+    assert!(history.run(&trace_id(1)).unwrap().is_some());
+    drop(history);
+    let connection = rusqlite::Connection::open(&options.path).unwrap();
+    let (version, served_rows): (i64, i64) = connection
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM served)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((version, served_rows), (2, 0));
 }

@@ -211,3 +211,20 @@ fn gains_below_the_noise_floor_or_a_share_of_the_run_are_no_steps() {
         "the 105 s session",
     );
 }
+
+#[test]
+fn an_analysis_with_its_plan_reads_back_from_its_json_unchanged() {
+    // What the processor's run history keeps and serves again after a restart.
+    let trace = serial_stage(&[1.0, 1.0, 1.0, 4.0, 1.0, 1.0, 1.0, 1.0]);
+    let budgets = Budgets {
+        run_seconds: Some(5.0),
+        session_seconds: Some(3.0),
+    };
+    let analysis = analysed(&trace, &budgets, RecommendOptions::default());
+    assert!(!analysis.recommendations.is_empty(), "{analysis:?}");
+    assert!(!analysis.plan.phases.is_empty(), "{analysis:?}");
+    let json = serde_json::to_string(&analysis).unwrap();
+    let read: TraceAnalysis = serde_json::from_str(&json).unwrap();
+    assert_eq!(read, analysis);
+    assert_eq!(serde_json::to_string(&read).unwrap(), json);
+}

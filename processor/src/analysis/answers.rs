@@ -24,7 +24,7 @@ pub enum AnalysisQueryError {
     #[error("analysis is off in this processor")]
     Disabled,
     #[error(
-        "no analysis of trace {0}: it is not decided yet, was not a monitored run, or is older than the runs kept"
+        "no analysis of trace {0}: it is not decided yet, was not a monitored run, or is older than the runs kept in memory and in the run history"
     )]
     TraceNotFound(String),
     #[error("no pipeline {0:?} has been analysed")]
@@ -80,9 +80,12 @@ pub fn trace(
     trace_id: &str,
 ) -> Result<Arc<TraceAnalysis>, AnalysisQueryError> {
     let trace_id = trace_id.to_ascii_lowercase();
-    enabled(analyst)?
-        .view()
-        .trace(&trace_id)
+    let analyst = enabled(analyst)?;
+    // Read from the view in a statement of its own, so that its lock is let go before the history is read.
+    let recent = analyst.view().trace(&trace_id);
+    // A run no longer among the recent ones (or decided before a restart) is answered from the history.
+    recent
+        .or_else(|| analyst.stored_analysis(&trace_id).map(Arc::new))
         .ok_or(AnalysisQueryError::TraceNotFound(trace_id))
 }
 

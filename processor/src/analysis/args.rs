@@ -24,6 +24,10 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "BYTES", default_value_t = HistoryRetention::default().max_bytes,
         value_parser = clap::value_parser!(u64).range(65_536..))]
     pub history_max_bytes: u64,
+    /// Runs the run history keeps, with their verdicts and analyses; the oldest go first.
+    #[arg(long, value_name = "RUNS", default_value_t = HistoryRetention::default().max_runs,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub history_max_runs: u64,
     /// Recent runs per pipeline the bottlenecks are ranked over.
     #[arg(long, value_name = "RUNS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub bottleneck_runs: u64,
@@ -59,6 +63,7 @@ impl AnalysisArgs {
             history: (!self.no_history).then(|| HistoryRetention {
                 max_age: Duration::from_secs(self.history_max_age_days.saturating_mul(DAY)),
                 max_bytes: self.history_max_bytes,
+                max_runs: self.history_max_runs,
             }),
             bottleneck_runs: usize::try_from(self.bottleneck_runs).unwrap_or(usize::MAX),
             regression_runs: usize::try_from(self.regression_runs).unwrap_or(usize::MAX),

@@ -51,6 +51,8 @@ pub fn run_record(trace: &DecidedTrace, analysis: &TraceAnalysis) -> RunRecord {
         status: trace.verdict.status.as_str().to_owned(),
         production_ready: trace.verdict.production_ready,
         measures,
+        verdict: None,
+        analysis: None,
     }
 }
 

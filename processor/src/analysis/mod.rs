@@ -1,6 +1,8 @@
 //! Analysis in the processor: each decided trace is analysed on a thread of its own (critical path,
-//! bottlenecks, what-if plan), recorded in the run history under the data directory, and compared with the
-//! pipeline's earlier runs (regressions, memory trend). The engine shards hand traces over a bounded queue
+//! bottlenecks, what-if plan), recorded in the run history under the data directory with the verdict and
+//! analysis the API serves for it, and compared with the pipeline's earlier runs (regressions, memory trend).
+//! The API reads a run's verdict and analysis back from the history once they are out of memory (a
+//! restart, a flood). The engine shards hand traces over a bounded queue
 //! and never wait: when analysis falls behind, traces are counted and skipped, never ingest slowed.
 
 pub mod answers;
@@ -12,12 +14,13 @@ mod worker;
 
 use std::path::Path;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use ironforge_analysis::memory::LeakOptions;
 use ironforge_analysis::regression::RegressionOptions;
-use ironforge_analysis::{AnalysisOptions, Budgets};
+use ironforge_analysis::{AnalysisOptions, Budgets, TraceAnalysis};
+use ironforge_engine::verdict::TraceVerdict;
 use ironforge_engine::{ContractSet, DecidedTrace};
 use ironforge_history::{History, HistoryError, HistoryOptions};
 
@@ -26,7 +29,7 @@ pub use measures::{CRITICAL_PATH, MEMORY_PEAK, RUN_DURATION};
 pub use view::{AnalysisView, PipelineFindings, Regression};
 
 use crate::telemetry::{InternalEvent, Metrics};
-use events::{AnalysisDropped, HistorySetAside};
+use events::{AnalysisDropped, HistoryFailed, HistorySetAside};
 use worker::{Command, HistorySource, Worker};
 
 /// Opens the history; one that is damaged (or not a history at all) is moved aside, kept for inspection, and a
@@ -78,6 +81,8 @@ fn set_aside(path: &Path) -> std::io::Result<std::path::PathBuf> {
 pub struct HistoryRetention {
     pub max_age: Duration,
     pub max_bytes: u64,
+    /// Runs kept, the newest by decided time.
+    pub max_runs: u64,
 }
 
 impl Default for HistoryRetention {
@@ -86,6 +91,7 @@ impl Default for HistoryRetention {
         Self {
             max_age: defaults.max_age,
             max_bytes: defaults.max_bytes,
+            max_runs: defaults.max_runs,
         }
     }
 }
@@ -129,6 +135,9 @@ pub struct Analyst {
     commands: SyncSender<Command>,
     view: Arc<RwLock<AnalysisView>>,
     metrics: Arc<Metrics>,
+    /// The history the worker writes, when kept: read here, through a connection of the readers' own.
+    history: Option<HistoryOptions>,
+    reader: Mutex<Option<History>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -136,6 +145,7 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Command::Analyse(_) => "Analyse",
             Command::Contracts(_) => "Contracts",
+            Command::Revised(_) => "Revised",
             Command::Flush(_) => "Flush",
         })
     }
@@ -152,14 +162,15 @@ impl Analyst {
         contracts: Arc<ContractSet>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, AnalysisError> {
-        let history = config
-            .history
-            .map(|retention| {
-                let options = HistoryOptions {
-                    max_age: retention.max_age,
-                    max_bytes: retention.max_bytes,
-                    ..HistoryOptions::in_dir(data_dir)
-                };
+        let history_options = config.history.map(|retention| HistoryOptions {
+            max_age: retention.max_age,
+            max_bytes: retention.max_bytes,
+            max_runs: retention.max_runs,
+            ..HistoryOptions::in_dir(data_dir)
+        });
+        let history = history_options
+            .clone()
+            .map(|options| {
                 // A file that is there is opened now, so that one a newer build wrote stops the start; a
                 // new one is created on the thread, keeping its fsyncs out of the time to ready.
                 if options.path.exists() {
@@ -191,6 +202,8 @@ impl Analyst {
             commands,
             view,
             metrics,
+            history: history_options,
+            reader: Mutex::new(None),
         })
     }
 
@@ -203,6 +216,70 @@ impl Analyst {
                     metrics: &self.metrics,
                 }
                 .emit();
+            }
+        }
+    }
+
+    /// Keeps a revised verdict in the history in place of the one its run was recorded with. Skipped when
+    /// the queue is full: the revision is still served from memory while the engine keeps it.
+    pub fn revise(&self, verdict: &TraceVerdict) {
+        if self.history.is_some() {
+            let _ = self
+                .commands
+                .try_send(Command::Revised(Box::new(verdict.clone())));
+        }
+    }
+
+    /// The verdict the history kept for `trace_id` (lowercase hex), as it was served; `None` without a
+    /// history, or when it has no such run.
+    pub fn stored_verdict(&self, trace_id: &str) -> Option<TraceVerdict> {
+        let json = self.read_history("read a verdict", |history| history.verdict(trace_id))?;
+        serde_json::from_str(&json).ok()
+    }
+
+    /// The analysis the history kept for `trace_id` (lowercase hex), as it was served; `None` without a
+    /// history, or when it has no such run.
+    pub fn stored_analysis(&self, trace_id: &str) -> Option<TraceAnalysis> {
+        let json = self.read_history("read an analysis", |history| history.analysis(trace_id))?;
+        serde_json::from_str(&json).ok()
+    }
+
+    /// Runs `read` on the readers' connection, opened at the first read that finds the file (the worker
+    /// creates it); a failure is counted and logged, and reads as nothing found.
+    fn read_history(
+        &self,
+        what: &'static str,
+        read: impl FnOnce(&History) -> Result<Option<String>, HistoryError>,
+    ) -> Option<String> {
+        let options = self.history.as_ref()?;
+        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        if reader.is_none() {
+            if !options.path.exists() {
+                return None;
+            }
+            match History::open(options.clone()) {
+                Ok(history) => *reader = Some(history),
+                Err(error) => {
+                    HistoryFailed {
+                        what: "open the run history for reading",
+                        error: &error,
+                        metrics: &self.metrics,
+                    }
+                    .emit();
+                    return None;
+                }
+            }
+        }
+        match read(reader.as_ref()?) {
+            Ok(found) => found,
+            Err(error) => {
+                HistoryFailed {
+                    what,
+                    error: &error,
+                    metrics: &self.metrics,
+                }
+                .emit();
+                None
             }
         }
     }

@@ -136,6 +136,15 @@ impl AnalysisView {
         })
     }
 
+    /// A recent run's analysis as kept, planned only if it was planned already.
+    pub(super) fn analysed(&self, trace_id: &str) -> Option<Arc<TraceAnalysis>> {
+        self.traces
+            .iter()
+            .rev()
+            .find(|kept| kept.analysis.trace_id == trace_id)
+            .map(|kept| Arc::clone(&kept.analysis))
+    }
+
     /// The newest `limit` analysed runs, oldest first, as they were analysed: the critical path and the
     /// breakdowns, with recommendations and a plan only where one was made.
     pub fn recent(&self, limit: usize) -> Vec<Arc<TraceAnalysis>> {

@@ -1,5 +1,6 @@
-//! The analysis thread: analyses each decided trace, records the run in the history, and looks for
-//! regressions and leaks across runs. It runs beside the engine shards, never on the receive path.
+//! The analysis thread: analyses each decided trace, records the run in the history with the verdict and
+//! analysis the API serves for it, and looks for regressions and leaks across runs. It runs beside the
+//! engine shards, never on the receive path.
 //!
 //! A trace's own analysis is done as it arrives. What looks across runs (the history's write, the read of
 //! each pipeline's recent runs, change points, the memory trend, the bottleneck ranking) is caught up at
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 use foldhash::HashMap;
 use ironforge_analysis::memory::{MemorySample, MemoryTrend, memory_trend};
 use ironforge_analysis::regression::change_points;
-use ironforge_analysis::{BottleneckWindow, Budgets, analyse_unplanned};
+use ironforge_analysis::{BottleneckWindow, Budgets, TraceAnalysis, analyse_unplanned};
+use ironforge_engine::verdict::TraceVerdict;
 use ironforge_engine::{ContractSet, DecidedTrace};
 use ironforge_history::{History, HistoryOptions, RunRecord, SeriesPoint};
 
@@ -29,6 +31,8 @@ use crate::telemetry::{InternalEvent, MAX_PIPELINES, Metrics};
 pub(super) enum Command {
     Analyse(Box<DecidedTrace>),
     Contracts(Arc<ContractSet>),
+    /// A verdict revised by spans that came after it: the history keeps the revision.
+    Revised(Box<TraceVerdict>),
     /// Answers once everything sent before it is done, findings across runs included.
     Flush(SyncSender<()>),
 }
@@ -60,8 +64,9 @@ pub(super) struct Worker {
     view: Arc<RwLock<AnalysisView>>,
     metrics: Arc<Metrics>,
     recorded: u64,
-    /// Runs analysed and not yet written to the history, in the order they were decided.
-    unrecorded: Vec<RunRecord>,
+    /// Runs analysed and not yet written to the history, in the order they were decided, each with its
+    /// analysis (whose JSON is made when written, so that a plan made meanwhile goes with it).
+    unrecorded: Vec<(RunRecord, Arc<TraceAnalysis>)>,
     /// Tracked pipelines with runs analysed since their findings were last caught up, each with the name its
     /// runs are recorded under when one of those runs went to the history (so its comparison is due too).
     stale: HashMap<String, Option<String>>,
@@ -156,6 +161,7 @@ impl Worker {
                         .set_budgets(self.budgets);
                     self.contracts = contracts;
                 }
+                Command::Revised(verdict) => self.revise(&verdict),
                 Command::Flush(done) => {
                     self.catch_up();
                     self.report_time();
@@ -211,14 +217,22 @@ impl Worker {
         if let Some(memory) = &analysis.memory {
             self.memory_trend(&pipeline, value::SCOPE_RUN, memory);
         }
-        // A partial run would skew every baseline it joined.
-        let recorded_as = (self.history.is_some() && trace.verdict.incomplete_reason.is_none())
-            .then(|| {
-                let record = run_record(&trace, &analysis);
-                let service = record.service.clone();
-                self.unrecorded.push(record);
-                service
-            });
+        // Every run is kept for what the API served for it, a partial one without its measures: they would
+        // skew every baseline they joined. A trace that never showed its root (a fragment) is not a run.
+        let is_run = trace.spans.iter().any(|span| span.parent_span_id.is_none());
+        let recorded_as = if self.history.is_some() && is_run {
+            let complete = trace.verdict.incomplete_reason.is_none();
+            let mut record = run_record(&trace, &analysis);
+            if !complete {
+                record.measures.clear();
+            }
+            record.verdict = serde_json::to_string(&trace.verdict).ok();
+            let service = record.service.clone();
+            self.unrecorded.push((record, Arc::clone(&analysis)));
+            complete.then_some(service)
+        } else {
+            None
+        };
         // Findings are kept for a bounded set of pipelines; more are analysed but not ranked.
         let tracked = self.windows.contains_key(&pipeline) || self.windows.len() < MAX_PIPELINES;
         if tracked {
@@ -243,6 +257,13 @@ impl Worker {
     fn catch_up(&mut self) {
         let started = Instant::now();
         self.last_catch_up = Some(started);
+        if !self.unrecorded.is_empty() {
+            // Each pipeline's latest run is planned now rather than below, so that the history keeps it planned.
+            let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
+            for pipeline in self.stale.keys() {
+                view.plan_latest(pipeline);
+            }
+        }
         self.write_history();
         for (pipeline, recorded_as) in std::mem::take(&mut self.stale) {
             let ranked = self
@@ -271,7 +292,19 @@ impl Worker {
         if self.unrecorded.is_empty() {
             return;
         }
-        let runs = std::mem::take(&mut self.unrecorded);
+        let pending = std::mem::take(&mut self.unrecorded);
+        let runs: Vec<RunRecord> = {
+            let view = self.view.read().unwrap_or_else(PoisonError::into_inner);
+            pending
+                .into_iter()
+                .map(|(mut record, analysis)| {
+                    // As the API serves it: planned, if a reader or the catch-up planned it meanwhile.
+                    let served = view.analysed(&record.trace_id).unwrap_or(analysis);
+                    record.analysis = serde_json::to_string(&*served).ok();
+                    record
+                })
+                .collect()
+        };
         let Some(history) = self.history.as_mut() else {
             return;
         };
@@ -294,6 +327,38 @@ impl Worker {
             && let Some(newest) = runs.last()
         {
             self.prune(newest.decided_unix_nano);
+        }
+    }
+
+    /// Keeps a revised verdict in place of the one the run was recorded with (or is about to be).
+    fn revise(&mut self, verdict: &TraceVerdict) {
+        let trace_id = verdict.trace_id.to_hex();
+        let Ok(json) = serde_json::to_string(verdict) else {
+            return;
+        };
+        let status = verdict.status.as_str();
+        if let Some((record, _)) = self
+            .unrecorded
+            .iter_mut()
+            .find(|(record, _)| record.trace_id == trace_id)
+        {
+            record.verdict = Some(json);
+            status.clone_into(&mut record.status);
+            record.production_ready = verdict.production_ready;
+            return;
+        }
+        let Some(history) = self.history.as_mut() else {
+            return;
+        };
+        if let Err(error) =
+            history.revise_verdict(&trace_id, status, verdict.production_ready, &json)
+        {
+            HistoryFailed {
+                what: "revise a verdict",
+                error: &error,
+                metrics: &self.metrics,
+            }
+            .emit();
         }
     }
 

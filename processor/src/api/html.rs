@@ -96,7 +96,7 @@ async fn run(State(monitor): State<Arc<Monitor>>, Path(trace_id): Path<String>) 
             html::not_found_page("A trace id is 32 hex digits, not all zero."),
         );
     };
-    let Some(verdict) = monitor.verdict(&id) else {
+    let Ok(verdict) = monitor.find_verdict(&id) else {
         return page(
             StatusCode::NOT_FOUND,
             html::not_found_page(&format!(

@@ -35,7 +35,7 @@ use unmonitored::UnmonitoredTraces;
 #[derive(Debug, thiserror::Error)]
 pub enum VerdictNotFound {
     #[error(
-        "no verdict for trace {0}: it is still being assembled, was never seen, or was forgotten"
+        "no verdict for trace {0}: it is still being assembled, was never seen, or was forgotten (and the run history, when kept, has none)"
     )]
     Unknown(TraceId),
     /// A web service's trace sent to the processor by mistake, typically.
@@ -211,9 +211,18 @@ impl Monitor {
         self.shards.verdict(trace_id)
     }
 
-    /// The verdict of `trace_id`, or why there is none: the API's answer to a reader asking for one.
+    /// The verdict of `trace_id`, or why there is none: the API's answer to a reader asking for one. A
+    /// verdict the engine no longer keeps (forgotten for newer ones, under memory pressure, or decided before a
+    /// restart and past what the log restores) is read from the run history, where it was kept with its run.
     pub fn find_verdict(&self, trace_id: &TraceId) -> Result<TraceVerdict, VerdictNotFound> {
         if let Some(verdict) = self.verdict(trace_id) {
+            return Ok(verdict);
+        }
+        if let Some(verdict) = self
+            .outputs()
+            .analysis()
+            .and_then(|analyst| analyst.stored_verdict(&trace_id.to_hex()))
+        {
             return Ok(verdict);
         }
         let unmonitored = self
@@ -274,6 +283,9 @@ impl ShardOutput for Dispatch {
                 }
                 EngineEvent::VerdictRevised { verdict, added } => {
                     self.outputs.verdict(&verdict, true);
+                    if let Some(analyst) = self.outputs.analysis() {
+                        analyst.revise(&verdict);
+                    }
                     self.compliance().revise(&verdict, added);
                 }
                 EngineEvent::Unmonitored { trace_id, spans } => {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ironforge_engine::config::ContractFile;
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
 use ironforge_engine::{ContractSet, DecidedTrace, Now, decide_batch};
-use ironforge_processor::analysis::{AnalysisConfig, Analyst, MEMORY_PEAK, RUN_DURATION};
+use ironforge_processor::analysis::{AnalysisConfig, Analyst, MEMORY_PEAK, RUN_DURATION, answers};
 use ironforge_processor::telemetry::Metrics;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
@@ -355,4 +355,52 @@ fn a_damaged_history_is_kept_aside_and_a_new_one_started() {
         text.contains("ironforge_analysis_history_errors_total 1"),
         "{text}"
     );
+}
+
+#[test]
+fn a_run_recorded_before_a_restart_is_answered_from_the_history_as_it_was_served() {
+    let dir = DataDir::new("served");
+    let trace = run(0, 2.0, 40e6).verdict.trace_id.to_hex();
+    let served = {
+        let metrics = Arc::new(Metrics::new());
+        let analyst = start_analyst(&dir.0, &metrics);
+        analyst.submit(Box::new(run(0, 2.0, 40e6)));
+        analyst.flush();
+        answers::trace(Some(&analyst), &trace).unwrap()
+    };
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&dir.0, &metrics);
+    assert!(analyst.view().trace(&trace).is_none(), "not in memory");
+    assert_eq!(
+        analyst.stored_verdict(&trace),
+        Some(run(0, 2.0, 40e6).verdict)
+    );
+    let stored = answers::trace(Some(&analyst), &trace).unwrap();
+    assert_eq!(*stored, *served);
+    let unknown = run(1, 2.0, 40e6).verdict.trace_id.to_hex();
+    assert_eq!(analyst.stored_verdict(&unknown), None);
+    assert_eq!(
+        answers::trace(Some(&analyst), &unknown).unwrap_err(),
+        answers::AnalysisQueryError::TraceNotFound(unknown)
+    );
+}
+
+#[test]
+fn a_revised_verdict_replaces_the_one_its_run_was_recorded_with() {
+    let dir = DataDir::new("revised");
+    let metrics = Arc::new(Metrics::new());
+    let analyst = start_analyst(&dir.0, &metrics);
+    let first = run(0, 2.0, 40e6);
+    let trace = first.verdict.trace_id.to_hex();
+    analyst.submit(Box::new(first));
+    analyst.flush();
+    let mut revised = run(0, 2.0, 40e6).verdict;
+    revised.span_count += 1;
+    assert_ne!(analyst.stored_verdict(&trace).as_ref(), Some(&revised));
+    analyst.revise(&revised);
+    analyst.flush();
+    assert_eq!(analyst.stored_verdict(&trace), Some(revised.clone()));
+    drop(analyst);
+    let analyst = start_analyst(&dir.0, &metrics);
+    assert_eq!(analyst.stored_verdict(&trace), Some(revised));
 }

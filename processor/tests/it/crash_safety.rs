@@ -15,20 +15,20 @@ use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClie
 use ironforge_proto::semconv::{attr, violation_attr};
 use ironforge_replay::ReplayOptions;
 
-fn write_contracts(dir: &Path, yaml: &str) -> std::path::PathBuf {
+pub(crate) fn write_contracts(dir: &Path, yaml: &str) -> std::path::PathBuf {
     let path = dir.join("contracts.yaml");
     std::fs::write(&path, yaml).unwrap();
     path
 }
 
 /// Trace `n`'s id: the counter in the low bytes, which pick the shard.
-fn trace_id(n: u64) -> Vec<u8> {
+pub(crate) fn trace_id(n: u64) -> Vec<u8> {
     let mut id = vec![0xA5; 16];
     id[8..].copy_from_slice(&n.to_be_bytes());
     id
 }
 
-fn span(trace: u64, id: u8, parent: Option<u8>, kind: &str, seconds: u64) -> Span {
+pub(crate) fn span(trace: u64, id: u8, parent: Option<u8>, kind: &str, seconds: u64) -> Span {
     let t0 = 1_754_300_000_000_000_000_u64;
     Span {
         trace_id: trace_id(trace),

@@ -185,17 +185,21 @@ impl ProcessorProcess {
 
     /// Waits (up to 60 s) for a trace's verdict from the HTTP API, as JSON.
     pub async fn verdict(&self, trace_hex: &str) -> serde_json::Value {
+        self.answer(&format!("/api/v1/traces/{trace_hex}/verdict"))
+            .await
+    }
+
+    /// Waits (up to 60 s) for a 200 answer to GET `path` on the admin port, as JSON.
+    pub async fn answer(&self, path: &str) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (status, body) = self
-                .get(&format!("/api/v1/traces/{trace_hex}/verdict"))
-                .await;
+            let (status, body) = self.get(path).await;
             if status == 200 {
                 return serde_json::from_str(&body).unwrap();
             }
             assert!(
                 Instant::now() < deadline,
-                "no verdict for {trace_hex} within 60 s (last answer {status}: {body})"
+                "no answer to {path} within 60 s (last answer {status}: {body})"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
