@@ -42,4 +42,5 @@ mod otlp_grpc;
 mod otlp_http;
 mod otlp_logs;
 mod otlp_metrics;
+mod scale_out;
 mod transport_security;
