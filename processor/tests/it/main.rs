@@ -42,5 +42,6 @@ mod otlp_grpc;
 mod otlp_http;
 mod otlp_logs;
 mod otlp_metrics;
+mod scale_out;
 mod served_history;
 mod transport_security;

@@ -71,23 +71,23 @@ impl ProcessorProcess {
             }
             None => Command::new(binary),
         };
+        // Each default gives way to the same flag in `extra` (a fixed port that a restart keeps, say).
+        let defaults = [
+            ("--otlp-grpc-addr", "127.0.0.1:0"),
+            ("--otlp-http-addr", "127.0.0.1:0"),
+            ("--admin-addr", "127.0.0.1:0"),
+            ("--log-format", "json"),
+            ("--shards", "2"),
+        ]
+        .into_iter()
+        .filter(|(flag, _)| !extra.contains(flag))
+        .flat_map(|(flag, value)| [flag, value]);
         let mut child = command
             .args(["--config"])
             .arg(contracts)
             .args(["--data-dir"])
             .arg(data_dir)
-            .args([
-                "--otlp-grpc-addr",
-                "127.0.0.1:0",
-                "--otlp-http-addr",
-                "127.0.0.1:0",
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-                "--shards",
-                "2",
-            ])
+            .args(defaults)
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())

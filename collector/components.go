@@ -1,0 +1,68 @@
+package main
+
+import (
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/otlpreceiver"
+	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
+)
+
+// Module paths reported by the collector's `components` subcommand.
+const (
+	coreModule    = "go.opentelemetry.io/collector"
+	contribModule = "github.com/open-telemetry/opentelemetry-collector-contrib"
+	coreVersion   = " v0.161.0"
+)
+
+// components lists the factories compiled into this distribution.
+func components() (otelcol.Factories, error) {
+	receivers, err := otelcol.MakeFactoryMap[receiver.Factory](otlpreceiver.NewFactory())
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	exporters, err := otelcol.MakeFactoryMap[exporter.Factory](
+		otlpexporter.NewFactory(),
+		loadbalancingexporter.NewFactory(),
+	)
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	extensions, err := otelcol.MakeFactoryMap[extension.Factory](filestorage.NewFactory())
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	processors, err := otelcol.MakeFactoryMap[processor.Factory]()
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	connectors, err := otelcol.MakeFactoryMap[connector.Factory]()
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	return otelcol.Factories{
+		Receivers:  receivers,
+		Processors: processors,
+		Exporters:  exporters,
+		Extensions: extensions,
+		Connectors: connectors,
+		Telemetry:  otelconftelemetry.NewFactory(),
+		ReceiverModules: map[component.Type]string{
+			otlpreceiver.NewFactory().Type(): coreModule + "/receiver/otlpreceiver" + coreVersion,
+		},
+		ExporterModules: map[component.Type]string{
+			otlpexporter.NewFactory().Type():          coreModule + "/exporter/otlpexporter" + coreVersion,
+			loadbalancingexporter.NewFactory().Type(): contribModule + "/exporter/loadbalancingexporter" + coreVersion,
+		},
+		ExtensionModules: map[component.Type]string{
+			filestorage.NewFactory().Type(): contribModule + "/extension/storage/filestorage" + coreVersion,
+		},
+	}, nil
+}
