@@ -2,14 +2,17 @@ package main
 
 import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/debugexporter"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/batchprocessor"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
@@ -31,6 +34,8 @@ func components() (otelcol.Factories, error) {
 	exporters, err := otelcol.MakeFactoryMap[exporter.Factory](
 		otlpexporter.NewFactory(),
 		loadbalancingexporter.NewFactory(),
+		debugexporter.NewFactory(),
+		prometheusexporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -39,7 +44,7 @@ func components() (otelcol.Factories, error) {
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
-	processors, err := otelcol.MakeFactoryMap[processor.Factory]()
+	processors, err := otelcol.MakeFactoryMap[processor.Factory](batchprocessor.NewFactory())
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
@@ -54,12 +59,17 @@ func components() (otelcol.Factories, error) {
 		Extensions: extensions,
 		Connectors: connectors,
 		Telemetry:  otelconftelemetry.NewFactory(),
+		ProcessorModules: map[component.Type]string{
+			batchprocessor.NewFactory().Type(): coreModule + "/processor/batchprocessor" + coreVersion,
+		},
 		ReceiverModules: map[component.Type]string{
 			otlpreceiver.NewFactory().Type(): coreModule + "/receiver/otlpreceiver" + coreVersion,
 		},
 		ExporterModules: map[component.Type]string{
 			otlpexporter.NewFactory().Type():          coreModule + "/exporter/otlpexporter" + coreVersion,
 			loadbalancingexporter.NewFactory().Type(): contribModule + "/exporter/loadbalancingexporter" + coreVersion,
+			debugexporter.NewFactory().Type():         coreModule + "/exporter/debugexporter" + coreVersion,
+			prometheusexporter.NewFactory().Type():    contribModule + "/exporter/prometheusexporter" + coreVersion,
 		},
 		ExtensionModules: map[component.Type]string{
 			filestorage.NewFactory().Type(): contribModule + "/extension/storage/filestorage" + coreVersion,

@@ -343,22 +343,16 @@ fn compose_stack_files_agree_with_each_other() {
 
     // The Collector balances traces over the replicas by trace id, finding them in DNS under the service name.
     let collector = yaml("otel-collector/config.yml");
-    let balancer = &collector["exporters"]["loadbalancing/ironforge"];
+    let balancer = &collector["exporters"]["load_balancing/ironforge"];
     assert_eq!(str_of(&balancer["routing_key"]), "traceID");
     assert_eq!(
         str_of(&balancer["resolver"]["dns"]["hostname"]),
         "processor"
     );
-    assert_eq!(
-        balancer["resolver"]["dns"]["port"]
-            .as_u64()
-            .unwrap()
-            .to_string(),
-        grpc_port
-    );
+    assert_eq!(str_of(&balancer["resolver"]["dns"]["port"]), grpc_port);
     let exporter = &balancer["protocol"]["otlp"];
     // Its queue lives on a volume, so what the Collector acknowledged survives a restart.
-    let queue_storage = str_of(&exporter["sending_queue"]["storage"]);
+    let queue_storage = str_of(&balancer["sending_queue"]["storage"]);
     let queue_dir = str_of(&collector["extensions"][queue_storage]["directory"]);
     assert!(
         services["otel-collector"]["volumes"]

@@ -1,9 +1,12 @@
 //! Scale-out behind a real OpenTelemetry Collector: the repository's own build (`collector/`) receives the
-//! runs that the OpenTelemetry SDK exports, batched across traces, and its `load_balancing` exporter routes
-//! each trace by id to one of two processor replicas (real sockets, static resolver). Every run is judged
+//! runs that the OpenTelemetry SDK exports, batched across traces, and the stack's `load_balancing` exporter
+//! block (from `otel-collector/config.yml`) routes each trace by id to one of two processor replicas (real
+//! sockets, a static resolver in place of DNS, the ingest token required). Every run is judged
 //! exactly once, by one replica, from all of its spans, even when a replica is killed and restarted mid-load:
 //! the Collector's persistent sending queue (`file_storage`) holds what it acknowledged until the replica is
 //! back.
+//!
+//! The same Collector checks the Collector configurations the project ships (`validate`).
 //!
 //! The Collector binary comes from `IRONFORGE_TEST_OTELCOL` (scripts/test builds it and sets it). Without it
 //! the test is skipped with a message, except under CI (`CI` set), where it fails.
@@ -14,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::alerting_support::{Process, WAIT, free_port, wait_for};
+use crate::alerting_support::{Process, WAIT, free_port, read_repo_file, wait_for};
 use crate::e2e_support::test_contracts;
 use crate::process_support::{ProcessorProcess, TempDir};
 use ironforge_proto::semconv::attr;
@@ -26,6 +29,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
 };
+use serde_yaml::Value as Yaml;
 
 /// Runs sent, in waves: replica B is killed after wave [`KILL_AFTER_WAVE`] (once it has judged a run) and
 /// restarted after [`RESTART_AFTER_WAVE`], so the waves between reach the Collector while B is down.
@@ -52,70 +56,64 @@ fn collector_binary() -> Option<PathBuf> {
     None
 }
 
-/// The Collector's configuration: OTLP/gRPC in; out through the `load_balancing` exporter, by trace id, to the
-/// `backends`. Its own queue is on disk and has one consumer, so batches leave in the order they came and a
-/// batch that a replica refuses is retried (without limit) before the next one goes: a trace split over two
-/// batches reaches its replica in order. The per-backend OTLP exporters neither queue nor retry, so a failure
-/// returns the batch to that queue.
-fn collector_config(listen: SocketAddr, queue_dir: &Path, backends: &[SocketAddr]) -> String {
-    let hostnames: Vec<String> = backends.iter().map(ToString::to_string).collect();
-    format!(
-        "extensions:
-  file_storage:
-    directory: {queue}
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: {listen}
-exporters:
-  load_balancing:
-    routing_key: traceID
-    timeout: 5s
-    retry_on_failure:
-      enabled: true
-      initial_interval: 100ms
-      max_interval: 500ms
-      max_elapsed_time: 0s
-    sending_queue:
-      enabled: true
-      num_consumers: 1
-      queue_size: 10000
-      storage: file_storage
-    protocol:
-      otlp:
-        timeout: 5s
-        tls:
-          insecure: true
-        sending_queue:
-          enabled: false
-        retry_on_failure:
-          enabled: false
-    resolver:
-      static:
-        hostnames: [{hostnames}]
-service:
-  extensions: [file_storage]
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [load_balancing]
-",
-        queue = queue_dir.display(),
-        hostnames = hostnames.join(", "),
-    )
+/// The stack's Collector configuration, whose load-balancing exporter block this test runs as shipped.
+const SHIPPED_CONFIG: &str = "otel-collector/config.yml";
+/// That exporter, by its name in the shipped configuration.
+const BALANCER: &str = "load_balancing/ironforge";
+/// The ingest token the replicas require and the Collector sends.
+const INGEST_TOKEN: &str = "scale-out-ingest-token";
+
+fn yaml(text: &str) -> Yaml {
+    serde_yaml::from_str(text).unwrap()
+}
+
+/// The Collector's configuration: the shipped one's traces pipeline, with the shipped load-balancing exporter
+/// (its queue on disk, its retries, the ingest token header) changed only where the stack's environment
+/// differs: the replicas come from a static list instead of DNS, the queue and the token file live in `dir`,
+/// and OTLP/gRPC comes in on `listen`.
+fn collector_config(listen: SocketAddr, dir: &Path, backends: &[SocketAddr]) -> String {
+    let shipped = yaml(&read_repo_file(SHIPPED_CONFIG));
+    let mut balancer = shipped["exporters"][BALANCER].clone();
+    let hostnames: Vec<Yaml> = backends.iter().map(|b| b.to_string().into()).collect();
+    balancer["resolver"] = yaml("static: {}");
+    balancer["resolver"]["static"]["hostnames"] = Yaml::Sequence(hostnames);
+    let token = dir.join("ingest-token");
+    std::fs::write(&token, INGEST_TOKEN).unwrap();
+    let header = &mut balancer["protocol"]["otlp"]["headers"]["authorization"];
+    assert!(
+        header
+            .as_str()
+            .is_some_and(|h| h.starts_with("Bearer ${file:"))
+    );
+    *header = format!("Bearer ${{file:{}}}", token.display()).into();
+    let storage = balancer["sending_queue"]["storage"]
+        .as_str()
+        .expect("the shipped exporter keeps its queue in storage")
+        .to_owned();
+    let queue = dir.join("collector-queue");
+    std::fs::create_dir_all(&queue).unwrap();
+
+    let mut config = yaml(
+        "{extensions: {}, receivers: {otlp: {protocols: {grpc: {}}}}, exporters: {}, \
+         service: {telemetry: {metrics: {level: none}}, pipelines: {traces: {receivers: [otlp]}}}}",
+    );
+    config["extensions"][storage.as_str()] = yaml("directory: ''");
+    config["extensions"][storage.as_str()]["directory"] = queue.display().to_string().into();
+    config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] = listen.to_string().into();
+    config["processors"] = shipped["processors"].clone();
+    config["exporters"][BALANCER] = balancer;
+    config["service"]["extensions"] = Yaml::Sequence(vec![storage.into()]);
+    let traces = &mut config["service"]["pipelines"]["traces"];
+    traces["processors"] = shipped["service"]["pipelines"]["traces"]["processors"].clone();
+    traces["exporters"] = Yaml::Sequence(vec![BALANCER.into()]);
+    serde_yaml::to_string(&config).unwrap()
 }
 
 /// A running Collector: its OTLP/gRPC endpoint, once it accepts connections.
 async fn start_collector(binary: &Path, dir: &Path, backends: &[SocketAddr]) -> (Process, String) {
     let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let queue = dir.join("collector-queue");
-    std::fs::create_dir_all(&queue).unwrap();
     let config = dir.join("collector.yaml");
-    std::fs::write(&config, collector_config(listen, &queue, backends)).unwrap();
+    std::fs::write(&config, collector_config(listen, dir, backends)).unwrap();
     let args = vec!["--config".to_owned(), config.display().to_string()];
     let mut process = Process::spawn("otelcol", binary, &args, dir.join("collector.log"));
     wait_for("the Collector's OTLP receiver", || {
@@ -276,7 +274,15 @@ impl Replica {
 
     fn restart(&mut self, contracts: &Path) {
         let grpc = self.grpc.to_string();
-        let args = ["--otlp-grpc-addr", grpc.as_str()];
+        let token = self.data.with_extension("ingest-token");
+        std::fs::write(&token, INGEST_TOKEN).unwrap();
+        let token = token.display().to_string();
+        let args = [
+            "--otlp-grpc-addr",
+            grpc.as_str(),
+            "--ingest-token-file",
+            token.as_str(),
+        ];
         self.process = Some(ProcessorProcess::start(contracts, &self.data, &args).unwrap());
     }
 
@@ -405,15 +411,32 @@ async fn a_collector_spreads_whole_runs_over_two_replicas_and_loses_nothing_when
     );
 
     // Every acknowledged run is judged, on one replica or the other.
-    let judged = wait_for("a verdict for every run", || {
+    let deadline = Instant::now() + WAIT;
+    let judged = loop {
         let lines: Vec<Vec<VerdictLine>> = replicas.iter().map(Replica::verdict_lines).collect();
         let seen: HashSet<&str> = lines.iter().flatten().map(|v| v.trace.as_str()).collect();
-        let all = acknowledged
+        let missing = acknowledged
             .keys()
-            .all(|trace| seen.contains(trace.as_str()));
-        async move { all.then_some(lines) }
-    })
-    .await;
+            .filter(|trace| !seen.contains(trace.as_str()))
+            .count();
+        if missing == 0 {
+            break lines;
+        }
+        if Instant::now() > deadline {
+            let consoles: Vec<String> = replicas
+                .iter()
+                .map(|replica| replica.running().lines().join("\n"))
+                .collect();
+            panic!(
+                "{missing} of {runs} runs without a verdict after {WAIT:?}\n\
+                 replica A:\n{}\nreplica B:\n{}\nCollector:\n{}",
+                consoles[0],
+                consoles[1],
+                collector.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
 
     // Exactly once, by exactly one replica, from every span sent, and never revised by a late span.
     let mut owner: HashMap<&str, usize> = HashMap::new();
@@ -489,4 +512,76 @@ async fn a_collector_spreads_whole_runs_over_two_replicas_and_loses_nothing_when
         assert_eq!(status, 404, "{trace} is on both replicas: {body}");
     }
     collector.assert_running();
+}
+
+/// A shipped Collector configuration with the files it names (the ingest token, the queue directory) moved
+/// into `dir`, so the Collector can load it here.
+fn localised(config: &str, dir: &Path) -> String {
+    let token = dir.join("ingest");
+    std::fs::write(&token, INGEST_TOKEN).unwrap();
+    config
+        .replace("/etc/ironforge/tokens/ingest", &token.display().to_string())
+        .replace("/tokens/ingest", &token.display().to_string())
+        .replace(
+            "/var/lib/otelcol/queue",
+            &dir.join("queue").display().to_string(),
+        )
+}
+
+/// Runs `otelcol validate` on `config`; the Collector's own answer on failure.
+fn validate(otelcol: &Path, dir: &Path, name: &str, config: &str) -> Result<(), String> {
+    let path = dir.join(name);
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(otelcol)
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn the_shipped_collector_configurations_are_valid() {
+    let Some(otelcol) = collector_binary() else {
+        return;
+    };
+    let dir = TempDir::new("collector-configs");
+    let compose = localised(&read_repo_file(SHIPPED_CONFIG), dir.path());
+    validate(&otelcol, dir.path(), "compose.yaml", &compose).unwrap();
+    let manifest = read_repo_file("deploy/kubernetes/collector.yaml");
+    let config_map = manifest
+        .split("\n---\n")
+        .map(yaml)
+        .find(|document| document["kind"] == "ConfigMap")
+        .expect("the Collector's ConfigMap");
+    let kubernetes = localised(
+        config_map["data"]["config.yaml"].as_str().unwrap(),
+        dir.path(),
+    );
+    validate(&otelcol, dir.path(), "kubernetes.yaml", &kubernetes).unwrap();
+    // The scale-out section of the docs shows the block this file ships, the one the test above runs.
+    let docs = read_repo_file("docs/stack.md");
+    let section = docs
+        .split_once("## Scaling out")
+        .expect("docs/stack.md has a scaling-out section")
+        .1;
+    let block = section
+        .split_once("```yaml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a YAML block in the scaling-out section")
+        .0;
+    let shipped = yaml(&read_repo_file(SHIPPED_CONFIG));
+    assert_eq!(
+        yaml(block)["exporters"][BALANCER],
+        shipped["exporters"][BALANCER]
+    );
+    // The check can fail: a port given as a number, which the DNS resolver refuses.
+    let broken = compose.replace("port: \"14317\"", "port: 14317");
+    assert_ne!(broken, compose);
+    let refusal = validate(&otelcol, dir.path(), "broken.yaml", &broken).unwrap_err();
+    assert!(refusal.contains("port"), "{refusal}");
 }
