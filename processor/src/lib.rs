@@ -19,6 +19,5 @@ pub mod outputs;
 pub mod security;
 pub mod server;
 mod shutdown;
-pub mod telemetry;
 
 pub use ironforge_engine::{config, model, verdict};

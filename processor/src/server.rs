@@ -22,9 +22,9 @@ use crate::outputs::otlp_logs::{
 };
 use crate::security::{Secured, SecurityOptions, Surface, TlsError};
 use crate::shutdown::stopped;
-use crate::telemetry::{InternalEvent, Metrics};
 use crate::{api, otlp};
 use ironforge_engine::ContractSet;
+use ironforge_telemetry::{InternalEvent, Metrics};
 use ironforge_wal::{DataDirLock, Wal, WalConfig, WalError};
 
 /// How long a shutdown waits for open requests to finish.

@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 use super::gate::GateDecision;
 use super::otlp_logs::Shared;
 use crate::security::redact;
-use crate::telemetry::names::{target, value};
-use crate::telemetry::rate_limit::RateLimit;
-use crate::telemetry::{InternalEvent, Metrics};
 use crate::verdict::{Severity, TraceVerdict, Violation};
+use ironforge_telemetry::names::{target, value};
+use ironforge_telemetry::rate_limit::RateLimit;
+use ironforge_telemetry::{InternalEvent, Metrics};
 
 /// A violation that passed the event gate. Its counter moved when it was decided (every violation counts).
 #[derive(Debug)]

@@ -19,10 +19,10 @@ use tokio::sync::broadcast;
 
 use crate::analysis::Analyst;
 use crate::config::EventsConfig;
-use crate::telemetry::{InternalEvent, Metrics};
 use crate::verdict::{TraceVerdict, Violation};
 use events::{EventsSuppressed, TraceDecided, ViolationDecided};
 use gate::{EventGate, GateDecision, WindowKey};
+use ironforge_telemetry::{InternalEvent, Metrics};
 use otlp_logs::{DownstreamStatus, OtlpLogsExporter};
 use recent::RecentViolations;
 pub use recent::ViolationPage;

@@ -27,10 +27,10 @@ use super::disk_queue::{DiskQueue, PushError};
 use super::events::{LogsDropReason, LogsDropped};
 use super::logs_worker::Worker;
 use crate::security::redact;
-use crate::telemetry::names::{PROCESSOR_SERVICE_NAME, log_attr, value};
-use crate::telemetry::rate_limit::RateLimit;
-use crate::telemetry::{InternalEvent, Metrics};
 use crate::verdict::{Severity, Violation};
+use ironforge_telemetry::names::{PROCESSOR_SERVICE_NAME, log_attr, value};
+use ironforge_telemetry::rate_limit::RateLimit;
+use ironforge_telemetry::{InternalEvent, Metrics};
 
 /// Upper bound of `flush_interval` and `timeout`, far beyond any useful value, so deadlines never overflow.
 const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);

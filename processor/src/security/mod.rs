@@ -21,7 +21,7 @@ pub use listener::Listener;
 pub use tls::{TlsError, TlsFiles};
 pub use token::{Denial, Token, TokenError};
 
-use crate::telemetry::Metrics;
+use ironforge_telemetry::Metrics;
 
 /// How the processor's listeners are secured. The default is the command line's: plaintext, no tokens, the
 /// default [`ConnectionLimits`], metrics on the admin listener only.
