@@ -16,7 +16,7 @@ pub mod ingest;
 pub mod monitor;
 pub mod otlp;
 pub mod outputs;
-pub mod security;
+pub mod security_args;
 pub mod server;
 mod shutdown;
 

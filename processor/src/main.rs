@@ -12,8 +12,9 @@ use ironforge_processor::cli::{self, ProfileArg};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_processor::outputs::otlp_logs::LogsQueueOptions;
-use ironforge_processor::security::{SecurityArgs, redact};
+use ironforge_processor::security_args::SecurityArgs;
 use ironforge_processor::server::{DEFAULT_DATA_DIR, Server, ServerOptions};
+use ironforge_security::redact;
 use ironforge_wal::{FsyncPolicy, WalConfig};
 use tracing_subscriber::EnvFilter;
 

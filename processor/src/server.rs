@@ -20,10 +20,10 @@ use crate::outputs::Outputs;
 use crate::outputs::otlp_logs::{
     LogsQueueOptions, OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter,
 };
-use crate::security::{Secured, SecurityOptions, Surface, TlsError};
 use crate::shutdown::stopped;
 use crate::{api, otlp};
 use ironforge_engine::ContractSet;
+use ironforge_security::{Secured, SecurityOptions, Surface, TlsError};
 use ironforge_telemetry::{InternalEvent, Metrics};
 use ironforge_wal::{DataDirLock, Wal, WalConfig, WalError};
 

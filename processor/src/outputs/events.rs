@@ -5,8 +5,8 @@ use std::sync::atomic::Ordering;
 
 use super::gate::GateDecision;
 use super::otlp_logs::Shared;
-use crate::security::redact;
 use crate::verdict::{Severity, TraceVerdict, Violation};
+use ironforge_security::redact;
 use ironforge_telemetry::names::{target, value};
 use ironforge_telemetry::rate_limit::RateLimit;
 use ironforge_telemetry::{InternalEvent, Metrics};
