@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::otlp_support::text;
 use crate::violation_support::slow_session;
+use ironforge_outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter};
 use ironforge_processor::model::{SpanId, TraceId};
-use ironforge_processor::outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter};
 use ironforge_processor::verdict::{Category, Severity, Violation};
 use ironforge_proto::otlp::common::KeyValue;
 use ironforge_proto::otlp::common::any_value::Value;

@@ -26,7 +26,7 @@ use tonic::transport::Endpoint;
 use super::disk_queue::{DiskQueue, PushError};
 use super::events::{LogsDropReason, LogsDropped};
 use super::logs_worker::Worker;
-use crate::verdict::{Severity, Violation};
+use ironforge_engine::verdict::{Severity, Violation};
 use ironforge_security::redact;
 use ironforge_telemetry::names::{PROCESSOR_SERVICE_NAME, log_attr, value};
 use ironforge_telemetry::rate_limit::RateLimit;
@@ -362,7 +362,7 @@ fn validate(config: &OtlpLogsConfig) -> Result<Endpoint, OtlpLogsError> {
 }
 
 /// The log record of one violation.
-pub fn log_record(violation: &Violation) -> LogRecord {
+pub(crate) fn log_record(violation: &Violation) -> LogRecord {
     let (severity_number, severity_text) = match violation.severity {
         Severity::Warning => (SeverityNumber::Warn, "WARN"),
         Severity::Critical => (SeverityNumber::Error, "ERROR"),
@@ -412,7 +412,7 @@ pub fn log_record(violation: &Violation) -> LogRecord {
 }
 
 /// One export request holding `records` under the processor's resource and scope.
-pub fn export_request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+pub(crate) fn export_request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(Resource {
