@@ -2,11 +2,11 @@
 //!
 //! Each violation becomes one `LogRecord` carrying the trace and span ids of the span that broke the contract, so
 //! a logs backend links the event to its trace. Senders never wait on the downstream: a record is appended to a
-//! bounded queue on disk ([`DiskQueue`]) and a background task ([`logs_worker`](super::logs_worker)) delivers
-//! the queue in order, removing records only once the endpoint acknowledged them. While the endpoint is down or
-//! slow the records wait, retried with backoff; they survive a restart of the processor. A record is lost, and
-//! counted in `ironforge_processor_output_dropped_total{output="otlp_logs"}`, only when the queue is full (also
-//! counted in `ironforge_processor_output_overflow_total`) or when the endpoint refuses it for good.
+//! bounded queue on disk (`DiskQueue`) and a background task (`logs_worker`) delivers the queue in order,
+//! removing records only once the endpoint acknowledged them. While the endpoint is down or slow the records
+//! wait, retried with backoff; they survive a restart of the processor. A record is lost, and counted in
+//! `ironforge_processor_output_dropped_total{output="otlp_logs"}`, only when the queue is full (also counted in
+//! `ironforge_processor_output_overflow_total`) or when the endpoint refuses it for good.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

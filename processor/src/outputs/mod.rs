@@ -2,7 +2,7 @@
 //! bounded memory the HTTP API reads.
 //!
 //! Metrics and verdicts count every violation; the event outputs (console, stream, logs) pass through the
-//! [`EventGate`](ironforge_outputs::gate::EventGate) so floods are folded and counted instead of drowning them.
+//! [`EventGate`] so floods are folded and counted instead of drowning them.
 //!
 //! The gate, the recent list and the OTLP logs exporter are the `ironforge-outputs` crate; this module is the
 //! fan-out that feeds them, beside the metrics, the console, the watch stream and the analyst.
