@@ -18,8 +18,8 @@ use ironforge_engine::config::ContractFile;
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
 use ironforge_engine::{ContractSet, DecidedTrace, Now, decide_batch};
 use ironforge_processor::analysis::{AnalysisConfig, Analyst};
-use ironforge_processor::telemetry::Metrics;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
+use ironforge_telemetry::Metrics;
 
 const SESSIONS: u64 = 57;
 const MS: u64 = 1_000_000;

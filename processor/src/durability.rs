@@ -3,7 +3,7 @@
 
 use ironforge_wal::{Event, Observer, WalUsage};
 
-use crate::telemetry::InternalEvent;
+use ironforge_telemetry::InternalEvent;
 
 /// The write-ahead log could not write, sync or clean up. A batch it could not write or sync was refused
 /// (the client retries it); anything else is retried at the next chance.

@@ -7,7 +7,7 @@ pub use ironforge_engine::Overloaded;
 use ironforge_engine::plan::ReadPlan;
 
 use crate::model::SpanRecord;
-use crate::telemetry::{RequestOutcome, Transport};
+use ironforge_telemetry::{RequestOutcome, Transport};
 
 /// Where receivers hand decoded spans. The engine implements it; receiver tests use a collecting sink.
 pub trait SpanSink: Send + Sync + 'static {

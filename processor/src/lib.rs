@@ -16,9 +16,8 @@ pub mod ingest;
 pub mod monitor;
 pub mod otlp;
 pub mod outputs;
-pub mod security;
+pub mod security_args;
 pub mod server;
 mod shutdown;
-pub mod telemetry;
 
 pub use ironforge_engine::{config, model, verdict};

@@ -6,14 +6,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ironforge_outputs::otlp_logs::LogsQueueOptions;
 use ironforge_processor::analysis::AnalysisArgs;
 use ironforge_processor::check::{self, CheckArgs};
 use ironforge_processor::cli::{self, ProfileArg};
 use ironforge_processor::config::{ContractFile, DEFAULT_CONTRACTS_YAML, Profile};
 use ironforge_processor::otlp::ReceiverLimits;
-use ironforge_processor::outputs::otlp_logs::LogsQueueOptions;
-use ironforge_processor::security::{SecurityArgs, redact};
+use ironforge_processor::security_args::SecurityArgs;
 use ironforge_processor::server::{DEFAULT_DATA_DIR, Server, ServerOptions};
+use ironforge_security::redact;
 use ironforge_wal::{FsyncPolicy, WalConfig};
 use tracing_subscriber::EnvFilter;
 

@@ -17,14 +17,14 @@ use crate::monitor::Monitor;
 use crate::monitor::events::ContractsReloaded;
 use crate::otlp::ReceiverLimits;
 use crate::outputs::Outputs;
-use crate::outputs::otlp_logs::{
-    LogsQueueOptions, OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter,
-};
-use crate::security::{Secured, SecurityOptions, Surface, TlsError};
 use crate::shutdown::stopped;
-use crate::telemetry::{InternalEvent, Metrics};
 use crate::{api, otlp};
 use ironforge_engine::ContractSet;
+use ironforge_outputs::otlp_logs::{
+    LogsQueueOptions, OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter,
+};
+use ironforge_security::{Secured, SecurityOptions, Surface, TlsError};
+use ironforge_telemetry::{InternalEvent, Metrics};
 use ironforge_wal::{DataDirLock, Wal, WalConfig, WalError};
 
 /// How long a shutdown waits for open requests to finish.

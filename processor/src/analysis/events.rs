@@ -5,8 +5,8 @@ use ironforge_analysis::memory::MemoryTrend;
 use ironforge_history::HistoryError;
 
 use super::view::Regression;
-use crate::telemetry::names::target;
-use crate::telemetry::{InternalEvent, Metrics};
+use ironforge_telemetry::names::target;
+use ironforge_telemetry::{InternalEvent, Metrics};
 
 /// A measure of a pipeline's runs changed for the worse, significantly. Its gauge is set with the pipeline's
 /// findings, whether or not the change is new, so only the line is written here.

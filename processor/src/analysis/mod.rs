@@ -28,8 +28,8 @@ pub use args::AnalysisArgs;
 pub use measures::{CRITICAL_PATH, MEMORY_PEAK, RUN_DURATION};
 pub use view::{AnalysisView, PipelineFindings, Regression};
 
-use crate::telemetry::{InternalEvent, Metrics};
 use events::{AnalysisDropped, HistoryFailed, HistorySetAside};
+use ironforge_telemetry::{InternalEvent, Metrics};
 use worker::{Command, HistorySource, Worker};
 
 /// Opens the history; one that is damaged (or not a history at all) is moved aside, kept for inspection, and a

@@ -24,8 +24,9 @@ use super::AnalysisConfig;
 use super::events::{HistoryFailed, MemoryLeakSuspected, RegressionFound};
 use super::measures::{self, MEMORY_PEAK, run_record};
 use super::view::{AnalysisView, Regression};
-use crate::telemetry::names::value;
-use crate::telemetry::{InternalEvent, MAX_PIPELINES, Metrics};
+use ironforge_report::health::MAX_PIPELINES;
+use ironforge_telemetry::names::value;
+use ironforge_telemetry::{InternalEvent, Metrics};
 
 /// What the worker is asked to do, in order.
 pub(super) enum Command {

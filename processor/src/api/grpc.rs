@@ -33,8 +33,8 @@ use crate::analysis::answers::{self, AnalysisQueryError};
 use crate::model::TraceId;
 use crate::monitor::{Monitor, VerdictNotFound};
 use crate::otlp::convert_request;
-use crate::telemetry::names::value;
 use crate::verdict::{Severity, Violation};
+use ironforge_telemetry::names::value;
 
 /// What a `MonitorService` call can fail with, before it becomes a `Status`.
 #[derive(Debug, thiserror::Error)]

@@ -29,8 +29,8 @@ use super::pages::{self, Cursor};
 use crate::analysis::answers::{self, AnalysisQueryError};
 use crate::model::TraceId;
 use crate::monitor::{Health, Monitor, VerdictNotFound};
-use crate::outputs::otlp_logs::DownstreamStatus;
-use crate::telemetry::OPENMETRICS_CONTENT_TYPE;
+use ironforge_outputs::otlp_logs::DownstreamStatus;
+use ironforge_telemetry::OPENMETRICS_CONTENT_TYPE;
 
 /// The health rule, as `/api/v1/health` states it beside the answer.
 const HEALTH_RULE: &str = "only traces with an IRONFORGE span (`ironforge.span.kind`) get a verdict; \

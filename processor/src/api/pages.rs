@@ -7,8 +7,8 @@ use axum::http::header::{CONTENT_TYPE, LINK};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use crate::outputs::ViolationPage;
 use crate::verdict::Violation;
+use ironforge_outputs::ViolationPage;
 
 /// Violations per page when the request names no `limit`.
 pub const DEFAULT_PAGE_SIZE: usize = 500;
@@ -137,7 +137,7 @@ mod tests {
     fn violation(message: String) -> Violation {
         Violation {
             message,
-            ..crate::outputs::test_violation(1)
+            ..ironforge_outputs::test_support::violation(1)
         }
     }
 

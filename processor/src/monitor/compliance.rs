@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::telemetry::Metrics;
 use crate::verdict::TraceVerdict;
 use ironforge_engine::ContractSet;
 use ironforge_report::health::{HealthReport, Scorer, pipeline_name};
+use ironforge_telemetry::Metrics;
 
 /// Compliance state. It publishes the health gauges itself, so every change of a score reaches the metrics.
 #[derive(Debug)]

@@ -2,8 +2,8 @@
 //! write-ahead log's cap and recovery as the shards see them.
 
 use crate::ingest::RequestReport;
-use crate::telemetry::names::target;
-use crate::telemetry::{InternalEvent, Metrics, RequestOutcome};
+use ironforge_telemetry::names::target;
+use ironforge_telemetry::{InternalEvent, Metrics, RequestOutcome};
 use ironforge_wal::WalError;
 
 /// An OTLP request was answered.
@@ -81,7 +81,7 @@ impl InternalEvent for TracesEvicted<'_> {
 }
 
 /// The write-ahead log reached its cap (batches are refused with a retry hint), or came back under it.
-/// The gauge follows from [`WalUsage::is_full`](crate::telemetry::WalUsage::is_full), so only the change
+/// The gauge follows from [`WalUsage::is_full`](ironforge_wal::WalUsage::is_full), so only the change
 /// is logged here.
 #[derive(Debug)]
 pub(crate) struct WalAtCap {

@@ -11,9 +11,10 @@ use ironforge_wal::{Recovered, Wal};
 use crate::ingest::{Durable, Overloaded, RequestReport, SpanSink};
 use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;
-use crate::telemetry::{InternalEvent, Transport, WalUsage};
 use crate::verdict::{TraceVerdict, Violation};
 use ironforge_engine::{ContractSet, EngineEvent, Now, evaluate_batch};
+use ironforge_telemetry::{InternalEvent, Transport};
+use ironforge_wal::WalUsage;
 
 mod compliance;
 pub(crate) mod events;

@@ -26,8 +26,9 @@ use ironforge_wal::{Recovered, Wal};
 use super::events::{RecoveryDeferred, WalAtCap};
 use crate::ingest::Durable;
 use crate::model::{SpanRecord, TraceId};
-use crate::telemetry::{InternalEvent, WalUsage};
 use crate::verdict::TraceVerdict;
+use ironforge_telemetry::InternalEvent;
+use ironforge_wal::WalUsage;
 
 mod durable;
 mod worker;

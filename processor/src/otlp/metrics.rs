@@ -7,7 +7,7 @@ use ironforge_proto::otlp::metrics_service::{
 };
 
 use crate::ingest::SpanSink;
-use crate::telemetry::Transport;
+use ironforge_telemetry::Transport;
 
 /// Tells the sink how many data points the request carried and answers with full success.
 pub(crate) fn accept(

@@ -1,7 +1,7 @@
 //! Why a whole request was refused, in terms both transports turn into their own answers.
 
 use crate::ingest::Overloaded;
-use crate::telemetry::RequestOutcome;
+use ironforge_telemetry::RequestOutcome;
 
 /// Why a whole request was refused. Each transport turns it into its status in one place; the outcome it
 /// reports is decided here, so gRPC and HTTP count the same refusal the same way.

@@ -9,7 +9,7 @@ use ironforge_engine::decode::decode_json_request;
 use super::convert::{decode_request, partial_success};
 use super::refusal::Refusal;
 use crate::ingest::{RequestReport, SpanSink};
-use crate::telemetry::{RequestOutcome, Transport};
+use ironforge_telemetry::{RequestOutcome, Transport};
 
 /// What became of the spans of a trace request answered with success.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

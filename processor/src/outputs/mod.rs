@@ -2,15 +2,12 @@
 //! bounded memory the HTTP API reads.
 //!
 //! Metrics and verdicts count every violation; the event outputs (console, stream, logs) pass through the
-//! [`EventGate`](gate::EventGate) so floods are folded and counted instead of drowning them.
+//! [`EventGate`] so floods are folded and counted instead of drowning them.
+//!
+//! The gate, the recent list and the OTLP logs exporter are the `ironforge-outputs` crate; this module is the
+//! fan-out that feeds them, beside the metrics, the console, the watch stream and the analyst.
 
-mod disk_queue;
 mod events;
-pub mod gate;
-mod logs_worker;
-pub mod otlp_logs;
-mod recent;
-mod retry;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -19,15 +16,12 @@ use tokio::sync::broadcast;
 
 use crate::analysis::Analyst;
 use crate::config::EventsConfig;
-use crate::telemetry::{InternalEvent, Metrics};
 use crate::verdict::{TraceVerdict, Violation};
 use events::{EventsSuppressed, TraceDecided, ViolationDecided};
-use gate::{EventGate, GateDecision, WindowKey};
-use otlp_logs::{DownstreamStatus, OtlpLogsExporter};
-use recent::RecentViolations;
-pub use recent::ViolationPage;
-#[cfg(test)]
-pub(crate) use recent::tests::violation as test_violation;
+use ironforge_outputs::gate::{EventGate, GateDecision, WindowKey};
+use ironforge_outputs::otlp_logs::{DownstreamStatus, OtlpLogsExporter};
+use ironforge_outputs::{RecentViolations, ViolationPage};
+use ironforge_telemetry::{InternalEvent, Metrics};
 
 /// Violations kept for the HTTP API.
 const RECENT_VIOLATIONS_KEPT: usize = 10_000;

@@ -10,8 +10,8 @@ use ironforge_engine::config::ContractFile;
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
 use ironforge_engine::{ContractSet, DecidedTrace, Now, decide_batch};
 use ironforge_processor::analysis::{AnalysisConfig, Analyst, MEMORY_PEAK, RUN_DURATION, answers};
-use ironforge_processor::telemetry::Metrics;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
+use ironforge_telemetry::Metrics;
 
 const PIPELINE: &str = "nightly-discovery";
 const SECOND: u64 = 1_000_000_000;

@@ -8,8 +8,8 @@ use ironforge_engine::ContractSet;
 use ironforge_processor::config::ContractFile;
 use ironforge_processor::model::{SpanId, TraceId};
 use ironforge_processor::monitor::{Compliance, Health};
-use ironforge_processor::telemetry::Metrics;
 use ironforge_processor::verdict::{Severity, TraceVerdict, VerdictStatus, Violation};
+use ironforge_telemetry::Metrics;
 
 fn contracts() -> ContractSet {
     ContractSet::new(ContractFile::embedded_default().unwrap(), None)

@@ -16,9 +16,9 @@ use crate::alerting_support::{
 };
 use crate::e2e_support::{TestProcessor, replay, trace_hex};
 use ironforge_instrument::Protocol;
-use ironforge_processor::telemetry::names::{exemplar, metric};
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_replay::ReplayOptions;
+use ironforge_telemetry::names::{exemplar, metric};
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::e2e_support::{log_records, run_with_session, test_contracts, wait_until};
-use ironforge_processor::outputs::otlp_logs::LogsQueueOptions;
+use ironforge_outputs::otlp_logs::LogsQueueOptions;
 use ironforge_processor::server::{Server, ServerOptions};
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::monitor::v1::monitor_service_client::MonitorServiceClient;

@@ -10,13 +10,14 @@ use crate::violation_support::slow_session;
 use ironforge_engine::{ContractSet, EngineStats};
 use ironforge_processor::config::ContractFile;
 use ironforge_processor::model::{Facts, SpanId, SpanRecord, TraceId};
-use ironforge_processor::telemetry::names::{metric, value};
-use ironforge_processor::telemetry::{Metrics, RequestOutcome, Transport, WalUsage};
 use ironforge_processor::verdict::{
     Category, Severity, StageDuration, TraceVerdict, VerdictStatus, Violation,
 };
 use ironforge_proto::semconv::attr;
 use ironforge_proto::semconv::{SpanKind, Stage};
+use ironforge_telemetry::names::{metric, value};
+use ironforge_telemetry::{Metrics, RequestOutcome, Transport};
+use ironforge_wal::WalUsage;
 
 const TRACE: TraceId = TraceId([0x4b; 16]);
 const OTHER_TRACE: TraceId = TraceId([

@@ -13,11 +13,11 @@ use crate::otlp_support::{
     session_span, small_limits, text,
 };
 use ironforge_processor::otlp::ReceiverLimits;
-use ironforge_processor::telemetry::{RequestOutcome, Transport};
 use ironforge_proto::otlp::common::any_value::Value;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
 use ironforge_proto::otlp::trace_service::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
+use ironforge_telemetry::{RequestOutcome, Transport};
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Channel;

@@ -13,10 +13,10 @@ use crate::otlp_support::{
     session_span, small_limits,
 };
 use ironforge_processor::otlp::{ReceiverLimits, TRACES_PATH};
-use ironforge_processor::telemetry::{RequestOutcome, Transport};
 use ironforge_proto::otlp::common::{AnyValue, ArrayValue, any_value::Value};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceResponse;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
+use ironforge_telemetry::{RequestOutcome, Transport};
 use prost::Message;
 use tonic::Code;
 use tonic_types::pb::RetryInfo;

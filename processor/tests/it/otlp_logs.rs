@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::otlp_support::text;
 use crate::violation_support::slow_session;
+use ironforge_outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter};
 use ironforge_processor::model::{SpanId, TraceId};
-use ironforge_processor::outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter};
-use ironforge_processor::telemetry::Metrics;
 use ironforge_processor::verdict::{Category, Severity, Violation};
 use ironforge_proto::otlp::common::KeyValue;
 use ironforge_proto::otlp::common::any_value::Value;
@@ -22,6 +21,7 @@ use ironforge_proto::otlp::logs_service::logs_service_server::{LogsService, Logs
 use ironforge_proto::otlp::logs_service::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
+use ironforge_telemetry::Metrics;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;

@@ -11,12 +11,12 @@ use crate::otlp_support::http::{HttpReceiver, JSON, PROTOBUF, gzip, serve_http};
 use crate::otlp_support::sdk::sdk_resource;
 use crate::otlp_support::{TestSink, small_limits};
 use ironforge_processor::otlp::{METRICS_PATH, ReceiverLimits};
-use ironforge_processor::telemetry::Transport;
 use ironforge_proto::otlp::metrics::{Metric, ResourceMetrics, ScopeMetrics};
 use ironforge_proto::otlp::metrics_service::metrics_service_client::MetricsServiceClient;
 use ironforge_proto::otlp::metrics_service::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
+use ironforge_telemetry::Transport;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_otlp::{

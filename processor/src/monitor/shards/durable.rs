@@ -13,8 +13,8 @@ use ironforge_wal::{LogError, Recovered, ShardLog, ViolationKey};
 
 use crate::durability::WalFailed;
 use crate::model::{SpanRecord, TraceId};
-use crate::telemetry::InternalEvent;
 use crate::verdict::{TraceVerdict, Violation};
+use ironforge_telemetry::InternalEvent;
 
 /// Where a worker says a batch is durable, or could not be written.
 pub(crate) type Ack = tokio::sync::oneshot::Sender<Result<(), Overloaded>>;

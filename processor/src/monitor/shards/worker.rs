@@ -12,8 +12,8 @@ use super::durable::{Ack, Logged, RecoveryGate, ShardRecovery};
 use crate::durability::WalFailed;
 use crate::model::SpanRecord;
 use crate::monitor::events::RecoveryWritten;
-use crate::telemetry::InternalEvent;
 use crate::verdict::Violation;
+use ironforge_telemetry::InternalEvent;
 
 /// A worker wakes at least this often, to report its counters even when idle.
 const MAX_SLEEP: Duration = Duration::from_millis(250);

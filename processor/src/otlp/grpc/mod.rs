@@ -29,7 +29,7 @@ use super::refusal::Refusal;
 use super::traces::{self, SpanCounts};
 use super::{ReceiverLimits, rpc};
 use crate::ingest::SpanSink;
-use crate::telemetry::{RequestOutcome, Transport};
+use ironforge_telemetry::{RequestOutcome, Transport};
 
 /// The trace service, as [`trace_service`] builds it.
 pub type GrpcTraceService = GrpcService<TraceExportServer>;

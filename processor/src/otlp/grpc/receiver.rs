@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::ingest::SpanSink;
 use crate::otlp::metrics;
-use crate::telemetry::Transport;
+use ironforge_telemetry::Transport;
 
 /// The `MetricsService` implementation. Served through [`metrics_service`](super::metrics_service), which
 /// restates tonic's statuses; on its own it does not.

@@ -35,7 +35,7 @@ use super::refusal::Refusal;
 use super::traces::{self, SpanCounts};
 use super::{ReceiverLimits, metrics};
 use crate::ingest::SpanSink;
-use crate::telemetry::{RequestOutcome, Transport};
+use ironforge_telemetry::{RequestOutcome, Transport};
 
 /// The OTLP/HTTP path for traces.
 pub const TRACES_PATH: &str = "/v1/traces";

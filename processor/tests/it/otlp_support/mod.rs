@@ -10,12 +10,12 @@ use std::time::Duration;
 use ironforge_processor::ingest::{Durable, Overloaded, RequestReport, SpanSink};
 use ironforge_processor::model::SpanRecord;
 use ironforge_processor::otlp::ReceiverLimits;
-use ironforge_processor::telemetry::{RequestOutcome, Transport};
 use ironforge_proto::otlp::common::{AnyValue, ArrayValue, any_value::Value};
 use ironforge_proto::otlp::resource::Resource;
 use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
+use ironforge_telemetry::{RequestOutcome, Transport};
 
 pub const TRACE_ID: [u8; 16] = [
     0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c,

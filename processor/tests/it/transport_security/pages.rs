@@ -3,10 +3,10 @@
 
 use std::collections::HashSet;
 
-use ironforge_processor::security::SecurityOptions;
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::monitor::v1::monitor_service_client::MonitorServiceClient;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
+use ironforge_security::SecurityOptions;
 use serde_json::Value;
 
 use crate::e2e_support::run_with_session;

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use ironforge_processor::security::SecurityOptions;
 use ironforge_processor::server::{BoundAddrs, Server, ServerOptions};
+use ironforge_security::SecurityOptions;
 
 use crate::e2e_support::test_contracts;
 pub use crate::e2e_support::unique;

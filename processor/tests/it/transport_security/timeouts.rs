@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ironforge_processor::security::{ConnectionLimits, SecurityOptions};
+use ironforge_security::{ConnectionLimits, SecurityOptions};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hyper_util::rt::TokioIo;
-use ironforge_processor::security::{SecurityOptions, TlsFiles};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
+use ironforge_security::{SecurityOptions, TlsFiles};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };

@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ironforge_processor::security::{SecurityOptions, Token, Tokens};
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::monitor::v1::monitor_service_client::MonitorServiceClient;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
 use ironforge_proto::semconv::attr;
+use ironforge_security::{SecurityOptions, Token, Tokens};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use prost::Message;

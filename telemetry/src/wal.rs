@@ -5,9 +5,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::WalUsage;
 use super::names::metric;
 use super::registry::{register_default, register_with_unit};
+use ironforge_wal::WalUsage;
 
 /// From a fast SSD's tens of microseconds to a loaded disk's tenths of a second.
 const FSYNC_BUCKETS: &[f64] = &[

@@ -16,7 +16,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry, Unit};
 
 use super::names::exemplar;
-use crate::model::TraceId;
+use ironforge_engine::model::TraceId;
 
 /// A label set: label names are fixed per metric, values may be owned (contract or pipeline ids).
 pub(super) type Labels<const N: usize> = [(&'static str, Cow<'static, str>); N];

@@ -10,10 +10,13 @@ use std::time::Duration;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use super::names::value;
-use super::{Metrics, RequestOutcome, Transport, WalUsage};
-use crate::model::{SpanId, SpanRecord, TraceId};
-use crate::verdict::{Category, Severity, StageDuration, TraceVerdict, VerdictStatus, Violation};
+use super::{Metrics, RequestOutcome, Transport};
 use ironforge_engine::EngineStats;
+use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
+use ironforge_engine::verdict::{
+    Category, Severity, StageDuration, TraceVerdict, VerdictStatus, Violation,
+};
+use ironforge_wal::WalUsage;
 
 const OPENMETRICS: &str = include_str!("testdata/exposition.openmetrics.txt");
 const PROMETHEUS_TEXT: &str = include_str!("testdata/exposition.prometheus.txt");

@@ -17,7 +17,7 @@ use super::registry::{
     ExemplarHistogram, ExemplarHistograms, FloatGauge, Labels, exemplar_histogram,
     exemplar_histograms, register, register_with_unit, trace_exemplar,
 };
-use crate::model::SpanRecord;
+use ironforge_engine::model::SpanRecord;
 
 /// Session durations, 10 ms to 10 s: 3 s is the default single-session contract, and a fast session (the
 /// bundled replay's take microseconds) still falls in a bucket that reads as "under 10 ms".

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::events::AuthRefused;
 use super::token::{Denial, Token};
-use crate::telemetry::{InternalEvent, Metrics};
+use ironforge_telemetry::{InternalEvent, Metrics};
 
 /// The gRPC path prefix of the monitor's own API, which shares the OTLP/gRPC port.
 const MONITOR_SERVICE_PREFIX: &str = "/ironforge.monitor.v1.MonitorService/";

@@ -7,6 +7,6 @@
 /// figures), so that no call site can do one and forget the other: an operator reading the log and one reading
 /// a dashboard see the same events. An event that counts carries a reference to its counters, which is why
 /// `emit` needs nothing else.
-pub(crate) trait InternalEvent {
+pub trait InternalEvent {
     fn emit(self);
 }

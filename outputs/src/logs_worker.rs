@@ -17,9 +17,9 @@ use super::disk_queue::Batch;
 use super::events::{LogsDropReason, LogsDropped, LogsExportFailed, LogsLeftQueued};
 use super::otlp_logs::{OtlpLogsConfig, Shared, export_request};
 use super::retry::{Backoff, Retry, classify};
-use crate::telemetry::InternalEvent;
-use crate::telemetry::names::value;
-use crate::telemetry::rate_limit::RateLimit;
+use ironforge_telemetry::InternalEvent;
+use ironforge_telemetry::names::value;
+use ironforge_telemetry::rate_limit::RateLimit;
 
 /// How often a recurring export failure may be logged.
 const WARN_INTERVAL: Duration = Duration::from_secs(30);

@@ -17,8 +17,8 @@ use super::spans::SpanMetrics;
 use super::transport::TransportMetrics;
 use super::verdicts::{ContractLabels, VerdictMetrics};
 use super::wal::WalMetrics;
-use crate::model::SpanRecord;
-use crate::verdict::{TraceVerdict, Violation};
+use ironforge_engine::model::SpanRecord;
+use ironforge_engine::verdict::{TraceVerdict, Violation};
 use ironforge_engine::{ContractSet, EngineStats};
 
 /// `Content-Type` of [`Metrics::encode`].

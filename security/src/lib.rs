@@ -1,7 +1,14 @@
-//! Transport security and hardening: TLS and mutual TLS on the listeners, bearer tokens on ingest and on the
-//! APIs, time and concurrency limits on every connection, and credentials kept out of log lines.
+//! Transport security and hardening of the IRONFORGE processor's listeners: TLS and mutual TLS, bearer tokens on
+//! ingest and on the APIs, time and concurrency limits on every connection, and credentials kept out of log
+//! lines.
+//!
+//! [`Secured`] is resolved once at start from [`SecurityOptions`] (durations and paths, not flags: the
+//! command line that fills them is the processor's) and wraps each surface's router: a request deadline
+//! ([`ConnectionLimits::request_timeout`]), the token its [`Surface`] requires, and a [`Listener`] that
+//! bounds handshakes, header reads, idle connections and HTTP/2 streams. Refused credentials and failed
+//! handshakes are counted through `ironforge-telemetry`; [`redact`] strips credentials from URLs before
+//! they reach a log line.
 
-mod args;
 mod auth;
 mod deadline;
 mod events;
@@ -14,14 +21,13 @@ mod token;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use args::SecurityArgs;
 pub use auth::{Surface, Tokens};
 pub use limits::ConnectionLimits;
 pub use listener::Listener;
 pub use tls::{TlsError, TlsFiles};
-pub use token::{Denial, Token, TokenError};
+pub use token::{Token, TokenError};
 
-use crate::telemetry::Metrics;
+use ironforge_telemetry::Metrics;
 
 /// How the processor's listeners are secured. The default is the command line's: plaintext, no tokens, the
 /// default [`ConnectionLimits`], metrics on the admin listener only.

@@ -8,7 +8,7 @@ const NEVER: u64 = u64::MAX;
 /// Decides whether a recurring warning may be logged now, and counts the occurrences that were not.
 /// Lock-free, so senders on hot paths can consult it.
 #[derive(Debug)]
-pub(crate) struct RateLimit {
+pub struct RateLimit {
     origin: Instant,
     interval_ms: u64,
     last_ms: AtomicU64,
@@ -16,7 +16,7 @@ pub(crate) struct RateLimit {
 }
 
 impl RateLimit {
-    pub(crate) fn new(interval: Duration) -> Self {
+    pub fn new(interval: Duration) -> Self {
         Self {
             origin: Instant::now(),
             interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
@@ -26,7 +26,7 @@ impl RateLimit {
     }
 
     /// `Some(occurrences suppressed since the last allowed one)` when the caller should log now.
-    pub(crate) fn allow(&self, now: Instant) -> Option<u64> {
+    pub fn allow(&self, now: Instant) -> Option<u64> {
         let now_ms = u64::try_from(now.saturating_duration_since(self.origin).as_millis())
             .unwrap_or(NEVER - 1);
         let last = self.last_ms.load(Ordering::Relaxed);

@@ -5,7 +5,7 @@
 //! bytes) in the name, and low-cardinality labels only. Trace and session ids never become labels; they travel
 //! in exemplars and log attributes.
 
-use crate::verdict::{Category, Severity, VerdictStatus};
+use ironforge_engine::verdict::{Category, Severity, VerdictStatus};
 
 /// Metric family names, as the `# TYPE` line of the OpenMetrics exposition spells them.
 ///
@@ -37,7 +37,7 @@ pub mod metric {
     /// [`OUTCOME`](super::label::OUTCOME) (`accepted` or `rejected`).
     pub const SPANS_RECEIVED: &str = "ironforge_processor_spans_received";
     /// Counter: OTLP export requests answered. Labels: [`TRANSPORT`](super::label::TRANSPORT),
-    /// [`OUTCOME`](super::label::OUTCOME) (a [`RequestOutcome`](crate::telemetry::RequestOutcome)).
+    /// [`OUTCOME`](super::label::OUTCOME) (a [`RequestOutcome`](crate::RequestOutcome)).
     pub const REQUESTS: &str = "ironforge_processor_requests";
     /// Histogram, seconds: time to answer an OTLP export request. Label: [`TRANSPORT`](super::label::TRANSPORT).
     pub const REQUEST_DURATION: &str = "ironforge_processor_request_duration_seconds";
@@ -226,13 +226,13 @@ pub mod value {
 
 /// Log targets of the processor's own event lines, so each kind can be filtered on its own
 /// (`RUST_LOG=ironforge::violation=warn`).
-pub(crate) mod target {
+pub mod target {
     /// Violation lines.
-    pub(crate) const VIOLATION: &str = "ironforge::violation";
+    pub const VIOLATION: &str = "ironforge::violation";
     /// Verdict lines.
-    pub(crate) const VERDICT: &str = "ironforge::verdict";
+    pub const VERDICT: &str = "ironforge::verdict";
     /// Analysis findings (`RUST_LOG=ironforge::analysis=warn`).
-    pub(crate) const ANALYSIS: &str = "ironforge::analysis";
+    pub const ANALYSIS: &str = "ironforge::analysis";
 }
 
 /// Attribute names of the OTLP log record each violation becomes: the wire contract's

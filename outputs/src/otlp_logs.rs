@@ -2,11 +2,11 @@
 //!
 //! Each violation becomes one `LogRecord` carrying the trace and span ids of the span that broke the contract, so
 //! a logs backend links the event to its trace. Senders never wait on the downstream: a record is appended to a
-//! bounded queue on disk ([`DiskQueue`]) and a background task ([`logs_worker`](super::logs_worker)) delivers
-//! the queue in order, removing records only once the endpoint acknowledged them. While the endpoint is down or
-//! slow the records wait, retried with backoff; they survive a restart of the processor. A record is lost, and
-//! counted in `ironforge_processor_output_dropped_total{output="otlp_logs"}`, only when the queue is full (also
-//! counted in `ironforge_processor_output_overflow_total`) or when the endpoint refuses it for good.
+//! bounded queue on disk (`DiskQueue`) and a background task (`logs_worker`) delivers the queue in order,
+//! removing records only once the endpoint acknowledged them. While the endpoint is down or slow the records
+//! wait, retried with backoff; they survive a restart of the processor. A record is lost, and counted in
+//! `ironforge_processor_output_dropped_total{output="otlp_logs"}`, only when the queue is full (also counted in
+//! `ironforge_processor_output_overflow_total`) or when the endpoint refuses it for good.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,11 +26,11 @@ use tonic::transport::Endpoint;
 use super::disk_queue::{DiskQueue, PushError};
 use super::events::{LogsDropReason, LogsDropped};
 use super::logs_worker::Worker;
-use crate::security::redact;
-use crate::telemetry::names::{PROCESSOR_SERVICE_NAME, log_attr, value};
-use crate::telemetry::rate_limit::RateLimit;
-use crate::telemetry::{InternalEvent, Metrics};
-use crate::verdict::{Severity, Violation};
+use ironforge_engine::verdict::{Severity, Violation};
+use ironforge_security::redact;
+use ironforge_telemetry::names::{PROCESSOR_SERVICE_NAME, log_attr, value};
+use ironforge_telemetry::rate_limit::RateLimit;
+use ironforge_telemetry::{InternalEvent, Metrics};
 
 /// Upper bound of `flush_interval` and `timeout`, far beyond any useful value, so deadlines never overflow.
 const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -362,7 +362,7 @@ fn validate(config: &OtlpLogsConfig) -> Result<Endpoint, OtlpLogsError> {
 }
 
 /// The log record of one violation.
-pub fn log_record(violation: &Violation) -> LogRecord {
+pub(crate) fn log_record(violation: &Violation) -> LogRecord {
     let (severity_number, severity_text) = match violation.severity {
         Severity::Warning => (SeverityNumber::Warn, "WARN"),
         Severity::Critical => (SeverityNumber::Error, "ERROR"),
@@ -412,7 +412,7 @@ pub fn log_record(violation: &Violation) -> LogRecord {
 }
 
 /// One export request holding `records` under the processor's resource and scope.
-pub fn export_request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+pub(crate) fn export_request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(Resource {

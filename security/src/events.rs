@@ -1,6 +1,6 @@
 //! What the listeners report: refused credentials, failed handshakes, failed accepts.
 
-use crate::telemetry::{InternalEvent, Metrics};
+use ironforge_telemetry::{InternalEvent, Metrics};
 
 /// A request was refused for its credentials. Logged at debug level only: anyone who can reach a port can
 /// cause one, and the counter already tells how many.

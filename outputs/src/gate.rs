@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use foldhash::fast::RandomState;
 use hashbrown::{Equivalent, HashMap};
 
-use crate::config::EventsConfig;
+use ironforge_engine::config::EventsConfig;
 
 /// The gate's answer for one violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::verdict::Violation;
+use ironforge_engine::verdict::Violation;
 
 /// One page of violations, each with its position in the sequence of every violation ever kept.
 #[derive(Debug, Default)]
@@ -84,14 +84,14 @@ impl RecentViolations {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::model::TraceId;
-    use crate::verdict::{Category, Severity};
+/// Violations for the tests of this crate and, with the `test-support` feature, of the processor.
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support {
+    use ironforge_engine::model::TraceId;
+    use ironforge_engine::verdict::{Category, Severity, Violation};
 
     /// A critical timing violation decided at `time_unix_nano`, for tests.
-    pub(crate) fn violation(time_unix_nano: u64) -> Violation {
+    pub fn violation(time_unix_nano: u64) -> Violation {
         Violation {
             trace_id: TraceId([1; 16]),
             span_id: None,
@@ -109,6 +109,12 @@ pub(crate) mod tests {
             time_unix_nano,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::violation;
+    use super::*;
 
     #[test]
     fn pages_resume_where_the_last_ended_even_after_the_oldest_are_forgotten() {

@@ -16,7 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::ConnectionLimits;
 use super::events::{AcceptFailed, TlsHandshakeFailed};
-use crate::telemetry::{InternalEvent, Metrics};
+use ironforge_telemetry::{InternalEvent, Metrics};
 
 /// Largest HTTP/2 header block a request may send: gRPC metadata and OTLP headers take a few hundred bytes,
 /// and hyper's default (16 MiB per stream) would let one connection hold 1.6 GB across its streams.

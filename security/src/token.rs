@@ -41,7 +41,7 @@ pub enum TokenError {
 
 /// Why a request's credentials were refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denial {
+pub(crate) enum Denial {
     /// No `authorization: Bearer` header.
     Missing,
     /// A bearer token that is not the one configured.
@@ -98,7 +98,7 @@ impl Token {
     }
 
     /// Checks the request's `authorization: Bearer` header against this token.
-    pub fn verify(&self, headers: &HeaderMap) -> Result<(), Denial> {
+    pub(crate) fn verify(&self, headers: &HeaderMap) -> Result<(), Denial> {
         let presented = headers
             .get(AUTHORIZATION)
             .and_then(|value| bearer(value.as_bytes()))

@@ -10,7 +10,7 @@ use clap::Args;
 
 use crate::cli::seconds;
 
-use super::{ConnectionLimits, SecurityOptions, TlsFiles, Token, TokenError, Tokens};
+use ironforge_security::{ConnectionLimits, SecurityOptions, TlsFiles, Token, TokenError, Tokens};
 
 /// Security flags, flattened into `serve`.
 #[derive(Debug, Clone, Args)]

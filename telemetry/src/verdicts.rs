@@ -18,7 +18,7 @@ use super::registry::{
     ExemplarHistograms, Labels, TraceExemplar, exemplar_histogram, exemplar_histograms,
     register_default, register_with_unit, trace_exemplar,
 };
-use crate::verdict::{Category, Severity, TraceVerdict, VerdictStatus, Violation};
+use ironforge_engine::verdict::{Category, Severity, TraceVerdict, VerdictStatus, Violation};
 
 /// Stage durations, 10 ms to 10 min: a stage holds many sessions (3 s each by contract) and the whole run
 /// has 180 s.
