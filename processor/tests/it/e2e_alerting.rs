@@ -17,7 +17,7 @@ use crate::alerting_support::{
 use crate::e2e_support::{TestProcessor, replay, trace_hex};
 use ironforge_instrument::Protocol;
 use ironforge_proto::monitor::v1 as pb;
-use ironforge_replay::ReplayOptions;
+use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
 use ironforge_telemetry::names::{exemplar, metric};
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
@@ -697,6 +697,16 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
         }
     }
     assert_dashboard_queries(&prometheus).await;
+    // ...and still after a run of each fault the replay can inject, each breaking its own contract.
+    for faults in single_faults() {
+        let options = ReplayOptions {
+            faults,
+            ..ReplayOptions::default()
+        };
+        let summary = replay(processor.grpc_endpoint(), Protocol::Grpc, options).await;
+        processor.verdict(&trace_hex(&summary)).await;
+        assert_dashboard_queries(&prometheus).await;
+    }
 
     prometheus.assert_running();
     alertmanager.assert_running();
@@ -705,6 +715,24 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     tokio::time::timeout(WAIT, processor.stop())
         .await
         .expect("the processor stops");
+}
+
+/// One `Faults` per fault the replay injects quickly (the slow run and the memory growth are left out: they
+/// only wait or allocate in this process).
+fn single_faults() -> Vec<Faults> {
+    let one = |set: fn(&mut Faults)| {
+        let mut faults = Faults::default();
+        set(&mut faults);
+        faults
+    };
+    vec![
+        one(|f| f.slow_session = Some(SessionSelector::Index(0))),
+        one(|f| f.low_authenticity = true),
+        one(|f| f.unknown_event_type = true),
+        one(|f| f.wrong_feature_dim = true),
+        one(|f| f.cross_session_edge = true),
+        one(|f| f.open_candle_read = true),
+    ]
 }
 
 /// Prometheus stored the trace id of the run as an exemplar of the trace counter: the link Grafana follows
