@@ -17,7 +17,7 @@ const PRUNE_AT: usize = 16 * 1024;
 
 /// A table of shared strings: each text has one copy while anyone holds it.
 #[derive(Debug)]
-pub struct Interner {
+pub(crate) struct Interner {
     table: HashSet<Arc<str>>,
     /// Entries at which strings no one else holds are dropped: twice what the last pruning kept, so a
     /// table whose strings are all held is not scanned again at every insertion.
@@ -35,14 +35,14 @@ impl Default for Interner {
 
 impl Interner {
     /// The shared copy of `text`, allocated when it is new.
-    pub fn intern(&mut self, text: &str) -> Arc<str> {
+    pub(crate) fn intern(&mut self, text: &str) -> Arc<str> {
         self.shared(text, || Arc::from(text))
     }
 
     /// The shared copy of `text`'s content: `text` itself when the content is new. Strings interned by
     /// different tables have different addresses; passing them through one table gives one address per
     /// content again.
-    pub fn share(&mut self, text: &Arc<str>) -> Arc<str> {
+    pub(crate) fn share(&mut self, text: &Arc<str>) -> Arc<str> {
         self.shared(text, || Arc::clone(text))
     }
 
@@ -73,7 +73,7 @@ thread_local! {
 }
 
 /// The shared copy of `text` in this thread's table.
-pub fn intern(text: &str) -> Arc<str> {
+pub(crate) fn intern(text: &str) -> Arc<str> {
     TABLE.with(|table| table.borrow_mut().intern(text))
 }
 

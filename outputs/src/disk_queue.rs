@@ -29,7 +29,7 @@ const HEAD_TMP_FILE: &str = "head.tmp";
 
 /// Why a record was not queued.
 #[derive(Debug, thiserror::Error)]
-pub enum PushError {
+pub(crate) enum PushError {
     #[error("the queue holds {queued} of its {max} bytes; a record of {record} bytes does not fit")]
     Full { queued: u64, record: u64, max: u64 },
     #[error("writing to the queue failed: {0}")]
@@ -38,7 +38,7 @@ pub enum PushError {
 
 /// What opening a queue found on disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     /// Records waiting from an earlier run.
     pub records: u64,
     /// Bytes cut from segments whose tail was torn or corrupt.
@@ -47,7 +47,7 @@ pub struct Recovered {
 
 /// The oldest records not yet acknowledged, read from one segment.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub(crate) struct Batch {
     pub records: Vec<Vec<u8>>,
     /// The bytes the records take on disk, headers included.
     pub bytes: u64,
@@ -65,7 +65,7 @@ struct Segment {
 
 /// The queue. Not shared by itself: callers hold it behind a lock.
 #[derive(Debug)]
-pub struct DiskQueue {
+pub(crate) struct DiskQueue {
     dir: PathBuf,
     max_bytes: u64,
     segment_bytes: u64,
@@ -82,7 +82,7 @@ pub struct DiskQueue {
 impl DiskQueue {
     /// Opens the queue in `dir` (created if missing), cutting torn tails, and positions it after the records an
     /// earlier run saw acknowledged.
-    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<(Self, Recovered)> {
+    pub(crate) fn open(dir: &Path, max_bytes: u64) -> io::Result<(Self, Recovered)> {
         fs::create_dir_all(dir)?;
         let mut ids = segment_ids(dir)?;
         ids.sort_unstable();
@@ -152,20 +152,20 @@ impl DiskQueue {
         Ok((queue, recovered))
     }
 
-    pub fn queued_records(&self) -> u64 {
+    pub(crate) fn queued_records(&self) -> u64 {
         self.queued_records
     }
 
-    pub fn queued_bytes(&self) -> u64 {
+    pub(crate) fn queued_bytes(&self) -> u64 {
         self.queued_bytes
     }
 
-    pub fn max_bytes(&self) -> u64 {
+    pub(crate) fn max_bytes(&self) -> u64 {
         self.max_bytes
     }
 
     /// Appends a record, unless it would take the queue past its bound.
-    pub fn push(&mut self, payload: &[u8]) -> Result<(), PushError> {
+    pub(crate) fn push(&mut self, payload: &[u8]) -> Result<(), PushError> {
         let record = HEADER_BYTES + payload.len() as u64;
         let length = u32::try_from(payload.len()).ok();
         match length {
@@ -223,13 +223,13 @@ impl DiskQueue {
     }
 
     /// Makes what was appended durable against a crash of the machine, not only of the process.
-    pub fn sync(&self) -> io::Result<()> {
+    pub(crate) fn sync(&self) -> io::Result<()> {
         self.writer.sync_data()
     }
 
     /// Up to `max_records` of the oldest records not yet acknowledged, all from one segment, without removing
     /// them. A record found corrupt ends the batch; [`skip_corrupt`](Self::skip_corrupt) then gets past it.
-    pub fn peek(&mut self, max_records: usize) -> io::Result<Batch> {
+    pub(crate) fn peek(&mut self, max_records: usize) -> io::Result<Batch> {
         self.drop_finished_segments()?;
         let Some(first) = self.segments.front().copied() else {
             return Ok(Batch::default());
@@ -259,7 +259,7 @@ impl DiskQueue {
     }
 
     /// Removes a batch [`peek`](Self::peek) returned, once the downstream acknowledged (or refused) it.
-    pub fn ack(&mut self, batch: &Batch) -> io::Result<()> {
+    pub(crate) fn ack(&mut self, batch: &Batch) -> io::Result<()> {
         let count = batch.records.len() as u64;
         self.head_offset = batch.end;
         self.head_records += count;
@@ -270,13 +270,13 @@ impl DiskQueue {
     }
 
     /// Whether the first unacknowledged record cannot be read: `peek` returned nothing though records wait.
-    pub fn stuck(&self, peeked: &Batch) -> bool {
+    pub(crate) fn stuck(&self, peeked: &Batch) -> bool {
         peeked.records.is_empty() && self.queued_records > 0
     }
 
     /// Gives up the rest of the first segment, which holds a record that cannot be read. Returns the records
     /// lost.
-    pub fn skip_corrupt(&mut self) -> io::Result<u64> {
+    pub(crate) fn skip_corrupt(&mut self) -> io::Result<u64> {
         let Some(first) = self.segments.front().copied() else {
             return Ok(0);
         };

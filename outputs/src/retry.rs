@@ -13,7 +13,7 @@ const MAX_SERVER_DELAY: Duration = Duration::from_secs(300);
 
 /// What to do after a failed export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
+pub(crate) enum Retry {
     /// Try again after the server's delay, or the backoff's when it gave none.
     After(Option<Duration>),
     /// The server will never take this request: give it up.
@@ -23,7 +23,7 @@ pub enum Retry {
 /// The OTLP/gRPC rules: CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are
 /// retryable; RESOURCE_EXHAUSTED only when the server says, with `RetryInfo`, that waiting will help; every other
 /// code is final.
-pub fn classify(status: &Status) -> Retry {
+pub(crate) fn classify(status: &Status) -> Retry {
     let delay = status
         .get_details_retry_info()
         .and_then(|info| info.retry_delay)
@@ -43,14 +43,14 @@ pub fn classify(status: &Status) -> Retry {
 /// Exponential backoff with jitter: the n-th wait in a row is `initial × 2ⁿ`, capped at `max`, then scaled by a
 /// random factor in 0.5..1.5 so that many processors behind one collector do not retry in step.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     initial: Duration,
     max: Duration,
     failures: u32,
 }
 
 impl Backoff {
-    pub fn new(initial: Duration, max: Duration) -> Self {
+    pub(crate) fn new(initial: Duration, max: Duration) -> Self {
         Self {
             initial,
             max: max.max(initial),
@@ -59,7 +59,7 @@ impl Backoff {
     }
 
     /// The wait before the next attempt, counting one more failure.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let base = self
             .initial
             .saturating_mul(2_u32.saturating_pow(self.failures))
@@ -69,7 +69,7 @@ impl Backoff {
     }
 
     /// After a success the next failure starts from `initial` again.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.failures = 0;
     }
 }

@@ -16,11 +16,11 @@ use std::process::ExitCode;
 use ironforge_instrument::{ExportReport, FlushError, ShutdownCause, ShutdownError};
 
 /// Exit code of a run whose trace arrived whole but whose metrics were refused, under `--require-metrics`.
-pub const METRICS_REFUSED: u8 = 3;
+pub(crate) const METRICS_REFUSED: u8 = 3;
 
 /// The export report of a finished instrumentation, and the flush and shutdown problems by signal.
 #[derive(Debug, Default)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// The fate of every span, and the export failures by signal.
     pub report: ExportReport,
     /// Flush or shutdown problems that concern the spans (or both signals, or neither in particular).
@@ -31,7 +31,7 @@ pub struct Delivery {
 
 impl Delivery {
     /// Files a failed flush under the signal it concerns.
-    pub fn flush_failed(&mut self, error: &FlushError) {
+    pub(crate) fn flush_failed(&mut self, error: &FlushError) {
         let problem = format!("flush: {error}");
         match error {
             FlushError::Metrics(_) => self.metric_problems.push(problem),
@@ -40,7 +40,7 @@ impl Delivery {
     }
 
     /// Files a failed shutdown under the signal it concerns.
-    pub fn shutdown_failed(&mut self, error: &ShutdownError) {
+    pub(crate) fn shutdown_failed(&mut self, error: &ShutdownError) {
         let problem = format!("shutdown: {}", error.cause);
         match error.cause {
             ShutdownCause::Metrics(_) => self.metric_problems.push(problem),
@@ -49,24 +49,24 @@ impl Delivery {
     }
 
     /// Failed exports of spans (and flushes or shutdowns that gave up on them).
-    pub fn trace_failures(&self) -> u64 {
+    pub(crate) fn trace_failures(&self) -> u64 {
         self.report
             .export_failures
             .saturating_sub(self.report.metric_export_failures)
     }
 
     /// Whether every span arrived and nothing on the way to the trace receiver failed.
-    pub fn trace_whole(&self) -> bool {
+    pub(crate) fn trace_whole(&self) -> bool {
         self.report.spans_lost == 0 && self.trace_failures() == 0 && self.trace_problems.is_empty()
     }
 
     /// Whether some metrics did not arrive.
-    pub fn metrics_refused(&self) -> bool {
+    pub(crate) fn metrics_refused(&self) -> bool {
         self.report.metric_export_failures > 0 || !self.metric_problems.is_empty()
     }
 
     /// The delivery lines of the run summary.
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         let r = &self.report;
         println!(
             "export failures:  {} ({} of metrics)",
@@ -83,7 +83,7 @@ impl Delivery {
 
     /// Reports on stderr what went wrong, and returns the exit code it calls for; `None` when delivery
     /// calls for nothing and the run's own result decides.
-    pub fn verdict(&self, require_metrics: bool) -> Option<ExitCode> {
+    pub(crate) fn verdict(&self, require_metrics: bool) -> Option<ExitCode> {
         if !self.trace_whole() {
             // A run whose trace did not arrive whole must not look like a success.
             eprintln!(

@@ -104,7 +104,7 @@ impl Guard {
 }
 
 /// `router` with every request checked for the token its path needs on `surface`.
-pub fn guard(
+pub(crate) fn guard(
     router: Router,
     surface: Surface,
     tokens: Arc<Tokens>,

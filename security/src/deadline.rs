@@ -21,7 +21,7 @@ struct Deadline {
 
 /// `router` with each request bounded by `timeout`. gRPC answers DEADLINE_EXCEEDED (which OTLP exporters
 /// retry), HTTP 408; the connection then closes, since the rest of its body was never read.
-pub fn bound(router: Router, surface: Surface, timeout: Duration) -> Router {
+pub(crate) fn bound(router: Router, surface: Surface, timeout: Duration) -> Router {
     let deadline = Deadline {
         timeout,
         grpc: surface == Surface::Grpc,

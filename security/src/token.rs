@@ -50,7 +50,7 @@ pub(crate) enum Denial {
 
 impl Denial {
     /// The label value counted for this refusal.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Missing => "missing",
             Self::Invalid => "invalid",

@@ -7,19 +7,19 @@ use ironforge_proto::semconv::{SpanKind, Stage};
 
 use ironforge_engine::model::{FactValue, Facts, SpanId, SpanRecord, TraceId};
 
-pub fn put_u8(out: &mut Vec<u8>, value: u8) {
+pub(crate) fn put_u8(out: &mut Vec<u8>, value: u8) {
     out.push(value);
 }
 
-pub fn put_u32(out: &mut Vec<u8>, value: u32) {
+pub(crate) fn put_u32(out: &mut Vec<u8>, value: u32) {
     out.extend_from_slice(&value.to_le_bytes());
 }
 
-pub fn put_u64(out: &mut Vec<u8>, value: u64) {
+pub(crate) fn put_u64(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(&value.to_le_bytes());
 }
 
-pub fn put_str(out: &mut Vec<u8>, value: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, value: &str) {
     put_u32(out, u32::try_from(value.len()).unwrap_or(u32::MAX));
     out.extend_from_slice(value.as_bytes());
 }
@@ -46,7 +46,7 @@ fn put_member<T: PartialEq>(out: &mut Vec<u8>, all: &[T], value: Option<&T>) {
     put_u8(out, u8::try_from(index).unwrap_or(0));
 }
 
-pub fn put_span(out: &mut Vec<u8>, span: &SpanRecord) {
+pub(crate) fn put_span(out: &mut Vec<u8>, span: &SpanRecord) {
     out.extend_from_slice(&span.trace_id.0);
     out.extend_from_slice(&span.span_id.0);
     out.extend_from_slice(&span.parent_span_id.map_or([0; 8], |id| id.0));
@@ -91,17 +91,17 @@ pub fn put_span(out: &mut Vec<u8>, span: &SpanRecord) {
 
 /// Reads what the `put_*` functions wrote; `None` at the first thing that does not fit.
 #[derive(Debug)]
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Self { bytes }
     }
 
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
 
@@ -115,19 +115,19 @@ impl<'a> Reader<'a> {
         self.take(N)?.try_into().ok()
     }
 
-    pub fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         Some(self.array::<1>()?[0])
     }
 
-    pub fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.array()?))
     }
 
-    pub fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.array()?))
     }
 
-    pub fn str(&mut self) -> Option<&'a str> {
+    pub(crate) fn str(&mut self) -> Option<&'a str> {
         let len = self.u32()? as usize;
         std::str::from_utf8(self.take(len)?).ok()
     }
@@ -153,15 +153,15 @@ impl<'a> Reader<'a> {
         (count.saturating_mul(min_bytes) <= self.bytes.len()).then_some(count)
     }
 
-    pub fn trace_id(&mut self) -> Option<TraceId> {
+    pub(crate) fn trace_id(&mut self) -> Option<TraceId> {
         TraceId::from_bytes(self.take(16)?)
     }
 
-    pub fn span_id(&mut self) -> Option<Option<SpanId>> {
+    pub(crate) fn span_id(&mut self) -> Option<Option<SpanId>> {
         Some(SpanId::from_bytes(self.take(8)?))
     }
 
-    pub fn span(&mut self) -> Option<SpanRecord> {
+    pub(crate) fn span(&mut self) -> Option<SpanRecord> {
         let trace_id = self.trace_id()?;
         let span_id = self.span_id()??;
         let parent_span_id = self.span_id()?;

@@ -9,7 +9,7 @@ const HEADER: usize = 8;
 const MAX_FRAME: usize = 1 << 30;
 
 /// Appends one frame whose payload `encode` writes, in place (no copy of the payload).
-pub fn append(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn append(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER]);
     encode(out);
@@ -28,7 +28,7 @@ pub fn append(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
 
 /// A stretch of a file that held no frame that checks, with good frames after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Damage {
+pub(crate) struct Damage {
     /// Where the stretch starts in the file.
     pub offset: usize,
     pub len: usize,
@@ -36,7 +36,7 @@ pub struct Damage {
 
 /// The frames of a file that check.
 #[derive(Debug)]
-pub struct Frames<'a> {
+pub(crate) struct Frames<'a> {
     pub payloads: Vec<&'a [u8]>,
     /// Damaged stretches skipped in the middle of the file, in file order.
     pub damaged: Vec<Damage>,
@@ -58,7 +58,7 @@ fn frame_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
     (crc32fast::hash(payload) == crc).then_some(payload)
 }
 
-pub fn read(bytes: &[u8]) -> Frames<'_> {
+pub(crate) fn read(bytes: &[u8]) -> Frames<'_> {
     let mut payloads = Vec::new();
     let mut damaged = Vec::new();
     let mut at = 0;

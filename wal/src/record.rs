@@ -58,7 +58,7 @@ fn fingerprint(contract_id: &str, span_id: Option<SpanId>) -> u64 {
 
 /// One record of the log.
 #[derive(Debug)]
-pub enum Record {
+pub(crate) enum Record {
     /// Spans accepted together for one shard, in the order they were accepted.
     Spans(Vec<SpanRecord>),
     /// A trace was decided (or its verdict revised; the last record wins).
@@ -69,7 +69,7 @@ pub enum Record {
     Decided(TraceId),
 }
 
-pub fn put_spans(out: &mut Vec<u8>, spans: &[SpanRecord]) {
+pub(crate) fn put_spans(out: &mut Vec<u8>, spans: &[SpanRecord]) {
     put_u8(out, SPANS);
     put_u32(out, u32::try_from(spans.len()).unwrap_or(u32::MAX));
     for span in spans {
@@ -78,24 +78,27 @@ pub fn put_spans(out: &mut Vec<u8>, spans: &[SpanRecord]) {
 }
 
 /// Verdicts are rare next to spans and change shape with the engine: they are kept as their API JSON.
-pub fn put_verdict(out: &mut Vec<u8>, verdict: &TraceVerdict) -> Result<(), serde_json::Error> {
+pub(crate) fn put_verdict(
+    out: &mut Vec<u8>,
+    verdict: &TraceVerdict,
+) -> Result<(), serde_json::Error> {
     put_u8(out, VERDICT);
     serde_json::to_writer(&mut *out, verdict)
 }
 
-pub fn put_emitted(out: &mut Vec<u8>, key: &ViolationKey) {
+pub(crate) fn put_emitted(out: &mut Vec<u8>, key: &ViolationKey) {
     put_u8(out, EMITTED_FINGERPRINT);
     out.extend_from_slice(&key.trace_id.0);
     put_u64(out, key.fingerprint);
 }
 
-pub fn put_decided(out: &mut Vec<u8>, trace_id: &TraceId) {
+pub(crate) fn put_decided(out: &mut Vec<u8>, trace_id: &TraceId) {
     put_u8(out, DECIDED);
     out.extend_from_slice(&trace_id.0);
 }
 
 /// Reads one record; `None` when it is not one this log writes.
-pub fn read(payload: &[u8]) -> Option<Record> {
+pub(crate) fn read(payload: &[u8]) -> Option<Record> {
     let (&tag, body) = payload.split_first()?;
     let mut reader = Reader::new(body);
     match tag {

@@ -40,7 +40,7 @@ pub(crate) struct Releaser {
 }
 
 impl Releaser {
-    pub fn start(
+    pub(crate) fn start(
         name: String,
         usage: Arc<WalUsage>,
         observer: Arc<dyn Observer>,
@@ -60,7 +60,7 @@ impl Releaser {
     }
 
     /// Hands the segments over. Should the thread be gone, they are deleted here instead.
-    pub fn release(&self, release: Release) {
+    pub(crate) fn release(&self, release: Release) {
         let job = Job::Release(release);
         let unsent = match &self.jobs {
             Some(jobs) => jobs.send(job).err().map(|err| err.0),
@@ -72,7 +72,7 @@ impl Releaser {
     }
 
     /// Waits until every segment handed over so far is deleted (or its deletion failed and was reported).
-    pub fn settle(&self) {
+    pub(crate) fn settle(&self) {
         let (done, wait) = mpsc::sync_channel(1);
         if let Some(jobs) = &self.jobs
             && jobs.send(Job::Settle(done)).is_ok()

@@ -16,12 +16,12 @@ pub(crate) struct Deadlines {
 }
 
 impl Deadlines {
-    pub fn push(&mut self, at: Instant, trace_id: TraceId) {
+    pub(super) fn push(&mut self, at: Instant, trace_id: TraceId) {
         self.heap.push(Reverse((at, trace_id)));
     }
 
     /// The next trace whose deadline is at or before `now`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<TraceId> {
+    pub(super) fn pop_due(&mut self, now: Instant) -> Option<TraceId> {
         let Reverse((at, _)) = self.heap.peek()?;
         if *at > now {
             return None;
@@ -30,16 +30,16 @@ impl Deadlines {
     }
 
     /// The earliest deadline, for a worker deciding how long it may sleep.
-    pub fn next(&self) -> Option<Instant> {
+    pub(super) fn next(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.heap.clear();
     }
 
     /// Gives back the room of a past peak.
-    pub fn shrink(&mut self) {
+    pub(super) fn shrink(&mut self) {
         if self.heap.capacity() > 4 * self.heap.len() + 1024 {
             self.heap.shrink_to(2 * self.heap.len());
         }

@@ -135,13 +135,13 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, violation: &Violation) {
+    pub(super) fn add(&mut self, violation: &Violation) {
         self.any = true;
         self.critical |= violation.severity == Severity::Critical;
         self.blocking |= violation.blocks_production;
     }
 
-    pub fn status(self, incomplete: bool) -> (VerdictStatus, bool) {
+    pub(super) fn status(self, incomplete: bool) -> (VerdictStatus, bool) {
         let status = if incomplete {
             VerdictStatus::Incomplete
         } else if self.critical {

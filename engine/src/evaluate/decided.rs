@@ -36,7 +36,7 @@ pub(crate) struct Decided {
 impl Decided {
     /// Records a span id given after the verdict; `None` when the trace had it already, else the bytes
     /// the record added.
-    pub fn first_sight(&mut self, span_id: SpanId) -> Option<usize> {
+    pub(super) fn first_sight(&mut self, span_id: SpanId) -> Option<usize> {
         let at = self.span_ids.binary_search(&span_id).err()?;
         self.span_ids.insert(at, span_id);
         Some(size_of::<SpanId>())
@@ -48,7 +48,7 @@ impl Decided {
 }
 
 impl DecidedTraces {
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
             runs: VecDeque::new(),
@@ -60,7 +60,7 @@ impl DecidedTraces {
     /// Stores a verdict, the tally of all its violations (kept or not) and the sorted ids of its spans;
     /// `fragment` when the trace never showed its root. Returns the bytes it holds, how many old verdicts
     /// were forgotten to stay within capacity, and the bytes that freed.
-    pub fn insert(
+    pub(super) fn insert(
         &mut self,
         verdict: TraceVerdict,
         tally: Tally,
@@ -104,7 +104,7 @@ impl DecidedTraces {
 
     /// Forgets the oldest fragment's verdict, or the oldest run's when no fragment is kept; returns the
     /// bytes that freed, `None` when none is kept.
-    pub fn forget_oldest(&mut self) -> Option<usize> {
+    pub(super) fn forget_oldest(&mut self) -> Option<usize> {
         while let Some(oldest) = self.fragments.pop_front().or_else(|| self.runs.pop_front()) {
             if let Some(old) = self.verdicts.remove(&oldest) {
                 return Some(old.bytes());
@@ -113,20 +113,20 @@ impl DecidedTraces {
         None
     }
 
-    pub fn get(&self, trace_id: &TraceId) -> Option<&TraceVerdict> {
+    pub(super) fn get(&self, trace_id: &TraceId) -> Option<&TraceVerdict> {
         self.verdicts.get(trace_id).map(|decided| &decided.verdict)
     }
 
-    pub fn get_mut(&mut self, trace_id: &TraceId) -> Option<&mut Decided> {
+    pub(super) fn get_mut(&mut self, trace_id: &TraceId) -> Option<&mut Decided> {
         self.verdicts.get_mut(trace_id)
     }
 
-    pub fn contains(&self, trace_id: &TraceId) -> bool {
+    pub(super) fn contains(&self, trace_id: &TraceId) -> bool {
         self.verdicts.contains_key(trace_id)
     }
 
     /// Verdicts, oldest decision first.
-    pub fn iter(&self) -> impl Iterator<Item = &TraceVerdict> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &TraceVerdict> {
         let mut runs = self.runs.iter().filter_map(|id| self.get(id)).peekable();
         let mut fragments = self
             .fragments
@@ -143,7 +143,7 @@ impl DecidedTraces {
     }
 
     /// Changes the capacity; returns the verdicts forgotten and bytes freed when it shrank.
-    pub fn set_capacity(&mut self, capacity: usize) -> (u64, usize) {
+    pub(super) fn set_capacity(&mut self, capacity: usize) -> (u64, usize) {
         self.capacity = capacity.max(1);
         self.forget_beyond_capacity()
     }

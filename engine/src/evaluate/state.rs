@@ -133,14 +133,14 @@ pub(crate) struct TraceState {
 
 impl TraceState {
     /// The spans of `stage` the trace holds, kept or over its limits.
-    pub fn stage_spans(&self, stage: Stage) -> StageSpans {
+    pub(super) fn stage_spans(&self, stage: Stage) -> StageSpans {
         stage_slot(stage)
             .and_then(|slot| self.stage_spans.get(slot))
             .copied()
             .unwrap_or_default()
     }
 
-    pub fn new(contracts: Arc<ContractSet>, now: Instant) -> Self {
+    pub(super) fn new(contracts: Arc<ContractSet>, now: Instant) -> Self {
         let accumulators = contracts
             .contracts()
             .iter()
@@ -176,7 +176,7 @@ impl TraceState {
     }
 
     /// Whether the trace was given a span of this id already.
-    pub fn has_seen(&self, span_id: SpanId) -> bool {
+    pub(super) fn has_seen(&self, span_id: SpanId) -> bool {
         let spans = &self.spans;
         self.kept_ids
             .find(self.ids_hasher.hash_one(span_id), |at| {
@@ -189,7 +189,7 @@ impl TraceState {
     }
 
     /// Remembers the id of a span checked but not kept. Returns the bytes it added.
-    pub fn over_limit(&mut self, span_id: SpanId) -> usize {
+    pub(super) fn over_limit(&mut self, span_id: SpanId) -> usize {
         self.spans_over_limit += 1;
         self.over_limit_ids.insert(span_id);
         self.bytes += OVER_LIMIT_ID_BYTES;
@@ -197,7 +197,7 @@ impl TraceState {
     }
 
     /// The ids of every span the trace was given, sorted, for the decided trace to know its own spans.
-    pub fn seen_ids(&self) -> Box<[SpanId]> {
+    pub(super) fn seen_ids(&self) -> Box<[SpanId]> {
         let mut ids: Vec<SpanId> = self.spans.iter().map(|span| span.span_id).collect();
         ids.extend(self.over_limit_ids.iter().copied());
         ids.sort_unstable();
@@ -205,7 +205,7 @@ impl TraceState {
     }
 
     /// Folds a span's facts into the trace-scoped accumulators. Every span counts, kept or over the limits.
-    pub fn accumulate(&mut self, span: &SpanRecord) {
+    pub(super) fn accumulate(&mut self, span: &SpanRecord) {
         self.monitored |= span.kind.is_some();
         if span.kind == Some(SpanKind::Run)
             && let Some(count) = span.facts.int(attr::RUN_SESSION_COUNT)
@@ -265,7 +265,7 @@ impl TraceState {
 
     /// Keeps the span's place in the trace, its strings shared through `strings`. Returns the bytes it
     /// added.
-    pub fn keep(&mut self, span: &SpanRecord, strings: &mut Interner) -> usize {
+    pub(super) fn keep(&mut self, span: &SpanRecord, strings: &mut Interner) -> usize {
         let before = self.strings.len();
         let name = self.index_of(strings.share(&span.name), Scan::FromFirst);
         let session = span.session_id.as_ref().map_or(NO_STRING, |session| {
@@ -310,7 +310,7 @@ impl TraceState {
     }
 
     /// Counts a violation's bytes and keeps it while under `max`. Returns the bytes added.
-    pub fn keep_violation(&mut self, violation: Violation, max: usize) -> usize {
+    pub(super) fn keep_violation(&mut self, violation: Violation, max: usize) -> usize {
         if self.violations.len() >= max {
             self.violations_over_limit += 1;
             return 0;
@@ -338,16 +338,16 @@ impl TraceState {
         index
     }
 
-    pub fn name(&self, span: &KeptSpan) -> &str {
+    pub(super) fn name(&self, span: &KeptSpan) -> &str {
         self.strings.get(span.name as usize).map_or("", |s| s)
     }
 
-    pub fn session(&self, span: &KeptSpan) -> Option<&str> {
+    pub(super) fn session(&self, span: &KeptSpan) -> Option<&str> {
         self.strings.get(span.session as usize).map(|s| &**s)
     }
 
     /// The kept spans as analysis reads them, with their names and sessions resolved.
-    pub fn decided_spans(&self) -> Vec<DecidedSpan> {
+    pub(super) fn decided_spans(&self) -> Vec<DecidedSpan> {
         self.spans
             .iter()
             .map(|span| DecidedSpan {
@@ -367,7 +367,7 @@ impl TraceState {
             .collect()
     }
 
-    pub fn view<'a>(&'a self, span: &KeptSpan) -> SpanView<'a> {
+    pub(super) fn view<'a>(&'a self, span: &KeptSpan) -> SpanView<'a> {
         SpanView {
             kind: span.kind,
             stage: span.stage,

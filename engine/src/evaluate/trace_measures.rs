@@ -26,7 +26,7 @@ pub(crate) enum TraceObservation {
 }
 
 impl TraceObservation {
-    pub fn value(&self) -> f64 {
+    pub(super) fn value(&self) -> f64 {
         match self {
             TraceObservation::Max(value) => *value,
             TraceObservation::Mean { mean, .. } => *mean,
@@ -41,7 +41,7 @@ impl TraceObservation {
     }
 
     /// What the run showed, in words: built only for a violation.
-    pub fn describe(&self, contract: &Contract) -> String {
+    pub(super) fn describe(&self, contract: &Contract) -> String {
         let list = |items: &[String]| {
             let refs: Vec<&str> = items.iter().map(String::as_str).collect();
             quote_list(&refs)

@@ -83,10 +83,10 @@ fn an_http_collector_that_is_down_is_counted_not_waited_for() {
 }
 
 /// (path, content type, body) of each request.
-pub type Requests = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+pub(crate) type Requests = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
 
 /// An OTLP/HTTP collector on 127.0.0.1, as small as HTTP/1.1 allows: answers every request with an empty protobuf 200, keeping what it received.
-pub fn http_sink() -> (String, Requests) {
+pub(crate) fn http_sink() -> (String, Requests) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let requests: Requests = Arc::default();

@@ -10,7 +10,7 @@ const VARIABLE: &str = "IRONFORGE_TEST_OWN_PROCESS";
 /// For test `test` of the module at `module` (its `module_path!()`): `true` in the child, where the test
 /// runs its body; elsewhere this runs the test in a child (this binary, filtered to that one test), fails
 /// if it failed there, and returns `false`.
-pub fn run_apart(module: &str, test: &str) -> bool {
+pub(crate) fn run_apart(module: &str, test: &str) -> bool {
     // Test names leave out the binary's own crate.
     let path = module.split_once("::").map_or("", |(_, path)| path);
     let name = format!("{path}::{test}");

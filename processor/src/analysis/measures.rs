@@ -18,7 +18,7 @@ const STAGE_SUFFIX: &str = ".duration_seconds";
 const CONTRACT_PREFIX: &str = "contract.";
 
 /// The run as the history keeps it.
-pub fn run_record(trace: &DecidedTrace, analysis: &TraceAnalysis) -> RunRecord {
+pub(super) fn run_record(trace: &DecidedTrace, analysis: &TraceAnalysis) -> RunRecord {
     let mut measures = vec![
         measure(RUN_DURATION, analysis.run_seconds),
         measure(CRITICAL_PATH, analysis.critical_path_seconds),
@@ -65,7 +65,7 @@ fn measure(name: &str, value: f64) -> Measure {
 
 /// Which way a measure gets worse: times and memory up; a contract's measure away from its threshold's side
 /// (`lt`/`le` up, `gt`/`ge` down). `None` for a contract of equality, which has no worse side.
-pub fn direction(name: &str, contracts: &ContractSet) -> Option<Direction> {
+pub(super) fn direction(name: &str, contracts: &ContractSet) -> Option<Direction> {
     let Some(id) = name.strip_prefix(CONTRACT_PREFIX) else {
         return Some(Direction::HigherIsWorse);
     };

@@ -83,7 +83,7 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    pub fn new(
+    pub(super) fn new(
         config: AnalysisConfig,
         contracts: Arc<ContractSet>,
         history: Option<HistorySource>,
@@ -114,7 +114,7 @@ impl Worker {
         }
     }
 
-    pub fn run(mut self, commands: Receiver<Command>) {
+    pub(super) fn run(mut self, commands: Receiver<Command>) {
         if let Some(options) = self.history_to_create.take() {
             match History::open(options) {
                 Ok(history) => self.history = Some(history),

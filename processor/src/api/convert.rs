@@ -1,14 +1,14 @@
 //! Domain verdicts and violations to their `ironforge.monitor.v1` messages; the analysis answers in
 //! [`analysis`].
 
-pub mod analysis;
+pub(super) mod analysis;
 
 use ironforge_proto::monitor::v1 as pb;
 
 use crate::monitor::{ContractCompliance, Health, HealthReport};
 use crate::verdict::{Category, Severity, TraceVerdict, VerdictStatus, Violation};
 
-pub fn category(category: Category) -> pb::Category {
+pub(super) fn category(category: Category) -> pb::Category {
     match category {
         Category::Timing => pb::Category::Timing,
         Category::Memory => pb::Category::Memory,
@@ -18,14 +18,14 @@ pub fn category(category: Category) -> pb::Category {
     }
 }
 
-pub fn severity(severity: Severity) -> pb::Severity {
+pub(super) fn severity(severity: Severity) -> pb::Severity {
     match severity {
         Severity::Warning => pb::Severity::Warning,
         Severity::Critical => pb::Severity::Critical,
     }
 }
 
-pub fn violation(v: &Violation) -> pb::Violation {
+pub(super) fn violation(v: &Violation) -> pb::Violation {
     pb::Violation {
         trace_id: v.trace_id.0.to_vec(),
         span_id: v.span_id.map(|id| id.0.to_vec()).unwrap_or_default(),
@@ -44,7 +44,7 @@ pub fn violation(v: &Violation) -> pb::Violation {
     }
 }
 
-pub fn verdict(v: &TraceVerdict) -> pb::TraceVerdict {
+pub(super) fn verdict(v: &TraceVerdict) -> pb::TraceVerdict {
     let status = match v.status {
         VerdictStatus::Pass => pb::VerdictStatus::Pass,
         VerdictStatus::Warn => pb::VerdictStatus::Warn,
@@ -82,7 +82,7 @@ fn health(health: Health) -> pb::HealthStatus {
 }
 
 /// The report over every pipeline, or over the one [`HealthReport::pipeline`] scoped it to.
-pub fn compliance(report: &HealthReport) -> pb::ComplianceReport {
+pub(super) fn compliance(report: &HealthReport) -> pb::ComplianceReport {
     let counts = &report.counts;
     pb::ComplianceReport {
         traces_total: counts.traces_total,

@@ -75,4 +75,4 @@ impl CheckArgs {
 
 /// How many traces a report lists in full unless told otherwise: enough for every run of a CI job, few
 /// enough that a check of thousands of runs keeps a report of a few MB.
-pub const DEFAULT_MAX_TRACE_DETAILS: usize = 100;
+pub(super) const DEFAULT_MAX_TRACE_DETAILS: usize = 100;

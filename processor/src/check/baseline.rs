@@ -38,7 +38,7 @@ type StageKey = (Option<String>, String);
 
 /// Each stage's runs per service over the baseline reports, pooled.
 #[derive(Debug, Default)]
-pub struct Baseline {
+pub(super) struct Baseline {
     files: Vec<String>,
     stages: BTreeMap<StageKey, Vec<f64>>,
 }
@@ -46,7 +46,7 @@ pub struct Baseline {
 impl Baseline {
     /// Reads and pools baseline reports; errors name the file, and the line and column when the JSON is at
     /// fault.
-    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Self, String> {
+    pub(super) fn load(paths: &[impl AsRef<Path>]) -> Result<Self, String> {
         let mut baseline = Self::default();
         for path in paths {
             let path = path.as_ref();
@@ -59,7 +59,11 @@ impl Baseline {
     }
 
     /// Compares the check's stages with the baseline's: the regressions, and what could not be judged.
-    pub fn judge(&self, checked: &[StageDistribution], criteria: &Criteria) -> BaselineReport {
+    pub(super) fn judge(
+        &self,
+        checked: &[StageDistribution],
+        criteria: &Criteria,
+    ) -> BaselineReport {
         let mut report = BaselineReport {
             files: self.files.clone(),
             max_regression_percent: criteria.max_regression_percent,

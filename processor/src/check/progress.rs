@@ -15,7 +15,7 @@ const MESSAGE_EVERY: Duration = Duration::from_millis(200);
 
 /// The bar, or nothing when standard error is not a terminal.
 #[derive(Debug)]
-pub struct Progress {
+pub(super) struct Progress {
     bar: Option<ProgressBar>,
     spans: Cell<u64>,
     started: Instant,
@@ -24,7 +24,7 @@ pub struct Progress {
 
 impl Progress {
     /// A bar over `files`, sized when none is standard input and each one's size can be read.
-    pub fn new(files: &[PathBuf]) -> Self {
+    pub(super) fn new(files: &[PathBuf]) -> Self {
         let now = Instant::now();
         let bar = std::io::stderr()
             .is_terminal()

@@ -84,7 +84,7 @@ impl Shards {
     /// Starts `count` workers (at least one). With a log, each worker first writes what it recovered to
     /// its new log and syncs it; this returns once all have, with the recovered spans queued ahead of any
     /// new ones.
-    pub fn start(
+    pub(super) fn start(
         count: usize,
         contracts: &Arc<ContractSet>,
         capacity: Arc<Capacity>,
@@ -131,12 +131,12 @@ impl Shards {
 
     /// Runs `then` once every shard has written what the last run left to the new log: at once on a
     /// healthy start, later after a full disk at start-up frees.
-    pub fn when_recovered(&self, then: impl FnOnce() + Send + 'static) {
+    pub(super) fn when_recovered(&self, then: impl FnOnce() + Send + 'static) {
         self.recovery.then(then);
     }
 
     /// Whether batches are taken: not while a shard has yet to write what the last run left.
-    pub fn accepts_batches(&self) -> bool {
+    pub(super) fn accepts_batches(&self) -> bool {
         !self.recovery.is_pending()
     }
 
@@ -145,7 +145,7 @@ impl Shards {
     }
 
     /// A trace's verdict: decided in this run, or before the last restart.
-    pub fn verdict(&self, trace_id: &TraceId) -> Option<TraceVerdict> {
+    pub(super) fn verdict(&self, trace_id: &TraceId) -> Option<TraceVerdict> {
         let shard = &self.shards[self.index(trace_id)];
         if let Some(verdict) = shard
             .engine
@@ -186,7 +186,7 @@ impl Shards {
     }
 
     /// Admits the batch whole and hands each worker its share, or refuses it whole.
-    pub fn submit(
+    pub(super) fn submit(
         &self,
         spans: Vec<SpanRecord>,
         contracts: &ContractSet,
@@ -262,11 +262,11 @@ impl Shards {
     }
 
     /// Refusals counted since the last call.
-    pub fn take_refused(&self) -> u64 {
+    pub(super) fn take_refused(&self) -> u64 {
         self.refused.swap(0, Ordering::Relaxed) as u64
     }
 
-    pub fn set_contracts(&self, contracts: &Arc<ContractSet>) {
+    pub(super) fn set_contracts(&self, contracts: &Arc<ContractSet>) {
         for shard in &self.shards {
             let _ = shard
                 .commands
@@ -275,7 +275,7 @@ impl Shards {
     }
 
     /// Waits until every worker has handled everything submitted before the call, and synced its log.
-    pub fn flush(&self) {
+    pub(super) fn flush(&self) {
         let answers: Vec<_> = self
             .shards
             .iter()
@@ -293,7 +293,7 @@ impl Shards {
         }
     }
 
-    pub fn capacity(&self) -> &Arc<Capacity> {
+    pub(super) fn capacity(&self) -> &Arc<Capacity> {
         &self.capacity
     }
 }

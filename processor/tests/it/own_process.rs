@@ -9,7 +9,7 @@ const VARIABLE: &str = "IRONFORGE_TEST_OWN_PROCESS";
 /// For the test at `module` (its `module_path!()`) named `test`: in the child this returns `true`, and the
 /// test runs its body; otherwise this runs the test in a child (this test binary, filtered to that one test),
 /// fails if it failed, and returns `false`.
-pub fn run_apart(module: &str, test: &str) -> bool {
+pub(crate) fn run_apart(module: &str, test: &str) -> bool {
     // The binary's tests are named without the crate's own module.
     let module = module.split_once("::").map_or("", |(_, rest)| rest);
     let name = if module.is_empty() {

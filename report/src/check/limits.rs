@@ -5,11 +5,11 @@ use ironforge_analysis::Budgets;
 use ironforge_engine::ContractSet;
 
 /// The contract whose threshold is the run's memory limit.
-pub const MEMORY_CONTRACT: &str = "run_memory_peak";
+pub(crate) const MEMORY_CONTRACT: &str = "run_memory_peak";
 /// The contract on the run's mean authenticity.
-pub const MEAN_AUTHENTICITY_CONTRACT: &str = "run_mean_authenticity";
+pub(crate) const MEAN_AUTHENTICITY_CONTRACT: &str = "run_mean_authenticity";
 /// The contract on each scored session's or pattern's authenticity.
-pub const AUTHENTICITY_CONTRACT: &str = "pattern_authenticity";
+pub(crate) const AUTHENTICITY_CONTRACT: &str = "pattern_authenticity";
 
 /// The limits the pages draw measurements against, read from the contracts in force.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -10,9 +10,9 @@ use super::format;
 use super::svg::{WIDTH, coord};
 
 /// The label of critical time spent outside every stage (the run span's own set-up and tear-down).
-pub const NO_STAGE: &str = "(run)";
+pub(super) const NO_STAGE: &str = "(run)";
 /// The label of critical time within a stage but outside its sessions.
-pub const NO_SESSION: &str = "(outside sessions)";
+pub(super) const NO_SESSION: &str = "(outside sessions)";
 
 const ROW_HEIGHT: f64 = 20.0;
 /// Narrower boxes carry no label; their `<title>` still names them.

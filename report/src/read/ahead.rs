@@ -34,7 +34,7 @@ enum Item {
 
 /// As [`input::read`], with the reading and decoding on another thread; `sink`, `errors` and `on_read`
 /// are called on this one, in the order the input gives. Should no thread be had, reads on this one.
-pub fn read(
+pub(super) fn read(
     path: &Path,
     plan: &ReadPlan,
     sink: &mut dyn FnMut(Decoded),

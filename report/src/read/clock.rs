@@ -12,7 +12,7 @@ use ironforge_engine::Now;
 /// the instant the clock was made, later ends to as much after it. It never goes back, so a span that ended
 /// before others already read leaves it where it is.
 #[derive(Debug)]
-pub struct TraceClock {
+pub(super) struct TraceClock {
     base: Instant,
     origin: Option<u64>,
     /// Nanoseconds past `origin` of the latest end seen.
@@ -20,7 +20,7 @@ pub struct TraceClock {
 }
 
 impl TraceClock {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             base: Instant::now(),
             origin: None,
@@ -29,7 +29,7 @@ impl TraceClock {
     }
 
     /// Moves the clock to the latest end among `spans`, when it is later than the clock.
-    pub fn advance(&mut self, spans: &[SpanRecord]) {
+    pub(super) fn advance(&mut self, spans: &[SpanRecord]) {
         let Some(latest) = spans.iter().map(|span| span.end_unix_nano).max() else {
             return;
         };
@@ -38,7 +38,7 @@ impl TraceClock {
     }
 
     /// The engine's time: trace time for completion, the wall clock for the timestamps verdicts report.
-    pub fn now(&self) -> Now {
+    pub(super) fn now(&self) -> Now {
         let wall = Now::system();
         // An instant that far ahead (centuries of trace time) does not exist on every platform: the clock
         // then stops at the furthest one it can reach, which is past every deadline already set.

@@ -42,7 +42,7 @@ impl Tally {
 
 /// Decided traces as they come: every one counted, the most telling listed.
 #[derive(Debug)]
-pub struct Collector {
+pub(super) struct Collector {
     max_details: usize,
     /// Listed traces by outcome (pass, warn, fail), each in the order decided.
     listed: [Vec<TraceReport>; 3],
@@ -69,7 +69,7 @@ fn rank(outcome: Outcome) -> usize {
 impl Collector {
     /// Lists at most `max_details` traces; `recent_limit` is how many decided verdicts the engine keeps
     /// (and may revise).
-    pub fn new(max_details: usize, recent_limit: usize) -> Self {
+    pub(super) fn new(max_details: usize, recent_limit: usize) -> Self {
         Self {
             max_details,
             listed: Default::default(),
@@ -83,12 +83,12 @@ impl Collector {
     }
 
     /// The counts gathered while reading, beside the traces.
-    pub fn checked_mut(&mut self) -> &mut Checked {
+    pub(super) fn checked_mut(&mut self) -> &mut Checked {
         &mut self.checked
     }
 
     /// A trace just decided.
-    pub fn add(&mut self, trace: TraceReport) {
+    pub(super) fn add(&mut self, trace: TraceReport) {
         let service = &trace.verdict.service_name;
         let stages = trace
             .verdict
@@ -118,12 +118,12 @@ impl Collector {
 
     /// The analysis of the trace just added, kept when that trace is listed; says whether it was wanted,
     /// so an unlisted trace costs no analysis.
-    pub fn wants_analysis(&self, trace_id: &TraceId) -> bool {
+    pub(super) fn wants_analysis(&self, trace_id: &TraceId) -> bool {
         self.last_listed == Some(*trace_id)
     }
 
     /// Attaches the analysis of the trace just added.
-    pub fn analysis(&mut self, trace_id: &TraceId, analysis: Option<TraceAnalysis>) {
+    pub(super) fn analysis(&mut self, trace_id: &TraceId, analysis: Option<TraceAnalysis>) {
         if let Some(trace) = self
             .listed
             .iter_mut()
@@ -135,7 +135,7 @@ impl Collector {
     }
 
     /// A decided trace's verdict changed: late spans brought violations.
-    pub fn revise(&mut self, revised: TraceReport) {
+    pub(super) fn revise(&mut self, revised: TraceReport) {
         let id = revised.verdict.trace_id;
         if let Some(old) = self.recent.get_mut(&id) {
             let new = Tally::of(&revised);
@@ -208,7 +208,7 @@ impl Collector {
     }
 
     /// The listed traces in report order (by service, then trace id), with the totals and stage means.
-    pub fn finish(self) -> Checked {
+    pub(super) fn finish(self) -> Checked {
         let mut checked = self.checked;
         let mut traces: Vec<TraceReport> = self.listed.into_iter().flatten().collect();
         traces.sort_by(|a, b| {

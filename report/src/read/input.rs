@@ -37,7 +37,7 @@ pub struct InputError {
 }
 
 /// An input as messages and reports name it: its path as given, or `<stdin>`.
-pub fn display_name(path: &Path) -> String {
+pub(super) fn display_name(path: &Path) -> String {
     if path.as_os_str() == STDIN {
         STDIN_NAME.to_owned()
     } else {
@@ -48,7 +48,7 @@ pub fn display_name(path: &Path) -> String {
 /// Reads one input, handing each decoded request to `sink` and each problem to `errors`; the rest of the
 /// input is still read after a bad line. `on_read` is told how many bytes of the file (as stored, before
 /// any inflating) each read took.
-pub fn read(
+pub(super) fn read(
     path: &Path,
     plan: &ReadPlan,
     sink: &mut dyn FnMut(Decoded),

@@ -10,7 +10,7 @@ use crate::model::{SpanRecord, TraceId};
 
 /// The input file and span extent of one trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seen {
+pub(super) struct Seen {
     /// Index into the check's input files.
     pub file: usize,
     pub first_start_unix_nano: u64,
@@ -19,7 +19,7 @@ pub struct Seen {
 
 impl Seen {
     /// From the earliest span start to the latest span end, in seconds.
-    pub fn seconds(&self) -> f64 {
+    pub(super) fn seconds(&self) -> f64 {
         self.last_end_unix_nano
             .saturating_sub(self.first_start_unix_nano) as f64
             / 1e9
@@ -28,7 +28,7 @@ impl Seen {
 
 /// The undecided traces' sources, and those of the last decided ones, which late spans may revise.
 #[derive(Debug)]
-pub struct Sources {
+pub(super) struct Sources {
     traces: HashMap<TraceId, Seen>,
     /// In the order they were first decided: a revision keeps a trace's place.
     decided: LinkedHashMap<TraceId, Seen>,
@@ -37,7 +37,7 @@ pub struct Sources {
 
 impl Sources {
     /// Keeps the sources of the last `decided_kept` decided traces: as many as the engine may revise.
-    pub fn new(decided_kept: usize) -> Self {
+    pub(super) fn new(decided_kept: usize) -> Self {
         Self {
             traces: HashMap::new(),
             decided: LinkedHashMap::new(),
@@ -46,7 +46,7 @@ impl Sources {
     }
 
     /// Notes spans read from input file `file`.
-    pub fn see(&mut self, file: usize, spans: &[SpanRecord]) {
+    pub(super) fn see(&mut self, file: usize, spans: &[SpanRecord]) {
         for span in spans {
             let seen = self.traces.entry(span.trace_id).or_insert(Seen {
                 file,
@@ -59,7 +59,7 @@ impl Sources {
     }
 
     /// The source of a trace just decided (or revised by late spans, which widen it).
-    pub fn decided(&mut self, trace_id: &TraceId) -> Option<Seen> {
+    pub(super) fn decided(&mut self, trace_id: &TraceId) -> Option<Seen> {
         let late = self.traces.remove(trace_id);
         let seen = match (self.decided.get(trace_id), late) {
             (Some(earlier), Some(late)) => Some(Seen {

@@ -1,12 +1,12 @@
 //! What the integration tests share.
 
 /// Deterministic normal noise: xorshift64* with the Box-Muller transform.
-pub struct Noise {
+pub(crate) struct Noise {
     state: u64,
 }
 
 impl Noise {
-    pub fn new(seed: u64) -> Noise {
+    pub(crate) fn new(seed: u64) -> Noise {
         Noise { state: seed.max(1) }
     }
 
@@ -19,12 +19,12 @@ impl Noise {
         (bits as f64 + 1.0) / (1u64 << 53) as f64
     }
 
-    pub fn normal(&mut self, mean: f64, deviation: f64) -> f64 {
+    pub(crate) fn normal(&mut self, mean: f64, deviation: f64) -> f64 {
         let (u1, u2) = (self.uniform(), self.uniform());
         mean + deviation * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 
-    pub fn series(&mut self, len: usize, mean: f64, deviation: f64) -> Vec<f64> {
+    pub(crate) fn series(&mut self, len: usize, mean: f64, deviation: f64) -> Vec<f64> {
         (0..len).map(|_| self.normal(mean, deviation)).collect()
     }
 }

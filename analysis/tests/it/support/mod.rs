@@ -7,7 +7,7 @@ use ironforge_engine::verdict::{TraceVerdict, VerdictStatus};
 use ironforge_engine::{DecidedSpan, DecidedTrace};
 use ironforge_proto::semconv::{SpanKind, Stage};
 
-pub struct TraceBuilder {
+pub(crate) struct TraceBuilder {
     spans: Vec<DecidedSpan>,
     trace_id: TraceId,
 }
@@ -19,7 +19,7 @@ impl Default for TraceBuilder {
 }
 
 impl TraceBuilder {
-    pub fn new(trace: u8) -> Self {
+    pub(crate) fn new(trace: u8) -> Self {
         let mut id = [0u8; 16];
         id[15] = trace.max(1);
         Self {
@@ -54,11 +54,11 @@ impl TraceBuilder {
         span_id
     }
 
-    pub fn run(&mut self, times: (f64, f64)) -> SpanId {
+    pub(crate) fn run(&mut self, times: (f64, f64)) -> SpanId {
         self.push(None, "run", SpanKind::Run, None, None, times)
     }
 
-    pub fn stage(&mut self, run: SpanId, stage: Stage, times: (f64, f64)) -> SpanId {
+    pub(crate) fn stage(&mut self, run: SpanId, stage: Stage, times: (f64, f64)) -> SpanId {
         self.push(
             Some(run),
             stage.as_str(),
@@ -69,7 +69,7 @@ impl TraceBuilder {
         )
     }
 
-    pub fn session(
+    pub(crate) fn session(
         &mut self,
         parent: SpanId,
         stage: Stage,
@@ -87,7 +87,7 @@ impl TraceBuilder {
     }
 
     /// A span with a parent id no span of the trace has.
-    pub fn orphan(&mut self, times: (f64, f64)) -> SpanId {
+    pub(crate) fn orphan(&mut self, times: (f64, f64)) -> SpanId {
         self.push(
             Some(SpanId([9; 8])),
             "orphan",
@@ -98,17 +98,17 @@ impl TraceBuilder {
         )
     }
 
-    pub fn spans_mut(&mut self) -> &mut Vec<DecidedSpan> {
+    pub(crate) fn spans_mut(&mut self) -> &mut Vec<DecidedSpan> {
         &mut self.spans
     }
 
-    pub fn build(self) -> DecidedTrace {
+    pub(crate) fn build(self) -> DecidedTrace {
         decided(self.trace_id, self.spans)
     }
 }
 
 /// A passed trace of these spans.
-pub fn decided(trace_id: TraceId, spans: Vec<DecidedSpan>) -> DecidedTrace {
+pub(crate) fn decided(trace_id: TraceId, spans: Vec<DecidedSpan>) -> DecidedTrace {
     DecidedTrace {
         verdict: TraceVerdict {
             trace_id,
@@ -130,7 +130,7 @@ pub fn decided(trace_id: TraceId, spans: Vec<DecidedSpan>) -> DecidedTrace {
 }
 
 /// A run of one discovery stage whose sessions take the given times, one after another from 0.
-pub fn serial_stage(durations: &[f64]) -> DecidedTrace {
+pub(crate) fn serial_stage(durations: &[f64]) -> DecidedTrace {
     let total: f64 = durations.iter().sum();
     let mut trace = TraceBuilder::default();
     let run = trace.run((0.0, total));
@@ -149,7 +149,7 @@ pub fn serial_stage(durations: &[f64]) -> DecidedTrace {
 }
 
 /// A discovery stage of `sessions` one-second sessions run `wide` at a time.
-pub fn wide_stage(sessions: usize, wide: usize) -> DecidedTrace {
+pub(crate) fn wide_stage(sessions: usize, wide: usize) -> DecidedTrace {
     let waves = sessions.div_ceil(wide.max(1)) as f64;
     let mut trace = TraceBuilder::default();
     let run = trace.run((0.0, waves));
@@ -166,7 +166,7 @@ pub fn wide_stage(sessions: usize, wide: usize) -> DecidedTrace {
     trace.build()
 }
 
-pub fn assert_close(actual: f64, expected: f64, what: &str) {
+pub(crate) fn assert_close(actual: f64, expected: f64, what: &str) {
     assert!(
         (actual - expected).abs() < 1e-6,
         "{what}: expected {expected}, got {actual}"

@@ -1,6 +1,6 @@
 //! What the engine tests share: contract files, spans, times, and the events' verdicts and violations.
 
-pub mod properties;
+pub(crate) mod properties;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,10 +12,10 @@ use ironforge_engine::{ContractSet, EngineEvent, Now};
 use ironforge_proto::semconv::SpanKind;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 
-pub const SECOND: u64 = 1_000_000_000;
+pub(crate) const SECOND: u64 = 1_000_000_000;
 
 /// A contract file of the given contracts (YAML list items), with optional `attributes:` and `limits:`.
-pub fn contracts(attributes: &str, limits: &str, items: &str) -> Arc<ContractSet> {
+pub(crate) fn contracts(attributes: &str, limits: &str, items: &str) -> Arc<ContractSet> {
     let text = format!(
         "version: 1\ncompletion: {{ grace_seconds: 1, idle_timeout_seconds: 10 }}\n{attributes}{limits}contracts:\n{items}"
     );
@@ -25,21 +25,21 @@ pub fn contracts(attributes: &str, limits: &str, items: &str) -> Arc<ContractSet
     ))
 }
 
-pub fn defaults() -> Arc<ContractSet> {
+pub(crate) fn defaults() -> Arc<ContractSet> {
     Arc::new(ContractSet::new(
         ContractFile::embedded_default().unwrap(),
         None,
     ))
 }
 
-pub fn at(start: Instant, seconds: u64) -> Now {
+pub(crate) fn at(start: Instant, seconds: u64) -> Now {
     Now {
         instant: start + Duration::from_secs(seconds),
         unix_nano: 1_700_000_000 * SECOND + seconds * SECOND,
     }
 }
 
-pub fn span(trace: u8, id: u8, parent: Option<u8>, kind: Option<SpanKind>) -> SpanRecord {
+pub(crate) fn span(trace: u8, id: u8, parent: Option<u8>, kind: Option<SpanKind>) -> SpanRecord {
     let mut span = SpanRecord::new(
         TraceId([trace; 16]),
         SpanId([id; 8]),
@@ -52,7 +52,7 @@ pub fn span(trace: u8, id: u8, parent: Option<u8>, kind: Option<SpanKind>) -> Sp
     span
 }
 
-pub fn verdicts(events: &[EngineEvent]) -> Vec<&TraceVerdict> {
+pub(crate) fn verdicts(events: &[EngineEvent]) -> Vec<&TraceVerdict> {
     events
         .iter()
         .filter_map(|event| match event {
@@ -62,7 +62,7 @@ pub fn verdicts(events: &[EngineEvent]) -> Vec<&TraceVerdict> {
         .collect()
 }
 
-pub fn violations(events: &[EngineEvent]) -> Vec<&Violation> {
+pub(crate) fn violations(events: &[EngineEvent]) -> Vec<&Violation> {
     events
         .iter()
         .filter_map(|event| match event {
@@ -72,7 +72,7 @@ pub fn violations(events: &[EngineEvent]) -> Vec<&Violation> {
         .collect()
 }
 
-pub fn kv(key: &str, value: Value) -> KeyValue {
+pub(crate) fn kv(key: &str, value: Value) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue { value: Some(value) }),

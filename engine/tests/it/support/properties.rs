@@ -12,7 +12,7 @@ const SEED: u64 = 0x1f0e_c0de_5eed;
 ///
 /// A failure is saved next to the test's source (see [`kept_next_to_source`]) and replayed first by every
 /// later run: commit the file with the fix.
-pub fn config(cases: u32) -> Config {
+pub(crate) fn config(cases: u32) -> Config {
     let defaults = Config::default();
     let random = std::env::var("IRONFORGE_PROPTEST_RANDOM").is_ok_and(|value| value == "1");
     let rng_seed = match defaults.rng_seed {
@@ -34,7 +34,7 @@ pub fn config(cases: u32) -> Config {
 /// `config` with its failures kept next to the test's source, in `tests/it/<module>.proptest-regressions`,
 /// where the checked-in ones are. proptest's default keeps them in a `proptest-regressions` folder beside
 /// the nearest folder above the source with a `lib.rs` or `main.rs`, which for this binary is `tests/`.
-pub fn kept_next_to_source(config: Config) -> Config {
+pub(crate) fn kept_next_to_source(config: Config) -> Config {
     let failure_persistence = config.failure_persistence.as_ref().map(|_| {
         Box::new(FileFailurePersistence::WithSource("proptest-regressions"))
             as Box<dyn FailurePersistence>

@@ -28,14 +28,14 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use tracing_subscriber::layer::SubscriberExt;
 
 /// An instrumentation over in-memory exporters, with a subscriber scoped to each `run`.
-pub struct Harness {
+pub(crate) struct Harness {
     pub spans: InMemorySpanExporter,
     pub metrics: InMemoryMetricExporter,
     pub instrumentation: Instrumentation,
 }
 
 impl Harness {
-    pub fn new(sampling: Sampling) -> Self {
+    pub(crate) fn new(sampling: Sampling) -> Self {
         let spans = InMemorySpanExporter::default();
         let metrics = InMemoryMetricExporter::default();
         let config = Config::builder()
@@ -54,22 +54,22 @@ impl Harness {
         }
     }
 
-    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         let subscriber = tracing_subscriber::registry().with(self.instrumentation.layer());
         tracing::subscriber::with_default(subscriber, f)
     }
 
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         self.instrumentation.force_flush().unwrap();
     }
 
-    pub fn finished_spans(&self) -> Vec<SpanData> {
+    pub(crate) fn finished_spans(&self) -> Vec<SpanData> {
         self.flush();
         self.spans.get_finished_spans().unwrap()
     }
 
     /// The latest cumulative snapshot of every metric.
-    pub fn latest_metrics(&self) -> ResourceMetrics {
+    pub(crate) fn latest_metrics(&self) -> ResourceMetrics {
         self.flush();
         self.metrics
             .get_finished_metrics()
@@ -79,13 +79,13 @@ impl Harness {
     }
 }
 
-pub fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
+pub(crate) fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
     let found: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
     assert_eq!(found.len(), 1, "exactly one span named {name}: {spans:#?}");
     found[0]
 }
 
-pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
+pub(crate) fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
     span.attributes
         .iter()
         .rev()
@@ -95,7 +95,7 @@ pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
 
 /// The attribute keys of a span, minus those the OpenTelemetry layer adds about code location,
 /// thread and timing.
-pub fn own_keys(span: &SpanData) -> Vec<&str> {
+pub(crate) fn own_keys(span: &SpanData) -> Vec<&str> {
     let mut keys: Vec<&str> = span
         .attributes
         .iter()
@@ -110,13 +110,13 @@ pub fn own_keys(span: &SpanData) -> Vec<&str> {
     keys
 }
 
-pub fn metric<'a>(rm: &'a ResourceMetrics, name: &str) -> Option<&'a Metric> {
+pub(crate) fn metric<'a>(rm: &'a ResourceMetrics, name: &str) -> Option<&'a Metric> {
     rm.scope_metrics()
         .flat_map(|s| s.metrics())
         .find(|m| m.name() == name)
 }
 
-pub fn metric_names(rm: &ResourceMetrics) -> Vec<String> {
+pub(crate) fn metric_names(rm: &ResourceMetrics) -> Vec<String> {
     let mut names: Vec<String> = rm
         .scope_metrics()
         .flat_map(|s| s.metrics())
@@ -133,7 +133,7 @@ fn sorted(attrs: impl Iterator<Item = KeyValue>) -> Vec<KeyValue> {
 }
 
 /// Histogram points as (attributes, count, sum).
-pub fn histogram_f64(m: &Metric) -> Vec<(Vec<KeyValue>, u64, f64)> {
+pub(crate) fn histogram_f64(m: &Metric) -> Vec<(Vec<KeyValue>, u64, f64)> {
     match m.data() {
         AggregatedMetrics::F64(MetricData::Histogram(h)) => h
             .data_points()
@@ -143,7 +143,7 @@ pub fn histogram_f64(m: &Metric) -> Vec<(Vec<KeyValue>, u64, f64)> {
     }
 }
 
-pub fn sum_u64(m: &Metric) -> Vec<(Vec<KeyValue>, u64)> {
+pub(crate) fn sum_u64(m: &Metric) -> Vec<(Vec<KeyValue>, u64)> {
     match m.data() {
         AggregatedMetrics::U64(MetricData::Sum(s)) => {
             assert!(s.is_monotonic());
@@ -156,7 +156,7 @@ pub fn sum_u64(m: &Metric) -> Vec<(Vec<KeyValue>, u64)> {
     }
 }
 
-pub fn sum_f64(m: &Metric) -> Vec<(Vec<KeyValue>, f64)> {
+pub(crate) fn sum_f64(m: &Metric) -> Vec<(Vec<KeyValue>, f64)> {
     match m.data() {
         AggregatedMetrics::F64(MetricData::Sum(s)) => s
             .data_points()
@@ -166,7 +166,7 @@ pub fn sum_f64(m: &Metric) -> Vec<(Vec<KeyValue>, f64)> {
     }
 }
 
-pub fn gauge_u64(m: &Metric) -> Vec<(Vec<KeyValue>, u64)> {
+pub(crate) fn gauge_u64(m: &Metric) -> Vec<(Vec<KeyValue>, u64)> {
     match m.data() {
         AggregatedMetrics::U64(MetricData::Gauge(g)) => g
             .data_points()
@@ -176,13 +176,13 @@ pub fn gauge_u64(m: &Metric) -> Vec<(Vec<KeyValue>, u64)> {
     }
 }
 
-pub fn kv(key: &'static str, value: impl Into<Value>) -> KeyValue {
+pub(crate) fn kv(key: &'static str, value: impl Into<Value>) -> KeyValue {
     KeyValue::new(Key::from_static_str(key), value)
 }
 
 /// What the sink received.
 #[derive(Default)]
-pub struct Received {
+pub(crate) struct Received {
     pub traces: Vec<ExportTraceServiceRequest>,
     pub metrics: Vec<ExportMetricsServiceRequest>,
     pub metadata: Vec<tonic::metadata::MetadataMap>,
@@ -238,11 +238,11 @@ impl MetricsService for Sink {
 }
 
 /// The name of the sink's thread, so tests can tell its own tracing from the pipeline's.
-pub const SINK_THREAD: &str = "test-grpc-sink";
+pub(crate) const SINK_THREAD: &str = "test-grpc-sink";
 
 /// An OTLP/gRPC collector on 127.0.0.1 that keeps what it receives. It runs on a runtime of its
 /// own thread, so tests on any runtime flavour (or none) can use it, and stops when dropped.
-pub struct GrpcSink {
+pub(crate) struct GrpcSink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Received>>,
     spans: Arc<std::sync::atomic::AtomicU64>,
@@ -252,12 +252,12 @@ pub struct GrpcSink {
 
 impl GrpcSink {
     /// A sink that keeps every request.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(true)
     }
 
     /// A sink that only counts spans, so it holds no memory for what it receives.
-    pub fn start_discarding() -> Self {
+    pub(crate) fn start_discarding() -> Self {
         Self::start_with(false)
     }
 
@@ -304,15 +304,15 @@ impl GrpcSink {
         }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub fn spans_received(&self) -> u64 {
+    pub(crate) fn spans_received(&self) -> u64 {
         self.spans.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn with_received<R>(&self, f: impl FnOnce(&Received) -> R) -> R {
+    pub(crate) fn with_received<R>(&self, f: impl FnOnce(&Received) -> R) -> R {
         f(&self.received.lock().unwrap())
     }
 }
@@ -329,7 +329,7 @@ impl Drop for GrpcSink {
 }
 
 /// A port on 127.0.0.1 where nothing listens: bound once to get a free number, then released.
-pub fn closed_port() -> u16 {
+pub(crate) fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }

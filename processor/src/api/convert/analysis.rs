@@ -33,7 +33,7 @@ fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-pub fn trace_analysis(a: &TraceAnalysis) -> pb::TraceAnalysis {
+pub(crate) fn trace_analysis(a: &TraceAnalysis) -> pb::TraceAnalysis {
     pb::TraceAnalysis {
         trace_id: id_bytes(&a.trace_id),
         service_name: a.service_name.clone().unwrap_or_default(),
@@ -286,7 +286,7 @@ fn pipeline_bottlenecks(p: &PipelineBottlenecks) -> pb::PipelineBottlenecks {
     }
 }
 
-pub fn bottlenecks(answer: &BottlenecksAnswer) -> pb::BottlenecksReport {
+pub(crate) fn bottlenecks(answer: &BottlenecksAnswer) -> pb::BottlenecksReport {
     pb::BottlenecksReport {
         rule: answer.rule.to_owned(),
         pipelines: answer.pipelines.iter().map(pipeline_bottlenecks).collect(),
@@ -328,7 +328,7 @@ fn pipeline_regressions(p: &PipelineRegressions) -> pb::PipelineRegressions {
     }
 }
 
-pub fn regressions(answer: &RegressionsAnswer) -> pb::RegressionsReport {
+pub(crate) fn regressions(answer: &RegressionsAnswer) -> pb::RegressionsReport {
     pb::RegressionsReport {
         pipelines: answer.pipelines.iter().map(pipeline_regressions).collect(),
     }
@@ -344,7 +344,7 @@ fn pipeline_plan(p: &PipelinePlan) -> pb::PipelinePlan {
     }
 }
 
-pub fn plans(answer: &PlanAnswer) -> pb::PlanReport {
+pub(crate) fn plans(answer: &PlanAnswer) -> pb::PlanReport {
     pb::PlanReport {
         pipelines: answer.pipelines.iter().map(pipeline_plan).collect(),
     }

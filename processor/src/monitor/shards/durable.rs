@@ -37,7 +37,7 @@ pub(crate) struct ShardRecovery {
 impl ShardRecovery {
     /// Splits what was recovered by the shard that now owns each trace. Returned last shard first, for
     /// popping.
-    pub fn split(
+    pub(super) fn split(
         recovered: Recovered,
         shards: usize,
         index: impl Fn(&TraceId) -> usize,
@@ -63,7 +63,7 @@ impl ShardRecovery {
     }
 
     /// The recovered spans, in the chunks they were written in, to evaluate again.
-    pub fn into_chunks(self) -> impl Iterator<Item = Vec<SpanRecord>> {
+    pub(super) fn into_chunks(self) -> impl Iterator<Item = Vec<SpanRecord>> {
         let mut spans = self.spans.into_iter().peekable();
         std::iter::from_fn(move || {
             spans.peek()?;
@@ -83,7 +83,10 @@ pub(crate) struct Logged {
 }
 
 impl Logged {
-    pub fn new(log: ShardLog, restored: Arc<RwLock<HashMap<TraceId, TraceVerdict>>>) -> Self {
+    pub(super) fn new(
+        log: ShardLog,
+        restored: Arc<RwLock<HashMap<TraceId, TraceVerdict>>>,
+    ) -> Self {
         Self {
             log,
             restored,
@@ -95,7 +98,7 @@ impl Logged {
     /// Writes what was recovered to this run's log, emptied first (a failed attempt may have left part of
     /// it), and syncs it; its spans are then evaluated again ([`ShardRecovery::into_chunks`]). The verdicts
     /// given before the restart are answered from the first attempt on, written or not.
-    pub fn recover(&mut self, recovery: &ShardRecovery, kept: usize) -> std::io::Result<()> {
+    pub(super) fn recover(&mut self, recovery: &ShardRecovery, kept: usize) -> std::io::Result<()> {
         let written = self
             .log
             .reset()
@@ -133,7 +136,7 @@ impl Logged {
 
     /// Writes the batches and commits them with one sync. A batch that cannot be written is refused (its
     /// receiver answers with a retry) and emptied, so it is not evaluated; returns how many spans that was.
-    pub fn write<'a>(
+    pub(super) fn write<'a>(
         &mut self,
         batches: impl Iterator<Item = (&'a mut Vec<SpanRecord>, &'a mut Option<Ack>)>,
     ) -> usize {
@@ -162,7 +165,7 @@ impl Logged {
     }
 
     /// Syncs the log, and waits for the decided segments released so far to be deleted.
-    pub fn sync(&mut self) {
+    pub(super) fn sync(&mut self) {
         if let Err(err) = self.log.sync() {
             self.failed("sync", &err);
         }
@@ -170,12 +173,12 @@ impl Logged {
     }
 
     /// Syncs whatever the policy left unsynced: the log is closed clean.
-    pub fn close(&mut self) {
+    pub(super) fn close(&mut self) {
         self.sync();
     }
 
     /// Spans of traces decided before the restart are late: the verdict stands and is not given again.
-    pub fn drop_decided_before_restart(&self, spans: &mut Vec<SpanRecord>) {
+    pub(super) fn drop_decided_before_restart(&self, spans: &mut Vec<SpanRecord>) {
         let restored = self.restored.read().unwrap_or_else(PoisonError::into_inner);
         if !restored.is_empty() {
             spans.retain(|span| !restored.contains_key(&span.trace_id));
@@ -185,7 +188,7 @@ impl Logged {
     /// Logs each decision before it is handed on, and leaves out violations already emitted.
     ///
     /// Returns the violations left out, emitted before the restart: they are listed again, not sent again.
-    pub fn decided(&mut self, events: &mut Vec<EngineEvent>) -> Vec<Violation> {
+    pub(super) fn decided(&mut self, events: &mut Vec<EngineEvent>) -> Vec<Violation> {
         let mut emitted_before = Vec::new();
         events.retain(|event| match event {
             EngineEvent::Violation(violation) => {
@@ -225,7 +228,7 @@ impl Logged {
 
     /// Syncs when the interval is due; now and then deletes segments whose traces are all decided, and
     /// rewrites the decision file when it has grown.
-    pub fn maintain(&mut self, engine: &Engine) {
+    pub(super) fn maintain(&mut self, engine: &Engine) {
         if let Err(err) = self.log.sync_if_due() {
             self.failed("sync", &err);
         }
@@ -303,14 +306,14 @@ impl std::fmt::Debug for RecoveryGate {
 }
 
 impl RecoveryGate {
-    pub fn new(shards: usize) -> Self {
+    pub(super) fn new(shards: usize) -> Self {
         Self {
             pending: AtomicBool::new(shards > 0),
             state: Mutex::new(GateState { shards, then: None }),
         }
     }
 
-    pub fn is_pending(&self) -> bool {
+    pub(super) fn is_pending(&self) -> bool {
         self.pending.load(Ordering::Acquire)
     }
 
@@ -319,7 +322,7 @@ impl RecoveryGate {
     }
 
     /// One shard has written its part; the last one runs what [`RecoveryGate::then`] left.
-    pub fn shard_recovered(&self) {
+    pub(super) fn shard_recovered(&self) {
         let then = {
             let mut state = self.lock();
             state.shards = state.shards.saturating_sub(1);
@@ -335,7 +338,7 @@ impl RecoveryGate {
     }
 
     /// Runs `then` once every shard has written its part: now, when they all have.
-    pub fn then(&self, then: impl FnOnce() + Send + 'static) {
+    pub(super) fn then(&self, then: impl FnOnce() + Send + 'static) {
         let mut state = self.lock();
         if state.shards == 0 {
             drop(state);

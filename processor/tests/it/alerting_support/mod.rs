@@ -17,23 +17,23 @@ use axum::routing::post;
 use serde_json::Value;
 
 /// Upper bound of every wait in these tests.
-pub const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 /// The workspace root, where the stack's configuration lives.
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf()
 }
 
-pub fn read_repo_file(relative: &str) -> String {
+pub(crate) fn read_repo_file(relative: &str) -> String {
     let path = repo_root().join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
 /// The first of `names` found on PATH.
-pub fn which(names: &[&str]) -> Option<PathBuf> {
+pub(crate) fn which(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
@@ -42,7 +42,7 @@ pub fn which(names: &[&str]) -> Option<PathBuf> {
 
 /// The Prometheus and Alertmanager binaries.
 #[derive(Debug, Clone)]
-pub struct Tools {
+pub(crate) struct Tools {
     pub prometheus: PathBuf,
     pub promtool: PathBuf,
     pub alertmanager: PathBuf,
@@ -52,7 +52,7 @@ pub struct Tools {
 impl Tools {
     /// The binaries, or `None` after saying why the test is skipped. Under CI (`CI` set) a missing binary
     /// fails the test instead, so a CI machine that lacks the packages cannot pass silently.
-    pub fn find() -> Option<Self> {
+    pub(crate) fn find() -> Option<Self> {
         let prometheus = which(&["prometheus"]);
         let promtool = which(&["promtool"]);
         let alertmanager = which(&["prometheus-alertmanager", "alertmanager"]);
@@ -90,7 +90,7 @@ impl Tools {
 }
 
 /// Runs a command to completion and fails the test, with its output, unless it succeeds.
-pub fn run_ok(program: &Path, args: &[&str]) -> String {
+pub(crate) fn run_ok(program: &Path, args: &[&str]) -> String {
     let output = Command::new(program)
         .args(args)
         .output()
@@ -109,10 +109,10 @@ pub fn run_ok(program: &Path, args: &[&str]) -> String {
 
 /// A directory under the system temp dir, removed on drop.
 #[derive(Debug)]
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    pub fn new(prefix: &str) -> Self {
+    pub(crate) fn new(prefix: &str) -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -122,7 +122,7 @@ impl TempDir {
         Self(path)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -134,7 +134,7 @@ impl Drop for TempDir {
 }
 
 /// A loopback port free at the time of asking.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -144,14 +144,14 @@ pub fn free_port() -> u16 {
 
 /// A child process killed on drop; its output goes to a log file that is printed if the test fails.
 #[derive(Debug)]
-pub struct Process {
+pub(crate) struct Process {
     name: &'static str,
     child: Child,
     log: PathBuf,
 }
 
 impl Process {
-    pub fn spawn(name: &'static str, program: &Path, args: &[String], log: PathBuf) -> Self {
+    pub(crate) fn spawn(name: &'static str, program: &Path, args: &[String], log: PathBuf) -> Self {
         let out = File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
         let child = Command::new(program)
@@ -164,12 +164,12 @@ impl Process {
         Self { name, child, log }
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Fails the test at once, with the log, if the process has exited.
-    pub fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         if let Some(status) = self.child.try_wait().unwrap() {
             panic!("{} exited with {status}:\n{}", self.name, self.log());
         }
@@ -187,7 +187,7 @@ impl Drop for Process {
 }
 
 /// Polls `probe` every 200 ms until it yields a value, failing after [`WAIT`] with `what`.
-pub async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -203,7 +203,7 @@ where
 }
 
 /// An HTTP client whose every request gives up after ten seconds, so no request outlives the test's bounds.
-pub fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -211,7 +211,7 @@ pub fn http() -> reqwest::Client {
 }
 
 /// GET a JSON document; `None` while the server is not answering or answers an error.
-pub async fn get_json(url: &str) -> Option<Value> {
+pub(crate) async fn get_json(url: &str) -> Option<Value> {
     let response = http().get(url).send().await.ok()?;
     if !response.status().is_success() {
         return None;
@@ -221,13 +221,13 @@ pub async fn get_json(url: &str) -> Option<Value> {
 
 /// A Prometheus server with its own storage, scraping and alerting as `config_yaml` says.
 #[derive(Debug)]
-pub struct Prometheus {
+pub(crate) struct Prometheus {
     pub url: String,
     process: Process,
 }
 
 impl Prometheus {
-    pub async fn start(binary: &Path, dir: &Path, config_yaml: &str) -> Self {
+    pub(crate) async fn start(binary: &Path, dir: &Path, config_yaml: &str) -> Self {
         let config = dir.join("prometheus.yml");
         std::fs::write(&config, config_yaml).unwrap();
         let listen = format!("127.0.0.1:{}", free_port());
@@ -248,7 +248,7 @@ impl Prometheus {
     }
 
     /// An instant query's result vector; fails the test if Prometheus refuses the query.
-    pub async fn query(&self, promql: &str) -> Vec<Value> {
+    pub(crate) async fn query(&self, promql: &str) -> Vec<Value> {
         let url = reqwest::Url::parse_with_params(
             &format!("{}/api/v1/query", self.url),
             [("query", promql)],
@@ -268,7 +268,7 @@ impl Prometheus {
     }
 
     /// An API document under `/api/v1/`, such as `alerts` or `rules`.
-    pub async fn api(&self, path: &str) -> Value {
+    pub(crate) async fn api(&self, path: &str) -> Value {
         let body = get_json(&format!("{}/api/v1/{path}", self.url))
             .await
             .unwrap_or_else(|| panic!("no answer from /api/v1/{path}"));
@@ -276,21 +276,21 @@ impl Prometheus {
         body["data"].clone()
     }
 
-    pub fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         self.process.assert_running();
     }
 }
 
 /// An Alertmanager with clustering off and its own storage.
 #[derive(Debug)]
-pub struct Alertmanager {
+pub(crate) struct Alertmanager {
     pub url: String,
     pub addr: SocketAddr,
     process: Process,
 }
 
 impl Alertmanager {
-    pub async fn start(binary: &Path, dir: &Path, config_yaml: &str) -> Self {
+    pub(crate) async fn start(binary: &Path, dir: &Path, config_yaml: &str) -> Self {
         let config = dir.join("alertmanager.yml");
         std::fs::write(&config, config_yaml).unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -309,14 +309,14 @@ impl Alertmanager {
     }
 
     /// Alerts Alertmanager currently holds (`/api/v2/alerts`).
-    pub async fn alerts(&self) -> Vec<Value> {
+    pub(crate) async fn alerts(&self) -> Vec<Value> {
         get_json(&format!("{}/api/v2/alerts", self.url))
             .await
             .and_then(|alerts| alerts.as_array().cloned())
             .unwrap_or_default()
     }
 
-    pub fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         self.process.assert_running();
     }
 }
@@ -342,7 +342,7 @@ async fn wait_ready(process: &mut Process, url: &str) {
 
 /// One alert as a webhook notification delivered it, with the receiver it was routed to.
 #[derive(Debug, Clone)]
-pub struct Delivered {
+pub(crate) struct Delivered {
     pub receiver: String,
     pub status: String,
     pub labels: Value,
@@ -350,12 +350,12 @@ pub struct Delivered {
 
 /// Collects what Alertmanager's webhook receivers post; each receiver posts to `/<receiver name>`.
 #[derive(Debug, Clone, Default)]
-pub struct WebhookSink {
+pub(crate) struct WebhookSink {
     delivered: Arc<Mutex<Vec<Delivered>>>,
 }
 
 impl WebhookSink {
-    pub async fn start() -> (Self, SocketAddr) {
+    pub(crate) async fn start() -> (Self, SocketAddr) {
         let sink = Self::default();
         let app = Router::new()
             .route("/{receiver}", post(receive))
@@ -366,7 +366,7 @@ impl WebhookSink {
         (sink, addr)
     }
 
-    pub fn delivered(&self) -> Vec<Delivered> {
+    pub(crate) fn delivered(&self) -> Vec<Delivered> {
         self.delivered.lock().unwrap().clone()
     }
 }

@@ -14,13 +14,13 @@ use ironforge_replay::record::{DiscardMetrics, JsonLinesExporter};
 use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
 use tracing_subscriber::layer::SubscriberExt;
 
-pub mod runs;
+pub(crate) mod runs;
 
 /// The `service.name` the recorded runs carry.
-pub const SERVICE: &str = "ironforge-replay";
+pub(crate) const SERVICE: &str = "ironforge-replay";
 
 /// A directory of this test process's own, created once.
-pub fn scratch() -> &'static Path {
+pub(crate) fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("ironforge-check-{}", std::process::id()));
@@ -30,12 +30,12 @@ pub fn scratch() -> &'static Path {
 }
 
 /// A path in the scratch directory.
-pub fn path(name: &str) -> PathBuf {
+pub(crate) fn path(name: &str) -> PathBuf {
     scratch().join(name)
 }
 
 /// Runs the real replay with `faults`, recording its trace to `name` in the OTLP/JSON line format.
-pub fn record(name: &str, faults: Faults) -> PathBuf {
+pub(crate) fn record(name: &str, faults: Faults) -> PathBuf {
     let file = path(name);
     let config = Config::builder()
         .service_name(SERVICE)
@@ -56,13 +56,13 @@ pub fn record(name: &str, faults: Faults) -> PathBuf {
 }
 
 /// The directory of the reference replay's recorded traces (`scripts/record-traces`).
-pub fn recordings() -> PathBuf {
+pub(crate) fn recordings() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/traces")
 }
 
 /// The recording `name` (`clean`, or a fault's name) as the plain OTLP/JSON lines `ironforge-replay --output`
 /// writes, inflated from `fixtures/traces/NAME.jsonl.gz` into the scratch directory.
-pub fn recorded(name: &str) -> PathBuf {
+pub(crate) fn recorded(name: &str) -> PathBuf {
     let file = path(&format!("{name}.jsonl"));
     if !file.exists() {
         let gz = recordings().join(format!("{name}.jsonl.gz"));
@@ -79,13 +79,13 @@ pub fn recorded(name: &str) -> PathBuf {
 }
 
 /// The clean run's recording.
-pub fn clean_run() -> &'static Path {
+pub(crate) fn clean_run() -> &'static Path {
     static CLEAN: OnceLock<PathBuf> = OnceLock::new();
     CLEAN.get_or_init(|| recorded("clean"))
 }
 
 /// `ironforge-processor check ARGS`, with `stdin` on its standard input.
-pub fn check(args: &[&str], stdin: &[u8]) -> Output {
+pub(crate) fn check(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ironforge-processor"))
         .arg("check")
         .args(args)
@@ -101,7 +101,7 @@ pub fn check(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 /// The exit code, with the output shown when it is not the one expected.
-pub fn expect_exit(output: &Output, code: i32) {
+pub(crate) fn expect_exit(output: &Output, code: i32) {
     assert_eq!(
         output.status.code(),
         Some(code),
@@ -112,7 +112,7 @@ pub fn expect_exit(output: &Output, code: i32) {
 }
 
 /// The JSON report `check --format json` printed.
-pub fn json_report(output: &Output) -> serde_json::Value {
+pub(crate) fn json_report(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
         panic!(
             "not a JSON report ({err}):\n{}",
@@ -122,7 +122,7 @@ pub fn json_report(output: &Output) -> serde_json::Value {
 }
 
 /// The contract ids violated in the report's traces.
-pub fn violated(report: &serde_json::Value) -> Vec<String> {
+pub(crate) fn violated(report: &serde_json::Value) -> Vec<String> {
     let mut ids: Vec<String> = report["traces"]
         .as_array()
         .unwrap()
@@ -136,7 +136,7 @@ pub fn violated(report: &serde_json::Value) -> Vec<String> {
 }
 
 /// The default contracts with `from` replaced by `to`, written to `name`.
-pub fn contracts_with(name: &str, from: &str, to: &str) -> PathBuf {
+pub(crate) fn contracts_with(name: &str, from: &str, to: &str) -> PathBuf {
     let text = ironforge_processor::config::DEFAULT_CONTRACTS_YAML;
     assert!(
         text.contains(from),
@@ -148,7 +148,7 @@ pub fn contracts_with(name: &str, from: &str, to: &str) -> PathBuf {
 }
 
 /// A contract file holding only the timing contracts, which the clean run keeps.
-pub fn timing_contracts() -> PathBuf {
+pub(crate) fn timing_contracts() -> PathBuf {
     let text = ironforge_processor::config::DEFAULT_CONTRACTS_YAML;
     let memory = text.find("  # --- memory").unwrap();
     let file = path("timing.yaml");
@@ -157,7 +157,7 @@ pub fn timing_contracts() -> PathBuf {
 }
 
 /// One fault of the replay and the contract it breaks.
-pub struct Fault {
+pub(crate) struct Fault {
     /// The replay's flag for it, without the dashes; also the recording's file stem.
     pub name: &'static str,
     pub faults: Faults,
@@ -166,7 +166,7 @@ pub struct Fault {
 
 /// Every fault of the replay with the contract it breaks. `run_duration` is only broken under
 /// [`quick_run_contracts`]: the slowed run stays well inside the default 180 s.
-pub fn faults() -> Vec<Fault> {
+pub(crate) fn faults() -> Vec<Fault> {
     let with = |set: fn(&mut Faults)| {
         let mut faults = Faults::default();
         set(&mut faults);
@@ -212,6 +212,6 @@ pub fn faults() -> Vec<Fault> {
 }
 
 /// The default contracts with a run limit of 1 s, which the run slowed by 1.5 s breaks.
-pub fn quick_run_contracts() -> PathBuf {
+pub(crate) fn quick_run_contracts() -> PathBuf {
     contracts_with("quick-run.yaml", "threshold: 180", "threshold: 1")
 }

@@ -44,7 +44,7 @@ fn spans_mut(request: &mut Value) -> impl Iterator<Item = &mut Value> {
 
 /// `discovery_seconds.len()` runs of the clean recording, one after another, each with its own trace id and
 /// its discovery stage stretched to the seconds given (later spans move with it), written to `name`.
-pub fn with_discovery(name: &str, discovery_seconds: &[f64]) -> PathBuf {
+pub(crate) fn with_discovery(name: &str, discovery_seconds: &[f64]) -> PathBuf {
     let text = std::fs::read_to_string(clean_run()).unwrap();
     let requests: Vec<Value> = text
         .lines()
@@ -102,7 +102,7 @@ pub fn with_discovery(name: &str, discovery_seconds: &[f64]) -> PathBuf {
 }
 
 /// `count` values around `centre`, each off by up to ±`spread` (a fraction), reproducibly from `seed`.
-pub fn jittered(centre: f64, spread: f64, count: usize, seed: u64) -> Vec<f64> {
+pub(crate) fn jittered(centre: f64, spread: f64, count: usize, seed: u64) -> Vec<f64> {
     let mut state = seed;
     (0..count)
         .map(|_| {

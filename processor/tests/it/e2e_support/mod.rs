@@ -28,7 +28,7 @@ use tracing_subscriber::layer::SubscriberExt;
 /// The default contracts with the timing made for tests: traces complete half a second after their root,
 /// traces without root time out after three seconds, events are not folded, and the instrumentation may cost
 /// up to 100 ms an operation.
-pub fn test_contracts() -> String {
+pub(crate) fn test_contracts() -> String {
     const OVERHEAD: &str =
         "measure: overhead_per_operation\n    comparison: lt\n    threshold: 0.001";
     assert!(
@@ -52,7 +52,7 @@ pub fn test_contracts() -> String {
 
 /// Collects the log records a processor sends downstream.
 #[derive(Debug, Clone, Default)]
-pub struct LogsReceiver {
+pub(crate) struct LogsReceiver {
     records: Arc<Mutex<Vec<LogRecord>>>,
 }
 
@@ -73,7 +73,7 @@ impl LogsService for LogsReceiver {
 }
 
 /// The log records of an export request, in order.
-pub fn log_records(request: ExportLogsServiceRequest) -> impl Iterator<Item = LogRecord> {
+pub(crate) fn log_records(request: ExportLogsServiceRequest) -> impl Iterator<Item = LogRecord> {
     request
         .resource_logs
         .into_iter()
@@ -82,7 +82,7 @@ pub fn log_records(request: ExportLogsServiceRequest) -> impl Iterator<Item = Lo
 }
 
 impl LogsReceiver {
-    pub async fn start() -> (Self, String) {
+    pub(crate) async fn start() -> (Self, String) {
         let receiver = Self::default();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -95,14 +95,14 @@ impl LogsReceiver {
         (receiver, endpoint)
     }
 
-    pub fn records(&self) -> Vec<LogRecord> {
+    pub(crate) fn records(&self) -> Vec<LogRecord> {
         self.records.lock().unwrap().clone()
     }
 }
 
 /// A processor serving on free loopback ports, its downstream logs receiver, and a `WatchViolations`
 /// subscriber that was listening from the start.
-pub struct TestProcessor {
+pub(crate) struct TestProcessor {
     pub server: Option<Server>,
     pub grpc: SocketAddr,
     pub http: SocketAddr,
@@ -114,16 +114,16 @@ pub struct TestProcessor {
 }
 
 impl TestProcessor {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(&test_contracts(), ReceiverLimits::default()).await
     }
 
-    pub async fn start_with(contracts_yaml: &str, receiver_limits: ReceiverLimits) -> Self {
+    pub(crate) async fn start_with(contracts_yaml: &str, receiver_limits: ReceiverLimits) -> Self {
         Self::start_configured(contracts_yaml, receiver_limits, |_| {}).await
     }
 
     /// [`TestProcessor::start_with`], with `configure` changing the server's options last.
-    pub async fn start_configured(
+    pub(crate) async fn start_configured(
         contracts_yaml: &str,
         receiver_limits: ReceiverLimits,
         configure: impl FnOnce(&mut ServerOptions),
@@ -173,22 +173,22 @@ impl TestProcessor {
         processor
     }
 
-    pub fn grpc_endpoint(&self) -> String {
+    pub(crate) fn grpc_endpoint(&self) -> String {
         format!("http://{}", self.grpc)
     }
 
-    pub fn http_endpoint(&self) -> String {
+    pub(crate) fn http_endpoint(&self) -> String {
         format!("http://{}", self.http)
     }
 
-    pub async fn client(&self) -> MonitorServiceClient<tonic::transport::Channel> {
+    pub(crate) async fn client(&self) -> MonitorServiceClient<tonic::transport::Channel> {
         MonitorServiceClient::connect(self.grpc_endpoint())
             .await
             .unwrap()
     }
 
     /// Waits for the verdict of a trace (hex id), as a gRPC client would.
-    pub async fn verdict(&self, trace_id_hex: &str) -> pb::TraceVerdict {
+    pub(crate) async fn verdict(&self, trace_id_hex: &str) -> pb::TraceVerdict {
         let trace_id = hex::decode(trace_id_hex).unwrap();
         let mut client = self.client().await;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -211,7 +211,7 @@ impl TestProcessor {
     }
 
     /// Waits until `check` holds for what the `WatchViolations` stream delivered.
-    pub async fn watched_until(
+    pub(crate) async fn watched_until(
         &self,
         check: impl Fn(&[pb::Violation]) -> bool,
     ) -> Vec<pb::Violation> {
@@ -223,7 +223,7 @@ impl TestProcessor {
     }
 
     /// Waits until `check` holds for the log records received downstream.
-    pub async fn logs_until(&self, check: impl Fn(&[LogRecord]) -> bool) -> Vec<LogRecord> {
+    pub(crate) async fn logs_until(&self, check: impl Fn(&[LogRecord]) -> bool) -> Vec<LogRecord> {
         wait_until(|| {
             let records = self.logs.records();
             check(&records).then_some(records)
@@ -231,11 +231,11 @@ impl TestProcessor {
         .await
     }
 
-    pub async fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         admin_get(self.admin, path).await
     }
 
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
@@ -251,7 +251,11 @@ impl Drop for TestProcessor {
 
 /// Runs the reference replay in its own thread, instrumented with `ironforge-instrument` exporting to
 /// `endpoint`, and flushes it. A failed export fails the test.
-pub async fn replay(endpoint: String, protocol: Protocol, options: ReplayOptions) -> RunSummary {
+pub(crate) async fn replay(
+    endpoint: String,
+    protocol: Protocol,
+    options: ReplayOptions,
+) -> RunSummary {
     tokio::task::spawn_blocking(move || {
         let config = Config::builder()
             .service_name("ironforge-replay-e2e")
@@ -272,12 +276,12 @@ pub async fn replay(endpoint: String, protocol: Protocol, options: ReplayOptions
 }
 
 /// The run's trace id, hex.
-pub fn trace_hex(summary: &RunSummary) -> String {
+pub(crate) fn trace_hex(summary: &RunSummary) -> String {
     summary.trace_id.clone().expect("the run has a trace id")
 }
 
 /// A run (3 s longer than its session) whose only session span takes `session_seconds`.
-pub fn run_with_session(trace: u8, session_seconds: u64) -> ExportTraceServiceRequest {
+pub(crate) fn run_with_session(trace: u8, session_seconds: u64) -> ExportTraceServiceRequest {
     let t0 = 1_754_300_000_000_000_000_u64;
     let kind = |value: &str| KeyValue {
         key: attr::SPAN_KIND.to_owned(),
@@ -303,7 +307,7 @@ pub fn run_with_session(trace: u8, session_seconds: u64) -> ExportTraceServiceRe
 }
 
 /// One export request holding `spans`, under one resource and scope with no attributes.
-pub fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+pub(crate) fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             scope_spans: vec![ScopeSpans {
@@ -316,7 +320,7 @@ pub fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
 }
 
 /// Polls `probe` every 50 ms for up to 30 s.
-pub async fn wait_until<T>(mut probe: impl FnMut() -> Option<T>) -> T {
+pub(crate) async fn wait_until<T>(mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(value) = probe() {
@@ -329,7 +333,7 @@ pub async fn wait_until<T>(mut probe: impl FnMut() -> Option<T>) -> T {
 
 /// [`wait_until`] for a probe that awaits (an HTTP request, say): polls it every 50 ms for up to 30 s. An
 /// `Err` says what the probe last saw, for the failure message.
-pub async fn eventually<T, F>(mut probe: impl FnMut() -> F) -> T
+pub(crate) async fn eventually<T, F>(mut probe: impl FnMut() -> F) -> T
 where
     F: Future<Output = Result<T, String>>,
 {
@@ -344,7 +348,7 @@ where
 }
 
 /// Contract ids of a verdict's violations, sorted and deduplicated.
-pub fn contract_ids(violations: &[pb::Violation]) -> Vec<String> {
+pub(crate) fn contract_ids(violations: &[pb::Violation]) -> Vec<String> {
     let mut ids: Vec<String> = violations.iter().map(|v| v.contract_id.clone()).collect();
     ids.sort();
     ids.dedup();
@@ -352,7 +356,7 @@ pub fn contract_ids(violations: &[pb::Violation]) -> Vec<String> {
 }
 
 /// An OTLP attribute.
-pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
+pub(crate) fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue { value: Some(value) }),
@@ -362,12 +366,12 @@ pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
 
 /// The `ironforge-processor` binary on free loopback ports, logging JSON lines at `info` to a piped stdout:
 /// the start-up line's `fields` name the bound `otlp_grpc`, `otlp_http` and `admin` addresses.
-pub fn processor_command() -> std::process::Command {
+pub(crate) fn processor_command() -> std::process::Command {
     processor_command_logging("json")
 }
 
 /// [`processor_command`] with the console log in `format` (`text` or `json`).
-pub fn processor_command_logging(format: &str) -> std::process::Command {
+pub(crate) fn processor_command_logging(format: &str) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
     command
         // A data directory of its own: another run's write-ahead log would be replayed, and its lock held.
@@ -385,7 +389,7 @@ pub fn processor_command_logging(format: &str) -> std::process::Command {
 }
 
 /// A name no other test process or run uses.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}-{}",
         std::process::id(),
@@ -397,7 +401,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// GET on an admin port: status and body.
-pub async fn admin_get(admin: SocketAddr, path: &str) -> (u16, String) {
+pub(crate) async fn admin_get(admin: SocketAddr, path: &str) -> (u16, String) {
     let response = reqwest::get(format!("http://{admin}{path}")).await.unwrap();
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())

@@ -15,12 +15,13 @@ use tonic::{Code, Status};
 
 use super::loopback_listener;
 
-pub const TRACES_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-pub const METRICS_EXPORT_PATH: &str =
+pub(crate) const TRACES_EXPORT_PATH: &str =
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+pub(crate) const METRICS_EXPORT_PATH: &str =
     "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
 /// Serves the trace and metrics services, as the processor does; returns the endpoint URL.
-pub async fn serve_grpc(sink: Arc<dyn SpanSink>, limits: &ReceiverLimits) -> String {
+pub(crate) async fn serve_grpc(sink: Arc<dyn SpanSink>, limits: &ReceiverLimits) -> String {
     let listener = loopback_listener().await;
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(
@@ -33,7 +34,11 @@ pub async fn serve_grpc(sink: Arc<dyn SpanSink>, limits: &ReceiverLimits) -> Str
 }
 
 /// Sends `body` as the request message of the method at `path`, and reads the answer as an `R`.
-pub async fn call_raw<R>(endpoint: &str, path: &'static str, body: Vec<u8>) -> Result<R, Status>
+pub(crate) async fn call_raw<R>(
+    endpoint: &str,
+    path: &'static str,
+    body: Vec<u8>,
+) -> Result<R, Status>
 where
     R: Message + Default + Send + 'static,
 {
@@ -54,7 +59,7 @@ where
 }
 
 /// Asserts the status the services answer to a request message they cannot decode.
-pub fn assert_undecodable(status: &Status) {
+pub(crate) fn assert_undecodable(status: &Status) {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert!(
         status.message().starts_with("undecodable request: "),

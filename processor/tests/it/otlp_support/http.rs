@@ -15,11 +15,11 @@ use tonic_types::pb::Status as RpcStatus;
 
 use super::{TestSink, assert_one_session, loopback_listener, request, session_span};
 
-pub const PROTOBUF: &str = "application/x-protobuf";
-pub const JSON: &str = "application/json";
+pub(crate) const PROTOBUF: &str = "application/x-protobuf";
+pub(crate) const JSON: &str = "application/json";
 
 /// Serves the OTLP/HTTP router, as the processor does; returns the base URL, without a path.
-pub async fn serve_http(sink: Arc<dyn SpanSink>, limits: &ReceiverLimits) -> String {
+pub(crate) async fn serve_http(sink: Arc<dyn SpanSink>, limits: &ReceiverLimits) -> String {
     let listener = loopback_listener().await;
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router(sink, limits);
@@ -29,7 +29,7 @@ pub async fn serve_http(sink: Arc<dyn SpanSink>, limits: &ReceiverLimits) -> Str
 
 /// An HTTP answer, read whole.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub content_type: String,
     pub retry_after: Option<String>,
@@ -38,7 +38,7 @@ pub struct Answer {
 
 impl Answer {
     /// Asserts the HTTP status, showing the body when it is another.
-    pub fn assert_status(&self, status: u16) {
+    pub(crate) fn assert_status(&self, status: u16) {
         assert_eq!(
             self.status,
             status,
@@ -49,7 +49,7 @@ impl Answer {
 
     /// Asserts an error answer: its HTTP status, and the code and message of the `google.rpc.Status` it
     /// carries in whichever encoding it came.
-    pub fn assert_error(&self, status: u16, code: Code, message_part: &str) {
+    pub(crate) fn assert_error(&self, status: u16, code: Code, message_part: &str) {
         self.assert_status(status);
         let (received_code, message) = if self.content_type == JSON {
             let status = self.json();
@@ -63,26 +63,26 @@ impl Answer {
         assert!(message.contains(message_part), "{message}");
     }
 
-    pub fn protobuf_status(&self) -> RpcStatus {
+    pub(crate) fn protobuf_status(&self) -> RpcStatus {
         assert_eq!(self.content_type, PROTOBUF);
         RpcStatus::decode(self.body.as_slice()).unwrap()
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         assert_eq!(self.content_type, JSON);
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
 /// The router on a loopback port, with the URL of one of its paths.
-pub struct HttpReceiver {
+pub(crate) struct HttpReceiver {
     pub url: String,
     pub sink: Arc<TestSink>,
     pub client: reqwest::Client,
 }
 
 impl HttpReceiver {
-    pub async fn start(path: &str, limits: ReceiverLimits) -> Self {
+    pub(crate) async fn start(path: &str, limits: ReceiverLimits) -> Self {
         let sink = Arc::new(TestSink::default());
         let url = format!("{}{path}", serve_http(sink.clone(), &limits).await);
         Self {
@@ -93,7 +93,7 @@ impl HttpReceiver {
     }
 
     /// POSTs `body` with the given `Content-Type` and `Content-Encoding`, each left out when `None`.
-    pub async fn post(
+    pub(crate) async fn post(
         &self,
         content_type: Option<&str>,
         encoding: Option<&str>,
@@ -121,28 +121,28 @@ impl HttpReceiver {
         }
     }
 
-    pub async fn post_protobuf(&self, message: &impl Message) -> Answer {
+    pub(crate) async fn post_protobuf(&self, message: &impl Message) -> Answer {
         self.post(Some(PROTOBUF), None, message.encode_to_vec())
             .await
     }
 
-    pub async fn post_json(&self, json: &str) -> Answer {
+    pub(crate) async fn post_json(&self, json: &str) -> Answer {
         self.post(Some(JSON), None, json.as_bytes().to_vec()).await
     }
 
     /// Asserts that exactly one request was reported since the last call, as given.
-    pub fn assert_report(&self, outcome: RequestOutcome, accepted: u64, rejected: u64) {
+    pub(crate) fn assert_report(&self, outcome: RequestOutcome, accepted: u64, rejected: u64) {
         self.sink
             .assert_report(Transport::Http, outcome, accepted, rejected);
     }
 
     /// Asserts that no span arrived and that exactly one request was reported, refused whole as `outcome`.
-    pub fn assert_refused(&self, outcome: RequestOutcome) {
+    pub(crate) fn assert_refused(&self, outcome: RequestOutcome) {
         self.sink.assert_refused(Transport::Http, outcome);
     }
 
     /// After a refused trace request: a good one is still accepted and decoded.
-    pub async fn assert_still_serves(&self) {
+    pub(crate) async fn assert_still_serves(&self) {
         let answer = self.post_protobuf(&request(vec![session_span(42)])).await;
         assert_eq!(answer.status, 200);
         assert_eq!(answer.content_type, PROTOBUF);
@@ -152,7 +152,7 @@ impl HttpReceiver {
     }
 }
 
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()

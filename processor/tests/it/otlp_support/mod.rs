@@ -1,8 +1,8 @@
 //! What the OTLP receiver tests share: sinks, request builders and a free loopback port.
 
-pub mod grpc;
-pub mod http;
-pub mod sdk;
+pub(crate) mod grpc;
+pub(crate) mod http;
+pub(crate) mod sdk;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,14 +17,14 @@ use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 use ironforge_telemetry::{RequestOutcome, Transport};
 
-pub const TRACE_ID: [u8; 16] = [
+pub(crate) const TRACE_ID: [u8; 16] = [
     0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c,
 ];
 
 /// Collects every batch, request report and metric point count; while `overloaded` holds a delay, refuses
 /// batches instead.
 #[derive(Debug, Default)]
-pub struct TestSink {
+pub(crate) struct TestSink {
     spans: Mutex<Vec<SpanRecord>>,
     overloaded: Mutex<Option<Duration>>,
     submit_delay: Mutex<Duration>,
@@ -33,32 +33,32 @@ pub struct TestSink {
 }
 
 impl TestSink {
-    pub fn overload(&self, retry_after: Option<Duration>) {
+    pub(crate) fn overload(&self, retry_after: Option<Duration>) {
         *self.overloaded.lock().unwrap() = retry_after;
     }
 
     /// Makes each later batch take this long to submit.
-    pub fn slow_down(&self, delay: Duration) {
+    pub(crate) fn slow_down(&self, delay: Duration) {
         *self.submit_delay.lock().unwrap() = delay;
     }
 
     /// The spans received since the last call.
-    pub fn take(&self) -> Vec<SpanRecord> {
+    pub(crate) fn take(&self) -> Vec<SpanRecord> {
         std::mem::take(&mut *self.spans.lock().unwrap())
     }
 
     /// The request reports received since the last call.
-    pub fn take_reports(&self) -> Vec<RequestReport> {
+    pub(crate) fn take_reports(&self) -> Vec<RequestReport> {
         std::mem::take(&mut *self.reports.lock().unwrap())
     }
 
     /// The metric point counts received since the last call, one per accepted metrics request.
-    pub fn take_metric_points(&self) -> Vec<(Transport, u64)> {
+    pub(crate) fn take_metric_points(&self) -> Vec<(Transport, u64)> {
         std::mem::take(&mut *self.metric_points.lock().unwrap())
     }
 
     /// Asserts that exactly one request was reported since the last call, as given, and returns its report.
-    pub fn assert_report(
+    pub(crate) fn assert_report(
         &self,
         transport: Transport,
         outcome: RequestOutcome,
@@ -85,13 +85,13 @@ impl TestSink {
     }
 
     /// Asserts that no span arrived and that exactly one request was reported, refused whole as `outcome`.
-    pub fn assert_refused(&self, transport: Transport, outcome: RequestOutcome) {
+    pub(crate) fn assert_refused(&self, transport: Transport, outcome: RequestOutcome) {
         assert!(self.take().is_empty());
         self.assert_report(transport, outcome, 0, 0);
     }
 
     /// Asserts that exactly one request was reported, with one span accepted, `at_least` after it arrived.
-    pub fn assert_one_accepted_after(&self, transport: Transport, at_least: Duration) {
+    pub(crate) fn assert_one_accepted_after(&self, transport: Transport, at_least: Duration) {
         let report = self.assert_report(transport, RequestOutcome::Ok, 1, 0);
         assert!(report.seconds >= at_least.as_secs_f64(), "{report:?}");
     }
@@ -117,19 +117,19 @@ impl SpanSink for TestSink {
 }
 
 /// A request limit of 64 KiB, so that an oversized request is cheap to build.
-pub fn small_limits() -> ReceiverLimits {
+pub(crate) fn small_limits() -> ReceiverLimits {
     ReceiverLimits {
         max_request_bytes: 64 * 1024,
     }
 }
 
-pub use crate::e2e_support::kv;
+pub(crate) use crate::e2e_support::kv;
 
-pub fn text(value: &str) -> Value {
+pub(crate) fn text(value: &str) -> Value {
     Value::StringValue(value.to_owned())
 }
 
-pub fn texts(values: &[&str]) -> Value {
+pub(crate) fn texts(values: &[&str]) -> Value {
     Value::ArrayValue(ArrayValue {
         values: values
             .iter()
@@ -141,7 +141,7 @@ pub fn texts(values: &[&str]) -> Value {
 }
 
 /// A valid session span with span id `[id; 8]`.
-pub fn session_span(id: u8) -> Span {
+pub(crate) fn session_span(id: u8) -> Span {
     Span {
         trace_id: TRACE_ID.to_vec(),
         span_id: vec![id; 8],
@@ -160,7 +160,7 @@ pub fn session_span(id: u8) -> Span {
     }
 }
 
-pub fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+pub(crate) fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
@@ -177,7 +177,7 @@ pub fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
 }
 
 /// One session span carrying a string attribute of `bytes` bytes: compresses to almost nothing.
-pub fn padded_request(bytes: usize) -> ExportTraceServiceRequest {
+pub(crate) fn padded_request(bytes: usize) -> ExportTraceServiceRequest {
     let mut span = session_span(9);
     span.attributes
         .push(kv("padding", text(&"a".repeat(bytes))));
@@ -185,7 +185,7 @@ pub fn padded_request(bytes: usize) -> ExportTraceServiceRequest {
 }
 
 /// Asserts the sink holds exactly one good session span with id `[id; 8]`, as [`session_span`] built it.
-pub fn assert_one_session(sink: &TestSink, id: u8) {
+pub(crate) fn assert_one_session(sink: &TestSink, id: u8) {
     let spans = sink.take();
     assert_eq!(spans.len(), 1, "{spans:?}");
     let span = &spans[0];
@@ -198,7 +198,7 @@ pub fn assert_one_session(sink: &TestSink, id: u8) {
 
 /// Asserts `span` decoded as the discovery session NY_AM_2025-08-04 of a 51-feature graph, every attribute
 /// of the expected type.
-pub fn assert_discovery_session(span: &SpanRecord) {
+pub(crate) fn assert_discovery_session(span: &SpanRecord) {
     assert_eq!(span.kind, Some(SpanKind::Session));
     assert_eq!(span.stage, Some(Stage::Discovery));
     assert_eq!(span.session_id.as_deref(), Some("NY_AM_2025-08-04"));
@@ -215,6 +215,6 @@ fn assert_clean_graph_facts(span: &SpanRecord) {
     );
 }
 
-pub async fn loopback_listener() -> tokio::net::TcpListener {
+pub(crate) async fn loopback_listener() -> tokio::net::TcpListener {
     tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
 }

@@ -11,9 +11,9 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use super::TestSink;
 
 /// The `service.name` every SDK export carries in its resource.
-pub const SDK_SERVICE: &str = "ironforge-pipeline";
+pub(crate) const SDK_SERVICE: &str = "ironforge-pipeline";
 
-pub fn sdk_resource() -> Resource {
+pub(crate) fn sdk_resource() -> Resource {
     Resource::builder().with_service_name(SDK_SERVICE).build()
 }
 
@@ -22,7 +22,7 @@ pub fn sdk_resource() -> Resource {
 ///
 /// Everything runs on a blocking thread: the SDK's batch processor exports from its own thread, flushing
 /// blocks until it has, and a blocking HTTP client must stay off the async workers.
-pub async fn export_run_and_session(
+pub(crate) async fn export_run_and_session(
     build_exporter: impl FnOnce() -> SpanExporter + Send + 'static,
     run_attributes: Vec<KeyValue>,
     session_attributes: Vec<KeyValue>,
@@ -53,7 +53,7 @@ pub async fn export_run_and_session(
 
 /// Takes the spans [`export_run_and_session`] sent from `sink`, asserts they are exactly its two, one trace
 /// with the session the child of the root run, and returns them as `(run, session)`.
-pub fn take_run_and_session(sink: &TestSink) -> (SpanRecord, SpanRecord) {
+pub(crate) fn take_run_and_session(sink: &TestSink) -> (SpanRecord, SpanRecord) {
     let spans = sink.take();
     assert_eq!(spans.len(), 2, "{spans:?}");
     let run = spans.iter().find(|span| &*span.name == "run").unwrap();

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use crate::alerting_support::TempDir;
+pub(crate) use crate::alerting_support::TempDir;
 
 /// A running `ironforge-processor`.
-pub struct ProcessorProcess {
+pub(crate) struct ProcessorProcess {
     child: Child,
     pub grpc: SocketAddr,
     pub admin: SocketAddr,
@@ -24,7 +24,7 @@ pub struct ProcessorProcess {
 
 /// Why a processor did not start: its exit status and what it printed.
 #[derive(Debug)]
-pub struct StartFailure {
+pub(crate) struct StartFailure {
     pub status: Option<ExitStatus>,
     pub output: String,
 }
@@ -50,13 +50,17 @@ fn json_fields(line: &str) -> Option<serde_json::Value> {
 
 impl ProcessorProcess {
     /// Starts the processor and waits for its start-up line (printed once it is ready).
-    pub fn start(contracts: &Path, data_dir: &Path, extra: &[&str]) -> Result<Self, StartFailure> {
+    pub(crate) fn start(
+        contracts: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+    ) -> Result<Self, StartFailure> {
         Self::start_under(&[], contracts, data_dir, extra)
     }
 
     /// [`ProcessorProcess::start`] with the binary and its arguments handed to `wrapper` (a command that
     /// ends by running them, as `unshare … sh -c '…; exec "$@"'` does).
-    pub fn start_under(
+    pub(crate) fn start_under(
         wrapper: &[&str],
         contracts: &Path,
         data_dir: &Path,
@@ -136,27 +140,27 @@ impl ProcessorProcess {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn grpc_endpoint(&self) -> String {
+    pub(crate) fn grpc_endpoint(&self) -> String {
         format!("http://{}", self.grpc)
     }
 
     /// Everything printed so far.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 
     /// SIGKILL: no chance to flush anything. Returns everything printed.
-    pub fn kill(mut self) -> Vec<String> {
+    pub(crate) fn kill(mut self) -> Vec<String> {
         self.child.kill().unwrap();
         self.finish()
     }
 
     /// SIGTERM, then waits (up to 60 s) for the process to exit on its own. Returns everything printed.
-    pub fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+    pub(crate) fn terminate(mut self) -> (ExitStatus, Vec<String>) {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -179,18 +183,18 @@ impl ProcessorProcess {
     }
 
     /// GET on the admin port: status and body.
-    pub async fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         crate::e2e_support::admin_get(self.admin, path).await
     }
 
     /// Waits (up to 60 s) for a trace's verdict from the HTTP API, as JSON.
-    pub async fn verdict(&self, trace_hex: &str) -> serde_json::Value {
+    pub(crate) async fn verdict(&self, trace_hex: &str) -> serde_json::Value {
         self.answer(&format!("/api/v1/traces/{trace_hex}/verdict"))
             .await
     }
 
     /// Waits (up to 60 s) for a 200 answer to GET `path` on the admin port, as JSON.
-    pub async fn answer(&self, path: &str) -> serde_json::Value {
+    pub(crate) async fn answer(&self, path: &str) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let (status, body) = self.get(path).await;
@@ -214,7 +218,7 @@ impl Drop for ProcessorProcess {
 }
 
 /// First verdicts (not revisions) printed, by trace id, over the given console lines.
-pub fn verdicts_printed(lines: &[String]) -> HashMap<String, usize> {
+pub(crate) fn verdicts_printed(lines: &[String]) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for line in lines {
         let Some(value) = json_fields(line) else {

@@ -7,9 +7,9 @@ use ironforge_processor::server::{BoundAddrs, Server, ServerOptions};
 use ironforge_security::SecurityOptions;
 
 use crate::e2e_support::test_contracts;
-pub use crate::e2e_support::unique;
+pub(crate) use crate::e2e_support::unique;
 
-pub struct Secured {
+pub(crate) struct Secured {
     pub server: Option<Server>,
     pub addrs: BoundAddrs,
     contracts_file: PathBuf,
@@ -17,7 +17,7 @@ pub struct Secured {
 }
 
 impl Secured {
-    pub async fn start(security: SecurityOptions) -> Self {
+    pub(crate) async fn start(security: SecurityOptions) -> Self {
         let unique = unique("ironforge-security");
         let contracts_file = std::env::temp_dir().join(format!("{unique}.yaml"));
         std::fs::write(&contracts_file, test_contracts()).unwrap();
@@ -42,7 +42,7 @@ impl Secured {
         }
     }
 
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
@@ -50,7 +50,7 @@ impl Secured {
 
     /// The processor's own metrics text, read from the admin listener (no token required there unless the
     /// test set a metrics token).
-    pub async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         reqwest::get(format!("http://{}/metrics", self.addrs.admin))
             .await
             .unwrap()
@@ -68,7 +68,7 @@ impl Drop for Secured {
 }
 
 /// The value of one counter series in the metrics text, 0 when absent.
-pub fn counter(metrics: &str, series: &str) -> f64 {
+pub(crate) fn counter(metrics: &str, series: &str) -> f64 {
     metrics
         .lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
@@ -76,7 +76,7 @@ pub fn counter(metrics: &str, series: &str) -> f64 {
 }
 
 /// The real binary on free loopback ports, with no token from the test's own environment.
-pub fn processor_command() -> std::process::Command {
+pub(crate) fn processor_command() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
     for flag in ["--otlp-grpc-addr", "--otlp-http-addr", "--admin-addr"] {
         command.args([flag, "127.0.0.1:0"]);

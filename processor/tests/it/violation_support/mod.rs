@@ -5,7 +5,7 @@ use ironforge_processor::verdict::{Category, Severity, Violation};
 
 /// The critical timing violation of one slow session: NY_AM_2025-08-04 took 3.4 s in discovery, against a
 /// 3.0 s limit, which blocks production.
-pub fn slow_session(trace_id: TraceId, span_id: SpanId, time_unix_nano: u64) -> Violation {
+pub(crate) fn slow_session(trace_id: TraceId, span_id: SpanId, time_unix_nano: u64) -> Violation {
     Violation {
         trace_id,
         span_id: Some(span_id),

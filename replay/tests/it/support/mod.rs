@@ -64,7 +64,7 @@ impl MetricsService for Metrics {
 }
 
 /// A running receiver on a free loopback port.
-pub struct Receiver {
+pub(crate) struct Receiver {
     pub addr: SocketAddr,
     traces: Traces,
     metrics: Metrics,
@@ -73,17 +73,17 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    pub fn start() -> Receiver {
+    pub(crate) fn start() -> Receiver {
         Self::start_with(false, true)
     }
 
     /// A receiver that takes metrics but never answers a trace export.
-    pub fn start_hanging_traces() -> Receiver {
+    pub(crate) fn start_hanging_traces() -> Receiver {
         Self::start_with(true, true)
     }
 
     /// A receiver that implements the trace service only: metric exports get gRPC `UNIMPLEMENTED`.
-    pub fn start_traces_only() -> Receiver {
+    pub(crate) fn start_traces_only() -> Receiver {
         Self::start_with(false, false)
     }
 
@@ -122,20 +122,20 @@ impl Receiver {
         }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub fn requests(&self) -> Vec<ExportTraceServiceRequest> {
+    pub(crate) fn requests(&self) -> Vec<ExportTraceServiceRequest> {
         self.traces.received.lock().unwrap().clone()
     }
 
-    pub fn metric_exports(&self) -> usize {
+    pub(crate) fn metric_exports(&self) -> usize {
         *self.metrics.0.lock().unwrap()
     }
 
     /// Every span received, with its resource's `service.name`.
-    pub fn spans(&self) -> Vec<(Option<String>, Span)> {
+    pub(crate) fn spans(&self) -> Vec<(Option<String>, Span)> {
         let mut out = Vec::new();
         for request in self.requests() {
             for rs in request.resource_spans {
@@ -165,7 +165,7 @@ impl Drop for Receiver {
 }
 
 /// A loopback port nothing listens on.
-pub fn dead_endpoint() -> String {
+pub(crate) fn dead_endpoint() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
@@ -174,13 +174,13 @@ pub fn dead_endpoint() -> String {
 
 /// A loopback endpoint that never answers: the listener is never accepted from, the kernel completes the
 /// handshake for its backlog, and exports hang until their timeout. Keep the listener alive while it is used.
-pub fn silent_endpoint() -> (std::net::TcpListener, String) {
+pub(crate) fn silent_endpoint() -> (std::net::TcpListener, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     (listener, endpoint)
 }
 
-pub fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+pub(crate) fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
     attrs
         .iter()
         .find(|kv| kv.key == key)
@@ -188,28 +188,28 @@ pub fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
         .and_then(|v: &AnyValue| v.value.as_ref())
 }
 
-pub fn str_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+pub(crate) fn str_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
     match attr(attrs, key)? {
         Value::StringValue(s) => Some(s),
         _ => None,
     }
 }
 
-pub fn int_attr(attrs: &[KeyValue], key: &str) -> Option<i64> {
+pub(crate) fn int_attr(attrs: &[KeyValue], key: &str) -> Option<i64> {
     match attr(attrs, key)? {
         Value::IntValue(i) => Some(*i),
         _ => None,
     }
 }
 
-pub fn double_attr(attrs: &[KeyValue], key: &str) -> Option<f64> {
+pub(crate) fn double_attr(attrs: &[KeyValue], key: &str) -> Option<f64> {
     match attr(attrs, key)? {
         Value::DoubleValue(d) => Some(*d),
         _ => None,
     }
 }
 
-pub fn str_array_attr(attrs: &[KeyValue], key: &str) -> Option<Vec<String>> {
+pub(crate) fn str_array_attr(attrs: &[KeyValue], key: &str) -> Option<Vec<String>> {
     match attr(attrs, key)? {
         Value::ArrayValue(array) => Some(
             array
@@ -225,6 +225,6 @@ pub fn str_array_attr(attrs: &[KeyValue], key: &str) -> Option<Vec<String>> {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
