@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::error::CheckError;
+
 use ironforge_analysis::baseline::{Criteria, Judgement, SIGNIFICANCE, compare};
 use serde::Deserialize;
 
@@ -46,7 +48,7 @@ pub(super) struct Baseline {
 impl Baseline {
     /// Reads and pools baseline reports; errors name the file, and the line and column when the JSON is at
     /// fault.
-    pub(super) fn load(paths: &[impl AsRef<Path>]) -> Result<Self, String> {
+    pub(super) fn load(paths: &[impl AsRef<Path>]) -> Result<Self, CheckError> {
         let mut baseline = Self::default();
         for path in paths {
             let path = path.as_ref();
@@ -122,22 +124,22 @@ impl Baseline {
 
 /// One baseline report's samples per stage: its distributions, else (older reports) its listed traces'
 /// stage durations, else its stage means, each one sample.
-fn read(path: &Path) -> Result<BTreeMap<StageKey, Vec<f64>>, String> {
-    let name = path.display();
-    let text =
-        std::fs::read_to_string(path).map_err(|err| format!("{name}: cannot read: {err}"))?;
-    let file: BaselineFile = serde_json::from_str(&text).map_err(|err| {
-        format!(
-            "{name}:{}:{}: not a check report in JSON: {err}",
-            err.line(),
-            err.column()
-        )
+fn read(path: &Path) -> Result<BTreeMap<StageKey, Vec<f64>>, CheckError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CheckError::BaselineRead {
+        path: path.to_owned(),
+        source,
     })?;
+    let file: BaselineFile =
+        serde_json::from_str(&text).map_err(|source| CheckError::BaselineJson {
+            path: path.to_owned(),
+            source,
+        })?;
     if file.schema_version != SCHEMA_VERSION {
-        return Err(format!(
-            "{name}: schema_version {} is not {SCHEMA_VERSION}, the version this check writes",
-            file.schema_version
-        ));
+        return Err(CheckError::BaselineVersion {
+            path: path.to_owned(),
+            found: file.schema_version,
+            expected: SCHEMA_VERSION,
+        });
     }
     if let Some(distributions) = file.stage_distributions {
         return Ok(distributions

@@ -5,6 +5,7 @@
 
 mod args;
 mod baseline;
+mod error;
 mod progress;
 
 use std::io::Write;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 pub use args::{CheckArgs, EXIT_CODES_HELP, FailOn, ReportFormat, exit};
 
 use self::baseline::Baseline;
+use self::error::CheckError;
 use self::progress::Progress;
 use crate::config::{ContractFile, DEFAULT_CONTRACTS_NAME, Profile};
 use ironforge_analysis::baseline::Criteria;
@@ -34,14 +36,11 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 }
 
 /// Errors here are about the configuration or options, and stop the check before any input is read.
-fn check(args: &CheckArgs) -> Result<u8, String> {
+fn check(args: &CheckArgs) -> Result<u8, CheckError> {
     let (file, source) = match &args.config {
-        Some(path) => (
-            ContractFile::load(path).map_err(|err| err.to_string())?,
-            path.display().to_string(),
-        ),
+        Some(path) => (ContractFile::load(path)?, path.display().to_string()),
         None => (
-            ContractFile::embedded_default().map_err(|err| err.to_string())?,
+            ContractFile::embedded_default()?,
             DEFAULT_CONTRACTS_NAME.to_owned(),
         ),
     };
@@ -49,12 +48,7 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
         Some(path) => Some(
             args.report_format
                 .or_else(|| ReportFormat::from_extension(path))
-                .ok_or_else(|| {
-                    format!(
-                        "--report {}: name a --report-format, or end the file name in .json, .xml, .md or .html",
-                        path.display()
-                    )
-                })?,
+                .ok_or_else(|| CheckError::ReportFormatUnknown(path.clone()))?,
         ),
         None => None,
     };
@@ -94,6 +88,9 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     Ok(report.exit_code)
 }
 
-fn write_report(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|err| format!("--report {}: {err}", path.display()))
+fn write_report(path: &Path, text: &str) -> Result<(), CheckError> {
+    std::fs::write(path, text).map_err(|source| CheckError::ReportWrite {
+        path: path.to_owned(),
+        source,
+    })
 }
