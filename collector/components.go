@@ -4,6 +4,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/exporter"
@@ -44,7 +45,10 @@ func components() (otelcol.Factories, error) {
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
-	processors, err := otelcol.MakeFactoryMap[processor.Factory](batchprocessor.NewFactory())
+	processors, err := otelcol.MakeFactoryMap[processor.Factory](
+		batchprocessor.NewFactory(),
+		tailsamplingprocessor.NewFactory(),
+	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
@@ -60,7 +64,8 @@ func components() (otelcol.Factories, error) {
 		Connectors: connectors,
 		Telemetry:  otelconftelemetry.NewFactory(),
 		ProcessorModules: map[component.Type]string{
-			batchprocessor.NewFactory().Type(): coreModule + "/processor/batchprocessor" + coreVersion,
+			batchprocessor.NewFactory().Type():        coreModule + "/processor/batchprocessor" + coreVersion,
+			tailsamplingprocessor.NewFactory().Type(): contribModule + "/processor/tailsamplingprocessor" + coreVersion,
 		},
 		ReceiverModules: map[component.Type]string{
 			otlpreceiver.NewFactory().Type(): coreModule + "/receiver/otlpreceiver" + coreVersion,

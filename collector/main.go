@@ -2,8 +2,8 @@
 // deployment with more than one processor replica) put in front of the processors: the OTLP receiver, the
 // OTLP exporter, the load_balancing exporter, which routes every span of one trace to the same replica, and the
 // file_storage extension, which keeps an exporter's sending queue on disk across a replica's restart. It also
-// holds the batch processor and the debug and prometheus exporters, which the stack's configuration names, so
-// the tests validate that configuration with the components it runs with.
+// holds the batch and tail_sampling processors and the debug and prometheus exporters, which the stack's
+// configuration and docs/stack.md name, so the tests validate those with the components they run with.
 package main
 
 import (

@@ -535,6 +535,7 @@ fn validate(otelcol: &Path, dir: &Path, name: &str, config: &str) -> Result<(), 
     let out = std::process::Command::new(otelcol)
         .args(["validate", "--config"])
         .arg(&path)
+        .env("IRONFORGE_INGEST_TOKEN", INGEST_TOKEN)
         .output()
         .unwrap();
     if out.status.success() {
@@ -579,6 +580,22 @@ fn the_shipped_collector_configurations_are_valid() {
         yaml(block)["exporters"][BALANCER],
         shipped["exporters"][BALANCER]
     );
+    // The docs' whole configurations (an existing Collector, tail sampling beside the processor) load as written.
+    let whole: Vec<&str> = docs
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block))
+        .filter(|block| block.contains("\nservice:"))
+        .collect();
+    assert_eq!(
+        whole.len(),
+        2,
+        "docs/stack.md's whole Collector configurations"
+    );
+    for (index, block) in whole.iter().enumerate() {
+        validate(&otelcol, dir.path(), &format!("docs-{index}.yaml"), block)
+            .unwrap_or_else(|refusal| panic!("docs/stack.md block {index}: {refusal}"));
+    }
     // The check can fail: a port given as a number, which the DNS resolver refuses.
     let broken = compose.replace("port: \"14317\"", "port: 14317");
     assert_ne!(broken, compose);
