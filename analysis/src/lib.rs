@@ -9,7 +9,6 @@ pub mod breakdown;
 pub mod budget;
 pub mod critical_path;
 pub mod memory;
-pub mod plan;
 pub mod recommend;
 pub mod regression;
 mod stats;

@@ -14,6 +14,7 @@
 pub mod check;
 pub mod health;
 pub mod html;
+mod input_error;
 pub mod read;
 
 pub use check::{CheckReport, FailOn, ReportFormat, exit};

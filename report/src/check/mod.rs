@@ -19,7 +19,7 @@ use ironforge_analysis::TraceAnalysis;
 use serde::{Deserialize, Serialize};
 
 use crate::health::{HealthReport, Scorer};
-use crate::read::InputError;
+use crate::input_error::InputError;
 use crate::verdict::{TraceVerdict, VerdictStatus};
 use ironforge_engine::ContractSet;
 use ironforge_engine::config::Profile;

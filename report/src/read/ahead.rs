@@ -14,7 +14,8 @@ use std::thread;
 use ironforge_engine::decode::Decoded;
 use ironforge_engine::plan::ReadPlan;
 
-use super::input::{self, InputError};
+use super::input;
+use crate::input_error::InputError;
 
 /// Batches waiting for the engine at most; the reader waits while the queue is full.
 const QUEUE: usize = 2;

@@ -10,7 +10,8 @@ use std::path::Path;
 use flate2::read::MultiGzDecoder;
 use ironforge_engine::decode::{Decoded, decode_json_request, decode_request};
 use ironforge_engine::plan::ReadPlan;
-use serde::Serialize;
+
+use crate::input_error::InputError;
 
 /// The file name that means standard input.
 pub const STDIN: &str = "-";
@@ -25,16 +26,6 @@ const UTF8_BOM: &str = "\u{feff}";
 /// Bytes read from a file (and inflated from gzip) at a time: large enough that the read calls cost
 /// little beside parsing.
 const READ_BUFFER: usize = 256 * 1024;
-
-/// Something wrong with the input, where it is: `FILE:LINE: message`, or `FILE: message` for the whole file.
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
-#[error("{file}{}: {message}", .line.map(|line| format!(":{line}")).unwrap_or_default())]
-pub struct InputError {
-    pub file: String,
-    /// 1-based; `None` when the whole file is meant.
-    pub line: Option<u64>,
-    pub message: String,
-}
 
 /// An input as messages and reports name it: its path as given, or `<stdin>`.
 pub(super) fn display_name(path: &Path) -> String {

@@ -13,7 +13,8 @@ mod source;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use input::{InputError, STDIN};
+pub use crate::input_error::InputError;
+pub use input::STDIN;
 
 use self::clock::TraceClock;
 use self::collect::Collector;

@@ -11,9 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{Category, Level, RecommendOptions, Recommendation};
 use crate::breakdown::ratio;
 use crate::budget::Budgets;
-use crate::recommend::{Category, Level, RecommendOptions, Recommendation};
 use crate::tree::SpanTree;
 use crate::units::duration;
 use crate::whatif::{Scenario, simulate};

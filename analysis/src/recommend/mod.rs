@@ -1,4 +1,4 @@
-//! Recommendations, each with its gain estimated on the span tree; [`crate::plan`] orders them into phases.
+//! Recommendations, each with its gain estimated on the span tree; [`plan`] orders them into phases.
 //!
 //! Candidates, from the run's breakdown:
 //! - **parallelism**: a stage of at least two sessions that ran below `lanes`-wide and holds at least 5 % of
@@ -20,7 +20,7 @@
 //!   `critical` when the run broke its duration budget and this change alone brings it back under; for
 //!   untraced time, from its share of the critical path.
 //!
-//! Which gains count is the rule of [`crate::plan`]: a speed-up must gain at least [`gain_floor`], and
+//! Which gains count is the rule of [`plan`](mod@plan): a speed-up must gain at least [`gain_floor`], and
 //! none is recommended for a run far inside its duration budget unless it brings a session back within
 //! the session budget. Untraced time is named whatever the budget: knowing where time goes costs little.
 
@@ -30,12 +30,14 @@ use serde::{Deserialize, Serialize};
 use crate::breakdown::{SessionBreakdown, StageBreakdown, ratio};
 use crate::budget::Budgets;
 use crate::critical_path::critical_path;
-use crate::plan::percent;
-pub use crate::plan::{Phase, Plan, far_inside_budget, gain_floor, plan};
+mod plan;
+
 use crate::tree::SpanTree;
 use crate::units::{bytes, duration};
 use crate::untraced;
 use crate::whatif::{Change, Scenario, Target, simulate};
+use plan::percent;
+pub use plan::{Phase, Plan, far_inside_budget, gain_floor, plan};
 
 /// Which kind of change a recommendation makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
