@@ -7,22 +7,23 @@
 //! once after a quiet spell, and otherwise at most once every [`CATCH_UP_EVERY`]: a flood of runs then costs
 //! one write and one search per pipeline a second instead of one per run, and no finding lags longer.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
-use ironforge_analysis::memory::{MemorySample, MemoryTrend, memory_trend};
-use ironforge_analysis::regression::change_points;
+use ironforge_analysis::memory::MemoryTrend;
 use ironforge_analysis::{BottleneckWindow, Budgets, TraceAnalysis, analyse_unplanned};
 use ironforge_engine::verdict::TraceVerdict;
 use ironforge_engine::{ContractSet, DecidedTrace};
-use ironforge_history::{History, HistoryOptions, RunRecord, SeriesPoint};
+use ironforge_history::{History, HistoryOptions, RunRecord};
+
+mod findings;
 
 use super::AnalysisConfig;
-use super::events::{HistoryFailed, MemoryLeakSuspected, RegressionFound};
-use super::measures::{self, MEMORY_PEAK, run_record};
+use super::events::HistoryFailed;
+use super::measures::run_record;
 use super::view::{AnalysisView, Regression};
 use ironforge_report::health::MAX_PIPELINES;
 use ironforge_telemetry::names::value;
@@ -396,104 +397,6 @@ impl Worker {
                 what: "prune",
                 error: &error,
                 metrics: &self.metrics,
-            }
-            .emit();
-        }
-    }
-
-    fn regressions(
-        &mut self,
-        pipeline: &str,
-        history: &BTreeMap<String, Vec<SeriesPoint>>,
-    ) -> Vec<Regression> {
-        let mut found = Vec::new();
-        for (name, series) in history {
-            let Some(direction) = measures::direction(name, &self.contracts) else {
-                continue;
-            };
-            let values: Vec<f64> = series.iter().map(|point| point.value).collect();
-            let points = change_points(&values, &self.config.regression);
-            let newest = points.last().map(|point| point.index);
-            let mut regressed_now = false;
-            for point in points {
-                if !point.is_regression(direction) {
-                    continue;
-                }
-                let Some(first) = series.get(point.index) else {
-                    continue;
-                };
-                let current = Some(point.index) == newest;
-                regressed_now |= current;
-                found.push(Regression {
-                    measure: name.clone(),
-                    direction,
-                    first_trace_id: first.trace_id.clone(),
-                    first_decided_unix_nano: first.decided_unix_nano,
-                    runs: series.len(),
-                    current,
-                    change_point: point,
-                });
-            }
-            self.metrics
-                .analysis()
-                .regression(pipeline, name, regressed_now);
-        }
-        let current: HashSet<(String, String)> = found
-            .iter()
-            .map(|r| (r.measure.clone(), r.first_trace_id.clone()))
-            .collect();
-        let before = self.reported.entry(pipeline.to_owned()).or_default();
-        for regression in &found {
-            if !before.contains(&(
-                regression.measure.clone(),
-                regression.first_trace_id.clone(),
-            )) {
-                RegressionFound {
-                    pipeline,
-                    regression,
-                }
-                .emit();
-            }
-        }
-        *before = current;
-        found.sort_by(|a, b| b.change_point.impact.total_cmp(&a.change_point.impact));
-        found
-    }
-
-    fn memory_across_runs(
-        &mut self,
-        pipeline: &str,
-        history: &BTreeMap<String, Vec<SeriesPoint>>,
-    ) -> Option<MemoryTrend> {
-        let series = history.get(MEMORY_PEAK)?;
-        let samples: Vec<MemorySample> = series
-            .iter()
-            .map(|point| MemorySample {
-                unix_nano: point.decided_unix_nano,
-                bytes: point.value,
-            })
-            .collect();
-        let trend = memory_trend(&samples, &self.config.leak);
-        self.memory_trend(pipeline, value::SCOPE_HISTORY, &trend);
-        Some(trend)
-    }
-
-    fn memory_trend(&mut self, pipeline: &str, scope: &'static str, trend: &MemoryTrend) {
-        self.metrics.analysis().memory_trend(
-            pipeline,
-            scope,
-            trend.leak,
-            trend.growth_bytes_per_second,
-        );
-        let was = self
-            .leaking
-            .insert((pipeline.to_owned(), scope), trend.leak)
-            .unwrap_or(false);
-        if trend.leak && !was {
-            MemoryLeakSuspected {
-                pipeline,
-                scope,
-                trend,
             }
             .emit();
         }
