@@ -12,13 +12,12 @@ use std::process::Child;
 use std::time::Duration;
 
 use ironforge_processor::config::DEFAULT_CONTRACTS_YAML;
-use ironforge_proto::otlp::common::{AnyValue, ArrayValue, any_value};
-use ironforge_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
-use ironforge_proto::otlp::trace_service::ExportTraceServiceRequest;
+use ironforge_proto::otlp::common::{AnyValue, ArrayValue, KeyValue, any_value};
+use ironforge_proto::otlp::trace::Span;
 use ironforge_proto::semconv::attr;
 use prost::Message;
 
-use crate::e2e_support::{kv, processor_command};
+use crate::e2e_support::{kv, processor_command, request};
 
 /// The engine's memory budget in this test.
 const BUDGET: u64 = 64 * 1024 * 1024;
@@ -41,15 +40,10 @@ fn amplifying_request(trace: u32) -> Vec<u8> {
     };
     let mut trace_id = vec![0xcd; 16];
     trace_id[12..].copy_from_slice(&trace.to_le_bytes());
-    let t0 = 1_754_300_000_000_000_000_u64;
-    let span = Span {
+    let span = session_span(
         trace_id,
-        span_id: vec![2; 8],
-        parent_span_id: vec![1; 8],
-        name: "session".to_owned(),
-        start_time_unix_nano: t0,
-        end_time_unix_nano: t0 + 10_000_000_000,
-        attributes: vec![
+        vec![2; 8],
+        vec![
             kv(attr::SPAN_KIND, StringValue("session".into())),
             kv(attr::STAGE, StringValue("discovery".into())),
             kv(attr::SESSION_ID, StringValue("S".repeat(4_000_000))),
@@ -63,18 +57,23 @@ fn amplifying_request(trace: u32) -> Vec<u8> {
             kv(attr::GRAPH_EDGE_INTENTS, strings(&["SIDEWAYS"])),
             kv(attr::PROCESS_MEMORY_USAGE, StringValue("lots".into())),
         ],
+    );
+    request(vec![span]).encode_to_vec()
+}
+
+/// A session span of a run whose root was never sent, ten seconds long.
+fn session_span(trace_id: Vec<u8>, span_id: Vec<u8>, attributes: Vec<KeyValue>) -> Span {
+    let t0 = 1_754_300_000_000_000_000_u64;
+    Span {
+        trace_id,
+        span_id,
+        parent_span_id: vec![1; 8],
+        name: "session".to_owned(),
+        start_time_unix_nano: t0,
+        end_time_unix_nano: t0 + 10_000_000_000,
+        attributes,
         ..Span::default()
-    };
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: vec![span],
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
     }
-    .encode_to_vec()
 }
 
 /// Resident bytes of a process, from `/proc/PID/status`.
@@ -246,7 +245,6 @@ fn probe_request(seed: u32) -> Vec<u8> {
                 .collect(),
         })
     };
-    let t0 = 1_754_300_000_000_000_000_u64;
     let spans = (0..PROBE_SPANS)
         .map(|index| {
             let mut trace_id = vec![0xab; 16];
@@ -255,14 +253,10 @@ fn probe_request(seed: u32) -> Vec<u8> {
                 .copy_from_slice(&((seed << 8) + (index / PROBE_TRACE_SPANS) as u32).to_le_bytes());
             let mut span_id = vec![3; 8];
             span_id[..4].copy_from_slice(&(index as u32).to_le_bytes());
-            Span {
+            session_span(
                 trace_id,
                 span_id,
-                parent_span_id: vec![1; 8],
-                name: "session".to_owned(),
-                start_time_unix_nano: t0,
-                end_time_unix_nano: t0 + 10_000_000_000,
-                attributes: vec![
+                vec![
                     kv(attr::SPAN_KIND, StringValue("session".into())),
                     kv(attr::STAGE, StringValue("discovery".into())),
                     kv(
@@ -279,20 +273,10 @@ fn probe_request(seed: u32) -> Vec<u8> {
                     kv(attr::MEMORY_PEAK, DoubleValue(9e12)),
                     kv(attr::PROCESS_MEMORY_USAGE, DoubleValue(9e12)),
                 ],
-                ..Span::default()
-            }
+            )
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
-    }
-    .encode_to_vec()
+    request(spans).encode_to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
