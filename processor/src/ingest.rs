@@ -89,9 +89,10 @@ pub struct RequestReport {
     pub seconds: f64,
 }
 
-/// Estimated bytes a decoded batch holds until evaluated: the records and their names and session ids.
+/// Estimated bytes a decoded batch holds until evaluated: the records with what they hold on the heap, and
+/// what the engine will keep of them.
 pub fn decoded_bytes(spans: &[SpanRecord]) -> usize {
-    size_of_val(spans) + batch_bytes(spans)
+    spans.iter().map(SpanRecord::decoded_bytes).sum::<usize>() + batch_bytes(spans)
 }
 
 /// The read plan of every IRONFORGE convention attribute, for sinks that hold no contracts of their own.

@@ -59,11 +59,13 @@ impl Capacity {
     }
 
     /// One engine's share of `max_traces_in_flight` and of `max_memory_bytes` less what requests have
-    /// reserved.
+    /// reserved (the engines keep at least the part reservations may not take).
     pub fn shares(&self, limits: &LimitsConfig) -> (usize, usize) {
+        let max_bytes = limits.max_memory_bytes;
+        let floor = max_bytes - max_bytes / RESERVABLE_PART;
         (
             self.share_of(limits.max_traces_in_flight),
-            self.share_of(limits.max_memory_bytes.saturating_sub(self.reserved())),
+            self.share_of(max_bytes.saturating_sub(self.reserved()).max(floor)),
         )
     }
 
@@ -180,16 +182,18 @@ impl Reservation {
     }
 
     /// Holds `more` bytes besides, or fails holding what it held when all reservations would pass their
-    /// part of the budget.
+    /// part of the budget (unless nothing else is reserved).
     pub fn grow(&mut self, more: usize) -> Result<(), Overloaded> {
         let Some(capacity) = &self.capacity else {
             return Ok(());
         };
-        let max = self.max_bytes;
+        let (max, own) = (self.max_bytes, self.bytes);
         capacity
             .reserved
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                held.checked_add(more).filter(|&total| total <= max)
+                // One request alone always fits, so a budget smaller than a request still makes progress.
+                held.checked_add(more)
+                    .filter(|&total| total <= max || held == own)
             })
             .map_err(|_| self.retry)?;
         self.bytes += more;
@@ -230,13 +234,17 @@ mod tests {
         let mut first = capacity.reserve(&contracts, 300).unwrap();
         assert_eq!(capacity.shares(limits).1, 350);
         assert!(capacity.reserve(&contracts, 201).is_err());
-        assert!(first.grow(201).is_err());
-        assert_eq!(first.bytes(), 300);
         let second = capacity.reserve(&contracts, 200).unwrap();
         assert_eq!(capacity.reserved(), 500);
+        assert!(first.grow(1).is_err());
+        assert_eq!(first.bytes(), 300);
         drop(first);
         drop(second);
         assert_eq!(capacity.reserved(), 0);
         assert!(Reservation::none().grow(usize::MAX).is_ok());
+        // Alone, a request larger than the reservable part is taken, and may grow; the engines keep half.
+        let mut alone = capacity.reserve(&contracts, 900).unwrap();
+        assert!(alone.grow(50).is_ok());
+        assert_eq!(capacity.shares(limits).1, 250);
     }
 }

@@ -204,10 +204,18 @@ async fn handle<S: Signal>(
 ) -> Result<(S::Response, S::Tally), Refusal> {
     // Reserved before reading: the declared length, then whatever more the body turned out to hold.
     let declared = read::declared_length(headers).unwrap_or(0);
-    let mut reservation = receiver
+    let mut reservation = match receiver
         .sink
         .reserve(declared.min(receiver.max_request_bytes))
-        .map_err(Refusal::Overloaded)?;
+    {
+        Ok(reservation) => reservation,
+        Err(overloaded) => {
+            // Read and dropped chunk by chunk, so the client, still sending, hears the 503 and its retry
+            // delay rather than a connection closed under it.
+            read::discard(body, receiver.max_request_bytes).await;
+            return Err(Refusal::Overloaded(overloaded));
+        }
+    };
     let body = read::body(body, headers, receiver.max_request_bytes).await?;
     reservation
         .grow(body.len().saturating_sub(reservation.bytes()))

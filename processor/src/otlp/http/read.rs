@@ -113,6 +113,18 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
     Ok(bytes)
 }
 
+/// Reads up to `limit` bytes of a body without keeping them.
+pub(super) async fn discard(body: Body, limit: usize) {
+    let mut read = 0;
+    let mut chunks = body.into_data_stream();
+    while read <= limit {
+        match chunks.next().await {
+            Some(Ok(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
+}
+
 /// Inflates at most one byte past `limit`, so a small body that inflates enormously costs no more than the
 /// limit.
 fn gunzip(compressed: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
