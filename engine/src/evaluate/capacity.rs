@@ -6,9 +6,10 @@
 //!
 //! Requests count against the same budget: a receiver reserves a request's bytes before reading and
 //! decoding it, and its decoded batch's estimated size once decoded ([`Reservation`]); the reservation is
-//! given back once the batch's spans are evaluated. What is reserved comes off the engine's share, so the
-//! engine evicts to make room for it; reservations may take at most [`RESERVABLE_PART`] of the budget, and
-//! one that does not fit is refused with a retry delay, the way load is shed.
+//! given back once the batch's spans are evaluated. The budget is split once: reservations may take
+//! 1/[`RESERVABLE_PART`] of it, and the engines keep to the rest, a share that does not move with the load
+//! (one that shrank as requests came and went would evict traces only for the allocator to keep the room).
+//! A reservation that does not fit is refused with a retry delay, the way load is shed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,8 +29,8 @@ pub struct Capacity {
     shares: usize,
 }
 
-/// Reservations hold at most this part of `max_memory_bytes` (1/2): the engine keeps at least the rest.
-pub const RESERVABLE_PART: usize = 2;
+/// Reservations hold at most 1/this of `max_memory_bytes` (a quarter); the engines keep to the rest.
+pub const RESERVABLE_PART: usize = 4;
 
 impl Default for Capacity {
     fn default() -> Self {
@@ -58,14 +59,13 @@ impl Capacity {
         limit.div_ceil(self.shares).max(1)
     }
 
-    /// One engine's share of `max_traces_in_flight` and of `max_memory_bytes` less what requests have
-    /// reserved (the engines keep at least the part reservations may not take).
+    /// One engine's share of `max_traces_in_flight` and of `max_memory_bytes` less the part requests may
+    /// reserve.
     pub fn shares(&self, limits: &LimitsConfig) -> (usize, usize) {
         let max_bytes = limits.max_memory_bytes;
-        let floor = max_bytes - max_bytes / RESERVABLE_PART;
         (
             self.share_of(limits.max_traces_in_flight),
-            self.share_of(max_bytes.saturating_sub(self.reserved()).max(floor)),
+            self.share_of(max_bytes - max_bytes / RESERVABLE_PART),
         )
     }
 
@@ -226,25 +226,25 @@ mod tests {
     }
 
     #[test]
-    fn reservations_come_off_the_engine_share_and_are_refused_past_half_the_budget() {
+    fn reservations_hold_a_quarter_of_the_budget_and_the_engines_the_rest() {
         let contracts = contracts(1000);
         let capacity = Arc::new(Capacity::shared_by(2));
         let limits = &contracts.file().limits;
-        assert_eq!(capacity.shares(limits).1, 500);
-        let mut first = capacity.reserve(&contracts, 300).unwrap();
-        assert_eq!(capacity.shares(limits).1, 350);
-        assert!(capacity.reserve(&contracts, 201).is_err());
-        let second = capacity.reserve(&contracts, 200).unwrap();
-        assert_eq!(capacity.reserved(), 500);
+        assert_eq!(capacity.shares(limits).1, 375);
+        let mut first = capacity.reserve(&contracts, 150).unwrap();
+        assert_eq!(capacity.shares(limits).1, 375);
+        assert!(capacity.reserve(&contracts, 101).is_err());
+        let second = capacity.reserve(&contracts, 100).unwrap();
+        assert_eq!(capacity.reserved(), 250);
         assert!(first.grow(1).is_err());
-        assert_eq!(first.bytes(), 300);
+        assert_eq!(first.bytes(), 150);
         drop(first);
         drop(second);
         assert_eq!(capacity.reserved(), 0);
         assert!(Reservation::none().grow(usize::MAX).is_ok());
-        // Alone, a request larger than the reservable part is taken, and may grow; the engines keep half.
+        // Alone, a request larger than the reservable part is taken, and may grow.
         let mut alone = capacity.reserve(&contracts, 900).unwrap();
         assert!(alone.grow(50).is_ok());
-        assert_eq!(capacity.shares(limits).1, 250);
+        assert_eq!(capacity.reserved(), 950);
     }
 }
