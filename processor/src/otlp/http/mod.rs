@@ -203,11 +203,13 @@ async fn handle<S: Signal>(
     body: Body,
 ) -> Result<(S::Response, S::Tally), Refusal> {
     // Reserved before reading: the declared length, then whatever more the body turned out to hold.
+    // A body declared past the limit is refused as too large by the read, not reserved.
     let declared = read::declared_length(headers).unwrap_or(0);
-    let mut reservation = match receiver
-        .sink
-        .reserve(declared.min(receiver.max_request_bytes))
-    {
+    let reserved = match declared {
+        too_large if too_large > receiver.max_request_bytes => Ok(Reservation::none()),
+        declared => receiver.sink.reserve(declared),
+    };
+    let mut reservation = match reserved {
         Ok(reservation) => reservation,
         Err(overloaded) => {
             // Read and dropped chunk by chunk, so the client, still sending, hears the 503 and its retry
