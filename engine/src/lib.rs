@@ -28,8 +28,8 @@ pub mod wire;
 
 pub use decided_trace::{DecidedSpan, DecidedTrace, Observation};
 pub use evaluate::{
-    Capacity, Contract, ContractSet, EVICTED, Engine, EngineEvent, EngineStats, Now, batch_bytes,
-    decide_batch, evaluate_batch,
+    Capacity, Contract, ContractSet, EVICTED, Engine, EngineEvent, EngineStats, Now,
+    RESERVABLE_PART, Reservation, batch_bytes, decide_batch, evaluate_batch,
 };
 
 use std::time::Duration;

@@ -76,6 +76,18 @@ pub struct SpanRecord {
 }
 
 impl SpanRecord {
+    /// Approximate bytes the decoded record holds, itself and on the heap: what a request's batch costs
+    /// from decoding until it is evaluated.
+    pub fn decoded_bytes(&self) -> usize {
+        let text = |text: &Option<Arc<str>>| text.as_ref().map_or(0, |text| ARC_BYTES + text.len());
+        size_of::<Self>()
+            + ARC_BYTES
+            + self.name.len()
+            + text(&self.service_name)
+            + text(&self.session_id)
+            + self.facts.heap_bytes()
+    }
+
     /// A span with no facts; fill them with [`Facts::set`].
     pub fn new(trace_id: TraceId, span_id: SpanId, name: &str) -> Self {
         Self {
@@ -156,7 +168,29 @@ pub struct Facts {
     pub truncated: u32,
 }
 
+/// The counts an `Arc<str>`'s allocation holds besides its text.
+const ARC_BYTES: usize = 2 * size_of::<usize>();
+
 impl Facts {
+    /// Approximate bytes the facts hold on the heap (their keys are the read plan's, shared).
+    pub fn heap_bytes(&self) -> usize {
+        let value = |value: &FactValue| match value {
+            FactValue::Int(_) | FactValue::Double(_) => 0,
+            FactValue::String(text) => ARC_BYTES + text.len(),
+            FactValue::Strings(texts) => texts
+                .iter()
+                .map(|text| size_of::<Arc<str>>() + ARC_BYTES + text.len())
+                .sum(),
+        };
+        self.values.capacity() * size_of::<(Arc<str>, FactValue)>()
+            + self.values.iter().map(|(_, v)| value(v)).sum::<usize>()
+            + self
+                .attribute_errors
+                .iter()
+                .map(|error| size_of::<String>() + error.capacity())
+                .sum::<usize>()
+    }
+
     /// Sets a fact, replacing an earlier value of the same key (the last occurrence wins, as in OTLP).
     pub fn set(&mut self, key: impl Into<Arc<str>>, value: impl Into<FactValue>) {
         let key = key.into();

@@ -3,8 +3,9 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-pub use ironforge_engine::Overloaded;
+use ironforge_engine::batch_bytes;
 use ironforge_engine::plan::ReadPlan;
+pub use ironforge_engine::{Overloaded, Reservation};
 
 use crate::model::SpanRecord;
 use ironforge_telemetry::{RequestOutcome, Transport};
@@ -13,8 +14,21 @@ use ironforge_telemetry::{RequestOutcome, Transport};
 pub trait SpanSink: Send + Sync + 'static {
     /// Accepts a batch of spans, all decoded and validated. Fails only when the processor is shedding load;
     /// the receiver then answers UNAVAILABLE (gRPC) or 503 (HTTP) with the retry delay. The receiver
-    /// acknowledges the batch only once the returned [`Durable`] resolves.
-    fn submit(&self, spans: Vec<SpanRecord>) -> Result<Durable, Overloaded>;
+    /// acknowledges the batch only once the returned [`Durable`] resolves. The request's reservation goes
+    /// with the batch and is given back once its spans are evaluated.
+    fn submit(
+        &self,
+        spans: Vec<SpanRecord>,
+        reservation: Reservation,
+    ) -> Result<Durable, Overloaded>;
+
+    /// Reserves `bytes` of the process's memory budget for a request about to be read and decoded;
+    /// refused, the receiver sheds the request as it does for [`submit`](Self::submit). A sink without
+    /// a budget reserves nothing.
+    fn reserve(&self, bytes: usize) -> Result<Reservation, Overloaded> {
+        let _ = bytes;
+        Ok(Reservation::none())
+    }
 
     /// The attributes the contracts in force read: receivers decode those and skip the rest.
     fn read_plan(&self) -> Arc<ReadPlan> {
@@ -73,6 +87,12 @@ pub struct RequestReport {
     pub rejected: u64,
     /// Time from receiving the request to answering it.
     pub seconds: f64,
+}
+
+/// Estimated bytes a decoded batch holds until evaluated: the records with what they hold on the heap, and
+/// what the engine will keep of them.
+pub fn decoded_bytes(spans: &[SpanRecord]) -> usize {
+    spans.iter().map(SpanRecord::decoded_bytes).sum::<usize>() + batch_bytes(spans)
 }
 
 /// The read plan of every IRONFORGE convention attribute, for sinks that hold no contracts of their own.

@@ -3,7 +3,15 @@
 //! Each shard owns its traces and counts what it holds here, so the gauges and admission see the whole
 //! engine. Each shard keeps to its own share of the limits, evicting its own traces: its decisions then
 //! depend on its own spans and times alone, so replaying a shard's accepted spans rebuilds them.
+//!
+//! Requests count against the same budget: a receiver reserves a request's bytes before reading and
+//! decoding it, and its decoded batch's estimated size once decoded ([`Reservation`]); the reservation is
+//! given back once the batch's spans are evaluated. The budget is split once: reservations may take
+//! 1/[`RESERVABLE_PART`] of it, and the engines keep to the rest, a share that does not move with the load
+//! (one that shrank as requests came and went would evict traces only for the allocator to keep the room).
+//! A reservation that does not fit is refused with a retry delay, the way load is shed.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -15,9 +23,14 @@ use crate::config::LimitsConfig;
 pub struct Capacity {
     bytes: AtomicUsize,
     traces: AtomicUsize,
+    /// Bytes reserved by requests being read, decoded, or queued for evaluation.
+    reserved: AtomicUsize,
     /// How many engines split the limits between them.
     shares: usize,
 }
+
+/// Reservations hold at most 1/this of `max_memory_bytes` (a quarter); the engines keep to the rest.
+pub const RESERVABLE_PART: usize = 4;
 
 impl Default for Capacity {
     fn default() -> Self {
@@ -36,6 +49,7 @@ impl Capacity {
         Self {
             bytes: AtomicUsize::new(0),
             traces: AtomicUsize::new(0),
+            reserved: AtomicUsize::new(0),
             shares: shares.max(1),
         }
     }
@@ -45,12 +59,36 @@ impl Capacity {
         limit.div_ceil(self.shares).max(1)
     }
 
-    /// One engine's share of `max_traces_in_flight` and of `max_memory_bytes`.
+    /// One engine's share of `max_traces_in_flight` and of `max_memory_bytes` less the part requests may
+    /// reserve.
     pub fn shares(&self, limits: &LimitsConfig) -> (usize, usize) {
+        let max_bytes = limits.max_memory_bytes;
         (
             self.share_of(limits.max_traces_in_flight),
-            self.share_of(limits.max_memory_bytes),
+            self.share_of(max_bytes - max_bytes / RESERVABLE_PART),
         )
+    }
+
+    /// Bytes reserved by requests not yet evaluated.
+    pub fn reserved(&self) -> usize {
+        self.reserved.load(Ordering::Relaxed)
+    }
+
+    /// Reserves `bytes` for a request against the budget of `contracts`, or refuses it with the delay after
+    /// which the client should retry.
+    pub fn reserve(
+        self: &Arc<Self>,
+        contracts: &ContractSet,
+        bytes: usize,
+    ) -> Result<Reservation, Overloaded> {
+        let mut reservation = Reservation {
+            capacity: Some(Arc::clone(self)),
+            bytes: 0,
+            max_bytes: contracts.file().limits.max_memory_bytes / RESERVABLE_PART,
+            retry: retry_delay(contracts),
+        };
+        reservation.grow(bytes)?;
+        Ok(reservation)
     }
 
     /// Whether one engine can take a batch that starts up to `new_traces` traces and keeps about `bytes`
@@ -69,11 +107,7 @@ impl Capacity {
         }
         // Split smaller, the batch would fit: an exporter retries it whole, so this is as much a hint to
         // the operator (`batches_refused`) as to the client.
-        Err(Overloaded {
-            retry_after: Duration::from_secs_f64(
-                contracts.file().completion.grace_seconds.max(1.0),
-            ),
-        })
+        Err(retry_delay(contracts))
     }
 
     /// Bytes of engine state held: spans in flight, their violations, kept verdicts.
@@ -109,5 +143,108 @@ impl Capacity {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
                 Some(held.saturating_sub(1))
             });
+    }
+}
+
+/// The delay a client refused for load waits before retrying: the completion grace, at least a second.
+fn retry_delay(contracts: &ContractSet) -> Overloaded {
+    Overloaded {
+        retry_after: Duration::from_secs_f64(contracts.file().completion.grace_seconds.max(1.0)),
+    }
+}
+
+/// Bytes a request holds against the memory budget, given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    capacity: Option<Arc<Capacity>>,
+    bytes: usize,
+    /// What all reservations together may hold.
+    max_bytes: usize,
+    retry: Overloaded,
+}
+
+impl Reservation {
+    /// A reservation that counts against nothing, for sinks without a budget.
+    pub fn none() -> Self {
+        Self {
+            capacity: None,
+            bytes: 0,
+            max_bytes: 0,
+            retry: Overloaded {
+                retry_after: Duration::from_secs(1),
+            },
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Holds `more` bytes besides, or fails holding what it held when all reservations would pass their
+    /// part of the budget (unless nothing else is reserved).
+    pub fn grow(&mut self, more: usize) -> Result<(), Overloaded> {
+        let Some(capacity) = &self.capacity else {
+            return Ok(());
+        };
+        let (max, own) = (self.max_bytes, self.bytes);
+        capacity
+            .reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                // One request alone always fits, so a budget smaller than a request still makes progress.
+                held.checked_add(more)
+                    .filter(|&total| total <= max || held == own)
+            })
+            .map_err(|_| self.retry)?;
+        self.bytes += more;
+        Ok(())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(capacity) = &self.capacity {
+            let _ = capacity
+                .reserved
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                    Some(held.saturating_sub(self.bytes))
+                });
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::ContractFile;
+
+    fn contracts(max_memory_bytes: usize) -> ContractSet {
+        let mut file = ContractFile::embedded_default().unwrap();
+        file.limits.max_memory_bytes = max_memory_bytes;
+        ContractSet::new(file, None)
+    }
+
+    #[test]
+    fn reservations_hold_a_quarter_of_the_budget_and_the_engines_the_rest() {
+        let contracts = contracts(1000);
+        let capacity = Arc::new(Capacity::shared_by(2));
+        let limits = &contracts.file().limits;
+        assert_eq!(capacity.shares(limits).1, 375);
+        let mut first = capacity.reserve(&contracts, 150).unwrap();
+        assert_eq!(capacity.shares(limits).1, 375);
+        assert!(capacity.reserve(&contracts, 101).is_err());
+        let second = capacity.reserve(&contracts, 100).unwrap();
+        assert_eq!(capacity.reserved(), 250);
+        assert!(first.grow(1).is_err());
+        assert_eq!(first.bytes(), 150);
+        drop(first);
+        drop(second);
+        assert_eq!(capacity.reserved(), 0);
+        assert!(Reservation::none().grow(usize::MAX).is_ok());
+        // Alone, a request larger than the reservable part is taken, and may grow.
+        let mut alone = capacity.reserve(&contracts, 900).unwrap();
+        assert!(alone.grow(50).is_ok());
+        assert_eq!(capacity.reserved(), 950);
     }
 }

@@ -254,7 +254,13 @@ impl MonitorService for MonitorApi {
         let trace_id = trace_id(&request.get_ref().trace_id)?;
         analysis_answer(
             answers::trace(self.monitor.outputs().analysis(), &trace_id.to_hex()),
-            |analysis| convert_analysis::trace_analysis(analysis),
+            |analysis| {
+                // The message has no `truncated` field: what the cap left out is said in its notes.
+                let capped = super::capped::trace_analysis(analysis);
+                let mut message = convert_analysis::trace_analysis(&capped.answer);
+                message.notes.extend(capped.notes());
+                message
+            },
         )
     }
 

@@ -287,7 +287,7 @@ async fn analysis_trace(
 ) -> Result<Response, AdminError> {
     let trace_id = TraceId::from_hex(&trace_id).ok_or(AdminError::InvalidTraceId)?;
     let analysis = answers::trace(state.monitor.outputs().analysis(), &trace_id.to_hex())?;
-    Ok(Json(&*analysis).into_response())
+    Ok(Json(super::capped::trace_analysis(&analysis)).into_response())
 }
 
 async fn analysis_bottlenecks(

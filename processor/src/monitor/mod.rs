@@ -8,7 +8,7 @@ use ironforge_engine::plan::ReadPlan;
 use ironforge_engine::{Capacity, EngineStats};
 use ironforge_wal::{Recovered, Wal};
 
-use crate::ingest::{Durable, Overloaded, RequestReport, SpanSink};
+use crate::ingest::{Durable, Overloaded, RequestReport, Reservation, SpanSink};
 use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;
 use crate::verdict::{TraceVerdict, Violation};
@@ -332,18 +332,37 @@ impl ShardOutput for Dispatch {
     }
 }
 
+impl Monitor {
+    /// Counts requests refused for load, where admission or a reservation refused them.
+    fn count_refused(&self, batches_refused: u64) {
+        let delta = EngineStats {
+            batches_refused,
+            ..EngineStats::default()
+        };
+        self.dispatch.stats(&delta);
+    }
+}
+
 impl SpanSink for Monitor {
-    fn submit(&self, spans: Vec<SpanRecord>) -> Result<Durable, Overloaded> {
+    fn submit(
+        &self,
+        spans: Vec<SpanRecord>,
+        reservation: Reservation,
+    ) -> Result<Durable, Overloaded> {
         let contracts = self.contracts();
-        let refused = self.shards.submit(spans, &contracts);
+        let refused = self.shards.submit(spans, reservation, &contracts);
         if refused.is_err() {
-            let delta = EngineStats {
-                batches_refused: self.shards.take_refused(),
-                ..EngineStats::default()
-            };
-            self.dispatch.stats(&delta);
+            self.count_refused(self.shards.take_refused());
         }
         refused
+    }
+
+    fn reserve(&self, bytes: usize) -> Result<Reservation, Overloaded> {
+        let reserved = self.shards.capacity().reserve(&self.contracts(), bytes);
+        if reserved.is_err() {
+            self.count_refused(1);
+        }
+        reserved
     }
 
     fn read_plan(&self) -> Arc<ReadPlan> {

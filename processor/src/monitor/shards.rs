@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ironforge_engine::{Capacity, ContractSet, Engine, Overloaded, batch_bytes};
+use ironforge_engine::{Capacity, ContractSet, Engine, Overloaded, Reservation, batch_bytes};
 use ironforge_wal::{Recovered, Wal};
 
 use super::events::{RecoveryDeferred, WalAtCap};
@@ -185,10 +185,12 @@ impl Shards {
         !full
     }
 
-    /// Admits the batch whole and hands each worker its share, or refuses it whole.
+    /// Admits the batch whole and hands each worker its share, or refuses it whole. The reservation is
+    /// given back once every worker has evaluated its share.
     pub(super) fn submit(
         &self,
         spans: Vec<SpanRecord>,
+        reservation: Reservation,
         contracts: &ContractSet,
     ) -> Result<Durable, Overloaded> {
         if !self.log_takes_batches() {
@@ -236,6 +238,7 @@ impl Shards {
             return Err(too_large.unwrap_or(retry));
         }
         let mut durable = Durable::default();
+        let reservation = Arc::new(reservation);
         for (shard, share) in self.shards.iter().zip(shares) {
             if !share.is_empty() {
                 let ack = self.wal.is_some().then(|| {
@@ -244,7 +247,9 @@ impl Shards {
                     ack
                 });
                 // A worker outlives every sender (it stops when they are dropped), so this cannot fail.
-                let _ = shard.commands.send(Command::Ingest(share, ack));
+                let _ = shard
+                    .commands
+                    .send(Command::Ingest(share, ack, Arc::clone(&reservation)));
             }
         }
         Ok(durable)
@@ -414,9 +419,17 @@ mod tests {
             None,
         )
         .unwrap_or_else(|err| panic!("{err}"));
-        assert!(shards.submit(vec![span(1, 2)], &contracts).is_ok());
+        assert!(
+            shards
+                .submit(vec![span(1, 2)], Reservation::none(), &contracts)
+                .is_ok()
+        );
         shards.flush();
-        assert!(shards.submit(vec![span(2, 2)], &contracts).is_ok());
+        assert!(
+            shards
+                .submit(vec![span(2, 2)], Reservation::none(), &contracts)
+                .is_ok()
+        );
         shards.flush();
         assert_eq!(shards.capacity().traces(), 1);
         let evicted = shards
@@ -425,7 +438,11 @@ mod tests {
         assert!(evicted.evicted);
         assert!(
             shards
-                .submit(vec![span(3, 2), span(4, 2)], &contracts)
+                .submit(
+                    vec![span(3, 2), span(4, 2)],
+                    Reservation::none(),
+                    &contracts
+                )
                 .is_err(),
             "a batch that alone exceeds the bound is refused"
         );

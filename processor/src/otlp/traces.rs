@@ -8,7 +8,7 @@ use ironforge_engine::decode::decode_json_request;
 
 use super::convert::{decode_request, partial_success};
 use super::refusal::Refusal;
-use crate::ingest::{RequestReport, SpanSink};
+use crate::ingest::{RequestReport, Reservation, SpanSink, decoded_bytes};
 use ironforge_telemetry::{RequestOutcome, Transport};
 
 /// What became of the spans of a trace request answered with success.
@@ -38,10 +38,12 @@ pub(crate) enum Body<'a> {
 /// Decodes the request with the sink's read plan and hands its valid spans to the sink, answering once they
 /// are durable. The response names
 /// the refused spans in its partial success; the whole request is refused when it is not a valid request
-/// or the sink sheds load.
+/// or the sink sheds load. `reservation` holds the body's bytes; it grows by the decoded batch's and goes
+/// with the batch (refused when the budget cannot take it).
 pub(crate) async fn accept(
     sink: &dyn SpanSink,
     body: Body<'_>,
+    mut reservation: Reservation,
 ) -> Result<(ExportTraceServiceResponse, SpanCounts), Refusal> {
     let plan = sink.read_plan();
     let decoded = match body {
@@ -56,7 +58,12 @@ pub(crate) async fn accept(
     };
     let partial_success = partial_success(&decoded);
     if !decoded.spans.is_empty() {
-        let durable = sink.submit(decoded.spans).map_err(Refusal::Overloaded)?;
+        reservation
+            .grow(decoded_bytes(&decoded.spans))
+            .map_err(Refusal::Overloaded)?;
+        let durable = sink
+            .submit(decoded.spans, reservation)
+            .map_err(Refusal::Overloaded)?;
         durable.wait().await.map_err(Refusal::Overloaded)?;
     }
     Ok((ExportTraceServiceResponse { partial_success }, counts))

@@ -6,7 +6,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use ironforge_engine::{ContractSet, Engine, EngineEvent, EngineStats, Now};
+use ironforge_engine::{ContractSet, Engine, EngineEvent, EngineStats, Now, Reservation};
 
 use super::durable::{Ack, Logged, RecoveryGate, ShardRecovery};
 use crate::durability::WalFailed;
@@ -36,8 +36,9 @@ pub(crate) trait ShardOutput: Send + Sync + 'static {
 
 /// What a shard's worker is sent.
 pub(super) enum Command {
-    /// A share of a batch, and where to say it is durable (with a log).
-    Ingest(Vec<SpanRecord>, Option<Ack>),
+    /// A share of a batch, where to say it is durable (with a log), and its request's reservation, given
+    /// back once every share is evaluated.
+    Ingest(Vec<SpanRecord>, Option<Ack>, Arc<Reservation>),
     Contracts(Arc<ContractSet>),
     /// Answers once everything sent before it was handled.
     Flush(mpsc::SyncSender<()>),
@@ -198,7 +199,7 @@ impl Worker {
     fn handle_all(&mut self, mut commands: Vec<Command>) {
         if let Some(log) = &mut self.log {
             let refused = log.write(commands.iter_mut().filter_map(|command| match command {
-                Command::Ingest(spans, ack) => Some((spans, ack)),
+                Command::Ingest(spans, ack, _) => Some((spans, ack)),
                 _ => None,
             }));
             self.queued.fetch_sub(refused, Ordering::AcqRel);
@@ -219,13 +220,14 @@ impl Worker {
 
     fn handle(&mut self, command: Command) {
         match command {
-            Command::Ingest(spans, ack) => {
+            Command::Ingest(spans, ack, reservation) => {
                 let count = spans.len();
                 if let Some(ack) = ack {
                     // Durable by now (`handle_all` wrote and committed it): the receiver may answer.
                     let _ = ack.send(Ok(()));
                 }
                 self.evaluate(spans);
+                drop(reservation);
                 self.queued.fetch_sub(count, Ordering::AcqRel);
             }
             Command::Contracts(contracts) => self.lock().set_contracts(contracts),

@@ -17,6 +17,7 @@ use tonic_prost::ProstEncoder;
 
 use super::status;
 use crate::ingest::SpanSink;
+use crate::otlp::refusal::Refusal;
 use crate::otlp::traces;
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -85,10 +86,17 @@ impl UnaryService<Bytes> for Export {
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let sink = Arc::clone(&self.0);
         Box::pin(async move {
-            let (message, counts) =
-                traces::accept(&*sink, traces::Body::Protobuf(request.get_ref()))
-                    .await
-                    .map_err(status)?;
+            // tonic has read the message by now; it counts from here until its spans are evaluated.
+            let reservation = sink
+                .reserve(request.get_ref().len())
+                .map_err(|overloaded| status(Refusal::Overloaded(overloaded)))?;
+            let (message, counts) = traces::accept(
+                &*sink,
+                traces::Body::Protobuf(request.get_ref()),
+                reservation,
+            )
+            .await
+            .map_err(status)?;
             let mut response = Response::new(message);
             // The service wrapper reports the request once it is answered, and reads the counts from here.
             response.extensions_mut().insert(counts);

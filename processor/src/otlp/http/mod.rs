@@ -34,7 +34,7 @@ use self::read::Encoding;
 use super::refusal::Refusal;
 use super::traces::{self, SpanCounts};
 use super::{ReceiverLimits, metrics};
-use crate::ingest::SpanSink;
+use crate::ingest::{Reservation, SpanSink};
 use ironforge_telemetry::{RequestOutcome, Transport};
 
 /// The OTLP/HTTP path for traces.
@@ -75,9 +75,12 @@ trait Signal: 'static {
     /// Reads the (inflated) body in the given encoding.
     fn decode(body: Vec<u8>, encoding: Encoding) -> Result<Self::Request, Refusal>;
 
+    /// Accepts the request; `reservation` holds its bytes against the memory budget until its spans are
+    /// evaluated.
     fn accept(
         sink: &dyn SpanSink,
         request: Self::Request,
+        reservation: Reservation,
     ) -> impl Future<Output = Result<(Self::Response, Self::Tally), Refusal>> + Send;
 
     /// Told once the request is answered: accepted with its tally, or refused whole with this outcome.
@@ -115,12 +118,13 @@ impl Signal for Traces {
     async fn accept(
         sink: &dyn SpanSink,
         request: TraceRequest,
+        reservation: Reservation,
     ) -> Result<(ExportTraceServiceResponse, SpanCounts), Refusal> {
         let body = match &request {
             TraceRequest::Protobuf(bytes) => traces::Body::Protobuf(bytes),
             TraceRequest::Json(text) => traces::Body::Json(text),
         };
-        traces::accept(sink, body).await
+        traces::accept(sink, body, reservation).await
     }
 
     fn report(sink: &dyn SpanSink, answered: Result<SpanCounts, RequestOutcome>, arrived: Instant) {
@@ -150,6 +154,7 @@ impl Signal for Metrics {
     async fn accept(
         sink: &dyn SpanSink,
         request: ExportMetricsServiceRequest,
+        _reservation: Reservation,
     ) -> Result<(ExportMetricsServiceResponse, ()), Refusal> {
         Ok((metrics::accept(sink, Transport::Http, &request), ()))
     }
@@ -197,6 +202,25 @@ async fn handle<S: Signal>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(S::Response, S::Tally), Refusal> {
+    // Reserved before reading: the declared length, then whatever more the body turned out to hold.
+    // A body declared past the limit is refused as too large by the read, not reserved.
+    let declared = read::declared_length(headers).unwrap_or(0);
+    let reserved = match declared {
+        too_large if too_large > receiver.max_request_bytes => Ok(Reservation::none()),
+        declared => receiver.sink.reserve(declared),
+    };
+    let mut reservation = match reserved {
+        Ok(reservation) => reservation,
+        Err(overloaded) => {
+            // Read and dropped chunk by chunk, so the client, still sending, hears the 503 and its retry
+            // delay rather than a connection closed under it.
+            read::discard(body, receiver.max_request_bytes).await;
+            return Err(Refusal::Overloaded(overloaded));
+        }
+    };
     let body = read::body(body, headers, receiver.max_request_bytes).await?;
-    S::accept(&*receiver.sink, S::decode(body, encoding)?).await
+    reservation
+        .grow(body.len().saturating_sub(reservation.bytes()))
+        .map_err(Refusal::Overloaded)?;
+    S::accept(&*receiver.sink, S::decode(body, encoding)?, reservation).await
 }

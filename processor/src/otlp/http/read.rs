@@ -83,11 +83,16 @@ fn is_gzip(headers: &HeaderMap) -> Result<bool, Refusal> {
     }
 }
 
+/// The body's length as its `Content-Length` declares it.
+pub(super) fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+}
+
 /// Reads the body, stopping as soon as it passes `limit` rather than buffering all of it.
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, Refusal> {
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    let declared = declared_length(headers);
     if let Some(declared) = declared.filter(|&declared| declared > limit) {
         return Err(Refusal::TooLarge(format!(
             "request body of {declared} bytes exceeds the limit of {limit} bytes"
@@ -106,6 +111,18 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// Reads up to `limit` bytes of a body without keeping them.
+pub(super) async fn discard(body: Body, limit: usize) {
+    let mut read = 0;
+    let mut chunks = body.into_data_stream();
+    while read <= limit {
+        match chunks.next().await {
+            Some(Ok(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
 }
 
 /// Inflates at most one byte past `limit`, so a small body that inflates enormously costs no more than the

@@ -7,7 +7,7 @@ pub(crate) mod sdk;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ironforge_processor::ingest::{Durable, Overloaded, RequestReport, SpanSink};
+use ironforge_processor::ingest::{Durable, Overloaded, RequestReport, Reservation, SpanSink};
 use ironforge_processor::model::SpanRecord;
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_proto::otlp::common::{AnyValue, ArrayValue, any_value::Value};
@@ -98,7 +98,7 @@ impl TestSink {
 }
 
 impl SpanSink for TestSink {
-    fn submit(&self, spans: Vec<SpanRecord>) -> Result<Durable, Overloaded> {
+    fn submit(&self, spans: Vec<SpanRecord>, _: Reservation) -> Result<Durable, Overloaded> {
         std::thread::sleep(*self.submit_delay.lock().unwrap());
         if let Some(retry_after) = *self.overloaded.lock().unwrap() {
             return Err(Overloaded { retry_after });
