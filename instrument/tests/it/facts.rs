@@ -19,6 +19,7 @@ use opentelemetry::{Array, StringValue, Value};
     ironforge.session.id = %id,
 ))]
 fn session(stage: Stage, id: &str, facts: Option<&GraphFacts>) {
+    // Work that takes time: each session span lasts at least 5 ms, which the duration checks rely on.
     std::thread::sleep(Duration::from_millis(5));
     if let Some(facts) = facts {
         record_graph(facts);

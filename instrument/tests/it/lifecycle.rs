@@ -1,8 +1,7 @@
 //! Init, export and shutdown against real sockets on 127.0.0.1: a collector that is down, one that
 //! is up, and exporters that fail or hang.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::{GrpcSink, closed_port, metric, sum_u64};
@@ -271,19 +270,37 @@ async fn dropping_the_guard_on_a_multi_thread_runtime_delivers_and_returns() {
     assert_delivered(&sink, 5);
 }
 
+/// What a hanging exporter blocks on: released by the test once the guard has given up on it, or after 30 s
+/// at most, so that a test failing before the release leaves no thread blocked for good.
+#[derive(Debug, Clone, Default)]
+struct Release(Arc<(Mutex<bool>, Condvar)>);
+
+impl Release {
+    fn release(&self) {
+        let (released, changed) = &*self.0;
+        *released.lock().unwrap() = true;
+        changed.notify_all();
+    }
+
+    fn wait(&self) {
+        let (released, changed) = &*self.0;
+        let guard = released.lock().unwrap();
+        let _ = changed
+            .wait_timeout_while(guard, Duration::from_secs(30), |released| !*released)
+            .unwrap();
+    }
+}
+
 /// An exporter that fails every export, or blocks in it until released.
 #[derive(Debug, Clone)]
 struct Faulty {
-    hang: Option<Arc<AtomicBool>>,
+    hang: Option<Release>,
 }
 
 impl SpanExporter for Faulty {
     async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
         if let Some(release) = &self.hang {
-            let start = Instant::now();
-            while !release.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(30) {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            release.wait();
             return Ok(());
         }
         Err(OTelSdkError::InternalFailure("collector refused".into()))
@@ -322,18 +339,18 @@ fn failed_exports_are_counted_and_exported_as_a_metric() {
 
 #[test]
 fn a_hanging_span_exporter_is_reported_within_the_bound() {
-    let release = Arc::new(AtomicBool::new(false));
+    let release = Release::default();
     let instrumentation = Instrumentation::with_exporters(
         in_memory_config(Duration::from_secs(1)),
         Faulty {
-            hang: Some(Arc::clone(&release)),
+            hang: Some(release.clone()),
         },
         InMemoryMetricExporter::default(),
     )
     .unwrap();
     traced(&instrumentation, || run(1));
     let (result, took) = timed(|| instrumentation.shutdown());
-    release.store(true, Ordering::Relaxed);
+    release.release();
     // The exporter never returns on its own: only the guard's bound ends the shutdown.
     assert!(
         matches!(
@@ -352,14 +369,11 @@ fn a_hanging_span_exporter_is_reported_within_the_bound() {
 /// A metric exporter that blocks every export until released. The meter provider's own shutdown
 /// waits 5 s for it, longer than the guard's bound.
 #[derive(Debug, Clone)]
-struct HangingMetrics(Arc<AtomicBool>);
+struct HangingMetrics(Release);
 
 impl PushMetricExporter for HangingMetrics {
     async fn export(&self, _metrics: &ResourceMetrics) -> OTelSdkResult {
-        let start = Instant::now();
-        while !self.0.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(30) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.0.wait();
         Ok(())
     }
     fn force_flush(&self) -> OTelSdkResult {
@@ -375,16 +389,16 @@ impl PushMetricExporter for HangingMetrics {
 
 #[test]
 fn shutdown_gives_up_at_its_bound_when_an_exporter_never_returns() {
-    let release = Arc::new(AtomicBool::new(false));
+    let release = Release::default();
     let instrumentation = Instrumentation::with_exporters(
         in_memory_config(Duration::from_secs(1)),
         opentelemetry_sdk::trace::InMemorySpanExporter::default(),
-        HangingMetrics(Arc::clone(&release)),
+        HangingMetrics(release.clone()),
     )
     .unwrap();
     traced(&instrumentation, || run(1));
     let (result, took) = timed(|| instrumentation.shutdown());
-    release.store(true, Ordering::Relaxed);
+    release.release();
     // The bound is the export timeout plus one second.
     assert!(
         matches!(&result, Err(ShutdownError { cause: ShutdownCause::TimedOut(bound), .. }) if *bound == Duration::from_secs(2)),

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ironforge_engine::config::ContractFile;
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
@@ -12,6 +12,8 @@ use ironforge_engine::{ContractSet, DecidedTrace, Now, decide_batch};
 use ironforge_processor::analysis::{AnalysisConfig, Analyst, MEMORY_PEAK, RUN_DURATION, answers};
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 use ironforge_telemetry::Metrics;
+
+use crate::wait_support::wait_until;
 
 const PIPELINE: &str = "nightly-discovery";
 const SECOND: u64 = 1_000_000_000;
@@ -164,28 +166,18 @@ fn a_burst_of_runs_is_compared_across_runs_once_the_queue_drains_without_a_flush
         analyst.submit(Box::new(run(number, seconds, 40e6)));
     }
     // No flush: the thread catches up by itself when it runs out of traces.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let regression = loop {
-        {
-            let view = analyst.view();
-            let found = view.pipelines(Some(PIPELINE)).and_then(|pipelines| {
-                pipelines[0]
-                    .1
-                    .regressions
-                    .iter()
-                    .find(|r| r.measure == RUN_DURATION && r.runs == 24)
-                    .cloned()
-            });
-            if let Some(regression) = found {
-                break regression;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no regression over the whole burst 30 s after it"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let regression = wait_until("a regression over the whole burst", || {
+        let view = analyst.view();
+        let regressions = view
+            .pipelines(Some(PIPELINE))
+            .map(|pipelines| pipelines[0].1.regressions.clone())
+            .unwrap_or_default();
+        regressions
+            .iter()
+            .find(|r| r.measure == RUN_DURATION && r.runs == 24)
+            .cloned()
+            .ok_or_else(|| format!("regressions {regressions:?}"))
+    });
     // The thread may catch up while the burst is still arriving; in the end every run was recorded, in order.
     assert_eq!(regression.change_point.index, 12);
     let view = analyst.view();

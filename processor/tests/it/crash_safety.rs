@@ -4,10 +4,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::e2e_support::{LogsReceiver, eventually, replay, request, test_contracts, trace_hex};
+use crate::e2e_support::{LogsReceiver, replay, request, test_contracts, trace_hex};
 use crate::process_support::{ProcessorProcess, TempDir, verdicts_printed};
+use crate::wait_support::{poll_until_async, wait_until_async};
 use ironforge_instrument::Protocol;
 use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
 use ironforge_proto::otlp::trace::Span;
@@ -120,6 +121,7 @@ async fn kill_9_under_load_loses_no_acknowledged_trace_and_repeats_nothing() {
                 tokio::spawn(send_until_refused(endpoint.clone(), first, senders))
             })
             .collect();
+        // Load for a random while, so that the kill lands at a different point of the work each round.
         tokio::time::sleep(Duration::from_millis(random_ms(300..1500))).await;
         printed.extend(processor.kill());
         for sender in load {
@@ -322,7 +324,7 @@ async fn a_damaged_record_mid_segment_costs_that_record_only_and_is_counted() {
 
     let restarted = ProcessorProcess::start(&contracts, &data, &[]).unwrap();
     // 64 bytes reach at most two adjacent frames (a trace's batch each): every other trace is decided whole.
-    eventually(|| async {
+    wait_until_async("every trace but two decided whole", || async {
         let mut whole = 0;
         for trace in 0..traces {
             let path = format!("/api/v1/traces/{}/verdict", hex::encode(trace_id(trace)));
@@ -472,7 +474,7 @@ async fn the_violations_listed_before_a_restart_are_listed_after_it_and_a_cursor
         .export(request(vec![span(3, 2, Some(1), "session", 4)]))
         .await
         .unwrap();
-    let all = eventually(|| async {
+    let all = wait_until_async("the four violations listed", || async {
         let (all, _) = violations_page(processor.admin, "since=0").await;
         if all.len() == 4 {
             Ok(all)
@@ -559,29 +561,40 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// How long [`send_run`] retries refused requests, as an exporter would.
+const RETRY: Duration = Duration::from_secs(60);
+
+/// How long [`judge_runs`] waits for the verdicts of acknowledged runs before it counts the missing ones
+/// lost.
+const JUDGE: Duration = Duration::from_secs(30);
+
 /// Sends run `trace` (its slow session, then its root, each its own request), `copies` times each, retrying
-/// a refusal for up to 60 s as an exporter would. Returns whether every request was acknowledged.
+/// refusals for up to [`RETRY`] in all. Returns whether every request was acknowledged.
 async fn send_run(endpoint: &str, trace: u64, copies: usize) -> bool {
-    let Ok(mut client) = TraceServiceClient::connect(endpoint.to_owned()).await else {
+    let Ok(client) = TraceServiceClient::connect(endpoint.to_owned()).await else {
         return false;
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + RETRY;
     for spans in [
         vec![span(trace, 2, Some(1), "session", 4)],
         vec![span(trace, 1, None, "run", 5)],
     ] {
         for _ in 0..copies {
-            loop {
-                match client.export(request(spans.clone())).await {
-                    Ok(_) => break,
-                    Err(status)
-                        if status.code() == tonic::Code::Unavailable
-                            && std::time::Instant::now() < deadline =>
-                    {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+            // Ok(false): refused for good; Err: refused for now (Unavailable), tried again.
+            let sent = poll_until_async(deadline.saturating_duration_since(Instant::now()), || {
+                let mut client = client.clone();
+                let spans = spans.clone();
+                async move {
+                    match client.export(request(spans)).await {
+                        Ok(_) => Ok(true),
+                        Err(status) if status.code() == tonic::Code::Unavailable => Err(status),
+                        Err(_) => Ok(false),
                     }
-                    Err(_) => return false,
                 }
+            })
+            .await;
+            if !matches!(sent, Ok(true)) {
+                return false;
             }
         }
     }
@@ -597,24 +610,31 @@ async fn judge_runs(
     lines: &[String],
 ) {
     row.acknowledged = acknowledged.len();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut verdicts = HashMap::new();
-    while verdicts.len() < acknowledged.len() && std::time::Instant::now() < deadline {
+    // Each verdict once answered is kept; a run still without one at the end is counted lost below.
+    let verdicts = std::sync::Mutex::new(HashMap::new());
+    let _ = poll_until_async(JUDGE, || async {
         for trace in acknowledged {
-            if verdicts.contains_key(trace) {
+            if verdicts.lock().unwrap().contains_key(trace) {
                 continue;
             }
             let path = format!("/api/v1/traces/{}/verdict", hex::encode(trace_id(*trace)));
             let (status, body) = processor.get(&path).await;
             if status == 200 {
-                verdicts.insert(
+                verdicts.lock().unwrap().insert(
                     *trace,
                     serde_json::from_str::<serde_json::Value>(&body).unwrap(),
                 );
             }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let judged = verdicts.lock().unwrap().len();
+        if judged < acknowledged.len() {
+            Err(judged)
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+    let verdicts = verdicts.into_inner().unwrap();
     let (_, metrics) = processor.get("/metrics").await;
     row.refused += metrics
         .lines()
@@ -783,6 +803,7 @@ async fn fault_suite() {
         let fill = format!("/proc/{}/root{}/fill", full.pid(), mount.display());
         // Freed by a thread of its own while the runs are judged.
         freeing = Some(std::thread::spawn(move || {
+            // The fault: the disk stays full for the first 2 s of the restart.
             std::thread::sleep(Duration::from_secs(2));
             std::fs::remove_file(&fill).unwrap_or_else(|e| panic!("{fill}: {e}"));
         }));

@@ -11,10 +11,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::alerting_support::{
-    Alertmanager, Delivered, Prometheus, TempDir, Tools, WAIT, WebhookSink, read_repo_file,
-    repo_root, run_ok, wait_for,
+    Alertmanager, Delivered, Prometheus, TempDir, Tools, WebhookSink, read_repo_file, repo_root,
+    run_ok,
 };
 use crate::e2e_support::{TestProcessor, replay, trace_hex};
+use crate::wait_support::{WAIT, wait_until_async};
 use ironforge_instrument::Protocol;
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
@@ -612,23 +613,30 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
 
     // Prometheus must have scraped the processor before the run: a counter born between two scrapes of a
     // watched target is what the rules recognise as new.
-    wait_for("Prometheus to scrape the processor", || async move {
+    wait_until_async("Prometheus to scrape the processor", || async move {
         let up = prom.query(r#"up{job="ironforge-processor"} == 1"#).await;
-        (!up.is_empty()).then_some(())
+        if up.is_empty() {
+            Err("no target up")
+        } else {
+            Ok(())
+        }
     })
     .await;
     // A processor that has decided nothing alerts on nothing, although its health gauge reads 0 until then:
     // shown at an evaluation of every rule group that Prometheus began after it had scraped the processor
     // (a group's last evaluation changes from what it was once the scrape was seen). Pending alerts count.
     let scraped = rule_evaluations(prom).await;
-    wait_for("Prometheus to evaluate its rules after the scrape", || {
+    wait_until_async("Prometheus to evaluate its rules after the scrape", || {
         let scraped = &scraped;
         async move {
             let now = rule_evaluations(prom).await;
-            now.iter()
-                .zip(scraped)
-                .all(|(now, then)| now != then)
-                .then_some(())
+            if now.iter().zip(scraped).all(|(now, then)| now != then) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "last evaluations {now:?}, at the scrape {scraped:?}"
+                ))
+            }
         }
     })
     .await;
@@ -648,24 +656,30 @@ async fn failing_run_alerts_through_real_prometheus_and_alertmanager() {
     assert!(!verdict.production_ready);
 
     // Prometheus sees the not-production-ready trace, and keeps its trace id as the exemplar.
-    let counted = wait_for("the failing trace in Prometheus", || async move {
+    let counted = wait_until_async("the failing trace in Prometheus", || async move {
         let result = prom
             .query(r#"ironforge_traces_total{production_ready="false"} >= 1"#)
             .await;
-        (!result.is_empty()).then_some(result)
+        if result.is_empty() {
+            Err("an empty query result")
+        } else {
+            Ok(result)
+        }
     })
     .await;
     assert_eq!(counted[0]["metric"]["status"], "fail");
     assert_exemplar(&prometheus, started, &trace).await;
 
     // The alert reaches Alertmanager...
-    let held = wait_for(
+    let held = wait_until_async(
         "IronforgeRunNotProductionReady in Alertmanager",
         || async move {
-            am.alerts()
-                .await
-                .into_iter()
+            let alerts = am.alerts().await;
+            alerts
+                .iter()
                 .find(|a| label(a, "alertname") == "IronforgeRunNotProductionReady")
+                .cloned()
+                .ok_or_else(|| format!("alerts {alerts:?}"))
         },
     )
     .await;
@@ -793,7 +807,7 @@ async fn assert_webhook_received(webhook: &WebhookSink, verdict: &pb::TraceVerdi
             .collect::<BTreeSet<String>>()
     };
     let expected = &expected;
-    let delivered = wait_for("the alerts at the webhook", || async move {
+    let delivered = wait_until_async("the alerts at the webhook", || async move {
         let delivered = webhook.delivered();
         let run_alerted = delivered.iter().any(|d| {
             d.receiver == "ironforge-critical"
@@ -803,7 +817,11 @@ async fn assert_webhook_received(webhook: &WebhookSink, verdict: &pb::TraceVerdi
         let all_contracts = expected.iter().all(|(receiver, alertname, wanted)| {
             contracts(&delivered, receiver, alertname).is_superset(wanted)
         });
-        (run_alerted && all_contracts).then_some(delivered)
+        if run_alerted && all_contracts {
+            Ok(delivered)
+        } else {
+            Err(format!("{delivered:?}"))
+        }
     })
     .await;
     for (receiver, alertname, wanted) in expected {

@@ -2,24 +2,24 @@
 //! API and the metrics. A slowed session must stand out as what dominates its run, and the bundled slow-run
 //! recording's untraced time as its top bottleneck.
 
-use crate::e2e_support::{TestProcessor, eventually, replay, trace_hex};
+use crate::e2e_support::{TestProcessor, replay, trace_hex};
+use crate::wait_support::wait_until_async;
 use ironforge_instrument::Protocol;
 use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
 use serde_json::Value;
 
 async fn analysis_of(processor: &TestProcessor, trace: &str) -> Value {
     let path = format!("/api/v1/analysis/traces/{trace}");
-    let mut answer = None;
-    for _ in 0..600 {
+    let answer = wait_until_async(&format!("the analysis of {trace}"), || async {
         let (status, body) = processor.get(&path).await;
         if status == 200 {
-            answer = Some(body);
-            break;
+            return Ok(body);
         }
         assert_eq!(status, 404, "{body}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    serde_json::from_str(&answer.expect("analysed within 30 s")).unwrap()
+        Err(format!("{status} {body}"))
+    })
+    .await;
+    serde_json::from_str(&answer).unwrap()
 }
 
 fn stage_share(analysis: &Value, stage: &str) -> f64 {
@@ -285,7 +285,7 @@ async fn the_bundled_slow_run_recording_names_its_untraced_time_as_its_top_bottl
     );
 
     // Bottlenecks are ranked when the analysis worker next catches up across runs.
-    let answer = eventually(|| async {
+    let answer = wait_until_async("the bottlenecks of the pipeline", || async {
         let (status, body) = processor
             .get("/api/v1/analysis/bottlenecks?pipeline=ironforge-replay")
             .await;
@@ -306,12 +306,13 @@ async fn the_bundled_slow_run_recording_names_its_untraced_time_as_its_top_bottl
 }
 
 async fn wait_until_metrics(processor: &TestProcessor, needle: &str) -> String {
-    for _ in 0..200 {
+    wait_until_async(&format!("{needle} in the metrics"), || async {
         let (_, body) = processor.get("/metrics").await;
         if body.contains(needle) {
-            return body;
+            Ok(body)
+        } else {
+            Err(body)
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{needle} not in the metrics within 10 s");
+    })
+    .await
 }

@@ -3,6 +3,7 @@
 //! when they have none.
 
 use crate::e2e_support::{TestProcessor, replay, test_contracts, trace_hex};
+use crate::wait_support::wait_until_async;
 use ironforge_instrument::Protocol;
 use ironforge_processor::otlp::ReceiverLimits;
 use ironforge_proto::monitor::v1 as pb;
@@ -27,15 +28,16 @@ async fn http_pipeline_answer(processor: &TestProcessor, question: &str) -> Valu
 /// The HTTP analysis of a trace, once the processor has it.
 async fn http_analysis(processor: &TestProcessor, trace: &str) -> Value {
     let path = format!("/api/v1/analysis/traces/{trace}");
-    for _ in 0..600 {
+    let body = wait_until_async(&format!("the analysis of {trace}"), || async {
         let (status, body) = processor.get(&path).await;
         if status == 200 {
-            return serde_json::from_str(&body).unwrap();
+            return Ok(body);
         }
         assert_eq!(status, 404, "{body}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{trace} not analysed within 30 s");
+        Err(format!("{status} {body}"))
+    })
+    .await;
+    serde_json::from_str(&body).unwrap()
 }
 
 /// Equal up to the last digits a JSON round trip may change.

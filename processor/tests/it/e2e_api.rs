@@ -1,7 +1,8 @@
 //! The processor's own APIs against a running processor: `Evaluate`, `GetVerdict` errors, `WatchViolations`
 //! filters, health and compliance per pipeline, and the HTTP API's answers to bad requests.
 
-use crate::e2e_support::{TestProcessor, eventually, run_with_session};
+use crate::e2e_support::{TestProcessor, run_with_session};
+use crate::wait_support::wait_until_async;
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::otlp::common::{AnyValue, KeyValue, any_value};
 use ironforge_proto::otlp::resource::Resource;
@@ -191,7 +192,7 @@ async fn a_trace_without_ironforge_spans_answers_not_monitored() {
         .unwrap();
     otlp.export(web).await.unwrap();
     let path = format!("/api/v1/traces/{}/verdict", "1f".repeat(16));
-    let body = eventually(|| async {
+    let body = wait_until_async("the answer that the trace is not monitored", || async {
         let (status, body) = processor.get(&path).await;
         (status == 404 && body.contains("not monitored"))
             .then_some(body.clone())
@@ -403,7 +404,7 @@ async fn a_retried_export_changes_no_verdict_and_doubles_no_violation() {
 
     // After the verdict: the same request once more leaves it as it was. Two spans, sent twice more.
     otlp.export(slow).await.unwrap();
-    eventually(|| async {
+    wait_until_async("four duplicate spans counted", || async {
         let (_, metrics) = processor.get("/metrics").await;
         if metrics.contains("ironforge_processor_spans_duplicate_total 4") {
             Ok(())

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::e2e_support::{log_records, run_with_session, test_contracts, wait_until};
+use crate::e2e_support::{log_records, run_with_session, test_contracts};
+use crate::wait_support::wait_until_async;
 use ironforge_outputs::otlp_logs::LogsQueueOptions;
 use ironforge_processor::server::{Server, ServerOptions};
 use ironforge_proto::monitor::v1 as pb;
@@ -81,6 +82,19 @@ impl Downstream {
     /// (trace id, body) of every record received, in arrival order.
     fn received(&self) -> Vec<Event> {
         self.records.lock().unwrap().iter().map(event_key).collect()
+    }
+
+    /// Waits until at least `count` records have been received; returns every one received.
+    async fn received_at_least(&self, count: usize) -> Vec<Event> {
+        wait_until_async(&format!("{count} events received"), || async {
+            let received = self.received();
+            if received.len() >= count {
+                Ok(received)
+            } else {
+                Err(format!("{} received", received.len()))
+            }
+        })
+        .await
     }
 }
 
@@ -158,13 +172,23 @@ impl Handle {
         for trace in traces.clone() {
             client.export(run_with_session(trace, 5)).await.unwrap();
         }
-        wait_until(|| {
-            let watched = self.watched.lock().unwrap().clone();
-            traces
-                .clone()
-                .all(|t| watched.iter().any(|(id, _)| *id == vec![t; 16]))
-                .then_some(watched)
-        })
+        wait_until_async(
+            &format!("the violation events of runs {traces:?}"),
+            || async {
+                let watched = self.watched.lock().unwrap().clone();
+                if traces
+                    .clone()
+                    .all(|t| watched.iter().any(|(id, _)| *id == vec![t; 16]))
+                {
+                    Ok(watched)
+                } else {
+                    Err(format!(
+                        "events of {:?}",
+                        watched.iter().map(|(id, _)| id[0]).collect::<Vec<_>>()
+                    ))
+                }
+            },
+        )
         .await
     }
 
@@ -179,19 +203,16 @@ impl Handle {
         check: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
         let url = format!("http://{}/api/v1/health", self.admin);
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
+        wait_until_async("the downstream state", || async {
             let body: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
             let downstream = body["downstream"].clone();
             if check(&downstream) {
-                return downstream;
+                Ok(downstream)
+            } else {
+                Err(downstream)
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "downstream never reached the state: {downstream}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -261,17 +282,14 @@ impl Binary {
             .spawn()
             .unwrap();
         let ready = format!("http://{admin}/readyz");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while !reqwest::get(&ready)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the binary never got ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_async("the binary to get ready", || async {
+            match reqwest::get(&ready).await {
+                Ok(answer) if answer.status().is_success() => Ok(()),
+                Ok(answer) => Err(answer.status().to_string()),
+                Err(err) => Err(err.to_string()),
+            }
+        })
+        .await;
         let handle = Handle::connect(grpc, admin).await;
         Self { child, handle }
     }
@@ -315,7 +333,11 @@ async fn events_arrive_once_and_in_order_after_the_endpoint_refuses_hangs_and_re
     let processor = Processor::start(&dir, &endpoint, quick_retries()).await;
 
     let emitted = processor.handle.violate(1..=6).await;
-    wait_until(|| (downstream.refused.load(Ordering::SeqCst) >= 2).then_some(())).await;
+    wait_until_async("two refused exports", || async {
+        let refused = downstream.refused.load(Ordering::SeqCst);
+        if refused >= 2 { Ok(()) } else { Err(refused) }
+    })
+    .await;
     let queued = emitted.len() as u64;
     let status = processor
         .handle
@@ -326,12 +348,15 @@ async fn events_arrive_once_and_in_order_after_the_endpoint_refuses_hangs_and_re
     // A hanging endpoint costs one request timeout per attempt, then the queue is retried.
     downstream.set(HANG);
     let emitted = processor.handle.violate(7..=10).await;
-    wait_until(|| (downstream.hung.load(Ordering::SeqCst) >= 2).then_some(())).await;
+    wait_until_async("two hung exports", || async {
+        let hung = downstream.hung.load(Ordering::SeqCst);
+        if hung >= 2 { Ok(()) } else { Err(hung) }
+    })
+    .await;
     assert!(downstream.received().is_empty());
 
     downstream.set(ACCEPT);
-    let received =
-        wait_until(|| Some(downstream.received()).filter(|r| r.len() >= emitted.len())).await;
+    let received = downstream.received_at_least(emitted.len()).await;
     assert_eq!(received, emitted, "every event once, in the order emitted");
     let status = processor
         .handle
@@ -376,8 +401,7 @@ async fn events_queued_before_a_restart_are_delivered_after_it() {
 
     downstream.set(ACCEPT);
     let second = Processor::start(&dir, &endpoint, quick_retries()).await;
-    let received =
-        wait_until(|| Some(downstream.received()).filter(|r| r.len() >= emitted.len())).await;
+    let received = downstream.received_at_least(emitted.len()).await;
     assert_eq!(
         received, emitted,
         "every event queued before the stop, once, in order"
@@ -428,8 +452,9 @@ async fn a_full_queue_counts_its_overflow_in_metrics_and_health() {
 
     // The oldest events were kept: they arrive once the endpoint is back.
     downstream.set(ACCEPT);
-    let received =
-        wait_until(|| Some(downstream.received()).filter(|r| r.len() as u64 >= queued)).await;
+    let received = downstream
+        .received_at_least(usize::try_from(queued).unwrap())
+        .await;
     assert_eq!(received, emitted[..received.len()]);
     processor.stop().await;
 }
@@ -449,8 +474,7 @@ async fn events_queued_before_a_kill_are_delivered_after_a_restart() {
 
     downstream.set(ACCEPT);
     let second = Binary::start(&dir, &endpoint).await;
-    let received =
-        wait_until(|| Some(downstream.received()).filter(|r| r.len() >= emitted.len())).await;
+    let received = downstream.received_at_least(emitted.len()).await;
     assert_eq!(
         received, emitted,
         "every event queued before the kill, once, in order"

@@ -2,6 +2,7 @@
 //! in force and says why; SIGHUP reloads too.
 
 use crate::e2e_support::{TestProcessor, run_with_session, test_contracts};
+use crate::wait_support::wait_until_async;
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::otlp::trace_service::trace_service_client::TraceServiceClient;
 
@@ -30,14 +31,15 @@ async fn reloads(processor: &TestProcessor, outcome: &str) -> u64 {
 }
 
 async fn wait_for_reloads(processor: &TestProcessor, outcome: &str, count: u64) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while reloads(processor, outcome).await < count {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {outcome} reload #{count}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    wait_until_async(&format!("{outcome} reload #{count}"), || async {
+        let done = reloads(processor, outcome).await;
+        if done >= count {
+            Ok(())
+        } else {
+            Err(format!("{done} {outcome} reloads"))
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use crate::check_support::{
     Fault, check, clean_run, expect_exit, faults, path, quick_run_contracts, recorded,
 };
 use crate::e2e_support::{TestProcessor, replay, trace_hex, unique};
+use crate::wait_support::wait_until_async;
 use ironforge_instrument::Protocol;
 use ironforge_replay::{Faults, ReplayOptions, SessionSelector};
 use serde_json::Value;
@@ -387,13 +387,15 @@ fn the_report_of_every_replay_run_loads_clean_and_shows_its_violations_and_criti
 /// Waits until the processor has analysed `trace`.
 async fn analysed(processor: &TestProcessor, trace: &str) {
     let path = format!("/api/v1/analysis/traces/{trace}");
-    for _ in 0..600 {
-        if processor.get(&path).await.0 == 200 {
-            return;
+    wait_until_async(&format!("the analysis of {trace}"), || async {
+        let (status, body) = processor.get(&path).await;
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(format!("{status} {body}"))
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{trace} not analysed within 30 s");
+    })
+    .await;
 }
 
 /// Status, content type and body of a GET on the admin port.

@@ -15,6 +15,7 @@ mod otlp_support;
 mod own_process;
 mod process_support;
 mod violation_support;
+mod wait_support;
 
 mod analysis_history;
 mod check;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::otlp_support::text;
 use crate::violation_support::slow_session;
+use crate::wait_support::wait_until_async;
 use ironforge_outputs::otlp_logs::{OtlpLogsConfig, OtlpLogsError, OtlpLogsExporter};
 use ironforge_processor::model::{SpanId, TraceId};
 use ironforge_processor::verdict::{Category, Severity, Violation};
@@ -220,14 +221,6 @@ fn exported(metrics: &Metrics) -> u64 {
     otlp_logs_counter(metrics, "ironforge_processor_output_exported")
 }
 
-async fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 fn attributes(record: &LogRecord) -> HashMap<String, Value> {
     record
         .attributes
@@ -244,7 +237,11 @@ async fn violations_arrive_as_log_records_linked_to_their_traces() {
     let (exporter, _task, metrics) = spawn(config(endpoint));
     exporter.send(&critical());
     exporter.send(&trace_warning());
-    eventually("one batch of two", || collector.records().len() == 2).await;
+    wait_until_async("one batch of two", || async {
+        let seen = collector.records().len();
+        if seen == 2 { Ok(()) } else { Err(seen) }
+    })
+    .await;
     exporter.shutdown().await;
 
     let request = collector.requests.lock().unwrap()[0].clone();
@@ -324,11 +321,19 @@ async fn full_batches_go_at_once_and_shutdown_flushes_the_rest() {
     for _ in 0..5 {
         exporter.send(&critical());
     }
-    eventually("two full batches", || collector.records().len() == 4).await;
+    wait_until_async("two full batches", || async {
+        let seen = collector.records().len();
+        if seen == 4 { Ok(()) } else { Err(seen) }
+    })
+    .await;
     // The fifth waits for the 10 s flush interval, or for shutdown, or for a record to fill its batch: the
     // sixth does, and the two arrive together, so the fifth was not sent alone.
     exporter.send(&critical());
-    eventually("the third full batch", || collector.records().len() == 6).await;
+    wait_until_async("the third full batch", || async {
+        let seen = collector.records().len();
+        if seen == 6 { Ok(()) } else { Err(seen) }
+    })
+    .await;
     assert_eq!(collector.batch_sizes(), [2, 2, 2]);
 
     // The seventh is left alone in its batch; shutdown sends it without waiting out the flush interval (the
@@ -359,8 +364,16 @@ async fn a_partial_batch_goes_after_the_flush_interval() {
     };
     let (exporter, _task, metrics) = spawn(config);
     exporter.send(&critical());
-    eventually("the flush", || collector.records().len() == 1).await;
-    eventually("the export counted", || exported(&metrics) == 1).await;
+    wait_until_async("the flush", || async {
+        let seen = collector.records().len();
+        if seen == 1 { Ok(()) } else { Err(seen) }
+    })
+    .await;
+    wait_until_async("the export counted", || async {
+        let seen = exported(&metrics);
+        if seen == 1 { Ok(()) } else { Err(seen) }
+    })
+    .await;
     exporter.shutdown().await;
 }
 
@@ -380,7 +393,11 @@ async fn retryable_failures_are_retried_and_permanent_ones_are_not() {
     };
     let (exporter, _task, metrics) = spawn(config);
     exporter.send(&critical());
-    eventually("delivery after two retries", || exported(&metrics) == 1).await;
+    wait_until_async("delivery after two retries", || async {
+        let seen = exported(&metrics);
+        if seen == 1 { Ok(()) } else { Err(seen) }
+    })
+    .await;
     assert_eq!(collector.calls(), 3);
     assert_eq!(exporter.status().retries, 2);
 
@@ -392,15 +409,24 @@ async fn retryable_failures_are_retried_and_permanent_ones_are_not() {
             .push_back(Reply::Fail(code));
         let before = dropped(&metrics);
         exporter.send(&critical());
-        eventually("the refused record counted", || {
-            dropped(&metrics) == before + 1
+        wait_until_async("the refused record counted", || async {
+            let seen = dropped(&metrics);
+            if seen == before + 1 {
+                Ok(())
+            } else {
+                Err(seen)
+            }
         })
         .await;
     }
     // A record sent after them is delivered on the sixth call: the worker, which takes the queue in order,
     // has moved past both refusals without a retry.
     exporter.send(&critical());
-    eventually("the later record delivered", || exported(&metrics) == 2).await;
+    wait_until_async("the later record delivered", || async {
+        let seen = exported(&metrics);
+        if seen == 2 { Ok(()) } else { Err(seen) }
+    })
+    .await;
     assert_eq!(collector.calls(), 6, "final codes must not be retried");
     let status = exporter.status();
     assert_eq!((status.dropped_refused, status.queued_events), (2, 0));
@@ -413,7 +439,11 @@ async fn records_the_downstream_rejects_are_counted_as_dropped() {
     let (exporter, _task, metrics) = spawn(config(endpoint));
     exporter.send(&critical());
     exporter.send(&critical());
-    eventually("the partial success counted", || dropped(&metrics) == 1).await;
+    wait_until_async("the partial success counted", || async {
+        let seen = dropped(&metrics);
+        if seen == 1 { Ok(()) } else { Err(seen) }
+    })
+    .await;
     assert_eq!(exported(&metrics), 1);
     exporter.shutdown().await;
 }
@@ -427,8 +457,9 @@ async fn an_unreachable_endpoint_neither_blocks_senders_nor_loses_records() {
     let dir = config.queue_dir.clone();
     let (exporter, _task, metrics) = spawn(config.clone());
     send_without_waiting(&exporter, 5);
-    eventually("retries while the endpoint is away", || {
-        exporter.status().retries >= 3
+    wait_until_async("retries while the endpoint is away", || async {
+        let seen = exporter.status().retries;
+        if seen >= 3 { Ok(()) } else { Err(seen) }
     })
     .await;
     let status = exporter.status();
@@ -441,7 +472,11 @@ async fn an_unreachable_endpoint_neither_blocks_senders_nor_loses_records() {
     // The endpoint comes up; a new exporter on the same directory delivers what the first one kept.
     let (collector, endpoint) = Collector::start(&[]).await;
     let (exporter, _task, metrics) = spawn(OtlpLogsConfig { endpoint, ..config });
-    eventually("the kept records delivered", || exported(&metrics) == 5).await;
+    wait_until_async("the kept records delivered", || async {
+        let seen = exported(&metrics);
+        if seen == 5 { Ok(()) } else { Err(seen) }
+    })
+    .await;
     assert_eq!(collector.records().len(), 5);
     assert!(!exporter.status().degraded);
     exporter.shutdown().await;
@@ -571,8 +606,13 @@ async fn queue_figures() {
     let (collector, endpoint) = Collector::start(&[]).await;
     let started = Instant::now();
     let (exporter, _task, metrics) = spawn(OtlpLogsConfig { endpoint, ..config });
-    eventually("the queue delivered", || {
-        exported(&metrics) == EVENTS as u64
+    wait_until_async("the queue delivered", || async {
+        let seen = exported(&metrics);
+        if seen == EVENTS as u64 {
+            Ok(())
+        } else {
+            Err(seen)
+        }
     })
     .await;
     let drained = started.elapsed();

@@ -15,11 +15,12 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::alerting_support::{Process, WAIT, free_port, read_repo_file, wait_for};
+use crate::alerting_support::{Process, free_port, read_repo_file};
 use crate::e2e_support::test_contracts;
 use crate::process_support::{ProcessorProcess, TempDir};
+use crate::wait_support::{WAIT, poll_until_async, wait_until, wait_until_async};
 use ironforge_proto::semconv::attr;
 use opentelemetry::trace::{Span as _, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
@@ -116,9 +117,9 @@ async fn start_collector(binary: &Path, dir: &Path, backends: &[SocketAddr]) -> 
     std::fs::write(&config, collector_config(listen, dir, backends)).unwrap();
     let args = vec!["--config".to_owned(), config.display().to_string()];
     let mut process = Process::spawn("otelcol", binary, &args, dir.join("collector.log"));
-    wait_for("the Collector's OTLP receiver", || {
+    wait_until_async("the Collector's OTLP receiver", || {
         process.assert_running();
-        async move { tokio::net::TcpStream::connect(listen).await.ok() }
+        async move { tokio::net::TcpStream::connect(listen).await }
     })
     .await;
     (process, format!("http://{listen}"))
@@ -288,19 +289,14 @@ impl Replica {
 
     /// SIGKILL, once the replica has judged a run (waiting up to [`WAIT`]), so that it dies at work.
     fn kill_once_judging(&mut self) {
-        let deadline = Instant::now() + WAIT;
-        while !self
-            .running()
-            .lines()
-            .iter()
-            .any(|line| VerdictLine::parse(line).is_some())
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the replica judged nothing within {WAIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until("a verdict printed by the replica", || {
+            let lines = self.running().lines();
+            if lines.iter().any(|line| VerdictLine::parse(line).is_some()) {
+                Ok(())
+            } else {
+                Err(format!("{} lines, none a verdict", lines.len()))
+            }
+        });
         let process = self.process.take().expect("a running replica");
         self.printed.extend(process.kill());
     }
@@ -411,8 +407,7 @@ async fn a_collector_spreads_whole_runs_over_two_replicas_and_loses_nothing_when
     );
 
     // Every acknowledged run is judged, on one replica or the other.
-    let deadline = Instant::now() + WAIT;
-    let judged = loop {
+    let judged = poll_until_async(WAIT, || async {
         let lines: Vec<Vec<VerdictLine>> = replicas.iter().map(Replica::verdict_lines).collect();
         let seen: HashSet<&str> = lines.iter().flatten().map(|v| v.trace.as_str()).collect();
         let missing = acknowledged
@@ -420,23 +415,25 @@ async fn a_collector_spreads_whole_runs_over_two_replicas_and_loses_nothing_when
             .filter(|trace| !seen.contains(trace.as_str()))
             .count();
         if missing == 0 {
-            break lines;
+            Ok(lines)
+        } else {
+            Err(missing)
         }
-        if Instant::now() > deadline {
-            let consoles: Vec<String> = replicas
-                .iter()
-                .map(|replica| replica.running().lines().join("\n"))
-                .collect();
-            panic!(
-                "{missing} of {runs} runs without a verdict after {WAIT:?}\n\
-                 replica A:\n{}\nreplica B:\n{}\nCollector:\n{}",
-                consoles[0],
-                consoles[1],
-                collector.log()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await
+    .unwrap_or_else(|missing| {
+        let consoles: Vec<String> = replicas
+            .iter()
+            .map(|replica| replica.running().lines().join("\n"))
+            .collect();
+        panic!(
+            "{missing} of {runs} runs without a verdict after {WAIT:?}\n\
+             replica A:\n{}\nreplica B:\n{}\nCollector:\n{}",
+            consoles[0],
+            consoles[1],
+            collector.log()
+        );
+    });
 
     // Exactly once, by exactly one replica, from every span sent, and never revised by a late span.
     let mut owner: HashMap<&str, usize> = HashMap::new();

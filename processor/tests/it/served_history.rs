@@ -3,11 +3,11 @@
 //! answered the same, over HTTP and gRPC.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use crate::crash_safety::{span, trace_id, write_contracts};
 use crate::e2e_support::{request, test_contracts};
 use crate::process_support::{ProcessorProcess, TempDir};
+use crate::wait_support::wait_until_async;
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::monitor::v1::monitor_service_client::MonitorServiceClient;
 use ironforge_proto::otlp::trace::Span;
@@ -170,14 +170,19 @@ async fn a_flood_that_pushes_a_verdict_out_of_memory_leaves_it_answered() {
         let spans = traces.iter().map(|trace| unmonitored(*trace)).collect();
         client.export(request(spans)).await.unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while counter(&processor, "ironforge_processor_verdicts_forgotten_total").await < 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the flood did not push the run's verdict out of memory"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_async(
+        "the flood to push the run's verdict out of memory",
+        || async {
+            let forgotten =
+                counter(&processor, "ironforge_processor_verdicts_forgotten_total").await;
+            if forgotten >= 1.0 {
+                Ok(())
+            } else {
+                Err(format!("{forgotten} verdicts forgotten"))
+            }
+        },
+    )
+    .await;
     let (status, body) = processor
         .get(&format!("/api/v1/traces/{run}/verdict"))
         .await;

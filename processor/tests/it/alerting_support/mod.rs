@@ -3,12 +3,11 @@
 //! `prometheus-alertmanager` packages).
 
 use std::fs::File;
-use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{Json, Path as UrlPath, State};
@@ -16,8 +15,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use serde_json::Value;
 
-/// Upper bound of every wait in these tests.
-pub(crate) const WAIT: Duration = Duration::from_secs(60);
+use crate::wait_support::{WAIT, poll_until_async};
 
 /// The workspace root, where the stack's configuration lives.
 pub(crate) fn repo_root() -> PathBuf {
@@ -186,22 +184,6 @@ impl Drop for Process {
     }
 }
 
-/// Polls `probe` every 200 ms until it yields a value, failing after [`WAIT`] with `what`.
-pub(crate) async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// An HTTP client whose every request gives up after ten seconds, so no request outlives the test's bounds.
 pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -323,20 +305,23 @@ impl Alertmanager {
 
 async fn wait_ready(process: &mut Process, url: &str) {
     let ready = format!("{url}/-/ready");
-    let deadline = Instant::now() + WAIT;
-    loop {
+    let answered = poll_until_async(WAIT, || {
         process.assert_running();
-        if let Ok(response) = http().get(&ready).send().await
-            && response.status().is_success()
-        {
-            return;
+        let ready = &ready;
+        async move {
+            match http().get(ready).send().await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(format!("answered {}", response.status())),
+                Err(err) => Err(err.to_string()),
+            }
         }
-        assert!(
-            Instant::now() < deadline,
-            "{url} not ready:\n{}",
+    })
+    .await;
+    if let Err(seen) = answered {
+        panic!(
+            "{url} not ready within {WAIT:?} ({seen}):\n{}",
             process.log()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use ironforge_instrument::{Config, Protocol, Sampling};
 use ironforge_processor::config::DEFAULT_CONTRACTS_YAML;
@@ -24,6 +23,8 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
 use tracing_subscriber::layer::SubscriberExt;
+
+use crate::wait_support::wait_until_async;
 
 /// The default contracts with the timing made for tests: traces complete half a second after their root,
 /// traces without root time out after three seconds, events are not folded, and the instrumentation may cost
@@ -190,24 +191,19 @@ impl TestProcessor {
     /// Waits for the verdict of a trace (hex id), as a gRPC client would.
     pub(crate) async fn verdict(&self, trace_id_hex: &str) -> pb::TraceVerdict {
         let trace_id = hex::decode(trace_id_hex).unwrap();
-        let mut client = self.client().await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match client
-                .get_verdict(pb::GetVerdictRequest {
-                    trace_id: trace_id.clone(),
-                })
-                .await
-            {
-                Ok(response) => return response.into_inner(),
-                Err(status)
-                    if status.code() == tonic::Code::NotFound && Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+        let client = self.client().await;
+        wait_until_async(&format!("the verdict of {trace_id_hex}"), || {
+            let mut client = client.clone();
+            let trace_id = trace_id.clone();
+            async move {
+                match client.get_verdict(pb::GetVerdictRequest { trace_id }).await {
+                    Ok(response) => Ok(response.into_inner()),
+                    Err(status) if status.code() == tonic::Code::NotFound => Err(status),
+                    Err(status) => panic!("no verdict for {trace_id_hex}: {status}"),
                 }
-                Err(status) => panic!("no verdict for {trace_id_hex}: {status}"),
             }
-        }
+        })
+        .await
     }
 
     /// Waits until `check` holds for what the `WatchViolations` stream delivered.
@@ -215,18 +211,26 @@ impl TestProcessor {
         &self,
         check: impl Fn(&[pb::Violation]) -> bool,
     ) -> Vec<pb::Violation> {
-        wait_until(|| {
+        wait_until_async("the watched violations", || async {
             let watched = self.watched.lock().unwrap().clone();
-            check(&watched).then_some(watched)
+            if check(&watched) {
+                Ok(watched)
+            } else {
+                Err(format!("{watched:?}"))
+            }
         })
         .await
     }
 
     /// Waits until `check` holds for the log records received downstream.
     pub(crate) async fn logs_until(&self, check: impl Fn(&[LogRecord]) -> bool) -> Vec<LogRecord> {
-        wait_until(|| {
+        wait_until_async("the log records downstream", || async {
             let records = self.logs.records();
-            check(&records).then_some(records)
+            if check(&records) {
+                Ok(records)
+            } else {
+                Err(format!("{} records: {records:?}", records.len()))
+            }
         })
         .await
     }
@@ -316,34 +320,6 @@ pub(crate) fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
             }],
             ..ResourceSpans::default()
         }],
-    }
-}
-
-/// Polls `probe` every 50 ms for up to 30 s.
-pub(crate) async fn wait_until<T>(mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "condition not met within 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// [`wait_until`] for a probe that awaits (an HTTP request, say): polls it every 50 ms for up to 30 s. An
-/// `Err` says what the probe last saw, for the failure message.
-pub(crate) async fn eventually<T, F>(mut probe: impl FnMut() -> F) -> T
-where
-    F: Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match probe().await {
-            Ok(value) => return value,
-            Err(seen) => assert!(Instant::now() < deadline, "not within 30 s: {seen}"),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 pub(crate) use crate::alerting_support::TempDir;
+use crate::wait_support::{wait_until, wait_until_async};
 
 /// A running `ironforge-processor`.
 pub(crate) struct ProcessorProcess {
@@ -103,9 +103,10 @@ impl ProcessorProcess {
             read_lines(child.stdout.take().unwrap(), Arc::clone(&lines)),
             read_lines(child.stderr.take().unwrap(), Arc::clone(&lines)),
         ];
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let listening = lines.lock().unwrap().iter().find_map(|line| {
+        // Ok(Ok(listeners)) once it is ready, Ok(Err(status)) once it has exited instead.
+        let started = wait_until("the processor's start-up line", || {
+            let printed = lines.lock().unwrap();
+            let listening = printed.iter().find_map(|line| {
                 let value = json_fields(line)?;
                 let fields = value.get("fields")?;
                 let addr = |key: &str| fields.get(key)?.as_str()?.parse::<SocketAddr>().ok();
@@ -113,30 +114,31 @@ impl ProcessorProcess {
             });
             // The start-up line names all three listeners once they are bound; only two are used here.
             if let Some((grpc, _http, admin)) = listening {
-                return Ok(Self {
-                    child,
-                    grpc,
-                    admin,
-                    lines,
-                    readers,
-                });
+                return Ok(Ok((grpc, admin)));
             }
             if let Ok(Some(status)) = child.try_wait() {
+                return Ok(Err(status));
+            }
+            Err(format!("printed so far:\n{}", printed.join("\n")))
+        });
+        match started {
+            Ok((grpc, admin)) => Ok(Self {
+                child,
+                grpc,
+                admin,
+                lines,
+                readers,
+            }),
+            Err(status) => {
                 for reader in readers {
                     let _ = reader.join();
                 }
                 let output = lines.lock().unwrap().join("\n");
-                return Err(StartFailure {
+                Err(StartFailure {
                     status: Some(status),
                     output,
-                });
+                })
             }
-            assert!(
-                Instant::now() < deadline,
-                "the processor did not start within 60 s:\n{}",
-                lines.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -159,18 +161,14 @@ impl ProcessorProcess {
         self.finish()
     }
 
-    /// SIGTERM, then waits (up to 60 s) for the process to exit on its own. Returns everything printed.
+    /// SIGTERM, then waits (up to [`WAIT`](crate::wait_support::WAIT)) for the process to exit on its own.
+    /// Returns everything printed.
     pub(crate) fn terminate(mut self) -> (ExitStatus, Vec<String>) {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "no exit within 60 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_until("the exit after SIGTERM", || {
+            self.child.try_wait().unwrap().ok_or("still running")
+        });
         (status, self.finish())
     }
 
@@ -187,26 +185,25 @@ impl ProcessorProcess {
         crate::e2e_support::admin_get(self.admin, path).await
     }
 
-    /// Waits (up to 60 s) for a trace's verdict from the HTTP API, as JSON.
+    /// Waits (up to [`WAIT`](crate::wait_support::WAIT)) for a trace's verdict from the HTTP API, as JSON.
     pub(crate) async fn verdict(&self, trace_hex: &str) -> serde_json::Value {
         self.answer(&format!("/api/v1/traces/{trace_hex}/verdict"))
             .await
     }
 
-    /// Waits (up to 60 s) for a 200 answer to GET `path` on the admin port, as JSON.
+    /// Waits (up to [`WAIT`](crate::wait_support::WAIT)) for a 200 answer to GET `path` on the admin port,
+    /// as JSON.
     pub(crate) async fn answer(&self, path: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let body = wait_until_async(&format!("an answer to {path}"), || async {
             let (status, body) = self.get(path).await;
             if status == 200 {
-                return serde_json::from_str(&body).unwrap();
+                Ok(body)
+            } else {
+                Err(format!("{status}: {body}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "no answer to {path} within 60 s (last answer {status}: {body})"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await;
+        serde_json::from_str(&body).unwrap()
     }
 }
 

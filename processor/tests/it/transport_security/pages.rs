@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::e2e_support::run_with_session;
 use crate::transport_security::support::Secured;
+use crate::wait_support::{WAIT, poll_until_async, wait_until_async};
 
 const TRACES: u8 = 30;
 const PAGE: usize = 7;
@@ -42,38 +43,36 @@ async fn walking_the_cursor_lists_every_violation_exactly_once() {
         ingest.export(run_with_session(trace, 5)).await.unwrap();
     }
     // Every trace decided: its verdict lists the violations the API keeps.
-    let mut monitor = MonitorServiceClient::connect(endpoint).await.unwrap();
+    let monitor = MonitorServiceClient::connect(endpoint).await.unwrap();
     let mut expected = 0;
     for trace in 1..=TRACES {
         let request = pb::GetVerdictRequest {
             trace_id: vec![trace; 16],
         };
-        let mut verdict = None;
-        for _ in 0..600 {
-            match monitor.get_verdict(request.clone()).await {
-                Ok(found) => {
-                    verdict = Some(found.into_inner());
-                    break;
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-            }
-        }
-        expected += verdict.expect("a verdict within 30 s").violations.len();
+        let verdict = wait_until_async(&format!("the verdict of trace {trace}"), || {
+            let mut monitor = monitor.clone();
+            let request = request.clone();
+            async move { monitor.get_verdict(request).await }
+        })
+        .await
+        .into_inner();
+        expected += verdict.violations.len();
     }
     assert!(expected > 2 * PAGE, "{expected}");
 
     let admin = processor.addrs.admin;
     // A verdict may be readable a moment before the last of its violations is listed.
-    let mut all = Vec::new();
-    for _ in 0..600 {
+    let all = poll_until_async(WAIT, || async {
         let (listed, none, _) = page(admin, "since=0&limit=5000").await;
         assert_eq!(none, None);
-        all = listed;
-        if all.len() >= expected {
-            break;
+        if listed.len() >= expected {
+            Ok(listed)
+        } else {
+            Err(listed)
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await
+    .unwrap_or_else(|listed| listed);
     assert_eq!(all.len(), expected);
 
     let (mut walked, mut cursor, link) = page(admin, &format!("since=0&limit={PAGE}")).await;

@@ -4,12 +4,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use prost::Message;
 
 use crate::e2e_support::{run_with_session, test_contracts};
 use crate::transport_security::support::{processor_command, unique};
+use crate::wait_support::{WAIT, poll_until};
 
 const PASSWORD: &str = "pa55-s3cret";
 const QUERY_TOKEN: &str = "qu3ry-s3cret";
@@ -41,16 +41,13 @@ impl Output {
         self.0.lock().unwrap().clone()
     }
 
-    /// Polls until `check` holds or 60 s pass; returns the output either way.
+    /// Waits until `check` holds or [`WAIT`] passes; returns the output either way.
     fn until(&self, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        poll_until(WAIT, || {
             let text = self.text();
-            if check(&text) || Instant::now() > deadline {
-                return text;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            if check(&text) { Ok(text) } else { Err(text) }
+        })
+        .unwrap_or_else(|text| text)
     }
 }
 

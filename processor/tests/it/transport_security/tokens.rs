@@ -3,7 +3,6 @@
 //! header.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use ironforge_proto::monitor::v1 as pb;
 use ironforge_proto::monitor::v1::monitor_service_client::MonitorServiceClient;
@@ -20,6 +19,7 @@ use tonic::{Code, Request};
 use crate::e2e_support::run_with_session;
 use crate::otlp_support::sdk::export_run_and_session;
 use crate::transport_security::support::{Secured, counter, processor_command};
+use crate::wait_support::wait_until_async;
 
 const INGEST: &str = "ingest-s3cret-token";
 const API: &str = "api-s3cret-token";
@@ -107,18 +107,19 @@ async fn grpc_ingest_and_the_monitor_service_each_require_their_own_token() {
             Some(API),
         )
     };
-    let mut verdict = None;
-    for _ in 0..300 {
-        match monitor.get_verdict(get()).await {
-            Ok(found) => {
-                verdict = Some(found.into_inner());
-                break;
-            }
-            Err(status) => assert_eq!(status.code(), Code::NotFound, "{status}"),
+    let verdict = wait_until_async("the verdict of trace 1", || {
+        let mut monitor = monitor.clone();
+        let request = get();
+        async move {
+            let status = match monitor.get_verdict(request).await {
+                Ok(found) => return Ok(found.into_inner()),
+                Err(status) => status,
+            };
+            assert_eq!(status.code(), Code::NotFound, "{status}");
+            Err(status)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let verdict = verdict.expect("a verdict within 30 s");
+    })
+    .await;
     assert_eq!(verdict.span_count, 2);
 
     // A late span forged on the decided trace without the token changes nothing.
