@@ -230,9 +230,13 @@ impl Analyst {
         }
     }
 
-    /// The verdict the history kept for `trace_id` (lowercase hex), as it was served; `None` without a
-    /// history, or when it has no such run.
+    /// The verdict of a run the analysis has seen (`trace_id` in lowercase hex), as it was served: from the
+    /// recent runs it keeps, which cover the moment before a run reaches the history, else from the history;
+    /// `None` when neither has it.
     pub fn stored_verdict(&self, trace_id: &str) -> Option<TraceVerdict> {
+        if let Some(verdict) = self.view().verdict(trace_id) {
+            return Some(verdict);
+        }
         let json = self.read_history("read a verdict", |history| history.verdict(trace_id))?;
         serde_json::from_str(&json).ok()
     }

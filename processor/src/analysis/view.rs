@@ -8,6 +8,7 @@ use ironforge_analysis::memory::MemoryTrend;
 use ironforge_analysis::regression::{ChangePoint, Direction};
 use ironforge_analysis::{AnalysisOptions, Bottleneck, Budgets, TraceAnalysis, add_plan};
 use ironforge_engine::DecidedTrace;
+use ironforge_engine::verdict::TraceVerdict;
 use serde::Serialize;
 
 /// A change point that made a measure worse.
@@ -50,10 +51,12 @@ pub struct AnalysisView {
 }
 
 /// A recent run's analysis, and while its recommendations and plan are still to be made (the costly
-/// what-if part, made only when someone reads them), the trace they are made from.
+/// what-if part, made only when someone reads them), the trace they are made from. Its verdict is kept too:
+/// until the run reaches the history, this is where a verdict the engine has let go is still found.
 #[derive(Debug)]
 struct KeptRun {
     analysis: Arc<TraceAnalysis>,
+    verdict: TraceVerdict,
     unplanned: Option<Arc<DecidedTrace>>,
 }
 
@@ -73,16 +76,18 @@ impl AnalysisView {
         self.budgets = budgets;
     }
 
-    /// Keeps a run's analysis; `unplanned` is its trace when the analysis has no plan yet.
+    /// Keeps a run's analysis and verdict; `unplanned` is its trace when the analysis has no plan yet.
     pub(super) fn add_trace(
         &mut self,
         analysis: Arc<TraceAnalysis>,
+        verdict: TraceVerdict,
         unplanned: Option<Arc<DecidedTrace>>,
     ) {
         self.traces
             .retain(|kept| kept.analysis.trace_id != analysis.trace_id);
         self.traces.push_back(KeptRun {
             analysis,
+            verdict,
             unplanned,
         });
         while self.traces.len() > self.traces_kept {
@@ -125,24 +130,41 @@ impl AnalysisView {
 
     /// The whole analysis of a recent run, by its trace id in hex, its plan made now if it had none.
     pub fn trace(&self, trace_id: &str) -> Option<Arc<TraceAnalysis>> {
-        let kept = self
-            .traces
-            .iter()
-            .rev()
-            .find(|kept| kept.analysis.trace_id == trace_id)?;
+        let kept = self.kept(trace_id)?;
         Some(match &kept.unplanned {
             None => Arc::clone(&kept.analysis),
             Some(trace) => Arc::new(planned(&kept.analysis, trace, &self.budgets, &self.options)),
         })
     }
 
-    /// A recent run's analysis as kept, planned only if it was planned already.
-    pub(super) fn analysed(&self, trace_id: &str) -> Option<Arc<TraceAnalysis>> {
+    /// A recent run's verdict, by its trace id in hex.
+    pub(super) fn verdict(&self, trace_id: &str) -> Option<TraceVerdict> {
+        self.kept(trace_id).map(|kept| kept.verdict.clone())
+    }
+
+    /// Replaces a recent run's verdict with its revision.
+    pub(super) fn revise(&mut self, verdict: &TraceVerdict) {
+        let trace_id = verdict.trace_id.to_hex();
+        if let Some(kept) = self
+            .traces
+            .iter_mut()
+            .rev()
+            .find(|kept| kept.analysis.trace_id == trace_id)
+        {
+            kept.verdict = verdict.clone();
+        }
+    }
+
+    fn kept(&self, trace_id: &str) -> Option<&KeptRun> {
         self.traces
             .iter()
             .rev()
             .find(|kept| kept.analysis.trace_id == trace_id)
-            .map(|kept| Arc::clone(&kept.analysis))
+    }
+
+    /// A recent run's analysis as kept, planned only if it was planned already.
+    pub(super) fn analysed(&self, trace_id: &str) -> Option<Arc<TraceAnalysis>> {
+        self.kept(trace_id).map(|kept| Arc::clone(&kept.analysis))
     }
 
     /// The newest `limit` analysed runs, oldest first, as they were analysed: the critical path and the

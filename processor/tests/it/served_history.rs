@@ -166,9 +166,13 @@ async fn a_flood_that_pushes_a_verdict_out_of_memory_leaves_it_answered() {
         .await
         .unwrap();
     let flood: Vec<u64> = (1_000_000..1_005_000).collect();
+    // Under its small budget the processor may shed part of the flood (UNAVAILABLE with a retry hint), as it
+    // would a real one; what it takes is enough pressure.
     for traces in flood.chunks(50) {
         let spans = traces.iter().map(|trace| unmonitored(*trace)).collect();
-        client.export(request(spans)).await.unwrap();
+        if let Err(status) = client.export(request(spans)).await {
+            assert_eq!(status.code(), tonic::Code::Unavailable, "{status}");
+        }
     }
     wait_until_async(
         "the flood to push the run's verdict out of memory",

@@ -244,7 +244,7 @@ impl Worker {
                 .push(&analysis, &self.budgets);
         }
         let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
-        view.add_trace(Arc::clone(&analysis), Some(trace));
+        view.add_trace(Arc::clone(&analysis), trace.verdict.clone(), Some(trace));
         if tracked {
             view.pipeline_mut(&pipeline).latest = Some(analysis);
             let stale = self.stale.entry(pipeline).or_default();
@@ -334,6 +334,10 @@ impl Worker {
 
     /// Keeps a revised verdict in place of the one the run was recorded with (or is about to be).
     fn revise(&mut self, verdict: &TraceVerdict) {
+        self.view
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .revise(verdict);
         let trace_id = verdict.trace_id.to_hex();
         let Ok(json) = serde_json::to_string(verdict) else {
             return;
