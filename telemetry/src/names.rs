@@ -30,6 +30,10 @@ pub mod metric {
     /// Gauge, bytes: the peak memory reported by the latest span of each kind. Label:
     /// [`SPAN_KIND`](super::label::SPAN_KIND).
     pub const MEMORY_PEAK: &str = "ironforge_memory_peak_bytes";
+    /// Histogram, bytes: the peak memory each monitored span reports. Labels: `pipeline`,
+    /// [`SPAN_KIND`](super::label::SPAN_KIND). Bucket edges from 16 MiB to 1 GiB include 100 MiB, the default
+    /// memory contracts.
+    pub const MEMORY_PEAKS: &str = "ironforge_span_memory_peak_bytes";
     /// Histogram, score in 0..1: authenticity reported by pattern and session spans. Label:
     /// [`SPAN_KIND`](super::label::SPAN_KIND). Bucket edges include 0.87, the default production threshold.
     pub const PATTERN_AUTHENTICITY: &str = "ironforge_pattern_authenticity";

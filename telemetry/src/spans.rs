@@ -9,12 +9,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::names::{label, metric, value};
 use super::pipelines::PipelineSeries;
 use super::registry::{
-    ExemplarHistogram, ExemplarHistograms, FloatGauge, Labels, exemplar_histogram,
+    ExemplarHistogram, ExemplarHistograms, FloatGauge, Histograms, Labels, exemplar_histogram,
     exemplar_histograms, register, register_with_unit, trace_exemplar,
 };
 use ironforge_engine::model::SpanRecord;
@@ -27,6 +28,18 @@ const RUN_BUCKETS: &[f64] = &[
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0,
 ];
 /// Authenticity scores in 0..1; 0.87 is the default production threshold.
+/// Memory peaks, 16 MiB to 1 GiB: 100 MiB is the default span and run memory contract.
+const MEMORY_BUCKETS: &[f64] = &[
+    16.0 * MIB,
+    32.0 * MIB,
+    64.0 * MIB,
+    100.0 * MIB,
+    128.0 * MIB,
+    256.0 * MIB,
+    512.0 * MIB,
+    1024.0 * MIB,
+];
+const MIB: f64 = 1024.0 * 1024.0;
 const AUTHENTICITY_BUCKETS: &[f64] = &[
     0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.87, 0.9, 0.95, 0.99, 1.0,
 ];
@@ -36,6 +49,7 @@ pub(super) struct SpanMetrics {
     session_duration: ExemplarHistograms<2>,
     run_duration: ExemplarHistograms<1>,
     memory_peak: Family<Labels<2>, FloatGauge>,
+    memory_peaks: Histograms<2>,
     authenticity: ExemplarHistograms<2>,
     bound: PipelineSeries<BoundSeries>,
     /// Exemplar gates of the session-duration, run-duration and authenticity histograms.
@@ -65,6 +79,13 @@ impl SpanMetrics {
                 "Peak memory reported by the latest span of each kind",
                 Unit::Bytes,
                 Family::default(),
+            ),
+            memory_peaks: register_with_unit(
+                registry,
+                metric::MEMORY_PEAKS,
+                "Peak memory reported by each monitored span",
+                Unit::Bytes,
+                Family::new_with_constructor(|| Histogram::new(MEMORY_BUCKETS.iter().copied())),
             ),
             authenticity: register(
                 registry,
@@ -132,6 +153,9 @@ impl SpanMetrics {
             series.memory_peak[kind as usize]
                 .get_or_init(|| self.memory_peak.get_or_create(&kind_labels()).clone())
                 .set(peak);
+            series.memory_peaks[kind as usize]
+                .get_or_init(|| self.memory_peaks.get_or_create(&kind_labels()).clone())
+                .observe(peak);
         }
         if let Some(score) = span
             .facts
@@ -154,6 +178,7 @@ struct BoundSeries {
     run_duration: OnceLock<ExemplarHistogram>,
     /// Per span kind, in `SpanKind::ALL` order.
     memory_peak: [OnceLock<FloatGauge>; SpanKind::ALL.len()],
+    memory_peaks: [OnceLock<Histogram>; SpanKind::ALL.len()],
     authenticity: [OnceLock<ExemplarHistogram>; SpanKind::ALL.len()],
 }
 

@@ -110,6 +110,7 @@ fn published_series() -> BTreeSet<String> {
         metric::SESSION_DURATION,
         metric::RUN_DURATION,
         metric::PATTERN_AUTHENTICITY,
+        metric::MEMORY_PEAKS,
         metric::REQUEST_DURATION,
         metric::ANALYSIS_DURATION,
     ];

@@ -245,6 +245,11 @@ fn monitored_spans_feed_durations_memory_and_authenticity() {
         &text,
         "ironforge_memory_peak_bytes{pipeline=\"ironforge\",kind=\"session\"} 52428800.0",
     );
+    // Every peak counts in the histogram too: 50 MiB is under the 64 MiB bound, over the 32 MiB one.
+    assert_line(
+        &text,
+        "ironforge_span_memory_peak_bytes_count{pipeline=\"ironforge\",kind=\"session\"} 1",
+    );
     assert_line(
         &text,
         "ironforge_pattern_authenticity_bucket{le=\"0.85\",pipeline=\"ironforge\",kind=\"session\"} 0",
@@ -522,6 +527,7 @@ fn every_documented_name_is_exposed_and_the_exposition_ends_with_eof() {
         (metric::SESSION_DURATION, "histogram"),
         (metric::RUN_DURATION, "histogram"),
         (metric::MEMORY_PEAK, "gauge"),
+        (metric::MEMORY_PEAKS, "histogram"),
         (metric::PATTERN_AUTHENTICITY, "histogram"),
         (metric::SPANS_RECEIVED, "counter"),
         (metric::REQUESTS, "counter"),
