@@ -5,7 +5,7 @@
 //! first seen, so a dashboard's rate over "no violations yet" reads 0, not an empty panel.
 
 use std::borrow::Cow;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::metrics::exemplar::CounterWithExemplar;
@@ -86,7 +86,7 @@ impl VerdictMetrics {
 
     /// The pipeline label of a verdict's or violation's `service.name`; a pipeline seen for the first time has
     /// its counters started at zero.
-    fn pipeline(&self, service: Option<&str>) -> Cow<'static, str> {
+    fn pipeline(&self, service: Option<&str>) -> Arc<str> {
         let bound = self.pipelines.of(service, |pipeline| {
             let contracts = self
                 .contracts
@@ -103,7 +103,7 @@ impl VerdictMetrics {
                 }
             }
         });
-        Cow::Owned(bound.pipeline.to_string())
+        Arc::clone(&bound.pipeline)
     }
 
     fn zero_violations(&self, pipeline: &str, contracts: &[ContractLabels]) {
@@ -144,7 +144,7 @@ impl VerdictMetrics {
                 continue;
             }
             let labels = [
-                (label::PIPELINE, pipeline.clone()),
+                (label::PIPELINE, Cow::Owned(pipeline.to_string())),
                 (label::STAGE, Cow::Owned(stage.stage.clone())),
             ];
             self.stage_duration.get_or_create(&labels).observe(
