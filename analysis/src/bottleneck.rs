@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 
 use foldhash::HashMap;
+use ironforge_engine::model::TraceId;
 use ironforge_proto::semconv::Stage;
 use serde::Serialize;
 
@@ -66,13 +67,13 @@ pub struct Bottleneck {
     /// `max_seconds` over the budget.
     pub budget_ratio: Option<f64>,
     /// The runs where it held the largest share of the critical path, largest first (up to five).
-    pub trace_ids: Vec<String>,
+    pub trace_ids: Vec<TraceId>,
 }
 
 /// What one run contributes to the window: enough to rank without keeping its span tree.
 #[derive(Debug, Clone, PartialEq)]
 struct Digest {
-    trace_id: String,
+    trace_id: TraceId,
     critical_path_seconds: f64,
     /// (subject, seconds, critical seconds, budget)
     subjects: Vec<(Subject, f64, f64, Option<f64>)>,
@@ -139,7 +140,7 @@ impl BottleneckWindow {
         }));
         subjects.extend(untraced(analysis, budgets));
         self.digests.push_back(Digest {
-            trace_id: analysis.trace_id.clone(),
+            trace_id: analysis.trace_id,
             critical_path_seconds: analysis.critical_path_seconds,
             subjects,
         });
@@ -159,7 +160,7 @@ impl BottleneckWindow {
             critical: f64,
             share: f64,
             budget: Option<f64>,
-            shares: Vec<(f64, String)>,
+            shares: Vec<(f64, TraceId)>,
         }
         let mut sums: HashMap<Subject, Sum> = HashMap::default();
         let mut order: Vec<Subject> = Vec::new();
@@ -177,7 +178,7 @@ impl BottleneckWindow {
                 sum.critical += critical;
                 sum.share += share;
                 sum.budget = sum.budget.or(*budget);
-                sum.shares.push((share, digest.trace_id.clone()));
+                sum.shares.push((share, digest.trace_id));
             }
         }
         let mut ranked: Vec<Bottleneck> = order

@@ -1,6 +1,7 @@
 //! One decided trace, analysed: its critical path, where its time went, and what would make it faster.
 
 use ironforge_engine::DecidedTrace;
+use ironforge_engine::model::{SpanId, TraceId};
 use ironforge_proto::semconv::Stage;
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +25,7 @@ pub struct AnalysisOptions {
 /// A stretch of the critical path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathStep {
-    pub span_id: String,
+    pub span_id: SpanId,
     pub name: String,
     pub stage: Option<Stage>,
     pub session_id: Option<String>,
@@ -52,7 +53,7 @@ pub struct MemoryPoint {
 /// The analysis of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceAnalysis {
-    pub trace_id: String,
+    pub trace_id: TraceId,
     pub service_name: Option<String>,
     pub run_seconds: f64,
     pub critical_path_seconds: f64,
@@ -182,7 +183,7 @@ fn measure(trace: &DecidedTrace, tree: &SpanTree, options: &AnalysisOptions) -> 
         notes.push(format!("the trace is partial: {reason}"));
     }
     TraceAnalysis {
-        trace_id: trace.verdict.trace_id.to_hex(),
+        trace_id: trace.verdict.trace_id,
         service_name: trace.verdict.service_name.clone(),
         run_seconds: tree.run_seconds(),
         critical_path_seconds: path_seconds,
@@ -243,7 +244,7 @@ fn steps(tree: &SpanTree, path: &[Segment], untraced: &[f64], path_seconds: f64)
         .map(|(segment, &untraced_seconds)| {
             let node = &tree.nodes[segment.node];
             PathStep {
-                span_id: node.span_id.to_hex(),
+                span_id: node.span_id,
                 name: node.name.to_string(),
                 stage: node.stage,
                 session_id: node.session.as_deref().map(str::to_owned),

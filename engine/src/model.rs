@@ -16,7 +16,7 @@ pub struct TraceId(pub [u8; 16]);
 pub struct SpanId(pub [u8; 8]);
 
 macro_rules! hex_id {
-    ($name:ident, $len:literal) => {
+    ($name:ident, $len:literal, $what:literal) => {
         impl $name {
             /// Parses an id from its wire bytes; `None` unless it has the right length and is not all zeros.
             pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
@@ -48,11 +48,31 @@ macro_rules! hex_id {
                 write!(f, "{}({})", stringify!($name), self.to_hex())
             }
         }
+
+        /// As its lowercase hex form, the way the APIs and the JSON records spell ids.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::from_hex(&text).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "not a {}: {} hex digits, not all zero",
+                        $what,
+                        $len * 2
+                    ))
+                })
+            }
+        }
     };
 }
 
-hex_id!(TraceId, 16);
-hex_id!(SpanId, 8);
+hex_id!(TraceId, 16, "trace id");
+hex_id!(SpanId, 8, "span id");
 
 /// One span, reduced to what the engine reads: what receivers hand the engine.
 #[derive(Debug, Clone, PartialEq)]

@@ -80,9 +80,7 @@ impl Severity {
 /// One broken contract on one span (or a whole trace, when `span_id` is `None`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Violation {
-    #[serde(serialize_with = "display", deserialize_with = "trace_id_hex")]
     pub trace_id: TraceId,
-    #[serde(serialize_with = "display_opt", deserialize_with = "span_id_hex")]
     pub span_id: Option<SpanId>,
     pub contract_id: String,
     /// The pipeline (`service.name`) whose run broke the contract; `None` for a run that names none.
@@ -136,7 +134,6 @@ pub struct StageDuration {
 /// The decision on one completed trace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceVerdict {
-    #[serde(serialize_with = "display", deserialize_with = "trace_id_hex")]
     pub trace_id: TraceId,
     pub status: VerdictStatus,
     pub production_ready: bool,
@@ -158,31 +155,4 @@ pub struct TraceVerdict {
     /// Attribute values (and span names) the attribute limits cut or dropped on the trace's spans.
     #[serde(default)]
     pub attributes_truncated: u64,
-}
-
-fn display<T: std::fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(value)
-}
-
-fn display_opt<T: std::fmt::Display, S: serde::Serializer>(
-    value: &Option<T>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(value) => s.collect_str(value),
-        None => s.serialize_none(),
-    }
-}
-
-fn trace_id_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<TraceId, D::Error> {
-    let text = String::deserialize(d)?;
-    TraceId::from_hex(&text).ok_or_else(|| serde::de::Error::custom("not a trace id"))
-}
-
-fn span_id_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SpanId>, D::Error> {
-    Option::<String>::deserialize(d)?
-        .map(|text| {
-            SpanId::from_hex(&text).ok_or_else(|| serde::de::Error::custom("not a span id"))
-        })
-        .transpose()
 }

@@ -32,7 +32,7 @@ fn measure(dir: &std::path::Path, runs: u64) -> Result<(), HistoryError> {
     let mut prune_time = std::time::Duration::ZERO;
     for n in 0..runs {
         let run = RunRecord {
-            trace_id: format!("{:032x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            trace_id: u128::from(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_be_bytes(),
             service: format!("pipeline-{}", n % 4),
             decided_unix_nano: start_nano + n * 1_000_000_000,
             status: "pass".into(),

@@ -15,7 +15,7 @@
 //! let mut history = History::open(HistoryOptions::in_dir(&dir))?;
 //! for (i, seconds) in [80.1, 83.4, 121.9].into_iter().enumerate() {
 //!     history.record(&RunRecord {
-//!         trace_id: format!("{:032x}", i + 1),
+//!         trace_id: (i as u128 + 1).to_be_bytes(),
 //!         service: "pipeline".into(),
 //!         decided_unix_nano: 1_700_000_000_000_000_000 + i as u64 * 60_000_000_000,
 //!         status: "pass".into(),
@@ -28,7 +28,7 @@
 //! let series = history.series("pipeline", "stage.discovery.duration_seconds", 2)?;
 //! let values: Vec<f64> = series.iter().map(|point| point.value).collect();
 //! assert_eq!(values, [83.4, 121.9]); // the newest two, oldest first
-//! assert_eq!(history.verdict(&format!("{:032x}", 2))?.as_deref(), Some(r#"{"status":"pass","run":1}"#));
+//! assert_eq!(history.verdict(&2u128.to_be_bytes())?.as_deref(), Some(r#"{"status":"pass","run":1}"#));
 //! drop(history);
 //! std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -91,6 +91,7 @@ mod query; // series, services, measure names, recent runs and one run's served 
 mod record; // `RunRecord` and `Measure`, validated and written
 mod retention; // `History::prune` by age, count and size, and the file's size
 mod schema; // the schema version and its migrations
+mod trace_key; // a trace id as the file keeps it
 
 pub use error::HistoryError;
 pub use open::{History, HistoryOptions};

@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{HistoryError, sqlite_error};
 use crate::open::History;
+use crate::trace_key::{self, column_text};
 
 /// One run's value of one measure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesPoint {
     /// The run's trace id.
-    pub trace_id: String,
+    pub trace_id: [u8; 16],
     /// When the run's verdict was decided, in nanoseconds since the Unix epoch.
     pub decided_unix_nano: u64,
     /// The measure's value in that run.
@@ -25,7 +26,7 @@ pub struct SeriesPoint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSummary {
     /// The run's trace id.
-    pub trace_id: String,
+    pub trace_id: [u8; 16],
     /// The run's `service.name`, `""` when absent.
     pub service: String,
     /// When the verdict was decided, in nanoseconds since the Unix epoch.
@@ -50,12 +51,12 @@ pub struct StoredRun {
 }
 
 impl History {
-    /// The run recorded under `trace_id` (32 lowercase hex digits), with its verdict and analysis as served;
+    /// The run recorded under `trace_id`, with its verdict and analysis as served;
     /// `None` when the history has no such run (never recorded, or pruned).
     ///
     /// # Errors
     /// [`HistoryError::Sqlite`] when the read fails.
-    pub fn run(&self, trace_id: &str) -> Result<Option<StoredRun>, HistoryError> {
+    pub fn run(&self, trace_id: &[u8; 16]) -> Result<Option<StoredRun>, HistoryError> {
         let sql = |error| sqlite_error(&self.options.path, error);
         self.connection
             .prepare_cached(
@@ -66,7 +67,7 @@ impl History {
                  WHERE r.trace_id = ?1",
             )
             .map_err(sql)?
-            .query_row([trace_id], |row| {
+            .query_row([column_text(trace_id)], |row| {
                 Ok(StoredRun {
                     run: run_summary(row)?,
                     verdict: row.get(6)?,
@@ -81,7 +82,7 @@ impl History {
     ///
     /// # Errors
     /// [`HistoryError::Sqlite`] when the read fails.
-    pub fn verdict(&self, trace_id: &str) -> Result<Option<String>, HistoryError> {
+    pub fn verdict(&self, trace_id: &[u8; 16]) -> Result<Option<String>, HistoryError> {
         self.served_column(
             "SELECT s.verdict FROM runs AS r JOIN served AS s ON s.run_id = r.run_id WHERE r.trace_id = ?1",
             trace_id,
@@ -92,20 +93,24 @@ impl History {
     ///
     /// # Errors
     /// [`HistoryError::Sqlite`] when the read fails.
-    pub fn analysis(&self, trace_id: &str) -> Result<Option<String>, HistoryError> {
+    pub fn analysis(&self, trace_id: &[u8; 16]) -> Result<Option<String>, HistoryError> {
         self.served_column(
             "SELECT s.analysis FROM runs AS r JOIN served AS s ON s.run_id = r.run_id WHERE r.trace_id = ?1",
             trace_id,
         )
     }
 
-    fn served_column(&self, query: &str, trace_id: &str) -> Result<Option<String>, HistoryError> {
+    fn served_column(
+        &self,
+        query: &str,
+        trace_id: &[u8; 16],
+    ) -> Result<Option<String>, HistoryError> {
         let sql = |error| sqlite_error(&self.options.path, error);
         let found: Option<Option<String>> = self
             .connection
             .prepare_cached(query)
             .map_err(sql)?
-            .query_row([trace_id], |row| row.get(0))
+            .query_row([column_text(trace_id)], |row| row.get(0))
             .optional()
             .map_err(sql)?;
         Ok(found.flatten())
@@ -136,7 +141,7 @@ impl History {
         let rows = statement
             .query_map(params![service, measure, sql_limit(limit)], |row| {
                 Ok(SeriesPoint {
-                    trace_id: row.get(0)?,
+                    trace_id: trace_key::from_column(row, 0)?,
                     decided_unix_nano: row.get(1)?,
                     value: row.get(2)?,
                 })
@@ -178,7 +183,7 @@ impl History {
         while let Some(row) = rows.next().map_err(sql)? {
             let name: String = row.get(2).map_err(sql)?;
             series.entry(name).or_default().push(SeriesPoint {
-                trace_id: row.get(0).map_err(sql)?,
+                trace_id: trace_key::from_column(row, 0).map_err(sql)?,
                 decided_unix_nano: row.get(1).map_err(sql)?,
                 value: row.get(3).map_err(sql)?,
             });
@@ -258,7 +263,7 @@ impl History {
 /// count of its measures.
 fn run_summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
     Ok(RunSummary {
-        trace_id: row.get(0)?,
+        trace_id: trace_key::from_column(row, 0)?,
         service: row.get(1)?,
         decided_unix_nano: row.get(2)?,
         status: row.get(3)?,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{HistoryError, sqlite_error};
 use crate::open::History;
+use crate::trace_key::column_text;
 
 /// The statuses a run may have.
 const STATUSES: [&str; 4] = ["pass", "fail", "warn", "incomplete"];
@@ -15,8 +16,8 @@ const STATUSES: [&str; 4] = ["pass", "fail", "warn", "incomplete"];
 /// One decided pipeline run and what was measured of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
-    /// The run's trace id: 32 lowercase hex digits.
-    pub trace_id: String,
+    /// The run's trace id, as OTLP sends it.
+    pub trace_id: [u8; 16],
     /// The run's `service.name`, `""` when absent.
     pub service: String,
     /// When the verdict was decided, in nanoseconds since the Unix epoch (at most `i64::MAX`, the year 2262).
@@ -56,7 +57,7 @@ impl History {
     /// never corrupt the file.
     ///
     /// # Errors
-    /// [`HistoryError::InvalidRun`] when the trace id is not 32 lowercase hex digits, the status is not `pass`,
+    /// [`HistoryError::InvalidRun`] when the status is not `pass`,
     /// `fail`, `warn` or `incomplete`, the decided time is past `i64::MAX`, or a measure has an empty or repeated name
     /// or a value that is not finite; [`HistoryError::Sqlite`] when the write fails.
     pub fn record(&mut self, run: &RunRecord) -> Result<(), HistoryError> {
@@ -99,10 +100,11 @@ impl History {
                 )
                 .map_err(sql)?;
             for run in runs {
-                delete.execute([&run.trace_id]).map_err(sql)?;
+                let trace_id = column_text(&run.trace_id);
+                delete.execute([&trace_id]).map_err(sql)?;
                 insert_run
                     .execute(params![
-                        run.trace_id,
+                        trace_id,
                         run.service,
                         run.decided_unix_nano,
                         run.status,
@@ -134,7 +136,7 @@ impl History {
     /// [`HistoryError::Sqlite`] when the write fails.
     pub fn revise_verdict(
         &mut self,
-        trace_id: &str,
+        trace_id: &[u8; 16],
         status: &str,
         production_ready: bool,
         verdict: &str,
@@ -148,7 +150,10 @@ impl History {
                 "UPDATE runs SET status = ?2, production_ready = ?3 WHERE trace_id = ?1 RETURNING run_id",
             )
             .map_err(sql)?
-            .query_row(params![trace_id, status, production_ready], |row| row.get(0))
+            .query_row(
+                params![column_text(trace_id), status, production_ready],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(sql)?;
         if let Some(run_id) = run_id {
@@ -175,10 +180,10 @@ impl History {
             .map_err(|error| sqlite_error(path, error))
     }
 
-    fn invalid(&self, trace_id: &str, reason: String) -> HistoryError {
+    fn invalid(&self, trace_id: &[u8; 16], reason: String) -> HistoryError {
         HistoryError::InvalidRun {
             path: self.options.path.clone(),
-            trace_id: trace_id.to_owned(),
+            trace_id: column_text(trace_id),
             reason,
         }
     }
@@ -198,10 +203,6 @@ fn check_status(status: &str) -> Result<(), String> {
 
 /// What is wrong with a run, if anything; checked before the transaction so that a bad run writes nothing.
 fn validate(run: &RunRecord) -> Result<(), String> {
-    let hex = |byte: u8| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte);
-    if run.trace_id.len() != 32 || !run.trace_id.bytes().all(hex) {
-        return Err("the trace id is not 32 lowercase hex digits".into());
-    }
     check_status(&run.status)?;
     if i64::try_from(run.decided_unix_nano).is_err() {
         return Err(format!(
@@ -231,9 +232,9 @@ fn validate(run: &RunRecord) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn run(trace_id: &str, status: &str, measures: Vec<Measure>) -> RunRecord {
+    fn run(trace_id: [u8; 16], status: &str, measures: Vec<Measure>) -> RunRecord {
         RunRecord {
-            trace_id: trace_id.into(),
+            trace_id,
             service: "svc".into(),
             decided_unix_nano: 1,
             status: status.into(),
@@ -253,7 +254,7 @@ mod tests {
 
     #[test]
     fn validate_accepts_a_well_formed_run_and_names_what_is_wrong_otherwise() {
-        let id = "0123456789abcdef0123456789abcdef";
+        let id = [0x9d; 16];
         assert_eq!(
             validate(&run(
                 id,
@@ -263,11 +264,6 @@ mod tests {
             Ok(())
         );
         let rejected = [
-            (
-                run("0123456789ABCDEF0123456789abcdef", "pass", vec![]),
-                "lowercase hex",
-            ),
-            (run("abc", "pass", vec![]), "32 lowercase hex"),
             (run(id, "passed", vec![]), "status \"passed\""),
             (run(id, "pass", vec![measure("", 1.0)]), "empty name"),
             (

@@ -37,7 +37,12 @@ impl Drop for TempDir {
     }
 }
 
-fn trace_id(n: u64) -> String {
+fn trace_id(n: u64) -> [u8; 16] {
+    u128::from(n).to_be_bytes()
+}
+
+/// The trace id as the file, the API and the logs spell it.
+fn trace_hex(n: u64) -> String {
     format!("{n:032x}")
 }
 
@@ -117,7 +122,7 @@ fn series_holds_the_newest_points_oldest_first() {
     );
     assert_eq!(history.measure_names("other").unwrap(), [stage]);
     let recent = history.recent_runs(Some("pipeline"), 2).unwrap();
-    let ids: Vec<&str> = recent.iter().map(|run| run.trace_id.as_str()).collect();
+    let ids: Vec<[u8; 16]> = recent.iter().map(|run| run.trace_id).collect();
     assert_eq!(ids, [trace_id(6), trace_id(5)]);
     let all = history.recent_runs(None, 10).unwrap();
     assert_eq!(all.len(), 7);
@@ -212,7 +217,7 @@ fn a_batch_is_recorded_in_order_and_one_invalid_run_writes_none_of_it() {
 
     second.push(run(6, "pipeline", T0 + 7 * MINUTE, &[("a", f64::NAN)]));
     second[0] = run(7, "pipeline", T0 + 8 * MINUTE, &[("a", 7.0)]);
-    let invalid = trace_id(6);
+    let invalid = trace_hex(6);
     let error = history.record_all(&second).unwrap_err();
     assert!(
         matches!(&error, HistoryError::InvalidRun { trace_id, .. } if *trace_id == invalid),
@@ -330,8 +335,8 @@ fn prune_by_size_bounds_the_file_and_keeps_the_newest_runs() {
     // 3,000 runs of 10 measures take several times the bound: eviction must have happened, repeatedly.
     assert!(evicted > runs / 2, "evicted {evicted}");
     let kept = history.recent_runs(None, usize::MAX).unwrap();
-    let kept_ids: Vec<String> = kept.iter().map(|run| run.trace_id.clone()).collect();
-    let newest: Vec<String> = (0..kept.len() as u64).map(|i| trace_id(runs - i)).collect();
+    let kept_ids: Vec<[u8; 16]> = kept.iter().map(|run| run.trace_id).collect();
+    let newest: Vec<[u8; 16]> = (0..kept.len() as u64).map(|i| trace_id(runs - i)).collect();
     assert_eq!(
         kept_ids, newest,
         "the runs kept are the newest ones, without gaps"
@@ -467,11 +472,11 @@ fn served(n: u64, decided_unix_nano: u64) -> RunRecord {
     RunRecord {
         verdict: Some(format!(
             r#"{{"trace_id":"{}","status":"fail","violations":[{{"contract_id":"c{n}"}}]}}"#,
-            trace_id(n)
+            trace_hex(n)
         )),
         analysis: Some(format!(
             r#"{{"trace_id":"{}","run_seconds":{n}}}"#,
-            trace_id(n)
+            trace_hex(n)
         )),
         ..run(n, "pipeline", decided_unix_nano, &[("a", n as f64)])
     }
@@ -621,7 +626,7 @@ fn a_version_1_file_is_migrated_keeping_its_runs() {
             .execute(
                 "INSERT INTO runs (trace_id, service, decided_unix_nano, status, production_ready)
                  VALUES (?1, 'pipeline', ?2, 'pass', 1)",
-                rusqlite::params![trace_id(1), T0],
+                rusqlite::params![trace_hex(1), T0],
             )
             .unwrap();
         connection

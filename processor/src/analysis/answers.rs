@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ironforge_analysis::memory::MemoryTrend;
 use ironforge_analysis::recommend::{Plan, Recommendation};
 use ironforge_analysis::{Bottleneck, TraceAnalysis};
+use ironforge_engine::model::TraceId;
 use serde::Serialize;
 
 use super::Analyst;
@@ -26,7 +27,7 @@ pub enum AnalysisQueryError {
     #[error(
         "no analysis of trace {0}: it is not decided yet, was not a monitored run, or is older than the runs kept in memory and in the run history"
     )]
-    TraceNotFound(String),
+    TraceNotFound(TraceId),
     #[error("no pipeline {0:?} has been analysed")]
     PipelineNotFound(String),
 }
@@ -60,7 +61,7 @@ pub struct RegressionsAnswer {
 pub struct PipelinePlan {
     pub pipeline: String,
     /// The run the plan was drawn from: the pipeline's newest analysed run.
-    pub trace_id: String,
+    pub trace_id: TraceId,
     pub dominant: Option<String>,
     pub recommendations: Vec<Recommendation>,
     pub plan: Plan,
@@ -77,16 +78,15 @@ fn enabled(analyst: Option<&Analyst>) -> Result<&Analyst, AnalysisQueryError> {
 
 pub fn trace(
     analyst: Option<&Analyst>,
-    trace_id: &str,
+    trace_id: &TraceId,
 ) -> Result<Arc<TraceAnalysis>, AnalysisQueryError> {
-    let trace_id = trace_id.to_ascii_lowercase();
     let analyst = enabled(analyst)?;
     // Read from the view in a statement of its own, so that its lock is let go before the history is read.
-    let recent = analyst.view().trace(&trace_id);
+    let recent = analyst.view().trace(trace_id);
     // A run no longer among the recent ones (or decided before a restart) is answered from the history.
     recent
-        .or_else(|| analyst.stored_analysis(&trace_id).map(Arc::new))
-        .ok_or(AnalysisQueryError::TraceNotFound(trace_id))
+        .or_else(|| analyst.stored_analysis(trace_id).map(Arc::new))
+        .ok_or(AnalysisQueryError::TraceNotFound(*trace_id))
 }
 
 /// Runs `each` over the pipelines asked for (all when `pipeline` is `None`).
@@ -144,7 +144,7 @@ pub fn plan(
         let latest = findings.latest.as_ref()?;
         Some(PipelinePlan {
             pipeline: name.to_owned(),
-            trace_id: latest.trace_id.clone(),
+            trace_id: latest.trace_id,
             dominant: latest.dominant.clone(),
             recommendations: latest.recommendations.clone(),
             plan: latest.plan.clone(),

@@ -45,7 +45,7 @@ pub(super) fn run_record(trace: &DecidedTrace, analysis: &TraceAnalysis) -> RunR
     }
     measures.retain(|m| m.value.is_finite());
     RunRecord {
-        trace_id: trace.verdict.trace_id.to_hex(),
+        trace_id: trace.verdict.trace_id.0,
         service: trace.verdict.service_name.clone().unwrap_or_default(),
         decided_unix_nano: trace.verdict.decided_unix_nano,
         status: trace.verdict.status.as_str().to_owned(),

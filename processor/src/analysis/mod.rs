@@ -20,6 +20,7 @@ use std::time::Duration;
 use ironforge_analysis::memory::LeakOptions;
 use ironforge_analysis::regression::RegressionOptions;
 use ironforge_analysis::{AnalysisOptions, Budgets, TraceAnalysis};
+use ironforge_engine::model::TraceId;
 use ironforge_engine::verdict::TraceVerdict;
 use ironforge_engine::{ContractSet, DecidedTrace};
 use ironforge_history::{History, HistoryError, HistoryOptions};
@@ -230,21 +231,22 @@ impl Analyst {
         }
     }
 
-    /// The verdict of a run the analysis has seen (`trace_id` in lowercase hex), as it was served: from the
+    /// The verdict of a run the analysis has seen, as it was served: from the
     /// recent runs it keeps, which cover the moment before a run reaches the history, else from the history;
     /// `None` when neither has it.
-    pub fn stored_verdict(&self, trace_id: &str) -> Option<TraceVerdict> {
+    pub fn stored_verdict(&self, trace_id: &TraceId) -> Option<TraceVerdict> {
         if let Some(verdict) = self.view().verdict(trace_id) {
             return Some(verdict);
         }
-        let json = self.read_history("read a verdict", |history| history.verdict(trace_id))?;
+        let json = self.read_history("read a verdict", |history| history.verdict(&trace_id.0))?;
         serde_json::from_str(&json).ok()
     }
 
-    /// The analysis the history kept for `trace_id` (lowercase hex), as it was served; `None` without a
+    /// The analysis the history kept for `trace_id`, as it was served; `None` without a
     /// history, or when it has no such run.
-    pub fn stored_analysis(&self, trace_id: &str) -> Option<TraceAnalysis> {
-        let json = self.read_history("read an analysis", |history| history.analysis(trace_id))?;
+    pub fn stored_analysis(&self, trace_id: &TraceId) -> Option<TraceAnalysis> {
+        let json =
+            self.read_history("read an analysis", |history| history.analysis(&trace_id.0))?;
         serde_json::from_str(&json).ok()
     }
 

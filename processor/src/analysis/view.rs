@@ -8,6 +8,7 @@ use ironforge_analysis::memory::MemoryTrend;
 use ironforge_analysis::regression::{ChangePoint, Direction};
 use ironforge_analysis::{AnalysisOptions, Bottleneck, Budgets, TraceAnalysis, add_plan};
 use ironforge_engine::DecidedTrace;
+use ironforge_engine::model::TraceId;
 use ironforge_engine::verdict::TraceVerdict;
 use serde::Serialize;
 
@@ -19,7 +20,7 @@ pub struct Regression {
     #[serde(flatten)]
     pub change_point: ChangePoint,
     /// The first run at the new level.
-    pub first_trace_id: String,
+    pub first_trace_id: TraceId,
     pub first_decided_unix_nano: u64,
     /// Runs of the series searched.
     pub runs: usize,
@@ -128,8 +129,8 @@ impl AnalysisView {
         self.pipelines.entry(pipeline.to_owned()).or_default()
     }
 
-    /// The whole analysis of a recent run, by its trace id in hex, its plan made now if it had none.
-    pub fn trace(&self, trace_id: &str) -> Option<Arc<TraceAnalysis>> {
+    /// The whole analysis of a recent run, its plan made now if it had none.
+    pub fn trace(&self, trace_id: &TraceId) -> Option<Arc<TraceAnalysis>> {
         let kept = self.kept(trace_id)?;
         Some(match &kept.unplanned {
             None => Arc::clone(&kept.analysis),
@@ -137,33 +138,32 @@ impl AnalysisView {
         })
     }
 
-    /// A recent run's verdict, by its trace id in hex.
-    pub(super) fn verdict(&self, trace_id: &str) -> Option<TraceVerdict> {
+    /// A recent run's verdict.
+    pub(super) fn verdict(&self, trace_id: &TraceId) -> Option<TraceVerdict> {
         self.kept(trace_id).map(|kept| kept.verdict.clone())
     }
 
     /// Replaces a recent run's verdict with its revision.
     pub(super) fn revise(&mut self, verdict: &TraceVerdict) {
-        let trace_id = verdict.trace_id.to_hex();
         if let Some(kept) = self
             .traces
             .iter_mut()
             .rev()
-            .find(|kept| kept.analysis.trace_id == trace_id)
+            .find(|kept| kept.analysis.trace_id == verdict.trace_id)
         {
             kept.verdict = verdict.clone();
         }
     }
 
-    fn kept(&self, trace_id: &str) -> Option<&KeptRun> {
+    fn kept(&self, trace_id: &TraceId) -> Option<&KeptRun> {
         self.traces
             .iter()
             .rev()
-            .find(|kept| kept.analysis.trace_id == trace_id)
+            .find(|kept| kept.analysis.trace_id == *trace_id)
     }
 
     /// A recent run's analysis as kept, planned only if it was planned already.
-    pub(super) fn analysed(&self, trace_id: &str) -> Option<Arc<TraceAnalysis>> {
+    pub(super) fn analysed(&self, trace_id: &TraceId) -> Option<Arc<TraceAnalysis>> {
         self.kept(trace_id).map(|kept| Arc::clone(&kept.analysis))
     }
 

@@ -253,7 +253,7 @@ impl MonitorService for MonitorApi {
     ) -> Result<Response<pb::TraceAnalysis>, Status> {
         let trace_id = trace_id(&request.get_ref().trace_id)?;
         analysis_answer(
-            answers::trace(self.monitor.outputs().analysis(), &trace_id.to_hex()),
+            answers::trace(self.monitor.outputs().analysis(), &trace_id),
             |analysis| {
                 // The message has no `truncated` field: what the cap left out is said in its notes.
                 let capped = super::capped::trace_analysis(analysis);

@@ -58,8 +58,7 @@ fn recent_runs(monitor: &Monitor) -> Vec<TraceReport> {
     analyses
         .into_iter()
         .filter_map(|analysis| {
-            let trace_id = TraceId::from_hex(&analysis.trace_id)?;
-            let mut report = TraceReport::new(monitor.verdict(&trace_id)?, Vec::new());
+            let mut report = TraceReport::new(monitor.verdict(&analysis.trace_id)?, Vec::new());
             report.analysis = Some((*analysis).clone());
             Some(report)
         })
@@ -105,7 +104,7 @@ async fn run(State(monitor): State<Arc<Monitor>>, Path(trace_id): Path<String>) 
         );
     };
     let mut report = TraceReport::new(verdict, Vec::new());
-    report.analysis = answers::trace(monitor.outputs().analysis(), &id.to_hex())
+    report.analysis = answers::trace(monitor.outputs().analysis(), &id)
         .ok()
         .map(|analysis| (*analysis).clone());
     let limits = Limits::from_contracts(&monitor.contracts());

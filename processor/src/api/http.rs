@@ -286,7 +286,7 @@ async fn analysis_trace(
     Path(trace_id): Path<String>,
 ) -> Result<Response, AdminError> {
     let trace_id = TraceId::from_hex(&trace_id).ok_or(AdminError::InvalidTraceId)?;
-    let analysis = answers::trace(state.monitor.outputs().analysis(), &trace_id.to_hex())?;
+    let analysis = answers::trace(state.monitor.outputs().analysis(), &trace_id)?;
     Ok(Json(super::capped::trace_analysis(&analysis)).into_response())
 }
 

@@ -222,7 +222,7 @@ impl Monitor {
         if let Some(verdict) = self
             .outputs()
             .analysis()
-            .and_then(|analyst| analyst.stored_verdict(&trace_id.to_hex()))
+            .and_then(|analyst| analyst.stored_verdict(trace_id))
         {
             return Ok(verdict);
         }

@@ -146,7 +146,7 @@ fn a_step_in_run_time_is_found_at_the_first_slower_run_and_survives_a_restart() 
     assert!(regression.current);
     assert_eq!(
         regression.first_trace_id,
-        run(12, 3.0, 40e6).verdict.trace_id.to_hex()
+        run(12, 3.0, 40e6).verdict.trace_id
     );
     assert_sample(
         &metrics,
@@ -293,7 +293,7 @@ fn without_a_history_runs_are_still_analysed_but_not_compared() {
     analyst.flush();
     assert!(!dir.0.join("history.sqlite").exists());
     let view = analyst.view();
-    let trace = run(0, 2.0, 40e6).verdict.trace_id.to_hex();
+    let trace = run(0, 2.0, 40e6).verdict.trace_id;
     assert!(view.trace(&trace).is_some());
     let (_, findings) = view.pipelines(Some(PIPELINE)).unwrap()[0];
     assert!(findings.memory_across_runs.is_none());
@@ -310,7 +310,7 @@ fn a_history_that_cannot_be_created_is_counted_and_runs_are_still_analysed() {
     let analyst = start_analyst(&blocker.join("data"), &metrics);
     analyst.submit(Box::new(run(0, 2.0, 40e6)));
     analyst.flush();
-    let trace = run(0, 2.0, 40e6).verdict.trace_id.to_hex();
+    let trace = run(0, 2.0, 40e6).verdict.trace_id;
     assert!(analyst.view().trace(&trace).is_some());
     let text = metrics.encode().unwrap();
     assert!(
@@ -329,7 +329,7 @@ fn a_damaged_history_is_kept_aside_and_a_new_one_started() {
     let analyst = start_analyst(&dir.0, &metrics);
     analyst.submit(Box::new(run(0, 2.0, 40e6)));
     analyst.flush();
-    let trace = run(0, 2.0, 40e6).verdict.trace_id.to_hex();
+    let trace = run(0, 2.0, 40e6).verdict.trace_id;
     assert!(analyst.view().trace(&trace).is_some());
 
     let aside: Vec<_> = std::fs::read_dir(&dir.0)
@@ -352,7 +352,7 @@ fn a_damaged_history_is_kept_aside_and_a_new_one_started() {
 #[test]
 fn a_run_recorded_before_a_restart_is_answered_from_the_history_as_it_was_served() {
     let dir = DataDir::new("served");
-    let trace = run(0, 2.0, 40e6).verdict.trace_id.to_hex();
+    let trace = run(0, 2.0, 40e6).verdict.trace_id;
     let served = {
         let metrics = Arc::new(Metrics::new());
         let analyst = start_analyst(&dir.0, &metrics);
@@ -369,7 +369,7 @@ fn a_run_recorded_before_a_restart_is_answered_from_the_history_as_it_was_served
     );
     let stored = answers::trace(Some(&analyst), &trace).unwrap();
     assert_eq!(*stored, *served);
-    let unknown = run(1, 2.0, 40e6).verdict.trace_id.to_hex();
+    let unknown = run(1, 2.0, 40e6).verdict.trace_id;
     assert_eq!(analyst.stored_verdict(&unknown), None);
     assert_eq!(
         answers::trace(Some(&analyst), &unknown).unwrap_err(),
@@ -383,7 +383,7 @@ fn a_revised_verdict_replaces_the_one_its_run_was_recorded_with() {
     let metrics = Arc::new(Metrics::new());
     let analyst = start_analyst(&dir.0, &metrics);
     let first = run(0, 2.0, 40e6);
-    let trace = first.verdict.trace_id.to_hex();
+    let trace = first.verdict.trace_id;
     analyst.submit(Box::new(first));
     analyst.flush();
     let mut revised = run(0, 2.0, 40e6).verdict;

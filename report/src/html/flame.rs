@@ -218,11 +218,12 @@ fn label(name: &str, width: f64) -> String {
 mod tests {
     use super::*;
     use ironforge_analysis::trace::PathStep;
+    use ironforge_engine::model::{SpanId, TraceId};
     use ironforge_proto::semconv::Stage;
 
     fn step(stage: Option<Stage>, session: Option<&str>, name: &str, seconds: f64) -> PathStep {
         PathStep {
-            span_id: "00".repeat(8),
+            span_id: SpanId([1; 8]),
             name: name.to_owned(),
             stage,
             session_id: session.map(str::to_owned),
@@ -235,7 +236,7 @@ mod tests {
 
     fn run(steps: Vec<PathStep>) -> TraceAnalysis {
         TraceAnalysis {
-            trace_id: "11".repeat(16),
+            trace_id: TraceId([0x11; 16]),
             service_name: None,
             run_seconds: 10.0,
             critical_path_seconds: steps.iter().map(|s| s.seconds).sum(),

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use ironforge_analysis::memory::{MemorySample, MemoryTrend, memory_trend};
 use ironforge_analysis::regression::change_points;
+use ironforge_engine::model::TraceId;
 use ironforge_history::SeriesPoint;
 use ironforge_telemetry::InternalEvent;
 use ironforge_telemetry::names::value;
@@ -41,7 +42,7 @@ impl Worker {
                 found.push(Regression {
                     measure: name.clone(),
                     direction,
-                    first_trace_id: first.trace_id.clone(),
+                    first_trace_id: TraceId(first.trace_id),
                     first_decided_unix_nano: first.decided_unix_nano,
                     runs: series.len(),
                     current,
@@ -52,16 +53,13 @@ impl Worker {
                 .analysis()
                 .regression(pipeline, name, regressed_now);
         }
-        let current: HashSet<(String, String)> = found
+        let current: HashSet<(String, TraceId)> = found
             .iter()
-            .map(|r| (r.measure.clone(), r.first_trace_id.clone()))
+            .map(|r| (r.measure.clone(), r.first_trace_id))
             .collect();
         let before = self.reported.entry(pipeline.to_owned()).or_default();
         for regression in &found {
-            if !before.contains(&(
-                regression.measure.clone(),
-                regression.first_trace_id.clone(),
-            )) {
+            if !before.contains(&(regression.measure.clone(), regression.first_trace_id)) {
                 RegressionFound {
                     pipeline,
                     regression,

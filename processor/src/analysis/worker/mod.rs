@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use foldhash::HashMap;
 use ironforge_analysis::memory::MemoryTrend;
 use ironforge_analysis::{BottleneckWindow, Budgets, TraceAnalysis, analyse_unplanned};
+use ironforge_engine::model::TraceId;
 use ironforge_engine::verdict::TraceVerdict;
 use ironforge_engine::{ContractSet, DecidedTrace};
 use ironforge_history::{History, HistoryOptions, RunRecord};
@@ -78,7 +79,7 @@ pub(super) struct Worker {
     unreported_seconds: Option<f64>,
     /// Per pipeline, the regressions (measure, first trace) of its latest findings: each is logged when it
     /// first appears. Only the current findings are kept, so this stays as small as they are.
-    reported: HashMap<String, HashSet<(String, String)>>,
+    reported: HashMap<String, HashSet<(String, TraceId)>>,
     /// Whether a leak was last reported, by pipeline and scope: logged when it starts, not on every run.
     leaking: HashMap<(String, &'static str), bool>,
 }
@@ -301,7 +302,7 @@ impl Worker {
                 .into_iter()
                 .map(|(mut record, analysis)| {
                     // As the API serves it: planned, if a reader or the catch-up planned it meanwhile.
-                    let served = view.analysed(&record.trace_id).unwrap_or(analysis);
+                    let served = view.analysed(&TraceId(record.trace_id)).unwrap_or(analysis);
                     record.analysis = serde_json::to_string(&*served).ok();
                     record
                 })
@@ -338,7 +339,7 @@ impl Worker {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .revise(verdict);
-        let trace_id = verdict.trace_id.to_hex();
+        let trace_id = verdict.trace_id.0;
         let Ok(json) = serde_json::to_string(verdict) else {
             return;
         };

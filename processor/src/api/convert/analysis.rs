@@ -19,10 +19,6 @@ use crate::analysis::answers::{
 
 /// An id the analysis holds in hex, as its wire bytes. The analysis writes ids from their bytes, so the
 /// empty fallback only guards against a malformed one rather than failing the whole answer.
-fn id_bytes(hex_id: &str) -> Vec<u8> {
-    hex::decode(hex_id).unwrap_or_default()
-}
-
 /// A stage name; empty for none, as `Violation.stage` is.
 fn stage(stage: Option<Stage>) -> String {
     stage.map(|s| s.as_str().to_owned()).unwrap_or_default()
@@ -35,7 +31,7 @@ fn count(n: usize) -> u64 {
 
 pub(crate) fn trace_analysis(a: &TraceAnalysis) -> pb::TraceAnalysis {
     pb::TraceAnalysis {
-        trace_id: id_bytes(&a.trace_id),
+        trace_id: a.trace_id.0.to_vec(),
         service_name: a.service_name.clone().unwrap_or_default(),
         run_seconds: a.run_seconds,
         critical_path_seconds: a.critical_path_seconds,
@@ -62,7 +58,7 @@ pub(crate) fn trace_analysis(a: &TraceAnalysis) -> pb::TraceAnalysis {
 
 fn path_step(s: &PathStep) -> pb::PathStep {
     pb::PathStep {
-        span_id: id_bytes(&s.span_id),
+        span_id: s.span_id.0.to_vec(),
         name: s.name.clone(),
         stage: stage(s.stage),
         session_id: s.session_id.clone().unwrap_or_default(),
@@ -274,7 +270,7 @@ fn bottleneck(b: &Bottleneck) -> pb::Bottleneck {
         mean_critical_share: b.mean_critical_share,
         budget_seconds: b.budget_seconds,
         budget_ratio: b.budget_ratio,
-        trace_ids: b.trace_ids.iter().map(|id| id_bytes(id)).collect(),
+        trace_ids: b.trace_ids.iter().map(|id| id.0.to_vec()).collect(),
     }
 }
 
@@ -313,7 +309,7 @@ fn regression(r: &Regression) -> pb::Regression {
         p_value: change_point.p_value,
         points_after: count(change_point.points_after),
         impact: change_point.impact,
-        first_trace_id: id_bytes(&r.first_trace_id),
+        first_trace_id: r.first_trace_id.0.to_vec(),
         first_decided_unix_nano: r.first_decided_unix_nano,
         runs: count(r.runs),
         current: r.current,
@@ -337,7 +333,7 @@ pub(crate) fn regressions(answer: &RegressionsAnswer) -> pb::RegressionsReport {
 fn pipeline_plan(p: &PipelinePlan) -> pb::PipelinePlan {
     pb::PipelinePlan {
         pipeline: p.pipeline.clone(),
-        trace_id: id_bytes(&p.trace_id),
+        trace_id: p.trace_id.0.to_vec(),
         dominant: p.dominant.clone().unwrap_or_default(),
         recommendations: p.recommendations.iter().map(recommendation).collect(),
         plan: Some(plan(&p.plan)),
