@@ -9,6 +9,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::labels::MemoryScope;
 use super::names::{label, metric};
 use super::registry::{FloatGauge, Labels, register_default, register_with_unit};
 
@@ -100,8 +101,8 @@ impl AnalysisMetrics {
             .set(i64::from(regressed));
     }
 
-    pub fn memory_trend(&self, pipeline: &str, scope: &'static str, leak: bool, growth: f64) {
-        let labels = pipeline_and(pipeline, label::SCOPE, scope);
+    pub fn memory_trend(&self, pipeline: &str, scope: MemoryScope, leak: bool, growth: f64) {
+        let labels = pipeline_and(pipeline, label::SCOPE, scope.as_str());
         self.memory_leak.get_or_create(&labels).set(i64::from(leak));
         self.memory_growth
             .get_or_create(&labels)

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use super::names::value;
-use super::{Metrics, RequestOutcome, Transport};
+use super::{MemoryScope, Metrics, RequestOutcome, Transport};
 use ironforge_engine::EngineStats;
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
 use ironforge_engine::verdict::{
@@ -173,7 +173,7 @@ fn record_outputs_wal_and_analysis(metrics: &Metrics) {
     let analysis = metrics.analysis();
     analysis.critical_path_share("ironforge", "discovery", 0.75);
     analysis.regression("ironforge", "run.duration_seconds", false);
-    analysis.memory_trend("ironforge", value::SCOPE_HISTORY, true, f64::INFINITY);
+    analysis.memory_trend("ironforge", MemoryScope::History, true, f64::INFINITY);
     analysis.analysed(0.0004);
     analysis.dropped();
     analysis.history_error();

@@ -22,6 +22,25 @@ impl Transport {
     }
 }
 
+/// What a memory trend is drawn over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemoryScope {
+    /// The memory samples of the latest run's spans.
+    Run,
+    /// Each run's peak, across the run history.
+    History,
+}
+
+impl MemoryScope {
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Run => "run",
+            Self::History => "history",
+        }
+    }
+}
+
 /// How the processor answered an OTLP export request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RequestOutcome {

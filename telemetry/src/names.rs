@@ -202,10 +202,6 @@ pub mod value {
     pub const OTLP_LOGS: &str = "otlp_logs";
     /// Output label of the gRPC watch stream.
     pub const WATCH_STREAM: &str = "watch_stream";
-    /// Memory-trend scope: within the latest run.
-    pub const SCOPE_RUN: &str = "run";
-    /// Memory-trend scope: peak memory across the run history.
-    pub const SCOPE_HISTORY: &str = "history";
 
     /// The spelling of a category, the same as its JSON form.
     pub const fn category(category: Category) -> &'static str {

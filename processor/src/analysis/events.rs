@@ -6,7 +6,7 @@ use ironforge_history::HistoryError;
 
 use super::view::Regression;
 use ironforge_telemetry::names::target;
-use ironforge_telemetry::{InternalEvent, Metrics};
+use ironforge_telemetry::{InternalEvent, MemoryScope, Metrics};
 
 /// A measure of a pipeline's runs changed for the worse, significantly. Its gauge is set with the pipeline's
 /// findings, whether or not the change is new, so only the line is written here.
@@ -45,7 +45,7 @@ impl InternalEvent for RegressionFound<'_> {
 #[derive(Debug)]
 pub(crate) struct MemoryLeakSuspected<'a> {
     pub(crate) pipeline: &'a str,
-    pub(crate) scope: &'static str,
+    pub(crate) scope: MemoryScope,
     pub(crate) trend: &'a MemoryTrend,
 }
 
@@ -55,12 +55,12 @@ impl InternalEvent for MemoryLeakSuspected<'_> {
         tracing::warn!(
             target: target::ANALYSIS,
             pipeline = self.pipeline,
-            scope = self.scope,
+            scope = self.scope.as_str(),
             growth_bytes_per_second = t.growth_bytes_per_second,
             confidence = t.confidence,
             seconds_to_limit = t.seconds_to_limit,
             "memory leak suspected ({}): {}",
-            self.scope,
+            self.scope.as_str(),
             t.verdict
         );
     }

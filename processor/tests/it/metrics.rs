@@ -16,7 +16,7 @@ use ironforge_processor::verdict::{
 use ironforge_proto::semconv::attr;
 use ironforge_proto::semconv::{SpanKind, Stage};
 use ironforge_telemetry::names::{metric, value};
-use ironforge_telemetry::{Metrics, RequestOutcome, Transport};
+use ironforge_telemetry::{MemoryScope, Metrics, RequestOutcome, Transport};
 use ironforge_wal::WalUsage;
 
 const TRACE: TraceId = TraceId([0x4b; 16]);
@@ -509,7 +509,7 @@ fn fully_fed() -> Metrics {
     let analysis = metrics.analysis();
     analysis.critical_path_share("ironforge-replay", "discovery", 0.8);
     analysis.regression("ironforge-replay", "run.duration_seconds", true);
-    analysis.memory_trend("ironforge-replay", value::SCOPE_RUN, false, 12.5);
+    analysis.memory_trend("ironforge-replay", MemoryScope::Run, false, 12.5);
     analysis.analysed(0.001);
     analysis.dropped();
     analysis.history_error();

@@ -7,8 +7,7 @@ use ironforge_analysis::memory::{MemorySample, MemoryTrend, memory_trend};
 use ironforge_analysis::regression::change_points;
 use ironforge_engine::model::TraceId;
 use ironforge_history::SeriesPoint;
-use ironforge_telemetry::InternalEvent;
-use ironforge_telemetry::names::value;
+use ironforge_telemetry::{InternalEvent, MemoryScope};
 
 use super::Worker;
 use crate::analysis::events::{MemoryLeakSuspected, RegressionFound};
@@ -86,16 +85,11 @@ impl Worker {
             })
             .collect();
         let trend = memory_trend(&samples, &self.config.leak);
-        self.memory_trend(pipeline, value::SCOPE_HISTORY, &trend);
+        self.memory_trend(pipeline, MemoryScope::History, &trend);
         Some(trend)
     }
 
-    pub(super) fn memory_trend(
-        &mut self,
-        pipeline: &str,
-        scope: &'static str,
-        trend: &MemoryTrend,
-    ) {
+    pub(super) fn memory_trend(&mut self, pipeline: &str, scope: MemoryScope, trend: &MemoryTrend) {
         self.metrics.analysis().memory_trend(
             pipeline,
             scope,

@@ -28,7 +28,7 @@ use super::measures::run_record;
 use super::view::{AnalysisView, Regression};
 use ironforge_report::health::MAX_PIPELINES;
 use ironforge_telemetry::names::value;
-use ironforge_telemetry::{InternalEvent, Metrics};
+use ironforge_telemetry::{InternalEvent, MemoryScope, Metrics};
 
 /// What the worker is asked to do, in order.
 pub(super) enum Command {
@@ -81,7 +81,7 @@ pub(super) struct Worker {
     /// first appears. Only the current findings are kept, so this stays as small as they are.
     reported: HashMap<String, HashSet<(String, TraceId)>>,
     /// Whether a leak was last reported, by pipeline and scope: logged when it starts, not on every run.
-    leaking: HashMap<(String, &'static str), bool>,
+    leaking: HashMap<(String, MemoryScope), bool>,
 }
 
 impl Worker {
@@ -218,7 +218,7 @@ impl Worker {
             );
         }
         if let Some(memory) = &analysis.memory {
-            self.memory_trend(&pipeline, value::SCOPE_RUN, memory);
+            self.memory_trend(&pipeline, MemoryScope::Run, memory);
         }
         // Every run is kept for what the API served for it, a partial one without its measures: they would
         // skew every baseline they joined. A trace that never showed its root (a fragment) is not a run.
