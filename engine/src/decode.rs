@@ -342,7 +342,7 @@ fn id_error(name: &str, field: &str, id: &[u8], expected_len: usize) -> String {
     format!("span {}: {field} {problem}", quote(name))
 }
 
-/// `text` in double quotes, cut at [`MAX_QUOTED`] bytes (on a character boundary) so that one huge value
+/// `text` in double quotes, cut at `MAX_QUOTED` bytes (on a character boundary) so that one huge value
 /// cannot bloat an error message.
 pub fn quote(text: &str) -> String {
     match prefix(text, MAX_QUOTED) {

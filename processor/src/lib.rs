@@ -8,14 +8,14 @@
 //! over recorded spans.
 
 pub mod analysis;
-pub mod api;
+mod api;
 pub mod check;
 pub mod cli;
 mod durability;
 pub mod ingest;
 pub mod monitor;
 pub mod otlp;
-pub mod outputs;
+mod outputs;
 pub mod security_args;
 pub mod server;
 mod shutdown;

@@ -20,7 +20,7 @@
 //!   `critical` when the run broke its duration budget and this change alone brings it back under; for
 //!   untraced time, from its share of the critical path.
 //!
-//! Which gains count is the rule of [`plan`](mod@plan): a speed-up must gain at least [`gain_floor`], and
+//! Which gains count is the rule of `plan`: a speed-up must gain at least [`gain_floor`], and
 //! none is recommended for a run far inside its duration budget unless it brings a session back within
 //! the session budget. Untraced time is named whatever the budget: knowing where time goes costs little.
 

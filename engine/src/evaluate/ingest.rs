@@ -34,7 +34,7 @@ impl Engine {
         refused
     }
 
-    /// Takes a batch of spans. Refuses the whole batch, keeping nothing, when [`Engine::admit`] refuses it,
+    /// Takes a batch of spans. Refuses the whole batch, keeping nothing, when `Engine::admit` refuses it,
     /// so the client's retry loses nothing.
     pub fn ingest(
         &mut self,
@@ -57,7 +57,7 @@ impl Engine {
     }
 
     /// [`Engine::ingest_observed`] for a batch its owner already admitted against the shared
-    /// [`Capacity`]: the live processor admits a batch whole before splitting it across shards.
+    /// `Capacity`: the live processor admits a batch whole before splitting it across shards.
     pub fn ingest_admitted(
         &mut self,
         spans: Vec<SpanRecord>,

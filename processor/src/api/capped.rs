@@ -11,11 +11,11 @@ use ironforge_analysis::TraceAnalysis;
 use serde::Serialize;
 
 /// Items one list in an answer holds at most.
-pub const MAX_ANSWER_ITEMS: usize = 1_000;
+pub(crate) const MAX_ANSWER_ITEMS: usize = 1_000;
 
 /// An answer with the lists it cut: each list's name and how many items it left out.
 #[derive(Debug, Serialize)]
-pub struct Capped<T> {
+pub(crate) struct Capped<T> {
     #[serde(flatten)]
     pub answer: T,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -24,7 +24,7 @@ pub struct Capped<T> {
 
 impl<T> Capped<T> {
     /// What the cap left out, in words: `truncated: NAME N` for each list cut.
-    pub fn notes(&self) -> impl Iterator<Item = String> + '_ {
+    pub(crate) fn notes(&self) -> impl Iterator<Item = String> + '_ {
         self.truncated.iter().map(|(name, left_out)| {
             format!("truncated: {name} {left_out} (at most {MAX_ANSWER_ITEMS} listed)")
         })
@@ -40,7 +40,7 @@ fn cap<T>(list: &mut Vec<T>, name: &'static str, truncated: &mut BTreeMap<&'stat
 }
 
 /// A run's analysis with its critical path and its sessions (slowest first) cut to the cap.
-pub fn trace_analysis(analysis: &TraceAnalysis) -> Capped<TraceAnalysis> {
+pub(crate) fn trace_analysis(analysis: &TraceAnalysis) -> Capped<TraceAnalysis> {
     let mut truncated = BTreeMap::new();
     if analysis.critical_path.len() <= MAX_ANSWER_ITEMS
         && analysis.sessions.len() <= MAX_ANSWER_ITEMS

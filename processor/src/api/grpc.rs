@@ -38,7 +38,7 @@ use ironforge_telemetry::names::value;
 
 /// What a `MonitorService` call can fail with, before it becomes a `Status`.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("trace_id must be 16 bytes and not all zero")]
     InvalidTraceId,
     #[error(transparent)]
@@ -54,7 +54,7 @@ pub enum ApiError {
 }
 
 /// The single mapping from domain errors to gRPC status codes.
-pub fn status(error: ApiError) -> Status {
+pub(crate) fn status(error: ApiError) -> Status {
     match error {
         ApiError::InvalidTraceId | ApiError::InvalidFilter(_) => {
             Status::invalid_argument(error.to_string())
@@ -90,7 +90,7 @@ fn analysis_answer<A, M>(
 }
 
 #[derive(Debug, Clone)]
-pub struct MonitorApi {
+pub(crate) struct MonitorApi {
     monitor: Arc<Monitor>,
     shutdown: watch::Receiver<bool>,
 }
@@ -111,7 +111,7 @@ impl MonitorApi {
 
 /// The `MonitorService` server over a monitor. `WatchViolations` streams end when `shutdown` turns true, so
 /// a graceful shutdown does not wait for subscribers that would otherwise listen forever.
-pub fn monitor_service(
+pub(crate) fn monitor_service(
     monitor: Arc<Monitor>,
     shutdown: watch::Receiver<bool>,
 ) -> MonitorServiceServer<MonitorApi> {
@@ -121,7 +121,7 @@ pub fn monitor_service(
 
 /// The largest answer a `MonitorService` call sends; a larger one fails with RESOURCE_EXHAUSTED instead of
 /// filling the processor's memory and the client's. A verdict keeps at most 1,000 violations, well under it.
-pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
 /// Which violations a `WatchViolations` subscriber asked for.
 #[derive(Debug, Clone)]

@@ -31,7 +31,7 @@ const ACTIVE_WINDOW: Duration = Duration::from_secs(3600);
 const ACTIVE_READ: usize = usize::MAX;
 
 /// The pages, to merge into the admin router.
-pub fn router(monitor: Arc<Monitor>) -> Router {
+pub(crate) fn router(monitor: Arc<Monitor>) -> Router {
     Router::new()
         .route("/", get(overview))
         .route("/runs/{trace_id}", get(run))

@@ -45,7 +45,7 @@ struct AdminState {
 }
 
 /// The admin router. `ready` turns `/readyz` green once the caller has bound every listener.
-pub fn router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
+pub(crate) fn router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/compliance", get(compliance))
@@ -64,7 +64,7 @@ pub fn router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
 }
 
 /// `/metrics` and the probes alone, for a listener a scraper reaches while the API stays private.
-pub fn metrics_router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
+pub(crate) fn metrics_router(monitor: Arc<Monitor>, ready: Arc<AtomicBool>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

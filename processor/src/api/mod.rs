@@ -1,9 +1,9 @@
 //! The processor's own APIs: gRPC `MonitorService` and the admin HTTP endpoints. Both only translate between
 //! their wire formats and the [`Monitor`](crate::monitor::Monitor).
 
-pub mod capped;
+pub(crate) mod capped;
 mod convert;
-pub mod grpc;
-pub mod html;
-pub mod http;
-pub mod pages;
+pub(crate) mod grpc;
+pub(crate) mod html;
+pub(crate) mod http;
+pub(crate) mod pages;

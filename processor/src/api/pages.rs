@@ -11,27 +11,27 @@ use crate::verdict::Violation;
 use ironforge_outputs::ViolationPage;
 
 /// Violations per page when the request names no `limit`.
-pub const DEFAULT_PAGE_SIZE: usize = 500;
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 500;
 /// The largest `limit` honoured; a larger one is cut to it.
-pub const MAX_PAGE_SIZE: usize = 5_000;
+pub(crate) const MAX_PAGE_SIZE: usize = 5_000;
 /// Bytes of JSON one page may hold: a page ends early rather than pass it.
-pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// A single violation larger than this (an attacker's multi-megabyte session id, say) is listed with its
 /// text fields cut, so no one violation can push a page past [`MAX_PAGE_BYTES`].
 const MAX_FIELD_BYTES: usize = 16 * 1024;
 
 /// The header carrying the next page's cursor.
-pub const NEXT_CURSOR: HeaderName = HeaderName::from_static("ironforge-next-cursor");
+pub(crate) const NEXT_CURSOR: HeaderName = HeaderName::from_static("ironforge-next-cursor");
 
 /// Where a walk stands: the next position to read and the `since` it was started with. Opaque to clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     pub from: u64,
     pub since_unix_nano: u64,
 }
 
 impl Cursor {
-    pub fn encode(self) -> String {
+    pub(crate) fn encode(self) -> String {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&self.from.to_be_bytes());
         bytes[8..].copy_from_slice(&self.since_unix_nano.to_be_bytes());
@@ -39,7 +39,7 @@ impl Cursor {
     }
 
     /// `None` for anything [`Cursor::encode`] did not produce.
-    pub fn decode(text: &str) -> Option<Self> {
+    pub(crate) fn decode(text: &str) -> Option<Self> {
         let bytes: [u8; 16] = hex::decode(text).ok()?.try_into().ok()?;
         let (from, since) = bytes.split_at(8);
         Some(Self {
@@ -50,7 +50,7 @@ impl Cursor {
 }
 
 /// The answer for one page: the JSON array, cut short at [`MAX_PAGE_BYTES`], and the next cursor.
-pub fn answer(page: ViolationPage, since_unix_nano: u64, limit: usize) -> Response {
+pub(crate) fn answer(page: ViolationPage, since_unix_nano: u64, limit: usize) -> Response {
     let mut body = Vec::from(*b"[");
     let mut next = page.next;
     for (position, violation) in page.violations {

@@ -5,7 +5,7 @@
 //! traces, its `partial_success` naming refused spans), 400 for an undecodable body, 413 for a body past the
 //! size limit, 415 for an unsupported content type or encoding, 503 with `Retry-After` when the sink sheds
 //! load. Error bodies are a `google.rpc.Status`, in protobuf or JSON as the request was. Both paths read,
-//! refuse and answer alike; only what is done with the decoded request differs ([`Signal`]).
+//! refuse and answer alike; only what is done with the decoded request differs (`Signal`).
 //!
 //! OTLP/JSON traces are read by the engine's OTLP/JSON reader, metrics by `opentelemetry-proto`'s serde
 //! support; both follow the OTLP rules where plain protobuf JSON differs: trace and span ids are hex
