@@ -18,6 +18,7 @@ use ironforge_proto::semconv::attr;
 use prost::Message;
 
 use crate::e2e_support::{kv, processor_command, request};
+use crate::wait_support::wait_until_async;
 
 /// The engine's memory budget in this test.
 const BUDGET: u64 = 64 * 1024 * 1024;
@@ -171,8 +172,7 @@ async fn amplifying_requests_keep_the_process_within_its_memory_budget() {
         peak = peak.max(rss(pid));
     }
     // Every span was evaluated: its violations reached the API, each quoting the id bounded.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let violations = loop {
+    let violations = wait_until_async("every request's violations in the API", || async {
         let body = client
             .get(format!(
                 "http://{admin}/api/v1/violations?since=0&limit=500"
@@ -189,17 +189,14 @@ async fn amplifying_requests_keep_the_process_within_its_memory_budget() {
             .or_else(|| violations["violations"].as_array())
             .cloned()
             .unwrap_or_default();
-        if list.len() >= (REQUESTS * 10) as usize || std::time::Instant::now() > deadline {
-            break list;
+        if list.len() >= (REQUESTS * 10) as usize {
+            Ok(list)
+        } else {
+            Err(format!("{} violations", list.len()))
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     peak = peak.max(rss(pid));
-    assert!(
-        violations.len() >= (REQUESTS * 10) as usize,
-        "{} violations",
-        violations.len()
-    );
     for violation in &violations {
         let text = violation.to_string();
         assert!(text.len() < 2_000, "a violation of {} bytes", text.len());
