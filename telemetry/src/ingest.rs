@@ -21,6 +21,19 @@ const REQUEST_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+fn gauge_bytes(bytes: usize) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+/// What counts against the memory budget at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Engine state: traces in flight, their violations, kept verdicts.
+    pub engine: usize,
+    /// Requests being read, decoded, or waiting for evaluation.
+    pub requests: usize,
+}
+
 #[derive(Debug)]
 pub(super) struct IngestMetrics {
     spans_received: Family<Labels<2>, Counter>,
@@ -35,11 +48,13 @@ pub(super) struct IngestMetrics {
     traces_evicted: Counter,
     verdicts_forgotten: Counter,
     traces_in_flight: Gauge,
+    memory: Family<Labels<1>, Gauge>,
+    memory_budget: Gauge,
 }
 
 impl IngestMetrics {
     pub(super) fn register(registry: &mut Registry) -> Self {
-        Self {
+        let metrics = Self {
             spans_received: register_default(
                 registry,
                 metric::SPANS_RECEIVED,
@@ -104,7 +119,23 @@ impl IngestMetrics {
                 metric::TRACES_IN_FLIGHT,
                 "Traces assembled but not yet decided",
             ),
-        }
+            memory: register_default(
+                registry,
+                metric::MEMORY_BYTES,
+                "Bytes counted against limits.max_memory_bytes, by part: engine state or requests",
+            ),
+            memory_budget: register_default(
+                registry,
+                metric::MEMORY_BUDGET,
+                "limits.max_memory_bytes of the contract file in force",
+            ),
+        };
+        // Both parts are drawn from the start, so a dashboard never reads a gap before the first report.
+        metrics.memory(MemoryUsage {
+            engine: 0,
+            requests: 0,
+        });
+        metrics
     }
 
     pub(super) fn spans_received(&self, transport: Transport, accepted: u64, rejected: u64) {
@@ -154,5 +185,20 @@ impl IngestMetrics {
         self.verdicts_forgotten.inc_by(delta.verdicts_forgotten);
         self.traces_in_flight
             .set(i64::try_from(traces_in_flight).unwrap_or(i64::MAX));
+    }
+
+    pub(super) fn memory(&self, usage: MemoryUsage) {
+        for (part, held) in [
+            (value::ENGINE, usage.engine),
+            (value::REQUESTS, usage.requests),
+        ] {
+            self.memory
+                .get_or_create(&[(label::PART, Cow::Borrowed(part))])
+                .set(gauge_bytes(held));
+        }
+    }
+
+    pub(super) fn memory_budget(&self, bytes: usize) {
+        self.memory_budget.set(gauge_bytes(bytes));
     }
 }

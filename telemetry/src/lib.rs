@@ -32,5 +32,6 @@ mod verdicts;
 mod wal;
 
 pub use event::InternalEvent;
+pub use ingest::MemoryUsage;
 pub use labels::{MemoryScope, RequestOutcome, Transport};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};

@@ -10,7 +10,7 @@ use prometheus_client::registry::Registry;
 
 use super::analysis::AnalysisMetrics;
 use super::health::HealthMetrics;
-use super::ingest::IngestMetrics;
+use super::ingest::{IngestMetrics, MemoryUsage};
 use super::labels::{RequestOutcome, Transport};
 use super::outputs::OutputMetrics;
 use super::spans::SpanMetrics;
@@ -92,6 +92,8 @@ impl Metrics {
     /// The contracts in force: each pipeline's violation counters, and the held-back events, start at zero for
     /// every one of them.
     pub fn contracts(&self, contracts: &ContractSet) {
+        self.ingest
+            .memory_budget(contracts.file().limits.max_memory_bytes);
         self.outputs
             .contracts(contracts.contracts().iter().map(|contract| &*contract.id));
         self.verdicts.contracts(
@@ -157,6 +159,11 @@ impl Metrics {
     /// Adds what one engine shard did since it last reported, and sets the in-flight gauge.
     pub fn engine_stats(&self, delta: &EngineStats, traces_in_flight: usize) {
         self.ingest.engine_stats(delta, traces_in_flight);
+    }
+
+    /// Sets the gauges of what counts against the memory budget.
+    pub fn memory(&self, usage: MemoryUsage) {
+        self.ingest.memory(usage);
     }
 
     /// Counts violation events of a contract that were not emitted.

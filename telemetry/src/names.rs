@@ -66,6 +66,12 @@ pub mod metric {
     pub const VERDICTS_FORGOTTEN: &str = "ironforge_processor_verdicts_forgotten";
     /// Gauge: traces assembled but not yet decided.
     pub const TRACES_IN_FLIGHT: &str = "ironforge_processor_traces_in_flight";
+    /// Gauge, bytes: what counts against `limits.max_memory_bytes` now. Label: `part`,
+    /// [`ENGINE`](super::value::ENGINE) (traces in flight, their violations, kept verdicts) or
+    /// [`REQUESTS`](super::value::REQUESTS) (requests being read, decoded or waiting for evaluation).
+    pub const MEMORY_BYTES: &str = "ironforge_processor_memory_bytes";
+    /// Gauge, bytes: `limits.max_memory_bytes`, the budget [`MEMORY_BYTES`] counts against.
+    pub const MEMORY_BUDGET: &str = "ironforge_processor_memory_budget_bytes";
     /// Gauge, bytes: what the write-ahead log holds (span segments and decision files).
     pub const WAL_BYTES: &str = "ironforge_processor_wal_bytes";
     /// Gauge: span segments the write-ahead log holds.
@@ -165,6 +171,8 @@ pub mod label {
     pub const PIPELINE: &str = "pipeline";
     /// A listener of the processor: `otlp_grpc`, `otlp_http`, `admin`, `metrics`.
     pub const LISTENER: &str = "listener";
+    /// A share of the memory budget: `engine` or `requests`.
+    pub const PART: &str = "part";
     /// Why something was refused; each metric documents its own set of values.
     pub const REASON: &str = "reason";
     /// A measure of the run history: `run.duration_seconds`, `stage.<stage>.duration_seconds`,
@@ -184,6 +192,10 @@ pub mod exemplar {
 pub mod value {
     use super::{Category, Severity, VerdictStatus};
 
+    /// Memory part: traces in flight, their violations and kept verdicts.
+    pub const ENGINE: &str = "engine";
+    /// Memory part: requests being read, decoded or waiting for evaluation.
+    pub const REQUESTS: &str = "requests";
     /// Stage label of a span that names no stage.
     pub const UNKNOWN: &str = "unknown";
     /// Pipeline of a verdict whose spans carry no `service.name`: the name OpenTelemetry SDKs default to.

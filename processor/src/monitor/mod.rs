@@ -13,7 +13,7 @@ use crate::model::{SpanRecord, TraceId};
 use crate::outputs::Outputs;
 use crate::verdict::{TraceVerdict, Violation};
 use ironforge_engine::{ContractSet, EngineEvent, Now, evaluate_batch};
-use ironforge_telemetry::{InternalEvent, Transport};
+use ironforge_telemetry::{InternalEvent, MemoryUsage, Transport};
 use ironforge_wal::WalUsage;
 
 mod compliance;
@@ -323,9 +323,12 @@ impl ShardOutput for Dispatch {
             }
             .emit();
         }
-        self.outputs
-            .metrics()
-            .engine_stats(delta, self.capacity.traces());
+        let metrics = self.outputs.metrics();
+        metrics.engine_stats(delta, self.capacity.traces());
+        metrics.memory(MemoryUsage {
+            engine: self.capacity.bytes(),
+            requests: self.capacity.reserved(),
+        });
         if let Some(wal) = &self.wal {
             self.outputs.metrics().wal().observe(wal);
         }

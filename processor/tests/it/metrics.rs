@@ -16,7 +16,7 @@ use ironforge_processor::verdict::{
 use ironforge_proto::semconv::attr;
 use ironforge_proto::semconv::{SpanKind, Stage};
 use ironforge_telemetry::names::{metric, value};
-use ironforge_telemetry::{MemoryScope, Metrics, RequestOutcome, Transport};
+use ironforge_telemetry::{MemoryScope, MemoryUsage, Metrics, RequestOutcome, Transport};
 use ironforge_wal::WalUsage;
 
 const TRACE: TraceId = TraceId([0x4b; 16]);
@@ -366,6 +366,31 @@ fn engine_counters_add_what_each_shard_reports() {
 }
 
 #[test]
+fn the_memory_gauges_show_each_part_against_the_budget_in_force() {
+    let metrics = Metrics::new();
+    let contracts = ContractSet::new(ContractFile::embedded_default().unwrap(), None);
+    metrics.contracts(&contracts);
+    metrics.memory(MemoryUsage {
+        engine: 7_000_000,
+        requests: 4_000_000,
+    });
+    metrics.memory(MemoryUsage {
+        engine: 5_000_000,
+        requests: 0,
+    });
+    let text = encoded(&metrics);
+    assert_line(&text, "ironforge_processor_memory_budget_bytes 268435456");
+    assert_line(
+        &text,
+        r#"ironforge_processor_memory_bytes{part="engine"} 5000000"#,
+    );
+    assert_line(
+        &text,
+        r#"ironforge_processor_memory_bytes{part="requests"} 0"#,
+    );
+}
+
+#[test]
 fn output_reload_and_health_metrics_carry_their_labels() {
     let metrics = Metrics::new();
     metrics.events_suppressed("memory_footprint", 4);
@@ -539,6 +564,8 @@ fn every_documented_name_is_exposed_and_the_exposition_ends_with_eof() {
         (metric::TRACES_EVICTED, "counter"),
         (metric::VERDICTS_FORGOTTEN, "counter"),
         (metric::TRACES_IN_FLIGHT, "gauge"),
+        (metric::MEMORY_BYTES, "gauge"),
+        (metric::MEMORY_BUDGET, "gauge"),
         (metric::EVENTS_SUPPRESSED, "counter"),
         (metric::OUTPUT_EXPORTED, "counter"),
         (metric::OUTPUT_DROPPED, "counter"),
