@@ -186,6 +186,13 @@ impl Server {
                     })
             });
         }
+        {
+            let (monitor, stop) = (Arc::clone(&monitor), stopped(shutdown_rx.clone()));
+            tasks.spawn(async move {
+                monitor.sample_resident_memory(stop).await;
+                Ok(())
+            });
+        }
         if let Some(path) = options.contracts_path.clone() {
             tasks.spawn(watch_contracts(
                 path,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use super::names::value;
-use super::{MemoryScope, Metrics, RequestOutcome, Transport};
+use super::{MemoryScope, MemoryUsage, Metrics, RequestOutcome, Transport};
 use ironforge_engine::EngineStats;
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
 use ironforge_engine::verdict::{
@@ -151,6 +151,11 @@ fn record_ingest(metrics: &Metrics) {
         ..EngineStats::default()
     };
     metrics.engine_stats(&stats, 6);
+    metrics.memory(MemoryUsage {
+        engine: 7_000_000,
+        requests: 4_000_000,
+    });
+    metrics.resident_memory(52_000_000);
     metrics.transport().auth_refused("otlp_grpc", "missing");
     metrics.transport().tls_handshake_failed("admin");
 }

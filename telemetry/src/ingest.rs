@@ -50,6 +50,7 @@ pub(super) struct IngestMetrics {
     traces_in_flight: Gauge,
     memory: Family<Labels<1>, Gauge>,
     memory_budget: Gauge,
+    resident_memory: Gauge,
 }
 
 impl IngestMetrics {
@@ -129,6 +130,11 @@ impl IngestMetrics {
                 metric::MEMORY_BUDGET,
                 "limits.max_memory_bytes of the contract file in force",
             ),
+            resident_memory: register_default(
+                registry,
+                metric::RESIDENT_MEMORY,
+                "Resident memory of the process (VmRSS)",
+            ),
         };
         // Both parts are drawn from the start, so a dashboard never reads a gap before the first report.
         metrics.memory(MemoryUsage {
@@ -196,6 +202,10 @@ impl IngestMetrics {
                 .get_or_create(&[(label::PART, Cow::Borrowed(part))])
                 .set(gauge_bytes(held));
         }
+    }
+
+    pub(super) fn resident_memory(&self, bytes: usize) {
+        self.resident_memory.set(gauge_bytes(bytes));
     }
 
     pub(super) fn memory_budget(&self, bytes: usize) {

@@ -166,6 +166,11 @@ impl Metrics {
         self.ingest.memory(usage);
     }
 
+    /// Sets the gauge of the process's resident memory.
+    pub fn resident_memory(&self, bytes: usize) {
+        self.ingest.resident_memory(bytes);
+    }
+
     /// Counts violation events of a contract that were not emitted.
     pub fn events_suppressed(&self, contract: &str, count: u64) {
         self.outputs.events_suppressed(contract, count);

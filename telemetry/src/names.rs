@@ -70,6 +70,9 @@ pub mod metric {
     /// [`ENGINE`](super::value::ENGINE) (traces in flight, their violations, kept verdicts) or
     /// [`REQUESTS`](super::value::REQUESTS) (requests being read, decoded or waiting for evaluation).
     pub const MEMORY_BYTES: &str = "ironforge_processor_memory_bytes";
+    /// Gauge, bytes: the process's resident memory (`VmRSS`), sampled ten times a second; past
+    /// [`MEMORY_BUDGET`], requests are taken one at a time. The name is the Prometheus client libraries'.
+    pub const RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
     /// Gauge, bytes: `limits.max_memory_bytes`, the budget [`MEMORY_BYTES`] counts against.
     pub const MEMORY_BUDGET: &str = "ironforge_processor_memory_budget_bytes";
     /// Gauge, bytes: what the write-ahead log holds (span segments and decision files).

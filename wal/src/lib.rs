@@ -294,6 +294,33 @@ mod tests {
     }
 
     #[test]
+    fn decisions_past_a_mebibyte_are_written_as_they_come_and_read_back_alike() {
+        let (dir, _wal, mut log) = started("write-through", WalConfig::default());
+        let large = |trace| TraceVerdict {
+            incomplete_reason: Some("x".repeat(100_000)),
+            ..verdict(trace)
+        };
+        for trace in 1..=11 {
+            log.append_verdict(&large(trace)).unwrap();
+        }
+        let written = log.usage().bytes();
+        assert!(
+            written > 1 << 20,
+            "{written} bytes written before write_decisions"
+        );
+        log.append_verdict(&verdict(12)).unwrap();
+        log.write_decisions().unwrap();
+        drop(log);
+        let (_, recovered) = open(&dir, WalConfig::default()).unwrap();
+        let mut expected: Vec<TraceVerdict> = (1..=11).map(large).collect();
+        expected.push(verdict(12));
+        let mut read_back = recovered.verdicts;
+        read_back.sort_by_key(|verdict| verdict.trace_id);
+        assert!(read_back == expected, "verdicts read back differ");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_restart_reads_back_spans_of_undecided_traces_and_verdicts() {
         let dir = temp_dir("restart");
         let (mut wal, recovered) = open(&dir, WalConfig::default()).unwrap();

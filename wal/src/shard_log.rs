@@ -16,6 +16,9 @@ use ironforge_engine::verdict::TraceVerdict;
 
 use crate::observer::Observer;
 use crate::record::{ViolationKey, put_decided, put_emitted, put_spans, put_verdict};
+
+/// Pending decisions are written once they reach this size: a few hundred verdicts of a run each.
+const WRITE_DECISIONS_AT: usize = 1 << 20;
 use crate::release::{Release, Releaser};
 use crate::usage::WalUsage;
 use crate::{FsyncPolicy, LogError, WalConfig, frame};
@@ -182,7 +185,9 @@ impl ShardLog {
         Ok(())
     }
 
-    /// Adds a verdict to the decisions to write (see [`ShardLog::write_decisions`]).
+    /// Adds a verdict to the decisions to write (see [`ShardLog::write_decisions`]); writes what is pending
+    /// once it reaches a mebibyte, so that a batch that decides many traces with many violations
+    /// each (a flood evicted at once) never holds them all in one buffer.
     pub fn append_verdict(&mut self, verdict: &TraceVerdict) -> Result<(), LogError> {
         let before = self.pending.len();
         let mut failed = None;
@@ -194,6 +199,7 @@ impl ShardLog {
                 self.pending.truncate(before);
                 Err(err.into())
             }
+            None if self.pending.len() >= WRITE_DECISIONS_AT => self.write_decisions(),
             None => Ok(()),
         }
     }
@@ -217,6 +223,9 @@ impl ShardLog {
         let written = self.decisions.write_all(&self.pending);
         let bytes = self.pending.len() as u64;
         self.pending.clear();
+        // One verdict past the mark may have grown the buffer (its size follows
+        // `max_violations_per_trace`): it is not kept at that size.
+        self.pending.shrink_to(2 * WRITE_DECISIONS_AT);
         written?;
         self.decisions_bytes += bytes;
         self.usage.add_bytes(bytes);

@@ -10,6 +10,12 @@
 //! 1/[`RESERVABLE_PART`] of it, and the engines keep to the rest, a share that does not move with the load
 //! (one that shrank as requests came and went would evict traces only for the allocator to keep the room).
 //! A reservation that does not fit is refused with a retry delay, the way load is shed.
+//!
+//! The counts are estimates of what the engine and the requests hold; what they set off besides (the
+//! violations a request's spans yield on their way to the outputs, buffers, the allocator's own keeping)
+//! is not in them. So the process's resident memory is sampled too ([`Capacity::set_resident`]): while it
+//! is over the budget, requests are taken one at a time, each only when no other is reserved, until it is
+//! back under.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +31,8 @@ pub struct Capacity {
     traces: AtomicUsize,
     /// Bytes reserved by requests being read, decoded, or queued for evaluation.
     reserved: AtomicUsize,
+    /// The process's resident memory as last sampled; 0 until it is.
+    resident: AtomicUsize,
     /// How many engines split the limits between them.
     shares: usize,
 }
@@ -50,6 +58,7 @@ impl Capacity {
             bytes: AtomicUsize::new(0),
             traces: AtomicUsize::new(0),
             reserved: AtomicUsize::new(0),
+            resident: AtomicUsize::new(0),
             shares: shares.max(1),
         }
     }
@@ -74,6 +83,16 @@ impl Capacity {
         self.reserved.load(Ordering::Relaxed)
     }
 
+    /// Records the process's resident memory, sampled by whoever can read it.
+    pub fn set_resident(&self, bytes: usize) {
+        self.resident.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The process's resident memory as last sampled; 0 until it is.
+    pub fn resident(&self) -> usize {
+        self.resident.load(Ordering::Relaxed)
+    }
+
     /// Reserves `bytes` for a request against the budget of `contracts`, or refuses it with the delay after
     /// which the client should retry.
     pub fn reserve(
@@ -85,6 +104,7 @@ impl Capacity {
             capacity: Some(Arc::clone(self)),
             bytes: 0,
             max_bytes: contracts.file().limits.max_memory_bytes / RESERVABLE_PART,
+            budget: contracts.file().limits.max_memory_bytes,
             retry: retry_delay(contracts),
         };
         reservation.grow(bytes)?;
@@ -160,6 +180,8 @@ pub struct Reservation {
     bytes: usize,
     /// What all reservations together may hold.
     max_bytes: usize,
+    /// `max_memory_bytes`: past it, the process takes one request at a time.
+    budget: usize,
     retry: Overloaded,
 }
 
@@ -170,6 +192,7 @@ impl Reservation {
             capacity: None,
             bytes: 0,
             max_bytes: 0,
+            budget: 0,
             retry: Overloaded {
                 retry_after: Duration::from_secs(1),
             },
@@ -182,18 +205,19 @@ impl Reservation {
     }
 
     /// Holds `more` bytes besides, or fails holding what it held when all reservations would pass their
-    /// part of the budget (unless nothing else is reserved).
+    /// part of the budget, or when the process is over the whole budget (unless nothing else is reserved).
     pub fn grow(&mut self, more: usize) -> Result<(), Overloaded> {
         let Some(capacity) = &self.capacity else {
             return Ok(());
         };
         let (max, own) = (self.max_bytes, self.bytes);
+        let process_over = capacity.resident() > self.budget;
         capacity
             .reserved
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
                 // One request alone always fits, so a budget smaller than a request still makes progress.
                 held.checked_add(more)
-                    .filter(|&total| total <= max || held == own)
+                    .filter(|&total| (total <= max && !process_over) || held == own)
             })
             .map_err(|_| self.retry)?;
         self.bytes += more;
@@ -246,5 +270,21 @@ mod tests {
         let mut alone = capacity.reserve(&contracts, 900).unwrap();
         assert!(alone.grow(50).is_ok());
         assert_eq!(capacity.reserved(), 950);
+    }
+
+    #[test]
+    fn a_process_over_its_budget_takes_one_request_at_a_time_until_it_is_back_under() {
+        let contracts = contracts(1000);
+        let capacity = Arc::new(Capacity::shared_by(1));
+        capacity.set_resident(1001);
+        let mut alone = capacity.reserve(&contracts, 10).unwrap();
+        assert!(alone.grow(10).is_ok(), "the one request may grow");
+        assert!(capacity.reserve(&contracts, 10).is_err());
+        drop(alone);
+        let first = capacity.reserve(&contracts, 10).unwrap();
+        capacity.set_resident(1000);
+        let second = capacity.reserve(&contracts, 10).unwrap();
+        assert_eq!(capacity.reserved(), 20);
+        drop((first, second));
     }
 }

@@ -5,6 +5,7 @@
 //! misrouted or cut off upstream, must not push out the verdicts of the runs judged before it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use foldhash::HashMap;
 
@@ -26,7 +27,7 @@ pub(crate) struct DecidedTraces {
 /// A decided trace as the engine remembers it.
 #[derive(Debug)]
 pub(crate) struct Decided {
-    pub verdict: TraceVerdict,
+    pub verdict: Arc<TraceVerdict>,
     /// What all its violations add up to, those left out of the verdict included.
     pub tally: Tally,
     /// The ids of the spans it was given, sorted: a span that comes again after the verdict changes nothing.
@@ -62,7 +63,7 @@ impl DecidedTraces {
     /// were forgotten to stay within capacity, and the bytes that freed.
     pub(super) fn insert(
         &mut self,
-        verdict: TraceVerdict,
+        verdict: Arc<TraceVerdict>,
         tally: Tally,
         span_ids: Box<[SpanId]>,
         fragment: bool,
@@ -114,7 +115,7 @@ impl DecidedTraces {
     }
 
     pub(super) fn get(&self, trace_id: &TraceId) -> Option<&TraceVerdict> {
-        self.verdicts.get(trace_id).map(|decided| &decided.verdict)
+        self.verdicts.get(trace_id).map(|decided| &*decided.verdict)
     }
 
     pub(super) fn get_mut(&mut self, trace_id: &TraceId) -> Option<&mut Decided> {

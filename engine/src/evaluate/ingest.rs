@@ -185,7 +185,8 @@ impl Engine {
         };
         self.stats.late_spans += 1;
         observe(span);
-        let (verdict, tally) = (&mut decided.verdict, &mut decided.tally);
+        // Unshared by now (the events of the batch that decided it are handed on), so this copies nothing.
+        let (verdict, tally) = (Arc::make_mut(&mut decided.verdict), &mut decided.tally);
         let before = verdict_bytes(verdict);
         let mut added = 0;
         span_violations(&self.contracts, span, now.unix_nano, |violation| {
@@ -207,7 +208,7 @@ impl Engine {
         (verdict.status, verdict.production_ready) = tally.status(incomplete);
         let grown = verdict_bytes(verdict).saturating_sub(before);
         events.push(EngineEvent::VerdictRevised {
-            verdict: verdict.clone(),
+            verdict: Arc::clone(&decided.verdict),
             added,
         });
         self.add_bytes(id_bytes + grown);

@@ -109,14 +109,15 @@ impl Engine {
         let span_ids = trace.seen_ids();
         let fragment = trace.root_seen_at.is_none();
         let (verdict, tally) = verdict_of(trace, trace_id, ending, now, incomplete_reason);
+        let verdict = Arc::new(verdict);
         let (held, forgotten, freed) =
             self.decided
-                .insert(verdict.clone(), tally, span_ids, fragment);
+                .insert(Arc::clone(&verdict), tally, span_ids, fragment);
         self.add_bytes(held);
         self.stats.verdicts_forgotten += forgotten;
         self.release_bytes(freed);
         let decided = decided_spans.map(|spans| DecidedTrace {
-            verdict: verdict.clone(),
+            verdict: (*verdict).clone(),
             spans,
             observations,
         });

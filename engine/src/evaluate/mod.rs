@@ -58,10 +58,15 @@ impl Now {
 pub enum EngineEvent {
     /// A contract broke; emitted as soon as it is decided.
     Violation(Violation),
-    /// A trace completed (or timed out) and was decided.
-    Verdict(TraceVerdict),
+    /// A trace completed (or timed out) and was decided. Shared with the engine's memory of decided traces:
+    /// a verdict can hold a thousand violations, and a batch that evicts many traces would otherwise hold
+    /// each twice.
+    Verdict(Arc<TraceVerdict>),
     /// A decided trace changed because spans arrived after its verdict; `added` violations were appended.
-    VerdictRevised { verdict: TraceVerdict, added: usize },
+    VerdictRevised {
+        verdict: Arc<TraceVerdict>,
+        added: usize,
+    },
     /// A trace without any IRONFORGE span kind completed: it is not a pipeline run (a web request sent here
     /// by mistake, say), gets no verdict and counts in neither health nor compliance.
     Unmonitored { trace_id: TraceId, spans: u32 },
@@ -248,7 +253,7 @@ pub fn evaluate_batch(
     finish_batch(contracts, spans, now, false)
         .into_iter()
         .filter_map(|event| match event {
-            EngineEvent::Verdict(verdict) => Some(verdict),
+            EngineEvent::Verdict(verdict) => Some(Arc::unwrap_or_clone(verdict)),
             _ => None,
         })
         .collect()

@@ -24,6 +24,7 @@ pub use ironforge_report::health::{
     ContractCompliance, Health, HealthReport, PipelineCompliance, VerdictCounts,
 };
 
+mod resident;
 mod shards;
 mod unmonitored;
 
@@ -236,6 +237,26 @@ impl Monitor {
             Some(spans) => VerdictNotFound::NotMonitored(*trace_id, spans),
             None => VerdictNotFound::Unknown(*trace_id),
         })
+    }
+
+    /// Samples the process's resident memory, for admission and its gauge, every
+    /// [`SAMPLE_EVERY`](resident::SAMPLE_EVERY) until `stop` resolves. Where it cannot be read, admission
+    /// goes by the counts alone.
+    pub async fn sample_resident_memory(&self, stop: impl Future<Output = ()>) {
+        let mut every = tokio::time::interval(resident::SAMPLE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                _ = every.tick() => {}
+            }
+            let Some(bytes) = resident::resident_bytes() else {
+                return;
+            };
+            self.shards.capacity().set_resident(bytes);
+            self.outputs().metrics().resident_memory(bytes);
+        }
     }
 
     pub fn traces_in_flight(&self) -> usize {

@@ -566,6 +566,7 @@ fn every_documented_name_is_exposed_and_the_exposition_ends_with_eof() {
         (metric::TRACES_IN_FLIGHT, "gauge"),
         (metric::MEMORY_BYTES, "gauge"),
         (metric::MEMORY_BUDGET, "gauge"),
+        (metric::RESIDENT_MEMORY, "gauge"),
         (metric::EVENTS_SUPPRESSED, "counter"),
         (metric::OUTPUT_EXPORTED, "counter"),
         (metric::OUTPUT_DROPPED, "counter"),

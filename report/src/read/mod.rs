@@ -165,7 +165,7 @@ impl Decider {
         for event in events {
             match event {
                 EngineEvent::Verdict(verdict) => {
-                    let report = self.judge(verdict);
+                    let report = self.judge(Arc::unwrap_or_clone(verdict));
                     self.collector.add(report);
                 }
                 EngineEvent::Unmonitored { .. } => {
@@ -181,7 +181,7 @@ impl Decider {
                 }
                 // Spans that arrived after their trace was decided, as they would in production.
                 EngineEvent::VerdictRevised { verdict, .. } => {
-                    let revised = self.judge(verdict);
+                    let revised = self.judge(Arc::unwrap_or_clone(verdict));
                     self.collector.revise(revised);
                 }
                 // The verdicts repeat them.

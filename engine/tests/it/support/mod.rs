@@ -56,7 +56,7 @@ pub(crate) fn verdicts(events: &[EngineEvent]) -> Vec<&TraceVerdict> {
     events
         .iter()
         .filter_map(|event| match event {
-            EngineEvent::Verdict(verdict) => Some(verdict),
+            EngineEvent::Verdict(verdict) => Some(&**verdict),
             _ => None,
         })
         .collect()
