@@ -294,6 +294,39 @@ mod tests {
     }
 
     #[test]
+    fn compaction_rewrites_the_decision_file_with_the_newest_verdicts_that_fit_its_budget() {
+        // A quarter of 8 MB: room for about twenty of these verdicts, not thirty.
+        let (dir, _wal, mut log) = started("compact", config(|c| c.max_bytes = 8_000_000));
+        let large = |trace: u8| TraceVerdict {
+            incomplete_reason: Some("x".repeat(100_000)),
+            decided_unix_nano: u64::from(trace),
+            ..verdict(trace)
+        };
+        let verdicts: Vec<TraceVerdict> = (1..=30).map(large).collect();
+        for verdict in &verdicts {
+            log.append_verdict(verdict).unwrap();
+        }
+        log.write_decisions().unwrap();
+        let key = ViolationKey {
+            trace_id: TraceId([99; 16]),
+            fingerprint: 7,
+        };
+        log.compact(verdicts.iter(), [key].into_iter(), |_| false)
+            .unwrap();
+        let written = log.usage().bytes();
+        assert!(written <= 2_000_000, "{written} bytes kept");
+        drop(log);
+        let (_, recovered) = open(&dir, WalConfig::default()).unwrap();
+        let mut kept: Vec<u8> = recovered.verdicts.iter().map(|v| v.trace_id.0[0]).collect();
+        kept.sort_unstable();
+        let newest: Vec<u8> = (31 - kept.len() as u8..=30).collect();
+        assert!(kept.len() >= 15, "{} verdicts kept", kept.len());
+        assert_eq!(kept, newest, "the newest verdicts are the ones kept");
+        assert_eq!(recovered.emitted, vec![key]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn decisions_past_a_mebibyte_are_written_as_they_come_and_read_back_alike() {
         let (dir, _wal, mut log) = started("write-through", WalConfig::default());
         let large = |trace| TraceVerdict {

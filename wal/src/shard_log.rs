@@ -6,7 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -339,20 +339,26 @@ impl ShardLog {
         in_flight: impl Fn(&TraceId) -> bool,
     ) -> Result<(), LogError> {
         self.write_decisions()?;
-        let mut out = Vec::new();
+        // Written frame by frame: the file may hold a quarter of `max_bytes`, far more than is worth holding
+        // in memory at once.
+        let tmp = self.dir.join(DECISIONS_TMP);
+        let mut out = Compacted {
+            file: BufWriter::new(File::create(&tmp)?),
+            frame: Vec::new(),
+            bytes: 0,
+        };
         let mut kept = HashSet::new();
         let mut verdicts: Vec<&TraceVerdict> = verdicts.collect();
         verdicts.sort_by_key(|verdict| std::cmp::Reverse(verdict.decided_unix_nano));
         let budget = usize::try_from(self.config.max_bytes / 4).unwrap_or(usize::MAX);
         for verdict in verdicts {
-            let before = out.len();
-            frame::append(&mut out, |o| {
+            out.encode(|o| {
                 let _ = put_verdict(o, verdict);
             });
-            if out.len() > budget {
-                out.truncate(before);
+            if out.bytes + out.frame.len() > budget {
                 break;
             }
+            out.write()?;
             kept.insert(verdict.trace_id);
         }
         let logged = self.sealed.iter().chain([&self.active]);
@@ -361,24 +367,49 @@ impl ShardLog {
             .filter(|id| !kept.contains(*id) && !in_flight(id))
             .collect();
         for trace_id in decided {
-            frame::append(&mut out, |o| put_decided(o, trace_id));
+            out.encode(|o| put_decided(o, trace_id));
+            out.write()?;
         }
         for key in emitted {
-            frame::append(&mut out, |o| put_emitted(o, &key));
+            out.encode(|o| put_emitted(o, &key));
+            out.write()?;
         }
-        let tmp = self.dir.join(DECISIONS_TMP);
-        let mut file = File::create(&tmp)?;
-        file.write_all(&out)?;
-        file.sync_data()?;
+        let new_bytes = out.bytes as u64;
+        out.file
+            .into_inner()
+            .map_err(|err| err.into_error())?
+            .sync_data()?;
         let path = self.dir.join(DECISIONS);
         std::fs::rename(&tmp, &path)?;
         sync_dir(&self.dir)?;
         self.decisions = append_file(&path)?;
-        let new_bytes = out.len() as u64;
         self.usage.remove_bytes(self.decisions_bytes);
         self.usage.add_bytes(new_bytes);
         self.decisions_bytes = new_bytes;
         self.compacted_bytes = new_bytes;
+        Ok(())
+    }
+}
+
+/// The decision file being rewritten by [`ShardLog::compact`]: one frame encoded at a time.
+struct Compacted {
+    file: BufWriter<File>,
+    frame: Vec<u8>,
+    /// Bytes written so far.
+    bytes: usize,
+}
+
+impl Compacted {
+    /// Encodes the next frame, not yet written.
+    fn encode(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        self.frame.clear();
+        frame::append(&mut self.frame, encode);
+    }
+
+    /// Writes the frame last encoded.
+    fn write(&mut self) -> std::io::Result<()> {
+        self.file.write_all(&self.frame)?;
+        self.bytes += self.frame.len();
         Ok(())
     }
 }
