@@ -29,7 +29,7 @@ pub mod wire;
 pub use decided_trace::{DecidedSpan, DecidedTrace, Observation};
 pub use evaluate::{
     Capacity, Contract, ContractSet, EVICTED, Engine, EngineEvent, EngineStats, Now,
-    RESERVABLE_PART, Reservation, batch_bytes, decide_batch, evaluate_batch,
+    RESERVABLE_PART, Reservation, UNCOUNTED_PART, batch_bytes, decide_batch, evaluate_batch,
 };
 
 use std::time::Duration;

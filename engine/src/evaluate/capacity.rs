@@ -7,7 +7,8 @@
 //! Requests count against the same budget: a receiver reserves a request's bytes before reading and
 //! decoding it, and its decoded batch's estimated size once decoded ([`Reservation`]); the reservation is
 //! given back once the batch's spans are evaluated. The budget is split once: reservations may take
-//! 1/[`RESERVABLE_PART`] of it, and the engines keep to the rest, a share that does not move with the load
+//! 1/[`RESERVABLE_PART`] of it, 1/[`UNCOUNTED_PART`] is left to what neither counts, and the engines keep to
+//! the rest, a share that does not move with the load
 //! (one that shrank as requests came and went would evict traces only for the allocator to keep the room).
 //! A reservation that does not fit is refused with a retry delay, the way load is shed.
 //!
@@ -37,8 +38,12 @@ pub struct Capacity {
     shares: usize,
 }
 
-/// Reservations hold at most 1/this of `max_memory_bytes` (a quarter); the engines keep to the rest.
+/// Reservations hold at most 1/this of `max_memory_bytes` (a quarter).
 pub const RESERVABLE_PART: usize = 4;
+/// 1/this of `max_memory_bytes` (a quarter) is left to what neither the engines nor the reservations
+/// count: the runtime, buffers, events on their way to the outputs, the allocator's own keeping. The
+/// engines keep to the rest, half.
+pub const UNCOUNTED_PART: usize = 4;
 
 impl Default for Capacity {
     fn default() -> Self {
@@ -69,12 +74,12 @@ impl Capacity {
     }
 
     /// One engine's share of `max_traces_in_flight` and of `max_memory_bytes` less the part requests may
-    /// reserve.
+    /// reserve and the part left uncounted.
     pub fn shares(&self, limits: &LimitsConfig) -> (usize, usize) {
         let max_bytes = limits.max_memory_bytes;
         (
             self.share_of(limits.max_traces_in_flight),
-            self.share_of(max_bytes - max_bytes / RESERVABLE_PART),
+            self.share_of(max_bytes - max_bytes / RESERVABLE_PART - max_bytes / UNCOUNTED_PART),
         )
     }
 
@@ -250,13 +255,13 @@ mod tests {
     }
 
     #[test]
-    fn reservations_hold_a_quarter_of_the_budget_and_the_engines_the_rest() {
+    fn reservations_hold_a_quarter_of_the_budget_and_the_engines_half() {
         let contracts = contracts(1000);
         let capacity = Arc::new(Capacity::shared_by(2));
         let limits = &contracts.file().limits;
-        assert_eq!(capacity.shares(limits).1, 375);
+        assert_eq!(capacity.shares(limits).1, 250);
         let mut first = capacity.reserve(&contracts, 150).unwrap();
-        assert_eq!(capacity.shares(limits).1, 375);
+        assert_eq!(capacity.shares(limits).1, 250);
         assert!(capacity.reserve(&contracts, 101).is_err());
         let second = capacity.reserve(&contracts, 100).unwrap();
         assert_eq!(capacity.reserved(), 250);

@@ -19,7 +19,7 @@ use foldhash::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use capacity::{Capacity, RESERVABLE_PART, Reservation};
+pub use capacity::{Capacity, RESERVABLE_PART, Reservation, UNCOUNTED_PART};
 pub(crate) use contracts::prefix;
 pub use contracts::{Contract, ContractSet, SpanView, truncate};
 pub use decide::EVICTED;
