@@ -239,9 +239,8 @@ impl Monitor {
         })
     }
 
-    /// Samples the process's resident memory, for admission and its gauge, every
-    /// [`SAMPLE_EVERY`](resident::SAMPLE_EVERY) until `stop` resolves. Where it cannot be read, admission
-    /// goes by the counts alone.
+    /// Samples the process's resident memory, for admission and its gauge, ten times a second
+    /// until `stop` resolves. Where it cannot be read, admission goes by the counts alone.
     pub async fn sample_resident_memory(&self, stop: impl Future<Output = ()>) {
         let mut every = tokio::time::interval(resident::SAMPLE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
