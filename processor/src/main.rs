@@ -283,6 +283,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         logs_queue: args.logs_queue.into(),
         wal,
         analysis: args.analysis.config(),
+        bound_process_memory: true,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -57,6 +57,10 @@ pub struct ServerOptions {
     pub wal: WalConfig,
     /// How decided traces are analysed (history in `data_dir`); `None` analyses nothing.
     pub analysis: Option<AnalysisConfig>,
+    /// Whether the process's resident memory is sampled and, past `limits.max_memory_bytes`, slows
+    /// admission. Right where the server is the whole process (the command line); wrong where one process
+    /// holds several servers or other work, whose memory is not this server's to answer for.
+    pub bound_process_memory: bool,
 }
 
 impl Default for ServerOptions {
@@ -78,6 +82,7 @@ impl Default for ServerOptions {
             logs_queue: LogsQueueOptions::default(),
             wal: WalConfig::default(),
             analysis: Some(AnalysisConfig::default()),
+            bound_process_memory: true,
         }
     }
 }
@@ -186,7 +191,7 @@ impl Server {
                     })
             });
         }
-        {
+        if options.bound_process_memory {
             let (monitor, stop) = (Arc::clone(&monitor), stopped(shutdown_rx.clone()));
             tasks.spawn(async move {
                 monitor.sample_resident_memory(stop).await;

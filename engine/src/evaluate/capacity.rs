@@ -4,8 +4,8 @@
 //! engine. Each shard keeps to its own share of the limits, evicting its own traces: its decisions then
 //! depend on its own spans and times alone, so replaying a shard's accepted spans rebuilds them.
 //!
-//! Requests count against the same budget: a receiver reserves a request's bytes before reading and
-//! decoding it, and its decoded batch's estimated size once decoded ([`Reservation`]); the reservation is
+//! Requests count against the same budget: a receiver reserves a request's bytes as it reads them, and
+//! its decoded batch's estimated size once decoded ([`Reservation`]); the reservation is
 //! given back once the batch's spans are evaluated. The budget is split once: reservations may take
 //! 1/[`RESERVABLE_PART`] of it, 1/[`UNCOUNTED_PART`] is left to what neither counts, and the engines keep to
 //! the rest, a share that does not move with the load

@@ -241,6 +241,8 @@ impl Processor {
             shards: Some(1),
             data_dir: data_dir.0.clone(),
             logs_queue,
+            // Many servers share this test process: its memory is not one server's.
+            bound_process_memory: false,
             ..ServerOptions::default()
         })
         .await

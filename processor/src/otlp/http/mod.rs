@@ -202,14 +202,9 @@ async fn handle<S: Signal>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(S::Response, S::Tally), Refusal> {
-    // Reserved before reading: the declared length, then whatever more the body turned out to hold.
-    // A body declared past the limit is refused as too large by the read, not reserved.
-    let declared = read::declared_length(headers).unwrap_or(0);
-    let reserved = match declared {
-        too_large if too_large > receiver.max_request_bytes => Ok(Reservation::none()),
-        declared => receiver.sink.reserve(declared),
-    };
-    let mut reservation = match reserved {
+    // Reserved as the body arrives, not as declared: an upload that declares megabytes and stalls holds
+    // only what it sent, so stalled clients cannot shut everyone else out until their timeout.
+    let mut reservation = match receiver.sink.reserve(0) {
         Ok(reservation) => reservation,
         Err(overloaded) => {
             // Read and dropped chunk by chunk, so the client, still sending, hears the 503 and its retry
@@ -218,9 +213,6 @@ async fn handle<S: Signal>(
             return Err(Refusal::Overloaded(overloaded));
         }
     };
-    let body = read::body(body, headers, receiver.max_request_bytes).await?;
-    reservation
-        .grow(body.len().saturating_sub(reservation.bytes()))
-        .map_err(Refusal::Overloaded)?;
+    let body = read::body(body, headers, receiver.max_request_bytes, &mut reservation).await?;
     S::accept(&*receiver.sink, S::decode(body, encoding)?, reservation).await
 }

@@ -12,6 +12,7 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use super::{JSON, PROTOBUF};
+use crate::ingest::Reservation;
 use crate::otlp::refusal::Refusal;
 
 /// How a request body, and so its answer, is encoded.
@@ -40,18 +41,25 @@ pub(super) fn encoding(headers: &HeaderMap) -> Result<Encoding, Refusal> {
 }
 
 /// Reads and inflates the whole body, refusing it as soon as it is known to be too large.
+/// Every byte held is counted in `reservation` as it is read or inflated; once the budget refuses more,
+/// the rest of the body is read and dropped, so the client hears the 503 rather than a connection closed
+/// under it.
 pub(super) async fn body(
     body: Body,
     headers: &HeaderMap,
     limit: usize,
+    reservation: &mut Reservation,
 ) -> Result<Vec<u8>, Refusal> {
     let gzip = is_gzip(headers)?;
-    let bytes = read_body(body, headers, limit).await?;
-    if gzip {
-        gunzip(&bytes, limit)
-    } else {
-        Ok(bytes)
+    let bytes = read_body(body, headers, limit, reservation).await?;
+    if !gzip {
+        return Ok(bytes);
     }
+    let inflated = gunzip(&bytes, limit)?;
+    reservation
+        .grow(inflated.len())
+        .map_err(Refusal::Overloaded)?;
+    Ok(inflated)
 }
 
 /// Decodes a body as `M`.
@@ -91,7 +99,12 @@ pub(super) fn declared_length(headers: &HeaderMap) -> Option<usize> {
 }
 
 /// Reads the body, stopping as soon as it passes `limit` rather than buffering all of it.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, Refusal> {
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    reservation: &mut Reservation,
+) -> Result<Vec<u8>, Refusal> {
     let declared = declared_length(headers);
     if let Some(declared) = declared.filter(|&declared| declared > limit) {
         return Err(Refusal::TooLarge(format!(
@@ -108,6 +121,10 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
                 "request body exceeds the limit of {limit} bytes"
             )));
         }
+        if let Err(overloaded) = reservation.grow(chunk.len()) {
+            discard_stream(chunks, limit.saturating_sub(bytes.len())).await;
+            return Err(Refusal::Overloaded(overloaded));
+        }
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
@@ -115,8 +132,11 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
 
 /// Reads up to `limit` bytes of a body without keeping them.
 pub(super) async fn discard(body: Body, limit: usize) {
+    discard_stream(body.into_data_stream(), limit).await;
+}
+
+async fn discard_stream(mut chunks: axum::body::BodyDataStream, limit: usize) {
     let mut read = 0;
-    let mut chunks = body.into_data_stream();
     while read <= limit {
         match chunks.next().await {
             Some(Ok(chunk)) => read += chunk.len(),

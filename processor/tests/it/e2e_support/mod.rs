@@ -143,6 +143,8 @@ impl TestProcessor {
             logs_endpoint: Some(logs_endpoint),
             receiver_limits,
             data_dir: data_dir.clone(),
+            // Many servers share this test process: its memory is not one server's.
+            bound_process_memory: false,
             ..ServerOptions::default()
         };
         configure(&mut options);

@@ -30,6 +30,8 @@ impl Secured {
             admin_addr: loopback,
             data_dir: data_dir.clone(),
             security,
+            // Many servers share this test process: its memory is not one server's.
+            bound_process_memory: false,
             ..ServerOptions::default()
         })
         .await

@@ -10,7 +10,9 @@ use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::e2e_support::run_with_session;
+use ironforge_processor::otlp::ReceiverLimits;
+
+use crate::e2e_support::{TestProcessor, run_with_session, test_contracts};
 use crate::transport_security::support::Secured;
 
 /// Far above every timeout below, so a slow machine cannot fail the test; a connection left open forever
@@ -36,6 +38,19 @@ async fn stall(addr: SocketAddr, bytes: &[u8]) -> (TcpStream, Instant) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(bytes).await.unwrap();
     (stream, started)
+}
+
+/// The status of a whole OTLP/HTTP request of one run.
+async fn export_one_run(http: SocketAddr) -> u16 {
+    reqwest::Client::new()
+        .post(format!("http://{http}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(run_with_session(9, 1).encode_to_vec())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// Reads until the server closes the connection; returns what it said and how long after connecting.
@@ -85,14 +100,7 @@ async fn stalled_connections_are_closed_and_others_still_served() {
     let partial_preface = stall(grpc, b"PRI * HTTP/2.0\r\n").await;
 
     // Meanwhile a whole request is answered.
-    let response = reqwest::Client::new()
-        .post(format!("http://{http}/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(run_with_session(9, 1).encode_to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(export_one_run(http).await, 200);
 
     let mut slowest = Duration::ZERO;
     for (declared, stream) in uploads {
@@ -172,5 +180,25 @@ async fn a_stalled_grpc_upload_ends_with_deadline_exceeded() {
     eprintln!("stalled gRPC upload answered after {:?}", started.elapsed());
     // The timeout is answered as a trailers-only gRPC status: DEADLINE_EXCEEDED.
     assert_eq!(response.headers()["grpc-status"], "4");
+    processor.stop().await;
+}
+
+/// An upload holds against the memory budget what it sent, not what it declared: one that declares most of a
+/// small budget and stalls leaves room for everyone else until its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_holds_only_what_it_sent_against_the_budget() {
+    // Requests may reserve a quarter of the budget: 1 MB here.
+    let contracts =
+        test_contracts().replace("max_memory_bytes: 268435456", "max_memory_bytes: 4000000");
+    assert_ne!(
+        contracts,
+        test_contracts(),
+        "the default max_memory_bytes changed"
+    );
+    let processor = TestProcessor::start_with(&contracts, ReceiverLimits::default()).await;
+    let stalled = stall(processor.http, &upload_head(3_000_000)).await;
+
+    assert_eq!(export_one_run(processor.http).await, 200);
+    drop(stalled);
     processor.stop().await;
 }
