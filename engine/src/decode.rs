@@ -15,11 +15,11 @@ use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use crate::config::AttributeType;
 use crate::evaluate::prefix;
-use crate::intern::intern;
+use crate::intern::{ReadArray, intern, string_array};
 use crate::json::{JsonError, decode_json_trace_request};
 use crate::model::{FactValue, SpanId, SpanRecord, TraceId};
 use crate::plan::{AttributeLimits, ReadPlan, SLOT_KIND, SLOT_SERVICE, SLOT_SESSION, SLOT_STAGE};
-use crate::wire::{SpanVisitor, WireError, WireSpan, WireValue, decode_trace_request};
+use crate::wire::{SpanVisitor, WireArray, WireError, WireSpan, WireValue, decode_trace_request};
 
 /// At most this many refusals are spelled out; the rest are only counted, so a request of a million bad
 /// spans costs no more than a few lines of text.
@@ -191,9 +191,9 @@ impl Visitor<'_> {
             // `service.name` belongs on the resource; on a span it is not what names the pipeline.
             SLOT_SERVICE => {}
             _ => match typed(key, ty, value, limits, truncated) {
-                Ok(fact) => record.facts.set(Arc::clone(key), fact),
+                Ok(fact) => record.facts.set_planned(key, fact),
                 Err(error) => {
-                    record.facts.remove(key);
+                    record.facts.remove_planned(key);
                     record.facts.attribute_errors.push(error);
                 }
             },
@@ -289,18 +289,31 @@ fn strings(
     value: &WireValue<'_>,
     limits: &AttributeLimits,
     truncated: &mut u32,
-) -> Result<Box<[Arc<str>]>, String> {
+) -> Result<Arc<[Arc<str>]>, String> {
     let WireValue::Array(array) = value else {
         return Err(type_error(key, "array of strings", value));
     };
+    let read = || read_strings(key, array, limits);
+    let (texts, cut) = match array.encoded() {
+        Some(encoded) => string_array(encoded, limits, read)?,
+        None => read()?,
+    };
+    *truncated = truncated.saturating_add(cut);
+    Ok(texts)
+}
+
+/// [`strings`] of one array, with the number of values the limits cut.
+fn read_strings(
+    key: &str,
+    array: &WireArray<'_>,
+    limits: &AttributeLimits,
+) -> Result<ReadArray, String> {
     let kept = array.len().min(limits.max_array_length);
-    if kept < array.len() {
-        *truncated = truncated.saturating_add(1);
-    }
+    let mut cut_values = u32::from(kept < array.len());
     let mut texts = Vec::with_capacity(kept);
     for (index, element) in array.iter().take(kept).enumerate() {
         match element {
-            WireValue::String(text) => texts.push(intern(cut(text, limits, truncated))),
+            WireValue::String(text) => texts.push(intern(cut(text, limits, &mut cut_values))),
             other => {
                 return Err(format!(
                     "attribute `{key}`: expected array of strings, received array with {} at index {index}",
@@ -309,7 +322,7 @@ fn strings(
             }
         }
     }
-    Ok(texts.into_boxed_slice())
+    Ok((texts.into(), cut_values))
 }
 
 /// The explanation of an attribute that arrived with the wrong type.

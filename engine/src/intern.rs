@@ -4,10 +4,16 @@
 //! strings a trace keeps pass: a text decoded on two threads then takes one place in the trace's string
 //! table. A trace in flight holds its strings through the `Arc`s; a table forgets strings no trace holds once
 //! it grows, so a flood of distinct values cannot grow it without bound.
+//!
+//! String arrays repeat whole (IRONFORGE's event types and edge intents on every session span), so each
+//! decoding thread also remembers the arrays it read by their encoded bytes, and a span carrying one it has
+//! seen shares the array read before instead of reading and interning each member again.
 
-use foldhash::HashSet;
+use foldhash::{HashMap, HashSet};
 use std::cell::RefCell;
 use std::sync::Arc;
+
+use crate::plan::AttributeLimits;
 
 /// Strings longer than this are not worth sharing (and would pin memory): they are allocated as they come.
 const MAX_INTERNED_BYTES: usize = 256;
@@ -77,9 +83,82 @@ pub(crate) fn intern(text: &str) -> Arc<str> {
     TABLE.with(|table| table.borrow_mut().intern(text))
 }
 
+/// Encoded arrays longer than this are read each time: rarely repeated, and not worth keeping.
+const MAX_REMEMBERED_ARRAY_BYTES: usize = 1024;
+
+/// Arrays a thread remembers before it forgets them all and starts over.
+const MAX_REMEMBERED_ARRAYS: usize = 256;
+
+/// A string array as read under some attribute limits: its members and the values the limits cut.
+pub(crate) type ReadArray = (Arc<[Arc<str>]>, u32);
+
+/// The string arrays one thread read, by their encoded bytes, under the limits they were read with.
+#[derive(Debug, Default)]
+struct ArrayTable {
+    limits: Option<AttributeLimits>,
+    arrays: HashMap<Box<[u8]>, ReadArray>,
+}
+
+thread_local! {
+    static ARRAYS: RefCell<ArrayTable> = RefCell::new(ArrayTable::default());
+}
+
+/// The string array `encoded` holds under `limits`: the one this thread read from the same bytes before,
+/// or what `read` reads (remembered when it succeeds).
+pub(crate) fn string_array<E>(
+    encoded: &[u8],
+    limits: &AttributeLimits,
+    read: impl FnOnce() -> Result<ReadArray, E>,
+) -> Result<ReadArray, E> {
+    if encoded.len() > MAX_REMEMBERED_ARRAY_BYTES {
+        return read();
+    }
+    let remembered = ARRAYS.with(|table| {
+        let table = table.borrow();
+        (table.limits.as_ref() == Some(limits))
+            .then(|| table.arrays.get(encoded).cloned())
+            .flatten()
+    });
+    if let Some(array) = remembered {
+        return Ok(array);
+    }
+    let array = read()?;
+    ARRAYS.with(|table| {
+        let mut table = table.borrow_mut();
+        if table.limits.as_ref() != Some(limits) || table.arrays.len() >= MAX_REMEMBERED_ARRAYS {
+            table.arrays.clear();
+            table.limits = Some(*limits);
+        }
+        table.arrays.insert(encoded.into(), array.clone());
+    });
+    Ok(array)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_array_read_once_is_shared_while_the_limits_stay() {
+        let limits = AttributeLimits::default();
+        let read = |text: &'static str| move || Ok::<_, ()>((Arc::from([intern(text)]), 0));
+        let (first, _) = string_array(b"encoded", &limits, read("fvg")).unwrap();
+        let (again, _) = string_array(b"encoded", &limits, read("other")).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let (other, _) = string_array(b"different", &limits, read("sweep")).unwrap();
+        assert_eq!(&*other[0], "sweep");
+        let tighter = AttributeLimits {
+            max_array_length: 1,
+            ..limits
+        };
+        let (reread, cut) =
+            string_array(b"encoded", &tighter, || Ok::<_, ()>((Arc::from([]), 1))).unwrap();
+        assert!(
+            reread.is_empty() && cut == 1,
+            "read again under other limits"
+        );
+        assert!(string_array(b"failed", &limits, || Err(())).is_err());
+    }
 
     #[test]
     fn repeated_strings_share_one_allocation() {

@@ -137,7 +137,8 @@ pub enum FactValue {
     Int(i64),
     Double(f64),
     String(Arc<str>),
-    Strings(Box<[Arc<str>]>),
+    /// Shared: spans that carry the same array (IRONFORGE's event types on every session) share one.
+    Strings(Arc<[Arc<str>]>),
 }
 
 impl From<i64> for FactValue {
@@ -224,6 +225,20 @@ impl Facts {
     /// Removes a fact (an earlier occurrence of a key whose last occurrence was unusable).
     pub fn remove(&mut self, key: &str) {
         self.values.retain(|(k, _)| &**k != key);
+    }
+
+    /// [`Facts::set`] for a key of the read plan every key of these facts comes from: one key is one
+    /// allocation there, so keys compare by address, not text.
+    pub(crate) fn set_planned(&mut self, key: &Arc<str>, value: FactValue) {
+        match self.values.iter_mut().find(|(k, _)| Arc::ptr_eq(k, key)) {
+            Some(slot) => slot.1 = value,
+            None => self.values.push((Arc::clone(key), value)),
+        }
+    }
+
+    /// [`Facts::remove`] for a key of the read plan, as [`Facts::set_planned`] sets them.
+    pub(crate) fn remove_planned(&mut self, key: &Arc<str>) {
+        self.values.retain(|(k, _)| !Arc::ptr_eq(k, key));
     }
 
     pub fn get(&self, key: &str) -> Option<&FactValue> {

@@ -3,8 +3,9 @@
 //! pipeline and takes exemplars sparingly.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
@@ -13,7 +14,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::names::{label, metric, value};
-use super::pipelines::PipelineSeries;
+use super::pipelines::{Bound, PipelineSeries};
 use super::registry::{
     ExemplarHistogram, ExemplarHistograms, FloatGauge, Histograms, Labels, exemplar_histogram,
     exemplar_histograms, register, register_with_unit, trace_exemplar,
@@ -52,6 +53,8 @@ pub(super) struct SpanMetrics {
     memory_peaks: Histograms<2>,
     authenticity: ExemplarHistograms<2>,
     bound: PipelineSeries<BoundSeries>,
+    /// Tells these metrics apart in [`LAST_BOUND`], which outlives them.
+    id: u64,
     /// Exemplar gates of the session-duration, run-duration and authenticity histograms.
     exemplars: [SpanExemplars; 3],
 }
@@ -94,6 +97,7 @@ impl SpanMetrics {
                 exemplar_histograms(|| exemplar_histogram(AUTHENTICITY_BUCKETS)),
             ),
             bound: PipelineSeries::default(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             exemplars: [
                 SpanExemplars::new(),
                 SpanExemplars::new(),
@@ -113,9 +117,7 @@ impl SpanMetrics {
             histogram.observe(value, label_set, at);
         };
         let gates = &self.exemplars;
-        let bound = self
-            .bound
-            .of(span.service_name.as_deref(), |_| BoundSeries::default());
+        let bound = self.bound_for(span.service_name.as_ref());
         let (pipeline, series) = (&bound.pipeline, &bound.series);
         let with_pipeline = |name: &'static str, value: &'static str| {
             [
@@ -167,6 +169,48 @@ impl SpanMetrics {
             observe(histogram, &gates[2], score);
         }
     }
+}
+
+impl SpanMetrics {
+    /// The series of a span's pipeline: the last one this thread recorded under when the span names the
+    /// same service (the same interned `service.name`), which saves a shared lock and a hash per span, as
+    /// spans come in runs of one pipeline.
+    fn bound_for(&self, service: Option<&Arc<str>>) -> Arc<Bound<BoundSeries>> {
+        let same = |(id, last, _): &LastBound| {
+            *id == self.id
+                && match (last, service) {
+                    (Some(last), Some(service)) => Arc::ptr_eq(last, service),
+                    (None, None) => true,
+                    _ => false,
+                }
+        };
+        let cached = LAST_BOUND.with(|last| {
+            let last = last.borrow();
+            last.as_ref()
+                .filter(|entry| same(entry))
+                .map(|(_, _, bound)| Arc::clone(bound))
+        });
+        if let Some(bound) = cached {
+            return bound;
+        }
+        let bound = self
+            .bound
+            .of(service.map(|name| &**name), |_| BoundSeries::default());
+        LAST_BOUND.with(|last| {
+            *last.borrow_mut() = Some((self.id, service.cloned(), Arc::clone(&bound)));
+        });
+        bound
+    }
+}
+
+/// Numbers each [`SpanMetrics`], so a thread's [`LAST_BOUND`] never serves another's series.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Which metrics, which service (held, so its address cannot name another), and its series.
+type LastBound = (u64, Option<Arc<str>>, Arc<Bound<BoundSeries>>);
+
+thread_local! {
+    static LAST_BOUND: RefCell<Option<LastBound>> = const { RefCell::new(None) };
 }
 
 /// One pipeline's series handles, bound on first use, so a span's record hashes no label set. Bound lazily,

@@ -77,7 +77,7 @@ pub(crate) fn put_span(out: &mut Vec<u8>, span: &SpanRecord) {
             FactValue::Strings(values) => {
                 put_u8(out, 3);
                 put_len(out, values.len());
-                for value in values {
+                for value in values.iter() {
                     put_str(out, value);
                 }
             }
@@ -189,7 +189,7 @@ impl<'a> Reader<'a> {
                     let count = self.count(4)?;
                     let values: Option<Vec<Arc<str>>> =
                         (0..count).map(|_| self.str().map(Arc::from)).collect();
-                    FactValue::Strings(values?.into_boxed_slice())
+                    FactValue::Strings(values?.into())
                 }
                 _ => return None,
             };

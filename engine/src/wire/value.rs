@@ -222,6 +222,15 @@ impl<'a> WireArray<'a> {
         self.len() == 0
     }
 
+    /// The encoded bytes the elements are read from, when they are one run of the request (not merged from
+    /// several `value` fields, not from JSON): equal bytes hold equal elements.
+    pub fn encoded(&self) -> Option<&'a [u8]> {
+        match self.source {
+            Source::Wire { parts, .. } if parts.rest.is_empty() => Some(parts.first),
+            Source::Wire { .. } | Source::Json(_) => None,
+        }
+    }
+
     /// The elements, in wire order.
     pub fn iter(&self) -> impl Iterator<Item = WireValue<'a>> + 'a {
         match self.source {
