@@ -5,7 +5,8 @@
 //! A trace's own analysis is done as it arrives. What looks across runs (the history's write, the read of
 //! each pipeline's recent runs, change points, the memory trend, the bottleneck ranking) is caught up at
 //! once after a quiet spell, and otherwise at most once every [`CATCH_UP_EVERY`]: a flood of runs then costs
-//! one write and one search per pipeline a second instead of one per run, and no finding lags longer.
+//! one search per pipeline a second instead of one per run, and no finding lags longer. The history's writes
+//! go in batches of [`RECORD_AT`] runs too, whichever comes first, so the runs waiting for it stay few.
 
 use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
@@ -46,6 +47,10 @@ const BOTTLENECKS_RANKED: usize = 20;
 const PRUNE_EVERY: u64 = 64;
 /// Longest the findings across runs lag the newest analysed run while traces keep arriving.
 const CATCH_UP_EVERY: Duration = Duration::from_secs(1);
+/// Runs analysed but not yet in the history past which they are written without waiting for the catch-up:
+/// a stored analysis is about 160 KB of JSON for an IRONFORGE run, and a second's flood of a thousand runs
+/// held until the catch-up took the process to its memory budget.
+const RECORD_AT: usize = 32;
 
 /// The run history as the thread gets it: open, or still to be created.
 pub(super) enum HistorySource {
@@ -253,6 +258,10 @@ impl Worker {
                 *stale = recorded_as;
             }
         }
+        drop(view);
+        if self.unrecorded.len() >= RECORD_AT {
+            self.record_pending();
+        }
     }
 
     /// Writes the runs analysed since the last call to the history, then brings each stale pipeline's
@@ -260,14 +269,7 @@ impl Worker {
     fn catch_up(&mut self) {
         let started = Instant::now();
         self.last_catch_up = Some(started);
-        if !self.unrecorded.is_empty() {
-            // Each pipeline's latest run is planned now rather than below, so that the history keeps it planned.
-            let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
-            for pipeline in self.stale.keys() {
-                view.plan_latest(pipeline);
-            }
-        }
-        self.write_history();
+        self.record_pending();
         for (pipeline, recorded_as) in std::mem::take(&mut self.stale) {
             let ranked = self
                 .windows
@@ -289,6 +291,18 @@ impl Worker {
         if let Some(seconds) = &mut self.unreported_seconds {
             *seconds += started.elapsed().as_secs_f64();
         }
+    }
+
+    /// Writes the runs analysed since the last write to the history.
+    fn record_pending(&mut self) {
+        if !self.unrecorded.is_empty() {
+            // Each pipeline's latest run is planned now rather than later, so that the history keeps it planned.
+            let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
+            for pipeline in self.stale.keys() {
+                view.plan_latest(pipeline);
+            }
+        }
+        self.write_history();
     }
 
     fn write_history(&mut self) {
