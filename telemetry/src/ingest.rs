@@ -48,14 +48,59 @@ pub(super) struct IngestMetrics {
     traces_evicted: Counter,
     verdicts_forgotten: Counter,
     traces_in_flight: Gauge,
-    memory: Family<Labels<1>, Gauge>,
-    memory_budget: Gauge,
-    resident_memory: Gauge,
+    memory: MemoryGauges,
+}
+
+/// What counts against the memory budget, the budget, and what the process holds.
+#[derive(Debug)]
+struct MemoryGauges {
+    parts: Family<Labels<1>, Gauge>,
+    budget: Gauge,
+    resident: Gauge,
+}
+
+impl MemoryGauges {
+    fn register(registry: &mut Registry) -> Self {
+        let gauges = Self {
+            parts: register_default(
+                registry,
+                metric::MEMORY_BYTES,
+                "Bytes counted against limits.max_memory_bytes, by part: engine state or requests",
+            ),
+            budget: register_default(
+                registry,
+                metric::MEMORY_BUDGET,
+                "limits.max_memory_bytes of the contract file in force",
+            ),
+            resident: register_default(
+                registry,
+                metric::RESIDENT_MEMORY,
+                "Resident memory of the process (VmRSS)",
+            ),
+        };
+        // Both parts are drawn from the start, so a dashboard never reads a gap before the first report.
+        gauges.set(MemoryUsage {
+            engine: 0,
+            requests: 0,
+        });
+        gauges
+    }
+
+    fn set(&self, usage: MemoryUsage) {
+        for (part, held) in [
+            (value::ENGINE, usage.engine),
+            (value::REQUESTS, usage.requests),
+        ] {
+            self.parts
+                .get_or_create(&[(label::PART, Cow::Borrowed(part))])
+                .set(gauge_bytes(held));
+        }
+    }
 }
 
 impl IngestMetrics {
     pub(super) fn register(registry: &mut Registry) -> Self {
-        let metrics = Self {
+        Self {
             spans_received: register_default(
                 registry,
                 metric::SPANS_RECEIVED,
@@ -120,28 +165,8 @@ impl IngestMetrics {
                 metric::TRACES_IN_FLIGHT,
                 "Traces assembled but not yet decided",
             ),
-            memory: register_default(
-                registry,
-                metric::MEMORY_BYTES,
-                "Bytes counted against limits.max_memory_bytes, by part: engine state or requests",
-            ),
-            memory_budget: register_default(
-                registry,
-                metric::MEMORY_BUDGET,
-                "limits.max_memory_bytes of the contract file in force",
-            ),
-            resident_memory: register_default(
-                registry,
-                metric::RESIDENT_MEMORY,
-                "Resident memory of the process (VmRSS)",
-            ),
-        };
-        // Both parts are drawn from the start, so a dashboard never reads a gap before the first report.
-        metrics.memory(MemoryUsage {
-            engine: 0,
-            requests: 0,
-        });
-        metrics
+            memory: MemoryGauges::register(registry),
+        }
     }
 
     pub(super) fn spans_received(&self, transport: Transport, accepted: u64, rejected: u64) {
@@ -194,21 +219,14 @@ impl IngestMetrics {
     }
 
     pub(super) fn memory(&self, usage: MemoryUsage) {
-        for (part, held) in [
-            (value::ENGINE, usage.engine),
-            (value::REQUESTS, usage.requests),
-        ] {
-            self.memory
-                .get_or_create(&[(label::PART, Cow::Borrowed(part))])
-                .set(gauge_bytes(held));
-        }
+        self.memory.set(usage);
     }
 
     pub(super) fn resident_memory(&self, bytes: usize) {
-        self.resident_memory.set(gauge_bytes(bytes));
+        self.memory.resident.set(gauge_bytes(bytes));
     }
 
     pub(super) fn memory_budget(&self, bytes: usize) {
-        self.memory_budget.set(gauge_bytes(bytes));
+        self.memory.budget.set(gauge_bytes(bytes));
     }
 }
