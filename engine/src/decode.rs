@@ -17,7 +17,7 @@ use crate::config::AttributeType;
 use crate::evaluate::prefix;
 use crate::intern::{ReadArray, intern, string_array};
 use crate::json::{JsonError, decode_json_trace_request};
-use crate::model::{FactValue, SpanId, SpanRecord, TraceId};
+use crate::model::{FactValue, Facts, SpanId, SpanRecord, TraceId};
 use crate::plan::{AttributeLimits, ReadPlan, SLOT_KIND, SLOT_SERVICE, SLOT_SESSION, SLOT_STAGE};
 use crate::wire::{SpanVisitor, WireArray, WireError, WireSpan, WireValue, decode_trace_request};
 
@@ -155,7 +155,7 @@ impl Visitor<'_> {
             kind: None,
             stage: None,
             session_id: None,
-            facts: Default::default(),
+            facts: Facts::with_capacity(attributes.len()),
         };
         if let Some(error) = &self.resource_error {
             record.facts.attribute_errors.push(error.clone());

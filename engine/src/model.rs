@@ -193,6 +193,14 @@ pub struct Facts {
 const ARC_BYTES: usize = 2 * size_of::<usize>();
 
 impl Facts {
+    /// No facts yet, with room for `facts` of them: a decoder knows how many planned attributes a span has.
+    pub fn with_capacity(facts: usize) -> Self {
+        Self {
+            values: Vec::with_capacity(facts),
+            ..Self::default()
+        }
+    }
+
     /// Approximate bytes the facts hold on the heap (their keys are the read plan's, shared).
     pub fn heap_bytes(&self) -> usize {
         let value = |value: &FactValue| match value {
@@ -284,5 +292,10 @@ impl Facts {
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// How many facts there are.
+    pub fn len(&self) -> usize {
+        self.values.len()
     }
 }

@@ -57,9 +57,8 @@ pub(crate) fn put_span(out: &mut Vec<u8>, span: &SpanRecord) {
     put_member(out, SpanKind::ALL, span.kind.as_ref());
     put_member(out, Stage::ALL, span.stage.as_ref());
     put_opt_str(out, span.session_id.as_deref());
-    let facts: Vec<_> = span.facts.iter().collect();
-    put_len(out, facts.len());
-    for (key, value) in facts {
+    put_len(out, span.facts.len());
+    for (key, value) in span.facts.iter() {
         put_str(out, key);
         match value {
             FactValue::Int(value) => {
