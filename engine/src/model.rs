@@ -230,11 +230,6 @@ impl Facts {
         }
     }
 
-    /// Removes a fact (an earlier occurrence of a key whose last occurrence was unusable).
-    pub fn remove(&mut self, key: &str) {
-        self.values.retain(|(k, _)| &**k != key);
-    }
-
     /// [`Facts::set`] for a key of the read plan every key of these facts comes from: one key is one
     /// allocation there, so keys compare by address, not text.
     pub(crate) fn set_planned(&mut self, key: &Arc<str>, value: FactValue) {
@@ -244,7 +239,8 @@ impl Facts {
         }
     }
 
-    /// [`Facts::remove`] for a key of the read plan, as [`Facts::set_planned`] sets them.
+    /// Removes a fact keyed as [`Facts::set_planned`] keys them (an earlier occurrence of a key whose last
+    /// occurrence was unusable).
     pub(crate) fn remove_planned(&mut self, key: &Arc<str>) {
         self.values.retain(|(k, _)| !Arc::ptr_eq(k, key));
     }

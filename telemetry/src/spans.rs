@@ -169,20 +169,13 @@ impl SpanMetrics {
             observe(histogram, &gates[2], score);
         }
     }
-}
 
-impl SpanMetrics {
     /// The series of a span's pipeline: the last one this thread recorded under when the span names the
     /// same service (the same interned `service.name`), which saves a shared lock and a hash per span, as
     /// spans come in runs of one pipeline.
     fn bound_for(&self, service: Option<&Arc<str>>) -> Arc<Bound<BoundSeries>> {
         let same = |(id, last, _): &LastBound| {
-            *id == self.id
-                && match (last, service) {
-                    (Some(last), Some(service)) => Arc::ptr_eq(last, service),
-                    (None, None) => true,
-                    _ => false,
-                }
+            *id == self.id && last.as_ref().map(Arc::as_ptr) == service.map(Arc::as_ptr)
         };
         let cached = LAST_BOUND.with(|last| {
             let last = last.borrow();

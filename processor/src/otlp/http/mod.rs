@@ -203,8 +203,16 @@ async fn handle<S: Signal>(
     body: Body,
 ) -> Result<(S::Response, S::Tally), Refusal> {
     // Reserved as the body arrives, not as declared: an upload that declares megabytes and stalls holds
-    // only what it sent, so stalled clients cannot shut everyone else out until their timeout.
-    let mut reservation = match receiver.sink.reserve(0) {
+    // only what it sent, so stalled clients cannot shut everyone else out until their timeout. A body
+    // declared past the limit is refused as too large by the read, not reserved.
+    let declared_too_large = read::declared_length(headers)
+        .is_some_and(|declared| declared > receiver.max_request_bytes);
+    let reserved = if declared_too_large {
+        Ok(Reservation::none())
+    } else {
+        receiver.sink.reserve(0)
+    };
+    let mut reservation = match reserved {
         Ok(reservation) => reservation,
         Err(overloaded) => {
             // Read and dropped chunk by chunk, so the client, still sending, hears the 503 and its retry

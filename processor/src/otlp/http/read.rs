@@ -56,8 +56,9 @@ pub(super) async fn body(
         return Ok(bytes);
     }
     let inflated = gunzip(&bytes, limit)?;
+    // The compressed body is dropped on return: what stays held is the inflated one.
     reservation
-        .grow(inflated.len())
+        .grow(inflated.len().saturating_sub(reservation.bytes()))
         .map_err(Refusal::Overloaded)?;
     Ok(inflated)
 }

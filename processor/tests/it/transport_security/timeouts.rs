@@ -12,8 +12,11 @@ use tokio::net::TcpStream;
 
 use ironforge_processor::otlp::ReceiverLimits;
 
-use crate::e2e_support::{TestProcessor, run_with_session, test_contracts};
+use ironforge_proto::otlp::common::any_value::Value::StringValue;
+
+use crate::e2e_support::{TestProcessor, kv, run_with_session, test_contracts};
 use crate::transport_security::support::Secured;
+use crate::wait_support::wait_until_async;
 
 /// Far above every timeout below, so a slow machine cannot fail the test; a connection left open forever
 /// (as before the timeouts) does.
@@ -40,15 +43,21 @@ async fn stall(addr: SocketAddr, bytes: &[u8]) -> (TcpStream, Instant) {
     (stream, started)
 }
 
-/// The status of a whole OTLP/HTTP request of one run.
-async fn export_one_run(http: SocketAddr) -> u16 {
+/// The answer to an OTLP/HTTP protobuf request of `body`.
+async fn post_traces(http: SocketAddr, body: Vec<u8>) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("http://{http}/v1/traces"))
         .header("content-type", "application/x-protobuf")
-        .body(run_with_session(9, 1).encode_to_vec())
+        .body(body)
         .send()
         .await
         .unwrap()
+}
+
+/// The status of a whole OTLP/HTTP request of one run.
+async fn export_one_run(http: SocketAddr) -> u16 {
+    post_traces(http, run_with_session(9, 1).encode_to_vec())
+        .await
         .status()
         .as_u16()
 }
@@ -200,5 +209,61 @@ async fn a_stalled_upload_holds_only_what_it_sent_against_the_budget() {
 
     assert_eq!(export_one_run(processor.http).await, 200);
     drop(stalled);
+    processor.stop().await;
+}
+
+/// A body that outgrows the room left in the budget while it arrives is refused with a retry delay, and the
+/// same request is taken once the room is there again: nothing is lost, nothing half-taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_the_budget_cannot_hold_as_it_arrives_is_refused_with_a_retry_and_taken_later() {
+    let contracts =
+        test_contracts().replace("max_memory_bytes: 268435456", "max_memory_bytes: 4000000");
+    let processor = TestProcessor::start_with(&contracts, ReceiverLimits::default()).await;
+    // 900 KB of a declared 3 MB body: most of the 1 MB requests may reserve here.
+    let mut head = upload_head(3_000_000);
+    head.resize(900_000, b'x');
+    let stalled = stall(processor.http, &head).await;
+    wait_until_async("the stalled upload's bytes reserved", || async {
+        let (_, metrics) = processor.get("/metrics").await;
+        let reserved = metrics
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("ironforge_processor_memory_bytes{part=\"requests\"} ")
+            })
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if reserved >= 800_000.0 {
+            Ok(())
+        } else {
+            Err(reserved)
+        }
+    })
+    .await;
+
+    // A valid request of about 300 KB (a long attribute the limits cut once it is read).
+    let mut request = run_with_session(9, 1);
+    let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+    span.attributes
+        .push(kv("padding", StringValue("x".repeat(300_000))));
+    let body = request.encode_to_vec();
+    let refused = post_traces(processor.http, body.clone()).await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+
+    // The stalled upload gone, the exporter's retry is taken and the run judged.
+    drop(stalled);
+    wait_until_async("the retried request taken", || async {
+        match post_traces(processor.http, body.clone())
+            .await
+            .status()
+            .as_u16()
+        {
+            200 => Ok(()),
+            status => Err(status),
+        }
+    })
+    .await;
+    let verdict = processor.verdict(&"09".repeat(16)).await;
+    assert_eq!(verdict.span_count, 2);
     processor.stop().await;
 }
