@@ -239,6 +239,12 @@ impl Facts {
         }
     }
 
+    /// Appends a fact whose key these facts do not hold yet (the decoder knows which keys it has set).
+    pub(crate) fn push_new(&mut self, key: &Arc<str>, value: FactValue) {
+        debug_assert!(self.values.iter().all(|(k, _)| **k != **key));
+        self.values.push((Arc::clone(key), value));
+    }
+
     /// Removes a fact keyed as [`Facts::set_planned`] keys them (an earlier occurrence of a key whose last
     /// occurrence was unusable).
     pub(crate) fn remove_planned(&mut self, key: &Arc<str>) {

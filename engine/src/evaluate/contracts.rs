@@ -15,6 +15,50 @@ pub struct ContractSet {
     pub(crate) contracts: Vec<Contract>,
     pub(crate) file: ContractFile,
     plan: Arc<ReadPlan>,
+    routes: Routes,
+}
+
+/// Which contracts each span kind reaches, worked out once per contract set: a span meets only the
+/// contracts whose scope admits its kind, instead of every contract's scope check.
+#[derive(Debug, Clone, Default)]
+struct Routes {
+    /// Per kind (no kind first, then [`SpanKind::ALL`] in order), the contracts judging a span as it
+    /// arrives.
+    judging: Vec<Vec<usize>>,
+    /// The same, for the contracts folding spans into a trace-scoped measure.
+    accumulating: Vec<Vec<usize>>,
+}
+
+impl Routes {
+    fn new(contracts: &[Contract]) -> Self {
+        let kinds = std::iter::once(None).chain(SpanKind::ALL.iter().copied().map(Some));
+        let route = |role: Role, kind: Option<SpanKind>| -> Vec<usize> {
+            (contracts.iter().enumerate())
+                .filter(|(_, contract)| contract.role() == role && contract.admits_kind(kind))
+                .map(|(index, _)| index)
+                .collect()
+        };
+        Self {
+            judging: kinds.clone().map(|kind| route(Role::Judge, kind)).collect(),
+            accumulating: kinds.map(|kind| route(Role::Accumulate, kind)).collect(),
+        }
+    }
+
+    fn slot(kind: Option<SpanKind>) -> usize {
+        kind.and_then(|kind| SpanKind::ALL.iter().position(|k| *k == kind))
+            .map_or(0, |index| index + 1)
+    }
+}
+
+/// What a contract does with each span its scope admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Judges the span alone ([`Contract::observe_span`]).
+    Judge,
+    /// Folds the span into a trace-scoped measure.
+    Accumulate,
+    /// Reads the trace as a whole once it is decided.
+    Trace,
 }
 
 /// One contract with its profile applied.
@@ -58,12 +102,36 @@ impl ContractSet {
                     key,
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
         Self {
+            routes: Routes::new(&contracts),
             contracts,
             file,
             plan,
         }
+    }
+
+    /// The span-scoped contracts whose scope admits spans of `kind`, in file order.
+    pub(crate) fn judging(&self, kind: Option<SpanKind>) -> impl Iterator<Item = &Contract> {
+        self.routed(&self.routes.judging, kind)
+            .map(|(_, contract)| contract)
+    }
+
+    /// The contracts folding spans of `kind` into a trace-scoped measure, with their index.
+    pub(crate) fn accumulating(
+        &self,
+        kind: Option<SpanKind>,
+    ) -> impl Iterator<Item = (usize, &Contract)> {
+        self.routed(&self.routes.accumulating, kind)
+    }
+
+    fn routed<'s>(
+        &'s self,
+        routes: &'s [Vec<usize>],
+        kind: Option<SpanKind>,
+    ) -> impl Iterator<Item = (usize, &'s Contract)> {
+        (routes.get(Routes::slot(kind)).into_iter().flatten())
+            .filter_map(|&index| Some((index, self.contracts.get(index)?)))
     }
 
     /// The contract file this set was built from.
@@ -114,19 +182,43 @@ impl Contract {
 
     /// Whether the contract reads this span.
     pub fn applies_to(&self, span: SpanView<'_>) -> bool {
+        self.admits_kind(span.kind) && self.admits_beyond_kind(span)
+    }
+
+    fn admits_kind(&self, kind: Option<SpanKind>) -> bool {
         let scope = &self.config.scope;
-        let kind_ok = match (scope.kind, scope.kinds.as_slice()) {
-            (Some(kind), _) => span.kind == Some(kind),
-            (None, []) => span.kind.is_some(),
-            (None, kinds) => span.kind.is_some_and(|kind| kinds.contains(&kind)),
-        };
-        kind_ok
-            && scope.stage.is_none_or(|stage| span.stage == Some(stage))
+        match (scope.kind, scope.kinds.as_slice()) {
+            (Some(wanted), _) => kind == Some(wanted),
+            (None, []) => kind.is_some(),
+            (None, kinds) => kind.is_some_and(|kind| kinds.contains(&kind)),
+        }
+    }
+
+    /// [`Contract::applies_to`] for a span whose kind the contract's route already admitted.
+    pub(crate) fn admits_beyond_kind(&self, span: SpanView<'_>) -> bool {
+        let scope = &self.config.scope;
+        scope.stage.is_none_or(|stage| span.stage == Some(stage))
             && scope.name.as_deref().is_none_or(|name| span.name == name)
             && scope
                 .service
                 .as_deref()
                 .is_none_or(|service| span.service == Some(service))
+    }
+
+    /// What the contract does with the spans it reads; [`Contract::observe_span`] answers only for
+    /// [`Role::Judge`].
+    pub(crate) fn role(&self) -> Role {
+        match &self.config.measure {
+            MeasureConfig::Duration
+            | MeasureConfig::Attribute(_)
+            | MeasureConfig::ValuesOutside(_)
+            | MeasureConfig::OverheadPerOperation
+            | MeasureConfig::AttributeErrors => Role::Judge,
+            MeasureConfig::AttributeMax(_)
+            | MeasureConfig::AttributeMean(_)
+            | MeasureConfig::ValuesMissing(_) => Role::Accumulate,
+            MeasureConfig::DuplicateSessionIds | MeasureConfig::MissingSessions => Role::Trace,
+        }
     }
 
     pub fn holds(&self, observed: f64) -> bool {
@@ -288,6 +380,7 @@ pub(crate) fn format_number(value: f64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::config::Comparison;
@@ -301,6 +394,57 @@ mod tests {
         assert!(Comparison::Eq.holds(51.0, 51.0));
         assert!(!Comparison::Eq.holds(45.0, 51.0));
         assert!(Comparison::Ne.holds(45.0, 51.0));
+    }
+
+    #[test]
+    fn each_kind_meets_the_contracts_its_scope_admits_and_no_others() {
+        let file = ContractFile::embedded_default().unwrap_or_else(|err| panic!("{err}"));
+        let set = ContractSet::new(file, None);
+        let ids = |contracts: Vec<&Contract>| -> Vec<String> {
+            contracts.iter().map(|c| c.id.to_string()).collect()
+        };
+        for kind in std::iter::once(None).chain(SpanKind::ALL.iter().copied().map(Some)) {
+            let view = SpanView {
+                kind,
+                stage: None,
+                name: "",
+                service: None,
+            };
+            let wanted = |role: Role| -> Vec<&Contract> {
+                set.contracts()
+                    .iter()
+                    .filter(|c| c.role() == role && c.applies_to(view))
+                    .collect()
+            };
+            assert_eq!(
+                ids(set.judging(kind).collect()),
+                ids(wanted(Role::Judge)),
+                "{kind:?}"
+            );
+            assert_eq!(
+                ids(set.accumulating(kind).map(|(_, c)| c).collect()),
+                ids(wanted(Role::Accumulate)),
+                "{kind:?}"
+            );
+            for (index, contract) in set.accumulating(kind) {
+                assert!(std::ptr::eq(&set.contracts()[index], contract));
+            }
+        }
+        assert!(
+            set.judging(None).next().is_none(),
+            "a span without kind is not judged"
+        );
+        let session = ids(set.judging(Some(SpanKind::Session)).collect());
+        assert!(session.contains(&"pattern_authenticity".to_owned()));
+        assert!(
+            session.contains(&"span_memory_peak".to_owned()),
+            "an empty scope admits every kind"
+        );
+        assert!(!session.contains(&"run_duration".to_owned()));
+        assert!(
+            !session.contains(&"sessions_complete".to_owned()),
+            "trace-scoped"
+        );
     }
 
     #[test]

@@ -26,8 +26,8 @@ pub(super) fn span_violations(
     mut emit: impl FnMut(Violation),
 ) {
     let view = SpanView::from(span);
-    for contract in contracts.contracts() {
-        if !contract.applies_to(view) {
+    for contract in contracts.judging(span.kind) {
+        if !contract.admits_beyond_kind(view) {
             continue;
         }
         let Some(observed) = contract.observe_span(span) else {

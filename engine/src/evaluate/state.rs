@@ -227,13 +227,11 @@ impl TraceState {
             }
         }
         let view = SpanView::from(span);
-        for (contract, accumulator) in self
-            .contracts
-            .contracts()
-            .iter()
-            .zip(&mut self.accumulators)
-        {
-            if matches!(accumulator, Accumulator::None) || !contract.applies_to(view) {
+        for (index, contract) in self.contracts.accumulating(span.kind) {
+            let Some(accumulator) = self.accumulators.get_mut(index) else {
+                continue;
+            };
+            if !contract.admits_beyond_kind(view) {
                 continue;
             }
             match (&contract.config.measure, accumulator) {
