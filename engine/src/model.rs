@@ -288,7 +288,7 @@ impl Facts {
     }
 
     /// Every fact, in the order first set.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &FactValue)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &FactValue)> {
         self.values.iter().map(|(key, value)| (&**key, value))
     }
 

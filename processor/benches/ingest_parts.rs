@@ -1,7 +1,8 @@
 //! What each part of ingest costs a span, on the bundled load's requests (`ironforge-loadgen`'s
 //! IRONFORGE-shaped traces, 512-span requests): the wire decode into span records, the span metrics, the
-//! write-ahead log (append and commit, `--wal-fsync batch`), the span-scoped contracts as spans arrive, and
-//! the decisions once the traces are complete.
+//! write-ahead log's append and its commit (`--wal-fsync batch`: one sync a request, the most a worker
+//! syncs, since its group commit syncs once for every request waiting), the span-scoped contracts as spans
+//! arrive, and the decisions once the traces are complete. It also says how many bytes the log wrote a span.
 //!
 //! ```sh
 //! cargo bench -p ironforge-processor --bench ingest_parts
@@ -51,20 +52,33 @@ fn timed(part: impl FnOnce()) -> Duration {
     thread_cpu_time().saturating_sub(start)
 }
 
-const PARTS: [&str; 5] = [
+const PARTS: [&str; 6] = [
     "wire decode (span records)",
     "span metrics",
-    "write-ahead log",
+    "write-ahead log: append",
+    "write-ahead log: commit (a sync a request)",
     "span contracts (ingest)",
     "decisions (trace contracts)",
 ];
 
-/// One round over `requests`: each part's CPU time.
+/// Bytes of the files under `path`.
+fn bytes_under(path: &std::path::Path) -> u64 {
+    let metadata = std::fs::metadata(path).unwrap();
+    if !metadata.is_dir() {
+        return metadata.len();
+    }
+    std::fs::read_dir(path)
+        .unwrap()
+        .map(|entry| bytes_under(&entry.unwrap().path()))
+        .sum()
+}
+
+/// One round over `requests`: each part's CPU time, and the bytes the log wrote.
 fn round(
     requests: &[Vec<u8>],
     contracts: &Arc<ContractSet>,
     dir: &std::path::Path,
-) -> [Duration; 5] {
+) -> ([Duration; 6], u64) {
     let plan = Arc::clone(contracts.plan());
     let mut batches: Vec<Vec<SpanRecord>> = Vec::with_capacity(requests.len());
     let decode = timed(|| {
@@ -83,13 +97,13 @@ fn round(
     let _ = std::fs::remove_dir_all(dir);
     let (wal, _) = Wal::open(dir, WalConfig::default(), Arc::new(Quiet)).unwrap();
     let mut log = wal.shard_log(0).unwrap();
-    let logging = timed(|| {
-        for batch in &batches {
-            log.append_spans(batch).unwrap();
-            log.commit().unwrap();
-        }
-    });
+    let (mut append, mut commit) = (Duration::ZERO, Duration::ZERO);
+    for batch in &batches {
+        append += timed(|| log.append_spans(batch).unwrap());
+        commit += timed(|| log.commit().unwrap());
+    }
     drop(log);
+    let log_bytes = bytes_under(dir);
 
     let mut engine = Engine::new(Arc::clone(contracts));
     let now = Now::system();
@@ -106,7 +120,10 @@ fn round(
     let decide = timed(|| events += engine.tick(later).len());
     assert_eq!(engine.traces_in_flight(), 0, "every trace is decided");
     black_box(events);
-    [decode, span_metrics, logging, ingest, decide]
+    (
+        [decode, span_metrics, append, commit, ingest, decide],
+        log_bytes,
+    )
 }
 
 fn setting(name: &str, default: usize) -> usize {
@@ -136,9 +153,9 @@ fn main() {
     ));
     let dir = std::env::temp_dir().join(format!("ironforge-ingest-parts-{}", std::process::id()));
 
-    let mut times: Vec<[Duration; 5]> = (0..rounds)
+    let (mut times, log_bytes): (Vec<[Duration; 6]>, Vec<u64>) = (0..rounds)
         .map(|_| round(&encoded, &contracts, &dir))
-        .collect();
+        .unzip();
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
@@ -163,5 +180,9 @@ fn main() {
     println!(
         "| **all parts** | **{total:.0}** (≈ {:.0} spans per CPU-second) | | |",
         1e9 / total
+    );
+    println!(
+        "\nThe log wrote {} bytes a span.",
+        log_bytes.iter().max().copied().unwrap_or_default() / spans
     );
 }

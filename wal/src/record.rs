@@ -3,14 +3,16 @@
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
 use ironforge_engine::verdict::{TraceVerdict, Violation};
 
-use crate::codec::{Reader, put_span, put_u8, put_u32, put_u64};
+use crate::codec::{Reader, put_tabled_spans, put_u8, put_u64};
 
+/// Spans with their fact keys spelled out in each; still read, no longer written.
 const SPANS: u8 = 1;
 const VERDICT: u8 = 2;
 /// An emitted violation with its contract id spelled out; still read, no longer written.
 const EMITTED: u8 = 3;
 const DECIDED: u8 = 4;
 const EMITTED_FINGERPRINT: u8 = 5;
+const TABLED_SPANS: u8 = 6;
 
 /// A violation as the exactly-once rule knows it: one per trace, contract and span (none for a
 /// trace-scoped contract), the contract and span folded into a 64-bit fingerprint. A trace in flight may
@@ -70,11 +72,8 @@ pub(crate) enum Record {
 }
 
 pub(crate) fn put_spans(out: &mut Vec<u8>, spans: &[SpanRecord]) {
-    put_u8(out, SPANS);
-    put_u32(out, u32::try_from(spans.len()).unwrap_or(u32::MAX));
-    for span in spans {
-        put_span(out, span);
-    }
+    put_u8(out, TABLED_SPANS);
+    put_tabled_spans(out, spans);
 }
 
 /// Verdicts are rare next to spans and change shape with the engine: they are kept as their API JSON.
@@ -111,6 +110,7 @@ pub(crate) fn read(payload: &[u8]) -> Option<Record> {
             }
             Some(Record::Spans(spans))
         }
+        TABLED_SPANS => reader.tabled_spans().map(Record::Spans),
         VERDICT => serde_json::from_slice(body)
             .ok()
             .map(|verdict| Record::Verdict(Box::new(verdict))),
