@@ -209,6 +209,7 @@ fn decode<'a, V: SpanVisitor<'a>>(
         keys,
         visitor,
         attributes: Vec::new(),
+        arrays: Vec::new(),
     };
     let mut request = Reader::new(Msg::Request, bytes, RECURSION_LIMIT);
     while let Some((tag, field)) = request.next()? {
@@ -221,12 +222,24 @@ fn decode<'a, V: SpanVisitor<'a>>(
     Ok(())
 }
 
-/// One call's state: the selector, the visitor, and the scratch vector of the attributes being collected.
+/// One call's state: the selector, the visitor, the scratch vector of the attributes being collected, and
+/// the array values read so far.
 struct Decoder<'a, 'c, K, V> {
     keys: &'c K,
     visitor: &'c mut V,
     attributes: Vec<(u16, WireValue<'a>)>,
+    /// Selected array values already read (and their elements checked) in this request, by the bytes of
+    /// their `AnyValue` and the nesting budget they were checked under. Spans repeat their arrays whole
+    /// (IRONFORGE's event types and edge intents on every session span): a value whose bytes equal one
+    /// read before is that value, found by one comparison instead of a walk over each element.
+    arrays: Vec<(&'a [u8], u32, WireValue<'a>)>,
 }
+
+/// Array values a request remembers at most (the oldest gives way).
+const REMEMBERED_ARRAYS: usize = 8;
+
+/// `AnyValue` bodies shorter than this are read again rather than looked up.
+const REMEMBER_ARRAYS_FROM: usize = 24;
 
 impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
     /// The resource comes first for the visitor but may come anywhere in the bytes, more than once (the
@@ -319,6 +332,28 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
         Ok(())
     }
 
+    /// The value of a selected attribute held in one `AnyValue`, checked as a full decode would; an array
+    /// equal byte for byte to one read before (under the same budget) is taken as read then.
+    fn selected_value(&mut self, any: Reader<'a>) -> reader::Result<WireValue<'a>> {
+        let (body, budget) = (any.rest(), any.budget());
+        if body.len() < REMEMBER_ARRAYS_FROM {
+            return AnyParts::single(body).value(budget, true);
+        }
+        if let Some((_, _, value)) = (self.arrays.iter())
+            .find(|(seen, seen_budget, _)| *seen_budget == budget && *seen == body)
+        {
+            return Ok(*value);
+        }
+        let value = AnyParts::single(body).value(budget, true)?;
+        if let WireValue::Array(_) = value {
+            if self.arrays.len() == REMEMBERED_ARRAYS {
+                self.arrays.remove(0);
+            }
+            self.arrays.push((body, budget, value));
+        }
+        Ok(value)
+    }
+
     /// Reads one attribute, keeping it when the selector selects its key. The key is known only at the end
     /// (it may follow the value, or occur twice), so the value is read after the fields; it is checked
     /// whether kept or not. An attribute past the count limit (`within` false) is checked the same way
@@ -354,7 +389,7 @@ impl<'a, K: KeySelector, V: SpanVisitor<'a>> Decoder<'a, '_, K, V> {
                 any.walk(true)?;
                 WireValue::Empty
             }
-            Some(any) => AnyParts::single(any.rest()).value(any.budget(), true)?,
+            Some(any) => self.selected_value(any)?,
         };
         if let Some(slot) = slot {
             self.attributes.push((slot, value));

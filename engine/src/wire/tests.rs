@@ -592,3 +592,62 @@ fn selector_sees_every_key_once() {
     assert_eq!(decode_trace_request(&bytes, &keys, &mut recorder), Ok(()));
     assert_eq!(asked.into_inner(), ["a", "x", ""]);
 }
+
+#[test]
+fn an_array_repeated_across_spans_reads_the_same_and_a_changed_one_is_checked_again() {
+    let members = [
+        "fvg",
+        "sweep",
+        "displacement",
+        "liquidity",
+        "structure",
+        "imbalance",
+    ];
+    let elements: Vec<Vec<u8>> = members.iter().map(|member| string(member)).collect();
+    let element_refs: Vec<&[u8]> = elements.iter().map(Vec::as_slice).collect();
+    let events = array(&element_refs);
+    let span = attribute("a", &events);
+    let bytes = request(&spans(&[&span, &span]));
+    let seen = decode(&bytes).unwrap_or_else(|err| panic!("{err}"));
+    let [_, Seen::Span(_, first), Seen::Span(_, second)] = seen.as_slice() else {
+        panic!("unexpected {seen:?}");
+    };
+    let expected: Vec<WireValue<'_>> = members.iter().map(|m| WireValue::String(m)).collect();
+    assert_eq!(elements_of(first), expected);
+    assert_eq!(elements_of(second), expected);
+
+    // The same array but one member that is not UTF-8: refused, though it differs by a byte.
+    let mut bad = events.clone();
+    let at = bad.len() - 1;
+    bad[at] = 0xff;
+    let bytes = request(&spans(&[&span, &attribute("a", &bad)]));
+    assert_eq!(
+        decode(&bytes),
+        Err(WireError::InvalidUtf8 {
+            message: "AnyValue",
+            field: "string_value"
+        })
+    );
+}
+
+fn elements_of<'a>(attributes: &[(u16, WireValue<'a>)]) -> Vec<WireValue<'a>> {
+    match attributes {
+        [(0, value)] => elements(value),
+        other => panic!("unexpected attributes {other:?}"),
+    }
+}
+
+#[test]
+fn an_array_read_on_the_resource_is_checked_again_deeper_in_a_span() {
+    // The resource's attributes have one more level of budget than a span's: 48 nested arrays fit there.
+    let deep = nested_arrays(48);
+    let resource = len(1, &len(1, &[len(1, b"a"), len(2, &deep)].concat()));
+    assert!(decode(&request(&resource)).is_ok());
+    let bytes = request(&[resource, spans(&[&attribute("a", &deep)])].concat());
+    assert_eq!(
+        decode(&bytes),
+        Err(WireError::RecursionLimit {
+            message: "AnyValue"
+        })
+    );
+}
