@@ -1,11 +1,13 @@
 //! The runtime form of the contract file: which contract reads which span, and what it observes.
 
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use crate::config::{ContractConfig, ContractFile, MeasureConfig, Profile};
-use crate::model::SpanRecord;
+use crate::model::{FactValue, Facts, SpanRecord};
 use crate::plan::ReadPlan;
 use crate::verdict::{Category, Severity};
 
@@ -73,6 +75,22 @@ pub struct Contract {
     /// The attribute the measure reads, as the read plan spells it: decoders key facts with the plan's own
     /// strings, so a lookup through this one matches by address before comparing text.
     key: Option<Arc<str>>,
+    /// Unique in the process, so what [`Contract::in_members`] remembers is never taken for another
+    /// contract's.
+    serial: u64,
+}
+
+/// Serial numbers of contracts.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// String arrays a thread remembers a contract's finding for, at most (the oldest gives way).
+const REMEMBERED_FINDINGS: usize = 16;
+
+/// A finding, with the contract and the array it is of.
+type Finding = (u64, Arc<[Arc<str>]>, Arc<[bool]>);
+
+thread_local! {
+    static FINDINGS: RefCell<Vec<Finding>> = const { RefCell::new(Vec::new()) };
 }
 
 impl ContractSet {
@@ -100,6 +118,7 @@ impl ContractSet {
                     severity,
                     blocks_production,
                     key,
+                    serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
                 }
             })
             .collect::<Vec<_>>();
@@ -248,12 +267,12 @@ impl Contract {
             MeasureConfig::Duration => Some(span.duration_seconds()),
             MeasureConfig::Attribute(_) => facts.number(self.key()),
             MeasureConfig::ValuesOutside(rule) => {
-                let values = facts.strings(self.key())?;
-                let outside = values
-                    .iter()
-                    .filter(|value| !rule.allowed.iter().any(|a| a.as_str() == &***value))
-                    .count();
-                Some(outside as f64)
+                let allowed = |values: &[Arc<str>]| {
+                    let allowed = |value: &Arc<str>| rule.allowed.iter().any(|a| **a == **value);
+                    values.iter().map(allowed).collect::<Vec<bool>>()
+                };
+                let allowed = self.in_members(facts, allowed)?;
+                Some(allowed.iter().filter(|allowed| !**allowed).count() as f64)
             }
             MeasureConfig::OverheadPerOperation => {
                 let (overhead, operations) = overhead(span)?;
@@ -266,6 +285,40 @@ impl Contract {
             | MeasureConfig::DuplicateSessionIds
             | MeasureConfig::MissingSessions => None,
         }
+    }
+
+    /// `find` over the members of the string array the contract reads (a string counts as an array of one),
+    /// one flag for each of something. Decoders hand the spans that carry the same array one allocation
+    /// of it (IRONFORGE's event types and edge intents on every session span), so each thread remembers
+    /// the last findings by contract and allocation: a contract compares an array's members with its set
+    /// once, not on every span. Holding the array keeps its allocation from being reused for another.
+    pub(crate) fn in_members(
+        &self,
+        facts: &Facts,
+        find: impl FnOnce(&[Arc<str>]) -> Vec<bool>,
+    ) -> Option<Arc<[bool]>> {
+        let values = match facts.get(self.key())? {
+            FactValue::Strings(values) => values,
+            FactValue::String(value) => return Some(find(std::slice::from_ref(value)).into()),
+            FactValue::Int(_) | FactValue::Double(_) => return None,
+        };
+        let remembered = FINDINGS.with_borrow(|findings| {
+            findings
+                .iter()
+                .find(|(serial, array, _)| *serial == self.serial && Arc::ptr_eq(array, values))
+                .map(|(_, _, finding)| Arc::clone(finding))
+        });
+        if let Some(finding) = remembered {
+            return Some(finding);
+        }
+        let finding: Arc<[bool]> = find(values).into();
+        FINDINGS.with_borrow_mut(|findings| {
+            if findings.len() == REMEMBERED_FINDINGS {
+                findings.remove(0);
+            }
+            findings.push((self.serial, Arc::clone(values), Arc::clone(&finding)));
+        });
+        Some(finding)
     }
 
     /// What the span showed, in words: built only for a violation.
@@ -444,6 +497,63 @@ mod tests {
         assert!(
             !session.contains(&"sessions_complete".to_owned()),
             "trace-scoped"
+        );
+    }
+
+    #[test]
+    fn set_contracts_sharing_one_array_each_keep_their_own_finding() {
+        let file = ContractFile::embedded_default().unwrap_or_else(|err| panic!("{err}"));
+        let set = ContractSet::new(file, None);
+        let contract = |id: &str| {
+            (set.contracts().iter())
+                .find(|c| &*c.id == id)
+                .unwrap_or_else(|| panic!("{id}"))
+        };
+        let shared: Arc<[Arc<str>]> = vec![
+            Arc::from("Expansion"),
+            Arc::from("Reversal"),
+            Arc::from("LIQ_LINK"),
+        ]
+        .into();
+        let mut span = SpanRecord::new(
+            crate::model::TraceId([1; 16]),
+            crate::model::SpanId([2; 8]),
+            "session",
+        );
+        for key in [attr::GRAPH_EVENT_TYPES, attr::GRAPH_EDGE_INTENTS] {
+            span.facts.set(key, FactValue::Strings(Arc::clone(&shared)));
+        }
+        for _ in 0..2 {
+            assert_eq!(contract("event_types_known").observe_span(&span), Some(1.0));
+            assert_eq!(
+                contract("edge_intents_known").observe_span(&span),
+                Some(2.0)
+            );
+        }
+        span.facts.set(
+            attr::GRAPH_EVENT_TYPES,
+            FactValue::Strings(vec![Arc::from("Reversal")].into()),
+        );
+        assert_eq!(contract("event_types_known").observe_span(&span), Some(0.0));
+        let other = ContractSet::new(
+            ContractFile::parse(
+                &crate::config::DEFAULT_CONTRACTS_YAML.replace("Expansion, ", ""),
+                "test",
+            )
+            .unwrap_or_else(|err| panic!("{err}")),
+            None,
+        );
+        let narrower = (other.contracts().iter())
+            .find(|c| &*c.id == "event_types_known")
+            .unwrap_or_else(|| panic!("event_types_known"));
+        span.facts.set(
+            attr::GRAPH_EVENT_TYPES,
+            FactValue::Strings(Arc::clone(&shared)),
+        );
+        assert_eq!(
+            narrower.observe_span(&span),
+            Some(2.0),
+            "a reloaded contract does not take the finding of the one it replaced"
         );
     }
 

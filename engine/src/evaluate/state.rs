@@ -247,12 +247,17 @@ impl TraceState {
                     }
                 }
                 (MeasureConfig::ValuesMissing(rule), Accumulator::Seen(seen)) => {
-                    if let Some(values) = span.facts.strings(contract.key()) {
-                        let seen = seen.get_or_insert_with(|| vec![false; rule.required.len()]);
-                        for value in values {
-                            if let Some(index) = rule.required.iter().position(|r| **r == **value) {
-                                seen[index] = true;
-                            }
+                    let required = &rule.required;
+                    let present = |values: &[Arc<str>]| {
+                        required
+                            .iter()
+                            .map(|member| values.iter().any(|value| **value == **member))
+                            .collect::<Vec<bool>>()
+                    };
+                    if let Some(present) = contract.in_members(&span.facts, present) {
+                        let seen = seen.get_or_insert_with(|| vec![false; required.len()]);
+                        for (seen, present) in seen.iter_mut().zip(present.iter()) {
+                            *seen |= present;
                         }
                     }
                 }
