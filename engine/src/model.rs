@@ -2,8 +2,9 @@
 //!
 //! The receivers convert OTLP into these; nothing past the receivers sees a protobuf.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use ironforge_proto::semconv::{SpanKind, Stage};
 
@@ -178,10 +179,28 @@ impl<S: AsRef<str>> From<Vec<S>> for FactValue {
     }
 }
 
+/// The one copy of a fact key's text, for the life of the process.
+///
+/// Facts hold their keys by reference rather than by `Arc`: every decoding thread keys its spans with the
+/// read plan's keys, and counting references to them made each fact an atomic write to a cache line all
+/// those threads share (with the key's text on it). Keys come from the read plans of contract files and
+/// from logs those plans wrote, a few dozen texts, so keeping each for good costs next to nothing.
+pub fn fact_key(text: &str) -> &'static str {
+    static KEYS: LazyLock<Mutex<HashSet<&'static str>>> = LazyLock::new(Mutex::default);
+    let mut keys = KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(key) = keys.get(text) {
+        return key;
+    }
+    let key: &'static str = Box::leak(Box::from(text));
+    keys.insert(key);
+    key
+}
+
 /// The fact attributes a span carries that the read plan reads, by key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    values: Vec<(Arc<str>, FactValue)>,
+    /// Keys from [`fact_key`], so one text is one address.
+    values: Vec<(&'static str, FactValue)>,
     /// Read attributes that were present but unusable (wrong type, unknown kind or stage), each a
     /// readable explanation naming the attribute. The engine reports them instead of dropping them.
     pub attribute_errors: Vec<String>,
@@ -211,7 +230,7 @@ impl Facts {
                 .map(|text| size_of::<Arc<str>>() + ARC_BYTES + text.len())
                 .sum(),
         };
-        self.values.capacity() * size_of::<(Arc<str>, FactValue)>()
+        self.values.capacity() * size_of::<(&str, FactValue)>()
             + self.values.iter().map(|(_, v)| value(v)).sum::<usize>()
             + self
                 .attribute_errors
@@ -221,44 +240,42 @@ impl Facts {
     }
 
     /// Sets a fact, replacing an earlier value of the same key (the last occurrence wins, as in OTLP).
-    pub fn set(&mut self, key: impl Into<Arc<str>>, value: impl Into<FactValue>) {
-        let key = key.into();
+    pub fn set(&mut self, key: impl AsRef<str>, value: impl Into<FactValue>) {
+        let key = fact_key(key.as_ref());
         let value = value.into();
-        match self.values.iter_mut().find(|(k, _)| *k == key) {
+        match self.values.iter_mut().find(|(k, _)| std::ptr::eq(*k, key)) {
             Some(slot) => slot.1 = value,
             None => self.values.push((key, value)),
         }
     }
 
-    /// [`Facts::set`] for a key of the read plan every key of these facts comes from: one key is one
-    /// allocation there, so keys compare by address, not text.
-    pub(crate) fn set_planned(&mut self, key: &Arc<str>, value: FactValue) {
-        match self.values.iter_mut().find(|(k, _)| Arc::ptr_eq(k, key)) {
+    /// [`Facts::set`] for a key from [`fact_key`] (a read plan's): compared by address, not text.
+    pub(crate) fn set_planned(&mut self, key: &'static str, value: FactValue) {
+        match self.values.iter_mut().find(|(k, _)| std::ptr::eq(*k, key)) {
             Some(slot) => slot.1 = value,
-            None => self.values.push((Arc::clone(key), value)),
+            None => self.values.push((key, value)),
         }
     }
 
     /// Appends a fact whose key these facts do not hold yet (the decoder knows which keys it has set).
-    pub(crate) fn push_new(&mut self, key: &Arc<str>, value: FactValue) {
-        debug_assert!(self.values.iter().all(|(k, _)| **k != **key));
-        self.values.push((Arc::clone(key), value));
+    pub(crate) fn push_new(&mut self, key: &'static str, value: FactValue) {
+        debug_assert!(self.values.iter().all(|(k, _)| *k != key));
+        self.values.push((key, value));
     }
 
     /// Removes a fact keyed as [`Facts::set_planned`] keys them (an earlier occurrence of a key whose last
     /// occurrence was unusable).
-    pub(crate) fn remove_planned(&mut self, key: &Arc<str>) {
-        self.values.retain(|(k, _)| !Arc::ptr_eq(k, key));
+    pub(crate) fn remove_planned(&mut self, key: &'static str) {
+        self.values.retain(|(k, _)| !std::ptr::eq(*k, key));
     }
 
     pub fn get(&self, key: &str) -> Option<&FactValue> {
-        // Decoders key facts with the read plan's strings and contracts look up through the same ones, so an
-        // address match settles most lookups before any text is compared.
-        let same = |k: &Arc<str>| k.as_ptr() == key.as_ptr() && k.len() == key.len();
+        // Keys are `fact_key`s and contracts look up through the same ones, so an address match settles
+        // most lookups before any text is compared.
         self.values
             .iter()
-            .find(|(k, _)| same(k))
-            .or_else(|| self.values.iter().find(|(k, _)| &**k == key))
+            .find(|(k, _)| std::ptr::eq(*k, key))
+            .or_else(|| self.values.iter().find(|(k, _)| *k == key))
             .map(|(_, value)| value)
     }
 
@@ -289,7 +306,7 @@ impl Facts {
 
     /// Every fact, in the order first set.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &FactValue)> {
-        self.values.iter().map(|(key, value)| (&**key, value))
+        self.values.iter().map(|(key, value)| (*key, value))
     }
 
     pub fn is_empty(&self) -> bool {

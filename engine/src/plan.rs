@@ -3,13 +3,12 @@
 //! Decoders keep only these keys and skip every other attribute without copying it, so the cost of a span
 //! grows with what the contracts read, not with what the pipeline sends.
 
-use std::sync::Arc;
-
 use ironforge_proto::semconv::attr;
 
 use crate::config::{
     AttributeType, BUILTIN, ContractFile, LimitsConfig, MeasureConfig, attribute_type,
 };
+use crate::model::fact_key;
 
 /// Slot of `ironforge.span.kind`.
 pub const SLOT_KIND: u16 = 0;
@@ -35,7 +34,8 @@ const ALWAYS_READ: &[&str] = &[
 /// The keys a contract set reads, in slot order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadPlan {
-    keys: Vec<(Arc<str>, AttributeType)>,
+    /// Keys from [`fact_key`], as facts are keyed.
+    keys: Vec<(&'static str, AttributeType)>,
     /// Per key, its length and last (up to) 8 bytes: the lookup compares these before the key itself, since
     /// most keys share the `ironforge.` prefix and many share a length.
     fingerprints: Vec<(usize, u64)>,
@@ -122,7 +122,7 @@ impl ReadPlan {
         Self {
             keys: BUILTIN
                 .iter()
-                .map(|(key, ty)| (Arc::from(*key), *ty))
+                .map(|(key, ty)| (fact_key(key), *ty))
                 .collect(),
             fingerprints: BUILTIN
                 .iter()
@@ -137,7 +137,7 @@ impl ReadPlan {
         if self.slot(key).is_none()
             && let Some(ty) = attribute_type(file, key)
         {
-            self.keys.push((Arc::from(key), ty));
+            self.keys.push((fact_key(key), ty));
             self.fingerprints.push(fingerprint(key.as_bytes()));
         }
     }
@@ -157,8 +157,10 @@ impl ReadPlan {
     }
 
     /// The key and type of a slot.
-    pub fn get(&self, slot: u16) -> Option<(&Arc<str>, AttributeType)> {
-        self.keys.get(usize::from(slot)).map(|(key, ty)| (key, *ty))
+    pub fn get(&self, slot: u16) -> Option<(&'static str, AttributeType)> {
+        self.keys
+            .get(usize::from(slot))
+            .map(|(key, ty)| (*key, *ty))
     }
 
     pub fn len(&self) -> usize {
@@ -170,8 +172,8 @@ impl ReadPlan {
     }
 
     /// Every key with its type, in slot order.
-    pub fn keys(&self) -> impl Iterator<Item = (&str, AttributeType)> {
-        self.keys.iter().map(|(key, ty)| (&**key, *ty))
+    pub fn keys(&self) -> impl Iterator<Item = (&'static str, AttributeType)> {
+        self.keys.iter().map(|(key, ty)| (*key, *ty))
     }
 }
 

@@ -72,9 +72,9 @@ pub struct Contract {
     pub severity: Severity,
     /// `blocks_production` after the profile: `development` blocks nothing.
     pub blocks_production: bool,
-    /// The attribute the measure reads, as the read plan spells it: decoders key facts with the plan's own
-    /// strings, so a lookup through this one matches by address before comparing text.
-    key: Option<Arc<str>>,
+    /// The attribute the measure reads, as the read plan spells it: facts are keyed with the same
+    /// [`fact_key`](crate::model::fact_key)s, so a lookup through this one matches by address.
+    key: Option<&'static str>,
     /// Unique in the process, so what [`Contract::in_members`] remembers is never taken for another
     /// contract's.
     serial: u64,
@@ -111,7 +111,7 @@ impl ContractSet {
                     .attribute()
                     .and_then(|key| plan.slot(key))
                     .and_then(|slot| plan.get(slot))
-                    .map(|(key, _)| Arc::clone(key));
+                    .map(|(key, _)| key);
                 Contract {
                     id: config.id.as_str().into(),
                     config: config.clone(),
@@ -196,7 +196,7 @@ impl Contract {
 
     /// The attribute the measure reads, if it reads one.
     pub(crate) fn key(&self) -> &str {
-        self.key.as_deref().unwrap_or_default()
+        self.key.unwrap_or_default()
     }
 
     /// Whether the contract reads this span.
