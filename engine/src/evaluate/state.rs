@@ -76,7 +76,7 @@ enum Scan {
 }
 
 /// Where a stage's counts sit in [`TraceState::stage_spans`]: its place in [`Stage::ALL`].
-fn stage_slot(stage: Stage) -> Option<usize> {
+pub(super) fn stage_slot(stage: Stage) -> Option<usize> {
     Stage::ALL.iter().position(|s| *s == stage)
 }
 
@@ -345,8 +345,15 @@ impl TraceState {
         self.strings.get(span.name as usize).map_or("", |s| s)
     }
 
-    pub(super) fn session(&self, span: &KeptSpan) -> Option<&str> {
-        self.strings.get(span.session as usize).map(|s| &**s)
+    /// The span's session as its place in the trace's strings, which hold each text once: two spans have
+    /// the same session exactly when they have the same index.
+    pub(super) fn session_index(&self, span: &KeptSpan) -> Option<u32> {
+        (span.session != NO_STRING).then_some(span.session)
+    }
+
+    /// The text at a place in the trace's strings.
+    pub(super) fn string(&self, index: u32) -> Option<&str> {
+        self.strings.get(index as usize).map(|s| &**s)
     }
 
     /// The kept spans as analysis reads them, with their names and sessions resolved.

@@ -1,12 +1,12 @@
 //! Trace-scoped measures: decided once the whole trace is known, from the running accumulators and the
 //! kept spans.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use ironforge_proto::semconv::Stage;
 
 use super::contracts::{Contract, format_number, quote_list};
-use super::state::{Accumulator, TraceState};
+use super::state::{Accumulator, TraceState, stage_slot};
 use crate::config::{MeasureConfig, StageWork};
 
 /// What a trace-scoped contract observed, with what is needed to describe it.
@@ -116,22 +116,20 @@ pub(crate) fn observe_trace(
 }
 
 /// The sessions a trace holds more than once within one stage, among the spans the contract applies to.
+/// Sessions are compared by their place in the trace's strings, and stages by theirs in [`Stage::ALL`], so
+/// no text is compared.
 fn duplicated_sessions(contract: &Contract, trace: &TraceState) -> TraceObservation {
-    let mut per_stage: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for span in trace
+    let mut pairs: Vec<(Option<usize>, u32)> = trace
         .spans
         .iter()
         .filter(|s| contract.applies_to(trace.view(s)))
-    {
-        if let Some(session) = trace.session(span) {
-            let stage = span.stage.map_or("", |stage| stage.as_str());
-            *per_stage.entry((stage, session)).or_default() += 1;
-        }
-    }
-    let duplicated: BTreeSet<&str> = per_stage
-        .iter()
-        .filter(|(_, count)| **count > 1)
-        .map(|((_, session), _)| *session)
+        .filter_map(|span| Some((span.stage.and_then(stage_slot), trace.session_index(span)?)))
+        .collect();
+    pairs.sort_unstable();
+    let duplicated: BTreeSet<&str> = pairs
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .filter_map(|pair| trace.string(pair[0].1))
         .collect();
     TraceObservation::Duplicated(duplicated.into_iter().map(str::to_owned).collect())
 }
@@ -145,32 +143,44 @@ fn missing_sessions(contract: &Contract, trace: &TraceState) -> Option<TraceObse
     // over the whole run has no sessions to count.
     let stages = &trace.contracts.file().completion.stages;
     let per_session = |stage: &Stage| stages.get(stage) != Some(&StageWork::WholeRun);
-    let mut distinct: BTreeMap<&str, BTreeSet<&str>> = trace
+    let mut reached = [false; Stage::ALL.len()];
+    for slot in trace
         .spans
         .iter()
         .filter_map(|span| span.stage)
         .filter(per_session)
         .filter(|stage| contract.config.scope.stage.is_none_or(|s| s == *stage))
-        .map(|stage| (stage.as_str(), BTreeSet::new()))
-        .collect();
-    for span in trace
+        .filter_map(stage_slot)
+    {
+        reached[slot] = true;
+    }
+    let mut pairs: Vec<(usize, u32)> = trace
         .spans
         .iter()
         .filter(|s| contract.applies_to(trace.view(s)))
-    {
-        if let (Some(stage), Some(session)) = (span.stage, trace.session(span))
-            && per_session(&stage)
-        {
-            distinct.entry(stage.as_str()).or_default().insert(session);
-        }
+        .filter_map(|span| {
+            let stage = span.stage.filter(per_session)?;
+            Some((stage_slot(stage)?, trace.session_index(span)?))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut distinct = [0i64; Stage::ALL.len()];
+    for (slot, _) in pairs {
+        distinct[slot] += 1;
     }
-    let mut shortfalls: Vec<(String, i64)> = distinct
+    let mut reached: Vec<(&str, i64)> = (Stage::ALL.iter().zip(reached).zip(distinct))
+        .filter(|((_, reached), _)| *reached)
+        .map(|((stage, _), sessions)| (stage.as_str(), sessions))
+        .collect();
+    reached.sort_unstable();
+    let mut shortfalls: Vec<(String, i64)> = reached
         .iter()
-        .map(|(stage, sessions)| ((*stage).to_owned(), declared - sessions.len() as i64))
+        .map(|(stage, sessions)| ((*stage).to_owned(), declared - sessions))
         .filter(|(_, short)| *short > 0)
         .collect();
     // A run that declared sessions but reached no stage at all processed none of them.
-    if distinct.is_empty() && declared > 0 {
+    if reached.is_empty() && declared > 0 {
         shortfalls.push(("every stage".to_owned(), declared));
     }
     Some(TraceObservation::Short {
