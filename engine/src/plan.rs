@@ -204,4 +204,19 @@ mod tests {
         assert!(same_bytes(b"", b""));
         assert!(!same_bytes(b"abc", b"abd"));
     }
+
+    #[test]
+    fn every_key_of_a_plan_finds_its_slot_and_no_other_key_finds_one() {
+        let plan = ReadPlan::conventions();
+        for (slot, (key, _)) in plan.keys().enumerate() {
+            assert_eq!(plan.slot(key), u16::try_from(slot).ok(), "{key}");
+            let mut other = key.to_owned();
+            other.push('x');
+            assert_eq!(plan.slot(&other), None);
+            assert_eq!(plan.slot(&key[..key.len() - 1]), None);
+        }
+        for unread in ["", "a", "thread.id", "code.function", "ironforge.unknown"] {
+            assert_eq!(plan.slot(unread), None, "{unread}");
+        }
+    }
 }
