@@ -89,8 +89,12 @@ fn round(
 
     let metrics = Metrics::new();
     let span_metrics = timed(|| {
-        for span in batches.iter().flatten() {
-            metrics.span(span);
+        for batch in &batches {
+            // The shard worker reads the clock once a batch.
+            let now = std::time::Instant::now();
+            for span in batch {
+                metrics.span(span, now);
+            }
         }
     });
 

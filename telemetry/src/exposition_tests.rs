@@ -5,7 +5,7 @@
 //! The library writes a family's series in hash order, which differs between runs, so both sides are compared
 //! with each family's series sorted by their labels (a series' own lines keep their order).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
@@ -106,25 +106,37 @@ fn record_pipelines(metrics: &Metrics) {
         (attr::MEMORY_PEAK, 2.5e8),
         (attr::PATTERN_AUTHENTICITY, 0.91),
     ];
-    metrics.span(&span(
-        Some(SpanKind::Session),
-        Some(Stage::Validation),
-        1_200,
-        &session,
-    ));
-    metrics.span(&span(
-        Some(SpanKind::Run),
-        None,
-        95_000,
-        &[(attr::MEMORY_PEAK, f64::NAN)],
-    ));
-    metrics.span(&span(
-        Some(SpanKind::Pattern),
-        None,
-        10,
-        &[(attr::PATTERN_AUTHENTICITY, f64::NAN)],
-    ));
-    metrics.span(&span(None, None, 10, &[(attr::MEMORY_PEAK, 9.0)]));
+    metrics.span(
+        &span(
+            Some(SpanKind::Session),
+            Some(Stage::Validation),
+            1_200,
+            &session,
+        ),
+        Instant::now(),
+    );
+    metrics.span(
+        &span(
+            Some(SpanKind::Run),
+            None,
+            95_000,
+            &[(attr::MEMORY_PEAK, f64::NAN)],
+        ),
+        Instant::now(),
+    );
+    metrics.span(
+        &span(
+            Some(SpanKind::Pattern),
+            None,
+            10,
+            &[(attr::PATTERN_AUTHENTICITY, f64::NAN)],
+        ),
+        Instant::now(),
+    );
+    metrics.span(
+        &span(None, None, 10, &[(attr::MEMORY_PEAK, 9.0)]),
+        Instant::now(),
+    );
     metrics.decision_delay(0.003);
     metrics.health(120.0);
     metrics.health(f64::NAN);

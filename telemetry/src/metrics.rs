@@ -7,6 +7,7 @@
 
 use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::registry::Registry;
+use std::time::Instant;
 
 use super::analysis::AnalysisMetrics;
 use super::health::HealthMetrics;
@@ -127,9 +128,10 @@ impl Metrics {
     /// Spans without an `ironforge.span.kind` are not monitored and leave no trace here.
     ///
     /// Called for every span, so it records through handles bound once per stage and kind, and attaches a
-    /// trace-id exemplar (a hex string to format) at most once a second per histogram.
-    pub fn span(&self, span: &SpanRecord) {
-        self.spans.span(span);
+    /// trace-id exemplar (a hex string to format) at most once a second per histogram. `now` is when the
+    /// span's batch is taken: the caller reads the clock once a batch rather than this once a span.
+    pub fn span(&self, span: &SpanRecord, now: Instant) {
+        self.spans.span(span, now);
     }
 
     /// Records how late a verdict came after its trace's completion deadline.

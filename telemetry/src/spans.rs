@@ -107,11 +107,11 @@ impl SpanMetrics {
     }
 
     /// A trace-id exemplar (a hex string to format) is taken at most once per [`SpanExemplars::INTERVAL`].
-    pub(super) fn span(&self, span: &SpanRecord) {
+    pub(super) fn span(&self, span: &SpanRecord, now: Instant) {
         let Some(kind) = span.kind else { return };
         let observe = |histogram: &ExemplarHistogram, gate: &SpanExemplars, value: f64| {
             let (label_set, at) = gate
-                .admit()
+                .admit(now)
                 .then(|| (trace_exemplar(span.trace_id), SystemTime::now()))
                 .unzip();
             histogram.observe(value, label_set, at);
@@ -238,9 +238,10 @@ impl SpanExemplars {
         }
     }
 
-    /// Whether this record takes an exemplar.
-    fn admit(&self) -> bool {
-        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    /// Whether a record at `now` takes an exemplar.
+    fn admit(&self, now: Instant) -> bool {
+        let now = u64::try_from(now.saturating_duration_since(self.start).as_millis())
+            .unwrap_or(u64::MAX);
         let last = self.last_ms.load(Ordering::Relaxed);
         let due = last == u64::MAX || now.saturating_sub(last) >= Self::INTERVAL.as_millis() as u64;
         due && self

@@ -2,7 +2,7 @@
 //! decisions handed to compliance and the outputs.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ironforge_engine::plan::ReadPlan;
 use ironforge_engine::{Capacity, EngineStats};
@@ -285,8 +285,8 @@ impl Dispatch {
 }
 
 impl ShardOutput for Dispatch {
-    fn span(&self, span: &SpanRecord) {
-        self.outputs.metrics().span(span);
+    fn span(&self, span: &SpanRecord, now: Instant) {
+        self.outputs.metrics().span(span, now);
     }
 
     fn relist(&self, violations: Vec<Violation>) {

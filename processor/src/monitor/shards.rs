@@ -388,7 +388,7 @@ mod tests {
     struct Discard;
 
     impl ShardOutput for Discard {
-        fn span(&self, _: &SpanRecord) {}
+        fn span(&self, _: &SpanRecord, _: std::time::Instant) {}
         fn events(&self, _: Vec<EngineEvent>, _: Now) {}
         fn relist(&self, _: Vec<Violation>) {}
         fn stats(&self, _: &EngineStats) {}

@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use crate::violation_support::slow_session;
 use ironforge_engine::{ContractSet, EngineStats};
@@ -178,8 +179,11 @@ fn each_pipeline_has_its_own_series_and_every_contract_starts_at_zero() {
     metrics.violation(&violation(TRACE));
     let mut other = span(Some(SpanKind::Run), None, 2, Facts::default());
     other.service_name = Some("ironforge-nightly".into());
-    metrics.span(&other);
-    metrics.span(&span(Some(SpanKind::Run), None, 2000, Facts::default()));
+    metrics.span(&other, Instant::now());
+    metrics.span(
+        &span(Some(SpanKind::Run), None, 2000, Facts::default()),
+        Instant::now(),
+    );
     let text = encoded(&metrics);
     for contract in contracts.contracts() {
         let prefix = format!(
@@ -206,12 +210,24 @@ fn each_pipeline_has_its_own_series_and_every_contract_starts_at_zero() {
 fn monitored_spans_feed_durations_memory_and_authenticity() {
     let metrics = Metrics::new();
     // 3 s: on the bucket edge, which counts as inside it.
-    metrics.span(&session_span(Stage::Discovery, 30, 52_428_800.0, 0.86));
-    metrics.span(&span(Some(SpanKind::Session), None, 5, Facts::default()));
-    metrics.span(&span(Some(SpanKind::Run), None, 2000, Facts::default()));
+    metrics.span(
+        &session_span(Stage::Discovery, 30, 52_428_800.0, 0.86),
+        Instant::now(),
+    );
+    metrics.span(
+        &span(Some(SpanKind::Session), None, 5, Facts::default()),
+        Instant::now(),
+    );
+    metrics.span(
+        &span(Some(SpanKind::Run), None, 2000, Facts::default()),
+        Instant::now(),
+    );
     let mut pattern_facts = Facts::default();
     pattern_facts.set(attr::PATTERN_AUTHENTICITY, 0.95);
-    metrics.span(&span(Some(SpanKind::Pattern), None, 1, pattern_facts));
+    metrics.span(
+        &span(Some(SpanKind::Pattern), None, 1, pattern_facts),
+        Instant::now(),
+    );
     let text = encoded(&metrics);
     let exemplar = "# {trace_id=\"4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b\"}";
 
@@ -276,8 +292,11 @@ fn unmonitored_spans_and_unusable_facts_leave_no_samples() {
     let mut facts = Facts::default();
     facts.set(attr::MEMORY_PEAK, f64::INFINITY);
     facts.set(attr::PATTERN_AUTHENTICITY, f64::NAN);
-    metrics.span(&span(None, Some(Stage::Discovery), 10, facts.clone()));
-    metrics.span(&span(Some(SpanKind::Init), None, 10, facts));
+    metrics.span(
+        &span(None, Some(Stage::Discovery), 10, facts.clone()),
+        Instant::now(),
+    );
+    metrics.span(&span(Some(SpanKind::Init), None, 10, facts), Instant::now());
     let text = encoded(&metrics);
     assert!(
         !text
@@ -506,8 +525,14 @@ fn fully_fed() -> Metrics {
         evicted: false,
         attributes_truncated: 0,
     });
-    metrics.span(&session_span(Stage::Validation, 12, 1e8, 0.9));
-    metrics.span(&span(Some(SpanKind::Run), None, 1000, Facts::default()));
+    metrics.span(
+        &session_span(Stage::Validation, 12, 1e8, 0.9),
+        Instant::now(),
+    );
+    metrics.span(
+        &span(Some(SpanKind::Run), None, 1000, Facts::default()),
+        Instant::now(),
+    );
     metrics.spans_received(Transport::Grpc, 5, 1);
     metrics.request(Transport::Grpc, RequestOutcome::PartialSuccess, 0.01);
     metrics.engine_stats(

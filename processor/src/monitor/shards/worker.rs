@@ -20,8 +20,8 @@ const MAX_SLEEP: Duration = Duration::from_millis(250);
 
 /// What a worker does with the engine's decisions and counters: the monitor's dispatch.
 pub(crate) trait ShardOutput: Send + Sync + 'static {
-    /// Called with each accepted span before it is evaluated.
-    fn span(&self, span: &SpanRecord);
+    /// Called with each accepted span before it is evaluated, `now` being when its batch was taken.
+    fn span(&self, span: &SpanRecord, now: Instant);
     fn events(&self, events: Vec<EngineEvent>, now: Now);
     /// Violations emitted before a restart and raised again as their trace is evaluated again: listed
     /// for the API, not sent again.
@@ -253,7 +253,7 @@ impl Worker {
             let mut engine = self.lock();
             // Admission happened in `Shards::submit`; the engine's own bounds were checked there
             // against the same shared capacity.
-            engine.ingest_admitted(spans, now, |span| output.span(span))
+            engine.ingest_admitted(spans, now, |span| output.span(span, now.instant))
         };
         self.dispatch(events, now);
     }
