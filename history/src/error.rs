@@ -58,6 +58,15 @@ pub enum HistoryError {
         /// SQLite's error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// What the API served for a run could not be compressed for the file (zstd could not allocate); nothing of
+    /// the run was written.
+    #[error("history {path}: cannot compress a served answer: {source}", path = path.display())]
+    Compress {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     /// The file's size could not be read.
     #[error("history {path}: cannot read the file's size: {source}", path = path.display())]
     Io {

@@ -5,7 +5,7 @@
 //! The processor owns one [`History`] on a dedicated thread, feeds it each decided run with [`History::record`] and
 //! calls [`History::prune`] now and then (see there); [`History::run`], [`History::verdict`] and
 //! [`History::analysis`] read back by trace id what was served for a run, as the JSON text it was recorded with: the
-//! crate stores it and does not read it. The file is plain SQLite: any SQL tool reads it, for example
+//! crate stores it compressed (zstd) and does not read it. The file is plain SQLite: any SQL tool reads it, for example
 //! `sqlite3 data/history.sqlite`, while the processor keeps writing (the file is in WAL mode).
 //!
 //! ```
@@ -34,11 +34,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Schema (version 2, in `PRAGMA user_version`)
+//! # Schema (version 3, in `PRAGMA user_version`)
 //!
-#![doc = concat!("```sql\n", include_str!("schema_v1.sql"), "\n", include_str!("schema_v2.sql"), "```")]
+#![doc = concat!(
+    "```sql\n",
+    include_str!("schema_v1.sql"),
+    "\n",
+    include_str!("schema_v2.sql"),
+    "\n",
+    include_str!("schema_v3.sql"),
+    "```"
+)]
 //!
 //! A file at version 1 is brought to version 2 when opened, by adding `served`; its runs keep no verdict or analysis.
+//! A file at version 2 is brought to version 3 by its version alone: its answers stay as they were written, and
+//! answers written from then on are compressed.
 //! Runs recorded without measures (an incomplete run, kept for its verdict alone) take no place in a series.
 //!
 //! Measures hang off an integer `run_id` rather than the trace id so that both tables are ordered by arrival: deleting
@@ -91,6 +101,7 @@ mod query; // series, services, measure names, recent runs and one run's served 
 mod record; // `RunRecord` and `Measure`, validated and written
 mod retention; // `History::prune` by age, count and size, and the file's size
 mod schema; // the schema version and its migrations
+mod served; // the served JSON compressed for the file and read back
 mod trace_key; // a trace id as the file keeps it
 
 pub use error::HistoryError;

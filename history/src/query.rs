@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{HistoryError, sqlite_error};
 use crate::open::History;
+use crate::served::ServedJson;
 use crate::trace_key::{self, column_text};
 
 /// One run's value of one measure.
@@ -70,8 +71,8 @@ impl History {
             .query_row([column_text(trace_id)], |row| {
                 Ok(StoredRun {
                     run: run_summary(row)?,
-                    verdict: row.get(6)?,
-                    analysis: row.get(7)?,
+                    verdict: row.get::<_, Option<ServedJson>>(6)?.map(|json| json.0),
+                    analysis: row.get::<_, Option<ServedJson>>(7)?.map(|json| json.0),
                 })
             })
             .optional()
@@ -106,14 +107,14 @@ impl History {
         trace_id: &[u8; 16],
     ) -> Result<Option<String>, HistoryError> {
         let sql = |error| sqlite_error(&self.options.path, error);
-        let found: Option<Option<String>> = self
+        let found: Option<Option<ServedJson>> = self
             .connection
             .prepare_cached(query)
             .map_err(sql)?
             .query_row([column_text(trace_id)], |row| row.get(0))
             .optional()
             .map_err(sql)?;
-        Ok(found.flatten())
+        Ok(found.flatten().map(|json| json.0))
     }
 
     /// The newest `limit` values of `measure` in `service`'s runs, returned oldest first. Runs decided at the same

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{HistoryError, sqlite_error};
 use crate::open::History;
+use crate::served::Compressed;
 use crate::trace_key::column_text;
 
 /// The statuses a run may have.
@@ -78,6 +79,16 @@ impl History {
         }
         let path = self.options.path.clone();
         let sql = |error| sqlite_error(&path, error);
+        // Compressed before the write lock is taken, so the lock is held for the writing alone.
+        let served = runs
+            .iter()
+            .map(|run| {
+                Ok((
+                    self.compressed(run.verdict.as_deref())?,
+                    self.compressed(run.analysis.as_deref())?,
+                ))
+            })
+            .collect::<Result<Vec<_>, HistoryError>>()?;
         let transaction = self.write_transaction()?;
         {
             // Deleting rather than updating gives a revised run a new, latest run_id, keeping the tables in arrival
@@ -99,7 +110,7 @@ impl History {
                     "INSERT INTO served (run_id, verdict, analysis) VALUES (?1, ?2, ?3)",
                 )
                 .map_err(sql)?;
-            for run in runs {
+            for (run, (verdict, analysis)) in runs.iter().zip(served) {
                 let trace_id = column_text(&run.trace_id);
                 delete.execute([&trace_id]).map_err(sql)?;
                 insert_run
@@ -117,9 +128,9 @@ impl History {
                         .execute(params![run_id, measure.name, measure.value])
                         .map_err(sql)?;
                 }
-                if run.verdict.is_some() || run.analysis.is_some() {
+                if verdict.is_some() || analysis.is_some() {
                     insert_served
-                        .execute(params![run_id, run.verdict, run.analysis])
+                        .execute(params![run_id, verdict, analysis])
                         .map_err(sql)?;
                 }
             }
@@ -142,6 +153,7 @@ impl History {
         verdict: &str,
     ) -> Result<bool, HistoryError> {
         check_status(status).map_err(|reason| self.invalid(trace_id, reason))?;
+        let verdict = self.compressed(Some(verdict))?;
         let path = self.options.path.clone();
         let sql = |error| sqlite_error(&path, error);
         let transaction = self.write_transaction()?;
@@ -172,6 +184,16 @@ impl History {
 }
 
 impl History {
+    /// Served JSON as the file keeps it (see `served`).
+    fn compressed(&self, json: Option<&str>) -> Result<Option<Compressed>, HistoryError> {
+        json.map(Compressed::of)
+            .transpose()
+            .map_err(|source| HistoryError::Compress {
+                path: self.options.path.clone(),
+                source,
+            })
+    }
+
     /// A transaction that takes the write lock at once, so that it never fails half-way for a lock.
     fn write_transaction(&mut self) -> Result<rusqlite::Transaction<'_>, HistoryError> {
         let path = &self.options.path;

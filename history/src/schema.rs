@@ -1,5 +1,6 @@
 //! The schema and its migrations: which version a file is at, and bringing it to the one this build writes. The
-//! schema itself is `schema_v1.sql` and the step to version 2, `schema_v2.sql`, both shown in the crate docs.
+//! schema itself is `schema_v1.sql` and the steps to versions 2 and 3, `schema_v2.sql` and `schema_v3.sql`, all
+//! shown in the crate docs.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::error::{HistoryError, sqlite_error};
 
 /// The schema version this build writes and reads, kept in `PRAGMA user_version`.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// Schema version 1, as the crate docs show it; `auto_vacuum` is set before it, while the file is still empty.
 const SCHEMA_V1: &str = include_str!("schema_v1.sql");
@@ -16,6 +17,10 @@ const SCHEMA_V1: &str = include_str!("schema_v1.sql");
 /// The step from version 1 to version 2: the table of what the API served for each run. Runs recorded at version
 /// 1 have no row in it, so their verdict and analysis read as absent.
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
+
+/// The step from version 2 to version 3: served JSON written compressed. No table changes; the version tells a
+/// build that reads only version 2 to leave the file alone rather than fail on a compressed row.
+const SCHEMA_V3: &str = include_str!("schema_v3.sql");
 
 /// Brings the file at `path`, open as `connection`, to [`SCHEMA_VERSION`], creating the tables in an empty file.
 pub(crate) fn migrate(connection: &Connection, path: &Path) -> Result<(), HistoryError> {
@@ -62,6 +67,11 @@ fn migrate_in_transaction(connection: &Connection, path: &Path) -> Result<(), Hi
     if version < 2 {
         connection
             .execute_batch(SCHEMA_V2)
+            .map_err(|error| sqlite_error(path, error))?;
+    }
+    if version < 3 {
+        connection
+            .execute_batch(SCHEMA_V3)
             .map_err(|error| sqlite_error(path, error))?;
     }
     if version == SCHEMA_VERSION {

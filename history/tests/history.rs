@@ -261,7 +261,7 @@ fn the_history_survives_closing_and_reopening_as_a_plain_sqlite_file() {
             .map(|value| format!("{value:?}"))
             .unwrap()
     };
-    assert_eq!(pragma("user_version"), "Integer(2)");
+    assert_eq!(pragma("user_version"), "Integer(3)");
     assert_eq!(pragma("auto_vacuum"), "Integer(2)");
     assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
     let mut statement = connection
@@ -435,7 +435,7 @@ fn another_applications_database_or_a_newer_schema_is_refused() {
             error,
             HistoryError::NewerSchema {
                 found: 7,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
@@ -660,5 +660,63 @@ fn a_version_1_file_is_migrated_keeping_its_runs() {
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .unwrap();
-    assert_eq!((version, served_rows), (2, 0));
+    assert_eq!((version, served_rows), (3, 0));
+}
+
+#[test]
+fn answers_a_version_2_file_kept_as_text_read_back_and_new_ones_are_written_compressed() {
+    let dir = TempDir::new("v2-text");
+    let options = HistoryOptions::in_dir(dir.path());
+    let mut history = History::open(options.clone()).unwrap();
+    history.record(&served(1, T0)).unwrap();
+    drop(history);
+    // What a version 2 build wrote: the JSON itself, as TEXT.
+    let old_analysis = r#"{"critical_path":[],"written":"at version 2"}"#;
+    {
+        let connection = rusqlite::Connection::open(&options.path).unwrap();
+        connection
+            .execute(
+                "UPDATE served SET verdict = ?1, analysis = ?2",
+                [r#"{"status":"pass"}"#, old_analysis],
+            )
+            .unwrap();
+        connection.pragma_update(None, "user_version", 2).unwrap();
+    }
+
+    let mut history = History::open(options.clone()).unwrap();
+    let trace = served(1, T0).trace_id;
+    assert_eq!(
+        history.analysis(&trace).unwrap().as_deref(),
+        Some(old_analysis)
+    );
+    assert_eq!(
+        history.verdict(&trace).unwrap().as_deref(),
+        Some(r#"{"status":"pass"}"#)
+    );
+    history.record(&served(2, T0 + MINUTE)).unwrap();
+    let second = served(2, T0 + MINUTE);
+    let stored = history.run(&second.trace_id).unwrap().unwrap();
+    assert_eq!(stored.analysis, second.analysis);
+    assert_eq!(stored.verdict, second.verdict);
+    drop(history);
+
+    let connection = rusqlite::Connection::open(&options.path).unwrap();
+    let types: Vec<(String, String)> = connection
+        .prepare("SELECT typeof(verdict), typeof(analysis) FROM served ORDER BY run_id")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        types,
+        [
+            ("text".to_owned(), "text".to_owned()),
+            ("blob".to_owned(), "blob".to_owned())
+        ]
+    );
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
 }
