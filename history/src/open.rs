@@ -10,6 +10,7 @@ use rusqlite::Connection;
 
 use crate::error::{HistoryError, sqlite_error};
 use crate::schema;
+use crate::served::Compression;
 
 /// Where and how much history is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,7 @@ impl Default for HistoryOptions {
 pub struct History {
     pub(crate) connection: Connection,
     pub(crate) options: HistoryOptions,
+    pub(crate) compression: Compression,
 }
 
 // The processor moves its history to a dedicated thread: this stops compiling if a field ever makes it !Send.
@@ -85,6 +87,7 @@ impl History {
         let history = Self {
             connection,
             options,
+            compression: Compression::default(),
         };
         history.configure()?;
         schema::migrate(&history.connection, &path)?;

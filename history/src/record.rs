@@ -185,8 +185,8 @@ impl History {
 
 impl History {
     /// Served JSON as the file keeps it (see `served`).
-    fn compressed(&self, json: Option<&str>) -> Result<Option<Compressed>, HistoryError> {
-        json.map(Compressed::of)
+    fn compressed(&mut self, json: Option<&str>) -> Result<Option<Compressed>, HistoryError> {
+        json.map(|json| self.compression.compress(json))
             .transpose()
             .map_err(|source| HistoryError::Compress {
                 path: self.options.path.clone(),
