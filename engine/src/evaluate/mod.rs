@@ -12,6 +12,7 @@ mod decide;
 mod decided;
 mod ingest;
 mod judge;
+mod kept_ids;
 mod state;
 mod trace_measures;
 

@@ -4,18 +4,16 @@
 //! trace-scoped measures and the verdict read later: ids, times, kind, stage, and the name and session as
 //! indexes into a per-trace string table. Attribute values feed running accumulators and are dropped.
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Instant;
 
 use foldhash::HashSet;
-use foldhash::fast::RandomState;
-use hashbrown::HashTable;
 
 use ironforge_proto::semconv::{SpanKind, Stage, attr};
 
 use super::contracts::{ContractSet, SpanView};
 use super::decide::Tally;
+use super::kept_ids::KeptIds;
 use crate::config::MeasureConfig;
 use crate::decided_trace::DecidedSpan;
 use crate::intern::Interner;
@@ -44,6 +42,22 @@ const NO_STRING: u32 = u32::MAX;
 const NO_MEMORY: u32 = u32::MAX;
 
 impl KeptSpan {
+    /// A span with this id and nothing else, for tests of what keys spans by id.
+    #[cfg(test)]
+    pub(super) fn with_id(span_id: SpanId) -> Self {
+        Self {
+            span_id,
+            parent_span_id: None,
+            start_unix_nano: 0,
+            end_unix_nano: 0,
+            name: NO_STRING,
+            session: NO_STRING,
+            kind: None,
+            stage: None,
+            memory_kib: NO_MEMORY,
+        }
+    }
+
     pub fn duration_seconds(&self) -> f64 {
         self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1e9
     }
@@ -95,12 +109,10 @@ pub(crate) struct TraceState {
     pub contracts: Arc<ContractSet>,
     pub spans: Vec<KeptSpan>,
     /// Every span id the trace was given is here or in `over_limit_ids`: an exporter retries a request
-    /// whose answer it did not get, and a span given twice must count once. Positions in `spans`, hashed
-    /// by the span's id, so the ids are not held twice.
-    kept_ids: HashTable<u32>,
+    /// whose answer it did not get, and a span given twice must count once.
+    kept_ids: KeptIds,
     /// Ids of the spans given past the trace's limits, which `spans` does not hold.
     over_limit_ids: HashSet<SpanId>,
-    ids_hasher: RandomState,
     /// The trace's distinct span names and sessions, each once: they come through the engine's
     /// [`Interner`], so one address is one text. A trace holds a few dozen, which a scan finds without the
     /// memory of an index beside them.
@@ -155,9 +167,8 @@ impl TraceState {
         Self {
             contracts,
             spans: Vec::new(),
-            kept_ids: HashTable::new(),
+            kept_ids: KeptIds::default(),
             over_limit_ids: HashSet::default(),
-            ids_hasher: RandomState::default(),
             strings: Vec::new(),
             accumulators,
             declared_sessions: None,
@@ -177,15 +188,7 @@ impl TraceState {
 
     /// Whether the trace was given a span of this id already.
     pub(super) fn has_seen(&self, span_id: SpanId) -> bool {
-        let spans = &self.spans;
-        self.kept_ids
-            .find(self.ids_hasher.hash_one(span_id), |at| {
-                spans
-                    .get(*at as usize)
-                    .is_some_and(|kept| kept.span_id == span_id)
-            })
-            .is_some()
-            || self.over_limit_ids.contains(&span_id)
+        self.kept_ids.contains(span_id, &self.spans) || self.over_limit_ids.contains(&span_id)
     }
 
     /// Remembers the id of a span checked but not kept. Returns the bytes it added.
@@ -292,14 +295,7 @@ impl TraceState {
                     ((bytes / 1024.0).round() as u32).min(NO_MEMORY - 1)
                 }),
         });
-        let position = u32::try_from(self.spans.len() - 1).unwrap_or(u32::MAX);
-        let (hasher, spans) = (&self.ids_hasher, &self.spans);
-        self.kept_ids
-            .insert_unique(hasher.hash_one(span.span_id), position, |at| {
-                spans
-                    .get(*at as usize)
-                    .map_or(0, |kept| hasher.hash_one(kept.span_id))
-            });
+        self.kept_ids.insert_last(&self.spans);
         let added_strings = self.strings.len() - before;
         let added = size_of::<KeptSpan>()
             + KEPT_ID_BYTES
