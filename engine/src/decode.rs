@@ -160,23 +160,20 @@ impl Visitor<'_> {
         if let Some(error) = &self.resource_error {
             record.facts.attribute_errors.push(error.clone());
         }
-        let mut seen = SlotsSeen::default();
         for (slot, value) in attributes {
-            let repeated = seen.repeated(*slot);
-            self.apply(&mut record, *slot, value, repeated, &mut truncated);
+            self.apply(&mut record, *slot, value, &mut truncated);
         }
         record.facts.truncated = truncated;
         Ok(record)
     }
 
     /// Applies one planned attribute; a later occurrence of a key replaces an earlier one, and an unusable
-    /// one clears it and is explained. Only a `repeated` key can have a fact already.
+    /// one clears it and is explained.
     fn apply(
         &self,
         record: &mut SpanRecord,
         slot: u16,
         value: &WireValue<'_>,
-        repeated: bool,
         truncated: &mut u32,
     ) {
         let Some((key, ty)) = self.plan.get(slot) else {
@@ -194,34 +191,13 @@ impl Visitor<'_> {
             // `service.name` belongs on the resource; on a span it is not what names the pipeline.
             SLOT_SERVICE => {}
             _ => match typed(key, ty, value, limits, truncated) {
-                Ok(fact) if repeated => record.facts.set_planned(key, fact),
-                Ok(fact) => record.facts.push_new(key, fact),
+                Ok(fact) => record.facts.set_planned(key, fact),
                 Err(error) => {
-                    if repeated {
-                        record.facts.remove_planned(key);
-                    }
+                    record.facts.remove_planned(key);
                     record.facts.attribute_errors.push(error);
                 }
             },
         }
-    }
-}
-
-/// The slots a span's attributes have filled so far. A key rarely repeats within a span: a first
-/// occurrence is appended without searching the facts for an earlier one.
-#[derive(Default)]
-struct SlotsSeen(u128);
-
-impl SlotsSeen {
-    /// Whether `slot` was seen before; marks it seen. Slots past the mask's width count as repeated, so
-    /// they are searched for as before.
-    fn repeated(&mut self, slot: u16) -> bool {
-        let Some(bit) = 1u128.checked_shl(u32::from(slot)) else {
-            return true;
-        };
-        let repeated = self.0 & bit != 0;
-        self.0 |= bit;
-        repeated
     }
 }
 

@@ -257,12 +257,6 @@ impl Facts {
         }
     }
 
-    /// Appends a fact whose key these facts do not hold yet (the decoder knows which keys it has set).
-    pub(crate) fn push_new(&mut self, key: &'static str, value: FactValue) {
-        debug_assert!(self.values.iter().all(|(k, _)| *k != key));
-        self.values.push((key, value));
-    }
-
     /// Removes a fact keyed as [`Facts::set_planned`] keys them (an earlier occurrence of a key whose last
     /// occurrence was unusable).
     pub(crate) fn remove_planned(&mut self, key: &'static str) {

@@ -78,21 +78,6 @@ fn fingerprint(bytes: &[u8]) -> (usize, u64) {
     (bytes.len(), u64::from_le_bytes(word))
 }
 
-/// `a == b` for keys a fingerprint already matched, compared eight bytes at a time in line: a call to
-/// `memcmp` for each attribute a span carries cost more than the comparison.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let (a_words, a_tail) = a.as_chunks::<8>();
-    let (b_words, b_tail) = b.as_chunks::<8>();
-    a_words
-        .iter()
-        .zip(b_words)
-        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
-        && a_tail.iter().zip(b_tail).all(|(x, y)| x == y)
-}
-
 impl ReadPlan {
     /// The plan of a validated contract file: the conventions' structural keys first (at the `SLOT_*`
     /// constants), then every attribute a contract measures.
@@ -152,7 +137,7 @@ impl ReadPlan {
         self.fingerprints
             .iter()
             .zip(&self.keys)
-            .position(|(print, (name, _))| *print == wanted && same_bytes(name.as_bytes(), key))
+            .position(|(print, (name, _))| *print == wanted && name.as_bytes() == key)
             .and_then(|index| u16::try_from(index).ok())
     }
 
@@ -190,20 +175,6 @@ impl crate::wire::KeySelector for ReadPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_compare_equal_only_when_every_byte_is() {
-        let key = b"ironforge.graph.event_types";
-        assert!(same_bytes(key, key));
-        for at in 0..key.len() {
-            let mut other = *key;
-            other[at] ^= 1;
-            assert!(!same_bytes(key, &other), "differs at {at}");
-        }
-        assert!(!same_bytes(key, &key[..key.len() - 1]));
-        assert!(same_bytes(b"", b""));
-        assert!(!same_bytes(b"abc", b"abd"));
-    }
 
     #[test]
     fn every_key_of_a_plan_finds_its_slot_and_no_other_key_finds_one() {

@@ -720,3 +720,40 @@ fn answers_a_version_2_file_kept_as_text_read_back_and_new_ones_are_written_comp
         .unwrap();
     assert_eq!(version, 3);
 }
+
+#[test]
+fn a_damaged_compressed_answer_is_a_clear_error_and_the_other_runs_still_read() {
+    let dir = TempDir::new("damaged-served");
+    let options = HistoryOptions::in_dir(dir.path());
+    let mut history = History::open(options.clone()).unwrap();
+    history.record(&served(1, T0)).unwrap();
+    history.record(&served(2, T0 + MINUTE)).unwrap();
+    drop(history);
+    {
+        let connection = rusqlite::Connection::open(&options.path).unwrap();
+        // Keep the frame's header and cut its body: the frame still states its size.
+        connection
+            .execute(
+                "UPDATE served SET analysis = substr(analysis, 1, 12)
+                 WHERE run_id = (SELECT run_id FROM runs WHERE trace_id = ?1)",
+                [hex::encode(served(1, T0).trace_id)],
+            )
+            .unwrap();
+    }
+
+    let history = History::open(options.clone()).unwrap();
+    let error = history.analysis(&served(1, T0).trace_id).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains(&options.path.display().to_string())
+            && message.contains("does not decompress"),
+        "{message}"
+    );
+    let second = served(2, T0 + MINUTE);
+    assert_eq!(history.analysis(&second.trace_id).unwrap(), second.analysis);
+    assert_eq!(
+        history.verdict(&served(1, T0).trace_id).unwrap(),
+        served(1, T0).verdict,
+        "the damaged run's verdict is still read"
+    );
+}

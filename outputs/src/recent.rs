@@ -98,16 +98,13 @@ pub mod test_support {
             span_id: Some(span_id),
             contract_id: "single_session_processing".to_owned(),
             pipeline: Some("ironforge".into()),
-            category: Category::Timing,
-            severity: Severity::Critical,
-            blocks_production: true,
             observed: 3.4,
             threshold: 3.0,
             unit: "s".to_owned(),
             stage: Some("discovery".to_owned()),
             session_id: Some("NY_AM_2025-08-04".to_owned()),
             message: "session NY_AM_2025-08-04 (discovery) took 3.4 s".to_owned(),
-            time_unix_nano,
+            ..violation(time_unix_nano)
         }
     }
 

@@ -93,6 +93,7 @@ fn span(
 /// What the pipelines' traces leave: violations, verdicts and monitored spans. Each span histogram is given
 /// one exemplar-taking span only, since later ones within a second take none.
 fn record_pipelines(metrics: &Metrics) {
+    let now = Instant::now();
     for trace in [1, 3] {
         metrics.violation(&violation(trace));
     }
@@ -113,7 +114,7 @@ fn record_pipelines(metrics: &Metrics) {
             1_200,
             &session,
         ),
-        Instant::now(),
+        now,
     );
     metrics.span(
         &span(
@@ -122,7 +123,7 @@ fn record_pipelines(metrics: &Metrics) {
             95_000,
             &[(attr::MEMORY_PEAK, f64::NAN)],
         ),
-        Instant::now(),
+        now,
     );
     metrics.span(
         &span(
@@ -131,12 +132,9 @@ fn record_pipelines(metrics: &Metrics) {
             10,
             &[(attr::PATTERN_AUTHENTICITY, f64::NAN)],
         ),
-        Instant::now(),
+        now,
     );
-    metrics.span(
-        &span(None, None, 10, &[(attr::MEMORY_PEAK, 9.0)]),
-        Instant::now(),
-    );
+    metrics.span(&span(None, None, 10, &[(attr::MEMORY_PEAK, 9.0)]), now);
     metrics.decision_delay(0.003);
     metrics.health(120.0);
     metrics.health(f64::NAN);

@@ -66,7 +66,11 @@ const STRING: u8 = 2;
 const STRINGS: u8 = 3;
 
 /// A fact's value; string arrays as `put_strings` writes them.
-fn put_value(out: &mut Vec<u8>, value: &FactValue, put_strings: impl FnOnce(&mut Vec<u8>)) {
+fn put_value<'v>(
+    out: &mut Vec<u8>,
+    value: &'v FactValue,
+    put_strings: impl FnOnce(&mut Vec<u8>, &'v [Arc<str>]),
+) {
     match value {
         FactValue::Int(value) => {
             put_u8(out, INT);
@@ -80,9 +84,9 @@ fn put_value(out: &mut Vec<u8>, value: &FactValue, put_strings: impl FnOnce(&mut
             put_u8(out, STRING);
             put_str(out, value);
         }
-        FactValue::Strings(_) => {
+        FactValue::Strings(values) => {
             put_u8(out, STRINGS);
-            put_strings(out);
+            put_strings(out, values);
         }
     }
 }
@@ -101,10 +105,8 @@ pub(crate) fn put_span(out: &mut Vec<u8>, span: &SpanRecord) {
     put_len(out, span.facts.len());
     for (key, value) in span.facts.iter() {
         put_str(out, key);
-        put_value(out, value, |out| {
-            if let FactValue::Strings(values) = value {
-                put_texts(out, values.iter().map(|value| &**value));
-            }
+        put_value(out, value, |out, values| {
+            put_texts(out, values.iter().map(|value| &**value));
         });
     }
     put_texts(out, span.facts.attribute_errors.iter().map(String::as_str));
@@ -122,59 +124,39 @@ struct Tables<'s> {
     arrays: Vec<&'s [Arc<str>]>,
 }
 
-/// The index of the newest of the last [`SEARCHED`] `items` holding what `item` holds, or of `item`
-/// added. Interned strings compare by address, so `same_address` settles most searches; `same` compares
-/// text, for spans whose strings were not interned together (read back from an older log).
-fn index_in<T: Copy>(
-    items: &mut Vec<T>,
-    item: T,
-    same_address: impl Fn(T, T) -> bool,
-    same: impl Fn(T, T) -> bool,
-) -> u32 {
+/// The index of the newest of the last [`SEARCHED`] `items` that `same` takes for `item`, or of `item` added.
+fn index_in<T: Copy>(items: &mut Vec<T>, item: T, same: impl Fn(T, T) -> bool) -> u32 {
     let searched = items.len().saturating_sub(SEARCHED);
-    let find = |same: &dyn Fn(T, T) -> bool| {
-        (searched..items.len())
-            .rev()
-            .find(|&index| same(items[index], item))
-    };
-    let index = find(&same_address)
-        .or_else(|| find(&same))
-        .unwrap_or_else(|| {
-            items.push(item);
-            items.len() - 1
-        });
+    let found = items[searched..]
+        .iter()
+        .rposition(|candidate| same(*candidate, item))
+        .map(|at| searched + at);
+    let index = found.unwrap_or_else(|| {
+        items.push(item);
+        items.len() - 1
+    });
     u32::try_from(index).unwrap_or(u32::MAX)
 }
 
-fn same_address(a: &str, b: &str) -> bool {
-    std::ptr::eq(a, b)
-}
-
-fn same_keys(a: &Facts, b: &Facts, same: impl Fn(&str, &str) -> bool) -> bool {
-    a.len() == b.len() && a.iter().zip(b.iter()).all(|((a, _), (b, _))| same(a, b))
-}
-
-fn same_members(a: &[Arc<str>], b: &[Arc<str>], same: impl Fn(&str, &str) -> bool) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
-}
-
 impl<'s> Tables<'s> {
+    /// Fact keys are [`fact_key`](ironforge_engine::model::fact_key)s, one address a text: lists compare
+    /// by address.
     fn key_list(&mut self, facts: &'s Facts) -> u32 {
-        index_in(
-            &mut self.key_lists,
-            facts,
-            |a, b| same_keys(a, b, same_address),
-            |a, b| same_keys(a, b, |a, b| a == b),
-        )
+        index_in(&mut self.key_lists, facts, |a, b| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b.iter())
+                    .all(|((a, _), (b, _))| std::ptr::eq(a, b))
+        })
     }
 
+    /// Members are interned per decoding thread, so equal arrays decoded on two threads differ in address:
+    /// members compare by text when their addresses differ.
     fn array(&mut self, array: &'s [Arc<str>]) -> u32 {
-        index_in(
-            &mut self.arrays,
-            array,
-            |a, b| std::ptr::eq(a, b) || same_members(a, b, same_address),
-            |a, b| same_members(a, b, |a, b| a == b),
-        )
+        index_in(&mut self.arrays, array, |a, b| {
+            std::ptr::eq(a, b)
+                || (a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b) || a == b))
+        })
     }
 
     fn put(&self, out: &mut Vec<u8>) {
@@ -204,11 +186,7 @@ pub(crate) fn put_tabled_spans(out: &mut Vec<u8>, spans: &[SpanRecord]) {
         let facts = &span.facts;
         put_u32(out, tables.key_list(facts));
         for (_, value) in facts.iter() {
-            put_value(out, value, |out| {
-                if let FactValue::Strings(values) = value {
-                    put_u32(out, tables.array(values));
-                }
-            });
+            put_value(out, value, |out, values| put_u32(out, tables.array(values)));
         }
         put_texts(out, facts.attribute_errors.iter().map(String::as_str));
         put_u32(out, facts.truncated);

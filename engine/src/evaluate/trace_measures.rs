@@ -169,18 +169,18 @@ fn missing_sessions(contract: &Contract, trace: &TraceState) -> Option<TraceObse
     for (slot, _) in pairs {
         distinct[slot] += 1;
     }
-    let mut reached: Vec<(&str, i64)> = (Stage::ALL.iter().zip(reached).zip(distinct))
+    let mut stages_reached: Vec<(&str, i64)> = (Stage::ALL.iter().zip(reached).zip(distinct))
         .filter(|((_, reached), _)| *reached)
         .map(|((stage, _), sessions)| (stage.as_str(), sessions))
         .collect();
-    reached.sort_unstable();
-    let mut shortfalls: Vec<(String, i64)> = reached
+    stages_reached.sort_unstable();
+    let mut shortfalls: Vec<(String, i64)> = stages_reached
         .iter()
         .map(|(stage, sessions)| ((*stage).to_owned(), declared - sessions))
         .filter(|(_, short)| *short > 0)
         .collect();
     // A run that declared sessions but reached no stage at all processed none of them.
-    if reached.is_empty() && declared > 0 {
+    if stages_reached.is_empty() && declared > 0 {
         shortfalls.push(("every stage".to_owned(), declared));
     }
     Some(TraceObservation::Short {

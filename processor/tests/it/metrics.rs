@@ -173,16 +173,17 @@ fn verdicts_are_counted_by_status_and_readiness_and_time_their_stages() {
 
 #[test]
 fn each_pipeline_has_its_own_series_and_every_contract_starts_at_zero() {
+    let now = Instant::now();
     let metrics = Metrics::new();
     let contracts = ContractSet::new(ContractFile::embedded_default().unwrap(), None);
     metrics.contracts(&contracts);
     metrics.violation(&violation(TRACE));
     let mut other = span(Some(SpanKind::Run), None, 2, Facts::default());
     other.service_name = Some("ironforge-nightly".into());
-    metrics.span(&other, Instant::now());
+    metrics.span(&other, now);
     metrics.span(
         &span(Some(SpanKind::Run), None, 2000, Facts::default()),
-        Instant::now(),
+        now,
     );
     let text = encoded(&metrics);
     for contract in contracts.contracts() {
@@ -208,26 +209,21 @@ fn each_pipeline_has_its_own_series_and_every_contract_starts_at_zero() {
 
 #[test]
 fn monitored_spans_feed_durations_memory_and_authenticity() {
+    let now = Instant::now();
     let metrics = Metrics::new();
     // 3 s: on the bucket edge, which counts as inside it.
-    metrics.span(
-        &session_span(Stage::Discovery, 30, 52_428_800.0, 0.86),
-        Instant::now(),
-    );
+    metrics.span(&session_span(Stage::Discovery, 30, 52_428_800.0, 0.86), now);
     metrics.span(
         &span(Some(SpanKind::Session), None, 5, Facts::default()),
-        Instant::now(),
+        now,
     );
     metrics.span(
         &span(Some(SpanKind::Run), None, 2000, Facts::default()),
-        Instant::now(),
+        now,
     );
     let mut pattern_facts = Facts::default();
     pattern_facts.set(attr::PATTERN_AUTHENTICITY, 0.95);
-    metrics.span(
-        &span(Some(SpanKind::Pattern), None, 1, pattern_facts),
-        Instant::now(),
-    );
+    metrics.span(&span(Some(SpanKind::Pattern), None, 1, pattern_facts), now);
     let text = encoded(&metrics);
     let exemplar = "# {trace_id=\"4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b\"}";
 
@@ -288,15 +284,13 @@ fn monitored_spans_feed_durations_memory_and_authenticity() {
 
 #[test]
 fn unmonitored_spans_and_unusable_facts_leave_no_samples() {
+    let now = Instant::now();
     let metrics = Metrics::new();
     let mut facts = Facts::default();
     facts.set(attr::MEMORY_PEAK, f64::INFINITY);
     facts.set(attr::PATTERN_AUTHENTICITY, f64::NAN);
-    metrics.span(
-        &span(None, Some(Stage::Discovery), 10, facts.clone()),
-        Instant::now(),
-    );
-    metrics.span(&span(Some(SpanKind::Init), None, 10, facts), Instant::now());
+    metrics.span(&span(None, Some(Stage::Discovery), 10, facts.clone()), now);
+    metrics.span(&span(Some(SpanKind::Init), None, 10, facts), now);
     let text = encoded(&metrics);
     assert!(
         !text
@@ -506,6 +500,7 @@ fn traces_dropped_without_a_run_root_are_counted() {
 
 /// Feeds every method, so the exposition holds a sample of every metric.
 fn fully_fed() -> Metrics {
+    let now = Instant::now();
     let metrics = Metrics::new();
     metrics.violation(&violation(TRACE));
     metrics.verdict(&TraceVerdict {
@@ -525,13 +520,10 @@ fn fully_fed() -> Metrics {
         evicted: false,
         attributes_truncated: 0,
     });
-    metrics.span(
-        &session_span(Stage::Validation, 12, 1e8, 0.9),
-        Instant::now(),
-    );
+    metrics.span(&session_span(Stage::Validation, 12, 1e8, 0.9), now);
     metrics.span(
         &span(Some(SpanKind::Run), None, 1000, Facts::default()),
-        Instant::now(),
+        now,
     );
     metrics.spans_received(Transport::Grpc, 5, 1);
     metrics.request(Transport::Grpc, RequestOutcome::PartialSuccess, 0.01);
