@@ -130,7 +130,7 @@ impl BottleneckWindow {
         subjects.extend(sessions.into_iter().take(SESSIONS_PER_RUN).map(|session| {
             (
                 Subject::Session {
-                    session_id: session.session_id.clone(),
+                    session_id: session.session_id.to_string(),
                     stage: session.stage,
                 },
                 session.seconds,
@@ -237,7 +237,7 @@ fn untraced(analysis: &TraceAnalysis, budgets: &Budgets) -> Vec<(Subject, f64, f
         .filter(|s| s.untraced_seconds > 0.0)
     {
         let subject = Subject::Untraced {
-            span: step.name.clone(),
+            span: step.name.to_string(),
             stage: step.stage,
         };
         match sums.iter_mut().find(|(s, _)| *s == subject) {

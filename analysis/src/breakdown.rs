@@ -1,12 +1,15 @@
 //! Where a run's time went, per stage and per session: wall time, time on the critical path, self time,
 //! and the parallelism actually achieved.
 
+use std::sync::Arc;
+
 use foldhash::HashMap;
 use ironforge_proto::semconv::{SpanKind, Stage};
 use serde::{Deserialize, Serialize};
 
 use crate::critical_path::Segment;
 use crate::tree::SpanTree;
+use crate::units::nanosecond_seconds;
 use crate::whatif::{Target, targets};
 
 /// One stage of a run.
@@ -14,23 +17,30 @@ use crate::whatif::{Target, targets};
 pub struct StageBreakdown {
     pub stage: Stage,
     /// When the stage's first span started, in seconds from the run's start.
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub start_seconds: f64,
     /// When its last span ended, in seconds from the run's start.
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub end_seconds: f64,
     /// Wall time of the stage's spans.
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub seconds: f64,
     /// Time of the run's critical path spent in the stage.
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub critical_seconds: f64,
     /// `critical_seconds` over the run's critical path.
     pub critical_share: f64,
     /// Time the stage's own spans spent outside their children (set-up, merging, waiting).
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub self_seconds: f64,
     /// Time of the critical path in the stage's spans during which they run none of their children: work no
     /// span explains (see [`crate::untraced`]).
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub untraced_seconds: f64,
     /// `untraced_seconds` over the run's critical path.
     pub untraced_share: f64,
     /// Sum of the durations of the stage's sessions (or of its spans' children when it has no sessions).
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub busy_seconds: f64,
     /// `busy_seconds` over `seconds`: 1 for sessions run one after another, N for N-wide.
     pub parallelism: f64,
@@ -40,12 +50,16 @@ pub struct StageBreakdown {
 /// One session in one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionBreakdown {
-    pub session_id: String,
+    pub session_id: Arc<str>,
     pub stage: Option<Stage>,
     /// Seconds from the run's start.
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub start_seconds: f64,
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub seconds: f64,
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub critical_seconds: f64,
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub self_seconds: f64,
 }
 
@@ -134,7 +148,7 @@ pub fn sessions(tree: &SpanTree, path: &[Segment]) -> Vec<SessionBreakdown> {
         .enumerate()
         .filter(|(_, node)| node.kind == Some(SpanKind::Session))
         .map(|(index, node)| SessionBreakdown {
-            session_id: node.session.as_deref().unwrap_or(&node.name).to_owned(),
+            session_id: Arc::clone(node.session.as_ref().unwrap_or(&node.name)),
             stage: node.stage,
             start_seconds: node.start,
             seconds: node.seconds(),
@@ -149,7 +163,8 @@ pub fn sessions(tree: &SpanTree, path: &[Segment]) -> Vec<SessionBreakdown> {
 /// `part / whole`, 0 when the whole is not positive.
 pub(crate) fn ratio(part: f64, whole: f64) -> f64 {
     if whole > 0.0 && part.is_finite() {
-        part / whole
+        // An empty sum is negative zero: its share is zero, not "-0".
+        part / whole + 0.0
     } else {
         0.0
     }

@@ -1,5 +1,7 @@
 //! One decided trace, analysed: its critical path, where its time went, and what would make it faster.
 
+use std::sync::Arc;
+
 use ironforge_engine::DecidedTrace;
 use ironforge_engine::model::{SpanId, TraceId};
 use ironforge_proto::semconv::Stage;
@@ -11,7 +13,7 @@ use crate::critical_path::{Segment, critical_path};
 use crate::memory::{LeakOptions, MemorySample, MemoryTrend, memory_trend};
 use crate::recommend::{Plan, RecommendOptions, Recommendation, plan, recommend};
 use crate::tree::SpanTree;
-use crate::units::duration;
+use crate::units::{duration, nanosecond_seconds};
 use crate::untraced;
 
 /// How to analyse a trace.
@@ -26,14 +28,17 @@ pub struct AnalysisOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathStep {
     pub span_id: SpanId,
-    pub name: String,
+    pub name: Arc<str>,
     pub stage: Option<Stage>,
-    pub session_id: Option<String>,
+    pub session_id: Option<Arc<str>>,
     /// Seconds from the run's start.
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub start_seconds: f64,
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub seconds: f64,
     /// Seconds of this step during which the span, which has children, runs none of them: work no span
     /// explains (see [`crate::untraced`]). 0 for a leaf, whose time is the work it names.
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub untraced_seconds: f64,
     /// `untraced_seconds` over the run's critical path.
     pub untraced_share: f64,
@@ -46,6 +51,7 @@ pub const MEMORY_TIMELINE_POINTS: usize = 240;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MemoryPoint {
     /// Seconds from the run's start.
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub seconds: f64,
     pub bytes: f64,
 }
@@ -55,10 +61,13 @@ pub struct MemoryPoint {
 pub struct TraceAnalysis {
     pub trace_id: TraceId,
     pub service_name: Option<String>,
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub run_seconds: f64,
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub critical_path_seconds: f64,
     pub critical_path: Vec<PathStep>,
     /// Seconds of the critical path no span explains: the steps' `untraced_seconds`, summed.
+    #[serde(serialize_with = "nanosecond_seconds")]
     pub untraced_seconds: f64,
     /// `untraced_seconds` over the critical path.
     pub untraced_share: f64,
@@ -245,9 +254,9 @@ fn steps(tree: &SpanTree, path: &[Segment], untraced: &[f64], path_seconds: f64)
             let node = &tree.nodes[segment.node];
             PathStep {
                 span_id: node.span_id,
-                name: node.name.to_string(),
+                name: Arc::clone(&node.name),
                 stage: node.stage,
-                session_id: node.session.as_deref().map(str::to_owned),
+                session_id: node.session.clone(),
                 start_seconds: segment.start,
                 seconds: segment.seconds(),
                 untraced_seconds,

@@ -17,6 +17,23 @@ const NOT_A_NUMBER: &str = "—";
 
 const BINARY_UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
 
+/// Serializes seconds at the spans' resolution, the nanosecond: a difference of two readings carries float
+/// noise in its last digits (`0.0020000000000000018` for 2 ms) that says nothing and costs bytes in every
+/// stored analysis. Negative zero, which an empty sum gives, is written as zero.
+pub(crate) fn nanosecond_seconds<S: serde::Serializer>(
+    seconds: &f64,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(to_nanosecond(*seconds))
+}
+
+/// `seconds` rounded to the nearest nanosecond, zero for negative zero; not-a-number stays so.
+pub(crate) fn to_nanosecond(seconds: f64) -> f64 {
+    let rounded = (seconds * 1e9).round() / 1e9;
+    // Past 2^53 ns (about 104 days) the product is already an integer count, and rounding leaves it as is.
+    rounded + 0.0
+}
+
 /// Up to three significant figures, no trailing zeros: `7`, `12.3`, `0.61`, `245`.
 pub fn number(value: f64) -> String {
     if !value.is_finite() {
@@ -129,6 +146,26 @@ pub fn measured(value: f64, unit: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_are_written_to_the_nanosecond_without_negative_zero() {
+        #[derive(serde::Serialize)]
+        struct Step(#[serde(serialize_with = "nanosecond_seconds")] f64);
+        let cases = [
+            (0.0020000000000000018, "0.002"),
+            (0.4995495779999999, "0.499549578"),
+            (20.203934241, "20.203934241"),
+            (-0.0, "0.0"),
+            (-0.25, "-0.25"),
+            (1e-10, "0.0"),
+            (86_400.000_000_001, "86400.000000001"),
+            (f64::NAN, "null"),
+        ];
+        for (seconds, expected) in cases {
+            let text = serde_json::to_string(&Step(seconds)).unwrap_or_default();
+            assert_eq!(text, expected, "{seconds:?}");
+        }
+    }
 
     #[test]
     fn durations_read_in_the_unit_that_fits() {

@@ -91,9 +91,10 @@ pub fn on_path(tree: &SpanTree, path: &[Segment]) -> Vec<f64> {
     path.iter()
         .map(|segment| {
             let gaps = cache[segment.node].get_or_insert_with(|| gaps(tree, segment.node));
+            // Folded from zero: `sum` of no gaps (a leaf) is negative zero.
             gaps.iter()
                 .map(|gap| gap.overlap(segment.start, segment.end))
-                .sum()
+                .fold(0.0, |total, seconds| total + seconds)
         })
         .collect()
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ironforge_analysis::{AnalysisOptions, Budgets, analyse};
+use ironforge_analysis::{AnalysisOptions, Budgets, analyse, analyse_unplanned};
 use ironforge_engine::config::ContractFile;
 use ironforge_engine::model::{SpanId, SpanRecord, TraceId};
 use ironforge_engine::{ContractSet, DecidedTrace, Now, decide_batch};
@@ -103,6 +103,15 @@ fn analysis(c: &mut Criterion) {
     let options = AnalysisOptions::default();
     c.bench_function("analyse one 234-span run", |b| {
         b.iter(|| black_box(analyse(black_box(&trace), &budgets, &options)))
+    });
+    // What the analysis thread does for every run; the plan waits for a reader.
+    c.bench_function("analyse one 234-span run, unplanned", |b| {
+        b.iter(|| black_box(analyse_unplanned(black_box(&trace), &options)))
+    });
+    // What the history stores of every run (compressed after), and the API serves.
+    let analysed = analyse(&trace, &budgets, &options).unwrap();
+    c.bench_function("one run's analysis as JSON", |b| {
+        b.iter(|| black_box(serde_json::to_vec(black_box(&analysed)).unwrap()))
     });
 
     // The analysis thread with a history of 200 runs already on disk, as a pipeline that has run for a while.

@@ -367,7 +367,7 @@ fn outliers(
                 risk: Level::Low,
                 scenario: Scenario::Retime {
                     target: Target::Session {
-                        session_id: session.session_id.clone(),
+                        session_id: session.session_id.to_string(),
                         stage: session.stage,
                     },
                     change: Change::Seconds(goal - session.seconds),

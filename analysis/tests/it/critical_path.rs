@@ -39,7 +39,7 @@ fn a_serial_chain_is_all_on_the_critical_path() {
     assert_close(discovery.self_seconds, 0.0, "stage self time");
     assert_eq!(discovery.sessions, 3);
     let slowest = &analysis.sessions[0];
-    assert_eq!(slowest.session_id, "s2");
+    assert_eq!(&*slowest.session_id, "s2");
     assert_close(slowest.critical_seconds, 5.0, "s2 on the path");
 }
 
@@ -71,7 +71,7 @@ fn a_fan_out_follows_only_the_last_finishing_branch() {
     let b = analysis
         .sessions
         .iter()
-        .find(|s| s.session_id == "b")
+        .find(|s| &*s.session_id == "b")
         .expect("b");
     assert_close(b.critical_seconds, 0.0, "b is off the path");
 }

@@ -78,7 +78,7 @@ fn the_path_the_stages_and_the_run_account_for_the_untraced_time() {
         .sum();
     assert_close(on_path, 7.0, "steps");
     for step in &analysis.critical_path {
-        let expected = if step.name == "run" {
+        let expected = if &*step.name == "run" {
             step.seconds
         } else {
             0.0

@@ -57,7 +57,7 @@ pub fn flame_graph<'a>(runs: impl IntoIterator<Item = &'a TraceAnalysis>) -> Fla
                 .or_default()
                 .entry(session.to_owned())
                 .or_default()
-                .entry(step.name.clone())
+                .entry(step.name.to_string())
                 .or_default() += step.seconds;
         }
     }
@@ -224,9 +224,9 @@ mod tests {
     fn step(stage: Option<Stage>, session: Option<&str>, name: &str, seconds: f64) -> PathStep {
         PathStep {
             span_id: SpanId([1; 8]),
-            name: name.to_owned(),
+            name: name.into(),
             stage,
-            session_id: session.map(str::to_owned),
+            session_id: session.map(Into::into),
             start_seconds: 0.0,
             seconds,
             untraced_seconds: 0.0,

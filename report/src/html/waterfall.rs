@@ -160,7 +160,7 @@ mod tests {
 
     fn session(id: &str, start: f64, seconds: f64) -> SessionBreakdown {
         SessionBreakdown {
-            session_id: id.to_owned(),
+            session_id: id.into(),
             stage: None,
             start_seconds: start,
             seconds,
@@ -179,7 +179,7 @@ mod tests {
         let lanes = lanes(&[&a, &b, &c]);
         let ids: Vec<Vec<&str>> = lanes
             .iter()
-            .map(|lane| lane.iter().map(|s| s.session_id.as_str()).collect())
+            .map(|lane| lane.iter().map(|s| &*s.session_id).collect())
             .collect();
         assert_eq!(ids, [vec!["a", "b"], vec!["c"]]);
     }

@@ -59,9 +59,9 @@ pub(crate) fn trace_analysis(a: &TraceAnalysis) -> pb::TraceAnalysis {
 fn path_step(s: &PathStep) -> pb::PathStep {
     pb::PathStep {
         span_id: s.span_id.0.to_vec(),
-        name: s.name.clone(),
+        name: s.name.to_string(),
         stage: stage(s.stage),
-        session_id: s.session_id.clone().unwrap_or_default(),
+        session_id: s.session_id.as_deref().unwrap_or_default().to_owned(),
         start_seconds: s.start_seconds,
         seconds: s.seconds,
         untraced_seconds: s.untraced_seconds,
@@ -86,7 +86,7 @@ fn stage_breakdown(s: &StageBreakdown) -> pb::StageBreakdown {
 
 fn session_breakdown(s: &SessionBreakdown) -> pb::SessionBreakdown {
     pb::SessionBreakdown {
-        session_id: s.session_id.clone(),
+        session_id: s.session_id.to_string(),
         stage: stage(s.stage),
         seconds: s.seconds,
         critical_seconds: s.critical_seconds,
