@@ -70,12 +70,22 @@ impl Default for AttributeLimits {
     }
 }
 
-/// A key's length and its last (up to) 8 bytes as one number.
+/// A key's length and its last (up to) 8 bytes as one number, little-endian.
 fn fingerprint(bytes: &[u8]) -> (usize, u64) {
-    let tail = &bytes[bytes.len().saturating_sub(8)..];
-    let mut word = [0u8; 8];
-    word[..tail.len()].copy_from_slice(tail);
-    (bytes.len(), u64::from_le_bytes(word))
+    // One eight-byte load for the usual key; copying a tail of any length into a zeroed word compiled to a
+    // call to `memcpy` per attribute read, a third of this function's time.
+    let tail = bytes
+        .len()
+        .checked_sub(8)
+        .and_then(|start| bytes.get(start..));
+    let word = match tail.and_then(|tail| <[u8; 8]>::try_from(tail).ok()) {
+        Some(tail) => u64::from_le_bytes(tail),
+        None => bytes
+            .iter()
+            .rev()
+            .fold(0, |word, &byte| word << 8 | u64::from(byte)),
+    };
+    (bytes.len(), word)
 }
 
 impl ReadPlan {
@@ -189,5 +199,19 @@ mod tests {
         for unread in ["", "a", "thread.id", "code.function", "ironforge.unknown"] {
             assert_eq!(plan.slot(unread), None, "{unread}");
         }
+    }
+
+    #[test]
+    fn a_fingerprint_is_the_length_and_the_last_eight_bytes_whatever_the_length() {
+        assert_eq!(fingerprint(b""), (0, 0));
+        assert_eq!(fingerprint(b"abc"), (3, 0x0063_6261));
+        assert_eq!(
+            fingerprint(b"abcdefgh"),
+            (8, u64::from_le_bytes(*b"abcdefgh"))
+        );
+        assert_eq!(
+            fingerprint(b"session.stage.name"),
+            (18, u64::from_le_bytes(*b"age.name"))
+        );
     }
 }
