@@ -264,6 +264,9 @@ impl Facts {
     }
 
     /// [`Facts::set`] for a key from [`fact_key`] (a read plan's): compared by address, not text.
+    // In line with the decoder that builds the value, which then writes it once, in place: called, the value
+    // went through the stack and its load waited on the stores that wrote it.
+    #[inline]
     pub(crate) fn set_planned(&mut self, key: &'static str, value: FactValue) {
         match self.values.iter_mut().find(|(k, _)| std::ptr::eq(*k, key)) {
             Some(slot) => slot.1 = value,
