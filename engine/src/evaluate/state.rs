@@ -273,9 +273,9 @@ impl TraceState {
     /// added.
     pub(super) fn keep(&mut self, span: &SpanRecord, strings: &mut Interner) -> usize {
         let before = self.strings.len();
-        let name = self.index_of(strings.share(&span.name), Scan::FromFirst);
+        let name = self.index_of(&span.name, strings, Scan::FromFirst);
         let session = span.session_id.as_ref().map_or(NO_STRING, |session| {
-            self.index_of(strings.share(session), Scan::FromLast)
+            self.index_of(session, strings, Scan::FromLast)
         });
         self.spans.push(KeptSpan {
             span_id: span.span_id,
@@ -323,18 +323,29 @@ impl TraceState {
         bytes
     }
 
-    fn index_of(&mut self, text: Arc<str>, scan: Scan) -> u32 {
-        let same = |kept: &Arc<str>| Arc::ptr_eq(kept, &text);
+    /// The place of `text` in the trace's strings, which hold the shard's shared copy of each text (`strings`
+    /// shares them), added when new. A span decoded on the thread that decoded the first one with the text
+    /// carries that very copy: found by address, without hashing the text in the shard's table.
+    fn index_of(&mut self, text: &Arc<str>, strings: &mut Interner, scan: Scan) -> u32 {
+        if let Some(index) = self.position(text, scan) {
+            return index;
+        }
+        let shared = strings.share(text);
+        if let Some(index) = self.position(&shared, scan) {
+            return index;
+        }
+        let index = u32::try_from(self.strings.len()).unwrap_or(NO_STRING - 1);
+        self.strings.push(shared);
+        index
+    }
+
+    fn position(&self, text: &Arc<str>, scan: Scan) -> Option<u32> {
+        let same = |kept: &Arc<str>| Arc::ptr_eq(kept, text);
         let found = match scan {
             Scan::FromFirst => self.strings.iter().position(same),
             Scan::FromLast => self.strings.iter().rposition(same),
-        };
-        if let Some(index) = found {
-            return u32::try_from(index).unwrap_or(NO_STRING - 1);
-        }
-        let index = u32::try_from(self.strings.len()).unwrap_or(NO_STRING - 1);
-        self.strings.push(text);
-        index
+        }?;
+        Some(u32::try_from(found).unwrap_or(NO_STRING - 1))
     }
 
     pub(super) fn name(&self, span: &KeptSpan) -> &str {
