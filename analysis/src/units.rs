@@ -28,7 +28,7 @@ pub(crate) fn nanosecond_seconds<S: serde::Serializer>(
 }
 
 /// `seconds` rounded to the nearest nanosecond, zero for negative zero; not-a-number stays so.
-pub(crate) fn to_nanosecond(seconds: f64) -> f64 {
+fn to_nanosecond(seconds: f64) -> f64 {
     let rounded = (seconds * 1e9).round() / 1e9;
     // Past 2^53 ns (about 104 days) the product is already an integer count, and rounding leaves it as is.
     rounded + 0.0
