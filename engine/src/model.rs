@@ -34,7 +34,7 @@ macro_rules! hex_id {
 
             /// The lowercase hex form.
             pub fn to_hex(&self) -> String {
-                hex::encode(self.0)
+                self.hex_digits().into_iter().map(char::from).collect()
             }
 
             /// The lowercase hex digits, on the stack: ids are written into every verdict and analysis
@@ -59,7 +59,7 @@ macro_rules! hex_id {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.to_hex())
+                write!(f, "{}({self})", stringify!($name))
             }
         }
 

@@ -74,12 +74,8 @@ impl Default for AttributeLimits {
 fn fingerprint(bytes: &[u8]) -> (usize, u64) {
     // One eight-byte load for the usual key; copying a tail of any length into a zeroed word compiled to a
     // call to `memcpy` per attribute read, a third of this function's time.
-    let tail = bytes
-        .len()
-        .checked_sub(8)
-        .and_then(|start| bytes.get(start..));
-    let word = match tail.and_then(|tail| <[u8; 8]>::try_from(tail).ok()) {
-        Some(tail) => u64::from_le_bytes(tail),
+    let word = match bytes.last_chunk::<8>() {
+        Some(tail) => u64::from_le_bytes(*tail),
         None => bytes
             .iter()
             .rev()

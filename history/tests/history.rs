@@ -482,6 +482,17 @@ fn served(n: u64, decided_unix_nano: u64) -> RunRecord {
     }
 }
 
+/// A closed history file named `name` holding `runs`, for tests that change its rows behind the history's back.
+fn file_with(name: &str, runs: &[RunRecord]) -> (TempDir, HistoryOptions) {
+    let dir = TempDir::new(name);
+    let options = HistoryOptions::in_dir(dir.path());
+    let mut history = History::open(options.clone()).unwrap();
+    for run in runs {
+        history.record(run).unwrap();
+    }
+    (dir, options)
+}
+
 #[test]
 fn what_a_run_served_is_read_back_by_trace_id_replaced_revised_and_kept_across_reopening() {
     let dir = TempDir::new("served");
@@ -665,11 +676,7 @@ fn a_version_1_file_is_migrated_keeping_its_runs() {
 
 #[test]
 fn answers_a_version_2_file_kept_as_text_read_back_and_new_ones_are_written_compressed() {
-    let dir = TempDir::new("v2-text");
-    let options = HistoryOptions::in_dir(dir.path());
-    let mut history = History::open(options.clone()).unwrap();
-    history.record(&served(1, T0)).unwrap();
-    drop(history);
+    let (_dir, options) = file_with("v2-text", &[served(1, T0)]);
     // What a version 2 build wrote: the JSON itself, as TEXT.
     let old_analysis = r#"{"critical_path":[],"written":"at version 2"}"#;
     {
@@ -723,12 +730,8 @@ fn answers_a_version_2_file_kept_as_text_read_back_and_new_ones_are_written_comp
 
 #[test]
 fn a_damaged_compressed_answer_is_a_clear_error_and_the_other_runs_still_read() {
-    let dir = TempDir::new("damaged-served");
-    let options = HistoryOptions::in_dir(dir.path());
-    let mut history = History::open(options.clone()).unwrap();
-    history.record(&served(1, T0)).unwrap();
-    history.record(&served(2, T0 + MINUTE)).unwrap();
-    drop(history);
+    let (first, second) = (served(1, T0), served(2, T0 + MINUTE));
+    let (_dir, options) = file_with("damaged-served", &[first.clone(), second.clone()]);
     {
         let connection = rusqlite::Connection::open(&options.path).unwrap();
         // Keep the frame's header and cut its body: the frame still states its size.
@@ -736,24 +739,23 @@ fn a_damaged_compressed_answer_is_a_clear_error_and_the_other_runs_still_read() 
             .execute(
                 "UPDATE served SET analysis = substr(analysis, 1, 12)
                  WHERE run_id = (SELECT run_id FROM runs WHERE trace_id = ?1)",
-                [hex::encode(served(1, T0).trace_id)],
+                [hex::encode(first.trace_id)],
             )
             .unwrap();
     }
 
     let history = History::open(options.clone()).unwrap();
-    let error = history.analysis(&served(1, T0).trace_id).unwrap_err();
+    let error = history.analysis(&first.trace_id).unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains(&options.path.display().to_string())
             && message.contains("does not decompress"),
         "{message}"
     );
-    let second = served(2, T0 + MINUTE);
     assert_eq!(history.analysis(&second.trace_id).unwrap(), second.analysis);
     assert_eq!(
-        history.verdict(&served(1, T0).trace_id).unwrap(),
-        served(1, T0).verdict,
+        history.verdict(&first.trace_id).unwrap(),
+        first.verdict,
         "the damaged run's verdict is still read"
     );
 }

@@ -93,7 +93,6 @@ fn span(
 /// What the pipelines' traces leave: violations, verdicts and monitored spans. Each span histogram is given
 /// one exemplar-taking span only, since later ones within a second take none.
 fn record_pipelines(metrics: &Metrics) {
-    let now = Instant::now();
     for trace in [1, 3] {
         metrics.violation(&violation(trace));
     }
@@ -107,34 +106,32 @@ fn record_pipelines(metrics: &Metrics) {
         (attr::MEMORY_PEAK, 2.5e8),
         (attr::PATTERN_AUTHENTICITY, 0.91),
     ];
-    metrics.span(
-        &span(
+    let spans = [
+        span(
             Some(SpanKind::Session),
             Some(Stage::Validation),
             1_200,
             &session,
         ),
-        now,
-    );
-    metrics.span(
-        &span(
+        span(
             Some(SpanKind::Run),
             None,
             95_000,
             &[(attr::MEMORY_PEAK, f64::NAN)],
         ),
-        now,
-    );
-    metrics.span(
-        &span(
+        span(
             Some(SpanKind::Pattern),
             None,
             10,
             &[(attr::PATTERN_AUTHENTICITY, f64::NAN)],
         ),
-        now,
-    );
-    metrics.span(&span(None, None, 10, &[(attr::MEMORY_PEAK, 9.0)]), now);
+        span(None, None, 10, &[(attr::MEMORY_PEAK, 9.0)]),
+    ];
+    // One batch: the spans share its time, as a shard worker gives it.
+    let now = Instant::now();
+    for span in &spans {
+        metrics.span(span, now);
+    }
     metrics.decision_delay(0.003);
     metrics.health(120.0);
     metrics.health(f64::NAN);
