@@ -1,5 +1,5 @@
-//! `ironforge-loadgen`: sends IRONFORGE-shaped OTLP load and measures the receiver, or serves a decode-only
-//! baseline receiver.
+//! `ironforge-loadgen`: sends IRONFORGE-shaped OTLP load and measures the receiver, or serves a receiver to
+//! compare against: one that only decodes, or one that only takes the bytes (and logs them).
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
@@ -9,11 +9,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use ironforge_loadgen::baseline;
+use ironforge_loadgen::baseline::{self, ServeError};
 use ironforge_loadgen::copies::Recording;
 use ironforge_loadgen::send::{self, Protocol, SendOptions};
 use ironforge_loadgen::shape::ShapeOptions;
+use ironforge_loadgen::sink;
 use tokio::net::TcpListener;
+
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Load generator for the IRONFORGE monitor.
 #[derive(Debug, Parser)]
@@ -30,6 +34,9 @@ enum Command {
     Send(SendArgs),
     /// Serve a receiver that decodes each OTLP request and drops it.
     Baseline(BaselineArgs),
+    /// Serve a receiver that takes each OTLP request's bytes without decoding them and, with --log, appends
+    /// them to a file synced before the answer: the transport's and the log's floor.
+    Sink(SinkArgs),
     /// Write a recorded OTLP/JSON-lines file (`ironforge-replay --output`) many times over, each copy with
     /// its own trace and span ids and later than the one before: a large input for `check`.
     Copies(CopiesArgs),
@@ -98,6 +105,20 @@ struct BaselineArgs {
 }
 
 #[derive(Debug, Args)]
+struct SinkArgs {
+    /// OTLP/gRPC listen address.
+    #[arg(long, default_value = "127.0.0.1:15317")]
+    grpc_addr: SocketAddr,
+    /// OTLP/HTTP listen address (`POST /v1/traces`).
+    #[arg(long, default_value = "127.0.0.1:15318")]
+    http_addr: SocketAddr,
+    /// Append each request to this file (created or emptied) and sync it before answering; requests that
+    /// arrive during a sync share the next, and the file is emptied every 16 MiB.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 struct CopiesArgs {
     /// The recording to copy: OTLP/JSON, one request a line.
     #[arg(long, value_name = "FILE")]
@@ -119,6 +140,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Send(args) => run_send(args).await,
         Command::Baseline(args) => run_baseline(args).await,
+        Command::Sink(args) => run_sink(args).await,
         Command::Copies(args) => run_copies(&args),
     };
     match result {
@@ -175,8 +197,7 @@ async fn run_send(args: SendArgs) -> Result<ExitCode, Box<dyn std::error::Error>
 }
 
 async fn run_baseline(args: BaselineArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let grpc = TcpListener::bind(args.grpc_addr).await?;
-    let http = TcpListener::bind(args.http_addr).await?;
+    let (grpc, http) = bind(args.grpc_addr, args.http_addr).await?;
     let mut receiver = baseline::serve(grpc, http)?;
     eprintln!(
         "baseline: decoding OTLP/gRPC on {} and OTLP/HTTP on http://{}/v1/traces (pid {})",
@@ -184,16 +205,59 @@ async fn run_baseline(args: BaselineArgs) -> Result<ExitCode, Box<dyn std::error
         receiver.http_addr(),
         std::process::id()
     );
-    tokio::select! {
-        result = receiver.failed() => result?,
-        () = terminated() => {}
-    }
+    until_stopped(receiver.failed()).await?;
     let tally = receiver.shutdown().await?;
     eprintln!(
         "baseline: decoded {} spans in {} requests",
         tally.spans, tally.requests
     );
     Ok(ExitCode::SUCCESS)
+}
+
+async fn run_sink(args: SinkArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let (grpc, http) = bind(args.grpc_addr, args.http_addr).await?;
+    let mut receiver = sink::serve(grpc, http, args.log.as_deref())?;
+    let logging = args
+        .log
+        .as_ref()
+        .map(|path| format!(", logging to {}", path.display()))
+        .unwrap_or_default();
+    eprintln!(
+        "sink: taking OTLP/gRPC on {} and OTLP/HTTP on http://{}/v1/traces{logging} (pid {})",
+        receiver.grpc_addr(),
+        receiver.http_addr(),
+        std::process::id()
+    );
+    until_stopped(receiver.failed()).await?;
+    let taken = receiver.shutdown().await?;
+    eprintln!(
+        "sink: took {} bytes in {} requests",
+        taken.bytes, taken.requests
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The two listeners of a receiver, each address named when it cannot be bound.
+async fn bind(grpc: SocketAddr, http: SocketAddr) -> Result<(TcpListener, TcpListener), String> {
+    let listen = |addr: SocketAddr, flag: &'static str| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|err| format!("{flag} {addr}: {err}"))
+    };
+    Ok((
+        listen(grpc, "--grpc-addr").await?,
+        listen(http, "--http-addr").await?,
+    ))
+}
+
+/// Waits until a server fails or the process is told to stop (Ctrl-C, SIGTERM).
+async fn until_stopped(
+    failed: impl Future<Output = Result<(), ServeError>>,
+) -> Result<(), ServeError> {
+    tokio::select! {
+        result = failed => result,
+        () = terminated() => Ok(()),
+    }
 }
 
 fn run_copies(args: &CopiesArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {

@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod retry;
+mod sink;
 mod smoke;

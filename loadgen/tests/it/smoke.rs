@@ -11,7 +11,7 @@ async fn start_baseline() -> Baseline {
     baseline::serve(grpc, http).unwrap()
 }
 
-fn options(protocol: Protocol, endpoint: String) -> SendOptions {
+pub(crate) fn options(protocol: Protocol, endpoint: String) -> SendOptions {
     SendOptions {
         endpoint,
         connections: 2,
