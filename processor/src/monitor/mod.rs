@@ -297,17 +297,18 @@ impl ShardOutput for Dispatch {
         for event in events {
             match event {
                 EngineEvent::Violation(violation) => self.outputs.violation(violation, now.instant),
+                // Compliance counts a verdict before the outputs publish it, so whoever has read a verdict
+                // finds it in the health and compliance answers too. Compliance sets the health gauges itself.
                 EngineEvent::Verdict(verdict) => {
-                    self.outputs.verdict(&verdict, false);
-                    // Compliance sets the health gauges itself.
                     self.compliance().record(&verdict);
+                    self.outputs.verdict(&verdict, false);
                 }
                 EngineEvent::VerdictRevised { verdict, added } => {
+                    self.compliance().revise(&verdict, added);
                     self.outputs.verdict(&verdict, true);
                     if let Some(analyst) = self.outputs.analysis() {
                         analyst.revise(&verdict);
                     }
-                    self.compliance().revise(&verdict, added);
                 }
                 EngineEvent::Unmonitored { trace_id, spans } => {
                     self.outputs.metrics().trace_unmonitored();
