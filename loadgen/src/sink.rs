@@ -2,8 +2,9 @@
 //! pays before it looks at a span, and, with a log, what making the request durable before answering adds.
 //! The processor's cost above it is its own work: decode, evaluation, the log's records, analysis.
 //!
-//! OTLP/gRPC `TraceService/Export` is served by tonic with a codec that hands over the message as bytes
-//! (tonic frames it and inflates gzip); OTLP/HTTP `POST /v1/traces` takes the body as bytes (inflating gzip).
+//! OTLP/gRPC `TraceService/Export` is served by the processor's own receiving path,
+//! [`RawTraceExport`](ironforge_proto::raw_export::RawTraceExport), which hands over the message as bytes (tonic
+//! frames it and inflates gzip); OTLP/HTTP `POST /v1/traces` takes the body as bytes (inflating gzip).
 //! With a log file, each request's bytes are appended after their length and the file is synced before the
 //! answer. Requests that arrive while a sync runs share the next one, as the processor's `--wal-fsync batch`
 //! group commit does, and the file starts over past [`LOG_SEGMENT_BYTES`] as the processor's log releases
@@ -15,7 +16,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
-use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,24 +23,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use bytes::Buf;
 use ironforge_proto::otlp::trace_service::ExportTraceServiceResponse;
-use prost::Message;
+use ironforge_proto::raw_export::RawTraceExport;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::Status;
-use tonic::codec::{
-    Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder,
-};
-use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
-use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::codegen::BoxFuture;
+use tonic::server::UnaryService;
 
 use crate::receiver::{MAX_REQUEST_BYTES, ServeError, Servers, protobuf_body, success};
 
 /// The log file is emptied once it holds this much: the processor's segment size.
 pub const LOG_SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
-
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 /// Error serving the sink.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +116,8 @@ pub fn serve(grpc: TcpListener, http: TcpListener, log: Option<&Path>) -> Result
     let router = Router::new()
         .route("/v1/traces", post(export_http))
         .with_state(Arc::clone(&taker));
-    let servers = Servers::start(grpc, RawExport(Arc::clone(&taker)), http, router)?;
+    let export = RawTraceExport::new(TakeExport(Arc::clone(&taker)), MAX_REQUEST_BYTES);
+    let servers = Servers::start(grpc, export, http, router)?;
     Ok(Sink { servers, taker })
 }
 
@@ -231,42 +226,11 @@ async fn export_http(State(taker): State<Arc<Taker>>, headers: HeaderMap, body: 
     }
 }
 
-/// `TraceService/Export` taking the message as bytes.
+/// `TraceService/Export`'s handler: takes the message's bytes.
 #[derive(Debug, Clone)]
-struct RawExport(Arc<Taker>);
+struct TakeExport(Arc<Taker>);
 
-impl NamedService for RawExport {
-    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
-}
-
-impl<B> Service<http::Request<B>> for RawExport
-where
-    B: Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = std::convert::Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if request.uri().path() != EXPORT_PATH {
-            return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
-        }
-        let mut accept = EnabledCompressionEncodings::default();
-        accept.enable(CompressionEncoding::Gzip);
-        let mut grpc = Grpc::new(RawCodec)
-            .apply_compression_config(accept, EnabledCompressionEncodings::default())
-            .apply_max_message_size_config(Some(MAX_REQUEST_BYTES), None);
-        let export = self.clone();
-        Box::pin(async move { Ok(grpc.unary(export, request).await) })
-    }
-}
-
-impl UnaryService<Bytes> for RawExport {
+impl UnaryService<Bytes> for TakeExport {
     type Response = ExportTraceServiceResponse;
     type Future = BoxFuture<tonic::Response<ExportTraceServiceResponse>, Status>;
 
@@ -279,44 +243,5 @@ impl UnaryService<Bytes> for RawExport {
                 .map_err(|err| Status::unavailable(err.to_string()))?;
             Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
         })
-    }
-}
-
-/// Requests decode to their bytes, answers encode with prost.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = ExportTraceServiceResponse;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = ExportTraceServiceResponse;
-    type Error = Status;
-
-    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst)
-            .map_err(|err| Status::internal(err.to_string()))
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        let remaining = src.remaining();
-        Ok(Some(src.copy_to_bytes(remaining)))
     }
 }

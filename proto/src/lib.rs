@@ -4,6 +4,8 @@
 //!   `TraceVerdict` and the `MonitorService` gRPC client and server.
 //! - `otlp` (feature `grpc`): the OTLP types of `opentelemetry-proto`, re-exported so the whole workspace
 //!   uses one version.
+//! - `raw_export` (feature `grpc`): the OTLP `TraceService/Export` server that hands each request's message to
+//!   its handler as bytes.
 //! - [`semconv`]: every attribute name, span kind, stage, event type and edge intent the instrumentation emits
 //!   and the processor reads. No other crate spells these strings.
 //!
@@ -16,6 +18,9 @@
 //! ```
 
 pub mod semconv;
+
+#[cfg(feature = "grpc")]
+pub mod raw_export;
 
 /// The monitor's own protobuf messages and services.
 #[cfg(feature = "grpc")]

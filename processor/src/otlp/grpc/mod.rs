@@ -23,7 +23,7 @@ use tonic::codegen::{Body, BoxFuture, Bytes, Service, StdError, http};
 use tonic::server::NamedService;
 use tonic::{Code, Status};
 
-pub use self::export::TraceExportServer;
+pub use self::export::{Export, TraceExportServer};
 pub use self::receiver::GrpcReceiver;
 use super::refusal::Refusal;
 use super::traces::{self, SpanCounts};
@@ -42,7 +42,7 @@ pub type GrpcMetricsService = GrpcService<MetricsServiceServer<GrpcReceiver>>;
 /// to a `tonic::transport::Server`.
 pub fn trace_service(sink: Arc<dyn SpanSink>, limits: &ReceiverLimits) -> GrpcTraceService {
     GrpcService {
-        inner: TraceExportServer::new(Arc::clone(&sink), limits.max_request_bytes),
+        inner: export::trace_export_server(Arc::clone(&sink), limits.max_request_bytes),
         reports: Some(sink),
     }
 }
