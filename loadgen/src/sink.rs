@@ -2,9 +2,9 @@
 //! pays before it looks at a span, and, with a log, what making the request durable before answering adds.
 //! The processor's cost above it is its own work: decode, evaluation, the log's records, analysis.
 //!
-//! OTLP/gRPC `TraceService/Export` is served by the processor's own receiving path,
-//! [`RawTraceExport`](ironforge_proto::raw_export::RawTraceExport), which hands over the message as bytes (tonic
-//! frames it and inflates gzip); OTLP/HTTP `POST /v1/traces` takes the body as bytes (inflating gzip).
+//! OTLP/gRPC `TraceService/Export` is served by the processor's own receiving path, [`RawTraceExport`], which
+//! hands over the message as bytes (tonic frames it and inflates gzip); OTLP/HTTP `POST /v1/traces` takes the
+//! body as bytes (inflating gzip).
 //! With a log file, each request's bytes are appended after their length and the file is synced before the
 //! answer. Requests that arrive while a sync runs share the next one, as the processor's `--wal-fsync batch`
 //! group commit does, and the file starts over past [`LOG_SEGMENT_BYTES`] as the processor's log releases
