@@ -78,11 +78,12 @@ impl Taker {
         let length = message.len() as u64;
         if let Some(log) = &self.log {
             let (done, synced) = oneshot::channel();
+            let writer_stopped = || io::Error::other("the log's writer has stopped");
             log.send(Append { message, done })
-                .map_err(|_| io::Error::other("the log's writer has stopped"))?;
+                .map_err(|_| writer_stopped())?;
             synced
                 .await
-                .map_err(|_| io::Error::other("the log's writer has stopped"))?
+                .map_err(|_| writer_stopped())?
                 .map_err(|err| io::Error::new(err.kind(), err.to_string()))?;
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
