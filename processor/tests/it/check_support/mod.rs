@@ -23,7 +23,9 @@ pub(crate) const SERVICE: &str = "ironforge-replay";
 pub(crate) fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("ironforge-check-{}", std::process::id()));
+        // Under the target directory, which `cargo clean` empties: nothing removes it after the run.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("ironforge-check-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     })

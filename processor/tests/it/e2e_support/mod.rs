@@ -353,9 +353,10 @@ pub(crate) fn processor_command_logging(format: &str) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ironforge-processor"));
     command
         // A data directory of its own: another run's write-ahead log would be replayed, and its lock held.
+        // Under the target directory, which `cargo clean` empties: nothing removes it after the run.
         .env(
             "IRONFORGE_DATA_DIR",
-            std::env::temp_dir().join(unique("ironforge-process")),
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique("ironforge-process")),
         )
         .args(["--log-format", format])
         .args(["--otlp-grpc-addr", "127.0.0.1:0"])
