@@ -14,7 +14,7 @@ const DECIDED: u8 = 4;
 const EMITTED_FINGERPRINT: u8 = 5;
 const TABLED_SPANS: u8 = 6;
 
-/// A violation as the exactly-once rule knows it: one per trace, contract and span (none for a
+/// A violation as the emitted-once rule knows it: one per trace, contract and span (none for a
 /// trace-scoped contract), the contract and span folded into a 64-bit fingerprint. A trace in flight may
 /// raise thousands of violations, each remembered until its verdict; 24 bytes each instead of a copy of the
 /// contract id keeps that within reach. Two of one trace's violations share a fingerprint with odds of

@@ -76,6 +76,18 @@ pub enum EngineEvent {
     Decided(Box<DecidedTrace>),
 }
 
+impl EngineEvent {
+    /// The trace the event is about.
+    pub fn trace_id(&self) -> TraceId {
+        match self {
+            Self::Violation(violation) => violation.trace_id,
+            Self::Verdict(verdict) | Self::VerdictRevised { verdict, .. } => verdict.trace_id,
+            Self::Unmonitored { trace_id, .. } => *trace_id,
+            Self::Decided(trace) => trace.verdict.trace_id,
+        }
+    }
+}
+
 /// Running counts of what the engine did, for the processor's own metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {

@@ -1,7 +1,8 @@
 //! A worker's side of the write-ahead log: batches written and committed before they are acknowledged,
-//! decisions logged before they are handed on, and exactly-once across restarts: traces decided before a
+//! decisions logged as soon as they are handed on, and once across restarts: traces decided before a
 //! restart are not decided again, and a violation already emitted (same trace, contract and span) is not
-//! emitted again.
+//! emitted again. A crash between handing a trace's decisions on and logging them repeats those after the
+//! restart (its spans are evaluated again); it never loses them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -185,7 +186,8 @@ impl Logged {
         }
     }
 
-    /// Logs each decision before it is handed on, and leaves out violations already emitted.
+    /// Leaves out violations already emitted and adds the decisions to the log's pending records, to write
+    /// once they are handed on ([`Logged::write_decided`]).
     ///
     /// Returns the violations left out, emitted before the restart: they are listed again, not sent again.
     pub(super) fn decided(&mut self, events: &mut Vec<EngineEvent>) -> Vec<Violation> {
@@ -204,12 +206,7 @@ impl Logged {
             EngineEvent::Verdict(verdict) | EngineEvent::VerdictRevised { verdict, .. } => {
                 self.emitted.remove(&verdict.trace_id);
                 if let Err(err) = self.log.append_verdict(verdict) {
-                    WalFailed {
-                        what: "record a verdict",
-                        error: &err,
-                        usage: self.log.usage(),
-                    }
-                    .emit();
+                    self.failed("record a verdict", &err);
                 }
                 true
             }
@@ -220,10 +217,16 @@ impl Logged {
             // Analysis of a trace whose verdict is logged: handed on once, with that verdict.
             EngineEvent::Decided(_) => true,
         });
+        emitted_before
+    }
+
+    /// Writes the decisions handed on: from now on a restart neither decides their trace again nor emits
+    /// their violations again. They were encoded before they were handed on, so that a crash between the
+    /// two is as unlikely as it can be.
+    pub(super) fn write_decided(&mut self) {
         if let Err(err) = self.log.write_decisions() {
             self.failed("record decisions", &err);
         }
-        emitted_before
     }
 
     /// Syncs when the interval is due; now and then deletes segments whose traces are all decided, and

@@ -258,16 +258,31 @@ impl Worker {
         self.dispatch(events, now);
     }
 
-    /// Logs the decisions, leaving out violations already emitted (before a restart), then hands them on.
-    fn dispatch(&mut self, mut events: Vec<EngineEvent>, now: Now) {
-        if let Some(log) = &mut self.log {
-            let emitted_before = log.decided(&mut events);
+    /// Hands the decisions on, leaving out violations already emitted (before a restart), and logs them.
+    /// With a log, one trace's at a time: a crash in between repeats that trace's decisions after the
+    /// restart instead of losing them, and a kill mid-batch repeats none of the traces already logged.
+    fn dispatch(&mut self, events: Vec<EngineEvent>, now: Now) {
+        let Some(log) = &mut self.log else {
+            if !events.is_empty() {
+                self.output.events(events, now);
+            }
+            return;
+        };
+        let mut events = events.into_iter().peekable();
+        while let Some(first) = events.next() {
+            let trace = first.trace_id();
+            let mut group = vec![first];
+            while let Some(event) = events.next_if(|event| event.trace_id() == trace) {
+                group.push(event);
+            }
+            let emitted_before = log.decided(&mut group);
             if !emitted_before.is_empty() {
                 self.output.relist(emitted_before);
             }
-        }
-        if !events.is_empty() {
-            self.output.events(events, now);
+            if !group.is_empty() {
+                self.output.events(group, now);
+            }
+            log.write_decided();
         }
     }
 

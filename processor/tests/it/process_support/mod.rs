@@ -48,6 +48,9 @@ fn json_fields(line: &str) -> Option<serde_json::Value> {
     Some(value)
 }
 
+/// The engine shards of a test processor, unless `extra` names its own.
+pub(crate) const SHARDS: usize = 2;
+
 impl ProcessorProcess {
     /// Starts the processor and waits for its start-up line (printed once it is ready).
     pub(crate) fn start(
@@ -76,12 +79,13 @@ impl ProcessorProcess {
             None => Command::new(binary),
         };
         // Each default gives way to the same flag in `extra` (a fixed port that a restart keeps, say).
+        let shards = SHARDS.to_string();
         let defaults = [
             ("--otlp-grpc-addr", "127.0.0.1:0"),
             ("--otlp-http-addr", "127.0.0.1:0"),
             ("--admin-addr", "127.0.0.1:0"),
             ("--log-format", "json"),
-            ("--shards", "2"),
+            ("--shards", shards.as_str()),
         ]
         .into_iter()
         .filter(|(flag, _)| !extra.contains(flag))
