@@ -187,7 +187,9 @@ impl Logged {
     }
 
     /// Leaves out violations already emitted and adds the decisions to the log's pending records, to write
-    /// once they are handed on ([`Logged::write_decided`]).
+    /// once they are handed on ([`Logged::write_decided`]). A trace whose records pass the log's pending
+    /// limit (a mebibyte) is written as it is added, before it is handed on: a crash in between loses its
+    /// decisions instead of repeating them.
     ///
     /// Returns the violations left out, emitted before the restart: they are listed again, not sent again.
     pub(super) fn decided(&mut self, events: &mut Vec<EngineEvent>) -> Vec<Violation> {
