@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes};
 use ironforge_proto::otlp::trace_service::ExportTraceServiceResponse;
+use ironforge_proto::raw_export::EXPORT_PATH;
 use prost::Message;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use tonic::Code;
@@ -47,8 +48,8 @@ impl fmt::Display for Protocol {
     }
 }
 
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-const PROTOBUF: &str = "application/x-protobuf";
+/// The media type of OTLP/HTTP's binary protobuf encoding.
+pub(crate) const PROTOBUF: &str = "application/x-protobuf";
 
 /// How one export attempt ended.
 #[derive(Debug)]

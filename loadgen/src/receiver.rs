@@ -21,10 +21,10 @@ use tonic::codegen::{Service, http};
 use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
 
+use crate::export::PROTOBUF;
+
 /// Largest request accepted, after decompression: the processor's default, and tonic's.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
-
-const PROTOBUF: &str = "application/x-protobuf";
 
 /// Error serving a receiver.
 #[derive(Debug, thiserror::Error)]

@@ -39,8 +39,10 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic_prost::ProstEncoder;
 
 use crate::otlp::trace_service::ExportTraceServiceResponse;
+use crate::otlp::trace_service::trace_service_server::SERVICE_NAME;
 
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// The HTTP/2 path of `TraceService/Export`, the method this server answers and an OTLP/gRPC client calls.
+pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 /// The OTLP `TraceService` server, handing each request's message to `H` as bytes. Other methods of the
 /// service are UNIMPLEMENTED.
@@ -70,7 +72,7 @@ impl<H> fmt::Debug for RawTraceExport<H> {
 }
 
 impl<H> NamedService for RawTraceExport<H> {
-    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    const NAME: &'static str = SERVICE_NAME;
 }
 
 impl<H, B> Service<http::Request<B>> for RawTraceExport<H>
@@ -131,5 +133,15 @@ impl Decoder for RawDecoder {
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
         let remaining = src.remaining();
         Ok(Some(src.copy_to_bytes(remaining)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_export_path_is_the_generated_service_s_export_method() {
+        assert_eq!(EXPORT_PATH, format!("/{SERVICE_NAME}/Export"));
     }
 }
